@@ -1,0 +1,1 @@
+"""Channel adapters and the contract every adapter speaks to the router."""

@@ -1,0 +1,103 @@
+"""The channel contract: what an adapter hands the router and what the router hands back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+import msgspec
+
+Channel = Literal["email", "sms", "messenger", "webchat", "form"]
+NoticeKind = Literal["confirmation", "status", "reply", "system"]
+
+
+class Sender(msgspec.Struct, frozen=True):
+    """Who wrote: an address in the channel's own terms and whether the channel vouches for it."""
+
+    kind: str
+    address: str
+    display_name: str | None = None
+    verified: bool = False
+
+
+class RawInbound(msgspec.Struct, frozen=True):
+    """A message exactly as a channel received it, before normalisation.
+
+    `idempotency_key` is the channel's own redelivery key (Message-ID + mailbox, SMSC message id,
+    Telegram update id, web client id); the journal keeps one row per (channel, account, key).
+    """
+
+    channel: Channel
+    account: str
+    idempotency_key: str
+    channel_message_id: str
+    sender: Sender
+    text: str
+    received_at: str
+    subject: str | None = None
+    html: str | None = None
+    topic: str | None = None
+    conversation_hint: str | None = None
+    in_reply_to: str | None = None
+    language_hint: str | None = None
+    # Identities the channel vouches for as belonging to the same person as `sender`
+    # (a portal-signed phone, a Telegram shared contact): evidence for the identity graph.
+    verified_links: list[Sender] = []
+    # Addresses the citizen gave without proof (a feedback form's phone and email).
+    declared: list[Sender] = []
+    attachment_ids: list[str] = []
+
+
+class Outbound(msgspec.Struct, frozen=True):
+    """A message to deliver to a citizen; `id` is stable across retries so peers can dedupe."""
+
+    id: str
+    channel: Channel
+    account: str
+    address: str
+    kind: NoticeKind
+    ticket: str | None
+    text: str
+    created_at: str
+
+
+class DeliveryFailed(Exception):
+    """A delivery attempt failed; `permanent` means retrying cannot help (bounce, blocked bot)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Acceptance(msgspec.Struct, frozen=True):
+    """What the router answers once an inbound is persisted and filed."""
+
+    envelope_id: str | None
+    ticket_number: str | None
+    ticket_is_new: bool
+    category_code: str | None
+    category_name: str | None
+    redelivery: bool
+
+
+class IntakePort(Protocol):
+    """The router side an adapter submits inbound messages to."""
+
+    async def accept(self, raw: RawInbound) -> Acceptance:
+        """Persist `raw` durably, file it, and answer; idempotent on the raw's key."""
+        ...
+
+
+class DeliveryPort(Protocol):
+    """An adapter's outbound side, called by the outbox."""
+
+    async def deliver(self, message: Outbound) -> bool:
+        """Deliver `message`; True if the peer confirmed receipt, False if only sent.
+
+        Raises DeliveryFailed when the attempt failed.
+        """
+        ...
+
+
+Deliver = Callable[[Outbound], Awaitable[bool]]

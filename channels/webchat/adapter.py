@@ -1,0 +1,370 @@
+"""The web chat and feedback form channel: WebSocket intake, notices back, the form endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import msgspec
+import trio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from channels.contract import Acceptance, IntakePort, Outbound, RawInbound, Sender
+
+from .config import WebchatSettings
+from .frames import (
+    Accepted,
+    AcceptedCategory,
+    AcceptedTicket,
+    Error,
+    Hello,
+    Message,
+    NoticeFrame,
+    Resume,
+    Welcome,
+    decode_client_frame,
+    encode_frame,
+)
+from .sessions import ChatSession, Notice, SessionStore
+
+log = logging.getLogger(__name__)
+
+BadInput = Callable[[str, str], None]
+"""Counts malformed input: (channel, reason)."""
+
+_STATIC = resources.files("channels.webchat").joinpath("static")
+_STATIC_TYPES = {
+    "index.html": "text/html; charset=utf-8",
+    "widget.js": "text/javascript; charset=utf-8",
+    "widget.css": "text/css; charset=utf-8",
+}
+# No inline script or style and no third party: the page works under the strictest policy.
+_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class _Connection:
+    """One open WebSocket; sends are serialised because notices arrive from the outbox task."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.lock = trio.Lock()
+        self.session: ChatSession | None = None
+
+    async def send(self, frame: msgspec.Struct) -> None:
+        async with self.lock:
+            await self.ws.send_text(encode_frame(frame).decode())
+
+
+class WebchatChannel:
+    """Serves /chat/ and its WebSocket, delivers notices, and takes the feedback form."""
+
+    name = "webchat"
+
+    def __init__(
+        self,
+        intake: IntakePort,
+        sessions: SessionStore,
+        settings: Callable[[], WebchatSettings],
+        bad_input: BadInput,
+    ) -> None:
+        self.intake = intake
+        self.sessions = sessions
+        self.settings = settings
+        self.bad_input = bad_input
+        self._live: dict[str, set[_Connection]] = {}
+
+    def routes(self) -> list[BaseRoute]:
+        """The HTTP and WebSocket routes of this channel."""
+        return [
+            Route("/chat", lambda _: RedirectResponse("/chat/", 308), methods=["GET"]),
+            Route("/chat/", self._static, methods=["GET"]),
+            Route("/chat/{name:str}", self._static, methods=["GET"]),
+            WebSocketRoute("/chat/ws", self._websocket),
+            Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
+        ]
+
+    @property
+    def connections(self) -> int:
+        """Open WebSocket connections."""
+        return sum(len(c) for c in self._live.values())
+
+    async def deliver(self, message: Outbound) -> bool:
+        """Append a notice to the session's history; True if pushed to an open connection."""
+        notice = await self.sessions.append(
+            message.address, message.id, message.kind, message.ticket, message.text
+        )
+        frame = NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at)
+        pushed = False
+        for conn in list(self._live.get(message.address, ())):
+            try:
+                await conn.send(frame)
+                pushed = True
+            except (WebSocketDisconnect, RuntimeError, trio.BrokenResourceError):
+                continue  # it is in the history; the client gets it on resume
+        return pushed
+
+    # -- static page -------------------------------------------------------------------------
+
+    async def _static(self, request: Request) -> Response:
+        name = request.path_params.get("name", "index.html")
+        media_type = _STATIC_TYPES.get(name)
+        if media_type is None:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        body = _STATIC.joinpath(name).read_bytes()
+        return Response(
+            body,
+            media_type=media_type,
+            headers={
+                "Content-Security-Policy": _CSP,
+                "Cache-Control": "no-cache",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    # -- WebSocket protocol ------------------------------------------------------------------
+
+    async def _websocket(self, ws: WebSocket) -> None:
+        settings = self.settings()
+        origin = ws.headers.get("origin")
+        if not settings.enabled or (
+            settings.allowed_origins and origin not in settings.allowed_origins
+        ):
+            self.bad_input(self.name, "origin_refused" if settings.enabled else "disabled")
+            await ws.close(code=1008)  # before accept: the handshake is answered with 403
+            return
+        await ws.accept()
+        conn = _Connection(ws)
+        try:
+            while True:
+                event = await ws.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                text = event.get("text")
+                if text is None:
+                    await self._reject(conn, "binary_frame", "Ожидается текстовый кадр JSON.")
+                    continue
+                await self._on_frame(conn, text)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if conn.session is not None:
+                live = self._live.get(conn.session.id)
+                if live is not None:
+                    live.discard(conn)
+                    if not live:
+                        del self._live[conn.session.id]
+
+    async def _on_frame(self, conn: _Connection, text: str) -> None:
+        try:
+            frame = decode_client_frame(text)
+        except msgspec.ValidationError as exc:
+            await self._reject(conn, "bad_frame", f"Неверный кадр: {exc}")
+            return
+        except msgspec.DecodeError:
+            await self._reject(conn, "bad_json", "Кадр не является корректным JSON.")
+            return
+        if isinstance(frame, Hello):
+            await self._hello(conn, frame)
+        elif conn.session is None:
+            await self._reject(conn, "hello_required", "Сначала отправьте кадр hello.")
+        elif isinstance(frame, Message):
+            await self._message(conn, conn.session, frame)
+        elif isinstance(frame, Resume):
+            for notice in await self.sessions.notices_after(conn.session.id, frame.after_seq):
+                await conn.send(_notice_frame(notice))
+
+    async def _hello(self, conn: _Connection, hello: Hello) -> None:
+        if hello.identity is not None:
+            # Signed portal identities come with the citizen widget; until then the session
+            # stays anonymous rather than trusting an unsigned claim.
+            await self._reject(
+                conn,
+                "identity_not_supported",
+                "Подтверждённая личность портала пока не поддерживается.",
+            )
+        session = None
+        token = hello.session
+        if token:
+            session = await self.sessions.find(_token_hash(token))
+        if session is None:
+            token = secrets.token_urlsafe(32)
+            session = await self.sessions.create(_token_hash(token), hello.lang[:8], None)
+        assert token is not None
+        if conn.session is not None:
+            self._live.get(conn.session.id, set()).discard(conn)
+        conn.session = session
+        self._live.setdefault(session.id, set()).add(conn)
+        ticket = await self.sessions.current_ticket(session.id)
+        await conn.send(Welcome(token, ticket, session.last_seq))
+
+    async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
+        settings = self.settings()
+        problem = _check_message(message, settings)
+        if problem is not None:
+            await self._reject(conn, *problem, client_id=message.client_id)
+            return
+        raw = RawInbound(
+            channel="webchat",
+            account=settings.account,
+            idempotency_key=f"{session.id}:{message.client_id}",
+            channel_message_id=message.client_id,
+            sender=Sender("webchat", session.id),
+            text=message.text,
+            received_at=_now(),
+            topic=message.topic,
+            conversation_hint=f"chat:{session.id}",
+            language_hint=session.language,
+        )
+        acceptance = await self.intake.accept(raw)
+        await conn.send(
+            Accepted(message.client_id, acceptance.envelope_id, _accepted_ticket(acceptance))
+        )
+
+    async def _reject(
+        self, conn: _Connection, code: str, message: str, client_id: str | None = None
+    ) -> None:
+        self.bad_input(self.name, code)
+        await conn.send(Error(code, message, client_id))
+
+    # -- feedback form ----------------------------------------------------------------------
+
+    async def _feedback(self, request: Request) -> Response:
+        settings = self.settings()
+        if not settings.enabled:
+            return _problem(503, "disabled", "the feedback form is switched off")
+        try:
+            fields = await _form_fields(request)
+        except ValueError as exc:
+            self.bad_input("form", "unreadable")
+            return _problem(400, "unreadable", str(exc))
+        errors = _check_form(fields, settings)
+        if errors:
+            self.bad_input("form", "invalid")
+            return JSONResponse(
+                {"error": "invalid", "message": "Проверьте поля формы.", "fields": errors},
+                status_code=422,
+            )
+        form = settings.form
+        email, phone = fields.get("email", ""), fields.get("phone", "")
+        name = fields.get("name") or None
+        declared = [Sender("email", email, name), Sender("phone", phone, name)]
+        sender = next(s for s in declared if s.address)
+        key = (
+            request.headers.get("Idempotency-Key")
+            or hashlib.sha256(
+                "\x1f".join(
+                    fields.get(k, "") for k in ("name", "phone", "email", "type", "text")
+                ).encode()
+            ).hexdigest()
+        )
+        raw = RawInbound(
+            channel="form",
+            account=form.account,
+            idempotency_key=key,
+            channel_message_id=key,
+            sender=sender,
+            text=fields["text"],
+            received_at=_now(),
+            topic=form.types.get(fields.get("type", "")) or None,
+            declared=[s for s in declared if s.address and s != sender],
+        )
+        acceptance = await self.intake.accept(raw)
+        return JSONResponse(
+            {"ticket": acceptance.ticket_number, "envelope_id": acceptance.envelope_id},
+            status_code=201,
+        )
+
+
+def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, str] | None:
+    """Why a chat message cannot be taken, as (code, message), or None."""
+    if not 1 <= len(message.client_id) <= 128:
+        return "bad_client_id", "client_id должен быть строкой от 1 до 128 символов."
+    if not message.text.strip():
+        return "empty_text", "Сообщение пустое."
+    if len(message.text) > settings.max_text_chars:
+        return "text_too_long", (
+            f"Сообщение длиннее {settings.max_text_chars} символов; сократите его или "
+            "приложите файл."
+        )
+    if message.attachments:
+        return "attachments_not_supported", "Вложения в чате пока не принимаются."
+    return None
+
+
+def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
+    if acceptance.ticket_number is None:
+        return None
+    return AcceptedTicket(
+        acceptance.ticket_number,
+        acceptance.ticket_is_new,
+        AcceptedCategory(acceptance.category_code or "", acceptance.category_name or ""),
+    )
+
+
+def _notice_frame(notice: Notice) -> NoticeFrame:
+    return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at)
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The form's text fields from JSON, urlencoded or multipart bodies."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            body: Any = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"the body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        return {k: v.strip() for k, v in body.items() if isinstance(v, str)}
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()
+        if any(not isinstance(v, str) for v in form.values()):
+            raise ValueError("files are not accepted by the feedback form yet")
+        return {k: str(v).strip() for k, v in form.items()}
+    raise ValueError("send application/json, multipart/form-data or urlencoded fields")
+
+
+def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, str]:
+    """Field errors of a feedback form, by field name."""
+    errors = {}
+    text = fields.get("text", "")
+    if not text:
+        errors["text"] = "Опишите вопрос."
+    elif len(text) > settings.max_text_chars:
+        errors["text"] = f"Не длиннее {settings.max_text_chars} символов."
+    if len(fields.get("name", "")) > settings.form.max_name_chars:
+        errors["name"] = f"Не длиннее {settings.form.max_name_chars} символов."
+    email, phone = fields.get("email", ""), fields.get("phone", "")
+    if not email and not phone:
+        errors["email"] = "Укажите электронную почту или телефон для ответа."
+    if email and not _EMAIL.match(email):
+        errors["email"] = "Адрес почты выглядит неверно."
+    if phone and (not _PHONE_CHARS.match(phone) or not 10 <= sum(c.isdigit() for c in phone) <= 15):
+        errors["phone"] = "Номер телефона выглядит неверно."
+    kind = fields.get("type", "")
+    if kind and kind not in settings.form.types:
+        errors["type"] = "Неизвестный тип обращения: " + ", ".join(settings.form.types)
+    return errors
+
+
+def _problem(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)

@@ -1,0 +1,86 @@
+"""Deciding which ticket an inbound message belongs to: conversation, reference, repeat, or new."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from .identity import linked_to_ticket
+from .ports import DedupeState, TicketState
+from .similarity import similarity
+
+Reason = Literal["new", "conversation", "reference", "repeat"]
+
+
+class Policy(msgspec.Struct, frozen=True):
+    """The configurable parts of the routing rules."""
+
+    similarity: float = 0.9
+    reopen_after_resolved: bool = False
+    closed_statuses: frozenset[str] = frozenset({"resolved", "rejected"})
+
+
+class Filing(msgspec.Struct, frozen=True):
+    """Where a message goes: `ticket` None means open a new ticket."""
+
+    reason: Reason
+    ticket: str | None = None
+    reopen: bool = False
+    duplicate_of: str | None = None
+    related: tuple[str, ...] = ()
+
+
+def route(
+    state: DedupeState,
+    policy: Policy,
+    *,
+    contact_id: str,
+    conversation_id: str,
+    fingerprint: str,
+    ticket_refs: list[str],
+    repeat_since: str,
+) -> Filing:
+    """Pick the ticket for a message; follow-ups join, near-identical repeats are marked."""
+    related: list[str] = []
+    duplicate = _near_identical(state, policy, contact_id, fingerprint, repeat_since)
+
+    def join(ticket: TicketState, reason: Reason) -> Filing | None:
+        closed = ticket.status in policy.closed_statuses
+        if closed and not policy.reopen_after_resolved:
+            related.append(ticket.number)
+            return None
+        dup = duplicate[0] if duplicate and duplicate[1] == ticket.number else None
+        return Filing(reason, ticket.number, reopen=closed, duplicate_of=dup)
+
+    for ref in ticket_refs:
+        ticket = state.ticket(ref)
+        if ticket is None:
+            continue
+        # CONTRACTS.md: a reference is honoured only from a contact linked to that ticket;
+        # from anyone else it opens a new ticket linked as related.
+        if not linked_to_ticket(state, contact_id, ref):
+            related.append(ref)
+            continue
+        if (filing := join(ticket, "reference")) is not None:
+            return filing
+    conversation = state.latest_conversation_ticket(conversation_id)
+    if conversation is not None and (filing := join(conversation, "conversation")) is not None:
+        return filing
+    if duplicate is not None and duplicate[1] is not None:
+        ticket = state.ticket(duplicate[1])
+        if ticket is not None and (filing := join(ticket, "repeat")) is not None:
+            return filing
+    return Filing("new", related=tuple(dict.fromkeys(related)))
+
+
+def _near_identical(
+    state: DedupeState, policy: Policy, contact_id: str, fingerprint: str, since: str
+) -> tuple[str, str | None] | None:
+    """The newest earlier envelope of this contact whose text is near-identical, if any."""
+    if not fingerprint:
+        return None
+    for earlier in state.recent_envelopes([contact_id], since):
+        if similarity(fingerprint, earlier.fingerprint) >= policy.similarity:
+            return earlier.id, earlier.ticket_number
+    return None

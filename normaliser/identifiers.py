@@ -1,0 +1,296 @@
+"""Identifiers citizens write (DOMAIN.md): SNILS, INN, phones, emails and ticket numbers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Literal, NamedTuple
+
+import msgspec
+
+from normaliser import damm
+from normaliser.envelope import Identifiers
+
+IdentifierKind = Literal["email", "snils", "phone", "ticket", "inn"]
+
+TICKET_LENGTH = 10  # CONTRACTS.md "Ticket numbers": 2-digit year + 7-digit counter + Damm digit
+
+# What citizens put between digit groups: space, no-break space U+00A0, thin space U+2009,
+# narrow no-break space U+202F (phones' keyboards and Word insert these), hyphen-minus,
+# hyphen U+2010, non-breaking hyphen U+2011, figure dash U+2012, en dash U+2013, and dots.
+_SEPARATOR_CHARS = r"\x20\u00A0\u2009\u202F\-\u2010-\u2013."
+_SEP = f"[{_SEPARATOR_CHARS}]"
+# Between two digits of a phone number: up to three separators or parentheses, as in "8 (495) 7".
+_PHONE_GAP = f"[{_SEPARATOR_CHARS}()]{{0,3}}"
+_PHONE_NOISE = re.compile(f"[{_SEPARATOR_CHARS}()]")
+_NON_DIGIT = re.compile(r"\D")
+# Python's \d is Unicode category Nd, so this finds fullwidth, Arabic-Indic, etc. digits.
+_NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
+
+_EMAIL = re.compile(
+    r"""
+    (?<![\w.%+-])                          # start of a token, not the middle of one
+    (?P<local>[\w%+-]+(?:\.[\w%+-]+)*)     # RFC 5322 3.2.3 dot-atom, the subset people type
+    @
+    (?P<domain>(?:[\w-]+\.)+[^\W\d_]{2,})  # RFC 1035 2.3.1 labels; alphabetic TLD, .рф included
+    (?!\w)
+    """,
+    re.VERBOSE,
+)
+
+# SNILS as printed on the card, "123-456-789 01": it claims its digits before the phone rule,
+# which would otherwise read 812-345-678 90 as +7 123 456-78-90.
+_SNILS_GROUPED = re.compile(
+    rf"""
+    (?<!\d)
+    \d{{3}} {_SEP} \d{{3}} {_SEP} \d{{3}} {_SEP}? \d{{2}}   # 9 digits of number, 2 check digits
+    (?!\d)
+    """,
+    re.VERBOSE,
+)
+# SNILS typed as 11 bare digits; tried after phones, so 8XXXXXXXXXX stays a phone number.
+_SNILS_PLAIN = re.compile(r"(?<!\d) \d{11} (?!\d)", re.VERBOSE)
+
+_PHONE_RU = re.compile(
+    rf"""
+    (?<![\d+])                 # not the tail of a longer number
+    (?:\+7|7|8)                # country code 7, or 8, the domestic trunk prefix
+    (?:{_PHONE_GAP}\d){{10}}   # 10-digit national number in any grouping: (495) 777-77-77,
+                               # (3412) 12-34-56, 800 555 35 35
+    (?!\d)
+    """,
+    re.VERBOSE,
+)
+_PHONE_INTERNATIONAL = re.compile(
+    rf"""
+    (?<![\d+])
+    \+(?!7)\d                  # ITU-T E.164 country code; +7 is read by the rule above
+    (?:{_PHONE_GAP}\d){{7,14}} # E.164 allows 15 digits at most; under 8 is not a phone number
+    (?!\d)
+    """,
+    re.VERBOSE,
+)
+
+# INN: 10 digits for an organisation, 12 for a person; bare digits only.
+_INN = re.compile(r"(?<!\d) (?:\d{12}|\d{10}) (?!\d)", re.VERBOSE)
+
+
+@lru_cache(maxsize=4)
+def _ticket_pattern(length: int) -> re.Pattern[str]:
+    return re.compile(
+        rf"""
+        (?:[№\#N]\x20?)?           # optional marker: №2600000128, #2600000128, N 2600000128
+        (?<!\d) \d{{{length}}} (?!\d)  # exactly `length` digits bounded by non-digits
+        """,
+        re.VERBOSE,
+    )
+
+
+def _ascii_digits(text: str) -> str:
+    # One character for one character, so spans found here are spans in the original text.
+    if text.isascii():
+        return text
+    return _NON_ASCII_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), text)
+
+
+def snils_is_valid(digits11: str) -> bool:
+    """True if 11 digits form a SNILS whose two check digits match its first nine."""
+    if len(digits11) != 11 or not (digits11.isascii() and digits11.isdigit()):
+        return False
+    number, check = digits11[:9], int(digits11[9:])
+    # The Pension Fund rule checks only numbers above 001-001-998; earlier ones were issued
+    # before the check digits existed.
+    if int(number) <= 1_001_998:
+        return True
+    total = sum(int(digit) * weight for digit, weight in zip(number, range(9, 0, -1), strict=True))
+    # Under 100 the sum is the check number; 100 and 101 give 00; above, the sum mod 101,
+    # where 100 again gives 00. "mod 101 then mod 100" is all four cases at once.
+    return check == total % 101 % 100
+
+
+# INN check digits (Federal Tax Service order): each is the weighted sum of the digits before
+# it, mod 11, mod 10. A 10-digit INN has one check digit, a 12-digit INN two.
+_INN_WEIGHTS: dict[int, tuple[tuple[int, ...], ...]] = {
+    10: ((2, 4, 10, 3, 5, 9, 4, 6, 8),),
+    12: ((7, 2, 4, 10, 3, 5, 9, 4, 6, 8), (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)),
+}
+
+
+def inn_is_valid(digits: str) -> bool:
+    """True if `digits` is a 10- or 12-digit INN whose check digits are right."""
+    weight_sets = _INN_WEIGHTS.get(len(digits))
+    if weight_sets is None or not (digits.isascii() and digits.isdigit()):
+        return False
+    for weights in weight_sets:
+        checked, check_digit = digits[: len(weights)], int(digits[len(weights)])
+        if sum(int(d) * w for d, w in zip(checked, weights, strict=True)) % 11 % 10 != check_digit:
+            return False
+    return True
+
+
+class _NumberingPlan(NamedTuple):
+    national_length: int
+    trunk_prefix: str
+
+
+# Country code -> what a domestic number looks like there; only plans we complete numbers for.
+# Russia (shared with Kazakhstan): 10-digit national numbers, dialled domestically after 8.
+_NUMBERING_PLANS: dict[str, _NumberingPlan] = {"7": _NumberingPlan(10, "8")}
+
+# ITU-T E.164 country codes are prefix-free: 1 and 7 are one digit, these are two, the rest three.
+_ONE_DIGIT_COUNTRY_CODES = frozenset({"1", "7"})
+_TWO_DIGIT_COUNTRY_CODES = frozenset(
+    {
+        *("20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45"),
+        *("46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61"),
+        *("62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94"),
+        *("95", "98"),
+    }
+)
+
+
+def phone_country_code(e164: str) -> str:
+    """Return the country code of an E.164 number such as "+74957777777" ("7")."""
+    digits = e164.removeprefix("+")
+    if digits[:1] in _ONE_DIGIT_COUNTRY_CODES:
+        return digits[:1]
+    if digits[:2] in _TWO_DIGIT_COUNTRY_CODES:
+        return digits[:2]
+    return digits[:3]
+
+
+def _is_e164(digits: str) -> bool:
+    if not (digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15):
+        return False
+    plan = _NUMBERING_PLANS.get(phone_country_code(digits))
+    return plan is None or len(digits) == len(phone_country_code(digits)) + plan.national_length
+
+
+def phone_to_e164(s: str, default_country: str = "7") -> str | None:
+    """Return the phone number written in `s` in E.164 form ("+74957777777"), or None."""
+    compact = _PHONE_NOISE.sub("", _ascii_digits(s.strip()))
+    if compact.startswith("+"):
+        return compact if _is_e164(compact[1:]) else None
+    plan = _NUMBERING_PLANS.get(default_country)
+    if plan is None or not (compact.isascii() and compact.isdigit()):
+        return None
+    # 4957777777, 84957777777 and 74957777777 are the same Moscow number.
+    for prefix in ("", plan.trunk_prefix, default_country):
+        if len(compact) == len(prefix) + plan.national_length and compact.startswith(prefix):
+            return f"+{default_country}{compact[len(prefix) :]}"
+    return None
+
+
+def _email_value(match: str) -> str:
+    local, _, domain = match.rpartition("@")
+    return f"{local}@{domain.lower()}"  # domains are case-insensitive (RFC 1035 2.3.3)
+
+
+def _digits(match: str) -> str:
+    return _NON_DIGIT.sub("", match)
+
+
+def _snils_value(match: str) -> str:
+    d = _digits(match)
+    return f"{d[:3]}-{d[3:6]}-{d[6:9]} {d[9:]}"
+
+
+def _snils_checksum(value: str) -> bool:
+    return snils_is_valid(_digits(value))
+
+
+def _ticket_value(match: str) -> str | None:
+    digits = _digits(match)
+    return digits if damm.is_valid(digits) else None
+
+
+def _no_checksum(value: str) -> bool:
+    return True
+
+
+class _Rule(NamedTuple):
+    kind: IdentifierKind
+    pattern: re.Pattern[str]
+    # The canonical value of a match, or None if the match is not this kind after all
+    # (a Damm-invalid ticket, an impossible phone number); a non-None value claims the span.
+    value: Callable[[str], str | None]
+    # Whether a claimed value is reported; skipped when masking, since a mistyped SNILS is still
+    # personal data.
+    checksum: Callable[[str], bool]
+
+
+@lru_cache(maxsize=4)
+def _rules(ticket_length: int) -> tuple[_Rule, ...]:
+    # Order is precedence: an earlier rule's match claims its characters from later rules.
+    return (
+        _Rule("email", _EMAIL, _email_value, _no_checksum),
+        _Rule("snils", _SNILS_GROUPED, _snils_value, _snils_checksum),
+        _Rule("phone", _PHONE_RU, phone_to_e164, _no_checksum),
+        _Rule("phone", _PHONE_INTERNATIONAL, phone_to_e164, _no_checksum),
+        _Rule("ticket", _ticket_pattern(ticket_length), _ticket_value, _no_checksum),
+        _Rule("snils", _SNILS_PLAIN, _snils_value, _snils_checksum),
+        _Rule("inn", _INN, _digits, inn_is_valid),
+    )
+
+
+class Found(msgspec.Struct, frozen=True):
+    """One identifier in a text: its kind, canonical value and [start, end) span."""
+
+    kind: IdentifierKind
+    value: str
+    start: int
+    end: int
+
+
+def scan_identifiers(
+    text: str, *, ticket_length: int = TICKET_LENGTH, verify_checksums: bool = True
+) -> list[Found]:
+    """Return every identifier in `text` in order of position, each span claimed by one kind."""
+    searchable = _ascii_digits(text)
+    claimed: list[tuple[int, int]] = []
+    found: list[Found] = []
+    for rule in _rules(ticket_length):
+        for match in rule.pattern.finditer(searchable):
+            start, end = match.span()
+            if any(start < c_end and c_start < end for c_start, c_end in claimed):
+                continue
+            value = rule.value(match.group())
+            if value is None:
+                continue
+            claimed.append((start, end))
+            if not verify_checksums or rule.checksum(value):
+                found.append(Found(rule.kind, value, start, end))
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def find_identifiers(text: str, *, ticket_length: int = TICKET_LENGTH) -> Identifiers:
+    """Return the verified identifiers in `text`, deduplicated, in order of first appearance."""
+    values: dict[IdentifierKind, list[str]] = {
+        "email": [],
+        "snils": [],
+        "phone": [],
+        "ticket": [],
+        "inn": [],
+    }
+    for item in scan_identifiers(text, ticket_length=ticket_length):
+        if item.value not in values[item.kind]:
+            values[item.kind].append(item.value)
+    return Identifiers(
+        snils=values["snils"],
+        inn=values["inn"],
+        phones=values["phone"],
+        emails=values["email"],
+        ticket_refs=values["ticket"],
+    )
+
+
+def find_ticket_refs(text: str, length: int = TICKET_LENGTH) -> list[str]:
+    """Return the Damm-valid ticket numbers of `length` digits in `text`, phones excluded."""
+    refs: list[str] = []
+    for item in scan_identifiers(text, ticket_length=length):
+        if item.kind == "ticket" and item.value not in refs:
+            refs.append(item.value)
+    return refs

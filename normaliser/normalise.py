@@ -1,0 +1,57 @@
+"""The normaliser's entry point: one channel-independent view of a message's text."""
+
+from __future__ import annotations
+
+import msgspec
+
+from normaliser.commands import Command, parse_command
+from normaliser.credentials import mentions_credential
+from normaliser.envelope import Identifiers
+from normaliser.identifiers import find_identifiers
+from normaliser.language import guess_language
+from normaliser.text import clean_text, html_to_text
+
+# Bounds the work of every later stage and the size of an envelope; the journal keeps the raw
+# message whole, so nothing cut here is lost.
+MAX_CHARS = 20_000
+
+
+class Normalised(msgspec.Struct, frozen=True):
+    """A message's text as the envelope carries it, with what was found in it."""
+
+    text: str
+    language: str
+    identifiers: Identifiers
+    command: Command | None
+    flags: list[str]
+
+
+def normalise(
+    text: str,
+    *,
+    html: str | None = None,
+    subject: str | None = None,
+    language_hint: str | None = None,
+    max_chars: int = MAX_CHARS,
+) -> Normalised:
+    """Return the cleaned text of a message with its language, identifiers, command and flags."""
+    body = clean_text(text)
+    if not body and html is not None:
+        body = html_to_text(html)
+    flags: list[str] = []
+    if len(body) > max_chars:
+        body = body[:max_chars]
+        flags.append("truncated")
+    # Newline between them so a number ending the subject cannot run into one starting the body.
+    searched = f"{clean_text(subject)}\n{body}" if subject else body
+    if mentions_credential(searched):
+        flags.append("contains_credential")
+    if not body:
+        flags.append("empty_text")
+    return Normalised(
+        text=body,
+        language=guess_language(searched, language_hint),
+        identifiers=find_identifiers(searched),
+        command=parse_command(body),
+        flags=flags,
+    )

@@ -1,0 +1,367 @@
+"""The HTTP API: backend (feed, status, replies, lookups), admin, health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from normaliser.envelope import envelope_decoder
+from normaliser.masking import mask_personal_data
+from router import metrics
+from router.openapi import OPENAPI
+from router.store.transaction import Tx
+from router.updates import Reply, StatusChange, UpdateRejected
+
+Role = Literal["backend", "admin", "metrics"]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Api:
+    """Builds the routes; `daemon` is the running Daemon (duck-typed to avoid an import cycle)."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+
+    def routes(self) -> list[BaseRoute]:
+        """Every non-channel route."""
+        backend, admin = self._guard("backend"), self._guard("admin")
+        return [
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", self._guard("metrics")(self.metrics)),
+            Route("/api/v1/openapi.json", self.openapi),
+            Route("/api/v1/envelopes", backend(self.envelopes)),
+            Route("/api/v1/tickets/{number}", backend(self.ticket)),
+            Route("/api/v1/tickets/{number}/status", backend(self.status), methods=["POST"]),
+            Route("/api/v1/tickets/{number}/replies", backend(self.reply), methods=["POST"]),
+            Route("/api/v1/notifications/{id}", backend(self.notification)),
+            Route("/api/v1/admin/status", admin(self.admin_status)),
+            Route("/api/v1/admin/tickets/{number}", admin(self.admin_ticket)),
+            Route("/api/v1/admin/dlq", admin(self.dlq_list)),
+            Route("/api/v1/admin/dlq/replay", admin(self.dlq_replay_all), methods=["POST"]),
+            Route("/api/v1/admin/dlq/{id}", admin(self.dlq_show)),
+            Route("/api/v1/admin/dlq/{id}", admin(self.dlq_drop), methods=["DELETE"]),
+            Route("/api/v1/admin/dlq/{id}/replay", admin(self.dlq_replay), methods=["POST"]),
+            Route("/api/v1/admin/contacts/{id}", admin(self.contact)),
+            Route("/api/v1/admin/merges/{id}/undo", admin(self.undo_merge), methods=["POST"]),
+        ]
+
+    def _guard(self, role: Role) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            async def guarded(request: Request) -> Response:
+                header = request.headers.get("authorization", "")
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token:
+                    return _error(
+                        401,
+                        "unauthorized",
+                        "send Authorization: Bearer <token>",
+                        {"WWW-Authenticate": 'Bearer realm="omnirouter"'},
+                    )
+                roles = self.daemon.token_roles(token.strip())
+                if role not in roles:
+                    if roles:
+                        return _error(403, "forbidden", f"this token is not a {role} token")
+                    return _error(
+                        401,
+                        "unauthorized",
+                        "unknown token",
+                        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                    )
+                return await handler(request)
+
+            return guarded
+
+        return decorate
+
+    # -- health and metrics ------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        """Alive: the event loop answers."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready: recovery is done and the daemon is not draining."""
+        if self.daemon.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text, with queue gauges read from the store at scrape time."""
+        depths, states, oldest = await self.daemon.db.read(_queue_snapshot)
+        for queue, depth in depths.items():
+            metrics.queue_depth.labels(queue).set(depth)
+        for state in ("queued", "sending", "sent", "delivered", "failed", "dead", "dropped"):
+            metrics.notifications.labels(state).set(states.get(state, 0))
+        metrics.oldest_undelivered.set(0 if oldest is None else max(0.0, time.time() - oldest))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document of this API."""
+        return JSONResponse(OPENAPI)
+
+    # -- backend -----------------------------------------------------------------------------
+
+    async def envelopes(self, request: Request) -> Response:
+        """The pull feed: GET /api/v1/envelopes?after=CURSOR&limit=N&wait=SECONDS."""
+        limits = self.daemon.settings.router.limits
+        try:
+            after = int(request.query_params.get("after") or 0)
+            limit = int(request.query_params.get("limit") or 100)
+            wait = float(request.query_params.get("wait") or 0)
+        except ValueError:
+            return _error(400, "bad_query", "after and limit are integers, wait is seconds")
+        if after < 0 or not limit >= 1 or wait < 0:
+            return _error(400, "bad_query", "after >= 0, limit >= 1, wait >= 0")
+        bodies, cursor = await self.daemon.feed.page(
+            after, min(limit, limits.feed_page), min(wait, limits.long_poll_seconds)
+        )
+        # The stored bodies are already the envelope JSON: splice them rather than re-encode.
+        payload = (
+            b'{"envelopes":[' + b",".join(bodies) + b'],"next":"' + str(cursor).encode() + b'"}'
+        )
+        return Response(payload, media_type="application/json")
+
+    async def ticket(self, request: Request) -> Response:
+        """A ticket with its status, category, channel and thread."""
+        view = await self.daemon.db.read(
+            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=False)
+        )
+        return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
+
+    async def status(self, request: Request) -> Response:
+        """Change a ticket's status; the citizen is notified."""
+        change = await _body(request, StatusChange)
+        if isinstance(change, Response):
+            return change
+        return await self._update(
+            self.daemon.updates.change_status(
+                request.path_params["number"], change, request.headers.get("idempotency-key")
+            )
+        )
+
+    async def reply(self, request: Request) -> Response:
+        """Send an operator's reply to the citizen."""
+        reply = await _body(request, Reply)
+        if isinstance(reply, Response):
+            return reply
+        return await self._update(
+            self.daemon.updates.reply(
+                request.path_params["number"], reply, request.headers.get("idempotency-key")
+            )
+        )
+
+    async def _update(self, update: Awaitable[str]) -> Response:
+        try:
+            notification_id = await update
+        except UpdateRejected as exc:
+            return _error(exc.status, exc.code, exc.message)
+        return JSONResponse({"notification_id": notification_id}, status_code=202)
+
+    async def notification(self, request: Request) -> Response:
+        """Delivery state of one notification."""
+        record = await self.daemon.db.read(
+            lambda conn: Tx(conn).notification(request.path_params["id"])
+        )
+        if record is None:
+            return _error(404, "not_found", "no such notification")
+        return JSONResponse(
+            {
+                "id": record.id,
+                "state": record.state,
+                "attempts": record.attempts,
+                "last_error": record.last_error,
+                "channel": record.channel,
+                "kind": record.kind,
+                "ticket": record.ticket_number,
+                "created_at": record.created_at,
+            }
+        )
+
+    # -- admin ------------------------------------------------------------------------------
+
+    async def admin_status(self, request: Request) -> Response:
+        """Channels, queue depths and the oldest undelivered item."""
+        return JSONResponse(await self.daemon.status())
+
+    async def admin_ticket(self, request: Request) -> Response:
+        """A ticket with its thread; personal data masked unless ?unmask=1."""
+        masked = request.query_params.get("unmask") not in ("1", "true", "yes")
+        view = await self.daemon.db.read(
+            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=masked)
+        )
+        return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
+
+    async def dlq_list(self, request: Request) -> Response:
+        """Every dead letter."""
+        return JSONResponse(
+            {"dead_letters": await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())}
+        )
+
+    async def dlq_show(self, request: Request) -> Response:
+        """One dead letter."""
+        wanted = request.path_params["id"]
+        letters = await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())
+        for letter in letters:
+            if letter["id"] == wanted:
+                return JSONResponse(letter)
+        return _error(404, "not_found", f"no dead letter {wanted}")
+
+    async def dlq_replay(self, request: Request) -> Response:
+        """Put one dead letter back in its queue."""
+        return await self._dead_letter(request.path_params["id"], "replay")
+
+    async def dlq_drop(self, request: Request) -> Response:
+        """Set one dead letter aside for good."""
+        return await self._dead_letter(request.path_params["id"], "drop")
+
+    async def dlq_replay_all(self, request: Request) -> Response:
+        """Put every dead letter back in its queue."""
+        letters = await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())
+        replayed = [letter["id"] for letter in letters]
+        for letter_id in replayed:
+            await self.daemon.dead_letter(letter_id, "replay")
+        return JSONResponse({"replayed": replayed})
+
+    async def _dead_letter(self, letter_id: str, action: Literal["replay", "drop"]) -> Response:
+        kind, _, key = letter_id.partition(":")
+        if kind not in ("handoff", "notification", "intake") or not key:
+            return _error(400, "bad_id", "a dead letter id looks like notification:ID")
+        if not await self.daemon.dead_letter(letter_id, action):
+            return _error(404, "not_found", f"no dead letter {letter_id}")
+        return JSONResponse({"id": letter_id, "action": action})
+
+    async def contact(self, request: Request) -> Response:
+        """A contact's identities and merges."""
+        contact_id = request.path_params["id"]
+
+        def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            tx = Tx(conn)
+            identities = tx.identities(contact_id)
+            merges = tx.merges(contact_id)
+            if not identities and not merges:
+                return None
+            return {
+                "id": contact_id,
+                "merged_into": tx.merged_into(contact_id),
+                "identities": [
+                    {
+                        "kind": i.kind,
+                        "address": mask_personal_data(i.address),
+                        "verified": i.verified,
+                    }
+                    for i in identities
+                ],
+                "merges": msgspec.to_builtins(merges),
+            }
+
+        view = await self.daemon.db.read(read)
+        return JSONResponse(view) if view else _error(404, "not_found", "no such contact")
+
+    async def undo_merge(self, request: Request) -> Response:
+        """Undo a recorded merge of two contacts."""
+        try:
+            merge_id = int(request.path_params["id"])
+        except ValueError:
+            return _error(400, "bad_id", "a merge id is an integer")
+        if not await self.daemon.undo_merge(merge_id):
+            return _error(404, "not_found", f"no merge {merge_id} to undo")
+        return JSONResponse({"merge": merge_id, "undone": True})
+
+
+def _queue_snapshot(
+    conn: sqlite3.Connection,
+) -> tuple[dict[str, int], dict[str, int], float | None]:
+    tx = Tx(conn)
+    return tx.queue_depths(), tx.notification_states(), tx.oldest_undelivered()
+
+
+def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
+    ticket = tx.ticket_record(number)
+    if ticket is None:
+        return None
+    thread = []
+    for body in tx.ticket_envelopes(number):
+        envelope = envelope_decoder.decode(body)
+        sender = envelope.sender
+        text = envelope.text
+        if masked:
+            sender = msgspec.structs.replace(
+                sender,
+                address=mask_personal_data(sender.address),
+                display_name="***" if sender.display_name else None,
+            )
+            text = mask_personal_data(text)
+        thread.append(
+            {
+                "envelope_id": envelope.id,
+                "received_at": envelope.received_at,
+                "channel": envelope.channel,
+                "sender": msgspec.to_builtins(sender),
+                "text": text,
+                "flags": envelope.flags,
+                "duplicate_of": envelope.duplicate_of,
+            }
+        )
+    return {
+        "number": ticket.number,
+        "status": ticket.status,
+        "status_comment": ticket.status_comment,
+        "status_reason": ticket.status_reason,
+        "expected_at": ticket.expected_at,
+        "category": {"code": ticket.category_code, "name": ticket.category_name},
+        "priority": ticket.priority,
+        "channel": ticket.channel,
+        "language": ticket.language,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "first_response_due": ticket.first_response_due,
+        "resolution_due": ticket.resolution_due,
+        "related": ticket.related,
+        "contact_id": ticket.contact_id,
+        "conversation_id": ticket.conversation_id,
+        "thread": thread,
+        "events": tx.ticket_events(number),
+    }
+
+
+B = TypeVar("B")
+
+
+async def _body(request: Request, model: type[B]) -> B | Response:
+    """Decode a JSON body into `model`, or an error response saying what is wrong."""
+    try:
+        return msgspec.json.decode(await request.body(), type=model)
+    except msgspec.ValidationError as exc:
+        return _error(422, "invalid", str(exc))
+    except msgspec.DecodeError as exc:
+        return _error(400, "bad_json", f"the body is not valid JSON: {exc}")
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def build_app(api: Api, channel_routes: list[BaseRoute]) -> Starlette:
+    """One ASGI app for every listener route."""
+    return Starlette(routes=[*api.routes(), *channel_routes])
+
+
+def constant_time_member(token: str, tokens: frozenset[str]) -> bool:
+    """True if `token` is in `tokens`, comparing every candidate so timing reveals nothing."""
+    found = False
+    for candidate in tokens:
+        found |= hmac.compare_digest(token.encode(), candidate.encode())
+    return found

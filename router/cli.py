@@ -1,0 +1,197 @@
+"""The `omnirouter` command: run, check-config, status, dlq, ticket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from router import logs
+from router.config import ConfigError, Settings, load_settings
+
+DEFAULT_CONFIG = "/etc/omnirouter"
+
+
+def _config_dir(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("OMNIROUTER_CONFIG") or DEFAULT_CONFIG)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omnirouter",
+        description="Routes citizens' messages from every channel to the ticketing backend.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        help=f"configuration directory (default $OMNIROUTER_CONFIG or {DEFAULT_CONFIG})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the daemon in the foreground (systemd Type=notify)")
+    commands.add_parser(
+        "check-config", help="validate the configuration; errors as FILE: KEY: REASON"
+    )
+    status = commands.add_parser("status", help="state of the running daemon")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    dlq = commands.add_parser("dlq", help="dead letters (handoff, notifications, intake)")
+    dlq_commands = dlq.add_subparsers(dest="action", required=True)
+    dlq_commands.add_parser("list", help="list dead letters")
+    dlq_commands.add_parser("show", help="show one").add_argument("id")
+    replay = dlq_commands.add_parser("replay", help="put one (or --all) back in its queue")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", nargs="?")
+    target.add_argument("--all", action="store_true")
+    dlq_commands.add_parser("drop", help="set one aside for good").add_argument("id")
+    ticket = commands.add_parser("ticket", help="tickets")
+    ticket_commands = ticket.add_subparsers(dest="action", required=True)
+    show = ticket_commands.add_parser("show", help="a ticket with its thread")
+    show.add_argument("number")
+    show.add_argument(
+        "--unmask",
+        action="store_true",
+        help="show personal data (the access is logged by the daemon)",
+    )
+    for sub in (*dlq_commands.choices.values(), show):
+        sub.add_argument("--json", action="store_true", help="print the raw JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    directory = _config_dir(args)
+    if args.command == "check-config":
+        return check_config(directory)
+    logs.configure()
+    if args.command == "run":
+        from router.daemon import run  # the daemon's imports are not needed by the other commands
+
+        return run(directory)
+    try:
+        settings = load_settings(directory)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        return _admin_command(args, _AdminClient(settings))
+    except httpx.HTTPError as exc:
+        print(
+            f"omnirouter: cannot reach the daemon at {settings.router.http.listen}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def check_config(directory: Path) -> int:
+    """Print every configuration error as FILE: KEY: REASON; 0 if there are none."""
+    try:
+        load_settings(directory)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    print(f"{directory}: configuration is valid")
+    return 0
+
+
+class _AdminClient:
+    """Calls the daemon's admin API with the first admin token."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.base = f"http://{settings.router.http.listen}"
+        self.token = sorted(settings.admin_tokens)[0]
+
+    def call(self, method: str, path: str, **params: str) -> tuple[int, Any]:
+        response = httpx.request(
+            method,
+            self.base + path,
+            params=params or None,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        return response.status_code, response.json()
+
+
+def _admin_command(args: argparse.Namespace, client: _AdminClient) -> int:
+    if args.command == "status":
+        code, body = client.call("GET", "/api/v1/admin/status")
+        return _print(code, body, args.json, _format_status)
+    if args.command == "ticket":
+        params = {"unmask": "1"} if args.unmask else {}
+        code, body = client.call("GET", f"/api/v1/admin/tickets/{args.number}", **params)
+        return _print(code, body, args.json, _format_ticket)
+    if args.action == "list":
+        code, body = client.call("GET", "/api/v1/admin/dlq")
+        return _print(code, body, args.json, _format_dead_letters)
+    if args.action == "show":
+        code, body = client.call("GET", f"/api/v1/admin/dlq/{args.id}")
+    elif args.action == "replay":
+        path = "/api/v1/admin/dlq/replay" if args.all else f"/api/v1/admin/dlq/{args.id}/replay"
+        code, body = client.call("POST", path)
+    else:
+        code, body = client.call("DELETE", f"/api/v1/admin/dlq/{args.id}")
+    return _print(code, body, True, _format_dead_letters)
+
+
+def _print(code: int, body: Any, raw: bool, formatter: Any) -> int:
+    if code >= 400:
+        print(f"omnirouter: {body.get('message', body)}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, ensure_ascii=False, indent=2) if raw else formatter(body))
+    return 0
+
+
+def _format_status(body: dict[str, Any]) -> str:
+    lines = [
+        f"instance   {body['instance']} {body['version']} "
+        f"({'ready' if body['ready'] else 'not ready'}, up {body['uptime_seconds']:.0f}s)",
+        f"handoff    {body['handoff_mode']}",
+    ]
+    for name, channel in body["channels"].items():
+        lines.append(
+            f"channel    {name}/{channel['account']}: {channel['state']}, "
+            f"{channel['connections']} connections"
+        )
+    lines.append("queues     " + ", ".join(f"{k} {v}" for k, v in body["queues"].items()))
+    oldest = body["oldest_undelivered_seconds"]
+    lines.append(f"oldest undelivered  {'-' if oldest is None else f'{oldest:.0f}s'}")
+    return "\n".join(lines)
+
+
+def _format_dead_letters(body: dict[str, Any]) -> str:
+    letters = body.get("dead_letters", [body] if "id" in body else [])
+    if not letters:
+        return "no dead letters"
+    return "\n".join(
+        f"{d['id']:<40} {d.get('subject') or '-':<14} attempts {d.get('attempts', 0):<3} "
+        f"{d.get('last_error') or ''}"
+        for d in letters
+    )
+
+
+def _format_ticket(body: dict[str, Any]) -> str:
+    lines = [
+        f"№{body['number']}  {body['status']}  {body['category']['code']} "
+        f"{body['category']['name']}  ({body['priority']})",
+        f"channel {body['channel']}, opened {body['created_at']}, first response due "
+        f"{body['first_response_due']}, resolution due {body['resolution_due']}",
+    ]
+    if body["related"]:
+        lines.append("related " + ", ".join(body["related"]))
+    for item in body["thread"]:
+        lines.append(
+            f"  {item['received_at']} {item['channel']} {item['sender']['address']}: "
+            f"{item['text'][:200]}"
+        )
+    for event in body["events"]:
+        lines.append(f"  {event['at']} {event['kind']} {event.get('status') or ''}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""Configuration: the TOML files in the config dir, validated whole, errors as FILE: KEY: REASON."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from channels.webchat.config import WebchatSettings
+from router.templates import TemplateError, Templates
+from router.tickets import Catalogue, Span, TicketNumbering
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RouterSection(_Section):
+    """[router]"""
+
+    state_dir: str = "/var/lib/omnirouter"
+    instance_name: str = Field("omnirouter", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    # Working days, due times and the texts citizens read are in the centre's local time.
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
+
+
+class HttpSection(_Section):
+    """[http]"""
+
+    listen: str = "127.0.0.1:8080"
+    # systemd's TimeoutStopSec must exceed this: in-flight requests finish, then we exit.
+    drain_seconds: float = Field(10.0, ge=0, le=300)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+
+class ApiSection(_Section):
+    """[api]: token files, one token per line, # starts a comment."""
+
+    backend_tokens_file: str
+    admin_tokens_file: str
+
+
+class WebhookSection(_Section):
+    """[handoff.webhook]"""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret_file: str
+    timeout: Span = Span.parse("10s")
+
+
+class HandoffSection(_Section):
+    """[handoff]"""
+
+    mode: Literal["feed", "webhook", "jetstream"] = "feed"
+    webhook: WebhookSection | None = None
+    first_retry: Span = Span.parse("2s")
+    max_retry: Span = Span.parse("10m")
+    # After this long without a 2xx an envelope becomes a dead letter (dlq list).
+    max_age: Span = Span.parse("24h")
+
+    @model_validator(mode="after")
+    def _mode_has_settings(self) -> HandoffSection:
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError(
+                'mode = "webhook" needs a [handoff.webhook] table with url and secret_file'
+            )
+        if self.mode == "jetstream":
+            raise ValueError('mode = "jetstream" comes with scale-out; use feed or webhook')
+        return self
+
+
+class AttachmentsSection(_Section):
+    """[attachments]"""
+
+    clamd: str = Field("unix:/run/clamav/clamd.ctl", pattern=r"^(unix:/\S+|tcp:[^:\s]+:\d+)$")
+
+
+class DedupeSection(_Section):
+    """[dedupe]: repeat contacts."""
+
+    repeat_window: Span = Span.parse("24h")
+    similarity: float = Field(0.9, ge=0.5, le=1.0)
+
+
+class NotifierSection(_Section):
+    """[notifier]: automatic messages and outbox retries."""
+
+    # An auto-responder loop or a flood of follow-ups must not bury a citizen in messages.
+    auto_limit: int = Field(10, ge=1)
+    auto_window: Span = Span.parse("1h")
+    first_retry: Span = Span.parse("2s")
+    max_retry: Span = Span.parse("10m")
+    max_age: Span = Span.parse("24h")
+
+
+class LimitsSection(_Section):
+    """[limits]"""
+
+    max_text_chars: int = Field(20000, ge=100)
+    feed_page: int = Field(500, ge=1, le=10000)
+    long_poll_seconds: float = Field(60, ge=0, le=600)
+
+
+class RetentionSection(_Section):
+    """[retention] (DOMAIN.md: chat history at least 6 months, obligations at least 5 years)."""
+
+    chat_history: Span = Span.parse("183d")
+    records: Span = Span.parse("1827d")
+
+
+class RouterFile(_Section):
+    """router.toml"""
+
+    router: RouterSection = RouterSection()
+    http: HttpSection = HttpSection()
+    api: ApiSection
+    handoff: HandoffSection = HandoffSection()
+    attachments: AttachmentsSection = AttachmentsSection()
+    tickets: TicketNumbering = TicketNumbering()
+    dedupe: DedupeSection = DedupeSection()
+    notifier: NotifierSection = NotifierSection()
+    limits: LimitsSection = LimitsSection()
+    retention: RetentionSection = RetentionSection()
+
+
+class PlannedChannel(_Section):
+    """channels/{email,sms,messenger}.toml until their adapters land."""
+
+    enabled: bool = False
+    accounts: list[dict[str, Any]] = []
+
+    @field_validator("enabled")
+    @classmethod
+    def _not_yet(cls, enabled: bool) -> bool:
+        if enabled:
+            raise ValueError("this channel is not available in this version; keep false")
+        return enabled
+
+
+PLANNED_CHANNELS = ("email", "sms", "messenger")
+
+
+class Problem(Exception):
+    """One configuration error, printed as FILE: KEY: REASON."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file, self.key, self.reason = file, key, reason
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every error found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration, replaced as one object on reload."""
+
+    directory: Path
+    router: RouterFile
+    webchat: WebchatSettings
+    catalogue: Catalogue
+    templates: Templates
+    backend_tokens: frozenset[str]
+    admin_tokens: frozenset[str]
+    webhook_secret: bytes | None
+
+    @property
+    def state_dir(self) -> Path:
+        """The state directory, resolved against the config dir."""
+        return resolve(self.directory, self.router.router.state_dir)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The centre's time zone."""
+        return ZoneInfo(self.router.router.timezone)
+
+
+def resolve(directory: Path, path: str) -> Path:
+    """A config path: `credential:NAME` from systemd's credentials, else relative to the dir."""
+    if path.startswith("credential:"):
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not credentials:
+            raise ValueError(f"{path}: CREDENTIALS_DIRECTORY is not set (no LoadCredential=)")
+        return Path(credentials) / path.removeprefix("credential:")
+    return directory / path
+
+
+def read_tokens(path: Path) -> frozenset[str]:
+    """Tokens from a file: one per line, blank lines and # comments ignored."""
+    tokens = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        token = line.split("#", 1)[0].strip()
+        if token:
+            if len(token) < 16:
+                raise ValueError("a token shorter than 16 characters is too easy to guess")
+            tokens.add(token)
+    if not tokens:
+        raise ValueError("the file holds no token")
+    return frozenset(tokens)
+
+
+def load_settings(directory: Path) -> Settings:
+    """Read and validate every file; raise ConfigError listing all problems found."""
+    problems: list[Problem] = []
+    router = _model(directory, "router.toml", RouterFile, problems)
+    webchat = _model(directory, "channels/webchat.toml", WebchatSettings, problems, optional=True)
+    for name in PLANNED_CHANNELS:
+        _model(directory, f"channels/{name}.toml", PlannedChannel, problems, optional=True)
+    catalogue = _model(directory, "categories.toml", Catalogue, problems)
+    templates = _guard(problems, "templates/", lambda: Templates.load(directory / "templates"))
+    backend = admin = None
+    secret = None
+    if router is not None:
+        api = router.api
+        backend = _secret(
+            directory,
+            "router.toml",
+            "api.backend_tokens_file",
+            api.backend_tokens_file,
+            read_tokens,
+            problems,
+        )
+        admin = _secret(
+            directory,
+            "router.toml",
+            "api.admin_tokens_file",
+            api.admin_tokens_file,
+            read_tokens,
+            problems,
+        )
+        if backend and admin and backend & admin:
+            problems.append(
+                Problem(
+                    "router.toml",
+                    "api.admin_tokens_file",
+                    "an admin token is also a backend token; use separate tokens",
+                )
+            )
+        webhook = router.handoff.webhook
+        if router.handoff.mode == "webhook" and webhook is not None:
+            secret = _secret(
+                directory,
+                "router.toml",
+                "handoff.webhook.secret_file",
+                webhook.secret_file,
+                _read_key,
+                problems,
+            )
+    if problems:
+        raise ConfigError(problems)
+    assert router and webchat and catalogue and templates and backend and admin
+    return Settings(directory, router, webchat, catalogue, templates, backend, admin, secret)
+
+
+def _read_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) < 32:
+        raise ValueError("a signing key needs at least 32 bytes")
+    return key
+
+
+def _model(
+    directory: Path, name: str, model: type[M], problems: list[Problem], *, optional: bool = False
+) -> M | None:
+    path = directory / name
+    if optional and not path.exists():
+        return model.model_validate({})
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(name, "-", "file not found"))
+        return None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        problems.append(Problem(name, "-", str(exc)))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "-"
+            problems.append(Problem(name, key, error["msg"]))
+        return None
+
+
+def _guard(problems: list[Problem], name: str, load: Callable[[], Templates]) -> Templates | None:
+    try:
+        return load()
+    except TemplateError as exc:
+        problems.extend(Problem(str(p.file), p.key, p.reason) for p in exc.problems)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        problems.append(Problem(name, "-", str(exc)))
+    return None
+
+
+T = TypeVar("T")
+
+
+def _secret(
+    directory: Path,
+    file: str,
+    key: str,
+    value: str,
+    read: Callable[[Path], T],
+    problems: list[Problem],
+) -> T | None:
+    try:
+        return read(resolve(directory, value))
+    except FileNotFoundError:
+        problems.append(Problem(file, key, f"{value}: no such file"))
+    except (OSError, ValueError) as exc:
+        problems.append(Problem(file, key, f"{value}: {exc}"))
+    return None

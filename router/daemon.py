@@ -1,0 +1,311 @@
+"""The daemon: wiring, lifecycle (start, reload, drain) and the supervision of its tasks."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from channels.contract import Deliver
+from channels.webchat.adapter import WebchatChannel
+from dedupe.identity import undo_merge
+from dedupe.routing import Policy
+from router import metrics
+from router.api import Api, build_app, constant_time_member
+from router.chat_store import ChatStore
+from router.config import ConfigError, Settings, load_settings
+from router.handoff import Feed, WebhookHandoff, WebhookTarget
+from router.intake import Intake
+from router.notifier import Notifier
+from router.outbox import Outbox, RateLimit
+from router.pipeline import Filed, Filer
+from router.retry import RetryPolicy
+from router.store.database import Database
+from router.store.transaction import Tx
+from router.systemd import Notifier as SystemdNotifier
+from router.tickets import CLOSED_STATUSES
+from router.updates import TicketUpdates
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+# The database file in the state directory.
+DATABASE = "omnirouter.db"
+
+
+def build_filer(settings: Settings) -> Filer:
+    """The filing rules of a configuration."""
+    r = settings.router
+    return Filer(
+        catalogue=settings.catalogue,
+        numbering=r.tickets,
+        notifier=Notifier(settings.templates, settings.catalogue, settings.tz),
+        policy=Policy(
+            similarity=r.dedupe.similarity,
+            reopen_after_resolved=r.tickets.reopen_after_resolved,
+            closed_statuses=CLOSED_STATUSES,
+        ),
+        repeat_window=timedelta(seconds=r.dedupe.repeat_window.seconds),
+        tz=settings.tz,
+        webhook=r.handoff.mode == "webhook",
+    )
+
+
+class Daemon:
+    """One running omnirouter: its database, workers, channels and HTTP listener."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.filer = build_filer(settings)
+        self.db = Database(settings.state_dir / DATABASE)
+        self.feed = Feed(self.db)
+        self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
+        self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
+        self.intake = Intake(
+            self.db,
+            lambda: self.filer,
+            lambda: self.settings.router.limits.max_text_chars,
+            self._on_filed,
+        )
+        self.updates = TicketUpdates(self.db, lambda: self.filer.notifier, self.outbox.wake)
+        self.webchat = WebchatChannel(
+            self.intake,
+            ChatStore(self.db),
+            lambda: self.settings.webchat,
+            lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
+        )
+        self.ready = False
+        self.started_at = time.time()
+        self.systemd = SystemdNotifier()
+        self._shutdown = trio.Event()
+        self._stop_http = trio.Event()
+
+    # -- wiring callbacks -------------------------------------------------------------------
+
+    def _adapters(self) -> dict[str, Deliver]:
+        adapters: dict[str, Deliver] = {}
+        if self.settings.webchat.enabled:
+            adapters["webchat"] = self.webchat.deliver
+        return adapters
+
+    def _notifier_retry(self) -> RetryPolicy:
+        n = self.settings.router.notifier
+        return RetryPolicy(n.first_retry.seconds, n.max_retry.seconds, n.max_age.seconds)
+
+    def _handoff_retry(self) -> RetryPolicy:
+        h = self.settings.router.handoff
+        return RetryPolicy(h.first_retry.seconds, h.max_retry.seconds, h.max_age.seconds)
+
+    def _rate_limit(self) -> RateLimit:
+        n = self.settings.router.notifier
+        return RateLimit(n.auto_limit, n.auto_window.seconds)
+
+    def _webhook_target(self) -> WebhookTarget:
+        webhook = self.settings.router.handoff.webhook
+        assert webhook is not None and self.settings.webhook_secret is not None
+        return WebhookTarget(webhook.url, self.settings.webhook_secret, webhook.timeout.seconds)
+
+    def _on_filed(self, filed: Filed) -> None:
+        if filed.seq is not None:
+            self.feed.published()
+            if self.filer.webhook:
+                self.webhook.wake()
+        if filed.notifications:
+            self.outbox.wake()
+
+    def token_roles(self, token: str) -> set[str]:
+        """The roles a bearer token grants."""
+        roles = set()
+        if constant_time_member(token, self.settings.backend_tokens):
+            roles.add("backend")
+        if constant_time_member(token, self.settings.admin_tokens):
+            roles.update(("admin", "metrics"))
+        return roles
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start everything, serve until SIGTERM/SIGINT, then drain and stop."""
+        applied = self.db.open()
+        if applied:
+            log.info("database migrated", extra={"versions": applied})
+        try:
+            refiled = await self.intake.refile_pending()
+            if refiled:
+                log.info("filed %d journalled messages left from the last run", refiled)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._signals, nursery)
+                await nursery.start(self.outbox.run)
+                if self.filer.webhook:
+                    await nursery.start(self.webhook.run)
+                await nursery.start(self._serve_http)
+                self.ready = True
+                metrics.channel_up.labels("webchat", self.settings.webchat.account).set(
+                    int(self.settings.webchat.enabled)
+                )
+                log.info("omnirouter %s ready on %s", VERSION, self.settings.router.http.listen)
+                self.systemd.send(READY="1", STATUS="running")
+                nursery.start_soon(self._heartbeat)
+                await self._shutdown.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.db.close()
+            log.info("omnirouter stopped")
+
+    async def _serve_http(self, *, task_status: trio.TaskStatus[None]) -> None:
+        listen = self.settings.router.http
+        config = HypercornConfig()
+        config.bind = [listen.listen]
+        config.graceful_timeout = listen.drain_seconds
+        config.websocket_max_message_size = self.settings.webchat.max_frame_bytes
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")
+        app = build_app(Api(self), self.webchat.routes())
+        await serve(app, config, shutdown_trigger=self._stop_http.wait, task_status=task_status)  # type: ignore[arg-type]
+        self._shutdown.set()
+
+    async def _signals(self, nursery: trio.Nursery) -> None:
+        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self.reload()
+                    continue
+                log.info("draining after %s", signal.Signals(signum).name)
+                self.ready = False
+                self.systemd.send(STOPPING="1", STATUS="draining")
+                # Hypercorn finishes in-flight requests (up to drain_seconds), then serve()
+                # returns and run() cancels the workers; queued writes still commit on close.
+                self._stop_http.set()
+
+    async def _heartbeat(self) -> None:
+        interval = self.systemd.watchdog_interval
+        while True:
+            # A write round trip proves both the event loop and the writer thread are alive.
+            depths = await self.db.write(lambda conn: Tx(conn).queue_depths())
+            self.systemd.send(
+                WATCHDOG="1",
+                STATUS=f"running; chat connections {self.webchat.connections}; "
+                f"outbox {depths['outbox']}; dead letters {depths['dead']}",
+            )
+            await trio.sleep(min(interval or 10.0, 10.0))
+
+    def reload(self) -> bool:
+        """Re-read the configuration; keep the running one if the new one is invalid."""
+        self.systemd.send(RELOADING="1", MONOTONIC_USEC=str(time.monotonic_ns() // 1000))
+        try:
+            fresh = load_settings(self.settings.directory)
+        except ConfigError as exc:
+            metrics.config_reloads.labels("refused").inc()
+            for problem in exc.problems:
+                log.error("reload refused: %s", problem)
+            self.systemd.send(READY="1", STATUS="running; last reload refused (see log)")
+            return False
+        fresh = self._keep_restart_only(self.settings, fresh)
+        self.settings = fresh
+        self.filer = build_filer(fresh)
+        metrics.config_reloads.labels("applied").inc()
+        log.info("configuration reloaded")
+        self.systemd.send(READY="1", STATUS="running; configuration reloaded")
+        self.outbox.wake()
+        return True
+
+    @staticmethod
+    def _keep_restart_only(old: Settings, fresh: Settings) -> Settings:
+        """Keep the running values of settings that only a restart can change, and say so."""
+        kept: dict[str, Any] = {}
+        for section in ("router", "http", "handoff"):
+            if getattr(old.router, section) != getattr(fresh.router, section):
+                log.warning("[%s] changed: it takes effect at the next restart", section)
+                kept[section] = getattr(old.router, section)
+        if not kept:
+            return fresh
+        return replace(
+            fresh, router=fresh.router.model_copy(update=kept), webhook_secret=old.webhook_secret
+        )
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        """What `omnirouter status` shows."""
+
+        def read(conn: sqlite3.Connection) -> tuple[dict[str, int], float | None]:
+            tx = Tx(conn)
+            return tx.queue_depths(), tx.oldest_undelivered()
+
+        depths, oldest = await self.db.read(read)
+        webchat = self.settings.webchat
+        return {
+            "instance": self.settings.router.router.instance_name,
+            "version": VERSION,
+            "ready": self.ready,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "handoff_mode": self.settings.router.handoff.mode,
+            "channels": {
+                "webchat": {
+                    "account": webchat.account,
+                    "enabled": webchat.enabled,
+                    "state": "up" if webchat.enabled else "disabled",
+                    "connections": self.webchat.connections,
+                },
+            },
+            "queues": depths,
+            "oldest_undelivered_seconds": None
+            if oldest is None
+            else round(time.time() - oldest, 1),
+        }
+
+    async def dead_letter(self, letter_id: str, action: Literal["replay", "drop"]) -> bool:
+        """Replay or drop one dead letter."""
+        kind, _, key = letter_id.partition(":")
+        now = time.time()
+        if action == "drop":
+            return await self.db.write(lambda conn: Tx(conn).drop_dead(kind, key))
+        revived = await self.db.write(lambda conn: Tx(conn).revive_dead(kind, key, now))
+        if revived:
+            if kind == "intake":
+                await self.intake.refile_pending()
+            elif kind == "handoff":
+                self.webhook.wake()
+            else:
+                self.outbox.wake()
+        return revived
+
+    async def undo_merge(self, merge_id: int) -> bool:
+        """Undo a recorded contact merge."""
+        return await self.db.write(lambda conn: undo_merge(Tx(conn), merge_id))
+
+
+def run(config_dir: Path) -> int:
+    """Load the configuration and run the daemon until it stops; the process exit code."""
+    try:
+        settings = load_settings(config_dir)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("configuration: %s", problem)
+        return 78  # EX_CONFIG: systemd will not help by restarting
+    try:
+        trio.run(Daemon(settings).run)
+    except BaseExceptionGroup as group:
+        os_errors, others = group.split(OSError)
+        if os_errors is None or others is not None:
+            raise
+        for error in _leaves(os_errors):
+            log.error("cannot start: %s", error)
+        return 71  # EX_OSERR: e.g. the listen address is taken
+    return 0
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside nested groups."""
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves

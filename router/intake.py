@@ -1,0 +1,160 @@
+"""Intake: the idempotent receiver in front of the pipeline (journal, then filing, one commit)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import msgspec
+import trio
+
+from channels.contract import Acceptance, RawInbound
+from normaliser.envelope import envelope_decoder
+from normaliser.normalise import Normalised, normalise
+from router import metrics
+from router.clock import utc_now
+from router.pipeline import Filed, Filer, file_inbound
+from router.store.database import Database
+from router.store.transaction import Tx
+
+log = logging.getLogger(__name__)
+
+_raw_encoder = msgspec.msgpack.Encoder()
+_raw_decoder = msgspec.msgpack.Decoder(RawInbound)
+
+# Short texts normalise in well under a millisecond, less than a hop to a worker thread costs;
+# longer ones (a pasted document, an HTML mail) go to a thread so the event loop stays responsive.
+INLINE_NORMALISE_CHARS = 4096
+
+
+class Intake:
+    """Persists each inbound once, files it, and tells the workers there is new work."""
+
+    def __init__(
+        self,
+        db: Database,
+        filer: Callable[[], Filer],
+        max_chars: Callable[[], int],
+        on_filed: Callable[[Filed], None],
+    ) -> None:
+        self.db = db
+        self.filer = filer
+        self.max_chars = max_chars
+        self.on_filed = on_filed
+
+    async def accept(self, raw: RawInbound) -> Acceptance:
+        """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
+        started = time.perf_counter()
+        norm = await self._normalise(raw)
+        metrics.stage_seconds.labels("normalise").observe(time.perf_counter() - started)
+        filer = self.filer()
+        encoded = _raw_encoder.encode(raw)
+        now = utc_now()
+
+        def journal_and_file(conn: sqlite3.Connection) -> Filed | Acceptance:
+            tx = Tx(conn)
+            journal_id, state, envelope_id = tx.journal_append(
+                raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded
+            )
+            if state == "filed" and envelope_id is not None:
+                return _acceptance_of(tx, envelope_id)
+            return _file_or_keep(tx, filer, journal_id, raw, norm, now)
+
+        persisted = time.perf_counter()
+        result = await self.db.write(journal_and_file)
+        metrics.stage_seconds.labels("persist").observe(time.perf_counter() - persisted)
+        if isinstance(result, Acceptance):
+            metrics.redeliveries.labels(raw.channel).inc()
+            return result
+        metrics.received.labels(raw.channel).inc()
+        self._observe(raw, result)
+        return result.acceptance
+
+    async def refile_pending(self) -> int:
+        """File every journalled inbound left unfiled (a crash, a failure); return how many."""
+        pending = await self.db.read(lambda conn: Tx(conn).journal_unfiled())
+        filed = 0
+        for journal_id, encoded in pending:
+            raw = _raw_decoder.decode(encoded)
+            norm = await self._normalise(raw)
+            result = await self.db.write(
+                functools.partial(_refile, self.filer(), journal_id, raw, norm, utc_now())
+            )
+            if result is not None and result.acceptance.envelope_id is not None:
+                filed += 1
+                self._observe(raw, result)
+        return filed
+
+    def _observe(self, raw: RawInbound, filed: Filed) -> None:
+        acceptance = filed.acceptance
+        if acceptance.envelope_id is None:
+            metrics.filing_failures.labels(raw.channel).inc()
+        elif filed.repeat:
+            metrics.repeats.labels(raw.channel).inc()
+        elif acceptance.ticket_is_new and acceptance.category_code is not None:
+            metrics.tickets_opened.labels(acceptance.category_code).inc()
+        self.on_filed(filed)
+
+    async def _normalise(self, raw: RawInbound) -> Normalised:
+        size = len(raw.text) + len(raw.html or "")
+        args = (raw.text, raw.html, raw.subject, raw.language_hint, self.max_chars())
+        if size <= INLINE_NORMALISE_CHARS:
+            return _normalise(*args)
+        return await trio.to_thread.run_sync(_normalise, *args)
+
+
+def _normalise(
+    text: str, html: str | None, subject: str | None, hint: str | None, max_chars: int
+) -> Normalised:
+    return normalise(text, html=html, subject=subject, language_hint=hint, max_chars=max_chars)
+
+
+def _refile(
+    filer: Filer,
+    journal_id: int,
+    raw: RawInbound,
+    norm: Normalised,
+    now: datetime,
+    conn: sqlite3.Connection,
+) -> Filed | None:
+    tx = Tx(conn)
+    if tx.journal_state(journal_id) == "filed":  # a redelivery filed it meanwhile
+        return None
+    return _file_or_keep(tx, filer, journal_id, raw, norm, now)
+
+
+def _file_or_keep(
+    tx: Tx, filer: Filer, journal_id: int, raw: RawInbound, norm: Normalised, now: datetime
+) -> Filed:
+    """File a journalled inbound; if filing fails the raw stays journalled as failed."""
+    tx.conn.execute("SAVEPOINT filing")
+    try:
+        filed = file_inbound(tx, filer, journal_id, raw, norm, now)
+    except Exception as exc:
+        tx.conn.execute("ROLLBACK TO filing")
+        tx.conn.execute("RELEASE filing")
+        log.exception("filing journal entry %d failed; kept for replay", journal_id)
+        tx.journal_failed(journal_id, f"{type(exc).__name__}: {exc}")
+        return Filed(Acceptance(None, None, False, None, None, False), None, 0)
+    tx.conn.execute("RELEASE filing")
+    return filed
+
+
+def _acceptance_of(tx: Tx, envelope_id: str) -> Acceptance:
+    """The answer first given for an envelope, rebuilt from the store."""
+    body = tx.envelope_body(envelope_id)
+    assert body is not None
+    envelope = envelope_decoder.decode(body)
+    ticket = envelope.ticket
+    return Acceptance(
+        envelope_id=envelope.id,
+        ticket_number=ticket.number if ticket else None,
+        ticket_is_new=ticket.is_new if ticket else False,
+        category_code=ticket.category.code if ticket else None,
+        category_name=ticket.category.name if ticket else None,
+        redelivery=True,
+    )

@@ -1,0 +1,44 @@
+"""Structured JSON logs on stderr (journald keeps them), with personal data masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from normaliser.masking import mask_personal_data
+
+# Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; message and extra fields pass through the personal-data mask."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_personal_data(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                entry[key] = mask_personal_data(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exc"] = mask_personal_data(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO") -> None:
+    """Send every log record to stderr as masked JSON."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = JsonFormatter()
+    formatter.converter = __import__("time").gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Hypercorn's access log would write client addresses and paths with tokens in queries.
+    logging.getLogger("hypercorn.access").disabled = True

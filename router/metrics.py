@@ -1,0 +1,77 @@
+"""Prometheus metrics of the daemon, in a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+registry = CollectorRegistry(auto_describe=True)
+
+received = Counter(
+    "omnirouter_inbound_received", "Inbound messages persisted", ["channel"], registry=registry
+)
+redeliveries = Counter(
+    "omnirouter_inbound_redeliveries",
+    "Inbound messages dropped as redeliveries of one already journalled",
+    ["channel"],
+    registry=registry,
+)
+repeats = Counter(
+    "omnirouter_inbound_repeats",
+    "Inbound messages joined to an open ticket as near-identical repeats",
+    ["channel"],
+    registry=registry,
+)
+filing_failures = Counter(
+    "omnirouter_inbound_filing_failures",
+    "Journalled inbound messages that could not be filed (kept, see dlq list)",
+    ["channel"],
+    registry=registry,
+)
+bad_input = Counter(
+    "omnirouter_bad_input",
+    "Malformed input answered with an error and counted",
+    ["channel", "reason"],
+    registry=registry,
+)
+tickets_opened = Counter(
+    "omnirouter_tickets_opened", "Tickets opened", ["category"], registry=registry
+)
+handed_off = Counter(
+    "omnirouter_handoff",
+    "Envelopes handed off to the ticketing backend",
+    ["mode", "result"],
+    registry=registry,
+)
+notification_attempts = Counter(
+    "omnirouter_notification_attempts",
+    "Outbound delivery attempts by channel and result",
+    ["channel", "result"],
+    registry=registry,
+)
+notifications = Gauge(
+    "omnirouter_notifications", "Notifications by delivery state", ["state"], registry=registry
+)
+queue_depth = Gauge(
+    "omnirouter_queue_depth", "Items waiting in each durable queue", ["queue"], registry=registry
+)
+oldest_undelivered = Gauge(
+    "omnirouter_oldest_undelivered_seconds",
+    "Age of the oldest handoff or notification not yet delivered",
+    registry=registry,
+)
+stage_seconds = Histogram(
+    "omnirouter_stage_seconds",
+    "Time spent in each pipeline stage",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)
+channel_up = Gauge(
+    "omnirouter_channel_up",
+    "1 when a channel account runs",
+    ["channel", "account"],
+    registry=registry,
+)
+config_reloads = Counter(
+    "omnirouter_config_reloads", "Configuration reloads by result", ["result"], registry=registry
+)

@@ -1,0 +1,92 @@
+"""Notifier: renders ticket events from templates into notifications queued in the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from channels.contract import Channel, NoticeKind
+from router.clock import parse_rfc3339, rfc3339
+from router.store.transaction import TicketRecord, Tx
+from router.templates import Templates, format_due
+from router.tickets import Catalogue
+
+
+class Route(NamedTuple):
+    """Where a notification goes."""
+
+    channel: Channel
+    account: str
+    address: str
+
+
+def ticket_route(ticket: TicketRecord) -> Route:
+    """The channel a ticket's citizen is answered on."""
+    return Route(ticket.channel, ticket.account, ticket.address)
+
+
+class Notifier:
+    """Renders and queues confirmations, status notices, replies and answers."""
+
+    def __init__(self, templates: Templates, catalogue: Catalogue, tz: ZoneInfo) -> None:
+        self.templates = templates
+        self.catalogue = catalogue
+        self.tz = tz
+
+    def queue(
+        self,
+        tx: Tx,
+        event: str,
+        ticket: TicketRecord,
+        *,
+        source_key: str,
+        kind: NoticeKind,
+        now: datetime,
+        route: Route | None = None,
+        language: str | None = None,
+        automatic: bool = True,
+        fields: Mapping[str, str] | None = None,
+    ) -> tuple[str, bool]:
+        """Render `event` for the ticket and queue it once per source key; (id, is_new)."""
+        channel, account, address = route or ticket_route(ticket)
+        language = language or ticket.language
+        available = {
+            "ticket": ticket.number,
+            "category": self.catalogue.category_name(ticket.category_code, language),
+            "status": ticket.status,
+            "first_response_due": self._due(ticket.first_response_due, language),
+            **(fields or {}),
+        }
+        wanted = self.templates.fields(event)
+        text = self.templates.render(
+            event,
+            language=language,
+            channel=channel,
+            **{name: value for name, value in available.items() if name in wanted},
+        )
+        return tx.queue_notification(
+            source_key,
+            rfc3339(now),
+            now.timestamp(),
+            ticket=ticket.number,
+            contact_id=ticket.contact_id,
+            channel=channel,
+            account=account,
+            address=address,
+            kind=kind,
+            automatic=automatic,
+            text=text,
+        )
+
+    def status_fields(self, ticket: TicketRecord, language: str) -> dict[str, str]:
+        """Fields every status text may use, from the ticket's current state."""
+        return {
+            "comment": ticket.status_comment or "",
+            "reason": ticket.status_reason or "",
+            "expected_at": self._due(ticket.expected_at, language) if ticket.expected_at else "",
+        }
+
+    def _due(self, moment: str, language: str) -> str:
+        return format_due(parse_rfc3339(moment), language, self.tz)

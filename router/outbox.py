@@ -1,0 +1,159 @@
+"""Outbox: guaranteed delivery of notifications through the channel adapters (Postfix-style queue).
+
+A notification is in exactly one state at a time: queued -> sending -> sent | delivered, or
+failed (retried with backoff) -> dead after the maximum age. A crash while `sending` puts it
+back to queued; the adapters dedupe on the notification id, so a retry cannot double it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import trio
+
+from channels.contract import Deliver, DeliveryFailed, Outbound
+from router import metrics
+from router.retry import RetryPolicy, Wakeup
+from router.store.database import Database
+from router.store.transaction import NotificationRecord, Tx
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 64
+# A peer that has not answered in this long is treated as a failed attempt and retried.
+DELIVERY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` automatic messages to one contact within `window` seconds."""
+
+    limit: int
+    window: float
+
+
+class Outbox:
+    """Claims due notifications and hands each to its channel's adapter."""
+
+    def __init__(
+        self,
+        db: Database,
+        adapters: Callable[[], Mapping[str, Deliver]],
+        retry: Callable[[], RetryPolicy],
+        rate: Callable[[], RateLimit],
+        *,
+        concurrency: int = 16,
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.retry = retry
+        self.rate = rate
+        self.wakeup = Wakeup()
+        self._limiter = trio.CapacityLimiter(concurrency)
+
+    def wake(self) -> None:
+        """A notification was queued: look now rather than at the next due time."""
+        self.wakeup.wake()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Deliver until cancelled."""
+        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending())
+        if recovered:
+            log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
+        task_status.started()
+        async with trio.open_nursery() as nursery:
+            while True:
+                batch = await self.db.write(self._claim)
+                for record in batch:
+                    await self._limiter.acquire_on_behalf_of(record.id)
+                    nursery.start_soon(self._deliver, record)
+                if len(batch) < CLAIM_BATCH:
+                    due = await self.db.read(lambda conn: Tx(conn).next_notification_at())
+                    await self.wakeup.sleep_until(due, time.time())
+
+    def _claim(self, conn: sqlite3.Connection) -> list[NotificationRecord]:
+        """Claim due notifications, deferring automatic ones over the per-contact limit."""
+        tx = Tx(conn)
+        now = time.time()
+        rate = self.rate()
+        claimed = tx.claim_notifications(now, CLAIM_BATCH)
+        ready = []
+        in_batch: dict[str, int] = {}
+        for record in claimed:
+            if record.automatic and record.contact_id is not None:
+                sent = tx.automatic_sent_since(record.contact_id, now - rate.window)
+                count = len(sent) + in_batch.get(record.contact_id, 0)
+                if count >= rate.limit:
+                    # Deferred, not dropped: it goes out when the window has room again.
+                    retry_at = (sent[0] if sent else now) + rate.window
+                    tx.notification_result(
+                        record.id,
+                        "queued",
+                        next_at=retry_at,
+                        error="rate limited: automatic messages per contact",
+                    )
+                    continue
+                in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
+            ready.append(record)
+        return ready
+
+    async def _deliver(self, record: NotificationRecord) -> None:
+        try:
+            adapter = self.adapters().get(record.channel)
+            message = Outbound(
+                id=record.id,
+                channel=record.channel,
+                account=record.account,
+                address=record.address,
+                kind=record.kind,
+                ticket=record.ticket_number,
+                text=record.text,
+                created_at=record.created_at,
+            )
+            started = time.perf_counter()
+            try:
+                if adapter is None:
+                    raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
+                with trio.fail_after(DELIVERY_TIMEOUT):
+                    confirmed = await adapter(message)
+            except DeliveryFailed as exc:
+                await self._failed(record, exc.reason, permanent=exc.permanent)
+            except trio.TooSlowError:
+                await self._failed(record, f"no answer in {DELIVERY_TIMEOUT:.0f}s", permanent=False)
+            else:
+                state = "delivered" if confirmed else "sent"
+                now = time.time()
+                await self.db.write(
+                    lambda conn: Tx(conn).notification_result(record.id, state, sent_at=now)
+                )
+                metrics.notification_attempts.labels(record.channel, state).inc()
+                metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
+        finally:
+            self._limiter.release_on_behalf_of(record.id)
+
+    async def _failed(self, record: NotificationRecord, reason: str, *, permanent: bool) -> None:
+        now = time.time()
+        next_at = (
+            None
+            if permanent
+            else self.retry().next_attempt(record.attempts, record.first_queued_at, now)
+        )
+        state = "dead" if next_at is None else "failed"
+        log.warning(
+            "notification %s via %s %s after %d attempts: %s",
+            record.id,
+            record.channel,
+            state,
+            record.attempts,
+            reason,
+        )
+        await self.db.write(
+            lambda conn: Tx(conn).notification_result(
+                record.id, state, next_at=next_at, error=reason
+            )
+        )
+        metrics.notification_attempts.labels(record.channel, state).inc()

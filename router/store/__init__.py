@@ -1,0 +1,1 @@
+"""Persistence: the SQLite database (one writer, group commit) and the blob store."""

@@ -1,0 +1,680 @@
+"""Every SQL statement of the domain, run synchronously inside one transaction of the writer."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from channels.contract import Channel, NoticeKind, Sender
+from channels.webchat.sessions import ChatSession, Notice
+from dedupe.ports import Merge, RecentEnvelope, TicketState
+from router.ulid import new_ulid
+
+
+class TicketRecord(msgspec.Struct, frozen=True):
+    """A ticket row as the API and the notifier see it."""
+
+    number: str
+    created_at: str
+    updated_at: str
+    status: str
+    category_code: str
+    category_name: str
+    priority: str
+    first_response_due: str
+    resolution_due: str
+    channel: Channel
+    account: str
+    address: str
+    language: str
+    conversation_id: str
+    contact_id: str
+    related: list[str]
+    status_comment: str | None
+    status_reason: str | None
+    expected_at: str | None
+
+
+class NotificationRecord(msgspec.Struct, frozen=True):
+    """A notification row in the outbox."""
+
+    id: str
+    created_at: str
+    ticket_number: str | None
+    contact_id: str | None
+    channel: Channel
+    account: str
+    address: str
+    kind: NoticeKind
+    automatic: bool
+    text: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    first_queued_at: float
+    last_error: str | None
+
+
+_NOTIFICATION_COLUMNS = (
+    "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
+    "text, state, attempts, next_attempt_at, first_queued_at, last_error"
+)
+
+
+# Dead letters by kind: the table that holds them and its key column.
+_DEAD_LETTER_TABLES = {
+    "handoff": ("handoffs", "envelope_seq"),
+    "notification": ("notifications", "id"),
+    "intake": ("journal", "id"),
+}
+
+
+class Tx:
+    """A view of the database inside one transaction; implements dedupe's DedupeState."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, *args: Any) -> Any:
+        return self.conn.execute(sql, args).fetchone()
+
+    # -- intake journal ------------------------------------------------------------------
+
+    def journal_append(
+        self, channel: str, account: str, key: str, received_at: str, raw: bytes
+    ) -> tuple[int, str, str | None]:
+        """Record an inbound once per key (counting redeliveries); return (id, state, envelope)."""
+        row = self._one(
+            "INSERT INTO journal (channel, account, idem_key, received_at, raw) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, account, idem_key) "
+            "DO UPDATE SET redeliveries = redeliveries + 1 "
+            "RETURNING id, state, envelope_id",
+            channel,
+            account,
+            key,
+            received_at,
+            raw,
+        )
+        return row[0], row[1], row[2]
+
+    def journal_state(self, journal_id: int) -> str | None:
+        """The state of a journal row."""
+        row = self._one("SELECT state FROM journal WHERE id = ?", journal_id)
+        return None if row is None else str(row[0])
+
+    def journal_filed(self, journal_id: int, envelope_id: str) -> None:
+        """Mark a journal row as filed under an envelope."""
+        self.conn.execute(
+            "UPDATE journal SET state = 'filed', envelope_id = ?, error = NULL WHERE id = ?",
+            (envelope_id, journal_id),
+        )
+
+    def journal_failed(self, journal_id: int, error: str) -> None:
+        """Keep a journal row that could not be filed, with the reason."""
+        self.conn.execute(
+            "UPDATE journal SET state = 'failed', error = ? WHERE id = ?", (error, journal_id)
+        )
+
+    def journal_unfiled(self) -> list[tuple[int, bytes]]:
+        """Journal rows not yet filed, oldest first."""
+        return self.conn.execute(
+            "SELECT id, raw FROM journal WHERE state <> 'filed' ORDER BY id"
+        ).fetchall()
+
+    def journal_failures(self) -> list[tuple[int, str, str, str, str]]:
+        """Journal rows that failed to file: (id, channel, account, received_at, error)."""
+        return self.conn.execute(
+            "SELECT id, channel, account, received_at, error FROM journal "
+            "WHERE state = 'failed' ORDER BY id"
+        ).fetchall()
+
+    # -- identity graph (DedupeState) ---------------------------------------------------
+
+    def identity_contact(self, identity: Sender) -> str | None:
+        """Contact that owns this (kind, address), if any."""
+        row = self._one(
+            "SELECT contact_id FROM identities WHERE kind = ? AND address = ?",
+            identity.kind,
+            identity.address,
+        )
+        return None if row is None else str(row[0])
+
+    def create_contact(self, identity: Sender) -> str:
+        """Create a contact owning `identity`; return its id."""
+        contact = new_ulid()
+        self.conn.execute(
+            "INSERT INTO contacts (id, created_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
+            (contact,),
+        )
+        self.add_identity(contact, identity)
+        return contact
+
+    def add_identity(self, contact_id: str, identity: Sender) -> None:
+        """Attach `identity` to a contact, or mark it verified if already there."""
+        self.conn.execute(
+            "INSERT INTO identities (kind, address, contact_id, verified, display_name, first_seen)"
+            " VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))"
+            " ON CONFLICT (kind, address)"
+            " DO UPDATE SET verified = max(verified, excluded.verified)",
+            (
+                identity.kind,
+                identity.address,
+                contact_id,
+                int(identity.verified),
+                identity.display_name,
+            ),
+        )
+
+    def merged_into(self, contact_id: str) -> str | None:
+        """The contact this one was merged into, if it was."""
+        row = self._one("SELECT merged_into FROM contacts WHERE id = ?", contact_id)
+        return None if row is None or row[0] is None else str(row[0])
+
+    def record_merge(self, survivor: str, absorbed: str, evidence: str) -> int:
+        """Point `absorbed` at `survivor` and record why; return the merge id."""
+        self.conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (survivor, absorbed))
+        row = self._one(
+            "INSERT INTO contact_merges (survivor, absorbed, evidence, merged_at) "
+            "VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ')) RETURNING id",
+            survivor,
+            absorbed,
+            evidence,
+        )
+        return int(row[0])
+
+    def merge(self, merge_id: int) -> Merge | None:
+        """A recorded merge."""
+        row = self._one(
+            "SELECT id, survivor, absorbed, evidence, undone_at IS NOT NULL "
+            "FROM contact_merges WHERE id = ?",
+            merge_id,
+        )
+        return None if row is None else Merge(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def merges(self, contact_id: str) -> list[Merge]:
+        """Every merge a contact took part in, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, survivor, absorbed, evidence, undone_at IS NOT NULL FROM contact_merges "
+            "WHERE survivor = ? OR absorbed = ? ORDER BY id",
+            (contact_id, contact_id),
+        ).fetchall()
+        return [Merge(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def undo_merge(self, merge_id: int) -> None:
+        """Detach the absorbed contact again and mark the merge undone."""
+        merge = self.merge(merge_id)
+        if merge is None:
+            return
+        self.conn.execute(
+            "UPDATE contacts SET merged_into = NULL WHERE id = ? AND merged_into = ?",
+            (merge.absorbed, merge.survivor),
+        )
+        self.conn.execute(
+            "UPDATE contact_merges SET undone_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+            (merge_id,),
+        )
+
+    def identities(self, contact_id: str) -> list[Sender]:
+        """Identities owned directly by a contact."""
+        rows = self.conn.execute(
+            "SELECT kind, address, display_name, verified FROM identities WHERE contact_id = ? "
+            "ORDER BY first_seen",
+            (contact_id,),
+        ).fetchall()
+        return [Sender(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    # -- tickets -------------------------------------------------------------------------
+
+    def ticket(self, number: str) -> TicketState | None:
+        """A ticket by number."""
+        row = self._one(
+            "SELECT number, status, conversation_id FROM tickets WHERE number = ?", number
+        )
+        return None if row is None else TicketState(row[0], row[1], row[2])
+
+    def ticket_contacts(self, number: str) -> list[str]:
+        """Contacts linked to a ticket."""
+        rows = self.conn.execute(
+            "SELECT contact_id FROM ticket_contacts WHERE number = ?", (number,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def latest_conversation_ticket(self, conversation_id: str) -> TicketState | None:
+        """The newest ticket opened in a conversation."""
+        row = self._one(
+            "SELECT number, status, conversation_id FROM tickets WHERE conversation_id = ? "
+            "ORDER BY created_at DESC, number DESC LIMIT 1",
+            conversation_id,
+        )
+        return None if row is None else TicketState(row[0], row[1], row[2])
+
+    def latest_contact_ticket(self, contact_id: str) -> str | None:
+        """The newest ticket linked to a contact."""
+        row = self._one(
+            "SELECT t.number FROM tickets t JOIN ticket_contacts c ON c.number = t.number "
+            "WHERE c.contact_id = ? ORDER BY t.created_at DESC LIMIT 1",
+            contact_id,
+        )
+        return None if row is None else str(row[0])
+
+    def next_ticket_counter(self, year: int) -> int:
+        """Take the next counter value of a year; never reused, survives restarts."""
+        row = self._one(
+            "INSERT INTO ticket_counters (year, last) VALUES (?, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
+            year,
+        )
+        return int(row[0])
+
+    def insert_ticket(self, ticket: TicketRecord) -> None:
+        """Create a ticket and link its contact."""
+        values = msgspec.structs.asdict(ticket)
+        values["related"] = json.dumps(ticket.related)
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.conn.execute(
+            f"INSERT INTO tickets ({columns}) VALUES ({marks})", list(values.values())
+        )
+        self.link_ticket_contact(ticket.number, ticket.contact_id)
+
+    def link_ticket_contact(self, number: str, contact_id: str) -> None:
+        """Link a contact to a ticket (idempotent)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO ticket_contacts (number, contact_id) VALUES (?, ?)",
+            (number, contact_id),
+        )
+
+    def ticket_record(self, number: str) -> TicketRecord | None:
+        """A whole ticket row."""
+        cur = self.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        values = dict(zip([d[0] for d in cur.description], row, strict=True))
+        values["related"] = json.loads(values["related"])
+        return msgspec.convert(values, TicketRecord)
+
+    def set_ticket_status(
+        self,
+        number: str,
+        status: str,
+        now: str,
+        *,
+        comment: str | None = None,
+        reason: str | None = None,
+        expected_at: str | None = None,
+    ) -> None:
+        """Change a ticket's status and append the change to its history."""
+        self.conn.execute(
+            "UPDATE tickets SET status = ?, updated_at = ?, status_comment = ?, "
+            "status_reason = ?, expected_at = ? WHERE number = ?",
+            (status, now, comment, reason, expected_at, number),
+        )
+
+    def add_ticket_event(
+        self,
+        number: str,
+        at: str,
+        kind: str,
+        status: str | None,
+        detail: dict[str, Any],
+        idem_key: str | None,
+    ) -> tuple[int, bool]:
+        """Append to a ticket's history once per idempotency key; return (id, is_new)."""
+        if idem_key is not None:
+            row = self._one("SELECT id FROM ticket_events WHERE idem_key = ?", idem_key)
+            if row is not None:
+                return int(row[0]), False
+        row = self._one(
+            "INSERT INTO ticket_events (number, at, kind, status, detail, idem_key) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            number,
+            at,
+            kind,
+            status,
+            json.dumps(detail, ensure_ascii=False),
+            idem_key,
+        )
+        return int(row[0]), True
+
+    def ticket_events(self, number: str) -> list[dict[str, Any]]:
+        """A ticket's status changes and replies, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, kind, status, detail FROM ticket_events WHERE number = ? ORDER BY id",
+            (number,),
+        ).fetchall()
+        return [{"at": r[0], "kind": r[1], "status": r[2], **json.loads(r[3])} for r in rows]
+
+    # -- message store and feed -----------------------------------------------------------
+
+    def insert_envelope(
+        self,
+        envelope_id: str,
+        journal_id: int,
+        received_at: str,
+        ticket: str | None,
+        contact_id: str,
+        fingerprint: str,
+        handed_off: bool,
+        body: bytes,
+    ) -> int:
+        """Store an envelope; return its feed sequence number."""
+        row = self._one(
+            "INSERT INTO envelopes (id, journal_id, received_at, ticket_number, contact_id, "
+            "fingerprint, handed_off, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            envelope_id,
+            journal_id,
+            received_at,
+            ticket,
+            contact_id,
+            fingerprint,
+            int(handed_off),
+            body,
+        )
+        return int(row[0])
+
+    def recent_envelopes(self, contact_ids: list[str], since: str) -> list[RecentEnvelope]:
+        """Envelopes of these contacts received at or after `since`, newest first."""
+        marks = ", ".join("?" for _ in contact_ids)
+        rows = self.conn.execute(
+            f"SELECT id, ticket_number, fingerprint FROM envelopes WHERE contact_id IN ({marks}) "
+            "AND received_at >= ? ORDER BY seq DESC LIMIT 50",
+            (*contact_ids, since),
+        ).fetchall()
+        return [RecentEnvelope(r[0], r[1], r[2]) for r in rows]
+
+    def envelope_body(self, envelope_id: str) -> bytes | None:
+        """An envelope's JSON body."""
+        row = self._one("SELECT body FROM envelopes WHERE id = ?", envelope_id)
+        return None if row is None else bytes(row[0])
+
+    def feed_after(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        """Envelopes handed off after a cursor, in order."""
+        return self.conn.execute(
+            "SELECT seq, body FROM envelopes WHERE seq > ? AND handed_off = 1 ORDER BY seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+
+    def ticket_envelopes(self, number: str) -> list[bytes]:
+        """Bodies of a ticket's envelopes, oldest first."""
+        rows = self.conn.execute(
+            "SELECT body FROM envelopes WHERE ticket_number = ? ORDER BY seq", (number,)
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    # -- webhook handoff -----------------------------------------------------------------
+
+    def queue_handoff(self, seq: int, now: float) -> None:
+        """Put an envelope into webhook delivery."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO handoffs (envelope_seq, next_attempt_at, first_queued_at) "
+            "VALUES (?, ?, ?)",
+            (seq, now, now),
+        )
+
+    def due_handoffs(self, now: float, limit: int) -> list[tuple[int, str, bytes, int, float]]:
+        """Webhook deliveries due now: (seq, envelope id, body, attempts, first_queued_at)."""
+        return self.conn.execute(
+            "SELECT h.envelope_seq, e.id, e.body, h.attempts, h.first_queued_at FROM handoffs h "
+            "JOIN envelopes e ON e.seq = h.envelope_seq "
+            "WHERE h.state = 'queued' AND h.next_attempt_at <= ? ORDER BY h.envelope_seq LIMIT ?",
+            (now, limit),
+        ).fetchall()
+
+    def next_handoff_at(self) -> float | None:
+        """When the next queued webhook delivery is due."""
+        row = self._one("SELECT min(next_attempt_at) FROM handoffs WHERE state = 'queued'")
+        return None if row[0] is None else float(row[0])
+
+    def handoff_result(
+        self, seq: int, state: str, attempts: int, next_at: float, error: str | None
+    ) -> None:
+        """Record the outcome of one webhook attempt."""
+        self.conn.execute(
+            "UPDATE handoffs SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
+            "WHERE envelope_seq = ?",
+            (state, attempts, next_at, error, seq),
+        )
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def queue_notification(
+        self,
+        source_key: str,
+        now_iso: str,
+        now: float,
+        *,
+        ticket: str | None,
+        contact_id: str | None,
+        channel: str,
+        account: str,
+        address: str,
+        kind: str,
+        automatic: bool,
+        text: str,
+    ) -> tuple[str, bool]:
+        """Queue a notification once per source key; return (id, is_new)."""
+        row = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
+        if row is not None:
+            return str(row[0]), False
+        notification_id = new_ulid()
+        self.conn.execute(
+            "INSERT INTO notifications (id, source_key, created_at, ticket_number, contact_id, "
+            "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                notification_id,
+                source_key,
+                now_iso,
+                ticket,
+                contact_id,
+                channel,
+                account,
+                address,
+                kind,
+                int(automatic),
+                text,
+                now,
+                now,
+            ),
+        )
+        return notification_id, True
+
+    def claim_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
+        """Move due notifications to `sending` and return them."""
+        rows = self.conn.execute(
+            f"UPDATE notifications SET state = 'sending', attempts = attempts + 1 "
+            f"WHERE id IN (SELECT id FROM notifications WHERE state IN ('queued', 'failed') "
+            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) "
+            f"RETURNING {_NOTIFICATION_COLUMNS}",
+            (now, limit),
+        ).fetchall()
+        return [NotificationRecord(*r) for r in rows]
+
+    def automatic_sent_since(self, contact_id: str, since: float) -> list[float]:
+        """When automatic notifications were sent to a contact since a moment, oldest first."""
+        rows = self.conn.execute(
+            "SELECT sent_at FROM notifications WHERE contact_id = ? AND automatic = 1 "
+            "AND sent_at >= ? ORDER BY sent_at",
+            (contact_id, since),
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def notification_result(
+        self,
+        notification_id: str,
+        state: str,
+        *,
+        next_at: float | None = None,
+        error: str | None = None,
+        sent_at: float | None = None,
+    ) -> None:
+        """Record the outcome of one delivery attempt."""
+        self.conn.execute(
+            "UPDATE notifications SET state = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+            "last_error = ?, sent_at = coalesce(?, sent_at) WHERE id = ?",
+            (state, next_at, error, sent_at, notification_id),
+        )
+
+    def notification(self, notification_id: str) -> NotificationRecord | None:
+        """A notification by id."""
+        row = self._one(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?", notification_id
+        )
+        return None if row is None else NotificationRecord(*row)
+
+    def recover_sending(self) -> int:
+        """After a crash, attempts caught in `sending` are due again; return how many."""
+        return self.conn.execute(
+            "UPDATE notifications SET state = 'queued' WHERE state = 'sending'"
+        ).rowcount
+
+    def next_notification_at(self) -> float | None:
+        """When the next queued notification is due."""
+        row = self._one(
+            "SELECT min(next_attempt_at) FROM notifications WHERE state IN ('queued', 'failed')"
+        )
+        return None if row[0] is None else float(row[0])
+
+    # -- dead letters ----------------------------------------------------------------------
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Dead handoffs, notifications and unfiled inbound, for operators."""
+        handoffs = self.conn.execute(
+            "SELECT 'handoff:' || h.envelope_seq, e.id, h.attempts, h.last_error, "
+            "h.first_queued_at FROM handoffs h JOIN envelopes e ON e.seq = h.envelope_seq "
+            "WHERE h.state = 'dead' ORDER BY h.envelope_seq"
+        ).fetchall()
+        notifications = self.conn.execute(
+            "SELECT 'notification:' || id, ticket_number, attempts, last_error, first_queued_at "
+            "FROM notifications WHERE state = 'dead' ORDER BY first_queued_at"
+        ).fetchall()
+        intake = self.conn.execute(
+            "SELECT 'intake:' || id, channel || '/' || account, 0, error, received_at "
+            "FROM journal WHERE state = 'failed' ORDER BY id"
+        ).fetchall()
+        keys = ("id", "subject", "attempts", "last_error", "since")
+        return [dict(zip(keys, r, strict=True)) for r in (*handoffs, *notifications, *intake)]
+
+    def revive_dead(self, kind: str, key: str, now: float) -> bool:
+        """Put one dead letter back in its queue; False if there is no such dead letter."""
+        if kind == "intake":
+            cur = self.conn.execute(
+                "UPDATE journal SET state = 'received', error = NULL "
+                "WHERE id = ? AND state = 'failed'",
+                (key,),
+            )
+        else:
+            table, column = _DEAD_LETTER_TABLES[kind]
+            cur = self.conn.execute(
+                f"UPDATE {table} SET state = 'queued', attempts = 0, next_attempt_at = ?, "
+                f"first_queued_at = ? WHERE {column} = ? AND state = 'dead'",
+                (now, now, key),
+            )
+        return cur.rowcount == 1
+
+    def drop_dead(self, kind: str, key: str) -> bool:
+        """Set a dead letter aside for good (kept, marked dropped)."""
+        table, column = _DEAD_LETTER_TABLES[kind]
+        dead = "failed" if kind == "intake" else "dead"
+        return (
+            self.conn.execute(
+                f"UPDATE {table} SET state = 'dropped' WHERE {column} = ? AND state = ?",
+                (key, dead),
+            ).rowcount
+            == 1
+        )
+
+    # -- web chat sessions ----------------------------------------------------------------
+
+    def chat_session(self, token_hash: str) -> ChatSession | None:
+        """A session by the hash of its token."""
+        row = self._one(
+            "SELECT s.id, s.language, s.identity, coalesce(max(n.seq), 0) FROM chat_sessions s "
+            "LEFT JOIN chat_notices n ON n.session = s.id WHERE s.token_hash = ? GROUP BY s.id",
+            token_hash,
+        )
+        return None if row is None else ChatSession(row[0], row[1], row[3], row[2])
+
+    def create_chat_session(
+        self, token_hash: str, language: str, identity: str | None, now: str
+    ) -> ChatSession:
+        """Start a new session."""
+        session_id = new_ulid()
+        self.conn.execute(
+            "INSERT INTO chat_sessions (id, token_hash, created_at, last_seen, language, identity)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, token_hash, now, now, language, identity),
+        )
+        return ChatSession(session_id, language, 0, identity)
+
+    def append_notice(
+        self,
+        session_id: str,
+        notification_id: str,
+        kind: str,
+        ticket: str | None,
+        text: str,
+        at: str,
+    ) -> Notice:
+        """Append a notice to a session once per notification; return it."""
+        row = self._one(
+            "SELECT seq, kind, ticket, text, at FROM chat_notices WHERE notification_id = ?",
+            notification_id,
+        )
+        if row is not None:
+            return Notice(*row)
+        seq = self._one(
+            "SELECT coalesce(max(seq), 0) + 1 FROM chat_notices WHERE session = ?", session_id
+        )[0]
+        self.conn.execute(
+            "INSERT INTO chat_notices (session, seq, notification_id, kind, ticket, text, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (session_id, seq, notification_id, kind, ticket, text, at),
+        )
+        return Notice(seq, kind, ticket, text, at)
+
+    def notices_after(self, session_id: str, after: int) -> list[Notice]:
+        """A session's notices after a sequence number."""
+        rows = self.conn.execute(
+            "SELECT seq, kind, ticket, text, at FROM chat_notices WHERE session = ? AND seq > ? "
+            "ORDER BY seq",
+            (session_id, after),
+        ).fetchall()
+        return [Notice(*r) for r in rows]
+
+    # -- operations ------------------------------------------------------------------------
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting in each durable queue."""
+        return {
+            "intake": self._one("SELECT count(*) FROM journal WHERE state = 'received'")[0],
+            "handoff": self._one("SELECT count(*) FROM handoffs WHERE state = 'queued'")[0],
+            "outbox": self._one(
+                "SELECT count(*) FROM notifications WHERE state IN ('queued', 'sending', 'failed')"
+            )[0],
+            "dead": self._one(
+                "SELECT (SELECT count(*) FROM handoffs WHERE state = 'dead') + "
+                "(SELECT count(*) FROM notifications WHERE state = 'dead') + "
+                "(SELECT count(*) FROM journal WHERE state = 'failed')"
+            )[0],
+        }
+
+    def oldest_undelivered(self) -> float | None:
+        """Queue time of the oldest handoff or notification not yet delivered."""
+        row = self._one(
+            "SELECT min(t) FROM (SELECT min(first_queued_at) AS t FROM handoffs "
+            "WHERE state = 'queued' UNION ALL SELECT min(first_queued_at) FROM notifications "
+            "WHERE state IN ('queued', 'sending', 'failed'))"
+        )
+        return None if row[0] is None else float(row[0])
+
+    def notification_states(self) -> dict[str, int]:
+        """How many notifications are in each delivery state."""
+        rows = self.conn.execute(
+            "SELECT state, count(*) FROM notifications GROUP BY state"
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}

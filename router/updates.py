@@ -1,0 +1,147 @@
+"""Status changes and operator replies that the backend posts, turned into notifications."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import msgspec
+
+from router.clock import parse_rfc3339, rfc3339, utc_now
+from router.notifier import Notifier
+from router.store.database import Database
+from router.store.transaction import Tx
+from router.tickets import STATUSES
+
+
+class UpdateRejected(Exception):
+    """The update cannot be applied; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /api/v1/tickets/{number}/status"""
+
+    status: str
+    comment: str | None = None
+    reason: str | None = None
+    expected_at: str | None = None
+
+
+class Reply(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /api/v1/tickets/{number}/replies"""
+
+    text: str
+    attachments: list[str] = []
+
+
+class TicketUpdates:
+    """Applies backend updates to tickets and queues what the citizen must be told."""
+
+    def __init__(self, db: Database, notifier: Callable[[], Notifier], wake: Callable[[], None]):
+        self.db = db
+        self.notifier = notifier
+        self.wake = wake
+
+    async def change_status(self, number: str, change: StatusChange, key: str | None) -> str:
+        """Apply a status change; return the id of the notification that tells the citizen."""
+        if change.status not in STATUSES:
+            raise UpdateRejected(422, "unknown_status", f"status must be one of {STATUSES}")
+        if change.status == "rejected" and not (change.reason or "").strip():
+            # DOMAIN.md: the reason of a rejection is always stated to the citizen.
+            raise UpdateRejected(422, "reason_required", "a rejected ticket needs a reason")
+        expected = None
+        if change.expected_at is not None:
+            try:
+                expected = rfc3339(parse_rfc3339(change.expected_at))
+            except ValueError as exc:
+                raise UpdateRejected(422, "bad_expected_at", f"expected_at: {exc}") from exc
+        notifier = self.notifier()
+        now = utc_now()
+        detail = {"comment": change.comment, "reason": change.reason, "expected_at": expected}
+
+        def apply(conn: sqlite3.Connection) -> str:
+            tx = Tx(conn)
+            ticket = tx.ticket_record(number)
+            if ticket is None:
+                raise UpdateRejected(404, "not_found", f"no ticket {number}")
+            same = (
+                ticket.status,
+                ticket.status_comment,
+                ticket.status_reason,
+                ticket.expected_at,
+            ) == (change.status, change.comment, change.reason, expected)
+            # A retried POST without an Idempotency-Key changes nothing the second time.
+            idem = (
+                f"status:{number}:{key}"
+                if key
+                else (f"status:{number}:same:{ticket.updated_at}" if same else None)
+            )
+            event_id, fresh = tx.add_ticket_event(
+                number, rfc3339(now), "status", change.status, detail, idem
+            )
+            if fresh:
+                tx.set_ticket_status(
+                    number,
+                    change.status,
+                    rfc3339(now),
+                    comment=change.comment,
+                    reason=change.reason,
+                    expected_at=expected,
+                )
+                ticket = tx.ticket_record(number)
+                assert ticket is not None
+            fields = notifier.status_fields(ticket, ticket.language)
+            notification_id, _ = notifier.queue(
+                tx,
+                f"status.{change.status}",
+                ticket,
+                source_key=f"event:{event_id}",
+                kind="status",
+                now=now,
+                fields=fields,
+            )
+            return notification_id
+
+        notification_id = await self.db.write(apply)
+        self.wake()
+        return notification_id
+
+    async def reply(self, number: str, reply: Reply, key: str | None) -> str:
+        """Queue an operator's reply to the ticket's citizen; return the notification id."""
+        if not reply.text.strip():
+            raise UpdateRejected(422, "empty_text", "a reply needs text")
+        if reply.attachments:
+            raise UpdateRejected(
+                422, "attachments_not_supported", "attachments in replies are not supported yet"
+            )
+        notifier = self.notifier()
+        now = utc_now()
+
+        def apply(conn: sqlite3.Connection) -> str:
+            tx = Tx(conn)
+            ticket = tx.ticket_record(number)
+            if ticket is None:
+                raise UpdateRejected(404, "not_found", f"no ticket {number}")
+            idem = f"reply:{number}:{key}" if key else None
+            event_id, _ = tx.add_ticket_event(
+                number, rfc3339(now), "reply", None, {"text": reply.text}, idem
+            )
+            notification_id, _ = notifier.queue(
+                tx,
+                "reply",
+                ticket,
+                source_key=f"event:{event_id}",
+                kind="reply",
+                now=now,
+                automatic=False,
+                fields={"text": reply.text},
+            )
+            return notification_id
+
+        notification_id = await self.db.write(apply)
+        self.wake()
+        return notification_id

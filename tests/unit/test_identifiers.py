@@ -1,0 +1,424 @@
+"""Identifiers citizens write: validators, phone normalisation and find_identifiers."""
+
+from __future__ import annotations
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from normaliser import damm
+from normaliser.identifiers import (
+    find_identifiers,
+    find_ticket_refs,
+    inn_is_valid,
+    phone_country_code,
+    phone_to_e164,
+    snils_is_valid,
+)
+
+
+# Written out case by case as the Pension Fund states it, independently of the module's
+# arithmetic, so that the two can disagree.
+def snils_check(nine: str) -> str:
+    total = sum(int(digit) * (9 - position) for position, digit in enumerate(nine))
+    if total < 100:
+        check = total
+    elif total in (100, 101):
+        check = 0
+    else:
+        check = total % 101
+        if check == 100:
+            check = 0
+    return f"{check:02d}"
+
+
+def inn_check(digits: str, weights: tuple[int, ...]) -> str:
+    return str(sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11 % 10)
+
+
+INN10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+INN12_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+INN12_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+
+HYPHENS = ["-", "\u2010", "\u2011", "\u2012", "\u2013"]
+SPACES = [" ", "\u00a0", "\u202f", "\u2009"]
+SEPARATORS = [*HYPHENS, *SPACES, "."]
+
+# Above 001-001-998, where the check digits are verified.
+checked_snils_numbers = st.integers(1_001_999, 999_999_999).map(lambda n: f"{n:09d}")
+separators = st.sampled_from(SEPARATORS)
+
+
+@st.composite
+def valid_inns(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        nine = f"{draw(st.integers(0, 10**9 - 1)):09d}"
+        return nine + inn_check(nine, INN10)
+    ten = f"{draw(st.integers(0, 10**10 - 1)):010d}"
+    eleven = ten + inn_check(ten, INN12_1)
+    return eleven + inn_check(eleven, INN12_2)
+
+
+# --- validators -------------------------------------------------------------------------------
+
+
+def test_snils_is_valid_accepts_a_real_looking_number() -> None:
+    assert snils_is_valid("11223344595")
+
+
+def test_snils_is_valid_rejects_a_wrong_check_number() -> None:
+    assert not snils_is_valid("11223344596")
+
+
+def test_snils_sum_of_100_or_101_gives_00() -> None:
+    # 9*9 + 8*2 + 3*1 = 100; 9*9 + 8*2 + 4*1 = 101.
+    assert snils_is_valid("90000008300") and snils_is_valid("90000008400")
+    assert not snils_is_valid("90000008310")
+
+
+def test_snils_sum_above_101_is_taken_mod_101() -> None:
+    # 9*9 + 8*9 + 7*9 = 216; 216 mod 101 = 14.
+    assert snils_is_valid("99900000014")
+    assert not snils_is_valid("99900000015")
+
+
+def test_snils_mod_101_result_of_100_gives_00() -> None:
+    # 1*9 + 1*7 + 9*6 + 9*5 + 8*4 + 9*3 + 9*2 + 9*1 = 201; 201 mod 101 = 100 -> 00.
+    assert snils_is_valid("10199899900")
+    assert not snils_is_valid("10199899999")
+
+
+def test_snils_up_to_001_001_998_is_not_checked() -> None:
+    assert snils_is_valid("00100199812")
+    assert not snils_is_valid("00100199912")
+
+
+def test_snils_is_valid_needs_eleven_ascii_digits() -> None:
+    assert not snils_is_valid("1122334459")
+    assert not snils_is_valid("112-233-445 95")
+    assert not snils_is_valid("１１２２３３４４５９５")
+
+
+def test_inn_is_valid_for_an_organisation() -> None:
+    assert inn_is_valid("7707083893")
+    assert not inn_is_valid("7707083894")
+
+
+def test_inn_is_valid_for_a_person_checks_both_digits() -> None:
+    assert inn_is_valid("500100732259")
+    assert not inn_is_valid("500100732269")  # 11th digit wrong
+    assert not inn_is_valid("500100732258")  # 12th digit wrong
+
+
+def test_inn_is_valid_only_for_10_or_12_digits() -> None:
+    assert not inn_is_valid("77070838930")
+    assert not inn_is_valid("770708389")
+    assert not inn_is_valid("77070838a3")
+
+
+@given(valid_inns())
+def test_generated_inn_is_valid(inn: str) -> None:
+    assert inn_is_valid(inn)
+
+
+@given(checked_snils_numbers)
+def test_generated_snils_is_valid(nine: str) -> None:
+    assert snils_is_valid(nine + snils_check(nine))
+
+
+# --- phones -----------------------------------------------------------------------------------
+
+
+def test_phone_with_plus_seven() -> None:
+    assert phone_to_e164("+7 495 777-77-77") == "+74957777777"
+
+
+def test_phone_with_trunk_prefix_eight() -> None:
+    assert phone_to_e164("8 800 555-35-35") == "+78005553535"
+
+
+def test_phone_with_parentheses() -> None:
+    assert phone_to_e164("8(495)777-77-77") == "+74957777777"
+
+
+def test_phone_with_seven_without_plus() -> None:
+    assert phone_to_e164("7 495 777 77 77") == "+74957777777"
+
+
+def test_phone_with_unicode_hyphens_and_spaces() -> None:
+    assert phone_to_e164("8\u2011800\u2011555\u201135\u201135") == "+78005553535"
+    assert phone_to_e164("8\u202f800\u202f555\u201135\u201135") == "+78005553535"
+    assert phone_to_e164("+7\u00a0495\u2009777\u201077\u201277") == "+74957777777"
+    assert phone_to_e164("+7 (495) 777\u201377\u201377") == "+74957777777"
+
+
+def test_phone_with_dots() -> None:
+    assert phone_to_e164("8.916.123.45.67") == "+79161234567"
+
+
+def test_plain_eleven_digits_with_eight() -> None:
+    assert phone_to_e164("89161234567") == "+79161234567"
+
+
+def test_ten_digit_national_number_gets_the_default_country() -> None:
+    assert phone_to_e164("916 123-45-67") == "+79161234567"
+
+
+def test_international_number_is_kept() -> None:
+    assert phone_to_e164("+44 20 7946 0958") == "+442079460958"
+    assert phone_to_e164("+375 29 123-45-67") == "+375291234567"
+
+
+def test_international_number_needs_8_to_15_digits() -> None:
+    assert phone_to_e164("+44 2079") is None
+    assert phone_to_e164("+1234567") is None
+    assert phone_to_e164("+12345678") == "+12345678"
+    assert phone_to_e164("+123456789012345") == "+123456789012345"
+    assert phone_to_e164("+1234567890123456") is None
+
+
+def test_russian_number_of_wrong_length_is_rejected() -> None:
+    assert phone_to_e164("+7 495 777-77-7") is None
+    assert phone_to_e164("8 495 777-77-777") is None
+
+
+def test_not_a_phone_number() -> None:
+    assert phone_to_e164("позвоните мне") is None
+    assert phone_to_e164("") is None
+
+
+def test_unknown_default_country_cannot_complete_a_national_number() -> None:
+    assert phone_to_e164("020 7946 0958", default_country="44") is None
+
+
+def test_fullwidth_digits_in_a_phone() -> None:
+    assert phone_to_e164("８ ９１６ １２３-４５-６７") == "+79161234567"
+
+
+def test_country_codes_of_one_two_and_three_digits() -> None:
+    assert phone_country_code("+74957777777") == "7"
+    assert phone_country_code("+442079460958") == "44"
+    assert phone_country_code("+375291234567") == "375"
+
+
+@st.composite
+def russian_phones(draw: st.DrawFn) -> tuple[str, str]:
+    national = f"{draw(st.integers(0, 10**10 - 1)):010d}"
+    gap = st.sampled_from(["", *SEPARATORS])
+    area = national[:3]
+    if draw(st.booleans()):
+        area = f"({area})"
+    written = (
+        draw(st.sampled_from(["+7", "8", "7"]))
+        + draw(gap)
+        + area
+        + draw(gap)
+        + national[3:6]
+        + draw(gap)
+        + national[6:8]
+        + draw(gap)
+        + national[8:]
+    )
+    return written, f"+7{national}"
+
+
+@given(russian_phones())
+def test_any_russian_phone_format_normalises_to_e164(phone: tuple[str, str]) -> None:
+    written, e164 = phone
+    assert phone_to_e164(written) == e164
+
+
+@given(russian_phones())
+def test_any_russian_phone_format_is_found_in_text(phone: tuple[str, str]) -> None:
+    written, e164 = phone
+    assert find_identifiers(f"Перезвоните мне: {written}. Спасибо").phones == [e164]
+
+
+# --- find_identifiers: SNILS ------------------------------------------------------------------
+
+
+def test_snils_in_card_form_is_reported_canonically() -> None:
+    assert find_identifiers("СНИЛС 112-233-445 95").snils == ["112-233-445 95"]
+
+
+def test_snils_with_spaces_or_hyphen_before_check_digits() -> None:
+    text = "112 233 445 95 и 112-233-445-95 и 112\u2011233\u2011445\u202f95"
+    assert find_identifiers(text).snils == ["112-233-445 95"]
+
+
+def test_snils_as_eleven_plain_digits() -> None:
+    assert find_identifiers("мой снилс 11223344595").snils == ["112-233-445 95"]
+
+
+def test_snils_with_wrong_check_digits_is_not_reported() -> None:
+    assert find_identifiers("СНИЛС 112-233-445 96").snils == []
+
+
+def test_snils_in_fullwidth_digits() -> None:
+    assert find_identifiers("СНИЛС １１２-２３３-４４５ ９５").snils == ["112-233-445 95"]
+
+
+def test_snils_digits_inside_a_longer_number_are_not_snils() -> None:
+    assert find_identifiers("счёт 4081781009911223344595").snils == []
+
+
+def test_plain_eleven_digits_starting_with_8_read_as_a_phone() -> None:
+    # 89161234520 passes the SNILS check too; citizens write phones far more often.
+    assert snils_is_valid("89161234520")
+    found = find_identifiers("89161234520")
+    assert found.phones == ["+79161234520"]
+    assert found.snils == []
+
+
+def test_grouped_snils_starting_with_8_is_not_a_phone() -> None:
+    found = find_identifiers("СНИЛС 891-612-345 20")
+    assert found.snils == ["891-612-345 20"]
+    assert found.phones == []
+
+
+@given(checked_snils_numbers, separators, separators, st.sampled_from(["", *SEPARATORS]))
+def test_valid_snils_with_any_separators_is_always_found(
+    nine: str, first: str, second: str, third: str
+) -> None:
+    written = f"{nine[:3]}{first}{nine[3:6]}{second}{nine[6:]}{third}{snils_check(nine)}"
+    canonical = f"{nine[:3]}-{nine[3:6]}-{nine[6:]} {snils_check(nine)}"
+    assert find_identifiers(f"Мой СНИЛС: {written}, проверьте пожалуйста").snils == [canonical]
+
+
+@given(checked_snils_numbers, st.integers(0, 99), st.sampled_from(["", *SEPARATORS]))
+def test_snils_with_wrong_checksum_is_never_reported(nine: str, check: int, sep: str) -> None:
+    assume(f"{check:02d}" != snils_check(nine))
+    written = f"{nine[:3]}{sep}{nine[3:6]}{sep}{nine[6:]}{sep}{check:02d}"
+    assert find_identifiers(f"СНИЛС {written}").snils == []
+
+
+# --- find_identifiers: INN --------------------------------------------------------------------
+
+
+def test_inn_of_organisation_and_person_are_found() -> None:
+    found = find_identifiers("ИНН организации 7707083893, мой ИНН 500100732259.")
+    assert found.inn == ["7707083893", "500100732259"]
+
+
+def test_inn_with_wrong_check_digit_is_not_reported() -> None:
+    assert find_identifiers("ИНН 7707083894").inn == []
+
+
+def test_inn_that_also_passes_damm_is_a_ticket_number() -> None:
+    assert inn_is_valid("7707084174") and damm.is_valid("7707084174")
+    found = find_identifiers("7707084174")
+    assert found.ticket_refs == ["7707084174"]
+    assert found.inn == []
+
+
+@given(valid_inns())
+def test_valid_inn_is_always_found(inn: str) -> None:
+    assume(not damm.is_valid(inn))  # a Damm-valid 10-digit number is read as a ticket number
+    assert find_identifiers(f"ИНН: {inn}").inn == [inn]
+
+
+@given(st.integers(0, 10**9 - 1), st.integers(0, 9))
+def test_inn_with_wrong_check_digit_is_never_reported(number: int, check: int) -> None:
+    nine = f"{number:09d}"
+    assume(str(check) != inn_check(nine, INN10))
+    assert find_identifiers(f"ИНН {nine}{check}").inn == []
+
+
+# --- find_identifiers: phones, emails ---------------------------------------------------------
+
+
+def test_phones_in_every_form_are_deduplicated_in_order() -> None:
+    text = (
+        "Звоните: +7 916 123-45-67 или 8 (495) 777-77-77; мобильный 8\u2011916\u2011123\u201145"
+        "\u201167, рабочий 7\u202f495\u202f777\u202f77\u202f77"
+    )
+    assert find_identifiers(text).phones == ["+79161234567", "+74957777777"]
+
+
+def test_international_phone_is_found() -> None:
+    assert find_identifiers("Я в Минске, тел. +375 29 123-45-67").phones == ["+375291234567"]
+
+
+def test_eleven_digits_not_starting_with_7_or_8_are_no_phone() -> None:
+    assert find_identifiers("номер 91612345678").phones == []
+
+
+def test_email_domain_is_lower_cased_local_part_kept() -> None:
+    assert find_identifiers("Пишите: Ivan.Petrov@Mail.RU.").emails == ["Ivan.Petrov@mail.ru"]
+
+
+def test_emails_are_deduplicated_in_order_of_first_appearance() -> None:
+    text = "petrov@yandex.ru, ivanova+gos@gmail.com, petrov@YANDEX.RU"
+    assert find_identifiers(text).emails == ["petrov@yandex.ru", "ivanova+gos@gmail.com"]
+
+
+def test_cyrillic_email_domain() -> None:
+    assert find_identifiers("почта: иван@почта.рф").emails == ["иван@почта.рф"]
+
+
+def test_digits_of_an_email_address_are_not_a_phone() -> None:
+    found = find_identifiers("89161234567@mail.ru")
+    assert found.emails == ["89161234567@mail.ru"]
+    assert found.phones == []
+
+
+def test_not_an_email() -> None:
+    assert find_identifiers("ошибка @ сайте, user@localhost, a@b.c").emails == []
+
+
+# --- ticket numbers ---------------------------------------------------------------------------
+
+
+def test_ticket_refs_with_markers_are_found() -> None:
+    text = "По заявке №2600000128 и #2600000131, также N 2600000144 и [№2600000153]"
+    assert find_ticket_refs(text) == ["2600000128", "2600000131", "2600000144", "2600000153"]
+
+
+def test_ticket_ref_with_wrong_check_digit_is_not_found() -> None:
+    assert find_ticket_refs("заявка 2600000129") == []
+
+
+def test_ticket_ref_must_be_exactly_ten_digits() -> None:
+    assert find_ticket_refs("счёт 26000001280 и 126000001288") == []
+
+
+def test_ticket_ref_inside_a_phone_number_is_not_a_ticket() -> None:
+    assert damm.is_valid("4957777775")
+    assert find_ticket_refs("звоните +7 4957777775") == []
+    assert find_identifiers("звоните +7 4957777775").phones == ["+74957777775"]
+
+
+def test_ticket_ref_of_another_length() -> None:
+    eight = "2600012" + damm.check_digit("2600012")
+    assert find_ticket_refs(f"заявка {eight}", length=8) == [eight]
+    assert find_ticket_refs(f"заявка {eight}") == []
+
+
+def test_ticket_refs_are_deduplicated() -> None:
+    assert find_ticket_refs("2600000128, повторяю: №2600000128") == ["2600000128"]
+
+
+@given(st.integers(0, 10**9 - 1))
+def test_damm_valid_number_is_always_a_ticket_ref(number: int) -> None:
+    nine = f"{number:09d}"
+    ticket = nine + damm.check_digit(nine)
+    assert find_ticket_refs(f"Прошу ускорить рассмотрение заявки №{ticket}.") == [ticket]
+
+
+@given(st.integers(0, 10**9 - 1), st.integers(0, 9))
+def test_damm_invalid_number_is_never_a_ticket_ref(number: int, check: int) -> None:
+    nine = f"{number:09d}"
+    assume(str(check) != damm.check_digit(nine))
+    assert find_ticket_refs(f"заявка {nine}{check}") == []
+
+
+def test_everything_in_one_message() -> None:
+    text = (
+        "Здравствуйте! По заявке №2600000128: СНИЛС 112-233-445 95, ИНН 500100732259,\n"
+        "тел. 8 916 123-45-67, почта ivan@mail.ru"
+    )
+    found = find_identifiers(text)
+    assert found.ticket_refs == ["2600000128"]
+    assert found.snils == ["112-233-445 95"]
+    assert found.inn == ["500100732259"]
+    assert found.phones == ["+79161234567"]
+    assert found.emails == ["ivan@mail.ru"]
