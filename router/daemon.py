@@ -29,6 +29,7 @@ from router.notifier import Notifier
 from router.outbox import Outbox, RateLimit
 from router.pipeline import Filed, Filer
 from router.retry import RetryPolicy
+from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import Tx
 from router.systemd import Notifier as SystemdNotifier
@@ -69,8 +70,10 @@ class Daemon:
         self.feed = Feed(self.db)
         self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
+        self.blobs = FileBlobStore(settings.state_dir / "blobs")
         self.intake = Intake(
             self.db,
+            self.blobs,
             lambda: self.filer,
             lambda: self.settings.router.limits.max_text_chars,
             self._on_filed,

@@ -18,6 +18,7 @@ from normaliser.normalise import Normalised, normalise
 from router import metrics
 from router.clock import utc_now
 from router.pipeline import Filed, Filer, file_inbound
+from router.store.blobs import BlobStore, from_bytes
 from router.store.database import Database
 from router.store.transaction import Tx
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 _raw_encoder = msgspec.msgpack.Encoder()
 _raw_decoder = msgspec.msgpack.Decoder(RawInbound)
 
+# Raw inbound larger than this goes to the blob store and the journal keeps its digest, so the
+# database stays small and a 10 MB email never passes through the writer thread.
+RAW_INLINE_BYTES = 64 * 1024
 # Short texts normalise in well under a millisecond, less than a hop to a worker thread costs;
 # longer ones (a pasted document, an HTML mail) go to a thread so the event loop stays responsive.
 INLINE_NORMALISE_CHARS = 4096
@@ -37,11 +41,13 @@ class Intake:
     def __init__(
         self,
         db: Database,
+        blobs: BlobStore,
         filer: Callable[[], Filer],
         max_chars: Callable[[], int],
         on_filed: Callable[[Filed], None],
     ) -> None:
         self.db = db
+        self.blobs = blobs
         self.filer = filer
         self.max_chars = max_chars
         self.on_filed = on_filed
@@ -53,12 +59,16 @@ class Intake:
         metrics.stage_seconds.labels("normalise").observe(time.perf_counter() - started)
         filer = self.filer()
         encoded = _raw_encoder.encode(raw)
+        raw_sha256 = None
+        if len(encoded) > RAW_INLINE_BYTES:
+            raw_sha256 = (await self.blobs.put(from_bytes(encoded))).sha256
+            encoded = b""
         now = utc_now()
 
         def journal_and_file(conn: sqlite3.Connection) -> Filed | Acceptance:
             tx = Tx(conn)
             journal_id, state, envelope_id = tx.journal_append(
-                raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded
+                raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded, raw_sha256
             )
             if state == "filed" and envelope_id is not None:
                 return _acceptance_of(tx, envelope_id)
@@ -75,10 +85,13 @@ class Intake:
         return result.acceptance
 
     async def refile_pending(self) -> int:
-        """File every journalled inbound left unfiled (a crash, a failure); return how many."""
+        """File journalled inbound left unfiled by a crash or replayed from the dead letters."""
         pending = await self.db.read(lambda conn: Tx(conn).journal_unfiled())
         filed = 0
-        for journal_id, encoded in pending:
+        for journal_id, inline, raw_sha256 in pending:
+            encoded = inline
+            if raw_sha256 is not None:
+                encoded = b"".join([chunk async for chunk in self.blobs.open(raw_sha256)])
             raw = _raw_decoder.decode(encoded)
             norm = await self._normalise(raw)
             result = await self.db.write(

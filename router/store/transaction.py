@@ -84,12 +84,18 @@ class Tx:
     # -- intake journal ------------------------------------------------------------------
 
     def journal_append(
-        self, channel: str, account: str, key: str, received_at: str, raw: bytes
+        self,
+        channel: str,
+        account: str,
+        key: str,
+        received_at: str,
+        raw: bytes,
+        raw_sha256: str | None = None,
     ) -> tuple[int, str, str | None]:
         """Record an inbound once per key (counting redeliveries); return (id, state, envelope)."""
         row = self._one(
-            "INSERT INTO journal (channel, account, idem_key, received_at, raw) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, account, idem_key) "
+            "INSERT INTO journal (channel, account, idem_key, received_at, raw, raw_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, account, idem_key) "
             "DO UPDATE SET redeliveries = redeliveries + 1 "
             "RETURNING id, state, envelope_id",
             channel,
@@ -97,6 +103,7 @@ class Tx:
             key,
             received_at,
             raw,
+            raw_sha256,
         )
         return row[0], row[1], row[2]
 
@@ -118,10 +125,10 @@ class Tx:
             "UPDATE journal SET state = 'failed', error = ? WHERE id = ?", (error, journal_id)
         )
 
-    def journal_unfiled(self) -> list[tuple[int, bytes]]:
-        """Journal rows not yet filed, oldest first."""
+    def journal_unfiled(self) -> list[tuple[int, bytes, str | None]]:
+        """Journal rows not yet filed, oldest first: (id, raw, raw_sha256)."""
         return self.conn.execute(
-            "SELECT id, raw FROM journal WHERE state <> 'filed' ORDER BY id"
+            "SELECT id, raw, raw_sha256 FROM journal WHERE state = 'received' ORDER BY id"
         ).fetchall()
 
     def journal_failures(self) -> list[tuple[int, str, str, str, str]]:

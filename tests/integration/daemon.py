@@ -11,14 +11,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
-from trio_websocket import WebSocketConnection
+from trio_websocket import WebSocketConnection, open_websocket_url
 
 REPO = Path(__file__).resolve().parents[2]
 # Generous for a loaded CI machine; the daemon answers in milliseconds.
@@ -220,3 +220,152 @@ class ChatClient:
             frame = await self.expect("notice")
             if frame["kind"] == kind:
                 return frame
+
+
+# -- helpers appended for the operations tests (lifecycle, crash, webhook, logging) ---------------
+
+
+class EnvDaemon(DaemonProcess):
+    """A DaemonProcess whose process gets extra environment (NOTIFY_SOCKET, WATCHDOG_USEC)."""
+
+    def __init__(
+        self, root: Path, router_overrides: str = "", env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(root, router_overrides)
+        self.env = dict(env or {})
+
+    def spawn(self) -> None:
+        """Start the process without waiting for readiness."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "router", "--config", str(self.config), "run"],
+                stdout=log,
+                stderr=log,
+                cwd=self.root,
+                env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
+            )
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the daemon with the extra environment and wait until /readyz says ready."""
+        self.spawn()
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"daemon exited with {self.process.returncode}:\n" + self.log.read_text()
+                )
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("daemon did not become ready:\n" + self.log.read_text())
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        """Wait for the process to end by itself; its exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+
+def log_text_lines(daemon: DaemonProcess) -> list[str]:
+    """Every non-empty line the daemon wrote to its log, JSON or not."""
+    return [line for line in daemon.log.read_text().splitlines() if line.strip()]
+
+
+async def feed_all(daemon: DaemonProcess, page: int = 500) -> list[dict[str, Any]]:
+    """Every envelope in the pull feed, paging with the cursor from the start."""
+    envelopes: list[dict[str, Any]] = []
+    cursor = "0"
+    async with daemon.backend() as client:
+        while True:
+            response = await client.get(
+                "/api/v1/envelopes", params={"after": cursor, "limit": page}
+            )
+            response.raise_for_status()
+            body = response.json()
+            envelopes.extend(body["envelopes"])
+            if not body["envelopes"]:
+                return envelopes
+            cursor = body["next"]
+
+
+# -- helpers for the chat, backend API, feedback form and admin CLI suites ---------------------
+# (appended; nothing above depends on them)
+
+SETTLE_ROUNDS = 200  # x 0.05 s: a bounded wait for queues to drain, never a timed assertion
+
+
+@asynccontextmanager
+async def open_chat(
+    daemon: DaemonProcess, session: str | None = None, *, hello: bool = True
+) -> AsyncIterator[ChatClient]:
+    """A chat client on a fresh WebSocket, greeted (with `session` if given) unless hello=False."""
+    async with open_websocket_url(daemon.ws_url) as ws:
+        client = ChatClient(ws)
+        if hello:
+            await client.hello(session)
+        yield client
+
+
+async def wait_notice(
+    client: ChatClient, kind: str, *, since: int = 0, ticket: str | None = None
+) -> dict[str, Any]:
+    """The first notice of `kind` (for `ticket`) at index >= `since` of the client's notices."""
+    index = since
+    while True:
+        while index < len(client.notices):
+            notice = client.notices[index]
+            index += 1
+            if notice["kind"] == kind and (ticket is None or notice["ticket"] == ticket):
+                return notice
+        await client.expect("notice")
+
+
+async def read_feed(
+    backend: httpx.AsyncClient, after: str | int = 0, limit: int = 500
+) -> tuple[list[dict[str, Any]], str]:
+    """Every envelope in the feed after `after` (following `next`), and the final cursor."""
+    envelopes: list[dict[str, Any]] = []
+    cursor = str(after)
+    while True:
+        response = await backend.get("/api/v1/envelopes", params={"after": cursor, "limit": limit})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        envelopes.extend(page["envelopes"])
+        if not page["envelopes"]:
+            return envelopes, page["next"]
+        cursor = page["next"]
+
+
+async def envelope(backend: httpx.AsyncClient, envelope_id: str) -> dict[str, Any]:
+    """One envelope from the feed, by id."""
+    envelopes, _ = await read_feed(backend)
+    for item in envelopes:
+        if item["id"] == envelope_id:
+            return item
+    raise AssertionError(f"envelope {envelope_id} is not in the feed")
+
+
+async def settle(daemon: DaemonProcess) -> dict[str, Any]:
+    """Wait (bounded) until the intake and outbox queues are empty; the admin status then."""
+    async with daemon.admin() as admin:
+        for _ in range(SETTLE_ROUNDS):
+            status = (await admin.get("/api/v1/admin/status")).json()
+            if status["queues"]["intake"] == 0 and status["queues"]["outbox"] == 0:
+                return dict(status)
+            await trio.sleep(0.05)
+    raise AssertionError(f"queues did not drain: {status['queues']}")
+
+
+async def final_notification(backend: httpx.AsyncClient, notification_id: str) -> dict[str, Any]:
+    """Poll a notification (bounded) until it leaves queued/sending; its record then."""
+    for _ in range(SETTLE_ROUNDS):
+        response = await backend.get(f"/api/v1/notifications/{notification_id}")
+        assert response.status_code == 200, response.text
+        record: dict[str, Any] = response.json()
+        if record["state"] not in ("queued", "sending"):
+            return record
+        await trio.sleep(0.05)
+    raise AssertionError(f"notification {notification_id} stayed {record['state']}")

@@ -5,7 +5,8 @@ CREATE TABLE journal (
     account       TEXT NOT NULL,
     idem_key      TEXT NOT NULL,
     received_at   TEXT NOT NULL,
-    raw           BLOB NOT NULL,
+    raw           BLOB NOT NULL,             -- the encoded RawInbound, or empty when...
+    raw_sha256    TEXT,                      -- ...it is large and kept in the blob store
     state         TEXT NOT NULL DEFAULT 'received',  -- received | filed | failed
     redeliveries  INTEGER NOT NULL DEFAULT 0,
     envelope_id   TEXT,

@@ -1,0 +1,218 @@
+"""Filing rules: new tickets, follow-ups, repeats, references, closed tickets, status queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+import pytest
+
+from channels.contract import RawInbound, Sender
+from dedupe.routing import Policy
+from normaliser.damm import is_valid
+from normaliser.envelope import envelope_decoder
+from normaliser.normalise import normalise
+from router.notifier import Notifier
+from router.pipeline import Filed, Filer, file_inbound
+from router.store.transaction import Tx
+from router.templates import Templates
+from router.tickets import CLOSED_STATUSES, Catalogue, TicketNumbering, load_catalogue
+
+from .conftest import CONFIG
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def filer(*, reopen: bool = False) -> Filer:
+    """Filing rules from the shipped catalogue and templates."""
+    catalogue: Catalogue = load_catalogue(CONFIG / "categories.toml")
+    return Filer(
+        catalogue=catalogue,
+        numbering=TicketNumbering(reopen_after_resolved=reopen),
+        notifier=Notifier(Templates.load(CONFIG / "templates"), catalogue, MOSCOW),
+        policy=Policy(0.9, reopen, CLOSED_STATUSES),
+        repeat_window=timedelta(hours=24),
+        tz=MOSCOW,
+        webhook=False,
+    )
+
+
+class Citizen:
+    """Sends messages through the filing stage as one web chat session would."""
+
+    def __init__(self, tx: Tx, session: str, rules: Filer | None = None) -> None:
+        self.tx, self.session, self.rules = tx, session, rules or filer()
+        self.sent = 0
+
+    def write(self, text: str, *, topic: str | None = None, channel: str = "webchat") -> Filed:
+        self.sent += 1
+        raw = RawInbound(
+            channel=channel,  # type: ignore[arg-type]
+            account="portal",
+            idempotency_key=f"{self.session}:{self.sent}",
+            channel_message_id=str(self.sent),
+            sender=Sender("webchat", self.session),
+            text=text,
+            received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
+            topic=topic,
+            conversation_hint=f"chat:{self.session}",
+        )
+        journal_id, _, _ = self.tx.journal_append(
+            raw.channel, raw.account, raw.idempotency_key, raw.received_at, b"raw"
+        )
+        return file_inbound(self.tx, self.rules, journal_id, raw, normalise(raw.text), NOW)
+
+    def envelope(self, filed: Filed) -> dict[str, object]:
+        body = self.tx.envelope_body(filed.acceptance.envelope_id or "")
+        assert body is not None
+        return msgspec.to_builtins(envelope_decoder.decode(body))  # type: ignore[no-any-return]
+
+
+def notices(tx: Tx, ticket: str) -> list[str]:
+    """Kinds of the notifications queued for a ticket, oldest first."""
+    rows = tx.conn.execute(
+        "SELECT kind FROM notifications WHERE ticket_number = ? ORDER BY rowid", (ticket,)
+    )
+    return [r[0] for r in rows]
+
+
+def test_first_message_opens_a_ticket_with_a_valid_number_and_confirmation(tx: Tx) -> None:
+    """A first message gets a new Damm-valid number, its category and one confirmation."""
+    filed = Citizen(tx, "s1").write("Код 01 Нужна справка о доходах")
+    number = filed.acceptance.ticket_number
+    assert number is not None and len(number) == 10 and is_valid(number)
+    assert number.startswith("26")
+    assert filed.acceptance.ticket_is_new
+    assert filed.acceptance.category_code == "01"
+    assert notices(tx, number) == ["confirmation"]
+
+
+def test_ticket_numbers_are_never_reused(tx: Tx) -> None:
+    """Every new ticket takes the next counter value."""
+    numbers = [Citizen(tx, f"s{i}").write(f"Вопрос номер {i}").acceptance.ticket_number
+               for i in range(5)]
+    assert len(set(numbers)) == 5
+    assert [int(n[2:9]) for n in numbers if n] == [1, 2, 3, 4, 5]
+
+
+def test_follow_up_in_the_conversation_joins_the_ticket_silently(tx: Tx) -> None:
+    """In the web chat a follow-up joins the ticket; the accepted frame is its acknowledgement."""
+    citizen = Citizen(tx, "s1")
+    first = citizen.write("Не могу подать заявление на пособие")
+    second = citizen.write("Ошибка появляется на последнем шаге")
+    assert second.acceptance.ticket_number == first.acceptance.ticket_number
+    assert not second.acceptance.ticket_is_new
+    assert notices(tx, first.acceptance.ticket_number or "") == ["confirmation"]
+
+
+def test_near_identical_repeat_is_marked_and_told_added(tx: Tx) -> None:
+    """The same text again joins the ticket with duplicate_of and an 'added' notice."""
+    citizen = Citizen(tx, "s1")
+    first = citizen.write("Не приходит код подтверждения при входе в личный кабинет! Помогите.")
+    again = citizen.write(
+        "не приходит код подтверждения при входе в личный кабинет, помогите пожалуйста"
+    )
+    envelope = citizen.envelope(again)
+    assert envelope["duplicate_of"] == first.acceptance.envelope_id
+    assert "duplicate" in envelope["flags"]  # type: ignore[operator]
+    assert again.repeat
+    assert notices(tx, first.acceptance.ticket_number or "") == ["confirmation", "system"]
+
+
+def test_different_text_is_not_a_repeat(tx: Tx) -> None:
+    """A follow-up with new content is not marked as a duplicate."""
+    citizen = Citizen(tx, "s1")
+    citizen.write("Не приходит код подтверждения при входе в личный кабинет! Помогите.")
+    later = citizen.write("Не могу подать заявление на пособие, ошибка на последнем шаге")
+    assert citizen.envelope(later)["duplicate_of"] is None
+    assert not later.repeat
+
+
+def test_unknown_code_is_flagged_and_unclassified(tx: Tx) -> None:
+    """A subject code that is not in the catalogue is flagged unknown_code."""
+    citizen = Citizen(tx, "s1")
+    filed = citizen.write("Код 99 что-то непонятное")
+    assert "unknown_code" in citizen.envelope(filed)["flags"]  # type: ignore[operator]
+
+
+def test_topic_sets_category_and_sla(tx: Tx) -> None:
+    """The chat topic 10 files an urgent ticket: first response due in 30 minutes."""
+    citizen = Citizen(tx, "s1")
+    filed = citizen.write("Заблокировали учётную запись", topic="10")
+    ticket = citizen.envelope(filed)["ticket"]
+    assert isinstance(ticket, dict)
+    assert ticket["priority"] == "urgent"
+    received = NOW + timedelta(minutes=1)
+    due = datetime.fromisoformat(ticket["first_response_due"].replace("Z", "+00:00"))
+    assert due - received == timedelta(minutes=30)
+
+
+def test_reference_from_a_linked_contact_joins_that_ticket(tx: Tx) -> None:
+    """A citizen quoting their own ticket number in a new conversation continues it."""
+    owner = Citizen(tx, "s1")
+    number = owner.write("Где мой паспорт?").acceptance.ticket_number
+    tx.conn.execute("UPDATE tickets SET conversation_id = 'elsewhere'")
+    filed = owner.write(f"По обращению {number}: есть новости?")
+    assert filed.acceptance.ticket_number == number
+
+
+def test_reference_from_a_stranger_opens_a_related_ticket(tx: Tx) -> None:
+    """Someone quoting another citizen's number gets a new ticket linked as related."""
+    number = Citizen(tx, "s1").write("Где мой паспорт?").acceptance.ticket_number
+    stranger = Citizen(tx, "s2")
+    filed = stranger.write(f"Хочу узнать про обращение {number}")
+    assert filed.acceptance.ticket_number != number
+    assert filed.acceptance.ticket_is_new
+    ticket = stranger.envelope(filed)["ticket"]
+    assert isinstance(ticket, dict) and ticket["related"] == [number]
+
+
+@pytest.mark.parametrize("status", sorted(CLOSED_STATUSES))
+def test_message_after_closing_opens_a_new_related_ticket(tx: Tx, status: str) -> None:
+    """After resolved or rejected, the conversation's next message opens a new ticket."""
+    citizen = Citizen(tx, "s1")
+    first = citizen.write("Вопрос про льготы").acceptance.ticket_number or ""
+    tx.set_ticket_status(first, status, "2026-11-23T10:00:00Z", reason="x")
+    filed = citizen.write("И ещё вопрос про субсидии")
+    assert filed.acceptance.ticket_number != first
+    ticket = citizen.envelope(filed)["ticket"]
+    assert isinstance(ticket, dict) and ticket["related"] == [first]
+
+
+def test_reopen_after_resolved_when_configured(tx: Tx) -> None:
+    """With reopen_after_resolved, the same ticket is reopened as accepted."""
+    citizen = Citizen(tx, "s1", filer(reopen=True))
+    first = citizen.write("Вопрос про льготы").acceptance.ticket_number or ""
+    tx.set_ticket_status(first, "resolved", "2026-11-23T10:00:00Z")
+    filed = citizen.write("Ответ не помог")
+    assert filed.acceptance.ticket_number == first
+    assert (tx.ticket(first) or pytest.fail()).status == "accepted"
+
+
+def test_status_query_from_linked_contact_is_answered(tx: Tx) -> None:
+    """«статус N» from the ticket's own citizen gets the status, not a new ticket."""
+    citizen = Citizen(tx, "s1")
+    number = citizen.write("Где мой паспорт?").acceptance.ticket_number or ""
+    filed = citizen.write(f"статус {number}")
+    assert filed.acceptance.ticket_number == number
+    assert not filed.acceptance.ticket_is_new
+    text = tx.conn.execute(
+        "SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()[0]
+    assert number in text and "Принято" in text
+    assert "status_query" in citizen.envelope(filed)["flags"]  # type: ignore[operator]
+
+
+def test_status_query_from_a_stranger_reveals_nothing(tx: Tx) -> None:
+    """Someone else asking for a ticket's status learns nothing and opens no ticket."""
+    number = Citizen(tx, "s1").write("Где мой паспорт?").acceptance.ticket_number or ""
+    filed = Citizen(tx, "s2").write(f"/status {number}")
+    assert filed.acceptance.ticket_number is None
+    assert filed.seq is None  # not handed off: no work for the backend
+    text = tx.conn.execute(
+        "SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()[0]
+    assert "Принято" not in text
+    assert tx.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1

@@ -1,0 +1,79 @@
+"""The contact identity graph: links only on verified evidence, merges recorded and undoable."""
+
+from __future__ import annotations
+
+from channels.contract import Sender
+from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact, undo_merge
+from router.store.transaction import Tx
+
+PHONE = Sender("phone", "+79161234567", verified=True)
+PORTAL = Sender("portal", "user-42", "Иван Петров", verified=True)
+
+
+def test_same_address_is_the_same_contact(tx: Tx) -> None:
+    """Two messages from one address resolve to one contact."""
+    first = resolve_contact(tx, Sender("email", "a@example.ru"), [], "e/1")
+    second = resolve_contact(tx, Sender("email", "a@example.ru"), [], "e/2")
+    assert first == second
+
+
+def test_unverified_sender_cannot_claim_another_identity(tx: Tx) -> None:
+    """An unverified sender's links are ignored: it cannot take over someone's phone."""
+    owner = resolve_contact(tx, PHONE, [], "sms/1")
+    claimant = resolve_contact(tx, Sender("webchat", "s1"), [PHONE], "chat/1")
+    assert claimant != owner
+    assert canonical_contact(tx, claimant) != canonical_contact(tx, owner)
+    assert tx.merges(owner) == []
+
+
+def test_verified_link_merges_and_records_evidence(tx: Tx) -> None:
+    """A portal login vouching for a phone merges the two contacts, with the evidence kept."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/portal/m1")
+    assert canonical_contact(tx, by_phone) == canonical_contact(tx, by_portal) == by_portal
+    merges = tx.merges(by_portal)
+    assert len(merges) == 1
+    assert merges[0].evidence == "webchat/portal/m1"
+    assert not merges[0].undone
+
+
+def test_older_contact_survives_a_merge(tx: Tx) -> None:
+    """The contact that existed first stays the canonical one."""
+    older = resolve_contact(tx, PHONE, [], "sms/1")
+    resolve_contact(tx, PORTAL, [], "webchat/1")
+    merged = resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
+    assert merged == older
+
+
+def test_new_verified_link_becomes_an_identity_of_the_contact(tx: Tx) -> None:
+    """A vouched-for address nobody had yet is attached to the sender's contact."""
+    contact = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")
+    assert tx.identity_contact(PHONE) == contact
+    assert any(i.kind == "phone" and i.verified for i in tx.identities(contact))
+
+
+def test_undo_merge_separates_the_contacts_again(tx: Tx) -> None:
+    """Undoing a merge restores both contacts and cannot be done twice."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [], "webchat/1")
+    resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
+    merge = tx.merges(by_phone)[0]
+    assert undo_merge(tx, merge.id)
+    assert canonical_contact(tx, by_phone) != canonical_contact(tx, by_portal)
+    assert not undo_merge(tx, merge.id)
+    assert not undo_merge(tx, 999)
+
+
+def test_ticket_link_follows_merges(tx: Tx) -> None:
+    """After a merge, a ticket linked to either former contact is linked to the merged one."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    tx.conn.execute(
+        "INSERT INTO tickets VALUES ('2600000014', 't', 't', 'accepted', '01', 'n', 'standard',"
+        " 't', 't', 'sms', 'a', '+79161234567', 'ru', 'c', ?, '[]', NULL, NULL, NULL)",
+        (by_phone,),
+    )
+    tx.link_ticket_contact("2600000014", by_phone)
+    by_portal = resolve_contact(tx, PORTAL, [], "webchat/1")
+    assert not linked_to_ticket(tx, by_portal, "2600000014")
+    resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
+    assert linked_to_ticket(tx, by_portal, "2600000014")

@@ -1,0 +1,129 @@
+"""The database writer (group commit, per-job isolation, migrations) and the blob store."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from router.retry import RetryPolicy
+from router.store.blobs import BlobTooLarge, FileBlobStore, from_bytes
+from router.store.database import Database, connect, migrate
+
+
+async def test_concurrent_writes_commit_in_groups(tmp_path: Path) -> None:
+    """Many concurrent writers all commit, in fewer transactions than jobs."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    try:
+        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+
+        async def insert(n: int) -> None:
+            await db.write(lambda c: c.execute("INSERT INTO t VALUES (?)", (n,)))
+
+        async with trio.open_nursery() as nursery:
+            for n in range(500):
+                nursery.start_soon(insert, n)
+        count = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
+        assert count == 500
+        assert db.groups_committed < db.jobs_committed
+    finally:
+        db.close()
+
+
+async def test_failing_job_rolls_back_only_itself(tmp_path: Path) -> None:
+    """A job that raises loses its own writes; the others in its group commit."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    try:
+        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER UNIQUE)"))
+
+        def bad(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO t VALUES (100)")
+            c.execute("INSERT INTO t VALUES (1)")  # violates UNIQUE after the good job
+
+        async def good() -> None:
+            await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+
+        errors: list[BaseException] = []
+
+        async def failing() -> None:
+            try:
+                await db.write(bad)
+            except sqlite3.IntegrityError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(good)
+            nursery.start_soon(failing)
+        rows = await db.read(lambda c: [r[0] for r in c.execute("SELECT n FROM t")])
+        assert rows == [1]
+        assert len(errors) == 1
+    finally:
+        db.close()
+
+
+async def test_committed_writes_survive_reopen(tmp_path: Path) -> None:
+    """What write() returned for is on disk for the next process."""
+    path = tmp_path / "db.sqlite"
+    db = Database(path)
+    db.open()
+    await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+    await db.write(lambda c: c.execute("INSERT INTO t VALUES (7)"))
+    db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT n FROM t").fetchall() == [(7,)]
+    conn.close()
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    """Migrating twice applies nothing the second time."""
+    conn = connect(tmp_path / "db.sqlite")
+    assert migrate(conn) == [1]
+    assert migrate(conn) == []
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"journal", "envelopes", "tickets", "notifications", "chat_notices"} <= tables
+    conn.close()
+
+
+async def test_blob_is_content_addressed_and_streamed_back(tmp_path: Path) -> None:
+    """A blob is stored under its SHA-256 and read back chunk by chunk, byte for byte."""
+    store = FileBlobStore(tmp_path / "blobs")
+    data = bytes(range(256)) * 5000  # 1.28 MB: several chunks
+    stored = await store.put(from_bytes(data))
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    assert await store.exists(stored.sha256)
+    assert b"".join([chunk async for chunk in store.open(stored.sha256)]) == data
+    again = await store.put(from_bytes(data))
+    assert again == stored
+    assert list((tmp_path / "blobs" / "incoming").iterdir()) == []
+
+
+async def test_blob_over_limit_keeps_nothing(tmp_path: Path) -> None:
+    """A stream over the limit is refused and leaves no file behind."""
+    store = FileBlobStore(tmp_path / "blobs")
+    with pytest.raises(BlobTooLarge):
+        await store.put(from_bytes(b"x" * 1000), limit=999)
+    assert list((tmp_path / "blobs" / "incoming").iterdir()) == []
+
+
+def test_blob_path_refuses_non_digests(tmp_path: Path) -> None:
+    """A crafted name cannot escape the blob directory."""
+    with pytest.raises(ValueError):
+        FileBlobStore(tmp_path).path("../../etc/passwd")
+
+
+def test_retry_backs_off_and_gives_up_after_max_age() -> None:
+    """Delays grow exponentially with jitter, are capped, and end in a dead letter."""
+    policy = RetryPolicy(first_delay=2, max_delay=60, max_age=3600)
+    delays = [policy.next_attempt(n, 0, 100) for n in range(1, 10)]
+    assert all(d is not None for d in delays)
+    waits = [d - 100 for d in delays if d is not None]
+    assert 1 <= waits[0] <= 2
+    assert 4 <= waits[2] <= 8
+    assert all(w <= 60 for w in waits)
+    assert policy.next_attempt(3, 0, 3600) is None
