@@ -24,6 +24,7 @@ run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens
 # The real peers the suite talks to, installed from Debian's packages.
 peers:
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd >/dev/null; }
+	@command -v clamd >/dev/null || test -x /usr/sbin/clamd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }
 
 test: $(STAMP) peers
 	$(BIN)/python -m pytest -q

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Literal, Protocol
 
 import msgspec
@@ -68,6 +68,47 @@ class DeliveryFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+
+AttachmentStatus = Literal["pending", "clean", "infected", "rejected", "error"]
+
+
+class AttachmentReceipt(msgspec.Struct, frozen=True):
+    """What the router answers once an attachment is stored durably and checked."""
+
+    id: str
+    status: AttachmentStatus
+    detail: str | None
+    size: int
+
+
+class AttachmentRefused(Exception):
+    """An attachment or a message's set of attachments is over a limit; nothing was kept."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class AttachmentPort(Protocol):
+    """The router side an adapter hands files to."""
+
+    async def receive(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        channel: Channel,
+        filename: str,
+        declared_type: str,
+        owner: str | None = None,
+    ) -> AttachmentReceipt:
+        """Store, type-check and scan a file; raise AttachmentRefused when over the file limit."""
+        ...
+
+    async def check_message(self, ids: list[str], *, channel: Channel, owner: str | None) -> None:
+        """Raise AttachmentRefused unless these files may go together in one message."""
+        ...
 
 
 class Acceptance(msgspec.Struct, frozen=True):

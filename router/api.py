@@ -7,12 +7,13 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from normaliser.envelope import envelope_decoder
@@ -45,6 +46,8 @@ class Api:
             Route("/api/v1/tickets/{number}/status", backend(self.status), methods=["POST"]),
             Route("/api/v1/tickets/{number}/replies", backend(self.reply), methods=["POST"]),
             Route("/api/v1/notifications/{id}", backend(self.notification)),
+            Route("/api/v1/attachments/{id}", backend(self.attachment)),
+            Route("/api/v1/admin/attachments/{id}", admin(self.admin_attachment)),
             Route("/api/v1/admin/status", admin(self.admin_status)),
             Route("/api/v1/admin/tickets/{number}", admin(self.admin_ticket)),
             Route("/api/v1/admin/dlq", admin(self.dlq_list)),
@@ -98,11 +101,13 @@ class Api:
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text, with queue gauges read from the store at scrape time."""
-        depths, states, oldest = await self.daemon.db.read(_queue_snapshot)
+        depths, states, oldest, quarantine = await self.daemon.db.read(_queue_snapshot)
         for queue, depth in depths.items():
             metrics.queue_depth.labels(queue).set(depth)
         for state in ("queued", "sending", "sent", "delivered", "failed", "dead", "dropped"):
             metrics.notifications.labels(state).set(states.get(state, 0))
+        metrics.quarantine_files.set(quarantine[0])
+        metrics.quarantine_bytes.set(quarantine[1])
         metrics.oldest_undelivered.set(0 if oldest is None else max(0.0, time.time() - oldest))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -188,6 +193,32 @@ class Api:
             }
         )
 
+    async def attachment(self, request: Request) -> Response:
+        """A checked attachment's content; quarantined files are never served here."""
+        return await self._attachment(request.path_params["id"], quarantined_ok=False)
+
+    async def _attachment(self, attachment_id: str, *, quarantined_ok: bool) -> Response:
+        records = await self.daemon.db.read(lambda conn: Tx(conn).attachments([attachment_id]))
+        if not records:
+            return _error(404, "not_found", "no such attachment")
+        record = records[0]
+        if record.quarantined and not quarantined_ok:
+            return _error(403, "quarantined", f"{record.status}: {record.detail}")
+        if record.status == "pending":
+            return _error(409, "scan_pending", "the file has not been scanned yet")
+        store = self.daemon.quarantine if record.quarantined else self.daemon.blobs
+        return StreamingResponse(
+            store.open(record.sha256),
+            media_type=record.content_type or "application/octet-stream",
+            headers={
+                "Content-Length": str(record.size),
+                "Content-Disposition": content_disposition(record.filename),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",
+                "X-Omnirouter-Scan": record.status,
+            },
+        )
+
     # -- admin ------------------------------------------------------------------------------
 
     async def admin_status(self, request: Request) -> Response:
@@ -201,6 +232,10 @@ class Api:
             lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=masked)
         )
         return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
+
+    async def admin_attachment(self, request: Request) -> Response:
+        """Any attachment's content, quarantined ones included (for analysts)."""
+        return await self._attachment(request.path_params["id"], quarantined_ok=True)
 
     async def dlq_list(self, request: Request) -> Response:
         """Every dead letter."""
@@ -281,9 +316,14 @@ class Api:
 
 def _queue_snapshot(
     conn: sqlite3.Connection,
-) -> tuple[dict[str, int], dict[str, int], float | None]:
+) -> tuple[dict[str, int], dict[str, int], float | None, tuple[int, int]]:
     tx = Tx(conn)
-    return tx.queue_depths(), tx.notification_states(), tx.oldest_undelivered()
+    return (
+        tx.queue_depths(),
+        tx.notification_states(),
+        tx.oldest_undelivered(),
+        tx.quarantine_totals(),
+    )
 
 
 def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
@@ -352,6 +392,15 @@ def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback and the real name per RFC 6266 / RFC 5987."""
+    fallback = (
+        "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+        or "file"
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def build_app(api: Api, channel_routes: list[BaseRoute]) -> Starlette:

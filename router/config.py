@@ -7,12 +7,21 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from channels.webchat.config import WebchatSettings
+from router.attachments.content_types import TypePolicy
 from router.templates import TemplateError, Templates
 from router.tickets import Catalogue, Span, TicketNumbering
 
@@ -93,10 +102,65 @@ class HandoffSection(_Section):
         return self
 
 
-class AttachmentsSection(_Section):
-    """[attachments]"""
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def _parse_size(value: object) -> int:
+    """Bytes from 10485760, "10MB" or "512KB" (binary multiples, as mail and chat limits are)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().upper().replace(" ", "")
+    digits = text.rstrip("KMGB")
+    unit = text[len(digits) :]
+    if not digits.isdigit() or unit not in _SIZE_UNITS:
+        raise ValueError("expected a size such as 10MB, 512KB or a number of bytes")
+    return int(digits) * _SIZE_UNITS[unit]
+
+
+Size = Annotated[int, BeforeValidator(_parse_size), Field(ge=0)]
+
+
+class ChannelLimits(_Section):
+    """Attachment limits of one channel."""
+
+    file: Size
+    message: Size
+    count: int = Field(ge=0)
+
+
+# DOMAIN.md: email attachments up to 10 MB in total; the portal takes 5 MB a file. Telegram's Bot
+# API downloads files up to 20 MB. SMS carries no files.
+DEFAULT_LIMITS = {
+    "email": ChannelLimits(file=10 * 1024**2, message=10 * 1024**2, count=20),
+    "webchat": ChannelLimits(file=5 * 1024**2, message=20 * 1024**2, count=5),
+    "form": ChannelLimits(file=5 * 1024**2, message=20 * 1024**2, count=5),
+    "messenger": ChannelLimits(file=20 * 1024**2, message=20 * 1024**2, count=10),
+    "sms": ChannelLimits(file=0, message=0, count=0),
+}
+
+
+class AttachmentsSection(TypePolicy):
+    """[attachments]: scanning, type policy (see TypePolicy) and limits per channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     clamd: str = Field("unix:/run/clamav/clamd.ctl", pattern=r"^(unix:/\S+|tcp:[^:\s]+:\d+)$")
+    # One INSTREAM exchange; a 10 MB file takes well under a second on a healthy clamd.
+    scan_timeout: Span = Span.parse("30s")
+    # Debian's clamd.conf StreamMaxLength (clamd's own default is 100M): above clamd's limit
+    # clamd cuts the stream, below it we only refuse a little earlier.
+    clamd_stream_max: Size = 25 * 1024**2
+    # While clamd is down an envelope waits this long, then goes to the backend marked unscanned.
+    max_scan_wait: Span = Span.parse("1h")
+    limits: dict[str, ChannelLimits] = DEFAULT_LIMITS
+
+    @field_validator("limits")
+    @classmethod
+    def _every_channel(cls, limits: dict[str, ChannelLimits]) -> dict[str, ChannelLimits]:
+        unknown = set(limits) - set(DEFAULT_LIMITS)
+        if unknown:
+            raise ValueError(f"unknown channel {sorted(unknown)}; known: {sorted(DEFAULT_LIMITS)}")
+        return {**DEFAULT_LIMITS, **limits}
 
 
 class DedupeSection(_Section):
@@ -235,8 +299,8 @@ def load_settings(directory: Path) -> Settings:
     webchat = _model(directory, "channels/webchat.toml", WebchatSettings, problems, optional=True)
     for name in PLANNED_CHANNELS:
         _model(directory, f"channels/{name}.toml", PlannedChannel, problems, optional=True)
-    catalogue = _model(directory, "categories.toml", Catalogue, problems)
-    templates = _guard(problems, "templates/", lambda: Templates.load(directory / "templates"))
+    catalogue = _model(directory, "categories.toml", Catalogue, problems, Catalogue.from_data)
+    templates = _guard(directory, problems, lambda: Templates.load(directory / "templates"))
     backend = admin = None
     secret = None
     if router is not None:
@@ -289,7 +353,13 @@ def _read_key(path: Path) -> bytes:
 
 
 def _model(
-    directory: Path, name: str, model: type[M], problems: list[Problem], *, optional: bool = False
+    directory: Path,
+    name: str,
+    model: type[M],
+    problems: list[Problem],
+    validate: Callable[[object], M] | None = None,
+    *,
+    optional: bool = False,
 ) -> M | None:
     path = directory / name
     if optional and not path.exists():
@@ -303,7 +373,7 @@ def _model(
         problems.append(Problem(name, "-", str(exc)))
         return None
     try:
-        return model.model_validate(data)
+        return (validate or model.model_validate)(data)
     except ValidationError as exc:
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "-"
@@ -311,14 +381,26 @@ def _model(
         return None
 
 
-def _guard(problems: list[Problem], name: str, load: Callable[[], Templates]) -> Templates | None:
+def _guard(
+    directory: Path, problems: list[Problem], load: Callable[[], Templates]
+) -> Templates | None:
     try:
         return load()
     except TemplateError as exc:
-        problems.extend(Problem(str(p.file), p.key, p.reason) for p in exc.problems)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        problems.append(Problem(name, "-", str(exc)))
+        problems.extend(
+            Problem(_relative(directory, p.file), p.key, p.reason) for p in exc.problems
+        )
+    except OSError as exc:
+        problems.append(Problem("templates/", "-", str(exc)))
     return None
+
+
+def _relative(directory: Path, path: Path) -> str:
+    """A file's name as the admin knows it: relative to the config dir when inside it."""
+    try:
+        return str(Path(path).relative_to(directory))
+    except ValueError:
+        return str(path)
 
 
 T = TypeVar("T")

@@ -19,19 +19,22 @@ from channels.contract import Deliver
 from channels.webchat.adapter import WebchatChannel
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
+from normaliser.envelope import Envelope
 from router import metrics
 from router.api import Api, build_app, constant_time_member
+from router.attachments.service import AttachmentService
 from router.chat_store import ChatStore
+from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
 from router.notifier import Notifier
 from router.outbox import Outbox, RateLimit
-from router.pipeline import Filed, Filer
+from router.pipeline import Filed, Filer, tell_refused_later
 from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
-from router.store.transaction import Tx
+from router.store.transaction import AttachmentRecord, Tx
 from router.systemd import Notifier as SystemdNotifier
 from router.tickets import CLOSED_STATUSES
 from router.updates import TicketUpdates
@@ -71,6 +74,15 @@ class Daemon:
         self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
+        self.quarantine = FileBlobStore(settings.state_dir / "quarantine")
+        self.attachments = AttachmentService(
+            self.db,
+            self.blobs,
+            self.quarantine,
+            lambda: self.settings.router.attachments,
+            self._attachments_released,
+            self._published,
+        )
         self.intake = Intake(
             self.db,
             self.blobs,
@@ -81,6 +93,7 @@ class Daemon:
         self.updates = TicketUpdates(self.db, lambda: self.filer.notifier, self.outbox.wake)
         self.webchat = WebchatChannel(
             self.intake,
+            self.attachments,
             ChatStore(self.db),
             lambda: self.settings.webchat,
             lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
@@ -117,12 +130,25 @@ class Daemon:
         return WebhookTarget(webhook.url, self.settings.webhook_secret, webhook.timeout.seconds)
 
     def _on_filed(self, filed: Filed) -> None:
-        if filed.seq is not None:
-            self.feed.published()
-            if self.filer.webhook:
-                self.webhook.wake()
+        if filed.feed_seq is not None:
+            self._published()
         if filed.notifications:
             self.outbox.wake()
+
+    def _published(self) -> None:
+        """Envelopes were handed off: wake the long-polls and the webhook."""
+        self.feed.published()
+        if self.filer.webhook:
+            self.webhook.wake()
+        self.outbox.wake()  # a release may have queued a notice about refused files
+
+    def _attachments_released(
+        self, tx: Tx, seq: int, held: Envelope, records: list[AttachmentRecord]
+    ) -> None:
+        """A held envelope's scans finished: queue its handoff and any late refusal notice."""
+        if self.filer.webhook:
+            tx.queue_handoff(seq, time.time())
+        tell_refused_later(tx, self.filer, held, records, utc_now())
 
     def token_roles(self, token: str) -> set[str]:
         """The roles a bearer token grants."""
@@ -147,6 +173,7 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals, nursery)
                 await nursery.start(self.outbox.run)
+                await nursery.start(self.attachments.run)
                 if self.filer.webhook:
                     await nursery.start(self.webhook.run)
                 await nursery.start(self._serve_http)

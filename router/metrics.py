@@ -72,6 +72,36 @@ channel_up = Gauge(
     ["channel", "account"],
     registry=registry,
 )
+attachments_refused = Counter(
+    "omnirouter_attachments_refused",
+    "Attachments refused over a limit (nothing kept; the peer was told)",
+    ["channel", "reason"],
+    registry=registry,
+)
+scanned = Counter(
+    "omnirouter_attachments_scanned", "Files checked, by result", ["result"], registry=registry
+)
+scanned_bytes = Counter(
+    "omnirouter_attachments_scanned_bytes",
+    "Bytes scanned by clamd, by result",
+    ["result"],
+    registry=registry,
+)
+scan_seconds = Histogram(
+    "omnirouter_attachment_scan_seconds",
+    "clamd INSTREAM scan time per file",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=registry,
+)
+clamd_up = Gauge(
+    "omnirouter_clamd_up", "1 when the last clamd exchange succeeded", registry=registry
+)
+quarantine_files = Gauge(
+    "omnirouter_quarantine_files", "Files kept in quarantine", registry=registry
+)
+quarantine_bytes = Gauge(
+    "omnirouter_quarantine_bytes", "Bytes kept in quarantine", registry=registry
+)
 config_reloads = Counter(
     "omnirouter_config_reloads", "Configuration reloads by result", ["result"], registry=registry
 )

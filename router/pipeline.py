@@ -14,24 +14,32 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from channels.contract import Acceptance, Channel, NoticeKind, RawInbound
+from channels.contract import Acceptance, Channel, NoticeKind, RawInbound, Sender
 from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
 from dedupe.routing import Filing, Policy, route
 from dedupe.similarity import fingerprint
 from normaliser.envelope import (
     Category,
     Envelope,
+    Identifiers,
     Thread,
     TicketRef,
     envelope_encoder,
 )
 from normaliser.normalise import Normalised
+from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
 from router.notifier import Notifier, Route
-from router.store.transaction import TicketRecord, Tx
+from router.store.transaction import AttachmentRecord, TicketRecord, Tx
+from router.templates import Templates
 from router.tickets import Catalogue, TicketNumbering
 from router.ulid import new_ulid
 
+# The notice kind the citizen's client shows each automatic answer as.
+_NOTICE_KINDS: dict[str, NoticeKind] = {
+    "confirmation": "confirmation",
+    "status_query_answer": "status",
+}
 # Channels whose own protocol already shows the citizen the ticket a message joined (the web
 # chat's `accepted` frame), so a follow-up needs no separate "added to your request" notice.
 INLINE_ACK_CHANNELS = frozenset({"webchat"})
@@ -54,17 +62,17 @@ class Filed(msgspec.Struct, frozen=True):
     """Result of filing one inbound: the answer for the peer and what to wake up."""
 
     acceptance: Acceptance
-    seq: int | None
+    feed_seq: int | None
     notifications: int
     repeat: bool = False
 
 
-def reply_route(raw: RawInbound) -> Route:
-    """Where answers to this inbound go; a form is answered by email, else by SMS."""
-    if raw.channel == "form":
-        channel: Channel = "email" if raw.sender.kind == "email" else "sms"
-        return Route(channel, "default", raw.sender.address)
-    return Route(raw.channel, raw.account, raw.sender.address)
+def reply_route(channel: Channel, account: str, sender: Sender) -> Route:
+    """Where answers to a message go; a form is answered by email, else by SMS."""
+    if channel == "form":
+        answer: Channel = "email" if sender.kind == "email" else "sms"
+        return Route(answer, "default", sender.address)
+    return Route(channel, account, sender.address)
 
 
 def conversation_of(raw: RawInbound) -> str:
@@ -80,233 +88,269 @@ def file_inbound(
     tx: Tx, filer: Filer, journal_id: int, raw: RawInbound, norm: Normalised, now: datetime
 ) -> Filed:
     """File one journalled inbound; the caller checked it is not filed yet."""
-    evidence = f"{raw.channel}/{raw.account}/{raw.channel_message_id}"
-    contact = resolve_contact(tx, raw.sender, raw.verified_links, evidence)
-    language = (
-        raw.language_hint
-        if raw.language_hint in filer.notifier.templates.languages
-        else norm.language
-    )
-    flags = list(norm.flags)
-    answer = reply_route(raw)
-    conversation = conversation_of(raw)
-    fp = fingerprint(norm.text)
-    queued = 0
+    return _Filing(tx, filer, journal_id, raw, norm, now).run()
 
-    if norm.command is not None and norm.command.name == "status":
-        flags.append("status_query")
-        number = norm.command.ticket or tx.latest_contact_ticket(contact)
-        ticket = tx.ticket_record(number) if number else None
-        if ticket is not None and linked_to_ticket(tx, contact, ticket.number):
-            event = "status_query_answer"
-            fields = filer.notifier.status_fields(ticket, language)
-        else:
-            event, fields, ticket = "status_query_not_found", {}, None
-        envelope_ticket = _ticket_ref(ticket, is_new=False) if ticket else None
-        queued += _queue_answer(
-            tx,
-            filer,
-            event,
-            ticket,
-            raw,
-            journal_id,
-            now,
-            answer,
-            language,
-            contact,
-            fields,
-            requested=number or "—",
-        )
-        return _store(
+
+class _Filing:
+    """The filing of one inbound message, inside the writer's transaction."""
+
+    def __init__(
+        self,
+        tx: Tx,
+        filer: Filer,
+        journal_id: int,
+        raw: RawInbound,
+        norm: Normalised,
+        now: datetime,
+    ) -> None:
+        self.tx, self.filer, self.journal_id, self.raw, self.norm, self.now = (
             tx,
             filer,
             journal_id,
             raw,
             norm,
             now,
-            contact,
-            conversation,
-            fp,
-            flags,
-            envelope_ticket,
-            duplicate_of=None,
-            queued=queued,
         )
+        evidence = f"{raw.channel}/{raw.account}/{raw.channel_message_id}"
+        self.contact = resolve_contact(tx, raw.sender, raw.verified_links, evidence)
+        templates = filer.notifier.templates
+        self.language = (
+            raw.language_hint if raw.language_hint in templates.languages else norm.language
+        )
+        self.answer = reply_route(raw.channel, raw.account, raw.sender)
+        self.conversation = conversation_of(raw)
+        self.fingerprint = fingerprint(norm.text)
+        self.attachments = tx.attachments(list(raw.attachment_ids))
+        self.flags = list(norm.flags)
+        self.flags.extend(f for f in attachment_flags(self.attachments) if f not in self.flags)
+        self.queued = 0
 
-    filing = route(
-        tx,
-        filer.policy,
-        contact_id=contact,
-        conversation_id=conversation,
-        fingerprint=fp,
-        ticket_refs=list(norm.identifiers.ticket_refs),
-        repeat_since=rfc3339(parse_rfc3339(raw.received_at) - filer.repeat_window),
-    )
-    if filing.ticket is None:
-        ticket, category_flags = _open_ticket(
-            tx, filer, raw, norm, contact, conversation, language, filing
+    def run(self) -> Filed:
+        command = self.norm.command
+        if command is not None and command.name == "status":
+            return self._status_query(command.ticket)
+        filing = route(
+            self.tx,
+            self.filer.policy,
+            contact_id=self.contact,
+            conversation_id=self.conversation,
+            fingerprint=self.fingerprint,
+            ticket_refs=list(self.norm.identifiers.ticket_refs),
+            repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
         )
-        flags.extend(f for f in category_flags if f not in flags)
-        is_new = True
-        # The form's HTTP answer carries the number: that is its confirmation.
-        if raw.channel != "form":
-            queued += _queue_answer(
-                tx,
-                filer,
-                "confirmation",
-                ticket,
-                raw,
-                journal_id,
-                now,
-                answer,
-                language,
-                contact,
-                {},
-            )
-    else:
-        ticket = _join_ticket(tx, filer, filing, contact, now)
-        is_new = False
+        if filing.ticket is None:
+            ticket = self._open_ticket(filing)
+            # The form's HTTP answer carries the number: that is its confirmation.
+            if self.raw.channel != "form":
+                self._answer("confirmation", ticket, self._not_accepted())
+            return self._store(_ticket_ref(ticket, is_new=True), duplicate_of=None)
+        ticket = self._join(filing)
         if filing.duplicate_of is not None:
-            flags.append("duplicate")
-        if filing.duplicate_of is not None or raw.channel not in INLINE_ACK_CHANNELS:
-            queued += _queue_answer(
-                tx,
-                filer,
-                "added_to_request",
-                ticket,
-                raw,
-                journal_id,
-                now,
-                answer,
-                language,
-                contact,
-                {},
-            )
-    return _store(
-        tx,
-        filer,
-        journal_id,
-        raw,
-        norm,
-        now,
-        contact,
-        conversation,
-        fp,
-        flags,
-        _ticket_ref(ticket, is_new=is_new),
-        duplicate_of=filing.duplicate_of,
-        queued=queued,
-    )
+            self.flags.append("duplicate")
+        not_accepted = self._not_accepted()
+        if filing.duplicate_of or not_accepted or self.raw.channel not in INLINE_ACK_CHANNELS:
+            self._answer("added_to_request", ticket, not_accepted)
+        return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=filing.duplicate_of)
 
-
-def _open_ticket(
-    tx: Tx,
-    filer: Filer,
-    raw: RawInbound,
-    norm: Normalised,
-    contact: str,
-    conversation: str,
-    language: str,
-    filing: Filing,
-) -> tuple[TicketRecord, tuple[str, ...]]:
-    """Number, classify and create a ticket; return it with the classification's flags."""
-    received = parse_rfc3339(raw.received_at)
-    category = filer.catalogue.classify(raw.subject, norm.text, raw.topic)
-    first_due, resolution_due = filer.catalogue.due_times(category.priority, received, filer.tz)
-    year = received.astimezone(filer.tz).year
-    number = filer.numbering.number(year, tx.next_ticket_counter(year))
-    answer = reply_route(raw)
-    ticket = TicketRecord(
-        number=number,
-        created_at=raw.received_at,
-        updated_at=raw.received_at,
-        status="accepted",
-        category_code=category.code,
-        category_name=category.name,
-        priority=category.priority,
-        first_response_due=rfc3339(first_due),
-        resolution_due=rfc3339(resolution_due),
-        channel=answer.channel,
-        account=answer.account,
-        address=answer.address,
-        language=language,
-        conversation_id=conversation,
-        contact_id=contact,
-        related=list(filing.related),
-        status_comment=None,
-        status_reason=None,
-        expected_at=None,
-    )
-    tx.insert_ticket(ticket)
-    tx.add_ticket_event(number, raw.received_at, "status", "accepted", {}, None)
-    return ticket, category.flags
-
-
-def _join_ticket(tx: Tx, filer: Filer, filing: Filing, contact: str, now: datetime) -> TicketRecord:
-    assert filing.ticket is not None
-    tx.link_ticket_contact(filing.ticket, canonical_contact(tx, contact))
-    if filing.reopen:
-        tx.set_ticket_status(filing.ticket, "accepted", rfc3339(now))
-        tx.add_ticket_event(
-            filing.ticket,
-            rfc3339(now),
-            "status",
-            "accepted",
-            {"comment": "reopened by the citizen"},
-            None,
+    def _status_query(self, number: str | None) -> Filed:
+        """Answer «статус N» to a linked contact; tell anyone else nothing about N."""
+        self.flags.append("status_query")
+        number = number or self.tx.latest_contact_ticket(self.contact)
+        ticket = self.tx.ticket_record(number) if number else None
+        if ticket is not None and linked_to_ticket(self.tx, self.contact, ticket.number):
+            fields = self.filer.notifier.status_fields(ticket, self.language)
+            self._answer("status_query_answer", ticket, fields)
+            return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=None)
+        text = self.filer.notifier.templates.render(
+            "status_query_not_found",
+            language=self.language,
+            channel=self.answer.channel,
+            ticket=number or "—",
         )
-    ticket = tx.ticket_record(filing.ticket)
-    assert ticket is not None
-    return ticket
-
-
-def _queue_answer(
-    tx: Tx,
-    filer: Filer,
-    event: str,
-    ticket: TicketRecord | None,
-    raw: RawInbound,
-    journal_id: int,
-    now: datetime,
-    answer: Route,
-    language: str,
-    contact: str,
-    fields: dict[str, str],
-    requested: str = "",
-) -> int:
-    """Queue the automatic answer to an inbound message; 1 if queued."""
-    source_key = f"{event}:{journal_id}"
-    if ticket is None:
-        text = filer.notifier.templates.render(
-            event, language=language, channel=answer.channel, ticket=requested
-        )
-        tx.queue_notification(
-            source_key,
-            rfc3339(now),
-            now.timestamp(),
+        self.tx.queue_notification(
+            f"status_query_not_found:{self.journal_id}",
+            rfc3339(self.now),
+            self.now.timestamp(),
             ticket=None,
-            contact_id=contact,
-            channel=answer.channel,
-            account=answer.account,
-            address=answer.address,
+            contact_id=self.contact,
+            channel=self.answer.channel,
+            account=self.answer.account,
+            address=self.answer.address,
             kind="system",
             automatic=True,
             text=text,
         )
-        return 1
-    kind: NoticeKind = "confirmation" if event == "confirmation" else "system"
+        self.queued += 1
+        return self._store(None, duplicate_of=None)
+
+    def _open_ticket(self, filing: Filing) -> TicketRecord:
+        """Number, classify and create a ticket."""
+        raw, filer = self.raw, self.filer
+        received = parse_rfc3339(raw.received_at)
+        category = filer.catalogue.classify(raw.subject, self.norm.text, raw.topic)
+        self.flags.extend(f for f in category.flags if f not in self.flags)
+        first_due, resolution_due = filer.catalogue.due_times(category.priority, received, filer.tz)
+        year = received.astimezone(filer.tz).year
+        number = filer.numbering.number(year, self.tx.next_ticket_counter(year))
+        ticket = TicketRecord(
+            number=number,
+            created_at=raw.received_at,
+            updated_at=raw.received_at,
+            status="accepted",
+            category_code=category.code,
+            category_name=category.name,
+            priority=category.priority,
+            first_response_due=rfc3339(first_due),
+            resolution_due=rfc3339(resolution_due),
+            channel=self.answer.channel,
+            account=self.answer.account,
+            address=self.answer.address,
+            language=self.language,
+            conversation_id=self.conversation,
+            contact_id=self.contact,
+            related=list(filing.related),
+            status_comment=None,
+            status_reason=None,
+            expected_at=None,
+        )
+        self.tx.insert_ticket(ticket)
+        self.tx.add_ticket_event(number, raw.received_at, "status", "accepted", {}, None)
+        return ticket
+
+    def _join(self, filing: Filing) -> TicketRecord:
+        """Link the contact to the chosen ticket, reopening it if so configured."""
+        number = filing.ticket
+        assert number is not None
+        self.tx.link_ticket_contact(number, canonical_contact(self.tx, self.contact))
+        if filing.reopen:
+            at = rfc3339(self.now)
+            self.tx.set_ticket_status(number, "accepted", at)
+            self.tx.add_ticket_event(
+                number, at, "status", "accepted", {"comment": "reopened by the citizen"}, None
+            )
+        ticket = self.tx.ticket_record(number)
+        assert ticket is not None
+        return ticket
+
+    def _not_accepted(self) -> dict[str, str]:
+        """The `not_accepted` field: files already known to be refused, in plain words."""
+        text = not_accepted_text(self.filer.notifier.templates, self.attachments, self.language)
+        return {"not_accepted": text} if text else {}
+
+    def _answer(self, event: str, ticket: TicketRecord, fields: dict[str, str]) -> None:
+        """Queue the automatic answer to this inbound message (once per journal entry)."""
+        kind: NoticeKind = _NOTICE_KINDS.get(event, "system")
+        self.filer.notifier.queue(
+            self.tx,
+            event,
+            ticket,
+            source_key=f"{event}:{self.journal_id}",
+            kind=kind,
+            now=self.now,
+            route=self.answer,
+            language=self.language,
+            fields=fields,
+        )
+        self.queued += 1
+
+    def _store(self, ticket: TicketRef | None, *, duplicate_of: str | None) -> Filed:
+        """Store the envelope; hand it off unless it has no ticket or awaits a scan."""
+        raw, tx = self.raw, self.tx
+        envelope = Envelope(
+            id=new_ulid(),
+            received_at=raw.received_at,
+            channel=raw.channel,
+            channel_account=raw.account,
+            channel_message_id=raw.channel_message_id,
+            sender=raw.sender,
+            contact_id=self.contact,
+            thread=Thread(self.conversation, raw.in_reply_to),
+            text=self.norm.text,
+            language=self.norm.language,
+            ticket=ticket,
+            subject=raw.subject,
+            attachments=[envelope_attachment(a) for a in self.attachments],
+            identifiers=_with_declared(self.norm.identifiers, raw),
+            duplicate_of=duplicate_of,
+            flags=self.flags,
+        )
+        held = None
+        if ticket is None:
+            # A status query about someone else's number: kept for operators, no backend work.
+            held = "no_ticket"
+        elif any(a.status == "pending" for a in self.attachments):
+            held = "scan"
+        seq = tx.insert_envelope(
+            envelope.id,
+            self.journal_id,
+            raw.received_at,
+            ticket.number if ticket else None,
+            self.contact,
+            self.fingerprint,
+            envelope_encoder.encode(envelope),
+            held=held,
+        )
+        feed_seq = None
+        if held is None:
+            feed_seq = tx.hand_off(seq)
+            if self.filer.webhook:
+                tx.queue_handoff(seq, self.now.timestamp())
+        tx.journal_filed(self.journal_id, envelope.id)
+        acceptance = Acceptance(
+            envelope_id=envelope.id,
+            ticket_number=ticket.number if ticket else None,
+            ticket_is_new=ticket.is_new if ticket else False,
+            category_code=ticket.category.code if ticket else None,
+            category_name=ticket.category.name if ticket else None,
+            redelivery=False,
+        )
+        return Filed(acceptance, feed_seq, self.queued, duplicate_of is not None)
+
+
+def tell_refused_later(
+    tx: Tx, filer: Filer, held: Envelope, records: list[AttachmentRecord], now: datetime
+) -> bool:
+    """After a delayed scan, tell the citizen which files were not accepted; True if queued."""
+    was_pending = {a.id for a in held.attachments if a.scan.detail == PENDING}
+    refused = [r for r in records if r.id in was_pending]
+    text = not_accepted_text(filer.notifier.templates, refused, held.language)
+    ticket = tx.ticket_record(held.ticket.number) if held.ticket else None
+    if not text or ticket is None:
+        return False
     filer.notifier.queue(
         tx,
-        event,
+        "attachments_not_accepted",
         ticket,
-        source_key=source_key,
-        kind=kind,
+        source_key=f"refused_later:{held.id}",
+        kind="system",
         now=now,
-        route=answer,
-        language=language,
-        fields=fields,
+        route=reply_route(held.channel, held.channel_account, held.sender),
+        language=ticket.language,
+        fields={"not_accepted": text},
     )
-    return 1
+    return True
+
+
+def not_accepted_text(
+    templates: Templates, attachments: list[AttachmentRecord], language: str
+) -> str:
+    """«file» — reason, for each refused file; empty when every file was accepted."""
+    return "; ".join(
+        f"«{a.filename}» — {templates.attachment_reason(a.reason_code or 'unchecked', language)}"
+        for a in attachments
+        if a.status in ("infected", "rejected", "error")
+    )
+
+
+def _with_declared(identifiers: Identifiers, raw: RawInbound) -> Identifiers:
+    """Identifiers found in the text plus the phone and email a form declared."""
+    phones = list(identifiers.phones)
+    emails = list(identifiers.emails)
+    for declared in raw.declared:
+        found = phones if declared.kind == "phone" else emails if declared.kind == "email" else None
+        if found is not None and declared.address not in found:
+            found.append(declared.address)
+    return msgspec.structs.replace(identifiers, phones=phones, emails=emails)
 
 
 def _ticket_ref(ticket: TicketRecord, *, is_new: bool) -> TicketRef:
@@ -319,63 +363,3 @@ def _ticket_ref(ticket: TicketRecord, *, is_new: bool) -> TicketRef:
         resolution_due=ticket.resolution_due,
         related=ticket.related,
     )
-
-
-def _store(
-    tx: Tx,
-    filer: Filer,
-    journal_id: int,
-    raw: RawInbound,
-    norm: Normalised,
-    now: datetime,
-    contact: str,
-    conversation: str,
-    fp: str,
-    flags: list[str],
-    ticket: TicketRef | None,
-    *,
-    duplicate_of: str | None,
-    queued: int,
-) -> Filed:
-    envelope = Envelope(
-        id=new_ulid(),
-        received_at=raw.received_at,
-        channel=raw.channel,
-        channel_account=raw.account,
-        channel_message_id=raw.channel_message_id,
-        sender=raw.sender,
-        contact_id=contact,
-        thread=Thread(conversation, raw.in_reply_to),
-        text=norm.text,
-        language=norm.language,
-        ticket=ticket,
-        subject=raw.subject,
-        identifiers=norm.identifiers,
-        duplicate_of=duplicate_of,
-        flags=flags,
-    )
-    # An envelope without a ticket (a status query about someone else's number) is kept in the
-    # store for operators but is no work for the backend.
-    handed_off = ticket is not None
-    seq = tx.insert_envelope(
-        envelope.id,
-        journal_id,
-        raw.received_at,
-        ticket.number if ticket else None,
-        contact,
-        fp,
-        handed_off,
-        envelope_encoder.encode(envelope),
-    )
-    if handed_off and filer.webhook:
-        tx.queue_handoff(seq, now.timestamp())
-    tx.journal_filed(journal_id, envelope.id)
-    acceptance = Acceptance(
-        envelope_id=envelope.id,
-        ticket_number=ticket.number if ticket else None,
-        ticket_is_new=ticket.is_new if ticket else False,
-        category_code=ticket.category.code if ticket else None,
-        category_name=ticket.category.name if ticket else None,
-        redelivery=False,
-    )
-    return Filed(acceptance, seq if handed_off else None, queued, duplicate_of is not None)

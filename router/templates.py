@@ -48,11 +48,22 @@ _STATUS_CHANGE = _EventFields(
 )
 _EVENTS: dict[str, _EventFields] = {
     # DOMAIN.md: the confirmation carries the request number; we add the first-response time.
+    # ISSUES #3: the confirmation says which files were not accepted and why ({not_accepted}).
     "confirmation": _EventFields(
         given=frozenset({"ticket", "category", "first_response_due"}),
+        optional=frozenset({"not_accepted"}),
         required=frozenset({"ticket", "first_response_due"}),
     ),
-    "added_to_request": _EventFields(given=frozenset({"ticket"}), required=frozenset({"ticket"})),
+    "added_to_request": _EventFields(
+        given=frozenset({"ticket"}),
+        optional=frozenset({"not_accepted"}),
+        required=frozenset({"ticket"}),
+    ),
+    # Files whose scan finished after the confirmation went out (clamd was unavailable).
+    "attachments_not_accepted": _EventFields(
+        given=frozenset({"ticket", "not_accepted"}),
+        required=frozenset({"ticket", "not_accepted"}),
+    ),
     "reply": _EventFields(
         given=frozenset({"ticket", "text"}), required=frozenset({"ticket", "text"})
     ),
@@ -162,6 +173,25 @@ def _every_status(by_status: dict[Status, _T]) -> dict[Status, _T]:
     return by_status
 
 
+# Why a file was not accepted, as the attachment service records it; each needs a plain text.
+ATTACHMENT_REASONS = (
+    "infected",
+    "dangerous",
+    "archive",
+    "type_not_allowed",
+    "encrypted",
+    "unchecked",
+)
+
+
+def _every_reason(reasons: dict[str, str]) -> dict[str, str]:
+    if missing := [code for code in ATTACHMENT_REASONS if not reasons.get(code)]:
+        raise PydanticCustomError(
+            "missing_reason", "missing reasons: {missing}", {"missing": ", ".join(missing)}
+        )
+    return reasons
+
+
 class _Texts(BaseModel):
     """One event's text: the default and optional per-channel overrides (SMS ones short)."""
 
@@ -193,7 +223,9 @@ class _TemplateFile(BaseModel):
     reply: _Texts
     status_query_answer: _Texts
     status_query_not_found: _Texts
+    attachments_not_accepted: _Texts
     status: Annotated[dict[Status, _Texts], AfterValidator(_every_status)]
+    attachment_reasons: Annotated[dict[str, str], AfterValidator(_every_reason)]
 
     def events(self) -> Iterator[tuple[str, _Texts]]:
         """Every event's texts by event name ("confirmation", "status.accepted", ...)."""
@@ -209,6 +241,7 @@ class _Language:
     name: str
     help_url: str
     status_names: Mapping[str, str]
+    attachment_reasons: Mapping[str, str]
     events: Mapping[str, Mapping[str, tuple[_Piece, ...]]]  # event -> channel|"default" -> text
 
 
@@ -240,7 +273,9 @@ def _read_language(path: Path, problems: list[TemplateProblem]) -> _Language | N
     if len(problems) > found_before:
         return None
     status_names: dict[str, str] = {status: name for status, name in parsed.status_names.items()}
-    return _Language(parsed.meta.name, parsed.meta.help_url, status_names, events)
+    return _Language(
+        parsed.meta.name, parsed.meta.help_url, status_names, parsed.attachment_reasons, events
+    )
 
 
 class Templates:
@@ -271,6 +306,10 @@ class Templates:
     def languages(self) -> dict[str, str]:
         """Language codes with their own names, e.g. {"en": "English", "ru": "Русский"}."""
         return {code: language.name for code, language in self._languages.items()}
+
+    def attachment_reason(self, code: str, language: str) -> str:
+        """Plain words for why a file was not accepted, in `language`."""
+        return self._language(language).attachment_reasons[code]
 
     @staticmethod
     def fields(event: str) -> frozenset[str]:

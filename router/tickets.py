@@ -189,6 +189,20 @@ class CategoryRule(BaseModel):
     priority: str
     keywords: Annotated[list[str], AfterValidator(_keyword_is_lower_case)] = []
 
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, priority: str, info: ValidationInfo) -> str:
+        # The known classes come through the validation context (Catalogue.from_data) so that
+        # an error names its own key: categories.11.priority, not the whole table.
+        known = (info.context or {}).get("priorities")
+        if known is not None and priority not in known:
+            raise PydanticCustomError(
+                "unknown_priority",
+                "unknown priority {priority} (known: {known})",
+                {"priority": repr(priority), "known": ", ".join(sorted(known))},
+            )
+        return priority
+
     @cached_property
     def _stems(self) -> tuple[re.Pattern[str], ...]:
         # A stem matches at the start of a word: "вход" must not fire on "выход" or "доход".
@@ -254,16 +268,12 @@ class Catalogue(BaseModel):
     categories: dict[CategoryCode, CategoryRule]
     unclassified: CategoryRule
 
-    @field_validator("categories")
     @classmethod
-    def _categories_have_known_priorities(
-        cls, categories: dict[str, CategoryRule], info: ValidationInfo
-    ) -> dict[str, CategoryRule]:
-        priorities = info.data.get("priorities")
-        if priorities is not None:
-            for code, rule in categories.items():
-                _check_priority(f"category {code}", rule, priorities)
-        return categories
+    def from_data(cls, data: object) -> Catalogue:
+        """Validate parsed categories.toml, checking every priority against [priorities]."""
+        priorities = data.get("priorities") if isinstance(data, dict) else None
+        known = frozenset(priorities) if isinstance(priorities, dict) else None
+        return cls.model_validate(data, context={"priorities": known})
 
     @field_validator("unclassified")
     @classmethod
@@ -272,9 +282,6 @@ class Catalogue(BaseModel):
             raise PydanticCustomError(
                 "fallback_keywords", "the fallback category takes no keywords"
             )
-        priorities = info.data.get("priorities")
-        if priorities is not None:
-            _check_priority("unclassified", rule, priorities)
         return rule
 
     def classify(self, subject: str | None, text: str, topic: str | None = None) -> Classification:
@@ -317,16 +324,7 @@ class Catalogue(BaseModel):
         return sla.first_response.after(received_at, tz), sla.resolution.after(received_at, tz)
 
 
-def _check_priority(what: str, rule: CategoryRule, priorities: dict[str, PriorityClass]) -> None:
-    if rule.priority not in priorities:
-        raise PydanticCustomError(
-            "unknown_priority",
-            "{what}: unknown priority {priority} (known: {known})",
-            {"what": what, "priority": repr(rule.priority), "known": ", ".join(sorted(priorities))},
-        )
-
-
 def load_catalogue(path: Path) -> Catalogue:
     """Read and validate categories.toml; pydantic's ValidationError says what is wrong where."""
     with path.open("rb") as file:
-        return Catalogue.model_validate(tomllib.load(file))
+        return Catalogue.from_data(tomllib.load(file))

@@ -6,19 +6,30 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import msgspec
 import trio
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.contract import Acceptance, IntakePort, Outbound, RawInbound, Sender
+from channels.contract import (
+    Acceptance,
+    AttachmentPort,
+    AttachmentReceipt,
+    AttachmentRefused,
+    Channel,
+    IntakePort,
+    Outbound,
+    RawInbound,
+    Sender,
+)
 
 from .config import WebchatSettings
 from .frames import (
@@ -49,6 +60,15 @@ _STATIC_TYPES = {
 }
 # No inline script or style and no third party: the page works under the strictest policy.
 _CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'"
+_UPLOAD_CHUNK = 256 * 1024
+# What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
+_REFUSALS = {
+    "file_too_large": "Файл слишком большой.",
+    "too_many_attachments": "Слишком много файлов в одном сообщении.",
+    "attachments_too_large": "Файлы одного сообщения слишком велики в сумме.",
+    "unknown_attachment": "Файл не найден: загрузите его ещё раз.",
+    "attachments_not_accepted": "Файлы здесь не принимаются.",
+}
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
 
@@ -82,11 +102,13 @@ class WebchatChannel:
     def __init__(
         self,
         intake: IntakePort,
+        attachments: AttachmentPort,
         sessions: SessionStore,
         settings: Callable[[], WebchatSettings],
         bad_input: BadInput,
     ) -> None:
         self.intake = intake
+        self.attachments = attachments
         self.sessions = sessions
         self.settings = settings
         self.bad_input = bad_input
@@ -99,6 +121,7 @@ class WebchatChannel:
             Route("/chat/", self._static, methods=["GET"]),
             Route("/chat/{name:str}", self._static, methods=["GET"]),
             WebSocketRoute("/chat/ws", self._websocket),
+            Route("/chat/upload", self._upload, methods=["POST"]),
             Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
         ]
 
@@ -185,7 +208,8 @@ class WebchatChannel:
         if isinstance(frame, Hello):
             await self._hello(conn, frame)
         elif conn.session is None:
-            await self._reject(conn, "hello_required", "Сначала отправьте кадр hello.")
+            client_id = frame.client_id if isinstance(frame, Message) else None
+            await self._reject(conn, "hello_required", "Сначала отправьте кадр hello.", client_id)
         elif isinstance(frame, Message):
             await self._message(conn, conn.session, frame)
         elif isinstance(frame, Resume):
@@ -219,6 +243,13 @@ class WebchatChannel:
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
         settings = self.settings()
         problem = _check_message(message, settings)
+        if problem is None and message.attachments:
+            try:
+                await self.attachments.check_message(
+                    message.attachments, channel="webchat", owner=session.id
+                )
+            except AttachmentRefused as exc:
+                problem = (exc.code, _REFUSALS.get(exc.code, exc.reason))
         if problem is not None:
             await self._reject(conn, *problem, client_id=message.client_id)
             return
@@ -233,6 +264,7 @@ class WebchatChannel:
             topic=message.topic,
             conversation_hint=f"chat:{session.id}",
             language_hint=session.language,
+            attachment_ids=list(message.attachments),
         )
         acceptance = await self.intake.accept(raw)
         await conn.send(
@@ -245,6 +277,55 @@ class WebchatChannel:
         self.bad_input(self.name, code)
         await conn.send(Error(code, message, client_id))
 
+    # -- uploads ------------------------------------------------------------------------------
+
+    async def _upload(self, request: Request) -> Response:
+        """POST /chat/upload: one file for the session named by X-Chat-Session."""
+        settings = self.settings()
+        token = request.headers.get("x-chat-session", "")
+        session = await self.sessions.find(_token_hash(token)) if token else None
+        if not settings.enabled or session is None:
+            self.bad_input(self.name, "upload_without_session")
+            return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except Exception as exc:  # python-multipart raises several types for a broken body
+            self.bad_input(self.name, "unreadable_upload")
+            return _problem(400, "unreadable", f"a multipart/form-data body is expected: {exc}")
+        try:
+            upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+            if upload is None:
+                return _problem(400, "no_file", "the form holds no file part")
+            receipt = await self._receive(upload, "webchat", session.id)
+        except AttachmentRefused as exc:
+            self.bad_input(self.name, exc.code)
+            return _problem(413, exc.code, _REFUSALS.get(exc.code, exc.reason))
+        finally:
+            await form.close()
+        return JSONResponse(
+            {
+                "upload_id": receipt.id,
+                "size": receipt.size,
+                "scan": {"status": receipt.status, "detail": receipt.detail},
+            },
+            status_code=201,
+        )
+
+    async def _receive(
+        self, upload: UploadFile, channel: Channel, owner: str | None
+    ) -> AttachmentReceipt:
+        async def chunks() -> AsyncIterator[bytes]:
+            while chunk := await upload.read(_UPLOAD_CHUNK):
+                yield chunk
+
+        return await self.attachments.receive(
+            chunks(),
+            channel=channel,
+            filename=upload.filename or "file",
+            declared_type=upload.content_type or "application/octet-stream",
+            owner=owner,
+        )
+
     # -- feedback form ----------------------------------------------------------------------
 
     async def _feedback(self, request: Request) -> Response:
@@ -252,7 +333,7 @@ class WebchatChannel:
         if not settings.enabled:
             return _problem(503, "disabled", "the feedback form is switched off")
         try:
-            fields = await _form_fields(request)
+            fields, files = await _form_fields(request, settings.form.max_files)
         except ValueError as exc:
             self.bad_input("form", "unreadable")
             return _problem(400, "unreadable", str(exc))
@@ -263,6 +344,15 @@ class WebchatChannel:
                 {"error": "invalid", "message": "Проверьте поля формы.", "fields": errors},
                 status_code=422,
             )
+        try:
+            attachment_ids = [(await self._receive(f, "form", None)).id for f in files]
+            await self.attachments.check_message(attachment_ids, channel="form", owner=None)
+        except AttachmentRefused as exc:
+            self.bad_input("form", exc.code)
+            return _problem(413, exc.code, _REFUSALS.get(exc.code, exc.reason))
+        finally:
+            for file in files:
+                await file.close()
         form = settings.form
         email, phone = fields.get("email", ""), fields.get("phone", "")
         name = fields.get("name") or None
@@ -286,6 +376,7 @@ class WebchatChannel:
             received_at=_now(),
             topic=form.types.get(fields.get("type", "")) or None,
             declared=[s for s in declared if s.address and s != sender],
+            attachment_ids=attachment_ids,
         )
         acceptance = await self.intake.accept(raw)
         return JSONResponse(
@@ -298,15 +389,13 @@ def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, st
     """Why a chat message cannot be taken, as (code, message), or None."""
     if not 1 <= len(message.client_id) <= 128:
         return "bad_client_id", "client_id должен быть строкой от 1 до 128 символов."
-    if not message.text.strip():
+    if not message.text.strip() and not message.attachments:
         return "empty_text", "Сообщение пустое."
     if len(message.text) > settings.max_text_chars:
         return "text_too_long", (
             f"Сообщение длиннее {settings.max_text_chars} символов; сократите его или "
             "приложите файл."
         )
-    if message.attachments:
-        return "attachments_not_supported", "Вложения в чате пока не принимаются."
     return None
 
 
@@ -324,8 +413,8 @@ def _notice_frame(notice: Notice) -> NoticeFrame:
     return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at)
 
 
-async def _form_fields(request: Request) -> dict[str, str]:
-    """The form's text fields from JSON, urlencoded or multipart bodies."""
+async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str], list[UploadFile]]:
+    """The form's text fields and files from JSON, urlencoded or multipart bodies."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
@@ -334,12 +423,15 @@ async def _form_fields(request: Request) -> dict[str, str]:
             raise ValueError(f"the body is not valid JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
-        return {k: v.strip() for k, v in body.items() if isinstance(v, str)}
+        return {k: v.strip() for k, v in body.items() if isinstance(v, str)}, []
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
-        if any(not isinstance(v, str) for v in form.values()):
-            raise ValueError("files are not accepted by the feedback form yet")
-        return {k: str(v).strip() for k, v in form.items()}
+        try:
+            form = await request.form(max_files=max_files, max_fields=20)
+        except Exception as exc:  # python-multipart raises several types for a broken body
+            raise ValueError(f"unreadable form: {exc}") from exc
+        fields = {k: v.strip() for k, v in form.multi_items() if isinstance(v, str)}
+        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        return fields, files
     raise ValueError("send application/json, multipart/form-data or urlencoded fields")
 
 

@@ -18,6 +18,9 @@ class FeedbackFormSettings(BaseModel):
         "suggestion": "08",
     }
     max_name_chars: int = Field(200, ge=1)
+    # DOMAIN.md: the portal's form takes attachments; per-file and total sizes are set in
+    # router.toml [attachments.limits.form].
+    max_files: int = Field(5, ge=0, le=20)
 
 
 class WebchatSettings(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from channels.contract import Channel, NoticeKind, Sender
+from channels.contract import AttachmentStatus, Channel, NoticeKind, Sender
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
 from router.ulid import new_ulid
@@ -58,6 +58,27 @@ class NotificationRecord(msgspec.Struct, frozen=True):
     last_error: str | None
 
 
+class AttachmentRecord(msgspec.Struct, frozen=True):
+    """An attachment row: the stored file and its verdict."""
+
+    id: str
+    sha256: str
+    size: int
+    filename: str
+    declared_type: str
+    content_type: str
+    channel: str
+    owner: str | None
+    status: AttachmentStatus
+    detail: str | None
+    reason_code: str | None
+    flags: list[str]
+    quarantined: bool
+    received_at: float
+    scanned_at: float | None
+
+
+_ATTACHMENT_COLUMNS = ", ".join(AttachmentRecord.__struct_fields__)
 _NOTIFICATION_COLUMNS = (
     "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
     "text, state, attempts, next_attempt_at, first_queued_at, last_error"
@@ -365,22 +386,35 @@ class Tx:
         ticket: str | None,
         contact_id: str,
         fingerprint: str,
-        handed_off: bool,
         body: bytes,
+        *,
+        held: str | None,
     ) -> int:
-        """Store an envelope; return its feed sequence number."""
+        """Store an envelope (not yet handed off); return its store sequence number."""
         row = self._one(
             "INSERT INTO envelopes (id, journal_id, received_at, ticket_number, contact_id, "
-            "fingerprint, handed_off, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "fingerprint, held, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             envelope_id,
             journal_id,
             received_at,
             ticket,
             contact_id,
             fingerprint,
-            int(handed_off),
+            held,
             body,
         )
+        return int(row[0])
+
+    def hand_off(self, seq: int, body: bytes | None = None) -> int:
+        """Put a stored envelope into the feed (with its final body); return its feed_seq."""
+        row = self._one(
+            "UPDATE envelopes SET held = NULL, body = coalesce(?, body), "
+            "feed_seq = (SELECT coalesce(max(feed_seq), 0) + 1 FROM envelopes) "
+            "WHERE seq = ? AND feed_seq IS NULL RETURNING feed_seq",
+            body,
+            seq,
+        )
+        assert row is not None, f"envelope {seq} is already handed off"
         return int(row[0])
 
     def recent_envelopes(self, contact_ids: list[str], since: str) -> list[RecentEnvelope]:
@@ -401,7 +435,7 @@ class Tx:
     def feed_after(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         """Envelopes handed off after a cursor, in order."""
         return self.conn.execute(
-            "SELECT seq, body FROM envelopes WHERE seq > ? AND handed_off = 1 ORDER BY seq LIMIT ?",
+            "SELECT feed_seq, body FROM envelopes WHERE feed_seq > ? ORDER BY feed_seq LIMIT ?",
             (after, limit),
         ).fetchall()
 
@@ -595,6 +629,75 @@ class Tx:
             == 1
         )
 
+    # -- attachments ------------------------------------------------------------------------
+
+    def insert_attachment(self, record: AttachmentRecord) -> None:
+        """Record a stored attachment with its first verdict."""
+        values = msgspec.structs.asdict(record)
+        values["flags"] = json.dumps(record.flags)
+        marks = ", ".join("?" for _ in values)
+        self.conn.execute(
+            f"INSERT INTO attachments ({_ATTACHMENT_COLUMNS}) VALUES ({marks})",
+            list(values.values()),
+        )
+
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]:
+        """Attachments by id, in the order asked for (unknown ids are left out)."""
+        marks = ", ".join("?" for _ in ids)
+        rows = self.conn.execute(
+            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE id IN ({marks})", ids
+        ).fetchall()
+        found = {row[0]: _attachment(row) for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    def pending_attachments(self, limit: int) -> list[AttachmentRecord]:
+        """Attachments still waiting for a scan, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE status = 'pending' "
+            "ORDER BY received_at LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_attachment(row) for row in rows]
+
+    def attachment_verdict(
+        self,
+        attachment_id: str,
+        status: str,
+        detail: str | None,
+        reason_code: str | None,
+        flags: list[str],
+        *,
+        quarantined: bool,
+        scanned_at: float,
+    ) -> None:
+        """Record the final verdict of a pending attachment."""
+        self.conn.execute(
+            "UPDATE attachments SET status = ?, detail = ?, reason_code = ?, flags = ?, "
+            "quarantined = ?, scanned_at = ? WHERE id = ?",
+            (
+                status,
+                detail,
+                reason_code,
+                json.dumps(flags),
+                int(quarantined),
+                scanned_at,
+                attachment_id,
+            ),
+        )
+
+    def held_for_scan(self) -> list[tuple[int, bytes]]:
+        """Envelopes held for an attachment scan: (seq, body)."""
+        return self.conn.execute(
+            "SELECT seq, body FROM envelopes WHERE held = 'scan' ORDER BY seq"
+        ).fetchall()
+
+    def quarantine_totals(self) -> tuple[int, int]:
+        """Files and bytes in quarantine."""
+        row = self._one(
+            "SELECT count(*), coalesce(sum(size), 0) FROM attachments WHERE quarantined = 1"
+        )
+        return int(row[0]), int(row[1])
+
     # -- web chat sessions ----------------------------------------------------------------
 
     def chat_session(self, token_hash: str) -> ChatSession | None:
@@ -685,3 +788,10 @@ class Tx:
             "SELECT state, count(*) FROM notifications GROUP BY state"
         ).fetchall()
         return {r[0]: r[1] for r in rows}
+
+
+def _attachment(row: tuple[Any, ...]) -> AttachmentRecord:
+    values = dict(zip(AttachmentRecord.__struct_fields__, row, strict=True))
+    values["flags"] = json.loads(values["flags"])
+    values["quarantined"] = bool(values["quarantined"])
+    return msgspec.convert(values, AttachmentRecord)

@@ -193,7 +193,11 @@ class ChatClient:
                 return frame
 
     async def write(
-        self, text: str, client_id: str | None = None, topic: str | None = None
+        self,
+        text: str,
+        client_id: str | None = None,
+        topic: str | None = None,
+        attachment_ids: list[str] | None = None,
     ) -> dict[str, Any]:
         """Send a message and return its `accepted` frame."""
         client_id = client_id or secrets.token_hex(8)
@@ -203,7 +207,7 @@ class ChatClient:
                 "client_id": client_id,
                 "text": text,
                 "topic": topic,
-                "attachments": [],
+                "attachments": attachment_ids or [],
             }
         )
         while True:

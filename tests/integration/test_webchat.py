@@ -170,9 +170,12 @@ async def test_message_before_hello_is_refused_and_the_connection_survives(
 ) -> None:
     """A message before hello gets an error; after hello the same connection files messages."""
     async with open_chat(chat_daemon, hello=False) as client:
-        refused = await client.write("Здравствуйте, вопрос по льготам")
-        assert refused["type"] == "error"
-        assert refused["code"]
+        await client.send(
+            {"type": "message", "client_id": _client_id(), "text": "Вопрос по льготам"}
+        )
+        refused = await client.expect("error")
+        assert refused["code"] == "hello_required"
+        assert refused["message"]
         await client.hello()
         accepted = await client.write("Здравствуйте, вопрос по льготам")
     assert accepted["type"] == "accepted"
@@ -291,7 +294,7 @@ async def test_status_query_from_the_same_session_answers_the_status(
         await wait_notice(client, "confirmation")
         seen = len(client.notices)
         query = await client.write(f"статус {number}")
-        answers = [await wait_notice(client, "system", since=seen)]
+        answers = [await wait_notice(client, "status", since=seen)]
     assert query["type"] == "accepted"
     assert query["ticket"]["number"] == number
     assert query["ticket"]["is_new"] is False

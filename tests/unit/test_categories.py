@@ -25,7 +25,7 @@ def catalogue(**changes: Any) -> dict[str, Any]:
 
 def reasons(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:
     with pytest.raises(ValidationError) as info:
-        Catalogue.model_validate(data)
+        Catalogue.from_data(data)
     return [(error["loc"], error["msg"]) for error in info.value.errors()]
 
 
@@ -233,14 +233,14 @@ def test_unknown_priority_of_a_category() -> None:
         categories={"01": {"name": "А", "name_en": "A", "priority": "urgnt"}},
     )
     assert reasons(data) == [
-        (("categories",), "category 01: unknown priority 'urgnt' (known: standard)")
+        (("categories", "01", "priority"), "unknown priority 'urgnt' (known: standard)")
     ]
 
 
 def test_unknown_priority_of_the_fallback() -> None:
     data = catalogue(unclassified={"name": "Б", "name_en": "B", "priority": "low"})
     assert reasons(data) == [
-        (("unclassified",), "unclassified: unknown priority 'low' (known: standard)")
+        (("unclassified", "priority"), "unknown priority 'low' (known: standard)")
     ]
 
 

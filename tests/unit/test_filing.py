@@ -91,8 +91,9 @@ def test_first_message_opens_a_ticket_with_a_valid_number_and_confirmation(tx: T
 
 def test_ticket_numbers_are_never_reused(tx: Tx) -> None:
     """Every new ticket takes the next counter value."""
-    numbers = [Citizen(tx, f"s{i}").write(f"Вопрос номер {i}").acceptance.ticket_number
-               for i in range(5)]
+    numbers = [
+        Citizen(tx, f"s{i}").write(f"Вопрос номер {i}").acceptance.ticket_number for i in range(5)
+    ]
     assert len(set(numbers)) == 5
     assert [int(n[2:9]) for n in numbers if n] == [1, 2, 3, 4, 5]
 
@@ -198,9 +199,9 @@ def test_status_query_from_linked_contact_is_answered(tx: Tx) -> None:
     filed = citizen.write(f"статус {number}")
     assert filed.acceptance.ticket_number == number
     assert not filed.acceptance.ticket_is_new
-    text = tx.conn.execute(
-        "SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1"
-    ).fetchone()[0]
+    text = tx.conn.execute("SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1").fetchone()[
+        0
+    ]
     assert number in text and "Принято" in text
     assert "status_query" in citizen.envelope(filed)["flags"]  # type: ignore[operator]
 
@@ -210,9 +211,9 @@ def test_status_query_from_a_stranger_reveals_nothing(tx: Tx) -> None:
     number = Citizen(tx, "s1").write("Где мой паспорт?").acceptance.ticket_number or ""
     filed = Citizen(tx, "s2").write(f"/status {number}")
     assert filed.acceptance.ticket_number is None
-    assert filed.seq is None  # not handed off: no work for the backend
-    text = tx.conn.execute(
-        "SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1"
-    ).fetchone()[0]
+    assert filed.feed_seq is None  # not handed off: no work for the backend
+    text = tx.conn.execute("SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1").fetchone()[
+        0
+    ]
     assert "Принято" not in text
     assert tx.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1

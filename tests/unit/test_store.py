@@ -43,7 +43,7 @@ async def test_failing_job_rolls_back_only_itself(tmp_path: Path) -> None:
 
         def bad(c: sqlite3.Connection) -> None:
             c.execute("INSERT INTO t VALUES (100)")
-            c.execute("INSERT INTO t VALUES (1)")  # violates UNIQUE after the good job
+            c.execute("INSERT INTO t VALUES (100)")  # violates UNIQUE: the whole job fails
 
         async def good() -> None:
             await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))

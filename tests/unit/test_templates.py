@@ -289,7 +289,8 @@ def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
         (
             'sms = "Сообщение добавлено к обращению №{ticket}."',
             'sms = "Сообщение добавлено к обращению №{ticket}. {status}"',
-            "added_to_request.sms: {status} not available here (use {help_url}, {ticket})",
+            "added_to_request.sms: {status} not available here "
+            "(use {help_url}, {not_accepted}, {ticket})",
         ),
         (
             'sms = "Сообщение добавлено к обращению №{ticket}."',
@@ -411,6 +412,7 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
     en, ru = tmp_path / "en.toml", tmp_path / "ru.toml"
     assert str(info.value).splitlines() == [
         f"{en}: status.resolved.sms: {{comment}} may be empty: put it inside [[ ]]",
-        f"{ru}: added_to_request.sms: {{text}} not available here (use {{help_url}}, {{ticket}})",
+        f"{ru}: added_to_request.sms: {{text}} not available here "
+        "(use {help_url}, {not_accepted}, {ticket})",
         f"{ru}: status.rejected.sms: must use {{reason}}, {{ticket}} outside [[ ]]",
     ]

@@ -82,16 +82,19 @@ CREATE TABLE ticket_events (
     idem_key  TEXT UNIQUE
 );
 
--- Message store: every envelope in handoff order; seq is the feed cursor.
+-- Message store: every envelope. feed_seq, the feed cursor, is assigned when the envelope is
+-- handed off, not when stored: one held for an attachment scan gets its place on release, so
+-- a consumer past its insert position still sees it.
 CREATE TABLE envelopes (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    feed_seq         INTEGER UNIQUE,
     id               TEXT NOT NULL UNIQUE,
     journal_id       INTEGER NOT NULL UNIQUE REFERENCES journal (id),
     received_at      TEXT NOT NULL,
     ticket_number    TEXT REFERENCES tickets (number),
     contact_id       TEXT NOT NULL,
     fingerprint      TEXT NOT NULL,
-    handed_off       INTEGER NOT NULL DEFAULT 1,
+    held             TEXT,  -- why it is not handed off yet (e.g. 'scan'), NULL otherwise
     body             BLOB NOT NULL
 );
 CREATE INDEX envelopes_ticket ON envelopes (ticket_number, seq);
@@ -151,3 +154,25 @@ CREATE TABLE chat_notices (
     at               TEXT NOT NULL,
     PRIMARY KEY (session, seq)
 );
+
+-- Attachments: every file a citizen sent, with its type check and malware scan verdict.
+-- Infected and rejected content lives in the quarantine blob store, never served to the backend.
+CREATE TABLE attachments (
+    id             TEXT PRIMARY KEY,
+    sha256         TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    filename       TEXT NOT NULL,
+    declared_type  TEXT NOT NULL,
+    content_type   TEXT NOT NULL,
+    channel        TEXT NOT NULL,
+    owner          TEXT,            -- the web chat session that uploaded it, if any
+    status         TEXT NOT NULL,   -- pending | clean | infected | rejected | error
+    detail         TEXT,
+    reason_code    TEXT,            -- why it was not accepted: a key of [attachment_reasons]
+    flags          TEXT NOT NULL DEFAULT '[]',
+    quarantined    INTEGER NOT NULL DEFAULT 0,
+    received_at    REAL NOT NULL,
+    scanned_at     REAL
+);
+CREATE INDEX attachments_pending ON attachments (received_at) WHERE status = 'pending';
+CREATE INDEX envelopes_held ON envelopes (held) WHERE held IS NOT NULL;

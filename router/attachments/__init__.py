@@ -1,0 +1,1 @@
+"""Attachments: blob storage, type checks, malware scanning, quarantine."""

@@ -1,0 +1,284 @@
+"""The attachment service: store, type-check, scan and quarantine every file citizens send."""
+
+from __future__ import annotations
+
+import functools
+from contextlib import aclosing
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterable, Callable
+
+import msgspec
+import trio
+
+from channels.contract import AttachmentReceipt, AttachmentRefused, AttachmentStatus, Channel
+from normaliser.envelope import Envelope, envelope_decoder, envelope_encoder
+from router import metrics
+from router.attachments import content_types
+from router.attachments.clamd import Clamd, ClamdAddress, ClamdUnavailable
+from router.attachments.verdicts import with_attachments
+from router.config import AttachmentsSection
+from router.retry import Wakeup
+from router.store.blobs import BlobTooLarge, FileBlobStore
+from router.store.database import Database
+from router.store.transaction import AttachmentRecord, Tx
+from router.ulid import new_ulid
+
+log = logging.getLogger(__name__)
+
+# How often a pending scan is retried while clamd is down: quick enough that a restarted clamd
+# is noticed within seconds, rare enough that a dead one costs nothing.
+RESCAN_INTERVAL = 5.0
+# In a held envelope's body, until the scan is done; never visible to the backend.
+PENDING = "scan pending"
+# Envelope flags by attachment verdict.
+VERDICT_FLAGS = {
+    "infected": "infected_attachment",
+    "rejected": "rejected_attachment",
+    "error": "unscanned_attachment",
+}
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    """The outcome of checking one file."""
+
+    status: AttachmentStatus
+    content_type: str
+    detail: str | None = None
+    reason_code: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+class AttachmentService:
+    """Implements the channels' AttachmentPort and rescans what waited for clamd."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: FileBlobStore,
+        quarantine: FileBlobStore,
+        settings: Callable[[], AttachmentsSection],
+        released: Callable[[Tx, int, Envelope, list[AttachmentRecord]], None],
+        on_released: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.quarantine = quarantine
+        self.settings = settings
+        self.released = released
+        self.on_released = on_released
+        self.wakeup = Wakeup()
+
+    def clamd(self) -> Clamd:
+        """A client for the configured clamd."""
+        settings = self.settings()
+        return Clamd(
+            ClamdAddress.parse(settings.clamd),
+            timeout=settings.scan_timeout.seconds,
+            stream_max=settings.clamd_stream_max,
+        )
+
+    # -- AttachmentPort ---------------------------------------------------------------------
+
+    async def receive(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        channel: Channel,
+        filename: str,
+        declared_type: str,
+        owner: str | None = None,
+    ) -> AttachmentReceipt:
+        """Store, type-check and scan a file; raise AttachmentRefused over the file limit."""
+        limits = self.settings().limits[channel]
+        if limits.count == 0:
+            metrics.attachments_refused.labels(channel, "not_accepted").inc()
+            raise AttachmentRefused("attachments_not_accepted", f"{channel} carries no files")
+        try:
+            stored = await self.blobs.put(chunks, limit=limits.file)
+        except BlobTooLarge as exc:
+            metrics.attachments_refused.labels(channel, "file_too_large").inc()
+            raise AttachmentRefused(
+                "file_too_large", f"a file may be at most {limits.file} bytes"
+            ) from exc
+        verdict = await self._check(stored.sha256, stored.size, filename, declared_type)
+        now = time.time()
+        record = AttachmentRecord(
+            id=new_ulid(),
+            sha256=stored.sha256,
+            size=stored.size,
+            filename=filename[:255],
+            declared_type=declared_type[:127],
+            content_type=verdict.content_type,
+            channel=channel,
+            owner=owner,
+            status=verdict.status,
+            detail=verdict.detail,
+            reason_code=verdict.reason_code,
+            flags=list(verdict.flags),
+            quarantined=verdict.status in ("infected", "rejected"),
+            received_at=now,
+            scanned_at=None if verdict.status == "pending" else now,
+        )
+        if record.quarantined:
+            await self._quarantine(record.sha256)
+        await self.db.write(lambda conn: Tx(conn).insert_attachment(record))
+        if record.status == "pending":
+            self.wakeup.wake()
+        return AttachmentReceipt(record.id, record.status, record.detail, record.size)
+
+    async def check_message(self, ids: list[str], *, channel: Channel, owner: str | None) -> None:
+        """Raise AttachmentRefused unless these files may go together in one message."""
+        limits = self.settings().limits[channel]
+        if len(ids) > limits.count:
+            metrics.attachments_refused.labels(channel, "too_many").inc()
+            raise AttachmentRefused(
+                "too_many_attachments", f"at most {limits.count} files in one message"
+            )
+        records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
+        mine = [r for r in records if r.owner == owner and r.channel == channel]
+        if len(mine) != len(set(ids)):
+            raise AttachmentRefused("unknown_attachment", "an upload_id is unknown or not yours")
+        if sum(r.size for r in mine) > limits.message:
+            metrics.attachments_refused.labels(channel, "message_too_large").inc()
+            raise AttachmentRefused(
+                "attachments_too_large", f"files of one message may total {limits.message} bytes"
+            )
+
+    # -- checking ---------------------------------------------------------------------------
+
+    async def _check(self, sha256: str, size: int, filename: str, declared: str) -> Verdict:
+        typed: content_types.TypeVerdict = await trio.to_thread.run_sync(
+            functools.partial(
+                content_types.inspect,
+                self.blobs.path(sha256),
+                filename=filename,
+                declared_type=declared,
+                policy=self.settings(),
+            )
+        )
+        flags = typed.flags
+        # Every file goes to clamd, refused ones too: malware found is the verdict that matters
+        # most to the security team, so it wins over our own type rules.
+        scanned = await self._scan(sha256, size)
+        if scanned is not None and scanned.status == "infected":
+            verdict = scanned
+        elif typed.status == "rejected":
+            verdict = Verdict("rejected", "", typed.reason, _reason_code(typed))
+        elif "unscannable" in flags:
+            # An encrypted archive's content cannot be seen by clamd: never call it clean.
+            verdict = Verdict("error", "", typed.reason or "encrypted archive", "encrypted")
+        elif scanned is None:
+            return Verdict("pending", typed.content_type, flags=flags)
+        else:
+            verdict = scanned
+        metrics.scanned.labels(verdict.status).inc()
+        return msgspec.structs.replace(verdict, content_type=typed.content_type, flags=flags)
+
+    async def _scan(self, sha256: str, size: int) -> Verdict | None:
+        """The clamd verdict, or None while clamd is unavailable."""
+        started = time.perf_counter()
+        try:
+            # aclosing: a scan that stops early (clamd gone) must not leave the file open.
+            async with aclosing(self.blobs.open(sha256)) as content:
+                result = await self.clamd().scan(content)
+        except ClamdUnavailable as exc:
+            metrics.clamd_up.set(0)
+            log.warning("clamd unavailable, scan deferred: %s", exc)
+            return None
+        metrics.clamd_up.set(1)
+        metrics.scan_seconds.observe(time.perf_counter() - started)
+        metrics.scanned_bytes.labels(result.status).inc(size)
+        if result.status == "infected":
+            return Verdict("infected", "", result.signature, "infected")
+        if result.status == "error":
+            return Verdict("error", "", result.detail, "unchecked")
+        return Verdict("clean", "")
+
+    async def _quarantine(self, sha256: str) -> None:
+        """Move a blob into the quarantine store (same content, kept apart)."""
+        source = self.blobs.path(sha256)
+        target = self.quarantine.path(sha256)
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.exists():
+                os.replace(source, target)
+
+        await trio.to_thread.run_sync(move)
+
+    # -- the rescan loop ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Scan what waited for clamd, expire what waited too long, release held envelopes."""
+        task_status.started()
+        while True:
+            pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(64))
+            for record in pending:
+                verdict = await self._rescan(record)
+                if verdict is None:
+                    break
+                metrics.scanned.labels(verdict.status).inc()
+                if verdict.status in ("infected", "rejected"):
+                    await self._quarantine(record.sha256)
+                await self.db.write(functools.partial(_record_verdict, record, verdict))
+            released = await self.db.write(self._release_ready)
+            if released:
+                self.on_released()
+            still_pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(1))
+            due = time.time() + RESCAN_INTERVAL if still_pending else None
+            await self.wakeup.sleep_until(due, time.time())
+
+    async def _rescan(self, record: AttachmentRecord) -> Verdict | None:
+        verdict = await self._scan(record.sha256, record.size)
+        if verdict is not None:
+            return msgspec.structs.replace(
+                verdict, content_type=record.content_type, flags=tuple(record.flags)
+            )
+        if time.time() - record.received_at >= self.settings().max_scan_wait.seconds:
+            # Nothing unscanned is ever marked clean: it goes on as an error, flagged.
+            return Verdict(
+                "error",
+                record.content_type,
+                "not scanned: clamd was unavailable for longer than max_scan_wait",
+                "unchecked",
+                (*record.flags, "unscanned"),
+            )
+        return None
+
+    def _release_ready(self, conn: sqlite3.Connection) -> int:
+        """Hand off every held envelope whose attachments all have a verdict; return how many."""
+        tx = Tx(conn)
+        released = 0
+        for seq, body in tx.held_for_scan():
+            envelope = envelope_decoder.decode(body)
+            records = tx.attachments([a.id for a in envelope.attachments])
+            if any(r.status == "pending" for r in records):
+                continue
+            tx.hand_off(seq, envelope_encoder.encode(with_attachments(envelope, records)))
+            self.released(tx, seq, envelope, records)
+            released += 1
+        return released
+
+
+def _record_verdict(record: AttachmentRecord, verdict: Verdict, conn: sqlite3.Connection) -> None:
+    Tx(conn).attachment_verdict(
+        record.id,
+        verdict.status,
+        verdict.detail,
+        verdict.reason_code,
+        list(verdict.flags),
+        quarantined=verdict.status in ("infected", "rejected"),
+        scanned_at=time.time(),
+    )
+
+
+def _reason_code(typed: content_types.TypeVerdict) -> str:
+    """Which [attachment_reasons] text tells the citizen why a file was refused."""
+    if typed.detected in content_types.DANGEROUS:
+        return "dangerous"
+    if typed.detected == "zip":
+        return "archive"
+    return "type_not_allowed"

@@ -1,0 +1,211 @@
+"""The `omnirouter` admin commands against a running daemon, and check-config on bad configs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from normaliser.damm import check_digit
+
+from .daemon import DaemonProcess, open_chat, running_daemon
+
+pytestmark = pytest.mark.integration
+
+EMAIL = "ivan.petrov@example.ru"
+PHONE_WRITTEN = "+7 916 123-45-67"
+
+
+@pytest.fixture(scope="module")
+def cli_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """One daemon for the module's admin commands."""
+    with running_daemon(tmp_path_factory.mktemp("admin-cli")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ticket_with_personal_data(cli_daemon: DaemonProcess) -> str:
+    """A chat ticket whose text holds an email address and a phone number."""
+
+    async def file() -> str:
+        async with open_chat(cli_daemon) as client:
+            accepted = await client.write(
+                f"Не приходит справка. Пишите на {EMAIL} или звоните {PHONE_WRITTEN}"
+            )
+        number: str = accepted["ticket"]["number"]
+        return number
+
+    return trio.run(file)
+
+
+async def _cli(daemon: DaemonProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in a thread so the test's event loop is not blocked."""
+    return await trio.to_thread.run_sync(functools.partial(daemon.cli, *args))
+
+
+def test_status_prints_instance_and_queues(cli_daemon: DaemonProcess) -> None:
+    """`omnirouter status` shows the instance name, the web chat and every queue; exit 0."""
+    result = cli_daemon.cli("status")
+    assert result.returncode == 0, result.stderr
+    assert "omnirouter-1" in result.stdout
+    assert "ready" in result.stdout
+    assert "webchat" in result.stdout
+    queues = next(line for line in result.stdout.splitlines() if line.startswith("queues"))
+    for queue in ("intake", "handoff", "outbox", "dead"):
+        assert re.search(rf"\b{queue} \d+", queues), queues
+
+
+def test_status_json_is_the_admin_status(cli_daemon: DaemonProcess) -> None:
+    """`omnirouter status --json` prints the admin status document."""
+    result = cli_daemon.cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["instance"] == "omnirouter-1"
+    assert body["ready"] is True
+    assert set(body["queues"]) >= {"intake", "handoff", "outbox", "dead"}
+
+
+def test_ticket_show_masks_personal_data(
+    cli_daemon: DaemonProcess, ticket_with_personal_data: str
+) -> None:
+    """`ticket show N` prints the thread with the email and phone masked."""
+    result = cli_daemon.cli("ticket", "show", ticket_with_personal_data)
+    assert result.returncode == 0, result.stderr
+    assert ticket_with_personal_data in result.stdout
+    assert "Не приходит справка" in result.stdout
+    assert EMAIL not in result.stdout
+    assert "ivan.petrov" not in result.stdout
+    assert "123-45-67" not in result.stdout
+    assert "9161234567" not in result.stdout
+    assert "*" in result.stdout
+
+
+def test_ticket_show_unmask_shows_personal_data(
+    cli_daemon: DaemonProcess, ticket_with_personal_data: str
+) -> None:
+    """`ticket show N --unmask` prints the email and phone as written."""
+    result = cli_daemon.cli("ticket", "show", ticket_with_personal_data, "--unmask")
+    assert result.returncode == 0, result.stderr
+    assert EMAIL in result.stdout
+    assert PHONE_WRITTEN in result.stdout
+
+
+def test_ticket_show_unknown_number_fails(cli_daemon: DaemonProcess) -> None:
+    """`ticket show` of a number never issued exits non-zero with a message."""
+    unknown = "269999998" + check_digit("269999998")
+    result = cli_daemon.cli("ticket", "show", unknown)
+    assert result.returncode == 1
+    assert "no such ticket" in result.stderr
+
+
+def test_dlq_list_says_there_are_no_dead_letters(cli_daemon: DaemonProcess) -> None:
+    """`dlq list` on a healthy daemon says there are no dead letters; exit 0."""
+    result = cli_daemon.cli("dlq", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no dead letters"
+
+
+def test_commands_fail_cleanly_without_a_daemon(tmp_path: Path) -> None:
+    """With no daemon listening, `status` exits 2 naming the address, without a traceback."""
+    stopped = DaemonProcess(tmp_path)
+    result = stopped.cli("status")
+    assert result.returncode == 2
+    assert f"127.0.0.1:{stopped.port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- check-config --------------------------------------------------------------------------------
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _unknown_key(config: Path) -> None:
+    _replace(config / "router.toml", "instance_name =", "bogus_key = 1\ninstance_name =")
+
+
+def _bad_duration(config: Path) -> None:
+    _replace(config / "router.toml", 'repeat_window = "24h"', 'repeat_window = "5x"')
+
+
+def _missing_categories(config: Path) -> None:
+    (config / "categories.toml").unlink()
+
+
+def _unknown_placeholder(config: Path) -> None:
+    _replace(config / "templates" / "ru.toml", "Спасибо!", "Спасибо, {nonsense}!")
+
+
+def _bad_priority(config: Path) -> None:
+    _replace(config / "categories.toml", 'priority = "technical"', 'priority = "whenever"')
+
+
+@pytest.mark.parametrize(
+    ("breaks", "file", "key"),
+    [
+        pytest.param(_unknown_key, "router.toml", "router.bogus_key", id="unknown-key"),
+        pytest.param(_bad_duration, "router.toml", "dedupe.repeat_window", id="bad-duration"),
+        pytest.param(_missing_categories, "categories.toml", None, id="missing-categories"),
+        pytest.param(
+            _unknown_placeholder,
+            "templates/ru.toml",
+            "added_to_request.default",
+            id="unknown-placeholder",
+        ),
+        pytest.param(_bad_priority, "categories.toml", "categories.11", id="bad-priority"),
+    ],
+)
+def test_check_config_reports_file_key_reason(
+    tmp_path: Path, breaks: Callable[[Path], None], file: str, key: str | None
+) -> None:
+    """A broken config exits 1 with a `FILE: KEY: REASON` line naming the file and key."""
+    daemon = DaemonProcess(tmp_path)
+    breaks(daemon.config)
+    result = daemon.cli("check-config")
+    assert result.returncode == 1, result.stdout
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines, result.stderr
+    parsed = [line.split(": ", 2) for line in lines]
+    assert all(len(parts) == 3 and all(p.strip() for p in parts) for parts in parsed), lines
+    matching = [parts for parts in parsed if Path(parts[0]).as_posix().endswith(file)]
+    assert matching, lines
+    if key is not None:
+        assert any(parts[1].startswith(key) for parts in matching), lines
+
+
+def test_check_config_reports_every_problem_at_once(tmp_path: Path) -> None:
+    """Two mistakes in two files are both reported in one run."""
+    daemon = DaemonProcess(tmp_path)
+    _unknown_key(daemon.config)
+    _unknown_placeholder(daemon.config)
+    result = daemon.cli("check-config")
+    assert result.returncode == 1
+    assert "router.bogus_key" in result.stdout
+    assert "added_to_request.default" in result.stdout
+
+
+def test_check_config_accepts_the_shipped_config(tmp_path: Path) -> None:
+    """The shipped configuration (with tokens in place) is valid: exit 0."""
+    daemon = DaemonProcess(tmp_path)
+    result = daemon.cli("check-config")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_cli_sees_a_ticket_filed_just_now(cli_daemon: DaemonProcess) -> None:
+    """A chat message filed a moment ago is shown by `ticket show` with its category."""
+    async with open_chat(cli_daemon) as client:
+        accepted = await client.write("Код 03 Как заменить водительское удостоверение?")
+    number = accepted["ticket"]["number"]
+    result = await _cli(cli_daemon, "ticket", "show", number)
+    assert result.returncode == 0, result.stderr
+    first_line = result.stdout.splitlines()[0]
+    assert number in first_line and "accepted" in first_line and "03" in first_line

@@ -1,0 +1,212 @@
+"""The portal's feedback form, POST /api/v1/forms/feedback, over a real socket."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from normaliser.damm import is_valid
+
+from .daemon import DaemonProcess, envelope, read_feed, running_daemon
+
+pytestmark = pytest.mark.integration
+
+FORM = "/api/v1/forms/feedback"
+
+
+@pytest.fixture(scope="module")
+def form_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """One daemon for the module: every submission has its own text."""
+    with running_daemon(tmp_path_factory.mktemp("feedback-form")) as running:
+        yield running
+
+
+def _unique(text: str) -> str:
+    """Make a submission distinct from every other one in the module."""
+    return f"{text} (обращение {secrets.token_hex(3)})"
+
+
+async def _submit(daemon: DaemonProcess, **kwargs: Any) -> httpx.Response:
+    """POST the form without any token: the portal's visitors have none."""
+    async with httpx.AsyncClient(base_url=daemon.base, timeout=30) as portal:
+        return await portal.post(FORM, **kwargs)
+
+
+async def test_json_submission_files_a_form_envelope(form_daemon: DaemonProcess) -> None:
+    """A JSON submission gets 201 {ticket, envelope_id} and a "form" envelope from the email."""
+    text = _unique("Не могу записаться на приём в МФЦ через портал")
+    response = await _submit(
+        form_daemon,
+        json={
+            "name": "Иванов Иван",
+            "phone": "+7 916 123-45-67",
+            "email": "ivanov@example.ru",
+            "type": "service_question",
+            "text": text,
+        },
+    )
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert len(answer["ticket"]) == 10 and is_valid(answer["ticket"])
+    async with form_daemon.backend() as backend:
+        filed = await envelope(backend, answer["envelope_id"])
+    assert filed["channel"] == "form"
+    assert filed["sender"]["kind"] == "email"
+    assert filed["sender"]["address"] == "ivanov@example.ru"
+    assert filed["sender"]["display_name"] == "Иванов Иван"
+    assert filed["text"] == text
+    assert filed["ticket"]["number"] == answer["ticket"]
+    assert filed["ticket"]["is_new"] is True
+
+
+async def test_multipart_submission_with_phone_only(form_daemon: DaemonProcess) -> None:
+    """A multipart submission with only a phone files an envelope whose sender is the phone."""
+    text = _unique("Подскажите, как получить выписку из ЕГРН")
+    fields = {"name": "Петрова Анна", "phone": "8 (916) 765-43-21", "text": text}
+    response = await _submit(
+        form_daemon, files={key: (None, value) for key, value in fields.items()}
+    )
+    assert response.status_code == 201, response.text
+    assert response.request.headers["content-type"].startswith("multipart/form-data")
+    answer = response.json()
+    assert is_valid(answer["ticket"])
+    async with form_daemon.backend() as backend:
+        filed = await envelope(backend, answer["envelope_id"])
+    assert filed["channel"] == "form"
+    assert filed["sender"]["kind"] == "phone"
+    assert filed["text"] == text
+    assert filed["ticket"]["category"]["code"] == "01"
+
+
+async def test_urlencoded_submission_is_accepted(form_daemon: DaemonProcess) -> None:
+    """A plain urlencoded HTML form post is accepted too."""
+    response = await _submit(
+        form_daemon,
+        data={"email": "sidorov@example.ru", "text": _unique("Где посмотреть статус заявления")},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_technical_problem_type_files_category_11(form_daemon: DaemonProcess) -> None:
+    """Request type technical_problem files under category 11, whatever the text says."""
+    response = await _submit(
+        form_daemon,
+        json={
+            "email": "tech@example.ru",
+            "type": "technical_problem",
+            "text": _unique("Хочу подать заявление на справку"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    async with form_daemon.backend() as backend:
+        filed = await envelope(backend, response.json()["envelope_id"])
+    assert filed["ticket"]["category"]["code"] == "11"
+    assert filed["ticket"]["priority"] == "technical"
+
+
+async def test_suggestion_type_files_category_08(form_daemon: DaemonProcess) -> None:
+    """Request type suggestion files under complaints and suggestions (08)."""
+    response = await _submit(
+        form_daemon,
+        json={
+            "phone": "+79161112233",
+            "type": "suggestion",
+            "text": _unique("Сделайте тёмную тему"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    async with form_daemon.backend() as backend:
+        filed = await envelope(backend, response.json()["envelope_id"])
+    assert filed["ticket"]["category"]["code"] == "08"
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        pytest.param({"email": "a@example.ru", "text": ""}, {"text"}, id="missing-text"),
+        pytest.param({"email": "a@example.ru"}, {"text"}, id="no-text-field"),
+        pytest.param({"email": "not-an-email", "text": "Вопрос"}, {"email"}, id="bad-email"),
+        pytest.param({"text": "Вопрос без контактов"}, {"email", "phone"}, id="no-contact"),
+        pytest.param({"phone": "12", "text": "Вопрос"}, {"phone"}, id="bad-phone"),
+        pytest.param(
+            {"email": "a@example.ru", "type": "other", "text": "Вопрос"}, {"type"}, id="bad-type"
+        ),
+    ],
+)
+async def test_invalid_submission_is_422_with_field_errors(
+    form_daemon: DaemonProcess, fields: dict[str, str], bad: set[str]
+) -> None:
+    """An invalid form is 422 naming the bad fields, and nothing reaches the feed."""
+    async with form_daemon.backend() as backend:
+        _, cursor = await read_feed(backend)
+        if fields.get("text"):
+            fields = {**fields, "text": _unique(fields["text"])}
+        response = await _submit(form_daemon, json=fields)
+        # A valid submission after it: the feed must hold that one and nothing before it.
+        valid = await _submit(
+            form_daemon, json={"email": "ok@example.ru", "text": _unique("Корректное обращение")}
+        )
+        assert valid.status_code == 201
+        later, _ = await read_feed(backend, cursor)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    named = set(body["fields"])
+    assert named and named <= bad, body  # no-contact may be reported on email, phone or both
+    assert all(body["fields"][name] for name in named)
+    assert [e["id"] for e in later] == [valid.json()["envelope_id"]]
+
+
+async def test_body_that_is_not_json_is_400(form_daemon: DaemonProcess) -> None:
+    """A JSON content type with a broken body is refused, not filed."""
+    response = await _submit(
+        form_daemon, content=b"{text:", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+async def test_same_submission_twice_is_one_ticket(form_daemon: DaemonProcess) -> None:
+    """Submitting the same form twice (a double click) gives the same ticket and envelope."""
+    fields = {"email": "twice@example.ru", "text": _unique("Не приходит код на телефон")}
+    first = await _submit(form_daemon, json=fields)
+    second = await _submit(form_daemon, json=fields)
+    assert first.status_code == 201 and second.status_code in (200, 201)
+    assert second.json() == first.json()
+    async with form_daemon.backend() as backend:
+        envelopes, _ = await read_feed(backend)
+    assert [e["id"] for e in envelopes if e["text"] == fields["text"]] == [
+        first.json()["envelope_id"]
+    ]
+
+
+async def test_different_submissions_are_different_tickets(form_daemon: DaemonProcess) -> None:
+    """Two different submissions from one address are two tickets (a form is one request)."""
+    first = await _submit(
+        form_daemon, json={"email": "two@example.ru", "text": _unique("Первый вопрос про льготы")}
+    )
+    second = await _submit(
+        form_daemon, json={"email": "two@example.ru", "text": _unique("Второй вопрос про паспорт")}
+    )
+    assert first.json()["ticket"] != second.json()["ticket"]
+
+
+async def test_idempotency_key_header_is_respected(form_daemon: DaemonProcess) -> None:
+    """A retry with the same Idempotency-Key gets the first answer; a new key a new envelope."""
+    key = secrets.token_hex(12)
+    body = {"email": "retry@example.ru", "text": _unique("Не могу оплатить штраф")}
+    first = await _submit(form_daemon, json=body, headers={"Idempotency-Key": key})
+    retry = await _submit(
+        form_daemon,
+        json={**body, "name": "Сергей"},  # the portal re-sent it with the name filled in
+        headers={"Idempotency-Key": key},
+    )
+    other = await _submit(
+        form_daemon, json=body, headers={"Idempotency-Key": secrets.token_hex(12)}
+    )
+    assert first.status_code == 201, first.text
+    assert retry.json() == first.json()
+    assert other.status_code == 201
+    assert other.json()["envelope_id"] != first.json()["envelope_id"]
