@@ -157,6 +157,11 @@ def _format_status(body: dict[str, Any]) -> str:
             f"channel    {name}/{channel['account']}: {channel['state']}, "
             f"{channel['connections']} connections"
         )
+    attachments = body["attachments"]
+    lines.append(
+        f"clamd      {attachments['clamd']}; quarantine {attachments['quarantine_files']} files, "
+        f"{attachments['quarantine_bytes']} bytes"
+    )
     lines.append("queues     " + ", ".join(f"{k} {v}" for k, v in body["queues"].items()))
     oldest = body["oldest_undelivered_seconds"]
     lines.append(f"oldest undelivered  {'-' if oldest is None else f'{oldest:.0f}s'}")

@@ -211,8 +211,10 @@ class Daemon:
                 log.info("draining after %s", signal.Signals(signum).name)
                 self.ready = False
                 self.systemd.send(STOPPING="1", STATUS="draining")
-                # Hypercorn finishes in-flight requests (up to drain_seconds), then serve()
-                # returns and run() cancels the workers; queued writes still commit on close.
+                # Chat sockets live for hours: close them so clients reconnect elsewhere. Hypercorn
+                # then finishes in-flight requests (up to drain_seconds), serve() returns and run()
+                # cancels the workers; queued writes still commit when the database closes.
+                await self.webchat.close_all()
                 self._stop_http.set()
 
     async def _heartbeat(self) -> None:
@@ -266,11 +268,14 @@ class Daemon:
     async def status(self) -> dict[str, Any]:
         """What `omnirouter status` shows."""
 
-        def read(conn: sqlite3.Connection) -> tuple[dict[str, int], float | None]:
+        def read(
+            conn: sqlite3.Connection,
+        ) -> tuple[dict[str, int], float | None, tuple[int, int]]:
             tx = Tx(conn)
-            return tx.queue_depths(), tx.oldest_undelivered()
+            return tx.queue_depths(), tx.oldest_undelivered(), tx.quarantine_totals()
 
-        depths, oldest = await self.db.read(read)
+        depths, oldest, (quarantined, quarantined_bytes) = await self.db.read(read)
+        clamd = await self.attachments.clamd_state()
         webchat = self.settings.webchat
         return {
             "instance": self.settings.router.router.instance_name,
@@ -285,6 +290,11 @@ class Daemon:
                     "state": "up" if webchat.enabled else "disabled",
                     "connections": self.webchat.connections,
                 },
+            },
+            "attachments": {
+                "clamd": clamd,
+                "quarantine_files": quarantined,
+                "quarantine_bytes": quarantined_bytes,
             },
             "queues": depths,
             "oldest_undelivered_seconds": None

@@ -113,6 +113,7 @@ class WebchatChannel:
         self.settings = settings
         self.bad_input = bad_input
         self._live: dict[str, set[_Connection]] = {}
+        self._open: set[_Connection] = set()
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP and WebSocket routes of this channel."""
@@ -128,7 +129,16 @@ class WebchatChannel:
     @property
     def connections(self) -> int:
         """Open WebSocket connections."""
-        return sum(len(c) for c in self._live.values())
+        return len(self._open)
+
+    async def close_all(self) -> None:
+        """Close every chat socket with 1001 (going away): the widget reconnects elsewhere."""
+        for conn in list(self._open):
+            try:
+                async with conn.lock:
+                    await conn.ws.close(code=1001)
+            except (WebSocketDisconnect, RuntimeError, trio.BrokenResourceError):
+                continue  # already gone
 
     async def deliver(self, message: Outbound) -> bool:
         """Append a notice to the session's history; True if pushed to an open connection."""
@@ -176,6 +186,7 @@ class WebchatChannel:
             return
         await ws.accept()
         conn = _Connection(ws)
+        self._open.add(conn)
         try:
             while True:
                 event = await ws.receive()
@@ -189,6 +200,7 @@ class WebchatChannel:
         except WebSocketDisconnect:
             pass
         finally:
+            self._open.discard(conn)
             if conn.session is not None:
                 live = self._live.get(conn.session.id)
                 if live is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from contextlib import aclosing
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import AsyncIterable, Callable
+from contextlib import aclosing
 
 import msgspec
 import trio
@@ -28,6 +28,8 @@ from router.ulid import new_ulid
 
 log = logging.getLogger(__name__)
 
+# `omnirouter status` must answer promptly even when clamd hangs.
+STATUS_PING_TIMEOUT = 2.0
 # How often a pending scan is retried while clamd is down: quick enough that a restarted clamd
 # is noticed within seconds, rare enough that a dead one costs nothing.
 RESCAN_INTERVAL = 5.0
@@ -71,14 +73,24 @@ class AttachmentService:
         self.on_released = on_released
         self.wakeup = Wakeup()
 
-    def clamd(self) -> Clamd:
-        """A client for the configured clamd."""
+    def clamd(self, timeout: float | None = None) -> Clamd:
+        """A client for the configured clamd (scan_timeout unless told otherwise)."""
         settings = self.settings()
         return Clamd(
             ClamdAddress.parse(settings.clamd),
-            timeout=settings.scan_timeout.seconds,
+            timeout=settings.scan_timeout.seconds if timeout is None else timeout,
             stream_max=settings.clamd_stream_max,
         )
+
+    async def clamd_state(self) -> str:
+        """ "up" if clamd answers PING now, else "down" with the reason."""
+        try:
+            up = await self.clamd(timeout=STATUS_PING_TIMEOUT).ping()
+        except ClamdUnavailable as exc:
+            metrics.clamd_up.set(0)
+            return f"down: {exc}"
+        metrics.clamd_up.set(int(up))
+        return "up" if up else "down: no PONG"
 
     # -- AttachmentPort ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -35,7 +35,7 @@ class BlobStore(Protocol):
         """Store a stream durably (fsync'd) and return its digest; idempotent by content."""
         ...
 
-    def open(self, sha256: str) -> AsyncIterator[bytes]:
+    def open(self, sha256: str) -> AsyncGenerator[bytes, None]:
         """Stream a stored blob's content."""
         ...
 
@@ -81,7 +81,7 @@ class FileBlobStore:
         await trio.to_thread.run_sync(self._publish, temporary, self.path(stored.sha256))
         return stored
 
-    async def open(self, sha256: str) -> AsyncIterator[bytes]:
+    async def open(self, sha256: str) -> AsyncGenerator[bytes, None]:
         """Stream a stored blob's content."""
         handle = await trio.to_thread.run_sync(self.path(sha256).open, "rb")
         try:

@@ -762,6 +762,7 @@ class Tx:
         """Items waiting in each durable queue."""
         return {
             "intake": self._one("SELECT count(*) FROM journal WHERE state = 'received'")[0],
+            "scan": self._one("SELECT count(*) FROM attachments WHERE status = 'pending'")[0],
             "handoff": self._one("SELECT count(*) FROM handoffs WHERE state = 'queued'")[0],
             "outbox": self._one(
                 "SELECT count(*) FROM notifications WHERE state IN ('queued', 'sending', 'failed')"
