@@ -47,7 +47,7 @@ def find_clamd() -> str:
 class ClamdServer:
     """clamd in the foreground with a generated clamd.conf under one directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, extra_config: str = "") -> None:
         self.root = root
         self.socket = root / "clamd.sock"
         if len(str(self.socket)) > SUN_PATH_MAX:
@@ -69,7 +69,7 @@ class ClamdServer:
             f"LogFile {self.log}\n"
             "LogTime yes\n"
             "StreamMaxLength 25M\n"
-            "ScanArchive yes\n"
+            "ScanArchive yes\n" + extra_config
         )
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -7,8 +7,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from contextlib import aclosing, suppress
 
 import msgspec
 import trio
@@ -21,13 +21,15 @@ from router.attachments.clamd import Clamd, ClamdAddress, ClamdUnavailable
 from router.attachments.verdicts import with_attachments
 from router.config import AttachmentsSection
 from router.retry import Wakeup
-from router.store.blobs import BlobTooLarge, FileBlobStore
+from router.store.blobs import BlobTooLarge, FileBlobStore, StoredBlob
 from router.store.database import Database
 from router.store.transaction import AttachmentRecord, Tx
 from router.ulid import new_ulid
 
 log = logging.getLogger(__name__)
 
+# Chunks buffered between the disk writer and clamd when one is slower: about 1 MB.
+TEE_DEPTH = 4
 # `omnirouter status` must answer promptly even when clamd hangs.
 STATUS_PING_TIMEOUT = 2.0
 # How often a pending scan is retried while clamd is down: quick enough that a restarted clamd
@@ -108,14 +110,11 @@ class AttachmentService:
         if limits.count == 0:
             metrics.attachments_refused.labels(channel, "not_accepted").inc()
             raise AttachmentRefused("attachments_not_accepted", f"{channel} carries no files")
-        try:
-            stored = await self.blobs.put(chunks, limit=limits.file)
-        except BlobTooLarge as exc:
+        stored, scanned = await self._store_and_scan(chunks, limits.file)
+        if stored is None:
             metrics.attachments_refused.labels(channel, "file_too_large").inc()
-            raise AttachmentRefused(
-                "file_too_large", f"a file may be at most {limits.file} bytes"
-            ) from exc
-        verdict = await self._check(stored.sha256, stored.size, filename, declared_type)
+            raise AttachmentRefused("file_too_large", f"a file may be at most {limits.file} bytes")
+        verdict = await self._check(stored, scanned, filename, declared_type)
         now = time.time()
         record = AttachmentRecord(
             id=new_ulid(),
@@ -161,11 +160,50 @@ class AttachmentService:
 
     # -- checking ---------------------------------------------------------------------------
 
-    async def _check(self, sha256: str, size: int, filename: str, declared: str) -> Verdict:
+    async def _store_and_scan(
+        self, chunks: AsyncIterable[bytes], limit: int
+    ) -> tuple[StoredBlob | None, Verdict | None]:
+        """Store the stream and scan it at once: each chunk goes to disk and to clamd.
+
+        Returns (None, _) when the stream is over `limit` (nothing kept), and a None verdict
+        when clamd was unavailable (scanned later from the stored blob).
+        """
+        to_scanner, scanner_input = trio.open_memory_channel[bytes](TEE_DEPTH)
+        scanned: list[Verdict | None] = [None]
+
+        async def scan() -> None:
+            async with scanner_input:
+                scanned[0] = await self._scan(scanner_input)
+
+        async def tee() -> AsyncGenerator[bytes, None]:
+            async with to_scanner:
+                async for chunk in chunks:
+                    # The scanner may have stopped early (clamd gone, over its stream limit):
+                    # storing goes on regardless; the scan is redone from the blob if need be.
+                    with suppress(trio.BrokenResourceError):
+                        await to_scanner.send(chunk)
+                    yield chunk
+
+        stored: StoredBlob | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(scan)
+            try:
+                async with aclosing(tee()) as stream:
+                    stored = await self.blobs.put(stream, limit=limit)
+            except BlobTooLarge:
+                nursery.cancel_scope.cancel()
+        if stored is not None and scanned[0] is not None:
+            metrics.scanned_bytes.labels(scanned[0].status).inc(stored.size)
+        return stored, scanned[0]
+
+    async def _check(
+        self, stored: StoredBlob, scanned: Verdict | None, filename: str, declared: str
+    ) -> Verdict:
+        """Combine the type check of the stored file with the scan verdict."""
         typed: content_types.TypeVerdict = await trio.to_thread.run_sync(
             functools.partial(
                 content_types.inspect,
-                self.blobs.path(sha256),
+                self.blobs.path(stored.sha256),
                 filename=filename,
                 declared_type=declared,
                 policy=self.settings(),
@@ -174,7 +212,6 @@ class AttachmentService:
         flags = typed.flags
         # Every file goes to clamd, refused ones too: malware found is the verdict that matters
         # most to the security team, so it wins over our own type rules.
-        scanned = await self._scan(sha256, size)
         if scanned is not None and scanned.status == "infected":
             verdict = scanned
         elif typed.status == "rejected":
@@ -189,20 +226,26 @@ class AttachmentService:
         metrics.scanned.labels(verdict.status).inc()
         return msgspec.structs.replace(verdict, content_type=typed.content_type, flags=flags)
 
-    async def _scan(self, sha256: str, size: int) -> Verdict | None:
-        """The clamd verdict, or None while clamd is unavailable."""
+    async def _scan_blob(self, record: AttachmentRecord) -> Verdict | None:
+        """Scan a stored blob; None while clamd is unavailable."""
+        # aclosing: a scan that stops early (clamd gone) must not leave the file open.
+        async with aclosing(self.blobs.open(record.sha256)) as content:
+            verdict = await self._scan(content)
+        if verdict is not None:
+            metrics.scanned_bytes.labels(verdict.status).inc(record.size)
+        return verdict
+
+    async def _scan(self, content: AsyncIterable[bytes]) -> Verdict | None:
+        """The clamd verdict on a stream, or None while clamd is unavailable."""
         started = time.perf_counter()
         try:
-            # aclosing: a scan that stops early (clamd gone) must not leave the file open.
-            async with aclosing(self.blobs.open(sha256)) as content:
-                result = await self.clamd().scan(content)
+            result = await self.clamd().scan(content)
         except ClamdUnavailable as exc:
             metrics.clamd_up.set(0)
             log.warning("clamd unavailable, scan deferred: %s", exc)
             return None
         metrics.clamd_up.set(1)
         metrics.scan_seconds.observe(time.perf_counter() - started)
-        metrics.scanned_bytes.labels(result.status).inc(size)
         if result.status == "infected":
             return Verdict("infected", "", result.signature, "infected")
         if result.status == "error":
@@ -244,7 +287,7 @@ class AttachmentService:
             await self.wakeup.sleep_until(due, time.time())
 
     async def _rescan(self, record: AttachmentRecord) -> Verdict | None:
-        verdict = await self._scan(record.sha256, record.size)
+        verdict = await self._scan_blob(record)
         if verdict is not None:
             return msgspec.structs.replace(
                 verdict, content_type=record.content_type, flags=tuple(record.flags)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 import secrets
+import string
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -251,3 +254,19 @@ async def test_webhook_dead_letter_replay_and_drop(tmp_path: Path) -> None:
         assert (await cli(daemon, "dlq", "show", dropped["id"])).returncode == 1
         assert (await cli(daemon, "dlq", "replay", dropped["id"])).returncode == 1
         assert not any(200 <= d.status < 300 for d in receiver.of(second))
+
+
+async def test_webhook_posts_each_envelope_once_when_the_backend_is_healthy(tmp_path: Path) -> None:
+    """With a backend answering 2xx at once, every envelope is POSTed exactly once."""
+    async with webhook_setup(tmp_path, max_age="1h") as (daemon, receiver, _key):
+        texts = [
+            " ".join("".join(random.choices(string.ascii_lowercase, k=7)) for _ in range(6))
+            for _ in range(100)
+        ]
+        ids = await chat_messages(daemon, texts)
+        for envelope_id in ids:
+            await receiver.delivered(envelope_id)
+        await wait_handoff_idle(daemon)
+        posts = Counter(d.key for d in receiver.deliveries)
+        assert {key: n for key, n in posts.items() if n > 1} == {}
+        assert set(posts) == set(ids)
