@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -65,7 +66,7 @@ class CpuWindow:
         self._clients = {pid: cpu_seconds(pid) for pid in self.client_pids}
         self._machine = machine_busy_seconds()
 
-    def end(self, seconds: float) -> dict[str, object]:
+    def end(self, seconds: float) -> dict[str, Any]:
         """Take the closing sample; CPU as percent of one core over `seconds`."""
         daemon = cpu_seconds(self.daemon_pid) - self._daemon
         threads_now = thread_cpu_seconds(self.daemon_pid)

@@ -179,6 +179,11 @@ def run_workers(
         "wal_syncs_in_window": sync_count,
     }
     merged["accepted_per_s"] = round(merged["accepted_in_window"] / duration, 1)
+    if merged["accepted_in_window"]:
+        # Independent of how much CPU other processes took: the cost of one message.
+        merged["daemon_cpu_ms_per_message"] = round(
+            10 * cpu["daemon_cpu_pct"] * duration / merged["accepted_in_window"], 3
+        )
     lags = [x for r in results for x in r.get("send_lag", [])]
     if lags:
         merged["client_send_lag"] = ms_summary(lags)
@@ -348,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
             figures["fixed_rate"]["target_rate_per_s"] = args.rate
         figures["idle_after_load"] = idle_rss(daemon)
     finally:
-        exit_code = daemon.stop()
+        try:
+            exit_code: int | str = daemon.stop()
+        except subprocess.TimeoutExpired:
+            # DaemonProcess.stop killed it: a finding (drain took too long), not a bench error.
+            exit_code = "SIGKILLed: still running 20 s after SIGTERM"
     figures["daemon_exit_code"] = exit_code
     print("bench: raw SQLite baseline…", file=sys.stderr)
     figures["baseline"] = run_baseline(daemon, figures, args)
@@ -379,7 +388,7 @@ def run_baseline(
     """Insert the daemon's rows raw: in the daemon's group size, per row, and in max groups."""
     db = daemon.state / "omnirouter.db"
     rows = baseline.sample_rows(db, args.baseline_rows)
-    measured = next(
+    measured: dict[str, Any] = next(
         (
             figures[k]
             for k in ("throughput", "fixed_rate")
@@ -414,6 +423,7 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row("ingest closed loop", "accept p50 ms", t["latency"]["p50_ms"]),
             Row("ingest closed loop", "accept p99 ms", t["latency"]["p99_ms"]),
             Row("ingest closed loop", "daemon CPU % (1 core=100)", t["cpu"]["daemon_cpu_pct"]),
+            Row("ingest closed loop", "daemon CPU ms per msg", t.get("daemon_cpu_ms_per_message")),
             Row("ingest closed loop", "client CPU % (all procs)", t["cpu"]["client_cpu_pct_total"]),
             Row("ingest closed loop", "other processes CPU %", t["cpu"]["foreign_cpu_pct"]),
             Row("ingest closed loop", "est. msgs per commit",
@@ -449,6 +459,8 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row("idle RSS", f"{label} MiB", rss, f"< {TARGET_IDLE_RSS_MB:g}",
                 rss < TARGET_IDLE_RSS_MB)
         )  # fmt: skip
+    if f.get("daemon_exit_code") != 0:
+        rows.append(Row("shutdown", "SIGTERM exit", str(f.get("daemon_exit_code")), "0", False))
     b = f.get("baseline")
     if b:
         g = b["daemon_group_size_used"]

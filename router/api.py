@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from router.openapi import OPENAPI
 from router.store.transaction import Tx
 from router.updates import Reply, StatusChange, UpdateRejected
 
+log = logging.getLogger(__name__)
 Role = Literal["backend", "admin", "metrics"]
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -228,6 +230,13 @@ class Api:
     async def admin_ticket(self, request: Request) -> Response:
         """A ticket with its thread; personal data masked unless ?unmask=1."""
         masked = request.query_params.get("unmask") not in ("1", "true", "yes")
+        if not masked:
+            # 152-FZ: access to personal data is itself recorded.
+            log.warning(
+                "ticket %s viewed unmasked through the admin API",
+                request.path_params["number"],
+                extra={"audit": "unmask"},
+            )
         view = await self.daemon.db.read(
             lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=masked)
         )

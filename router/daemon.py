@@ -338,7 +338,7 @@ def run(config_dir: Path) -> int:
         if os_errors is None or others is not None:
             raise
         for error in _leaves(os_errors):
-            log.error("cannot start: %s", error)
+            log.error("cannot start on %s: %s", settings.router.http.listen, error)
         return 71  # EX_OSERR: e.g. the listen address is taken
     return 0
 

@@ -18,6 +18,7 @@ from router.store.database import Database
 from router.store.transaction import Tx
 
 log = logging.getLogger(__name__)
+CLAIM_BATCH = 64
 
 
 class Feed:
@@ -78,7 +79,6 @@ class WebhookHandoff:
         self.target = target
         self.retry = retry
         self.wakeup = Wakeup()
-        self._in_flight: set[int] = set()
         self._limiter = trio.CapacityLimiter(concurrency)
 
     def wake(self) -> None:
@@ -87,20 +87,21 @@ class WebhookHandoff:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hand off until cancelled."""
+        recovered = await self.db.write(lambda conn: Tx(conn).recover_handoffs())
+        if recovered:
+            log.info("webhook: %d envelopes were mid-delivery at the last stop", recovered)
         async with httpx.AsyncClient() as client, trio.open_nursery() as nursery:
             task_status.started()
             while True:
-                due = await self.db.read(
-                    lambda conn: Tx(conn).due_handoffs(time.time(), 64 + len(self._in_flight))
+                claimed = await self.db.write(
+                    lambda conn: Tx(conn).claim_handoffs(time.time(), CLAIM_BATCH)
                 )
-                fresh = [row for row in due if row[0] not in self._in_flight]
-                for seq, envelope_id, body, attempts, first_queued in fresh:
-                    self._in_flight.add(seq)
+                for seq, envelope_id, body, attempts, first_queued in claimed:
                     await self._limiter.acquire_on_behalf_of(seq)
                     nursery.start_soon(
                         self._post, client, seq, envelope_id, bytes(body), attempts, first_queued
                     )
-                if not fresh:
+                if len(claimed) < CLAIM_BATCH:
                     next_due = await self.db.read(lambda conn: Tx(conn).next_handoff_at())
                     await self.wakeup.sleep_until(next_due, time.time())
 
@@ -148,6 +149,7 @@ class WebhookHandoff:
                 lambda conn: Tx(conn).handoff_result(seq, state, attempts, next_at, error)
             )
         finally:
-            self._in_flight.discard(seq)
             self._limiter.release_on_behalf_of(seq)
+        if state != "delivered":
+            self.wakeup.wake()  # its retry time may be earlier than the sleep now under way
         metrics.handed_off.labels("webhook", state).inc()

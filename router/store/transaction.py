@@ -456,13 +456,25 @@ class Tx:
             (seq, now, now),
         )
 
-    def due_handoffs(self, now: float, limit: int) -> list[tuple[int, str, bytes, int, float]]:
-        """Webhook deliveries due now: (seq, envelope id, body, attempts, first_queued_at)."""
-        return self.conn.execute(
-            "SELECT h.envelope_seq, e.id, e.body, h.attempts, h.first_queued_at FROM handoffs h "
-            "JOIN envelopes e ON e.seq = h.envelope_seq "
-            "WHERE h.state = 'queued' AND h.next_attempt_at <= ? ORDER BY h.envelope_seq LIMIT ?",
+    def claim_handoffs(self, now: float, limit: int) -> list[tuple[int, str, bytes, int, float]]:
+        """Move due webhook deliveries to `sending`: (seq, envelope id, body, attempts, since).
+
+        Claiming in the writer is what makes one delivery attempt per envelope at a time: a row
+        in `sending` is nobody else's to pick up.
+        """
+        claimed = self.conn.execute(
+            "UPDATE handoffs SET state = 'sending' WHERE envelope_seq IN (SELECT envelope_seq "
+            "FROM handoffs WHERE state = 'queued' AND next_attempt_at <= ? "
+            "ORDER BY envelope_seq LIMIT ?) RETURNING envelope_seq",
             (now, limit),
+        ).fetchall()
+        seqs = sorted(row[0] for row in claimed)
+        marks = ", ".join("?" for _ in seqs)
+        return self.conn.execute(
+            f"SELECT h.envelope_seq, e.id, e.body, h.attempts, h.first_queued_at FROM handoffs h "
+            f"JOIN envelopes e ON e.seq = h.envelope_seq WHERE h.envelope_seq IN ({marks}) "
+            f"ORDER BY h.envelope_seq",
+            seqs,
         ).fetchall()
 
     def next_handoff_at(self) -> float | None:
@@ -473,12 +485,18 @@ class Tx:
     def handoff_result(
         self, seq: int, state: str, attempts: int, next_at: float, error: str | None
     ) -> None:
-        """Record the outcome of one webhook attempt."""
+        """Record the outcome of the webhook attempt that claimed this envelope."""
         self.conn.execute(
             "UPDATE handoffs SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
-            "WHERE envelope_seq = ?",
+            "WHERE envelope_seq = ? AND state = 'sending'",
             (state, attempts, next_at, error, seq),
         )
+
+    def recover_handoffs(self) -> int:
+        """After a crash, webhook attempts caught in `sending` are due again; return how many."""
+        return self.conn.execute(
+            "UPDATE handoffs SET state = 'queued' WHERE state = 'sending'"
+        ).rowcount
 
     # -- outbox ---------------------------------------------------------------------------
 
@@ -763,7 +781,9 @@ class Tx:
         return {
             "intake": self._one("SELECT count(*) FROM journal WHERE state = 'received'")[0],
             "scan": self._one("SELECT count(*) FROM attachments WHERE status = 'pending'")[0],
-            "handoff": self._one("SELECT count(*) FROM handoffs WHERE state = 'queued'")[0],
+            "handoff": self._one(
+                "SELECT count(*) FROM handoffs WHERE state IN ('queued', 'sending')"
+            )[0],
             "outbox": self._one(
                 "SELECT count(*) FROM notifications WHERE state IN ('queued', 'sending', 'failed')"
             )[0],
@@ -778,7 +798,8 @@ class Tx:
         """Queue time of the oldest handoff or notification not yet delivered."""
         row = self._one(
             "SELECT min(t) FROM (SELECT min(first_queued_at) AS t FROM handoffs "
-            "WHERE state = 'queued' UNION ALL SELECT min(first_queued_at) FROM notifications "
+            "WHERE state IN ('queued', 'sending') "
+            "UNION ALL SELECT min(first_queued_at) FROM notifications "
             "WHERE state IN ('queued', 'sending', 'failed'))"
         )
         return None if row[0] is None else float(row[0])
