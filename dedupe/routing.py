@@ -8,7 +8,7 @@ import msgspec
 
 from .identity import linked_to_ticket
 from .ports import DedupeState, TicketState
-from .similarity import similarity
+from .similarity import near_identical
 
 Reason = Literal["new", "conversation", "reference", "repeat"]
 
@@ -81,6 +81,6 @@ def _near_identical(
     if not fingerprint:
         return None
     for earlier in state.recent_envelopes([contact_id], since):
-        if similarity(fingerprint, earlier.fingerprint) >= policy.similarity:
+        if near_identical(fingerprint, earlier.fingerprint, policy.similarity):
             return earlier.id, earlier.ticket_number
     return None

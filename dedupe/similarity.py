@@ -8,6 +8,9 @@ from difflib import SequenceMatcher
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # Long texts are compared on their opening, which is what a citizen retypes when resending.
 FINGERPRINT_CHARS = 2000
+# Word-level similarity is a cheap filter: a pair below (threshold - slack) cannot be
+# near-identical character by character either, short of edits inside most words.
+WORD_SLACK = 0.25
 
 
 def fingerprint(text: str) -> str:
@@ -16,13 +19,27 @@ def fingerprint(text: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """Ratio 0..1 of how alike two fingerprints are."""
+    """Ratio 0..1 of how alike two fingerprints are, character by character."""
     if a == b:
         return 1.0
     if not a or not b:
         return 0.0
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    # The cheap upper bounds reject most pairs before the quadratic ratio() runs.
-    if matcher.real_quick_ratio() < 0.5 or matcher.quick_ratio() < 0.5:
-        return matcher.quick_ratio()
-    return matcher.ratio()
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def near_identical(a: str, b: str, threshold: float) -> bool:
+    """True if two fingerprints are at least `threshold` alike.
+
+    Every message is compared with the sender's recent ones inside the write transaction, so
+    most pairs must be rejected cheaply: by length (ratio() can never exceed
+    2·min/(len a + len b)), then by word sequence (a dozen tokens instead of a hundred
+    characters). Only pairs that survive both pay for the character-level ratio.
+    """
+    if a == b:
+        return True
+    if not a or not b or 2 * min(len(a), len(b)) / (len(a) + len(b)) < threshold:
+        return False
+    words = SequenceMatcher(None, a.split(), b.split(), autojunk=False)
+    if words.ratio() < threshold - WORD_SLACK:
+        return False
+    return similarity(a, b) >= threshold

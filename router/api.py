@@ -148,29 +148,26 @@ class Api:
 
     async def status(self, request: Request) -> Response:
         """Change a ticket's status; the citizen is notified."""
-        change = await _body(request, StatusChange)
-        if isinstance(change, Response):
-            return change
-        return await self._update(
-            self.daemon.updates.change_status(
-                request.path_params["number"], change, request.headers.get("idempotency-key")
-            )
-        )
+        return await self._update(request, StatusChange, self.daemon.updates.change_status)
 
     async def reply(self, request: Request) -> Response:
         """Send an operator's reply to the citizen."""
-        reply = await _body(request, Reply)
-        if isinstance(reply, Response):
-            return reply
-        return await self._update(
-            self.daemon.updates.reply(
-                request.path_params["number"], reply, request.headers.get("idempotency-key")
-            )
-        )
+        return await self._update(request, Reply, self.daemon.updates.reply)
 
-    async def _update(self, update: Awaitable[str]) -> Response:
+    async def _update(
+        self,
+        request: Request,
+        model: type[B],
+        apply: Callable[[str, B, str | None], Awaitable[str]],
+    ) -> Response:
+        """Decode an update, apply it to the ticket, answer 202 with the notification id."""
+        body = await _body(request, model)
+        if isinstance(body, Response):
+            return body
         try:
-            notification_id = await update
+            notification_id = await apply(
+                request.path_params["number"], body, request.headers.get("idempotency-key")
+            )
         except UpdateRejected as exc:
             return _error(exc.status, exc.code, exc.message)
         return JSONResponse({"notification_id": notification_id}, status_code=202)

@@ -70,6 +70,7 @@ class Daemon:
         self.settings = settings
         self.filer = build_filer(settings)
         self.db = Database(settings.state_dir / DATABASE)
+        self.db.on_commit = metrics.commit_group.observe
         self.feed = Feed(self.db)
         self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)

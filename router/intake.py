@@ -17,7 +17,7 @@ from normaliser.envelope import envelope_decoder
 from normaliser.normalise import Normalised, normalise
 from router import metrics
 from router.clock import utc_now
-from router.pipeline import Filed, Filer, file_inbound
+from router.pipeline import Filed, Filer, acceptance_of, file_inbound
 from router.store.blobs import BlobStore, from_bytes
 from router.store.database import Database
 from router.store.transaction import Tx
@@ -161,13 +161,4 @@ def _acceptance_of(tx: Tx, envelope_id: str) -> Acceptance:
     """The answer first given for an envelope, rebuilt from the store."""
     body = tx.envelope_body(envelope_id)
     assert body is not None
-    envelope = envelope_decoder.decode(body)
-    ticket = envelope.ticket
-    return Acceptance(
-        envelope_id=envelope.id,
-        ticket_number=ticket.number if ticket else None,
-        ticket_is_new=ticket.is_new if ticket else False,
-        category_code=ticket.category.code if ticket else None,
-        category_name=ticket.category.name if ticket else None,
-        redelivery=True,
-    )
+    return acceptance_of(envelope_decoder.decode(body), redelivery=True)

@@ -102,6 +102,12 @@ quarantine_files = Gauge(
 quarantine_bytes = Gauge(
     "omnirouter_quarantine_bytes", "Bytes kept in quarantine", registry=registry
 )
+commit_group = Histogram(
+    "omnirouter_db_commit_group_jobs",
+    "Jobs committed together by the database writer (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=registry,
+)
 config_reloads = Counter(
     "omnirouter_config_reloads", "Configuration reloads by result", ["result"], registry=registry
 )

@@ -34,6 +34,38 @@ _STATUS = ["accepted", "in_progress", "under_review", "awaiting_citizen", "resol
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _NULLABLE = {"type": ["string", "null"]}
 
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _ticket_update(summary: str, required: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A POST that changes a ticket and answers 202 with the notification id."""
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_NUMBER, _IDEMPOTENCY],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": [required],
+                            "additionalProperties": False,
+                            "properties": properties,
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": _json(_ref("Accepted")),
+                "404": _json(_ref("Error")),
+                "422": _json(_ref("Error")),
+                **_ERRORS,
+            },
+        }
+    }
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -199,70 +231,91 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
-        "/api/v1/tickets/{number}/status": {
-            "post": {
-                "summary": "Change the status; the citizen is notified on their channel",
-                "parameters": [_NUMBER, _IDEMPOTENCY],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["status"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "status": {"enum": _STATUS},
-                                    "comment": {"type": "string"},
-                                    "reason": {
-                                        "type": "string",
-                                        "description": "Required for rejected",
-                                    },
-                                    "expected_at": {"type": "string", "format": "date-time"},
-                                },
-                            }
-                        }
-                    },
-                },
+        "/api/v1/tickets/{number}/status": _ticket_update(
+            "Change the status; the citizen is notified on their channel",
+            "status",
+            {
+                "status": {"enum": _STATUS},
+                "comment": {"type": "string"},
+                "reason": {"type": "string", "description": "Required for rejected"},
+                "expected_at": {"type": "string", "format": "date-time"},
+            },
+        ),
+        "/api/v1/tickets/{number}/replies": _ticket_update(
+            "Send an operator's reply to the citizen",
+            "text",
+            {"text": {"type": "string"}, "attachments": _STRINGS},
+        ),
+        "/api/v1/attachments/{id}": {
+            "get": {
+                "summary": "A checked attachment's content (quarantined files: 403)",
+                "parameters": [_ID],
                 "responses": {
-                    "202": _json(_ref("Accepted")),
+                    "200": {"description": "the file, with its detected Content-Type"},
+                    "403": _json(_ref("Error"), "Quarantined: infected or rejected"),
                     "404": _json(_ref("Error")),
-                    "422": _json(_ref("Error")),
+                    "409": _json(_ref("Error"), "Not scanned yet"),
                     **_ERRORS,
                 },
             }
         },
-        "/api/v1/tickets/{number}/replies": {
+        "/chat/upload": {
             "post": {
-                "summary": "Send an operator's reply to the citizen",
-                "parameters": [_NUMBER, _IDEMPOTENCY],
+                "summary": "A web chat upload (public; X-Chat-Session names the session)",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "X-Chat-Session",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {
+                        "multipart/form-data": {
                             "schema": {
                                 "type": "object",
-                                "required": ["text"],
-                                "additionalProperties": False,
-                                "properties": {"text": {"type": "string"}, "attachments": _STRINGS},
+                                "properties": {"file": {"type": "string", "format": "binary"}},
                             }
                         }
                     },
                 },
                 "responses": {
-                    "202": _json(_ref("Accepted")),
-                    "404": _json(_ref("Error")),
-                    "422": _json(_ref("Error")),
-                    **_ERRORS,
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "upload_id": {"type": "string"},
+                                "size": {"type": "integer"},
+                                "scan": {
+                                    "type": "object",
+                                    "properties": {
+                                        "status": {
+                                            "enum": [
+                                                "pending",
+                                                "clean",
+                                                "infected",
+                                                "rejected",
+                                                "error",
+                                            ]
+                                        },
+                                        "detail": _NULLABLE,
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    "401": _json(_ref("Error")),
+                    "413": _json(_ref("Error"), "Over a size or count limit"),
                 },
             }
         },
         "/api/v1/notifications/{id}": {
             "get": {
                 "summary": "Delivery state of a notification",
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [_ID],
                 "responses": {
                     "200": _json(_ref("Notification")),
                     "404": _json(_ref("Error")),

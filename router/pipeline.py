@@ -280,7 +280,7 @@ class _Filing:
             held = "no_ticket"
         elif any(a.status == "pending" for a in self.attachments):
             held = "scan"
-        seq = tx.insert_envelope(
+        seq, feed_seq = tx.insert_envelope(
             envelope.id,
             self.journal_id,
             raw.received_at,
@@ -290,21 +290,24 @@ class _Filing:
             envelope_encoder.encode(envelope),
             held=held,
         )
-        feed_seq = None
-        if held is None:
-            feed_seq = tx.hand_off(seq)
-            if self.filer.webhook:
-                tx.queue_handoff(seq, self.now.timestamp())
+        if feed_seq is not None and self.filer.webhook:
+            tx.queue_handoff(seq, self.now.timestamp())
         tx.journal_filed(self.journal_id, envelope.id)
-        acceptance = Acceptance(
-            envelope_id=envelope.id,
-            ticket_number=ticket.number if ticket else None,
-            ticket_is_new=ticket.is_new if ticket else False,
-            category_code=ticket.category.code if ticket else None,
-            category_name=ticket.category.name if ticket else None,
-            redelivery=False,
-        )
+        acceptance = acceptance_of(envelope, redelivery=False)
         return Filed(acceptance, feed_seq, self.queued, duplicate_of is not None)
+
+
+def acceptance_of(envelope: Envelope, *, redelivery: bool) -> Acceptance:
+    """The answer for the peer about a filed envelope (the same again for a redelivery)."""
+    ticket = envelope.ticket
+    return Acceptance(
+        envelope_id=envelope.id,
+        ticket_number=ticket.number if ticket else None,
+        ticket_is_new=ticket.is_new if ticket else False,
+        category_code=ticket.category.code if ticket else None,
+        category_name=ticket.category.name if ticket else None,
+        redelivery=redelivery,
+    )
 
 
 def tell_refused_later(

@@ -389,11 +389,13 @@ class Tx:
         body: bytes,
         *,
         held: str | None,
-    ) -> int:
-        """Store an envelope (not yet handed off); return its store sequence number."""
+    ) -> tuple[int, int | None]:
+        """Store an envelope; return (store seq, feed_seq or None while it is held)."""
         row = self._one(
             "INSERT INTO envelopes (id, journal_id, received_at, ticket_number, contact_id, "
-            "fingerprint, held, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "fingerprint, held, body, feed_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "CASE WHEN ?7 IS NULL THEN (SELECT coalesce(max(feed_seq), 0) + 1 FROM envelopes) "
+            "END) RETURNING seq, feed_seq",
             envelope_id,
             journal_id,
             received_at,
@@ -403,7 +405,7 @@ class Tx:
             held,
             body,
         )
-        return int(row[0])
+        return int(row[0]), row[1]
 
     def hand_off(self, seq: int, body: bytes | None = None) -> int:
         """Put a stored envelope into the feed (with its final body); return its feed_seq."""
@@ -422,7 +424,9 @@ class Tx:
         marks = ", ".join("?" for _ in contact_ids)
         rows = self.conn.execute(
             f"SELECT id, ticket_number, fingerprint FROM envelopes WHERE contact_id IN ({marks}) "
-            "AND received_at >= ? ORDER BY seq DESC LIMIT 50",
+            # The (contact_id, received_at) index walked backwards: no sort. A repeat is
+            # resent among a citizen's last few messages; more candidates only cost time.
+            "AND received_at >= ? ORDER BY received_at DESC LIMIT 10",
             (*contact_ids, since),
         ).fetchall()
         return [RecentEnvelope(r[0], r[1], r[2]) for r in rows]
@@ -516,31 +520,30 @@ class Tx:
         text: str,
     ) -> tuple[str, bool]:
         """Queue a notification once per source key; return (id, is_new)."""
-        row = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
-        if row is not None:
-            return str(row[0]), False
         notification_id = new_ulid()
-        self.conn.execute(
+        row = self._one(
             "INSERT INTO notifications (id, source_key, created_at, ticket_number, contact_id, "
             "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                notification_id,
-                source_key,
-                now_iso,
-                ticket,
-                contact_id,
-                channel,
-                account,
-                address,
-                kind,
-                int(automatic),
-                text,
-                now,
-                now,
-            ),
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source_key) DO NOTHING RETURNING id",
+            notification_id,
+            source_key,
+            now_iso,
+            ticket,
+            contact_id,
+            channel,
+            account,
+            address,
+            kind,
+            int(automatic),
+            text,
+            now,
+            now,
         )
-        return notification_id, True
+        if row is not None:
+            return notification_id, True
+        existing = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
+        return str(existing[0]), False
 
     def claim_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
         """Move due notifications to `sending` and return them."""
@@ -661,6 +664,8 @@ class Tx:
 
     def attachments(self, ids: list[str]) -> list[AttachmentRecord]:
         """Attachments by id, in the order asked for (unknown ids are left out)."""
+        if not ids:
+            return []
         marks = ", ".join("?" for _ in ids)
         rows = self.conn.execute(
             f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE id IN ({marks})", ids

@@ -35,8 +35,12 @@ def free_port() -> int:
 class DaemonProcess:
     """Configuration, process and clients of one test daemon."""
 
-    def __init__(self, root: Path, router_overrides: str = "") -> None:
+    def __init__(
+        self, root: Path, router_overrides: str = "", env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
+        # Extra environment for the process (NOTIFY_SOCKET, WATCHDOG_USEC).
+        self.env = dict(env or {})
         self.config = root / "config"
         self.state = root / "state"
         shutil.copytree(
@@ -69,16 +73,21 @@ class DaemonProcess:
         assert old in text, old
         path.write_text(text.replace(old, new))
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start the daemon and wait until /readyz says ready."""
+    def spawn(self) -> None:
+        """Start the process without waiting for readiness."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "router", "--config", str(self.config), "run"],
                 stdout=log,
                 stderr=log,
                 cwd=self.root,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
+                env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
             )
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the daemon and wait until /readyz says ready."""
+        self.spawn()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -92,6 +101,11 @@ class DaemonProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError("daemon did not become ready:\n" + self.log.read_text())
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        """Wait for the process to end by itself; its exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout)
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
@@ -227,50 +241,6 @@ class ChatClient:
 
 
 # -- helpers appended for the operations tests (lifecycle, crash, webhook, logging) ---------------
-
-
-class EnvDaemon(DaemonProcess):
-    """A DaemonProcess whose process gets extra environment (NOTIFY_SOCKET, WATCHDOG_USEC)."""
-
-    def __init__(
-        self, root: Path, router_overrides: str = "", env: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(root, router_overrides)
-        self.env = dict(env or {})
-
-    def spawn(self) -> None:
-        """Start the process without waiting for readiness."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "router", "--config", str(self.config), "run"],
-                stdout=log,
-                stderr=log,
-                cwd=self.root,
-                env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
-            )
-
-    def start(self, timeout: float = 20.0) -> None:
-        """Start the daemon with the extra environment and wait until /readyz says ready."""
-        self.spawn()
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"daemon exited with {self.process.returncode}:\n" + self.log.read_text()
-                )
-            try:
-                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("daemon did not become ready:\n" + self.log.read_text())
-
-    def wait_exit(self, timeout: float = 20.0) -> int:
-        """Wait for the process to end by itself; its exit code."""
-        assert self.process is not None
-        return self.process.wait(timeout)
 
 
 def log_text_lines(daemon: DaemonProcess) -> list[str]:

@@ -84,6 +84,14 @@ async def feed(daemon: DaemonProcess, *, wait: float = 0) -> list[dict[str, Any]
         return envelopes
 
 
+async def released(daemon: DaemonProcess) -> list[dict[str, Any]]:
+    """The feed once a held envelope has been released into it (rescans run every 5 s)."""
+    with trio.fail_after(60):
+        while True:
+            if envelopes := await feed(daemon, wait=20):
+                return envelopes
+
+
 async def test_clean_files_of_each_allowed_type_are_accepted_and_served(
     daemon: DaemonProcess,
 ) -> None:
@@ -283,10 +291,7 @@ async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
             assert accepted["type"] == "accepted" and accepted["ticket"]["number"]
         assert await feed(daemon) == []  # held: stored and acknowledged, not yet handed off
         scanner.start()
-        with trio.fail_after(60):
-            envelopes: list[dict[str, Any]] = []
-            while not envelopes:
-                envelopes = await feed(daemon, wait=20)
+        envelopes = await released(daemon)
         assert envelopes[0]["attachments"][0]["scan"]["status"] == "clean"
         assert envelopes[0]["ticket"]["number"] == accepted["ticket"]["number"]
     finally:
@@ -310,10 +315,7 @@ async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_pat
             ).json()
             assert receipt["scan"]["status"] == "pending"
             await chat.write("Скан", attachment_ids=[receipt["upload_id"]])
-            with trio.fail_after(60):
-                envelopes: list[dict[str, Any]] = []
-                while not envelopes:
-                    envelopes = await feed(daemon, wait=20)
+            envelopes = await released(daemon)
             notice = await chat.notice("system")
         attachment = envelopes[0]["attachments"][0]
         assert attachment["scan"]["status"] == "error"

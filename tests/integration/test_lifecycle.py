@@ -13,7 +13,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from .daemon import ChatClient, EnvDaemon, feed_all
+from .daemon import ChatClient, DaemonProcess, feed_all
 
 # systemd passes the watchdog timeout in microseconds; the daemon pings at half of it.
 WATCHDOG_USEC = 2_000_000
@@ -60,10 +60,10 @@ class NotifySocket:
 
 
 @asynccontextmanager
-async def notified_daemon(root: Path) -> AsyncIterator[tuple[EnvDaemon, NotifySocket]]:
+async def notified_daemon(root: Path) -> AsyncIterator[tuple[DaemonProcess, NotifySocket]]:
     """A running daemon that reports to our notify socket, with a 2 s watchdog."""
     notify = NotifySocket()
-    daemon = EnvDaemon(
+    daemon = DaemonProcess(
         root,
         env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)},
     )
@@ -85,7 +85,7 @@ def has(key: str, value: str = "1") -> Callable[[Datagram], bool]:
     return lambda datagram: datagram.get(key) == value
 
 
-async def chat(daemon: EnvDaemon, text: str) -> dict[str, object]:
+async def chat(daemon: DaemonProcess, text: str) -> dict[str, object]:
     """Send one chat message in a new session; the daemon's answer frame."""
     async with open_websocket_url(daemon.ws_url) as ws:
         client = ChatClient(ws)
@@ -93,7 +93,7 @@ async def chat(daemon: EnvDaemon, text: str) -> dict[str, object]:
         return await client.write(text)
 
 
-async def reload_and_wait(daemon: EnvDaemon, notify: NotifySocket) -> Datagram:
+async def reload_and_wait(daemon: DaemonProcess, notify: NotifySocket) -> Datagram:
     """SIGHUP; wait for RELOADING=1 and then READY=1; the READY datagram."""
     start = len(notify.datagrams)
     daemon.signal(signal.SIGHUP)
@@ -103,11 +103,11 @@ async def reload_and_wait(daemon: EnvDaemon, notify: NotifySocket) -> Datagram:
     return notify.datagrams[ready]
 
 
-def messages(daemon: EnvDaemon) -> list[str]:
+def messages(daemon: DaemonProcess) -> list[str]:
     return [record["msg"] for record in daemon.log_lines()]
 
 
-async def reload_metric(daemon: EnvDaemon, result: str) -> float:
+async def reload_metric(daemon: DaemonProcess, result: str) -> float:
     async with daemon.admin() as admin:
         text = (await admin.get("/metrics")).text
     prefix = f'omnirouter_config_reloads_total{{result="{result}"}} '
@@ -190,7 +190,7 @@ async def test_sigterm_drains_and_keeps_what_was_accepted(tmp_path: Path) -> Non
 
 async def test_broken_configuration_exits_78(tmp_path: Path) -> None:
     """Starting with an invalid router.toml exits 78 (EX_CONFIG), naming FILE: KEY: REASON."""
-    daemon = EnvDaemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     daemon.edit_router("auto_limit = 10", "auto_limit = 0")
     daemon.edit_router('timezone = "Europe/Moscow"', 'timezone = "Mars/Olympus"')
     daemon.spawn()
@@ -201,8 +201,8 @@ async def test_broken_configuration_exits_78(tmp_path: Path) -> None:
 
 
 async def test_taken_port_exits_71(tmp_path: Path) -> None:
-    """Starting when the listen port is taken exits 71 (EX_OSERR) with a clear message."""
-    daemon = EnvDaemon(tmp_path)
+    """Starting when the listen port is taken exits 71 (EX_OSERR) naming the address."""
+    daemon = DaemonProcess(tmp_path)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", daemon.port))
@@ -211,13 +211,15 @@ async def test_taken_port_exits_71(tmp_path: Path) -> None:
         assert await trio.to_thread.run_sync(daemon.wait_exit) == 71
     errors = [r["msg"] for r in daemon.log_lines() if r["level"] == "error"]
     assert any(
-        m.startswith("cannot start: ") and "address already in use" in m.lower() for m in errors
+        m.startswith(f"cannot start on 127.0.0.1:{daemon.port}: ")
+        and "address already in use" in m.lower()
+        for m in errors
     ), errors
 
 
 async def test_sigterm_closes_open_chat_sockets_as_going_away(tmp_path: Path) -> None:
     """On SIGTERM an idle chat WebSocket gets a close frame (1001/1012), not a dropped socket."""
-    daemon = EnvDaemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     # Short, so that a daemon which waits out the drain instead costs this test little.
     daemon.edit_router("drain_seconds = 10", "drain_seconds = 2")
     await trio.to_thread.run_sync(daemon.start)
