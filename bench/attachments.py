@@ -108,10 +108,3 @@ def run() -> dict[str, Any]:
             return trio.run(_measure, root, scanner.address_unix)
         finally:
             scanner.stop()
-
-
-if __name__ == "__main__":
-    figures = run()
-    print(f"{'scenario':<28}{'value':>12}")
-    for key, value in figures.items():
-        print(f"{key:<28}{value!s:>12}")

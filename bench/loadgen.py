@@ -278,15 +278,22 @@ async def run(job: dict[str, Any]) -> None:
             await prepare_tickets(sessions, job["seed"])
         emit({"event": "ready", "sessions": len(sessions), "setup_s": time.monotonic() - began})
         start = msgspec.json.decode(await trio.to_thread.run_sync(sys.stdin.readline))["start"]
-        await trio.sleep_until(trio_deadline(start + job.get("warmup", 0.0)))
-        cpu_start = cpu_seconds()
+        warmed_up = start + job.get("warmup", 0.0)
         if job["mode"] == "status":
+            await trio.sleep_until(trio_deadline(warmed_up))
+            cpu_start = cpu_seconds()
             extra = await status_job(sessions, job, start, stats)
         else:
+            # The loops run from `start` and count only their window: the warm-up is load too.
+            # (Sleeping through it first would send the open loop's warm-up schedule in one
+            # burst at the window's start and bill that backlog to the daemon.)
+            await trio.sleep_until(trio_deadline(start))
             loop = closed_loop if job["mode"] == "closed" else open_loop
             async with trio.open_nursery() as load:
                 for session in sessions:
                     load.start_soon(loop, session, job, start, stats)
+                await trio.sleep_until(trio_deadline(warmed_up))
+                cpu_start = cpu_seconds()
         cpu_used = cpu_seconds() - cpu_start
         with trio.move_on_after(5):
             for session in sessions:

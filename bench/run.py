@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import baseline
+from bench import attachments, baseline
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -297,7 +297,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline-seconds", type=float, default=2.0, help="per baseline variant")
     p.add_argument("--baseline-rows", type=int, default=5000, help="daemon rows to copy")
     p.add_argument(
-        "--only", choices=("throughput", "rate", "status"), action="append", help="subset"
+        "--only",
+        choices=("throughput", "rate", "status", "attachments"),
+        action="append",
+        help="subset",
     )
     p.add_argument(
         "--session-messages",
@@ -315,7 +318,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    wanted = set(args.only or ("throughput", "rate", "status"))
+    wanted = set(args.only or ("throughput", "rate", "status", "attachments"))
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
@@ -361,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     figures["daemon_exit_code"] = exit_code
     print("bench: raw SQLite baseline…", file=sys.stderr)
     figures["baseline"] = run_baseline(daemon, figures, args)
+    if "attachments" in wanted:
+        print("bench: attachments scan-and-store vs raw clamd…", file=sys.stderr)
+        figures["attachments"] = attachments.run()
     figures["bench_seconds"] = round(time.monotonic() - began, 1)
     rows = table(figures)
     print_table(rows)
@@ -474,6 +480,14 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row("raw SQLite", f"daemon / raw (commit per {g})",
                     b["ratio_daemon_to_daemon_group"])
             )  # fmt: skip
+    a = f.get("attachments")
+    if a:
+        rows += [
+            Row("attachments", "raw clamd INSTREAM MB/s", a["raw_clamd_mb_s"]),
+            Row("attachments", "scan-and-store MB/s", a["scan_and_store_mb_s"]),
+            Row("attachments", "scan-and-store / raw", a["ratio"],
+                f">= {a['target_ratio']:g}", a["ratio"] >= a["target_ratio"]),
+        ]  # fmt: skip
     return rows
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import secrets
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,27 +13,11 @@ import trio
 from trio_websocket import open_websocket_url
 
 from tests.clamd import EICAR, EICAR_SIGNATURE, ClamdServer
+from tests.samples import DOCX, HEIC, JPEG, MZ, ODT, PDF, PNG, TIFF, XLSX, zipped
 
 from .daemon import ChatClient, DaemonProcess
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(13) + b"\x00\x00\x00\x00IEND\xaeB`\x82"
-JPEG = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    + bytes(64)
-    + b"\xff\xd9"
-)
 WEBCHAT_LIMIT = '[attachments.limits.webchat]\nfile = "5MB"'
-MZ = b"MZ\x90\x00" + bytes(60) + b"PE\x00\x00" + bytes(200)
-
-
-def zipped(*members: tuple[str, bytes]) -> bytes:
-    """A ZIP archive (deflated) of the given members."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def with_clamd(root: Path, address: str, extra: dict[str, str] | None = None) -> DaemonProcess:
@@ -95,13 +77,18 @@ async def released(daemon: DaemonProcess) -> list[dict[str, Any]]:
 async def test_clean_files_of_each_allowed_type_are_accepted_and_served(
     daemon: DaemonProcess,
 ) -> None:
-    """PDF, PNG, JPEG, text and a ZIP of them scan clean and reach the backend intact."""
+    """Every allowed type scans clean, keeps its detected type and reaches the backend intact."""
     files = {
         "scan.pdf": (PDF, "application/pdf", "application/pdf"),
         "screen.png": (PNG, "image/png", "image/png"),
         "photo.jpg": (JPEG, "image/jpeg", "image/jpeg"),
         "note.txt": ("Паспорт 4510 123456".encode(), "text/plain", "text/plain"),
-        "docs.zip": (zipped(("a.pdf", PDF), ("b.png", PNG)), "application/zip", "application/zip"),
+        "scan.tiff": (TIFF, "image/tiff", "image/tiff"),
+        "IMG_0001.HEIC": (HEIC, "image/heic", "image/heic"),
+        "application.docx": (DOCX, "application/msword", "application/vnd.openxmlformats"),
+        "letter.odt": (ODT, "application/vnd.oasis.opendocument.text", "application/vnd.oasis"),
+        "table.xlsx": (XLSX, "application/vnd.ms-excel", "application/vnd.openxmlformats"),
+        "docs.zip": (zipped({"a.pdf": PDF, "b.png": PNG}), "application/zip", "application/zip"),
     }
     async with open_websocket_url(daemon.ws_url) as ws:
         chat = ChatClient(ws)
@@ -113,10 +100,11 @@ async def test_clean_files_of_each_allowed_type_are_accepted_and_served(
             assert response.status_code == 201, response.text
             assert response.json()["scan"]["status"] == "clean", response.json()
             ids.append(response.json()["upload_id"])
-        accepted = await chat.write("Прикладываю документы", attachment_ids=ids)
-        assert accepted["type"] == "accepted", accepted
-    [envelope] = await feed(daemon, wait=10)
-    listed = {a["filename"]: a for a in envelope["attachments"]}
+        for part in (ids[:5], ids[5:]):  # five files per chat message (the default limit)
+            accepted = await chat.write("Прикладываю документы", attachment_ids=part)
+            assert accepted["type"] == "accepted", accepted
+    envelopes = await feed(daemon, wait=10)
+    listed = {a["filename"]: a for e in envelopes for a in e["attachments"]}
     assert set(listed) == set(files)
     async with daemon.backend() as client:
         for name, (data, _, detected) in files.items():
@@ -163,11 +151,11 @@ async def test_eicar_in_a_pdf_named_file_is_quarantined_and_explained(
     [
         (
             "archive.zip",
-            zipped(("inner/readme.txt", b"hello"), ("inner/virus.txt", EICAR)),
+            zipped({"inner/readme.txt": b"hello", "inner/virus.txt": EICAR}),
             "infected",
             "вирус",
         ),
-        ("bomb.zip", zipped(("zeros.txt", bytes(50 * 1024 * 1024))), "rejected", "архив"),
+        ("bomb.zip", zipped({"zeros.txt": bytes(50 * 1024 * 1024)}), "rejected", "архив"),
         ("invoice.pdf", MZ, "rejected", "программы"),
     ],
     ids=["eicar-in-zip", "zip-bomb", "renamed-executable"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import tempfile
@@ -22,18 +21,23 @@ from router.attachments.content_types import (
     TypeVerdict,
     inspect,
 )
+from tests.samples import (
+    DOCX,
+    ELF,
+    HEIC,
+    JPEG,
+    MZ,
+    OLE2,
+    OOXML,
+    PDF,
+    PNG,
+    TIFF,
+    odf,
+    ooxml,
+    zipped,
+)
 
 POLICY = TypePolicy()
-OOXML = "application/vnd.openxmlformats-officedocument."
-
-PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64)
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-TIFF = b"II*\x00\x08\x00\x00\x00" + bytes(32)
-HEIC = struct.pack(">I", 24) + b"ftypheic" + bytes(4) + b"mif1heic" + bytes(32)
-MZ = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(56) + b"PE\x00\x00" + bytes(64)
-ELF = b"\x7fELF\x02\x01\x01" + bytes(57)
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
 
 
 def check(
@@ -46,34 +50,6 @@ def check(
     path = tmp_path / "blob"
     path.write_bytes(data)
     return inspect(path, filename=filename, declared_type=declared, policy=policy)
-
-
-def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def ooxml(main: str, part: str, extra: dict[str, bytes] | None = None) -> bytes:
-    types = (
-        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-        'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/>'
-        f'<Override PartName="/{part}" ContentType="{main}"/></Types>'
-    )
-    return zipped({"[Content_Types].xml": types.encode(), part: b"<doc/>", **(extra or {})})
-
-
-def odf(mimetype: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("mimetype", mimetype, compress_type=zipfile.ZIP_STORED)
-        archive.writestr("content.xml", b"<office:document-content/>", zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
-
-
-DOCX = ooxml(OOXML + "wordprocessingml.document.main+xml", "word/document.xml")
 
 
 # -- types by content ------------------------------------------------------------------------
