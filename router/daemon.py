@@ -173,6 +173,7 @@ class Daemon:
                 log.info("filed %d journalled messages left from the last run", refiled)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals, nursery)
+                nursery.start_soon(self.db.checkpoint_loop)
                 await nursery.start(self.outbox.run)
                 await nursery.start(self.attachments.run)
                 if self.filer.webhook:

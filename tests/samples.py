@@ -51,3 +51,15 @@ def odf(mimetype: str) -> bytes:
 DOCX = ooxml(OOXML + "wordprocessingml.document.main+xml", "word/document.xml")
 XLSX = ooxml(XLSX_MAIN, "xl/workbook.xml")
 ODT = odf(ODT_MIME)
+
+
+def encrypted(members: dict[str, bytes]) -> bytes:
+    """An archive whose members say they are encrypted (zipfile cannot write real ones)."""
+    data = bytearray(zipped(members, zipfile.ZIP_STORED))
+    for header, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(header)
+        while at != -1:
+            (flags,) = struct.unpack_from("<H", data, at + flag_at)
+            struct.pack_into("<H", data, at + flag_at, flags | 1)
+            at = data.find(header, at + 1)
+    return bytes(data)

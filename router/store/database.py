@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # one group's latency bounded when thousands of jobs are queued at once. 20 ms of work is a
 # few fsyncs' worth on an SSD, so commits stay a small share of the writer's time.
 MAX_GROUP = 256
+# A second keeps the WAL to a few MB at full intake; a checkpoint never blocks the writer.
+CHECKPOINT_INTERVAL = 1.0
 GROUP_SECONDS = 0.020
 
 
@@ -82,6 +84,7 @@ class Database:
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._read_lock = trio.Lock()
         self.groups_committed = 0
         self.jobs_committed = 0
@@ -93,11 +96,16 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect(self.path)
         applied = migrate(conn)
+        # Checkpoints run from checkpoint_loop() on a connection of their own: done by the
+        # writer at commit (SQLite's default), a checkpoint's copying and fsync would stall
+        # every message queued behind that commit.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
         self._writer.start()
         self._reader = connect(self.path, readonly=True)
+        self._checkpointer = connect(self.path)
         return applied
 
     def close(self) -> None:
@@ -109,6 +117,11 @@ class Database:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._checkpointer is not None:
+            # Leave a small WAL behind: the next start need not replay it.
+            self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._checkpointer.close()
+            self._checkpointer = None
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next write group; return once its group has committed."""
@@ -128,6 +141,16 @@ class Database:
         assert reader is not None, "database is not open"
         async with self._read_lock:
             return await trio.to_thread.run_sync(fn, reader)
+
+    async def checkpoint_loop(self) -> None:
+        """Copy the WAL back into the database regularly, off the writer's path, until cancelled."""
+        checkpointer = self._checkpointer
+        assert checkpointer is not None, "database is not open"
+        while True:
+            await trio.sleep(CHECKPOINT_INTERVAL)
+            # PASSIVE never waits for the writer or readers; what it cannot copy now it
+            # copies next time.
+            await trio.to_thread.run_sync(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while (first := self._jobs.get()) is not None:

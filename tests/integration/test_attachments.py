@@ -13,7 +13,7 @@ import trio
 from trio_websocket import open_websocket_url
 
 from tests.clamd import EICAR, EICAR_SIGNATURE, ClamdServer
-from tests.samples import DOCX, HEIC, JPEG, MZ, ODT, PDF, PNG, TIFF, XLSX, zipped
+from tests.samples import DOCX, HEIC, JPEG, MZ, ODT, PDF, PNG, TIFF, XLSX, encrypted, zipped
 
 from .daemon import ChatClient, DaemonProcess
 
@@ -175,6 +175,24 @@ async def test_dangerous_files_are_not_accepted(
     assert name in confirmation["text"] and reason_word in confirmation["text"]
     [envelope] = await feed(daemon, wait=10)
     assert envelope["attachments"][0]["scan"]["status"] == status
+
+
+async def test_encrypted_archive_is_never_called_clean(daemon: DaemonProcess) -> None:
+    """A password-protected ZIP cannot be scanned: status error, flagged, the citizen told why."""
+    async with open_websocket_url(daemon.ws_url) as ws:
+        chat = ChatClient(ws)
+        await chat.hello()
+        assert chat.session
+        receipt = (
+            await upload(daemon, chat.session, "scans.zip", encrypted({"a.pdf": PDF}))
+        ).json()
+        assert receipt["scan"]["status"] == "error"
+        await chat.write("Архив со сканами", attachment_ids=[receipt["upload_id"]])
+        confirmation = await chat.notice("confirmation")
+    assert "scans.zip" in confirmation["text"] and "паролем" in confirmation["text"]
+    [envelope] = await feed(daemon, wait=10)
+    assert envelope["attachments"][0]["scan"]["status"] == "error"
+    assert {"encrypted_archive", "unscanned_attachment"} <= set(envelope["flags"])
 
 
 async def test_malware_wins_over_a_type_refusal(daemon: DaemonProcess) -> None:

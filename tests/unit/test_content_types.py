@@ -32,6 +32,7 @@ from tests.samples import (
     PDF,
     PNG,
     TIFF,
+    encrypted,
     odf,
     ooxml,
     zipped,
@@ -364,18 +365,6 @@ def test_overlapping_entries_are_refused(tmp_path: Path) -> None:
     struct.pack_into("<I", data, second + 42, 0)  # relative offset of local header
     verdict = check(tmp_path, bytes(data))
     assert verdict.reason == "zip bomb: overlapping archive entries"
-
-
-def encrypted(members: dict[str, bytes]) -> bytes:
-    """An archive whose members say they are encrypted (zipfile cannot write real ones)."""
-    data = bytearray(zipped(members, zipfile.ZIP_STORED))
-    for header, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-        at = data.find(header)
-        while at != -1:
-            (flags,) = struct.unpack_from("<H", data, at + flag_at)
-            struct.pack_into("<H", data, at + flag_at, flags | 1)
-            at = data.find(header, at + 1)
-    return bytes(data)
 
 
 def test_an_encrypted_archive_passes_but_is_unscannable(tmp_path: Path) -> None:
