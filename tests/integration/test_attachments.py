@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,30 @@ def daemon(tmp_path: Path, clamd: ClamdServer) -> Iterator[DaemonProcess]:
     running.start()
     yield running
     running.stop()
+
+
+@asynccontextmanager
+async def citizen(daemon: DaemonProcess) -> AsyncIterator[ChatClient]:
+    """A citizen in the web chat: a session over a real WebSocket, welcomed."""
+    async with open_websocket_url(daemon.ws_url) as ws:
+        chat = ChatClient(ws)
+        await chat.hello()
+        yield chat
+
+
+async def attach(
+    daemon: DaemonProcess,
+    chat: ChatClient,
+    name: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+) -> dict[str, Any]:
+    """Upload one file for the citizen's session; the receipt."""
+    assert chat.session
+    response = await upload(daemon, chat.session, name, data, content_type)
+    assert response.status_code == 201, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
 
 
 async def upload(
@@ -90,16 +115,12 @@ async def test_clean_files_of_each_allowed_type_are_accepted_and_served(
         "table.xlsx": (XLSX, "application/vnd.ms-excel", "application/vnd.openxmlformats"),
         "docs.zip": (zipped({"a.pdf": PDF, "b.png": PNG}), "application/zip", "application/zip"),
     }
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
+    async with citizen(daemon) as chat:
         ids = []
         for name, (data, declared, _) in files.items():
-            response = await upload(daemon, chat.session, name, data, declared)
-            assert response.status_code == 201, response.text
-            assert response.json()["scan"]["status"] == "clean", response.json()
-            ids.append(response.json()["upload_id"])
+            receipt = await attach(daemon, chat, name, data, declared)
+            assert receipt["scan"]["status"] == "clean", receipt
+            ids.append(receipt["upload_id"])
         for part in (ids[:5], ids[5:]):  # five files per chat message (the default limit)
             accepted = await chat.write("Прикладываю документы", attachment_ids=part)
             assert accepted["type"] == "accepted", accepted
@@ -122,12 +143,8 @@ async def test_eicar_in_a_pdf_named_file_is_quarantined_and_explained(
     daemon: DaemonProcess,
 ) -> None:
     """EICAR named .pdf is infected: quarantined, refused to the backend, named to the citizen."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        response = await upload(daemon, chat.session, "справка.pdf", EICAR, "application/pdf")
-        receipt = response.json()
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, "справка.pdf", EICAR, "application/pdf")
         assert receipt["scan"] == {"status": "infected", "detail": EICAR_SIGNATURE}
         await chat.write("Справка во вложении", attachment_ids=[receipt["upload_id"]])
         confirmation = await chat.notice("confirmation")
@@ -164,11 +181,8 @@ async def test_dangerous_files_are_not_accepted(
     daemon: DaemonProcess, name: str, data: bytes, status: str, reason_word: str
 ) -> None:
     """EICAR in a ZIP, a zip bomb and a renamed executable are refused with a plain reason."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        receipt = (await upload(daemon, chat.session, name, data)).json()
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, name, data)
         assert receipt["scan"]["status"] == status, receipt
         await chat.write("Вложение", attachment_ids=[receipt["upload_id"]])
         confirmation = await chat.notice("confirmation")
@@ -179,13 +193,8 @@ async def test_dangerous_files_are_not_accepted(
 
 async def test_encrypted_archive_is_never_called_clean(daemon: DaemonProcess) -> None:
     """A password-protected ZIP cannot be scanned: status error, flagged, the citizen told why."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        receipt = (
-            await upload(daemon, chat.session, "scans.zip", encrypted({"a.pdf": PDF}))
-        ).json()
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, "scans.zip", encrypted({"a.pdf": PDF}))
         assert receipt["scan"]["status"] == "error"
         await chat.write("Архив со сканами", attachment_ids=[receipt["upload_id"]])
         confirmation = await chat.notice("confirmation")
@@ -197,21 +206,15 @@ async def test_encrypted_archive_is_never_called_clean(daemon: DaemonProcess) ->
 
 async def test_malware_wins_over_a_type_refusal(daemon: DaemonProcess) -> None:
     """An executable that is also malware is reported infected, not merely rejected."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        receipt = (await upload(daemon, chat.session, "tool.exe", MZ + EICAR)).json()
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, "tool.exe", MZ + EICAR)
     assert receipt["scan"] == {"status": "infected", "detail": EICAR_SIGNATURE}
 
 
 async def test_renamed_executable_is_flagged_as_type_mismatch(daemon: DaemonProcess) -> None:
     """A PE executable declared as a PDF carries the type_mismatch flag."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        receipt = (await upload(daemon, chat.session, "invoice.pdf", MZ, "application/pdf")).json()
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, "invoice.pdf", MZ, "application/pdf")
         await chat.write("Счёт", attachment_ids=[receipt["upload_id"]])
     [envelope] = await feed(daemon, wait=10)
     assert "type_mismatch" in envelope["flags"]
@@ -229,8 +232,7 @@ async def test_limits_refuse_with_a_clear_answer(daemon: DaemonProcess) -> None:
         assert too_big.status_code == 413
         assert too_big.json()["error"] == "file_too_large"
         ids = [
-            (await upload(daemon, chat.session, f"{i}.txt", b"text %d" % i)).json()["upload_id"]
-            for i in range(6)
+            (await attach(daemon, chat, f"{i}.txt", b"text %d" % i))["upload_id"] for i in range(6)
         ]
         refused = await chat.write("много файлов", attachment_ids=ids)
         assert refused["type"] == "error" and refused["code"] == "too_many_attachments"
@@ -252,15 +254,11 @@ async def test_ten_megabyte_file_is_scanned_without_holding_it_in_memory(
     """Peak memory of the daemon grows far less than a 10 MB file while it is stored and scanned."""
     data = secrets.token_bytes(10 * 1024 * 1024)
     before = _peak_rss(daemon)
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        assert chat.session
-        response = await upload(daemon, chat.session, "big.bin.txt", data)
+    async with citizen(daemon) as chat:
+        receipt = await attach(daemon, chat, "big.bin.txt", data)
     # A random blob is not an allowed type, so it is rejected, but only after it was stored and
     # inspected; what matters here is the memory that path needed.
-    assert response.status_code == 201
-    assert response.json()["size"] == len(data)
+    assert receipt["size"] == len(data)
     grown = _peak_rss(daemon) - before
     assert grown < len(data) // 2, f"peak RSS grew by {grown} bytes for a {len(data)} byte file"
 
@@ -285,13 +283,8 @@ async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
     daemon.start()
     try:
         scanner.stop()
-        async with open_websocket_url(daemon.ws_url) as ws:
-            chat = ChatClient(ws)
-            await chat.hello()
-            assert chat.session
-            receipt = (
-                await upload(daemon, chat.session, "scan.pdf", PDF, "application/pdf")
-            ).json()
+        async with citizen(daemon) as chat:
+            receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             assert receipt["scan"]["status"] == "pending"
             accepted = await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
             assert accepted["type"] == "accepted" and accepted["ticket"]["number"]
@@ -312,13 +305,8 @@ async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_pat
     )
     daemon.start()
     try:
-        async with open_websocket_url(daemon.ws_url) as ws:
-            chat = ChatClient(ws)
-            await chat.hello()
-            assert chat.session
-            receipt = (
-                await upload(daemon, chat.session, "scan.pdf", PDF, "application/pdf")
-            ).json()
+        async with citizen(daemon) as chat:
+            receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             assert receipt["scan"]["status"] == "pending"
             await chat.write("Скан", attachment_ids=[receipt["upload_id"]])
             envelopes = await released(daemon)

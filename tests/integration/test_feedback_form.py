@@ -91,37 +91,30 @@ async def test_urlencoded_submission_is_accepted(form_daemon: DaemonProcess) -> 
     assert response.status_code == 201, response.text
 
 
-async def test_technical_problem_type_files_category_11(form_daemon: DaemonProcess) -> None:
-    """Request type technical_problem files under category 11, whatever the text says."""
-    response = await _submit(
-        form_daemon,
-        json={
-            "email": "tech@example.ru",
-            "type": "technical_problem",
-            "text": _unique("Хочу подать заявление на справку"),
-        },
-    )
+@pytest.mark.parametrize(
+    ("contact", "kind", "text", "code"),
+    [
+        (
+            {"email": "tech@example.ru"},
+            "technical_problem",
+            "Хочу подать заявление на справку",
+            "11",
+        ),
+        ({"phone": "+79161112233"}, "suggestion", "Сделайте тёмную тему", "08"),
+    ],
+    ids=["technical_problem", "suggestion"],
+)
+async def test_request_type_decides_the_category(
+    form_daemon: DaemonProcess, contact: dict[str, str], kind: str, text: str, code: str
+) -> None:
+    """The form's request type files the ticket under its code, whatever the text says."""
+    response = await _submit(form_daemon, json={**contact, "type": kind, "text": _unique(text)})
     assert response.status_code == 201, response.text
     async with form_daemon.backend() as backend:
         filed = await envelope(backend, response.json()["envelope_id"])
-    assert filed["ticket"]["category"]["code"] == "11"
-    assert filed["ticket"]["priority"] == "technical"
-
-
-async def test_suggestion_type_files_category_08(form_daemon: DaemonProcess) -> None:
-    """Request type suggestion files under complaints and suggestions (08)."""
-    response = await _submit(
-        form_daemon,
-        json={
-            "phone": "+79161112233",
-            "type": "suggestion",
-            "text": _unique("Сделайте тёмную тему"),
-        },
-    )
-    assert response.status_code == 201, response.text
-    async with form_daemon.backend() as backend:
-        filed = await envelope(backend, response.json()["envelope_id"])
-    assert filed["ticket"]["category"]["code"] == "08"
+    assert filed["ticket"]["category"]["code"] == code
+    if kind == "technical_problem":
+        assert filed["ticket"]["priority"] == "technical"
 
 
 @pytest.mark.parametrize(
