@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 # Language -> the lower-case letters of its alphabet. Order matters: ties and messages without
@@ -18,10 +19,12 @@ DEFAULT_LANGUAGE = next(iter(ALPHABETS))
 def guess_language(text: str, hint: str | None = None) -> str:
     """Return the language whose letters are most common in `text`; the hint or Russian if none."""
     counts = dict.fromkeys(ALPHABETS, 0)
-    for ch in text.lower():
+    # Counting characters first (in C) leaves the Python loop a few dozen distinct letters
+    # instead of every character of the message.
+    for ch, seen in Counter(text.lower()).items():
         for language, letters in ALPHABETS.items():
             if ch in letters:
-                counts[language] += 1
+                counts[language] += seen
                 break
     best = max(counts, key=lambda language: counts[language])  # first of equals wins
     if counts[best]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from channels.contract import Acceptance, Channel, NoticeKind, RawInbound, Sender
-from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
+from dedupe.identity import linked_to_ticket, resolve_contact
 from dedupe.routing import Filing, Policy, route
 from dedupe.similarity import fingerprint
 from normaliser.envelope import (
@@ -221,7 +221,7 @@ class _Filing:
         """Link the contact to the chosen ticket, reopening it if so configured."""
         number = filing.ticket
         assert number is not None
-        self.tx.link_ticket_contact(number, canonical_contact(self.tx, self.contact))
+        self.tx.link_ticket_contact(number, self.contact)  # resolve_contact gave the canonical
         if filing.reopen:
             at = rfc3339(self.now)
             self.tx.set_ticket_status(number, "accepted", at)

@@ -1,0 +1,71 @@
+"""The intake: a message whose filing fails is kept, answered, and filed on replay."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from channels.contract import RawInbound, Sender
+from router.intake import Intake
+from router.pipeline import Filed
+from router.store.blobs import FileBlobStore
+from router.store.database import Database
+from router.store.transaction import Tx
+
+from .test_filing import filer
+
+
+class BrokenCatalogue:
+    """A catalogue whose classification fails, standing in for any bug in filing."""
+
+    def classify(self, *args: object) -> None:
+        raise RuntimeError("classification exploded")
+
+
+def message(key: str) -> RawInbound:
+    """A web chat message."""
+    return RawInbound(
+        channel="webchat",
+        account="portal",
+        idempotency_key=key,
+        channel_message_id=key,
+        sender=Sender("webchat", "session-1"),
+        text="Нужна справка о доходах",
+        received_at="2026-11-23T09:00:00.000Z",
+        conversation_hint="chat:session-1",
+    )
+
+
+async def test_failed_filing_keeps_the_message_and_replay_files_it(tmp_path: Path) -> None:
+    """Filing that raises leaves the raw journalled as failed; after the fix it is filed once."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    rules = filer()
+    broken = replace(rules, catalogue=BrokenCatalogue())  # type: ignore[arg-type]
+    current = [broken]
+    filed: list[Filed] = []
+    intake = Intake(
+        db, FileBlobStore(tmp_path / "blobs"), lambda: current[0], lambda: 20000, filed.append
+    )
+    try:
+        acceptance = await intake.accept(message("m1"))
+        assert acceptance.envelope_id is None and acceptance.ticket_number is None
+        failures = await db.read(lambda conn: Tx(conn).journal_failures())
+        assert [(f[1], f[4]) for f in failures] == [
+            ("webchat", "RuntimeError: classification exploded")
+        ]
+        letters = await db.read(lambda conn: Tx(conn).dead_letters())
+        assert [letter["id"] for letter in letters] == [f"intake:{failures[0][0]}"]
+
+        current[0] = rules
+        assert await db.write(lambda conn: Tx(conn).revive_dead("intake", str(failures[0][0]), 0))
+        assert await intake.refile_pending() == 1
+        again = await intake.accept(message("m1"))
+        assert again.redelivery and again.ticket_number is not None
+        envelopes = await db.read(
+            lambda conn: conn.execute("SELECT count(*) FROM envelopes").fetchone()[0]
+        )
+        assert envelopes == 1
+        assert await db.read(lambda conn: Tx(conn).dead_letters()) == []
+    finally:
+        db.close()
