@@ -32,14 +32,21 @@ def near_identical(a: str, b: str, threshold: float) -> bool:
 
     Every message is compared with the sender's recent ones inside the write transaction, so
     most pairs must be rejected cheaply: by length (ratio() can never exceed
-    2·min/(len a + len b)), then by word sequence (a dozen tokens instead of a hundred
-    characters). Only pairs that survive both pay for the character-level ratio.
+    2·min/(len a + len b)), then by the words they share, then by word sequence (a dozen tokens
+    instead of a hundred characters). Only pairs that survive pay for the character ratio.
+    Every early rejection uses an upper bound of the next test, so none changes the answer.
     """
     if a == b:
         return True
     if not a or not b or 2 * min(len(a), len(b)) / (len(a) + len(b)) < threshold:
         return False
-    words = SequenceMatcher(None, a.split(), b.split(), autojunk=False)
-    if words.ratio() < threshold - WORD_SLACK:
+    a_words, b_words = a.split(), b.split()
+    floor = threshold - WORD_SLACK
+    # Words of b found anywhere in a bound the matching words from above, so this bound is
+    # >= ratio() on words; counted in C, it rejects most unrelated pairs for a few µs.
+    shared = sum(map(frozenset(a_words).__contains__, b_words))
+    if 2 * shared / (len(a_words) + len(b_words)) < floor:
+        return False
+    if SequenceMatcher(None, a_words, b_words, autojunk=False).ratio() < floor:
         return False
     return similarity(a, b) >= threshold
