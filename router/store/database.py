@@ -36,9 +36,6 @@ class _Job(Generic[T]):
         self.result: T | None = None
         self.error: BaseException | None = None
 
-    def finish(self) -> None:
-        self.token.run_sync_soon(self.event.set)
-
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open a connection with the pragmas every connection of ours needs."""
@@ -193,9 +190,19 @@ class Database:
             for failed in group:
                 failed.result = None
                 failed.error = exc
+        # One wake-up of trio per group, not per job: each is a write to trio's wake-up socket.
+        by_token: dict[trio.lowlevel.TrioToken, list[_Job[Any]]] = {}
         for done in group:
-            done.finish()
+            by_token.setdefault(done.token, []).append(done)
+        for token, jobs in by_token.items():
+            token.run_sync_soon(_wake, jobs)
         return stopping
+
+
+def _wake(jobs: list[_Job[Any]]) -> None:
+    """In trio: let the writers of a committed group go on."""
+    for job in jobs:
+        job.event.set()
 
 
 def _run(conn: sqlite3.Connection, job: _Job[Any]) -> None:
