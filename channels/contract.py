@@ -130,15 +130,6 @@ class IntakePort(Protocol):
         ...
 
 
-class DeliveryPort(Protocol):
-    """An adapter's outbound side, called by the outbox."""
-
-    async def deliver(self, message: Outbound) -> bool:
-        """Deliver `message`; True if the peer confirmed receipt, False if only sent.
-
-        Raises DeliveryFailed when the attempt failed.
-        """
-        ...
-
-
+# An adapter's outbound side, called by the outbox: True if the peer confirmed receipt, False
+# if it was only sent; raises DeliveryFailed when the attempt failed.
 Deliver = Callable[[Outbound], Awaitable[bool]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 from normaliser.masking import mask_personal_data
@@ -35,7 +36,7 @@ def configure(level: str = "INFO") -> None:
     """Send every log record to stderr as masked JSON."""
     handler = logging.StreamHandler(sys.stderr)
     formatter = JsonFormatter()
-    formatter.converter = __import__("time").gmtime
+    formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

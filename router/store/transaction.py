@@ -152,13 +152,6 @@ class Tx:
             "SELECT id, raw, raw_sha256 FROM journal WHERE state = 'received' ORDER BY id"
         ).fetchall()
 
-    def journal_failures(self) -> list[tuple[int, str, str, str, str]]:
-        """Journal rows that failed to file: (id, channel, account, received_at, error)."""
-        return self.conn.execute(
-            "SELECT id, channel, account, received_at, error FROM journal "
-            "WHERE state = 'failed' ORDER BY id"
-        ).fetchall()
-
     # -- identity graph (DedupeState) ---------------------------------------------------
 
     def identity_contact(self, identity: Sender) -> str | None:

@@ -50,15 +50,14 @@ async def test_failed_filing_keeps_the_message_and_replay_files_it(tmp_path: Pat
     try:
         acceptance = await intake.accept(message("m1"))
         assert acceptance.envelope_id is None and acceptance.ticket_number is None
-        failures = await db.read(lambda conn: Tx(conn).journal_failures())
-        assert [(f[1], f[4]) for f in failures] == [
-            ("webchat", "RuntimeError: classification exploded")
-        ]
-        letters = await db.read(lambda conn: Tx(conn).dead_letters())
-        assert [letter["id"] for letter in letters] == [f"intake:{failures[0][0]}"]
+        [letter] = await db.read(lambda conn: Tx(conn).dead_letters())
+        assert letter["id"].startswith("intake:")
+        assert letter["subject"] == "webchat/portal"
+        assert letter["last_error"] == "RuntimeError: classification exploded"
 
         current[0] = rules
-        assert await db.write(lambda conn: Tx(conn).revive_dead("intake", str(failures[0][0]), 0))
+        journal_id = letter["id"].removeprefix("intake:")
+        assert await db.write(lambda conn: Tx(conn).revive_dead("intake", journal_id, 0))
         assert await intake.refile_pending() == 1
         again = await intake.accept(message("m1"))
         assert again.redelivery and again.ticket_number is not None
