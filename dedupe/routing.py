@@ -40,10 +40,17 @@ def route(
     fingerprint: str,
     ticket_refs: list[str],
     repeat_since: str,
+    trusted: bool,
 ) -> Filing:
-    """Pick the ticket for a message; follow-ups join, near-identical repeats are marked."""
+    """Pick the ticket for a message; follow-ups join, near-identical repeats are marked.
+
+    An untrusted sender (an address typed into a form, which anyone can type) never joins an
+    existing ticket by reference or by repeating its text: it could be anybody's address.
+    """
     related: list[str] = []
-    duplicate = _near_identical(state, policy, contact_id, fingerprint, repeat_since)
+    duplicate = (
+        _near_identical(state, policy, contact_id, fingerprint, repeat_since) if trusted else None
+    )
 
     def join(ticket: TicketState, reason: Reason) -> Filing | None:
         closed = ticket.status in policy.closed_statuses
@@ -59,7 +66,7 @@ def route(
             continue
         # CONTRACTS.md: a reference is honoured only from a contact linked to that ticket;
         # from anyone else it opens a new ticket linked as related.
-        if not linked_to_ticket(state, contact_id, ref):
+        if not trusted or not linked_to_ticket(state, contact_id, ref):
             related.append(ref)
             continue
         if (filing := join(ticket, "reference")) is not None:

@@ -137,6 +137,7 @@ class _Filing:
             fingerprint=self.fingerprint,
             ticket_refs=list(self.norm.identifiers.ticket_refs),
             repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
+            trusted=self.raw.sender.verified,
         )
         if filing.ticket is None:
             ticket = self._open_ticket(filing)
@@ -157,7 +158,13 @@ class _Filing:
         self.flags.append("status_query")
         number = number or self.tx.latest_contact_ticket(self.contact)
         ticket = self.tx.ticket_record(number) if number else None
-        if ticket is not None and linked_to_ticket(self.tx, self.contact, ticket.number):
+        # Only a sender the channel vouches for learns a status: a form's email is typed text.
+        trusted = self.raw.sender.verified
+        if (
+            ticket is not None
+            and trusted
+            and linked_to_ticket(self.tx, self.contact, ticket.number)
+        ):
             fields = self.filer.notifier.status_fields(ticket, self.language)
             self._answer("status_query_answer", ticket, fields)
             return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=None)

@@ -270,7 +270,8 @@ class WebchatChannel:
             account=settings.account,
             idempotency_key=f"{session.id}:{message.client_id}",
             channel_message_id=message.client_id,
-            sender=Sender("webchat", session.id),
+            # Verified: only the holder of the session's bearer token can write as it.
+            sender=Sender("webchat", session.id, verified=True),
             text=message.text,
             received_at=_now(),
             topic=message.topic,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -169,8 +170,13 @@ class Database:
             deadline = time.perf_counter() + GROUP_SECONDS
             job: _Job[Any] | None = first
             while job is not None:
-                _run(conn, job)
+                # In the group before it runs: whatever happens next, its caller is told.
                 group.append(job)
+                _run(conn, job)
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back (disk full, I/O error): the
+                    # group's earlier writes are gone too, so every job of it has failed.
+                    raise sqlite3.OperationalError(f"transaction rolled back: {job.error}")
                 if len(group) >= MAX_GROUP or time.perf_counter() >= deadline:
                     break
                 try:
@@ -184,9 +190,10 @@ class Database:
             if self.on_commit is not None:
                 self.on_commit(len(group))
         except sqlite3.Error as exc:
-            log.error("write group of %d failed to commit: %s", len(group), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            log.error("write group of %d failed: %s", len(group), exc)
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             for failed in group:
                 failed.result = None
                 failed.error = exc
@@ -211,6 +218,8 @@ def _run(conn: sqlite3.Connection, job: _Job[Any]) -> None:
     try:
         job.result = job.fn(conn)
     except Exception as exc:
-        conn.execute("ROLLBACK TO job")
         job.error = exc
+        if not conn.in_transaction:
+            return  # the savepoint went with the whole transaction; the group fails
+        conn.execute("ROLLBACK TO job")
     conn.execute("RELEASE job")

@@ -42,8 +42,11 @@ def filer(*, reopen: bool = False) -> Filer:
 class Citizen:
     """Sends messages through the filing stage as one web chat session would."""
 
-    def __init__(self, tx: Tx, session: str, rules: Filer | None = None) -> None:
+    def __init__(
+        self, tx: Tx, session: str, rules: Filer | None = None, *, verified: bool = True
+    ) -> None:
         self.tx, self.session, self.rules = tx, session, rules or filer()
+        self.verified = verified
         self.sent = 0
 
     def write(self, text: str, *, topic: str | None = None, channel: str = "webchat") -> Filed:
@@ -51,13 +54,14 @@ class Citizen:
         raw = RawInbound(
             channel=channel,  # type: ignore[arg-type]
             account="portal",
-            idempotency_key=f"{self.session}:{self.sent}",
+            idempotency_key=f"{self.session}:{self.verified}:{self.sent}",
             channel_message_id=str(self.sent),
-            sender=Sender("webchat", self.session),
+            sender=Sender("webchat", self.session, verified=self.verified),
             text=text,
             received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
             topic=topic,
-            conversation_hint=f"chat:{self.session}",
+            # An unverified writer stands for the feedback form: a conversation per submission.
+            conversation_hint=f"chat:{self.session}" if self.verified else f"form:{self.sent}",
         )
         journal_id, _, _ = self.tx.journal_append(
             raw.channel, raw.account, raw.idempotency_key, raw.received_at, b"raw"
@@ -217,3 +221,17 @@ def test_status_query_from_a_stranger_reveals_nothing(tx: Tx) -> None:
     ]
     assert "Принято" not in text
     assert tx.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+
+
+def test_an_unverified_sender_learns_nothing_and_joins_nothing(tx: Tx) -> None:
+    """Someone typing a citizen's address (a form) gets no status and cannot post into a ticket."""
+    owner = Citizen(tx, "victim@example.ru")
+    number = owner.write("Где мой паспорт? Прошу проверить заявление").acceptance.ticket_number
+    spoofer = Citizen(tx, "victim@example.ru", verified=False)
+    query = spoofer.write("статус")
+    assert query.acceptance.ticket_number is None
+    reference = spoofer.write(f"По обращению {number}: отмените заявление")
+    assert reference.acceptance.ticket_number != number and reference.acceptance.ticket_is_new
+    repeat = spoofer.write("Где мой паспорт? Прошу проверить заявление")
+    assert repeat.acceptance.ticket_number != number
+    assert spoofer.envelope(repeat)["duplicate_of"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ import trio
 from router.retry import RetryPolicy
 from router.store.blobs import BlobTooLarge, FileBlobStore, from_bytes
 from router.store.database import Database, connect, migrate
+from router.store.transaction import Tx
+
+# Seconds after which a writer caller still waiting is taken to be left behind for good.
+HANG_DEADLINE = 10.0
 
 
 async def test_concurrent_writes_commit_in_groups(tmp_path: Path) -> None:
@@ -127,3 +132,34 @@ def test_retry_backs_off_and_gives_up_after_max_age() -> None:
     assert 4 <= waits[2] <= 8
     assert all(w <= 60 for w in waits)
     assert policy.next_attempt(3, 0, 3600) is None
+
+
+def test_a_transaction_lost_to_a_full_disk_fails_its_callers(tmp_path: Path) -> None:
+    """When SQLite rolls the whole transaction back (disk full), every waiter gets the error."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    outcome: list[str] = []
+
+    async def write_on_a_full_disk() -> None:
+        journal_id = await db.write(
+            lambda c: Tx(c).journal_append("webchat", "portal", "k", "2026", b"raw")[0]
+        )
+
+        def fill_the_disk(conn: sqlite3.Connection) -> None:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count={pages + 2}")
+
+        await db.write(fill_the_disk)
+        try:
+            await db.write(lambda c: Tx(c).journal_failed(journal_id, "e" * 500_000))
+        except sqlite3.Error as exc:
+            outcome.append(f"raised: {exc}")
+
+    # The wait is shielded, so a caller left behind would hang rather than fail: run it in a
+    # thread and treat one still blocked after a generous deadline as the failure.
+    runner = threading.Thread(target=trio.run, args=(write_on_a_full_disk,), daemon=True)
+    runner.start()
+    runner.join(HANG_DEADLINE)
+    assert not runner.is_alive(), "the caller was never told its write failed"
+    assert outcome and outcome[0].startswith("raised:"), outcome
+    db.close()
