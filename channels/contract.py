@@ -91,8 +91,20 @@ class AttachmentRefused(Exception):
         self.reason = reason
 
 
+class AttachmentLimits(msgspec.Struct, frozen=True):
+    """A channel's attachment limits: largest file, total of one message, number of files."""
+
+    file: int
+    message: int
+    count: int
+
+
 class AttachmentPort(Protocol):
     """The router side an adapter hands files to."""
+
+    def limits(self, channel: Channel) -> AttachmentLimits:
+        """The channel's current limits (they change on reload)."""
+        ...
 
     async def receive(
         self,

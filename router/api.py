@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from channels.http import JSON_BODY_MAX, body_refused
 from normaliser.envelope import envelope_decoder
 from normaliser.masking import mask_personal_data
 from router import metrics
@@ -386,6 +387,8 @@ B = TypeVar("B")
 
 async def _body(request: Request, model: type[B]) -> B | Response:
     """Decode a JSON body into `model`, or an error response saying what is wrong."""
+    if (refused := body_refused(request.headers, JSON_BODY_MAX)) is not None:
+        return refused
     try:
         return msgspec.json.decode(await request.body(), type=model)
     except msgspec.ValidationError as exc:

@@ -30,6 +30,7 @@ from channels.contract import (
     RawInbound,
     Sender,
 )
+from channels.http import JSON_BODY_MAX, MULTIPART_OVERHEAD, body_refused
 
 from .config import WebchatSettings
 from .frames import (
@@ -300,6 +301,10 @@ class WebchatChannel:
         if not settings.enabled or session is None:
             self.bad_input(self.name, "upload_without_session")
             return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
+        limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
+        if (refused := body_refused(request.headers, limit)) is not None:
+            self.bad_input(self.name, "upload_too_large")
+            return refused
         try:
             form = await request.form(max_files=1, max_fields=4)
         except Exception as exc:  # python-multipart raises several types for a broken body
@@ -345,6 +350,15 @@ class WebchatChannel:
         settings = self.settings()
         if not settings.enabled:
             return _problem(503, "disabled", "the feedback form is switched off")
+        multipart = request.headers.get("content-type", "").startswith("multipart/")
+        limit = (
+            self.attachments.limits("form").message + MULTIPART_OVERHEAD
+            if multipart
+            else (JSON_BODY_MAX)
+        )
+        if (refused := body_refused(request.headers, limit)) is not None:
+            self.bad_input("form", "body_too_large")
+            return refused
         try:
             fields, files = await _form_fields(request, settings.form.max_files)
         except ValueError as exc:

@@ -13,7 +13,13 @@ from contextlib import aclosing, suppress
 import msgspec
 import trio
 
-from channels.contract import AttachmentReceipt, AttachmentRefused, AttachmentStatus, Channel
+from channels.contract import (
+    AttachmentLimits,
+    AttachmentReceipt,
+    AttachmentRefused,
+    AttachmentStatus,
+    Channel,
+)
 from normaliser.envelope import Envelope, envelope_decoder, envelope_encoder
 from router import metrics
 from router.attachments import content_types
@@ -93,6 +99,11 @@ class AttachmentService:
             return f"down: {exc}"
         metrics.clamd_up.set(int(up))
         return "up" if up else "down: no PONG"
+
+    def limits(self, channel: Channel) -> AttachmentLimits:
+        """The channel's current limits (they change on reload)."""
+        limits = self.settings().limits[channel]
+        return AttachmentLimits(limits.file, limits.message, limits.count)
 
     # -- AttachmentPort ---------------------------------------------------------------------
 

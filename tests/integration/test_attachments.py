@@ -248,6 +248,44 @@ async def test_limits_refuse_with_a_clear_answer(daemon: DaemonProcess) -> None:
     )
 
 
+async def declared_only(daemon: DaemonProcess, head: str) -> int:
+    """Send request headers that declare a body, but no body; the answer's status code.
+
+    The refusal must come from the declaration alone: a client still sending a large body
+    could see the connection reset instead of the answer.
+    """
+    stream = await trio.open_tcp_stream("127.0.0.1", daemon.port)
+    async with stream:
+        await stream.send_all(head.replace("\n", "\r\n").encode() + b"\r\n")
+        answer = b""
+        with trio.fail_after(10):
+            while b"\r\n" not in answer:
+                answer += await stream.receive_some(4096)
+    return int(answer.split(b" ", 2)[1])
+
+
+async def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
+    daemon: DaemonProcess,
+) -> None:
+    """A body declared over the limit gets 413 and one without a length 411; nothing is kept."""
+    async with citizen(daemon) as chat:
+        assert chat.session
+        upload_head = (
+            "POST /chat/upload HTTP/1.1\nHost: omnirouter\n"
+            f"X-Chat-Session: {chat.session}\n"
+            "Content-Type: multipart/form-data; boundary=x\n"
+        )
+        assert await declared_only(daemon, upload_head + "Content-Length: 13631488\n") == 413
+        assert await declared_only(daemon, upload_head + "Transfer-Encoding: chunked\n") == 411
+        form_head = (
+            "POST /api/v1/forms/feedback HTTP/1.1\nHost: omnirouter\n"
+            "Content-Type: application/json\nContent-Length: 2097152\n"
+        )
+        assert await declared_only(daemon, form_head) == 413
+    assert await feed(daemon) == []
+    assert not list((daemon.state / "blobs").rglob("*.*"))
+
+
 async def test_ten_megabyte_file_is_scanned_without_holding_it_in_memory(
     daemon: DaemonProcess,
 ) -> None:
