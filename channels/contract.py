@@ -80,6 +80,7 @@ class AttachmentReceipt(msgspec.Struct, frozen=True):
     status: AttachmentStatus
     detail: str | None
     size: int
+    sha256: str
 
 
 class AttachmentRefused(Exception):

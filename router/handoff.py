@@ -131,7 +131,7 @@ class WebhookHandoff:
                 },
             )
             error = None if response.is_success else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure is one attempt, retried; never the daemon's end
             error = f"{type(exc).__name__}: {exc}"
         now = time.time()
         attempts += 1

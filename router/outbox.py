@@ -124,6 +124,11 @@ class Outbox:
                 await self._failed(record, exc.reason, permanent=exc.permanent)
             except trio.TooSlowError:
                 await self._failed(record, f"no answer in {DELIVERY_TIMEOUT:.0f}s", permanent=False)
+            except Exception as exc:
+                # An adapter's bug or a full disk is one failed attempt, retried with backoff;
+                # it must not take the whole outbox, and with it the daemon, down.
+                log.exception("notification %s via %s: unexpected error", record.id, record.channel)
+                await self._failed(record, f"{type(exc).__name__}: {exc}", permanent=False)
             else:
                 state = "delivered" if confirmed else "sent"
                 now = time.time()

@@ -372,7 +372,9 @@ class WebchatChannel:
                 status_code=422,
             )
         try:
-            attachment_ids = [(await self._receive(f, "form", None)).id for f in files]
+            receipts = [await self._receive(f, "form", None) for f in files]
+            attachment_ids = [receipt.id for receipt in receipts]
+            digests = [receipt.sha256 for receipt in receipts]
             await self.attachments.check_message(attachment_ids, channel="form", owner=None)
         except AttachmentRefused as exc:
             self.bad_input("form", exc.code)
@@ -385,14 +387,18 @@ class WebchatChannel:
         name = fields.get("name") or None
         declared = [Sender("email", email, name), Sender("phone", phone, name)]
         sender = next(s for s in declared if s.address)
-        key = (
-            request.headers.get("Idempotency-Key")
-            or hashlib.sha256(
-                "\x1f".join(
-                    fields.get(k, "") for k in ("name", "phone", "email", "type", "text")
-                ).encode()
-            ).hexdigest()
-        )
+        # The same submission (fields and file contents) sent again is a redelivery. A caller's
+        # Idempotency-Key only scopes that: with someone else's key but other content, it is a
+        # request of its own, so a guessed key reveals nobody's ticket.
+        key = hashlib.sha256(
+            "\x1f".join(
+                [
+                    request.headers.get("Idempotency-Key", ""),
+                    *(fields.get(k, "") for k in ("name", "phone", "email", "type", "text")),
+                    *sorted(digests),
+                ]
+            ).encode()
+        ).hexdigest()
         raw = RawInbound(
             channel="form",
             account=form.account,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable
@@ -145,11 +146,13 @@ class AttachmentService:
             scanned_at=None if verdict.status == "pending" else now,
         )
         if record.quarantined:
-            await self._quarantine(record.sha256)
+            await self._quarantine(record.sha256, record.id)
         await self.db.write(lambda conn: Tx(conn).insert_attachment(record))
         if record.status == "pending":
             self.wakeup.wake()
-        return AttachmentReceipt(record.id, record.status, record.detail, record.size)
+        return AttachmentReceipt(
+            record.id, record.status, record.detail, record.size, record.sha256
+        )
 
     async def check_message(self, ids: list[str], *, channel: Channel, owner: str | None) -> None:
         """Raise AttachmentRefused unless these files may go together in one message."""
@@ -263,17 +266,27 @@ class AttachmentService:
             return Verdict("error", "", result.detail, "unchecked")
         return Verdict("clean", "")
 
-    async def _quarantine(self, sha256: str) -> None:
-        """Move a blob into the quarantine store (same content, kept apart)."""
+    async def _quarantine(self, sha256: str, attachment_id: str) -> None:
+        """Keep the content in the quarantine store; drop it from the main store unless another,
+        accepted attachment has the same bytes (blobs are content-addressed: a file refused for
+        its name may share its content with one that was accepted)."""
         source = self.blobs.path(sha256)
         target = self.quarantine.path(sha256)
 
-        def move() -> None:
+        def keep_apart() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if source.exists():
-                os.replace(source, target)
+            if source.exists() and not target.exists():
+                try:
+                    os.link(source, target)
+                except OSError:  # another file system
+                    shutil.copyfile(source, target)
 
-        await trio.to_thread.run_sync(move)
+        await trio.to_thread.run_sync(keep_apart)
+        shared = await self.db.read(
+            lambda conn: Tx(conn).accepted_with_content(sha256, attachment_id)
+        )
+        if not shared:
+            await trio.to_thread.run_sync(functools.partial(source.unlink, missing_ok=True))
 
     # -- the rescan loop ------------------------------------------------------------------------
 
@@ -288,7 +301,7 @@ class AttachmentService:
                     break
                 metrics.scanned.labels(verdict.status).inc()
                 if verdict.status in ("infected", "rejected"):
-                    await self._quarantine(record.sha256)
+                    await self._quarantine(record.sha256, record.id)
                 await self.db.write(functools.partial(_record_verdict, record, verdict))
             released = await self.db.write(self._release_ready)
             if released:

@@ -701,6 +701,15 @@ class Tx:
             ),
         )
 
+    def accepted_with_content(self, sha256: str, except_id: str) -> bool:
+        """True if an attachment other than `except_id` with this content is not quarantined."""
+        row = self._one(
+            "SELECT 1 FROM attachments WHERE sha256 = ? AND id <> ? AND quarantined = 0 LIMIT 1",
+            sha256,
+            except_id,
+        )
+        return row is not None
+
     def held_for_scan(self) -> list[tuple[int, bytes]]:
         """Envelopes held for an attachment scan: (seq, body)."""
         return self.conn.execute(

@@ -204,6 +204,24 @@ async def test_encrypted_archive_is_never_called_clean(daemon: DaemonProcess) ->
     assert {"encrypted_archive", "unscanned_attachment"} <= set(envelope["flags"])
 
 
+async def test_quarantining_one_file_leaves_the_same_bytes_accepted_elsewhere(
+    daemon: DaemonProcess,
+) -> None:
+    """Content refused for its name (a .bat) stays served to whoever sent it as a .txt."""
+    content = "Прошу выдать справку о доходах.".encode()
+    async with citizen(daemon) as chat:
+        accepted = await attach(daemon, chat, "statement.txt", content, "text/plain")
+        refused = await attach(daemon, chat, "run.bat", content)
+    assert accepted["scan"]["status"] == "clean"
+    assert refused["scan"]["status"] == "rejected"
+    async with daemon.backend() as backend, daemon.admin() as admin:
+        served = await backend.get(f"/api/v1/attachments/{accepted['upload_id']}")
+        assert served.status_code == 200 and served.content == content
+        assert (await backend.get(f"/api/v1/attachments/{refused['upload_id']}")).status_code == 403
+        kept = await admin.get(f"/api/v1/admin/attachments/{refused['upload_id']}")
+        assert kept.status_code == 200 and kept.content == content
+
+
 async def test_malware_wins_over_a_type_refusal(daemon: DaemonProcess) -> None:
     """An executable that is also malware is reported infected, not merely rejected."""
     async with citizen(daemon) as chat:

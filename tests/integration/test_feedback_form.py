@@ -187,13 +187,18 @@ async def test_different_submissions_are_different_tickets(form_daemon: DaemonPr
 
 
 async def test_idempotency_key_header_is_respected(form_daemon: DaemonProcess) -> None:
-    """A retry with the same Idempotency-Key gets the first answer; a new key a new envelope."""
+    """A retry with the same key and content gets the first answer; other content or key do not.
+
+    The key only scopes a submission: someone holding another person's key but sending other
+    content must not be answered with that person's ticket.
+    """
     key = secrets.token_hex(12)
     body = {"email": "retry@example.ru", "text": _unique("Не могу оплатить штраф")}
     first = await _submit(form_daemon, json=body, headers={"Idempotency-Key": key})
-    retry = await _submit(
+    retry = await _submit(form_daemon, json=body, headers={"Idempotency-Key": key})
+    guessed = await _submit(
         form_daemon,
-        json={**body, "name": "Сергей"},  # the portal re-sent it with the name filled in
+        json={"email": "someone@example.ru", "text": _unique("Чужое обращение")},
         headers={"Idempotency-Key": key},
     )
     other = await _submit(
@@ -201,5 +206,7 @@ async def test_idempotency_key_header_is_respected(form_daemon: DaemonProcess) -
     )
     assert first.status_code == 201, first.text
     assert retry.json() == first.json()
+    assert guessed.json()["envelope_id"] != first.json()["envelope_id"]
+    assert guessed.json()["ticket"] != first.json()["ticket"]
     assert other.status_code == 201
     assert other.json()["envelope_id"] != first.json()["envelope_id"]
