@@ -280,7 +280,19 @@ class WebchatChannel:
             language_hint=session.language,
             attachment_ids=list(message.attachments),
         )
-        acceptance = await self.intake.accept(raw)
+        try:
+            acceptance = await self.intake.accept(raw)
+        except Exception:
+            # Nothing was persisted (e.g. the disk is full): say so, so the widget retries the
+            # same client_id later, instead of dropping the connection without an answer.
+            log.exception("a chat message could not be persisted")
+            await self._reject(
+                conn,
+                "unavailable",
+                "Сообщение не сохранено, повторите попытку позже.",
+                message.client_id,
+            )
+            return
         await conn.send(
             Accepted(message.client_id, acceptance.envelope_id, _accepted_ticket(acceptance))
         )
@@ -411,7 +423,11 @@ class WebchatChannel:
             declared=[s for s in declared if s.address and s != sender],
             attachment_ids=attachment_ids,
         )
-        acceptance = await self.intake.accept(raw)
+        try:
+            acceptance = await self.intake.accept(raw)
+        except Exception:
+            log.exception("a feedback form could not be persisted")
+            return _problem(503, "unavailable", "the request was not stored; send it again later")
         return JSONResponse(
             {"ticket": acceptance.ticket_number, "envelope_id": acceptance.envelope_id},
             status_code=201,
