@@ -43,3 +43,5 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # Hypercorn's access log would write client addresses and paths with tokens in queries.
     logging.getLogger("hypercorn.access").disabled = True
+    # httpx logs every request at INFO: noise in the CLI, and webhook URLs may carry secrets.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
