@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 import msgspec
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 UTC text with millisecond precision, e.g. 2026-11-23T02:07:37.123Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
 
 Channel = Literal["email", "sms", "messenger", "webchat", "form"]
 NoticeKind = Literal["confirmation", "status", "reply", "system"]

@@ -2,15 +2,14 @@
 
 from datetime import UTC, datetime
 
+from channels.contract import rfc3339
+
+__all__ = ["parse_rfc3339", "rfc3339", "utc_now"]
+
 
 def utc_now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    """RFC 3339 UTC text with millisecond precision, e.g. 2026-11-23T02:07:37.123Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -29,6 +29,7 @@ from channels.contract import (
     Outbound,
     RawInbound,
     Sender,
+    rfc3339,
 )
 from channels.http import JSON_BODY_MAX, MULTIPART_OVERHEAD, body_refused
 
@@ -72,10 +73,6 @@ _REFUSALS = {
 }
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _token_hash(token: str) -> str:
@@ -274,7 +271,7 @@ class WebchatChannel:
             # Verified: only the holder of the session's bearer token can write as it.
             sender=Sender("webchat", session.id, verified=True),
             text=message.text,
-            received_at=_now(),
+            received_at=rfc3339(datetime.now(UTC)),
             topic=message.topic,
             conversation_hint=f"chat:{session.id}",
             language_hint=session.language,
@@ -418,7 +415,7 @@ class WebchatChannel:
             channel_message_id=key,
             sender=sender,
             text=fields["text"],
-            received_at=_now(),
+            received_at=rfc3339(datetime.now(UTC)),
             topic=form.types.get(fields.get("type", "")) or None,
             declared=[s for s in declared if s.address and s != sender],
             attachment_ids=attachment_ids,

@@ -84,8 +84,6 @@ class Database:
         self._reader: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._read_lock = trio.Lock()
-        self.groups_committed = 0
-        self.jobs_committed = 0
         # Called in the writer thread after each commit with the group's size (metrics).
         self.on_commit: Callable[[int], None] | None = None
 
@@ -185,8 +183,6 @@ class Database:
                     break
                 stopping = job is None
             conn.execute("COMMIT")
-            self.groups_committed += 1
-            self.jobs_committed += len(group)
             if self.on_commit is not None:
                 self.on_commit(len(group))
         except sqlite3.Error as exc:

@@ -229,16 +229,6 @@ class ChatClient:
             if frame["type"] in ("accepted", "error") and frame.get("client_id") == client_id:
                 return frame
 
-    async def notice(self, kind: str) -> dict[str, Any]:
-        """The first notice of `kind`, already received or arriving."""
-        for notice in self.notices:
-            if notice["kind"] == kind:
-                return notice
-        while True:
-            frame = await self.expect("notice")
-            if frame["kind"] == kind:
-                return frame
-
 
 # -- helpers appended for the operations tests (lifecycle, crash, webhook, logging) ---------------
 

@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import trio
 
 from normaliser.damm import check_digit
 
-from .daemon import DaemonProcess, open_chat, running_daemon
+from .daemon import DaemonProcess, open_chat
 
 pytestmark = pytest.mark.integration
 
@@ -23,18 +23,11 @@ PHONE_WRITTEN = "+7 916 123-45-67"
 
 
 @pytest.fixture(scope="module")
-def cli_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    """One daemon for the module's admin commands."""
-    with running_daemon(tmp_path_factory.mktemp("admin-cli")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def ticket_with_personal_data(cli_daemon: DaemonProcess) -> str:
+def ticket_with_personal_data(module_daemon: DaemonProcess) -> str:
     """A chat ticket whose text holds an email address and a phone number."""
 
     async def file() -> str:
-        async with open_chat(cli_daemon) as client:
+        async with open_chat(module_daemon) as client:
             accepted = await client.write(
                 f"Не приходит справка. Пишите на {EMAIL} или звоните {PHONE_WRITTEN}"
             )
@@ -49,9 +42,9 @@ async def _cli(daemon: DaemonProcess, *args: str) -> subprocess.CompletedProcess
     return await trio.to_thread.run_sync(functools.partial(daemon.cli, *args))
 
 
-def test_status_prints_instance_and_queues(cli_daemon: DaemonProcess) -> None:
+def test_status_prints_instance_and_queues(module_daemon: DaemonProcess) -> None:
     """`omnirouter status` shows the instance name, the web chat and every queue; exit 0."""
-    result = cli_daemon.cli("status")
+    result = module_daemon.cli("status")
     assert result.returncode == 0, result.stderr
     assert "omnirouter-1" in result.stdout
     assert "ready" in result.stdout
@@ -61,9 +54,9 @@ def test_status_prints_instance_and_queues(cli_daemon: DaemonProcess) -> None:
         assert re.search(rf"\b{queue} \d+", queues), queues
 
 
-def test_status_json_is_the_admin_status(cli_daemon: DaemonProcess) -> None:
+def test_status_json_is_the_admin_status(module_daemon: DaemonProcess) -> None:
     """`omnirouter status --json` prints the admin status document."""
-    result = cli_daemon.cli("status", "--json")
+    result = module_daemon.cli("status", "--json")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["instance"] == "omnirouter-1"
@@ -72,10 +65,10 @@ def test_status_json_is_the_admin_status(cli_daemon: DaemonProcess) -> None:
 
 
 def test_ticket_show_masks_personal_data(
-    cli_daemon: DaemonProcess, ticket_with_personal_data: str
+    module_daemon: DaemonProcess, ticket_with_personal_data: str
 ) -> None:
     """`ticket show N` prints the thread with the email and phone masked."""
-    result = cli_daemon.cli("ticket", "show", ticket_with_personal_data)
+    result = module_daemon.cli("ticket", "show", ticket_with_personal_data)
     assert result.returncode == 0, result.stderr
     assert ticket_with_personal_data in result.stdout
     assert "Не приходит справка" in result.stdout
@@ -87,26 +80,26 @@ def test_ticket_show_masks_personal_data(
 
 
 def test_ticket_show_unmask_shows_personal_data(
-    cli_daemon: DaemonProcess, ticket_with_personal_data: str
+    module_daemon: DaemonProcess, ticket_with_personal_data: str
 ) -> None:
     """`ticket show N --unmask` prints the email and phone as written."""
-    result = cli_daemon.cli("ticket", "show", ticket_with_personal_data, "--unmask")
+    result = module_daemon.cli("ticket", "show", ticket_with_personal_data, "--unmask")
     assert result.returncode == 0, result.stderr
     assert EMAIL in result.stdout
     assert PHONE_WRITTEN in result.stdout
 
 
-def test_ticket_show_unknown_number_fails(cli_daemon: DaemonProcess) -> None:
+def test_ticket_show_unknown_number_fails(module_daemon: DaemonProcess) -> None:
     """`ticket show` of a number never issued exits non-zero with a message."""
     unknown = "269999998" + check_digit("269999998")
-    result = cli_daemon.cli("ticket", "show", unknown)
+    result = module_daemon.cli("ticket", "show", unknown)
     assert result.returncode == 1
     assert "no such ticket" in result.stderr
 
 
-def test_dlq_list_says_there_are_no_dead_letters(cli_daemon: DaemonProcess) -> None:
+def test_dlq_list_says_there_are_no_dead_letters(module_daemon: DaemonProcess) -> None:
     """`dlq list` on a healthy daemon says there are no dead letters; exit 0."""
-    result = cli_daemon.cli("dlq", "list")
+    result = module_daemon.cli("dlq", "list")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no dead letters"
 
@@ -200,12 +193,12 @@ def test_check_config_accepts_the_shipped_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-async def test_cli_sees_a_ticket_filed_just_now(cli_daemon: DaemonProcess) -> None:
+async def test_cli_sees_a_ticket_filed_just_now(module_daemon: DaemonProcess) -> None:
     """A chat message filed a moment ago is shown by `ticket show` with its category."""
-    async with open_chat(cli_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write("Код 03 Как заменить водительское удостоверение?")
     number = accepted["ticket"]["number"]
-    result = await _cli(cli_daemon, "ticket", "show", number)
+    result = await _cli(module_daemon, "ticket", "show", number)
     assert result.returncode == 0, result.stderr
     first_line = result.stdout.splitlines()[0]
     assert number in first_line and "accepted" in first_line and "03" in first_line

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from trio_websocket import open_websocket_url
 from tests.clamd import EICAR, EICAR_SIGNATURE, ClamdServer
 from tests.samples import DOCX, HEIC, JPEG, MZ, ODT, PDF, PNG, TIFF, XLSX, encrypted, zipped
 
-from .daemon import ChatClient, DaemonProcess
+from .daemon import ChatClient, DaemonProcess, open_chat, wait_notice
 
 WEBCHAT_LIMIT = '[attachments.limits.webchat]\nfile = "5MB"'
 
@@ -41,15 +40,6 @@ def daemon(tmp_path: Path, clamd: ClamdServer) -> Iterator[DaemonProcess]:
     running.start()
     yield running
     running.stop()
-
-
-@asynccontextmanager
-async def citizen(daemon: DaemonProcess) -> AsyncIterator[ChatClient]:
-    """A citizen in the web chat: a session over a real WebSocket, welcomed."""
-    async with open_websocket_url(daemon.ws_url) as ws:
-        chat = ChatClient(ws)
-        await chat.hello()
-        yield chat
 
 
 async def attach(
@@ -115,7 +105,7 @@ async def test_clean_files_of_each_allowed_type_are_accepted_and_served(
         "table.xlsx": (XLSX, "application/vnd.ms-excel", "application/vnd.openxmlformats"),
         "docs.zip": (zipped({"a.pdf": PDF, "b.png": PNG}), "application/zip", "application/zip"),
     }
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         ids = []
         for name, (data, declared, _) in files.items():
             receipt = await attach(daemon, chat, name, data, declared)
@@ -143,11 +133,11 @@ async def test_eicar_in_a_pdf_named_file_is_quarantined_and_explained(
     daemon: DaemonProcess,
 ) -> None:
     """EICAR named .pdf is infected: quarantined, refused to the backend, named to the citizen."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, "справка.pdf", EICAR, "application/pdf")
         assert receipt["scan"] == {"status": "infected", "detail": EICAR_SIGNATURE}
         await chat.write("Справка во вложении", attachment_ids=[receipt["upload_id"]])
-        confirmation = await chat.notice("confirmation")
+        confirmation = await wait_notice(chat, "confirmation")
     assert "справка.pdf" in confirmation["text"]
     assert "вирус" in confirmation["text"]
     [envelope] = await feed(daemon, wait=10)
@@ -181,11 +171,11 @@ async def test_dangerous_files_are_not_accepted(
     daemon: DaemonProcess, name: str, data: bytes, status: str, reason_word: str
 ) -> None:
     """EICAR in a ZIP, a zip bomb and a renamed executable are refused with a plain reason."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, name, data)
         assert receipt["scan"]["status"] == status, receipt
         await chat.write("Вложение", attachment_ids=[receipt["upload_id"]])
-        confirmation = await chat.notice("confirmation")
+        confirmation = await wait_notice(chat, "confirmation")
     assert name in confirmation["text"] and reason_word in confirmation["text"]
     [envelope] = await feed(daemon, wait=10)
     assert envelope["attachments"][0]["scan"]["status"] == status
@@ -193,11 +183,11 @@ async def test_dangerous_files_are_not_accepted(
 
 async def test_encrypted_archive_is_never_called_clean(daemon: DaemonProcess) -> None:
     """A password-protected ZIP cannot be scanned: status error, flagged, the citizen told why."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, "scans.zip", encrypted({"a.pdf": PDF}))
         assert receipt["scan"]["status"] == "error"
         await chat.write("Архив со сканами", attachment_ids=[receipt["upload_id"]])
-        confirmation = await chat.notice("confirmation")
+        confirmation = await wait_notice(chat, "confirmation")
     assert "scans.zip" in confirmation["text"] and "паролем" in confirmation["text"]
     [envelope] = await feed(daemon, wait=10)
     assert envelope["attachments"][0]["scan"]["status"] == "error"
@@ -209,7 +199,7 @@ async def test_quarantining_one_file_leaves_the_same_bytes_accepted_elsewhere(
 ) -> None:
     """Content refused for its name (a .bat) stays served to whoever sent it as a .txt."""
     content = "Прошу выдать справку о доходах.".encode()
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         accepted = await attach(daemon, chat, "statement.txt", content, "text/plain")
         refused = await attach(daemon, chat, "run.bat", content)
     assert accepted["scan"]["status"] == "clean"
@@ -224,14 +214,14 @@ async def test_quarantining_one_file_leaves_the_same_bytes_accepted_elsewhere(
 
 async def test_malware_wins_over_a_type_refusal(daemon: DaemonProcess) -> None:
     """An executable that is also malware is reported infected, not merely rejected."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, "tool.exe", MZ + EICAR)
     assert receipt["scan"] == {"status": "infected", "detail": EICAR_SIGNATURE}
 
 
 async def test_renamed_executable_is_flagged_as_type_mismatch(daemon: DaemonProcess) -> None:
     """A PE executable declared as a PDF carries the type_mismatch flag."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, "invoice.pdf", MZ, "application/pdf")
         await chat.write("Счёт", attachment_ids=[receipt["upload_id"]])
     [envelope] = await feed(daemon, wait=10)
@@ -286,7 +276,7 @@ async def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
     daemon: DaemonProcess,
 ) -> None:
     """A body declared over the limit gets 413 and one without a length 411; nothing is kept."""
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         assert chat.session
         upload_head = (
             "POST /chat/upload HTTP/1.1\nHost: omnirouter\n"
@@ -310,7 +300,7 @@ async def test_ten_megabyte_file_is_scanned_without_holding_it_in_memory(
     """Peak memory of the daemon grows far less than a 10 MB file while it is stored and scanned."""
     data = secrets.token_bytes(10 * 1024 * 1024)
     before = _peak_rss(daemon)
-    async with citizen(daemon) as chat:
+    async with open_chat(daemon) as chat:
         receipt = await attach(daemon, chat, "big.bin.txt", data)
     # A random blob is not an allowed type, so it is rejected, but only after it was stored and
     # inspected; what matters here is the memory that path needed.
@@ -339,7 +329,7 @@ async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
     daemon.start()
     try:
         scanner.stop()
-        async with citizen(daemon) as chat:
+        async with open_chat(daemon) as chat:
             receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             assert receipt["scan"]["status"] == "pending"
             accepted = await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
@@ -361,12 +351,12 @@ async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_pat
     )
     daemon.start()
     try:
-        async with citizen(daemon) as chat:
+        async with open_chat(daemon) as chat:
             receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             assert receipt["scan"]["status"] == "pending"
             await chat.write("Скан", attachment_ids=[receipt["upload_id"]])
             envelopes = await released(daemon)
-            notice = await chat.notice("system")
+            notice = await wait_notice(chat, "system")
         attachment = envelopes[0]["attachments"][0]
         assert attachment["scan"]["status"] == "error"
         assert "unscanned_attachment" in envelopes[0]["flags"]

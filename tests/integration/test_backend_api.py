@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,6 @@ from .daemon import (
     final_notification,
     open_chat,
     read_feed,
-    running_daemon,
     settle,
     wait_notice,
 )
@@ -29,13 +27,6 @@ pytestmark = pytest.mark.integration
 
 # A well-formed number (valid check digit) that the daemon has not issued.
 UNKNOWN_TICKET = "269999998" + check_digit("269999998")
-
-
-@pytest.fixture(scope="module")
-def api_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    """One daemon for the module; each test opens its own chat session and ticket."""
-    with running_daemon(tmp_path_factory.mktemp("backend-api")) as running:
-        yield running
 
 
 async def _open_ticket(client: ChatClient, text: str) -> str:
@@ -61,26 +52,26 @@ def _metric(text: str, name: str, labels: str) -> float:
     "path",
     ["/api/v1/envelopes", f"/api/v1/tickets/{UNKNOWN_TICKET}", "/api/v1/admin/status", "/metrics"],
 )
-async def test_request_without_token_is_401(api_daemon: DaemonProcess, path: str) -> None:
+async def test_request_without_token_is_401(module_daemon: DaemonProcess, path: str) -> None:
     """A backend, admin or metrics endpoint without a token answers 401 with WWW-Authenticate."""
-    async with httpx.AsyncClient(base_url=api_daemon.base) as anonymous:
+    async with httpx.AsyncClient(base_url=module_daemon.base) as anonymous:
         response = await anonymous.get(path)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/envelopes", "/api/v1/admin/status", "/metrics"])
-async def test_unknown_token_is_401(api_daemon: DaemonProcess, path: str) -> None:
+async def test_unknown_token_is_401(module_daemon: DaemonProcess, path: str) -> None:
     """A token that is in no tokens file is refused with 401."""
     headers = {"Authorization": "Bearer " + secrets.token_urlsafe(24)}
-    async with httpx.AsyncClient(base_url=api_daemon.base, headers=headers) as stranger:
+    async with httpx.AsyncClient(base_url=module_daemon.base, headers=headers) as stranger:
         response = await stranger.get(path)
     assert response.status_code == 401
 
 
-async def test_admin_token_on_backend_endpoint_is_403(api_daemon: DaemonProcess) -> None:
+async def test_admin_token_on_backend_endpoint_is_403(module_daemon: DaemonProcess) -> None:
     """The admin token does not open the backend feed or status changes."""
-    async with api_daemon.admin() as admin:
+    async with module_daemon.admin() as admin:
         feed = await admin.get("/api/v1/envelopes")
         status = await admin.post(
             f"/api/v1/tickets/{UNKNOWN_TICKET}/status", json={"status": "in_progress"}
@@ -89,9 +80,9 @@ async def test_admin_token_on_backend_endpoint_is_403(api_daemon: DaemonProcess)
     assert status.status_code == 403
 
 
-async def test_backend_token_on_admin_endpoint_is_403(api_daemon: DaemonProcess) -> None:
+async def test_backend_token_on_admin_endpoint_is_403(module_daemon: DaemonProcess) -> None:
     """The backend token does not open admin endpoints nor /metrics."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         status = await backend.get("/api/v1/admin/status")
         dlq = await backend.get("/api/v1/admin/dlq")
         metrics = await backend.get("/metrics")
@@ -103,11 +94,11 @@ async def test_backend_token_on_admin_endpoint_is_403(api_daemon: DaemonProcess)
 # -- the feed ------------------------------------------------------------------------------------
 
 
-async def test_feed_pages_with_after_next_and_limit(api_daemon: DaemonProcess) -> None:
+async def test_feed_pages_with_after_next_and_limit(module_daemon: DaemonProcess) -> None:
     """Walking the feed one envelope at a time yields the same envelopes as one big page."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         _, start = await read_feed(backend)
-        async with open_chat(api_daemon) as client:
+        async with open_chat(module_daemon) as client:
             ids = [
                 (await client.write(text))["envelope_id"]
                 for text in (
@@ -144,17 +135,17 @@ async def test_feed_pages_with_after_next_and_limit(api_daemon: DaemonProcess) -
 @pytest.mark.parametrize(
     "query", ["after=x", "limit=0", "limit=-3", "wait=-1", "wait=soon", "after=-1"]
 )
-async def test_feed_rejects_bad_query(api_daemon: DaemonProcess, query: str) -> None:
+async def test_feed_rejects_bad_query(module_daemon: DaemonProcess, query: str) -> None:
     """Malformed after/limit/wait parameters are a 400, not a crash or an empty page."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         response = await backend.get("/api/v1/envelopes?" + query)
     assert response.status_code == 400
     assert response.json()["error"]
 
 
-async def test_long_poll_returns_the_envelope_that_arrives(api_daemon: DaemonProcess) -> None:
+async def test_long_poll_returns_the_envelope_that_arrives(module_daemon: DaemonProcess) -> None:
     """A feed GET with wait=10 started before a chat message returns with that message."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         _, cursor = await read_feed(backend)
         sent = trio.Event()
         result: dict[str, Any] = {}
@@ -168,7 +159,7 @@ async def test_long_poll_returns_the_envelope_that_arrives(api_daemon: DaemonPro
             result["status"] = response.status_code
             result["body"] = response.json()
 
-        async with open_chat(api_daemon) as client, trio.open_nursery() as nursery:
+        async with open_chat(module_daemon) as client, trio.open_nursery() as nursery:
             nursery.start_soon(poll)
             await sent.wait()
             accepted = await client.write("Не работает вход через Госключ")
@@ -180,12 +171,12 @@ async def test_long_poll_returns_the_envelope_that_arrives(api_daemon: DaemonPro
 # -- status changes and replies ------------------------------------------------------------------
 
 
-async def test_status_change_notifies_the_chat(api_daemon: DaemonProcess) -> None:
+async def test_status_change_notifies_the_chat(module_daemon: DaemonProcess) -> None:
     """POST status in_progress → 202 and the citizen gets «В обработке»; delivery completes."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Не пришла выплата пособия за март")
         seen = len(client.notices)
-        async with api_daemon.backend() as backend:
+        async with module_daemon.backend() as backend:
             response = await backend.post(
                 f"/api/v1/tickets/{number}/status",
                 json={"status": "in_progress", "comment": "Запросили данные в СФР"},
@@ -205,11 +196,11 @@ async def test_status_change_notifies_the_chat(api_daemon: DaemonProcess) -> Non
     assert ticket["status"] == "in_progress"
 
 
-async def test_rejection_without_reason_is_422(api_daemon: DaemonProcess) -> None:
+async def test_rejection_without_reason_is_422(module_daemon: DaemonProcess) -> None:
     """Rejecting without a reason is refused and the ticket keeps its status."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Прошу выдать разрешение на строительство гаража")
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         missing = await backend.post(
             f"/api/v1/tickets/{number}/status", json={"status": "rejected"}
         )
@@ -222,12 +213,12 @@ async def test_rejection_without_reason_is_422(api_daemon: DaemonProcess) -> Non
     assert ticket["status"] == "accepted"
 
 
-async def test_rejection_with_reason_tells_the_reason(api_daemon: DaemonProcess) -> None:
+async def test_rejection_with_reason_tells_the_reason(module_daemon: DaemonProcess) -> None:
     """A rejection with a reason reaches the citizen with «Отклонено» and the reason."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Прошу выдать лицензию на такси")
         seen = len(client.notices)
-        async with api_daemon.backend() as backend:
+        async with module_daemon.backend() as backend:
             response = await backend.post(
                 f"/api/v1/tickets/{number}/status",
                 json={"status": "rejected", "reason": "Не приложена копия паспорта"},
@@ -247,11 +238,13 @@ async def test_rejection_with_reason_tells_the_reason(api_daemon: DaemonProcess)
         pytest.param({"status": "in_progress", "expected_at": "tomorrow"}, id="bad-expected-at"),
     ],
 )
-async def test_invalid_status_body_is_422(api_daemon: DaemonProcess, body: dict[str, Any]) -> None:
+async def test_invalid_status_body_is_422(
+    module_daemon: DaemonProcess, body: dict[str, Any]
+) -> None:
     """An unknown status, a missing status, an unknown field or a bad date is a 422."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Вопрос о замене водительского удостоверения")
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         response = await backend.post(f"/api/v1/tickets/{number}/status", json=body)
         ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
     assert response.status_code == 422, response.text
@@ -259,9 +252,9 @@ async def test_invalid_status_body_is_422(api_daemon: DaemonProcess, body: dict[
     assert ticket["status"] == "accepted"
 
 
-async def test_status_body_that_is_not_json_is_400(api_daemon: DaemonProcess) -> None:
+async def test_status_body_that_is_not_json_is_400(module_daemon: DaemonProcess) -> None:
     """A status body that is not JSON is a 400 naming the problem."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         response = await backend.post(
             f"/api/v1/tickets/{UNKNOWN_TICKET}/status",
             content=b"status=in_progress",
@@ -271,9 +264,9 @@ async def test_status_body_that_is_not_json_is_400(api_daemon: DaemonProcess) ->
     assert response.json()["error"] == "bad_json"
 
 
-async def test_unknown_ticket_is_404(api_daemon: DaemonProcess) -> None:
+async def test_unknown_ticket_is_404(module_daemon: DaemonProcess) -> None:
     """Status, reply and lookup of a ticket that does not exist are 404."""
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         status = await backend.post(
             f"/api/v1/tickets/{UNKNOWN_TICKET}/status", json={"status": "in_progress"}
         )
@@ -288,13 +281,13 @@ async def test_unknown_ticket_is_404(api_daemon: DaemonProcess) -> None:
     assert notification.status_code == 404
 
 
-async def test_same_idempotency_key_gives_one_notification(api_daemon: DaemonProcess) -> None:
+async def test_same_idempotency_key_gives_one_notification(module_daemon: DaemonProcess) -> None:
     """A status change posted twice with one Idempotency-Key is one notification, one notice."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Когда будет готов загранпаспорт?")
         session = client.session
         key = secrets.token_hex(8)
-        async with api_daemon.backend() as backend:
+        async with module_daemon.backend() as backend:
             first, second = [
                 await backend.post(
                     f"/api/v1/tickets/{number}/status",
@@ -306,13 +299,13 @@ async def test_same_idempotency_key_gives_one_notification(api_daemon: DaemonPro
             await final_notification(backend, first.json()["notification_id"])
     assert first.status_code == second.status_code == 202
     assert first.json()["notification_id"] == second.json()["notification_id"]
-    await settle(api_daemon)
+    await settle(module_daemon)
     assert session is not None
-    async with open_chat(api_daemon, session) as again:
+    async with open_chat(module_daemon, session) as again:
         await again.send({"type": "resume", "after_seq": 0})
         history = [await again.expect("notice") for _ in range(again.welcome["last_seq"])]
     assert [n["kind"] for n in history] == ["confirmation", "status"], history
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
     assert [e["status"] for e in ticket["events"] if e["kind"] == "status"] == [
         "accepted",
@@ -320,12 +313,12 @@ async def test_same_idempotency_key_gives_one_notification(api_daemon: DaemonPro
     ]
 
 
-async def test_reply_reaches_the_chat(api_daemon: DaemonProcess) -> None:
+async def test_reply_reaches_the_chat(module_daemon: DaemonProcess) -> None:
     """An operator reply arrives in the chat as a "reply" notice with the operator's text."""
     text = "Справку можно заказать в разделе «Услуги», срок изготовления 5 дней."
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Где заказать справку об отсутствии судимости?")
-        async with api_daemon.backend() as backend:
+        async with module_daemon.backend() as backend:
             response = await backend.post(f"/api/v1/tickets/{number}/replies", json={"text": text})
             assert response.status_code == 202, response.text
             notice = await wait_notice(client, "reply")
@@ -335,24 +328,24 @@ async def test_reply_reaches_the_chat(api_daemon: DaemonProcess) -> None:
     assert record["state"] in ("delivered", "sent")
 
 
-async def test_empty_reply_is_422(api_daemon: DaemonProcess) -> None:
+async def test_empty_reply_is_422(module_daemon: DaemonProcess) -> None:
     """A reply without text is refused."""
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Вопрос о субсидии на оплату ЖКУ")
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         blank = await backend.post(f"/api/v1/tickets/{number}/replies", json={"text": "  "})
         missing = await backend.post(f"/api/v1/tickets/{number}/replies", json={})
     assert blank.status_code == 422
     assert missing.status_code == 422
 
 
-async def test_ticket_lookup_shows_status_category_and_thread(api_daemon: DaemonProcess) -> None:
+async def test_ticket_lookup_shows_status_category_and_thread(module_daemon: DaemonProcess) -> None:
     """GET ticket has its status, category, channel and a thread holding the chat message."""
     text = "Код 04 Не начислили компенсацию за детский сад"
-    async with open_chat(api_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write(text)
         number = accepted["ticket"]["number"]
-    async with api_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         response = await backend.get(f"/api/v1/tickets/{number}")
     assert response.status_code == 200
     ticket = response.json()
@@ -368,20 +361,20 @@ async def test_ticket_lookup_shows_status_category_and_thread(api_daemon: Daemon
 # -- health, metrics, OpenAPI --------------------------------------------------------------------
 
 
-async def test_health_and_readiness(api_daemon: DaemonProcess) -> None:
+async def test_health_and_readiness(module_daemon: DaemonProcess) -> None:
     """/healthz and /readyz answer 200 without a token."""
-    async with httpx.AsyncClient(base_url=api_daemon.base) as anonymous:
+    async with httpx.AsyncClient(base_url=module_daemon.base) as anonymous:
         health = await anonymous.get("/healthz")
         ready = await anonymous.get("/readyz")
     assert health.status_code == 200
     assert ready.status_code == 200
 
 
-async def test_metrics_count_inbound_messages(api_daemon: DaemonProcess) -> None:
+async def test_metrics_count_inbound_messages(module_daemon: DaemonProcess) -> None:
     """/metrics (admin token) exposes counters that move when a chat message is filed."""
-    async with api_daemon.admin() as admin:
+    async with module_daemon.admin() as admin:
         before = (await admin.get("/metrics")).text
-        async with open_chat(api_daemon) as client:
+        async with open_chat(module_daemon) as client:
             await client.write("Код 06 Как продлить лицензию на фармацевтическую деятельность")
         response = await admin.get("/metrics")
     assert response.status_code == 200
@@ -397,9 +390,9 @@ async def test_metrics_count_inbound_messages(api_daemon: DaemonProcess) -> None
         assert re.search(rf"^{name}\{{", after, re.MULTILINE), name
 
 
-async def test_openapi_document_lists_the_contract_paths(api_daemon: DaemonProcess) -> None:
+async def test_openapi_document_lists_the_contract_paths(module_daemon: DaemonProcess) -> None:
     """/api/v1/openapi.json is a JSON OpenAPI document naming every contract endpoint."""
-    async with httpx.AsyncClient(base_url=api_daemon.base) as anonymous:
+    async with httpx.AsyncClient(base_url=module_daemon.base) as anonymous:
         response = await anonymous.get("/api/v1/openapi.json")
     assert response.status_code == 200
     document = json.loads(response.text)

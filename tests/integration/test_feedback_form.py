@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,18 +10,11 @@ import pytest
 
 from normaliser.damm import is_valid
 
-from .daemon import DaemonProcess, envelope, read_feed, running_daemon
+from .daemon import DaemonProcess, envelope, read_feed
 
 pytestmark = pytest.mark.integration
 
 FORM = "/api/v1/forms/feedback"
-
-
-@pytest.fixture(scope="module")
-def form_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    """One daemon for the module: every submission has its own text."""
-    with running_daemon(tmp_path_factory.mktemp("feedback-form")) as running:
-        yield running
 
 
 def _unique(text: str) -> str:
@@ -36,11 +28,11 @@ async def _submit(daemon: DaemonProcess, **kwargs: Any) -> httpx.Response:
         return await portal.post(FORM, **kwargs)
 
 
-async def test_json_submission_files_a_form_envelope(form_daemon: DaemonProcess) -> None:
+async def test_json_submission_files_a_form_envelope(module_daemon: DaemonProcess) -> None:
     """A JSON submission gets 201 {ticket, envelope_id} and a "form" envelope from the email."""
     text = _unique("Не могу записаться на приём в МФЦ через портал")
     response = await _submit(
-        form_daemon,
+        module_daemon,
         json={
             "name": "Иванов Иван",
             "phone": "+7 916 123-45-67",
@@ -52,7 +44,7 @@ async def test_json_submission_files_a_form_envelope(form_daemon: DaemonProcess)
     assert response.status_code == 201, response.text
     answer = response.json()
     assert len(answer["ticket"]) == 10 and is_valid(answer["ticket"])
-    async with form_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, answer["envelope_id"])
     assert filed["channel"] == "form"
     assert filed["sender"]["kind"] == "email"
@@ -63,18 +55,18 @@ async def test_json_submission_files_a_form_envelope(form_daemon: DaemonProcess)
     assert filed["ticket"]["is_new"] is True
 
 
-async def test_multipart_submission_with_phone_only(form_daemon: DaemonProcess) -> None:
+async def test_multipart_submission_with_phone_only(module_daemon: DaemonProcess) -> None:
     """A multipart submission with only a phone files an envelope whose sender is the phone."""
     text = _unique("Подскажите, как получить выписку из ЕГРН")
     fields = {"name": "Петрова Анна", "phone": "8 (916) 765-43-21", "text": text}
     response = await _submit(
-        form_daemon, files={key: (None, value) for key, value in fields.items()}
+        module_daemon, files={key: (None, value) for key, value in fields.items()}
     )
     assert response.status_code == 201, response.text
     assert response.request.headers["content-type"].startswith("multipart/form-data")
     answer = response.json()
     assert is_valid(answer["ticket"])
-    async with form_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, answer["envelope_id"])
     assert filed["channel"] == "form"
     assert filed["sender"]["kind"] == "phone"
@@ -82,10 +74,10 @@ async def test_multipart_submission_with_phone_only(form_daemon: DaemonProcess) 
     assert filed["ticket"]["category"]["code"] == "01"
 
 
-async def test_urlencoded_submission_is_accepted(form_daemon: DaemonProcess) -> None:
+async def test_urlencoded_submission_is_accepted(module_daemon: DaemonProcess) -> None:
     """A plain urlencoded HTML form post is accepted too."""
     response = await _submit(
-        form_daemon,
+        module_daemon,
         data={"email": "sidorov@example.ru", "text": _unique("Где посмотреть статус заявления")},
     )
     assert response.status_code == 201, response.text
@@ -105,12 +97,12 @@ async def test_urlencoded_submission_is_accepted(form_daemon: DaemonProcess) -> 
     ids=["technical_problem", "suggestion"],
 )
 async def test_request_type_decides_the_category(
-    form_daemon: DaemonProcess, contact: dict[str, str], kind: str, text: str, code: str
+    module_daemon: DaemonProcess, contact: dict[str, str], kind: str, text: str, code: str
 ) -> None:
     """The form's request type files the ticket under its code, whatever the text says."""
-    response = await _submit(form_daemon, json={**contact, "type": kind, "text": _unique(text)})
+    response = await _submit(module_daemon, json={**contact, "type": kind, "text": _unique(text)})
     assert response.status_code == 201, response.text
-    async with form_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, response.json()["envelope_id"])
     assert filed["ticket"]["category"]["code"] == code
     if kind == "technical_problem":
@@ -131,17 +123,17 @@ async def test_request_type_decides_the_category(
     ],
 )
 async def test_invalid_submission_is_422_with_field_errors(
-    form_daemon: DaemonProcess, fields: dict[str, str], bad: set[str]
+    module_daemon: DaemonProcess, fields: dict[str, str], bad: set[str]
 ) -> None:
     """An invalid form is 422 naming the bad fields, and nothing reaches the feed."""
-    async with form_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         _, cursor = await read_feed(backend)
         if fields.get("text"):
             fields = {**fields, "text": _unique(fields["text"])}
-        response = await _submit(form_daemon, json=fields)
+        response = await _submit(module_daemon, json=fields)
         # A valid submission after it: the feed must hold that one and nothing before it.
         valid = await _submit(
-            form_daemon, json={"email": "ok@example.ru", "text": _unique("Корректное обращение")}
+            module_daemon, json={"email": "ok@example.ru", "text": _unique("Корректное обращение")}
         )
         assert valid.status_code == 201
         later, _ = await read_feed(backend, cursor)
@@ -153,40 +145,41 @@ async def test_invalid_submission_is_422_with_field_errors(
     assert [e["id"] for e in later] == [valid.json()["envelope_id"]]
 
 
-async def test_body_that_is_not_json_is_400(form_daemon: DaemonProcess) -> None:
+async def test_body_that_is_not_json_is_400(module_daemon: DaemonProcess) -> None:
     """A JSON content type with a broken body is refused, not filed."""
     response = await _submit(
-        form_daemon, content=b"{text:", headers={"Content-Type": "application/json"}
+        module_daemon, content=b"{text:", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
 
 
-async def test_same_submission_twice_is_one_ticket(form_daemon: DaemonProcess) -> None:
+async def test_same_submission_twice_is_one_ticket(module_daemon: DaemonProcess) -> None:
     """Submitting the same form twice (a double click) gives the same ticket and envelope."""
     fields = {"email": "twice@example.ru", "text": _unique("Не приходит код на телефон")}
-    first = await _submit(form_daemon, json=fields)
-    second = await _submit(form_daemon, json=fields)
+    first = await _submit(module_daemon, json=fields)
+    second = await _submit(module_daemon, json=fields)
     assert first.status_code == 201 and second.status_code in (200, 201)
     assert second.json() == first.json()
-    async with form_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         envelopes, _ = await read_feed(backend)
     assert [e["id"] for e in envelopes if e["text"] == fields["text"]] == [
         first.json()["envelope_id"]
     ]
 
 
-async def test_different_submissions_are_different_tickets(form_daemon: DaemonProcess) -> None:
+async def test_different_submissions_are_different_tickets(module_daemon: DaemonProcess) -> None:
     """Two different submissions from one address are two tickets (a form is one request)."""
     first = await _submit(
-        form_daemon, json={"email": "two@example.ru", "text": _unique("Первый вопрос про льготы")}
+        module_daemon, json={"email": "two@example.ru", "text": _unique("Первый вопрос про льготы")}
     )
     second = await _submit(
-        form_daemon, json={"email": "two@example.ru", "text": _unique("Второй вопрос про паспорт")}
+        module_daemon,
+        json={"email": "two@example.ru", "text": _unique("Второй вопрос про паспорт")},
     )
     assert first.json()["ticket"] != second.json()["ticket"]
 
 
-async def test_idempotency_key_header_is_respected(form_daemon: DaemonProcess) -> None:
+async def test_idempotency_key_header_is_respected(module_daemon: DaemonProcess) -> None:
     """A retry with the same key and content gets the first answer; other content or key do not.
 
     The key only scopes a submission: someone holding another person's key but sending other
@@ -194,15 +187,15 @@ async def test_idempotency_key_header_is_respected(form_daemon: DaemonProcess) -
     """
     key = secrets.token_hex(12)
     body = {"email": "retry@example.ru", "text": _unique("Не могу оплатить штраф")}
-    first = await _submit(form_daemon, json=body, headers={"Idempotency-Key": key})
-    retry = await _submit(form_daemon, json=body, headers={"Idempotency-Key": key})
+    first = await _submit(module_daemon, json=body, headers={"Idempotency-Key": key})
+    retry = await _submit(module_daemon, json=body, headers={"Idempotency-Key": key})
     guessed = await _submit(
-        form_daemon,
+        module_daemon,
         json={"email": "someone@example.ru", "text": _unique("Чужое обращение")},
         headers={"Idempotency-Key": key},
     )
     other = await _submit(
-        form_daemon, json=body, headers={"Idempotency-Key": secrets.token_hex(12)}
+        module_daemon, json=body, headers={"Idempotency-Key": secrets.token_hex(12)}
     )
     assert first.status_code == 201, first.text
     assert retry.json() == first.json()

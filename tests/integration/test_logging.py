@@ -10,7 +10,7 @@ from pathlib import Path
 import trio
 from trio_websocket import open_websocket_url
 
-from .daemon import ChatClient, DaemonProcess, log_text_lines
+from .daemon import ChatClient, DaemonProcess, log_text_lines, wait_notice
 
 PHONE = "+7 916 123-45-67"
 EMAIL = "ivan.petrov@example.ru"
@@ -45,7 +45,7 @@ async def test_log_is_json_and_masks_personal_data(tmp_path: Path) -> None:
             await client.hello()
             accepted = await client.write(text)
             assert accepted["type"] == "accepted", accepted
-            await client.notice("confirmation")
+            await wait_notice(client, "confirmation")
             # Bad input is answered (and may be logged) too: it must not leak either.
             refused = await client.write(" ", client_id=f"{PHONE} {EMAIL}")
             assert refused["type"] == "error", refused

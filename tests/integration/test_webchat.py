@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 import tomllib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,19 +17,11 @@ from .daemon import (
     envelope,
     open_chat,
     read_feed,
-    running_daemon,
     settle,
     wait_notice,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def chat_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    """One daemon for the module: every test opens its own chat sessions."""
-    with running_daemon(tmp_path_factory.mktemp("webchat")) as running:
-        yield running
 
 
 def _client_id() -> str:
@@ -54,9 +45,9 @@ async def _history(daemon: DaemonProcess, session: str) -> list[dict[str, Any]]:
         return [await client.expect("notice") for _ in range(count)]
 
 
-async def test_hello_gets_welcome_with_session_token(chat_daemon: DaemonProcess) -> None:
+async def test_hello_gets_welcome_with_session_token(module_daemon: DaemonProcess) -> None:
     """A new session is welcomed with a token, no ticket and no notices yet."""
-    async with open_chat(chat_daemon, hello=False) as client:
+    async with open_chat(module_daemon, hello=False) as client:
         welcome = await client.hello()
     assert welcome["type"] == "welcome"
     assert isinstance(welcome["session"], str) and len(welcome["session"]) >= 16
@@ -65,10 +56,10 @@ async def test_hello_gets_welcome_with_session_token(chat_daemon: DaemonProcess)
 
 
 async def test_message_is_accepted_with_a_valid_ticket_and_confirmed(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """A first message gets an accepted frame with a 10-digit Damm ticket, then a confirmation."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         client_id = _client_id()
         accepted = await client.write("Нужна справка о несудимости для работы", client_id)
         assert accepted["type"] == "accepted"
@@ -87,27 +78,27 @@ async def test_message_is_accepted_with_a_valid_ticket_and_confirmed(
 
 
 async def test_resent_client_id_gets_the_same_answer_and_one_envelope(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """The same client_id sent twice is answered identically and filed once."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         client_id = _client_id()
         text = "Не приходит выписка из ЕГРН, заказывал неделю назад"
         first = await client.write(text, client_id)
         second = await client.write(text, client_id)
     assert first["type"] == "accepted"
     assert second == first
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         envelopes, _ = await read_feed(backend)
     mine = [e for e in envelopes if e["channel_message_id"] == client_id]
     assert [e["id"] for e in mine] == [first["envelope_id"]]
 
 
 async def test_follow_up_joins_the_ticket_without_a_new_confirmation(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """A second, different message in the session joins the ticket and is not re-confirmed."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         first = await _new_request(client, "Хочу подать заявление на загранпаспорт")
         number = first["ticket"]["number"]
         await wait_notice(client, "confirmation")
@@ -118,16 +109,16 @@ async def test_follow_up_joins_the_ticket_without_a_new_confirmation(
     assert follow_up["ticket"]["is_new"] is False
     assert follow_up["envelope_id"] != first["envelope_id"]
     assert session is not None
-    history = await _history(chat_daemon, session)
+    history = await _history(module_daemon, session)
     assert [n["kind"] for n in history] == ["confirmation"], history
 
 
 async def test_near_identical_repeat_is_marked_duplicate_and_acknowledged(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """Resending near-identical text sets duplicate_of and the citizen is told it was added."""
     text = "Не могу оформить пособие на ребёнка, портал не принимает документы"
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         first = await _new_request(client, text)
         number = first["ticket"]["number"]
         await wait_notice(client, "confirmation")
@@ -138,7 +129,7 @@ async def test_near_identical_repeat_is_marked_duplicate_and_acknowledged(
     assert repeat["ticket"]["is_new"] is False
     assert added["ticket"] == number
     assert "добавлено" in added["text"] and number in added["text"]
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, repeat["envelope_id"])
     assert filed["duplicate_of"] == first["envelope_id"]
 
@@ -152,10 +143,10 @@ async def test_near_identical_repeat_is_marked_duplicate_and_acknowledged(
     ],
 )
 async def test_bad_frame_gets_an_error_and_the_connection_survives(
-    chat_daemon: DaemonProcess, frame: str | bytes, code: str
+    module_daemon: DaemonProcess, frame: str | bytes, code: str
 ) -> None:
     """A malformed frame is answered with an error frame; a valid message still works after."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         await client.ws.send_message(frame)
         error = await client.expect("error")
         assert error["code"] == code
@@ -166,10 +157,10 @@ async def test_bad_frame_gets_an_error_and_the_connection_survives(
 
 
 async def test_message_before_hello_is_refused_and_the_connection_survives(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """A message before hello gets an error; after hello the same connection files messages."""
-    async with open_chat(chat_daemon, hello=False) as client:
+    async with open_chat(module_daemon, hello=False) as client:
         await client.send(
             {"type": "message", "client_id": _client_id(), "text": "Вопрос по льготам"}
         )
@@ -183,10 +174,10 @@ async def test_message_before_hello_is_refused_and_the_connection_survives(
 
 @pytest.mark.parametrize("text", [pytest.param("", id="empty"), pytest.param("   \n ", id="blank")])
 async def test_empty_text_is_refused_and_the_connection_survives(
-    chat_daemon: DaemonProcess, text: str
+    module_daemon: DaemonProcess, text: str
 ) -> None:
     """An empty message gets an error naming its client_id; the next message is accepted."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         client_id = _client_id()
         refused = await client.write(text, client_id)
         assert refused == {
@@ -201,60 +192,60 @@ async def test_empty_text_is_refused_and_the_connection_survives(
 
 
 async def test_over_long_text_is_refused_and_the_connection_survives(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """A message over max_text_chars gets an error and files nothing; the next one is accepted."""
-    webchat = tomllib.loads((chat_daemon.config / "channels" / "webchat.toml").read_text())
+    webchat = tomllib.loads((module_daemon.config / "channels" / "webchat.toml").read_text())
     limit = int(webchat["max_text_chars"])
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         client_id = _client_id()
         refused = await client.write("ж" * (limit + 1), client_id)
         assert refused["type"] == "error"
         assert refused["code"]
         accepted = await client.write("Короткое сообщение про справку")
     assert accepted["type"] == "accepted"
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         envelopes, _ = await read_feed(backend)
     assert not [e for e in envelopes if e["channel_message_id"] == client_id]
 
 
-async def test_text_at_the_length_limit_is_accepted(chat_daemon: DaemonProcess) -> None:
+async def test_text_at_the_length_limit_is_accepted(module_daemon: DaemonProcess) -> None:
     """A message of exactly max_text_chars is filed."""
-    webchat = tomllib.loads((chat_daemon.config / "channels" / "webchat.toml").read_text())
+    webchat = tomllib.loads((module_daemon.config / "channels" / "webchat.toml").read_text())
     limit = int(webchat["max_text_chars"])
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write(("Справка о доходах. " * limit)[:limit])
     assert accepted["type"] == "accepted"
 
 
-async def test_topic_10_files_an_urgent_access_ticket(chat_daemon: DaemonProcess) -> None:
+async def test_topic_10_files_an_urgent_access_ticket(module_daemon: DaemonProcess) -> None:
     """The topic the citizen picks decides the category: 10 is access, priority urgent."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await _new_request(client, "Помогите, пожалуйста", topic="10")
     assert accepted["ticket"]["category"]["code"] == "10"
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     assert filed["ticket"]["category"]["code"] == "10"
     assert filed["ticket"]["priority"] == "urgent"
 
 
-async def test_subject_code_in_text_sets_the_category(chat_daemon: DaemonProcess) -> None:
+async def test_subject_code_in_text_sets_the_category(module_daemon: DaemonProcess) -> None:
     """«Код 11 ...» at the start of a chat text files under category 11 (technical)."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await _new_request(client, "Код 11 Хочу подать заявление на справку")
     assert accepted["ticket"]["category"]["code"] == "11"
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     assert filed["ticket"]["category"]["code"] == "11"
     assert filed["ticket"]["priority"] == "technical"
 
 
 async def test_reconnect_with_token_resumes_the_history_in_order(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """Reconnecting with the token welcomes at last_seq; resume replays every notice in order."""
     text = "Не могу получить выписку из ЕГРН, сайт пишет что услуга недоступна"
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         first = await _new_request(client, text)
         await wait_notice(client, "confirmation")
         seen = len(client.notices)
@@ -264,7 +255,7 @@ async def test_reconnect_with_token_resumes_the_history_in_order(
         seen_notices = list(client.notices)
     assert token is not None
     assert [n["seq"] for n in seen_notices] == [1, 2]
-    async with open_chat(chat_daemon, token) as again:
+    async with open_chat(module_daemon, token) as again:
         assert again.welcome["session"] == token
         assert again.welcome["ticket"] == first["ticket"]["number"]
         assert again.welcome["last_seq"] == len(seen_notices)
@@ -276,19 +267,19 @@ async def test_reconnect_with_token_resumes_the_history_in_order(
     assert tail == seen_notices[1]
 
 
-async def test_unknown_session_token_starts_a_new_session(chat_daemon: DaemonProcess) -> None:
+async def test_unknown_session_token_starts_a_new_session(module_daemon: DaemonProcess) -> None:
     """A hello with a token the server never issued gets a fresh session, not someone else's."""
-    async with open_chat(chat_daemon, "not-a-token-" + secrets.token_hex(8)) as client:
+    async with open_chat(module_daemon, "not-a-token-" + secrets.token_hex(8)) as client:
         assert client.welcome["session"] != "not-a-token-"
         assert client.welcome["ticket"] is None
         assert client.welcome["last_seq"] == 0
 
 
 async def test_status_query_from_the_same_session_answers_the_status(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """«статус N» from the session that opened N gets a notice with the current status."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         first = await _new_request(client, "Как изменить фамилию в личных данных?")
         number = first["ticket"]["number"]
         await wait_notice(client, "confirmation")
@@ -305,15 +296,15 @@ async def test_status_query_from_the_same_session_answers_the_status(
 
 
 async def test_status_query_from_another_session_is_not_found(
-    chat_daemon: DaemonProcess,
+    module_daemon: DaemonProcess,
 ) -> None:
     """«статус N» from a stranger gets "not found among your requests" and opens no ticket."""
-    async with open_chat(chat_daemon) as owner:
+    async with open_chat(module_daemon) as owner:
         first = await _new_request(owner, "Пособие по уходу за ребёнком не пришло")
         number = first["ticket"]["number"]
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         _, cursor = await read_feed(backend)
-    async with open_chat(chat_daemon) as stranger:
+    async with open_chat(module_daemon) as stranger:
         query = await stranger.write(f"статус {number}")
         answer = await wait_notice(stranger, "system")
     assert query["type"] == "accepted"
@@ -321,52 +312,52 @@ async def test_status_query_from_another_session_is_not_found(
     assert "не найдено среди ваших обращений" in answer["text"]
     assert number in answer["text"]
     assert not [n for n in stranger.notices if n["kind"] == "confirmation"]
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         later, _ = await read_feed(backend, cursor)
     assert [e for e in later if e["ticket"] and e["ticket"]["is_new"]] == []
     assert stranger.session is not None
-    async with open_chat(chat_daemon, stranger.session) as again:
+    async with open_chat(module_daemon, stranger.session) as again:
         assert again.welcome["ticket"] is None
 
 
-async def test_password_in_text_is_flagged(chat_daemon: DaemonProcess) -> None:
+async def test_password_in_text_is_flagged(module_daemon: DaemonProcess) -> None:
     """A message containing a password is flagged contains_credential in the envelope."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write("Не могу войти, мой пароль Qwerty123 не подходит")
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     assert "contains_credential" in filed["flags"]
 
 
-async def test_snils_and_phone_in_text_are_extracted(chat_daemon: DaemonProcess) -> None:
+async def test_snils_and_phone_in_text_are_extracted(module_daemon: DaemonProcess) -> None:
     """SNILS and a phone written in the text appear, normalised, in the envelope identifiers."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write(
             "Прошу исправить СНИЛС 112-233-445 95 в профиле, телефон для связи 8 916 123-45-67"
         )
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     identifiers = filed["identifiers"]
     assert [s.replace("-", "").replace(" ", "") for s in identifiers["snils"]] == ["11223344595"]
     assert identifiers["phones"] == ["+79161234567"]
 
 
-async def test_plain_message_has_no_credential_flag(chat_daemon: DaemonProcess) -> None:
+async def test_plain_message_has_no_credential_flag(module_daemon: DaemonProcess) -> None:
     """Mentioning the word «пароль» without one is not flagged."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         accepted = await client.write("Забыл пароль от личного кабинета, как восстановить?")
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     assert "contains_credential" not in filed["flags"]
 
 
-async def test_envelope_matches_the_accepted_frame(chat_daemon: DaemonProcess) -> None:
+async def test_envelope_matches_the_accepted_frame(module_daemon: DaemonProcess) -> None:
     """The feed's envelope carries the web chat channel, session sender and the same ticket."""
-    async with open_chat(chat_daemon) as client:
+    async with open_chat(module_daemon) as client:
         client_id = _client_id()
         text = "Вопрос о выплате компенсации за проезд"
         accepted = await client.write(text, client_id)
-    async with chat_daemon.backend() as backend:
+    async with module_daemon.backend() as backend:
         filed = await envelope(backend, accepted["envelope_id"])
     assert filed["schema"] == "omnirouter.envelope/v1"
     assert filed["channel"] == "webchat"
@@ -377,9 +368,9 @@ async def test_envelope_matches_the_accepted_frame(chat_daemon: DaemonProcess) -
     assert filed["ticket"]["category"] == accepted["ticket"]["category"]
 
 
-async def test_chat_page_and_widget_are_served(chat_daemon: DaemonProcess) -> None:
+async def test_chat_page_and_widget_are_served(module_daemon: DaemonProcess) -> None:
     """GET /chat/ is an HTML page and /chat/widget.js a script."""
-    async with chat_daemon.backend() as http:
+    async with module_daemon.backend() as http:
         page = await http.get("/chat/")
         widget = await http.get("/chat/widget.js")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
