@@ -47,6 +47,7 @@ class Outbox:
         rate: Callable[[], RateLimit],
         *,
         concurrency: int = 16,
+        delivery_timeout: float = DELIVERY_TIMEOUT,
     ) -> None:
         self.db = db
         self.adapters = adapters
@@ -54,6 +55,7 @@ class Outbox:
         self.rate = rate
         self.wakeup = Wakeup()
         self._limiter = trio.CapacityLimiter(concurrency)
+        self.delivery_timeout = delivery_timeout
 
     def wake(self) -> None:
         """A notification was queued: look now rather than at the next due time."""
@@ -80,26 +82,26 @@ class Outbox:
         tx = Tx(conn)
         now = time.time()
         rate = self.rate()
-        claimed = tx.claim_notifications(now, CLAIM_BATCH)
         ready = []
         in_batch: dict[str, int] = {}
-        for record in claimed:
+        for record in tx.due_notifications(now, CLAIM_BATCH):
             if record.automatic and record.contact_id is not None:
-                sent = tx.automatic_sent_since(record.contact_id, now - rate.window)
+                sent = tx.automatic_sent_since(record.contact_id, now - rate.window, now)
                 count = len(sent) + in_batch.get(record.contact_id, 0)
                 if count >= rate.limit:
-                    # Deferred, not dropped: it goes out when the window has room again.
+                    # Deferred, not dropped and not an attempt: it goes out when the window
+                    # has room again.
                     retry_at = (sent[0] if sent else now) + rate.window
                     tx.notification_result(
                         record.id,
-                        "queued",
+                        record.state,
                         next_at=retry_at,
                         error="rate limited: automatic messages per contact",
                     )
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
-            ready.append(record)
-        return ready
+            ready.append(record.id)
+        return tx.claim_notifications(ready)
 
     async def _deliver(self, record: NotificationRecord) -> None:
         try:
@@ -118,12 +120,13 @@ class Outbox:
             try:
                 if adapter is None:
                     raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
-                with trio.fail_after(DELIVERY_TIMEOUT):
+                with trio.fail_after(self.delivery_timeout):
                     confirmed = await adapter(message)
             except DeliveryFailed as exc:
                 await self._failed(record, exc.reason, permanent=exc.permanent)
             except trio.TooSlowError:
-                await self._failed(record, f"no answer in {DELIVERY_TIMEOUT:.0f}s", permanent=False)
+                reason = f"no answer in {self.delivery_timeout:g}s"
+                await self._failed(record, reason, permanent=False)
             except Exception as exc:
                 # An adapter's bug or a full disk is one failed attempt, retried with backoff;
                 # it must not take the whole outbox, and with it the daemon, down.
@@ -162,3 +165,5 @@ class Outbox:
             )
         )
         metrics.notification_attempts.labels(record.channel, state).inc()
+        # The loop may be asleep with nothing else due: it must learn of the retry's due time.
+        self.wakeup.wake()

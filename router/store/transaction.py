@@ -538,23 +538,39 @@ class Tx:
         existing = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
         return str(existing[0]), False
 
-    def claim_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
-        """Move due notifications to `sending` and return them."""
+    def due_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
+        """Queued or failed notifications that are due, oldest due first."""
         rows = self.conn.execute(
-            f"UPDATE notifications SET state = 'sending', attempts = attempts + 1 "
-            f"WHERE id IN (SELECT id FROM notifications WHERE state IN ('queued', 'failed') "
-            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) "
-            f"RETURNING {_NOTIFICATION_COLUMNS}",
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
+            f"WHERE state IN ('queued', 'failed') AND next_attempt_at <= ? "
+            f"ORDER BY next_attempt_at LIMIT ?",
             (now, limit),
         ).fetchall()
         return [NotificationRecord(*r) for r in rows]
 
-    def automatic_sent_since(self, contact_id: str, since: float) -> list[float]:
-        """When automatic notifications were sent to a contact since a moment, oldest first."""
+    def claim_notifications(self, ids: list[str]) -> list[NotificationRecord]:
+        """Move these due notifications to `sending`, counting the attempt, and return them."""
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
         rows = self.conn.execute(
-            "SELECT sent_at FROM notifications WHERE contact_id = ? AND automatic = 1 "
-            "AND sent_at >= ? ORDER BY sent_at",
-            (contact_id, since),
+            f"UPDATE notifications SET state = 'sending', attempts = attempts + 1 "
+            f"WHERE id IN ({marks}) AND state IN ('queued', 'failed') "
+            f"RETURNING {_NOTIFICATION_COLUMNS}",
+            ids,
+        ).fetchall()
+        return [NotificationRecord(*r) for r in rows]
+
+    def automatic_sent_since(self, contact_id: str, since: float, now: float) -> list[float]:
+        """When automatic notifications to a contact went out since a moment, oldest first.
+
+        One still `sending` counts as going out now: it is on its way to the citizen.
+        """
+        rows = self.conn.execute(
+            "SELECT CASE WHEN state = 'sending' THEN ? ELSE sent_at END AS at "
+            "FROM notifications WHERE contact_id = ? AND automatic = 1 "
+            "AND (sent_at >= ? OR state = 'sending') ORDER BY at",
+            (now, contact_id, since),
         ).fetchall()
         return [float(r[0]) for r in rows]
 

@@ -1,0 +1,301 @@
+"""The outbox: retries with backoff, dead letters, the per-contact limit on automatic messages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from channels.contract import DeliveryFailed, Outbound
+from router.outbox import Outbox, RateLimit
+from router.retry import RetryPolicy
+from router.store.database import Database
+from router.store.transaction import NotificationRecord, Tx
+
+# A condition not reached in this many polls (10 s) means the outbox is stuck, not slow.
+POLLS = 1000
+POLL_SECONDS = 0.01
+FAST_RETRY = RetryPolicy(first_delay=0.05, max_delay=0.2, max_age=3600)
+NO_LIMIT = RateLimit(limit=1000, window=3600)
+
+
+@dataclass
+class Channel:
+    """A channel adapter port that does what each test scripts, and records every attempt."""
+
+    outcomes: list[BaseException | None] = field(default_factory=list)
+    attempts: list[tuple[str, float]] = field(default_factory=list)
+    hold: trio.Event | None = None
+
+    async def __call__(self, message: Outbound) -> bool:
+        """One delivery attempt: the next scripted outcome, or success."""
+        self.attempts.append((message.text, time.time()))
+        if self.hold is not None:
+            await self.hold.wait()
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        return False
+
+    def texts(self) -> list[str]:
+        """The texts attempted, in order."""
+        return [text for text, _ in self.attempts]
+
+
+@contextmanager
+def database(tmp_path: Path) -> Iterator[Database]:
+    """An opened store in a temporary directory."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@asynccontextmanager
+async def running(
+    db: Database,
+    channel: Channel,
+    *,
+    retry: RetryPolicy = FAST_RETRY,
+    rate: RateLimit = NO_LIMIT,
+    delivery_timeout: float = 30.0,
+) -> AsyncIterator[Outbox]:
+    """An outbox delivering to `channel` as the web chat, for the length of the block."""
+    outbox = Outbox(
+        db,
+        lambda: {"webchat": channel},
+        lambda: retry,
+        lambda: rate,
+        delivery_timeout=delivery_timeout,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(outbox.run)
+        yield outbox
+        nursery.cancel_scope.cancel()
+
+
+async def queue(
+    db: Database,
+    text: str,
+    *,
+    contact: str | None = "contact-a",
+    automatic: bool = True,
+    channel: str = "webchat",
+) -> str:
+    """Queue one notification; return its id."""
+    now = time.time()
+    notification_id, _ = await db.write(
+        lambda conn: Tx(conn).queue_notification(
+            f"test:{text}",
+            "2026-11-23T10:00:00Z",
+            now,
+            ticket="2600000128",
+            contact_id=contact,
+            channel=channel,
+            account="default",
+            address="session-1",
+            kind="status" if automatic else "reply",
+            automatic=automatic,
+            text=text,
+        )
+    )
+    return notification_id
+
+
+async def record(db: Database, notification_id: str) -> NotificationRecord:
+    """The notification's row as it is now."""
+    found = await db.read(lambda conn: Tx(conn).notification(notification_id))
+    assert found is not None
+    return found
+
+
+async def until(check: Callable[[], object]) -> None:
+    """Wait until `check()` is true, polling."""
+    for _ in range(POLLS):
+        if check():
+            return
+        await trio.sleep(POLL_SECONDS)
+    raise AssertionError("the outbox is stuck")
+
+
+async def until_record(
+    db: Database, notification_id: str, check: Callable[[NotificationRecord], bool]
+) -> NotificationRecord:
+    """Wait until the notification's row passes `check`; return it."""
+    for _ in range(POLLS):
+        if check(found := await record(db, notification_id)):
+            return found
+        await trio.sleep(POLL_SECONDS)
+    raise AssertionError(f"the outbox is stuck: {found}")
+
+
+async def until_state(db: Database, notification_id: str, state: str) -> NotificationRecord:
+    """Wait until the notification is in `state`; return it."""
+    return await until_record(db, notification_id, lambda r: r.state == state)
+
+
+async def test_a_transient_failure_is_retried_with_backoff_until_sent(tmp_path: Path) -> None:
+    """Two failed attempts, then success: sent, three attempts, waits growing between them."""
+    channel = Channel(outcomes=[DeliveryFailed("peer busy"), DeliveryFailed("peer busy")])
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, channel):
+            sent = await until_state(db, notification_id, "sent")
+    assert sent.attempts == 3
+    assert channel.texts() == ["Статус изменён"] * 3
+    moments = [at for _, at in channel.attempts]
+    # Jitter keeps each wait within half to all of first_delay * 2^(n-1).
+    assert moments[1] - moments[0] >= 0.5 * FAST_RETRY.first_delay
+    assert moments[2] - moments[1] >= 0.5 * FAST_RETRY.first_delay * 2
+
+
+async def test_a_failed_attempt_is_visible_with_its_error(tmp_path: Path) -> None:
+    """Between attempts a notification is `failed`, with the peer's reason and a later due."""
+    channel = Channel(outcomes=[DeliveryFailed("peer busy")])
+    slow = RetryPolicy(first_delay=3600, max_delay=3600, max_age=86400)
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, channel, retry=slow):
+            failed = await until_state(db, notification_id, "failed")
+    assert failed.attempts == 1
+    assert failed.last_error == "peer busy"
+    assert failed.next_attempt_at >= time.time() + 1800
+
+
+async def test_a_permanent_failure_is_a_dead_letter_that_can_be_replayed(tmp_path: Path) -> None:
+    """A permanent refusal is dead at once, listed for operators, and delivered after replay."""
+    channel = Channel(outcomes=[DeliveryFailed("citizen blocked the bot", permanent=True)])
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Ответ оператора", automatic=False)
+        async with running(db, channel) as outbox:
+            dead = await until_state(db, notification_id, "dead")
+            assert dead.attempts == 1
+            letters = await db.read(lambda conn: Tx(conn).dead_letters())
+            assert [(d["id"], d["last_error"]) for d in letters] == [
+                (f"notification:{notification_id}", "citizen blocked the bot")
+            ]
+            now = time.time()
+            assert await db.write(
+                lambda conn: Tx(conn).revive_dead("notification", notification_id, now)
+            )
+            outbox.wake()
+            await until_state(db, notification_id, "sent")
+    assert len(channel.attempts) == 2
+
+
+async def test_retrying_ends_in_a_dead_letter_after_the_maximum_age(tmp_path: Path) -> None:
+    """A peer that keeps failing: retried until max_age, then dead, never lost."""
+    channel = Channel(outcomes=[DeliveryFailed("peer busy")] * 1000)
+    short = RetryPolicy(first_delay=0.02, max_delay=0.05, max_age=0.3)
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, channel, retry=short):
+            dead = await until_state(db, notification_id, "dead")
+    assert dead.attempts >= 2
+    assert dead.attempts == len(channel.attempts)
+    assert dead.last_error == "peer busy"
+
+
+async def test_a_channel_that_is_not_enabled_is_a_dead_letter(tmp_path: Path) -> None:
+    """Nothing can deliver through a channel that is off: dead at once, with the reason."""
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён", channel="email")
+        async with running(db, Channel()):
+            dead = await until_state(db, notification_id, "dead")
+    assert dead.last_error == "channel email is not enabled"
+
+
+async def test_an_adapter_bug_is_one_failed_attempt_and_the_outbox_goes_on(tmp_path: Path) -> None:
+    """An unexpected exception fails that attempt only; the next notification still goes out."""
+    channel = Channel(outcomes=[RuntimeError("adapter bug")])
+    slow = RetryPolicy(first_delay=3600, max_delay=3600, max_age=86400)
+    with database(tmp_path) as db:
+        first = await queue(db, "первое")
+        async with running(db, channel, retry=slow) as outbox:
+            failed = await until_state(db, first, "failed")
+            second = await queue(db, "второе")
+            outbox.wake()
+            await until_state(db, second, "sent")
+    assert failed.last_error == "RuntimeError: adapter bug"
+
+
+async def test_a_peer_that_never_answers_is_a_failed_attempt(tmp_path: Path) -> None:
+    """A delivery hanging past the timeout is abandoned and retried later."""
+    channel = Channel(hold=trio.Event())
+    slow = RetryPolicy(first_delay=3600, max_delay=3600, max_age=86400)
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, channel, retry=slow, delivery_timeout=0.1):
+            failed = await until_state(db, notification_id, "failed")
+    assert failed.last_error == "no answer in 0.1s"
+
+
+async def test_an_attempt_cut_off_by_a_stop_is_made_again_after_restart(tmp_path: Path) -> None:
+    """A notification left `sending` by a stop is delivered by the next outbox."""
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        hanging = Channel(hold=trio.Event())
+        async with running(db, hanging):
+            await until_state(db, notification_id, "sending")
+        channel = Channel()
+        async with running(db, channel):
+            sent = await until_state(db, notification_id, "sent")
+    assert sent.attempts == 2
+    assert channel.texts() == ["Статус изменён"]
+
+
+async def test_automatic_messages_over_the_per_contact_limit_wait_for_the_window(
+    tmp_path: Path,
+) -> None:
+    """Past the limit, automatic messages to one contact are deferred, not sent and not lost.
+
+    Operator replies and other contacts are not held back.
+    """
+    channel = Channel()
+    rate = RateLimit(limit=2, window=3600)
+    with database(tmp_path) as db:
+        automatic = [await queue(db, f"статус {n}") for n in range(5)]
+        reply = await queue(db, "ответ оператора", automatic=False)
+        other = await queue(db, "статус другому", contact="contact-b")
+        async with running(db, channel, rate=rate):
+            await until(lambda: len(channel.attempts) == 4)
+            await trio.sleep(0.2)  # time for any wrongly claimed extra to go out
+        states = [await record(db, n) for n in automatic]
+        reply_state, other_state = await record(db, reply), await record(db, other)
+    assert sorted(channel.texts()) == sorted(
+        ["статус 0", "статус 1", "ответ оператора", "статус другому"]
+    )
+    assert [s.state for s in states] == ["sent", "sent", "queued", "queued", "queued"]
+    first_sent = min(at for text, at in channel.attempts if text.startswith("статус "))
+    for deferred in states[2:]:
+        assert deferred.attempts == 0  # waiting for the window is not a failed attempt
+        assert deferred.last_error == "rate limited: automatic messages per contact"
+        assert deferred.next_attempt_at >= first_sent + rate.window - 1
+    assert reply_state.state == other_state.state == "sent"
+
+
+async def test_messages_still_being_delivered_count_against_the_limit(tmp_path: Path) -> None:
+    """Automatic messages on their way count too: a slow peer cannot be flooded past the limit."""
+    channel = Channel(hold=trio.Event())
+    rate = RateLimit(limit=2, window=3600)
+    with database(tmp_path) as db:
+        first = [await queue(db, f"статус {n}") for n in range(2)]
+        async with running(db, channel, rate=rate) as outbox:
+            await until(lambda: len(channel.attempts) == 2)
+            later = [await queue(db, f"статус {n}") for n in range(2, 4)]
+            outbox.wake()
+            deferred = [
+                await until_record(db, n, lambda r: r.last_error is not None) for n in later
+            ]
+            assert channel.hold is not None
+            channel.hold.set()
+            for n in first:
+                await until_state(db, n, "sent")
+    assert [d.last_error for d in deferred] == ["rate limited: automatic messages per contact"] * 2
+    assert sorted(channel.texts()) == ["статус 0", "статус 1"]
