@@ -360,11 +360,17 @@ def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
                 "duplicate_of": envelope.duplicate_of,
             }
         )
+    # Operators' comments, reasons and replies are free text about the citizen: masked too.
+    free_text = mask_personal_data if masked else _as_is
+    events = [
+        {k: free_text(v) if k in _EVENT_TEXTS and isinstance(v, str) else v for k, v in e.items()}
+        for e in tx.ticket_events(number)
+    ]
     return {
         "number": ticket.number,
         "status": ticket.status,
-        "status_comment": ticket.status_comment,
-        "status_reason": ticket.status_reason,
+        "status_comment": ticket.status_comment and free_text(ticket.status_comment),
+        "status_reason": ticket.status_reason and free_text(ticket.status_reason),
         "expected_at": ticket.expected_at,
         "category": {"code": ticket.category_code, "name": ticket.category_name},
         "priority": ticket.priority,
@@ -378,8 +384,16 @@ def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
         "contact_id": ticket.contact_id,
         "conversation_id": ticket.conversation_id,
         "thread": thread,
-        "events": tx.ticket_events(number),
+        "events": events,
     }
+
+
+# The fields of a ticket event that hold free text.
+_EVENT_TEXTS = frozenset({"comment", "reason", "text"})
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 B = TypeVar("B")

@@ -21,15 +21,11 @@ def _config_dir(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("OMNIROUTER_CONFIG") or DEFAULT_CONFIG)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: commands, their options, and --config anywhere."""
     parser = argparse.ArgumentParser(
         prog="omnirouter",
         description="Routes citizens' messages from every channel to the ticketing backend.",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="DIR",
-        help=f"configuration directory (default $OMNIROUTER_CONFIG or {DEFAULT_CONFIG})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the daemon in the foreground (systemd Type=notify)")
@@ -58,12 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     for sub in (*dlq_commands.choices.values(), show):
         sub.add_argument("--json", action="store_true", help="print the raw JSON")
+    # --config goes before or after the command (`omnirouter run --config DIR` is the
+    # documented form); a command's own copy must not reset what was given before it.
+    for each in (parser, *commands.choices.values(), *dlq_commands.choices.values(), show):
+        each.add_argument(
+            "--config",
+            metavar="DIR",
+            default=None if each is parser else argparse.SUPPRESS,
+            help=f"configuration directory (default $OMNIROUTER_CONFIG or {DEFAULT_CONFIG})",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     directory = _config_dir(args)
     if args.command == "check-config":
         return check_config(directory)
@@ -194,7 +199,8 @@ def _format_ticket(body: dict[str, Any]) -> str:
             f"{item['text'][:200]}"
         )
     for event in body["events"]:
-        lines.append(f"  {event['at']} {event['kind']} {event.get('status') or ''}")
+        said = " — ".join(event[k][:200] for k in ("comment", "reason", "text") if event.get(k))
+        lines.append(f"  {event['at']} {event['kind']} {event.get('status') or ''} {said}".rstrip())
     return "\n".join(lines)
 
 

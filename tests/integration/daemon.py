@@ -77,7 +77,8 @@ class DaemonProcess:
         """Start the process without waiting for readiness."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "router", "--config", str(self.config), "run"],
+                # The systemd unit's form: the command, then --config.
+                [sys.executable, "-m", "router", "run", "--config", str(self.config)],
                 stdout=log,
                 stderr=log,
                 cwd=self.root,
@@ -153,7 +154,7 @@ class DaemonProcess:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the omnirouter command against this daemon's config."""
         return subprocess.run(
-            [sys.executable, "-m", "router", "--config", str(self.config), *args],
+            [sys.executable, "-m", "router", *args, "--config", str(self.config)],
             capture_output=True,
             text=True,
             timeout=60,

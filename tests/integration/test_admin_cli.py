@@ -20,11 +20,13 @@ pytestmark = pytest.mark.integration
 
 EMAIL = "ivan.petrov@example.ru"
 PHONE_WRITTEN = "+7 916 123-45-67"
+SNILS_WRITTEN = "112-233-445 95"
 
 
 @pytest.fixture(scope="module")
 def ticket_with_personal_data(module_daemon: DaemonProcess) -> str:
-    """A chat ticket whose text holds an email address and a phone number."""
+    """A chat ticket with an email address and a phone number in the text, the operator's
+    status comment and reply repeating them, and a SNILS in the reply."""
 
     async def file() -> str:
         async with open_chat(module_daemon) as client:
@@ -32,6 +34,14 @@ def ticket_with_personal_data(module_daemon: DaemonProcess) -> str:
                 f"Не приходит справка. Пишите на {EMAIL} или звоните {PHONE_WRITTEN}"
             )
         number: str = accepted["ticket"]["number"]
+        async with module_daemon.backend() as backend:
+            comment = f"Перезвоним на {PHONE_WRITTEN}"
+            status = {"status": "awaiting_citizen", "comment": comment}
+            response = await backend.post(f"/api/v1/tickets/{number}/status", json=status)
+            assert response.status_code == 202, response.text
+            reply = {"text": f"Проверьте СНИЛС {SNILS_WRITTEN} и почту {EMAIL}"}
+            response = await backend.post(f"/api/v1/tickets/{number}/replies", json=reply)
+            assert response.status_code == 202, response.text
         return number
 
     return trio.run(file)
@@ -67,16 +77,17 @@ def test_status_json_is_the_admin_status(module_daemon: DaemonProcess) -> None:
 def test_ticket_show_masks_personal_data(
     module_daemon: DaemonProcess, ticket_with_personal_data: str
 ) -> None:
-    """`ticket show N` prints the thread with the email and phone masked."""
-    result = module_daemon.cli("ticket", "show", ticket_with_personal_data)
-    assert result.returncode == 0, result.stderr
-    assert ticket_with_personal_data in result.stdout
-    assert "Не приходит справка" in result.stdout
-    assert EMAIL not in result.stdout
-    assert "ivan.petrov" not in result.stdout
-    assert "123-45-67" not in result.stdout
-    assert "9161234567" not in result.stdout
-    assert "*" in result.stdout
+    """`ticket show N` prints the thread, the operator's comment and reply with the email, phone
+    and SNILS masked."""
+    for json_flag in ((), ("--json",)):
+        result = module_daemon.cli("ticket", "show", ticket_with_personal_data, *json_flag)
+        assert result.returncode == 0, result.stderr
+        assert ticket_with_personal_data in result.stdout
+        assert "Не приходит справка" in result.stdout
+        assert "Перезвоним на" in result.stdout
+        for secret in (EMAIL, "ivan.petrov", "123-45-67", "9161234567", SNILS_WRITTEN, "445 95"):
+            assert secret not in result.stdout, (json_flag, secret)
+        assert "*" in result.stdout
 
 
 def test_ticket_show_unmask_shows_personal_data(
@@ -87,6 +98,7 @@ def test_ticket_show_unmask_shows_personal_data(
     assert result.returncode == 0, result.stderr
     assert EMAIL in result.stdout
     assert PHONE_WRITTEN in result.stdout
+    assert SNILS_WRITTEN in result.stdout
 
 
 def test_ticket_show_unknown_number_fails(module_daemon: DaemonProcess) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from router.cli import build_parser
 
 SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
 UNIT = SYSTEMD_DIR / "omnirouter.service"
@@ -108,6 +111,9 @@ def test_unit_keeps_the_daemon_contract() -> None:
     assert one("Service.NotifyAccess") == "main"
     assert one("Service.ExecStart") == "/usr/bin/omnirouter run --config /etc/omnirouter"
     assert one("Service.ExecReload") == "/bin/kill -HUP $MAINPID"
+    _, *argv = shlex.split(one("Service.ExecStart"))
+    started = build_parser().parse_args(argv)  # what the daemon makes of the unit's command line
+    assert (started.command, started.config) == ("run", "/etc/omnirouter")
     assert one("Service.Restart") == "on-failure"
     assert one("Service.WatchdogSec") == "30s"
     assert one("Service.User") == one("Service.Group") == "omnirouter"
