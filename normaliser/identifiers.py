@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
+from channels.contract import Sender
 from normaliser import damm
 from normaliser.envelope import Identifiers
 
@@ -186,6 +187,20 @@ def phone_to_e164(s: str, default_country: str = "7") -> str | None:
 def _email_value(match: str) -> str:
     local, _, domain = match.rpartition("@")
     return f"{local}@{domain.lower()}"  # domains are case-insensitive (RFC 1035 2.3.3)
+
+
+def canonical_sender(sender: Sender) -> Sender:
+    """The sender with a phone in E.164 and an email's domain in lower case, as found in text.
+
+    A form's typed-in phone and an SMS from the same number must be one identity.
+    """
+    if sender.kind == "phone":
+        address = phone_to_e164(sender.address) or sender.address.strip()
+    elif sender.kind == "email" and "@" in sender.address:
+        address = _email_value(sender.address.strip())
+    else:
+        return sender
+    return msgspec.structs.replace(sender, address=address)
 
 
 def _digits(match: str) -> str:

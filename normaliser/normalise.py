@@ -7,7 +7,7 @@ import msgspec
 from normaliser.commands import Command, parse_command
 from normaliser.credentials import mentions_credential
 from normaliser.envelope import Identifiers
-from normaliser.identifiers import find_identifiers
+from normaliser.identifiers import TICKET_LENGTH, find_identifiers
 from normaliser.language import guess_language
 from normaliser.text import clean_text, html_to_text
 
@@ -33,6 +33,7 @@ def normalise(
     subject: str | None = None,
     language_hint: str | None = None,
     max_chars: int = MAX_CHARS,
+    ticket_length: int = TICKET_LENGTH,
 ) -> Normalised:
     """Return the cleaned text of a message with its language, identifiers, command and flags."""
     body = clean_text(text)
@@ -51,7 +52,7 @@ def normalise(
     return Normalised(
         text=body,
         language=guess_language(searched, language_hint),
-        identifiers=find_identifiers(searched),
-        command=parse_command(body),
+        identifiers=find_identifiers(searched, ticket_length=ticket_length),
+        command=parse_command(body, ticket_length=ticket_length),
         flags=flags,
     )

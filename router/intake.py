@@ -146,16 +146,18 @@ class Intake:
 
     async def _normalise(self, raw: RawInbound) -> Normalised:
         size = len(raw.text) + len(raw.html or "")
-        args = (raw.text, raw.html, raw.subject, raw.language_hint, self.max_chars())
+        work = functools.partial(
+            normalise,
+            raw.text,
+            html=raw.html,
+            subject=raw.subject,
+            language_hint=raw.language_hint,
+            max_chars=self.max_chars(),
+            ticket_length=self.filer().numbering.pattern_length,
+        )
         if size <= INLINE_NORMALISE_CHARS:
-            return _normalise(*args)
-        return await trio.to_thread.run_sync(_normalise, *args)
-
-
-def _normalise(
-    text: str, html: str | None, subject: str | None, hint: str | None, max_chars: int
-) -> Normalised:
-    return normalise(text, html=html, subject=subject, language_hint=hint, max_chars=max_chars)
+            return work()
+        return await trio.to_thread.run_sync(work)
 
 
 def _refile(

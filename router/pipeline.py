@@ -26,6 +26,7 @@ from normaliser.envelope import (
     TicketRef,
     envelope_encoder,
 )
+from normaliser.identifiers import canonical_sender
 from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
@@ -103,6 +104,12 @@ class _Filing:
         norm: Normalised,
         now: datetime,
     ) -> None:
+        raw = msgspec.structs.replace(
+            raw,
+            sender=canonical_sender(raw.sender),
+            declared=[canonical_sender(s) for s in raw.declared],
+            verified_links=[canonical_sender(s) for s in raw.verified_links],
+        )
         self.tx, self.filer, self.journal_id, self.raw, self.norm, self.now = (
             tx,
             filer,
@@ -127,7 +134,8 @@ class _Filing:
 
     def run(self) -> Filed:
         command = self.norm.command
-        if command is not None and command.name == "status":
+        # A form submission is always a request: the portal shows its number as the answer.
+        if command is not None and command.name == "status" and self.raw.channel != "form":
             return self._status_query(command.ticket)
         filing = route(
             self.tx,

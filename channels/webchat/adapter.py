@@ -417,7 +417,7 @@ class WebchatChannel:
             text=fields["text"],
             received_at=rfc3339(datetime.now(UTC)),
             topic=form.types.get(fields.get("type", "")) or None,
-            declared=[s for s in declared if s.address and s != sender],
+            declared=[s for s in declared if s.address],
             attachment_ids=attachment_ids,
         )
         try:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -163,9 +163,13 @@ class DaemonProcess:
 
 
 @contextmanager
-def running_daemon(root: Path, router_overrides: str = "") -> Iterator[DaemonProcess]:
-    """A started daemon, stopped (and its log shown on failure) afterwards."""
+def running_daemon(
+    root: Path, router_overrides: str = "", router_edits: Mapping[str, str] | None = None
+) -> Iterator[DaemonProcess]:
+    """A started daemon (router.toml overridden, or edited old -> new), stopped afterwards."""
     daemon = DaemonProcess(root, router_overrides)
+    for old, new in (router_edits or {}).items():
+        daemon.edit_router(old, new)
     daemon.start()
     try:
         yield daemon

@@ -70,8 +70,33 @@ async def test_multipart_submission_with_phone_only(module_daemon: DaemonProcess
         filed = await envelope(backend, answer["envelope_id"])
     assert filed["channel"] == "form"
     assert filed["sender"]["kind"] == "phone"
+    # Written as the citizen likes, kept as one identity: the same number an SMS would carry.
+    assert filed["sender"]["address"] == "+79167654321"
+    assert filed["identifiers"]["phones"] == ["+79167654321"]
     assert filed["text"] == text
     assert filed["ticket"]["category"]["code"] == "01"
+
+
+async def test_a_status_question_in_the_form_is_a_request_with_a_number(
+    module_daemon: DaemonProcess,
+) -> None:
+    """«статус N» typed into the form opens a ticket related to N: the portal always gets a
+    number to show, and a typed-in address learns nothing about N."""
+    first = await _submit(
+        module_daemon, json={"email": "owner@example.ru", "text": _unique("Где моя справка?")}
+    )
+    number = first.json()["ticket"]
+    response = await _submit(
+        module_daemon, json={"email": "owner@example.ru", "text": f"статус {number}"}
+    )
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert is_valid(answer["ticket"]) and answer["ticket"] != number
+    async with module_daemon.backend() as backend:
+        filed = await envelope(backend, answer["envelope_id"])
+    assert filed["ticket"]["is_new"] is True
+    assert filed["ticket"]["related"] == [number]
+    assert "status_query" not in filed["flags"]
 
 
 async def test_urlencoded_submission_is_accepted(module_daemon: DaemonProcess) -> None:

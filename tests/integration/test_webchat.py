@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from .daemon import (
     envelope,
     open_chat,
     read_feed,
+    running_daemon,
     settle,
     wait_notice,
 )
@@ -377,3 +379,22 @@ async def test_chat_page_and_widget_are_served(module_daemon: DaemonProcess) -> 
     assert widget.status_code == 200
     assert "javascript" in widget.headers["content-type"]
     assert "widget.js" in page.text
+
+
+async def test_a_longer_number_format_is_issued_and_recognised(tmp_path: Path) -> None:
+    """With 8 counter digits, numbers have 11 digits, and «статус N» and references find them."""
+    with running_daemon(tmp_path, router_edits={"counter_digits = 7": "counter_digits = 8"}) as d:
+        async with open_chat(d) as client:
+            first = await _new_request(client, "Не приходит выписка из реестра")
+            number = first["ticket"]["number"]
+            await wait_notice(client, "confirmation")
+            seen = len(client.notices)
+            await client.write(f"статус {number}")
+            answer = await wait_notice(client, "status", since=seen)
+            follow_up = await client.write(f"По обращению {number}: прикладываю номер заявления")
+        async with d.backend() as backend:
+            filed = await envelope(backend, follow_up["envelope_id"])
+    assert len(number) == 11 and is_valid(number)
+    assert number in answer["text"]
+    assert filed["identifiers"]["ticket_refs"] == [number]
+    assert filed["ticket"]["number"] == number

@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from channels.contract import Sender
 from normaliser import damm
 from normaliser.identifiers import (
+    canonical_sender,
     find_identifiers,
     find_ticket_refs,
     inn_is_valid,
@@ -422,3 +424,23 @@ def test_everything_in_one_message() -> None:
     assert found.inn == ["500100732259"]
     assert found.phones == ["+79161234567"]
     assert found.emails == ["ivan@mail.ru"]
+
+
+def test_a_typed_in_phone_sender_becomes_e164() -> None:
+    """A form's phone, written any way, is the same identity as the number in E.164."""
+    for typed in ("8 (916) 765-43-21", "+7\u202f916\u2011765\u201143\u201121", " 79167654321 "):
+        sender = canonical_sender(Sender("phone", typed, "Петрова Анна"))
+        assert sender == Sender("phone", "+79167654321", "Петрова Анна")
+
+
+def test_an_email_sender_keeps_its_local_part_and_lowers_its_domain() -> None:
+    """Domains are case-insensitive, local parts are not (RFC 5321 2.4)."""
+    sender = canonical_sender(Sender("email", " Ivan.Petrov@Example.RU ", None, True))
+    assert sender == Sender("email", "Ivan.Petrov@example.ru", None, True)
+
+
+def test_an_address_that_cannot_be_read_is_kept_as_written() -> None:
+    """A phone that is not a phone number is kept (trimmed); other kinds are left alone."""
+    assert canonical_sender(Sender("phone", " 12-34 ")).address == "12-34"
+    session = Sender("webchat", "01M83SESSION", None, True)
+    assert canonical_sender(session) == session
