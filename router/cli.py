@@ -158,10 +158,13 @@ def _format_status(body: dict[str, Any]) -> str:
         f"handoff    {body['handoff_mode']}",
     ]
     for name, channel in body["channels"].items():
-        lines.append(
-            f"channel    {name}/{channel['account']}: {channel['state']}, "
-            f"{channel['connections']} connections"
-        )
+        line = f"channel    {name}"
+        if "account" in channel:
+            line += f"/{channel['account']}"
+        line += f": {channel['state']}"
+        if "connections" in channel:
+            line += f", {channel['connections']} connections"
+        lines.append(line)
     attachments = body["attachments"]
     lines.append(
         f"clamd      {attachments['clamd']}; quarantine {attachments['quarantine_files']} files, "

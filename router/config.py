@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -144,7 +145,8 @@ class AttachmentsSection(TypePolicy):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    clamd: str = Field("unix:/run/clamav/clamd.ctl", pattern=r"^(unix:/\S+|tcp:[^:\s]+:\d+)$")
+    # A relative socket path is relative to the config dir, like every path in these files.
+    clamd: str = Field("unix:/run/clamav/clamd.ctl", pattern=r"^(unix:\S+|tcp:[^:\s]+:\d+)$")
     # One INSTREAM exchange; a 10 MB file takes well under a second on a healthy clamd.
     scan_timeout: Span = Span.parse("30s")
     # Debian's clamd.conf StreamMaxLength (clamd's own default is 100M): above clamd's limit
@@ -214,7 +216,7 @@ class RouterFile(_Section):
 class PlannedChannel(_Section):
     """channels/{email,sms,messenger}.toml until their adapters land."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     accounts: list[dict[str, Any]] = []
 
     @field_validator("enabled")
@@ -301,10 +303,14 @@ def load_settings(directory: Path) -> Settings:
         _model(directory, f"channels/{name}.toml", PlannedChannel, problems, optional=True)
     catalogue = _model(directory, "categories.toml", Catalogue, problems, Catalogue.from_data)
     templates = _guard(directory, problems, lambda: Templates.load(directory / "templates"))
+    # The secrets are checked even when another part of router.toml is wrong, so that one run
+    # of check-config lists every problem.
+    api, handoff = (
+        (router.api, router.handoff) if router is not None else _valid_sections(directory)
+    )
     backend = admin = None
     secret = None
-    if router is not None:
-        api = router.api
+    if api is not None:
         backend = _secret(
             directory,
             "router.toml",
@@ -329,20 +335,46 @@ def load_settings(directory: Path) -> Settings:
                     "an admin token is also a backend token; use separate tokens",
                 )
             )
-        webhook = router.handoff.webhook
-        if router.handoff.mode == "webhook" and webhook is not None:
-            secret = _secret(
-                directory,
-                "router.toml",
-                "handoff.webhook.secret_file",
-                webhook.secret_file,
-                _read_key,
-                problems,
-            )
+    if handoff is not None and handoff.mode == "webhook" and handoff.webhook is not None:
+        secret = _secret(
+            directory,
+            "router.toml",
+            "handoff.webhook.secret_file",
+            handoff.webhook.secret_file,
+            _read_key,
+            problems,
+        )
     if problems:
         raise ConfigError(problems)
     assert router and webchat and catalogue and templates and backend and admin
+    router = _with_clamd_resolved(directory, router)
     return Settings(directory, router, webchat, catalogue, templates, backend, admin, secret)
+
+
+def _valid_sections(directory: Path) -> tuple[ApiSection | None, HandoffSection | None]:
+    """[api] and [handoff] of a router.toml that failed as a whole, where they are valid."""
+    try:
+        data = tomllib.loads((directory / "router.toml").read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return None, None
+    return _section(data, "api", ApiSection), _section(data, "handoff", HandoffSection)
+
+
+def _section(data: dict[str, Any], key: str, model: type[M]) -> M | None:
+    try:
+        return model.model_validate(data.get(key, {}))
+    except ValidationError:  # already reported against router.toml
+        return None
+
+
+def _with_clamd_resolved(directory: Path, router: RouterFile) -> RouterFile:
+    """router.toml with a relative clamd socket path made absolute against the config dir."""
+    kind, _, location = router.attachments.clamd.partition(":")
+    if kind != "unix" or location.startswith("/"):
+        return router
+    clamd = f"unix:{(directory / location).absolute()}"
+    attachments = router.attachments.model_copy(update={"clamd": clamd})
+    return router.model_copy(update={"attachments": attachments})
 
 
 def _read_key(path: Path) -> bytes:
@@ -377,7 +409,8 @@ def _model(
     except ValidationError as exc:
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "-"
-            problems.append(Problem(name, key, error["msg"]))
+            # pydantic words a validator's ValueError "Value error, REASON": the reason is enough.
+            problems.append(Problem(name, key, error["msg"].removeprefix("Value error, ")))
         return None
 
 

@@ -25,7 +25,7 @@ from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
 from router.chat_store import ChatStore
 from router.clock import utc_now
-from router.config import ConfigError, Settings, load_settings
+from router.config import PLANNED_CHANNELS, ConfigError, Settings, load_settings
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
 from router.notifier import Notifier
@@ -291,6 +291,10 @@ class Daemon:
                     "enabled": webchat.enabled,
                     "state": "up" if webchat.enabled else "disabled",
                     "connections": self.webchat.connections,
+                },
+                **{
+                    name: {"enabled": False, "state": "not available in this version"}
+                    for name in PLANNED_CHANNELS
                 },
             },
             "attachments": {

@@ -251,11 +251,11 @@ def _read_language(path: Path, problems: list[TemplateProblem]) -> _Language | N
         with path.open("rb") as file:
             parsed = _TemplateFile.model_validate(tomllib.load(file))
     except tomllib.TOMLDecodeError as exc:
-        problems.append(TemplateProblem(path, "(file)", f"not valid TOML: {exc}"))
+        problems.append(TemplateProblem(path, "-", f"not valid TOML: {exc}"))
         return None
     except ValidationError as exc:
         problems.extend(
-            TemplateProblem(path, ".".join(map(str, error["loc"])) or "(file)", error["msg"])
+            TemplateProblem(path, ".".join(map(str, error["loc"])) or "-", error["msg"])
             for error in exc.errors()
         )
         return None
@@ -295,9 +295,7 @@ class Templates:
                 languages[path.stem] = language
         default_path = directory / f"{DEFAULT_LANGUAGE}.toml"
         if default_path not in paths:
-            problems.append(
-                TemplateProblem(default_path, "(file)", "the default language is missing")
-            )
+            problems.append(TemplateProblem(default_path, "-", "the default language is missing"))
         if problems:
             raise TemplateError(problems)
         return cls(languages)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class FeedbackFormSettings(BaseModel):
@@ -28,7 +28,7 @@ class WebchatSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: StrictBool = True
     account: str = "portal"
     # 4,000 characters is about two printed pages: more than any chat message, less than a
     # pasted document, which belongs in an attachment.

@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from normaliser.damm import check_digit
+from router.config import load_settings
 
 from .daemon import DaemonProcess, open_chat
 
@@ -59,6 +60,8 @@ def test_status_prints_instance_and_queues(module_daemon: DaemonProcess) -> None
     assert "omnirouter-1" in result.stdout
     assert "ready" in result.stdout
     assert "webchat" in result.stdout
+    for planned in ("email", "sms", "messenger"):
+        assert f"channel    {planned}: not available in this version" in result.stdout
     queues = next(line for line in result.stdout.splitlines() if line.startswith("queues"))
     for queue in ("intake", "handoff", "outbox", "dead"):
         assert re.search(rf"\b{queue} \d+", queues), queues
@@ -188,14 +191,37 @@ def test_check_config_reports_file_key_reason(
 
 
 def test_check_config_reports_every_problem_at_once(tmp_path: Path) -> None:
-    """Two mistakes in two files are both reported in one run."""
+    """Mistakes in four files, one a secret named by a router.toml that is itself wrong, are
+    all reported in one run, each reason in plain words."""
     daemon = DaemonProcess(tmp_path)
     _unknown_key(daemon.config)
     _unknown_placeholder(daemon.config)
+    (daemon.config / "secrets" / "admin.tokens").write_text("short\n")
+    _replace(daemon.config / "channels" / "webchat.toml", "enabled = true", 'enabled = "yes"')
     result = daemon.cli("check-config")
     assert result.returncode == 1
-    assert "router.bogus_key" in result.stdout
-    assert "added_to_request.default" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("router.toml: router.bogus_key: ") for line in lines), lines
+    assert any("added_to_request.default" in line for line in lines), lines
+    assert any(
+        line.startswith("router.toml: api.admin_tokens_file: ") and "16 characters" in line
+        for line in lines
+    ), lines
+    assert any(line.startswith("channels/webchat.toml: enabled: ") for line in lines), lines
+    assert "Value error" not in result.stdout
+
+
+def test_a_relative_clamd_socket_is_found_in_the_config_dir(tmp_path: Path) -> None:
+    """`clamd = "unix:run/clamd.ctl"` means the socket under the config dir, like any path."""
+    daemon = DaemonProcess(tmp_path)
+    _replace(
+        daemon.config / "router.toml",
+        'clamd = "unix:/run/clamav/clamd.ctl"',
+        'clamd = "unix:run/clamd.ctl"',
+    )
+    assert daemon.cli("check-config").returncode == 0
+    settings = load_settings(daemon.config)
+    assert settings.router.attachments.clamd == f"unix:{daemon.config.absolute()}/run/clamd.ctl"
 
 
 def test_check_config_accepts_the_shipped_config(tmp_path: Path) -> None:

@@ -258,7 +258,7 @@ def test_format_due_in_other_zones() -> None:
 
 def test_missing_default_language(tmp_path: Path) -> None:
     shutil.copy(SHIPPED / "en.toml", tmp_path)
-    assert problems(tmp_path) == ["ru.toml: (file): the default language is missing"]
+    assert problems(tmp_path) == ["ru.toml: -: the default language is missing"]
 
 
 def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
@@ -393,7 +393,7 @@ def test_help_url_must_be_a_link(tmp_path: Path) -> None:
 def test_toml_syntax_error(tmp_path: Path) -> None:
     directory = shipped_copy(tmp_path, 'name = "Русский"', 'name = "Русский"\nname = "Дубль"')
     (problem,) = problems(directory)
-    assert problem.startswith("ru.toml: (file): not valid TOML: Cannot overwrite a value")
+    assert problem.startswith("ru.toml: -: not valid TOML: Cannot overwrite a value")
 
 
 def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
