@@ -77,7 +77,7 @@ class Api:
                 roles = self.daemon.token_roles(token.strip())
                 if role not in roles:
                     if roles:
-                        return _error(403, "forbidden", f"this token is not a {role} token")
+                        return _error(403, "forbidden", f"this token does not give the {role} role")
                     return _error(
                         401,
                         "unauthorized",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from channels.contract import AttachmentStatus, Channel, NoticeKind, Sender
+from channels.contract import AttachmentStatus, Channel, NoticeKind, Sender, rfc3339
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
 from router.ulid import new_ulid
@@ -628,7 +629,11 @@ class Tx:
             "FROM journal WHERE state = 'failed' ORDER BY id"
         ).fetchall()
         keys = ("id", "subject", "attempts", "last_error", "since")
-        return [dict(zip(keys, r, strict=True)) for r in (*handoffs, *notifications, *intake)]
+        letters = [dict(zip(keys, r, strict=True)) for r in (*handoffs, *notifications, *intake)]
+        for letter in letters:  # queues keep epoch seconds, the journal RFC 3339: show one form
+            if isinstance(letter["since"], float):
+                letter["since"] = rfc3339(datetime.fromtimestamp(letter["since"], UTC))
+        return letters
 
     def revive_dead(self, kind: str, key: str, now: float) -> bool:
         """Put one dead letter back in its queue; False if there is no such dead letter."""

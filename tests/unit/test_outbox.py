@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from channels.contract import DeliveryFailed, Outbound
+from router.clock import parse_rfc3339
 from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
 from router.store.database import Database
@@ -180,6 +181,8 @@ async def test_a_permanent_failure_is_a_dead_letter_that_can_be_replayed(tmp_pat
             assert [(d["id"], d["last_error"]) for d in letters] == [
                 (f"notification:{notification_id}", "citizen blocked the bot")
             ]
+            since = parse_rfc3339(letters[0]["since"]).timestamp()  # RFC 3339, ms precision
+            assert abs(since - dead.first_queued_at) < 0.001
             now = time.time()
             assert await db.write(
                 lambda conn: Tx(conn).revive_dead("notification", notification_id, now)
