@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(CONFIG)/secrets/%.tokens:
 	umask 077 && printf '# created by make run\n%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')" > $@
 
-run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens
+run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens $(CONFIG)/secrets/metrics.tokens
 	$(BIN)/omnirouter --config $(CONFIG) run
 
 # The real peers the suite talks to, installed from Debian's packages.

@@ -43,7 +43,8 @@ class Api:
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self._guard("metrics")(self.metrics)),
-            Route("/api/v1/openapi.json", self.openapi),
+            # The API's description is for the programs that hold a token, not for everyone.
+            Route("/api/v1/openapi.json", self._guard("backend", "admin")(self.openapi)),
             Route("/api/v1/envelopes", backend(self.envelopes)),
             Route("/api/v1/tickets/{number}", backend(self.ticket)),
             Route("/api/v1/tickets/{number}/status", backend(self.status), methods=["POST"]),
@@ -62,7 +63,7 @@ class Api:
             Route("/api/v1/admin/merges/{id}/undo", admin(self.undo_merge), methods=["POST"]),
         ]
 
-    def _guard(self, role: Role) -> Callable[[Handler], Handler]:
+    def _guard(self, *allowed: Role) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
             async def guarded(request: Request) -> Response:
                 header = request.headers.get("authorization", "")
@@ -75,9 +76,12 @@ class Api:
                         {"WWW-Authenticate": 'Bearer realm="omnirouter"'},
                     )
                 roles = self.daemon.token_roles(token.strip())
-                if role not in roles:
+                if roles.isdisjoint(allowed):
                     if roles:
-                        return _error(403, "forbidden", f"this token does not give the {role} role")
+                        wanted = " or ".join(allowed)
+                        return _error(
+                            403, "forbidden", f"this token does not give the {wanted} role"
+                        )
                     return _error(
                         401,
                         "unauthorized",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -27,6 +30,11 @@ from router.templates import TemplateError, Templates
 from router.tickets import Catalogue, Span, TicketNumbering
 
 M = TypeVar("M", bound=BaseModel)
+
+# Hosts a plain-http webhook may go to: the traffic never leaves the machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Account settings that hold a secret by their name; their value must be a *_file path.
+SECRET_KEY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
 class _Section(BaseModel):
@@ -72,6 +80,8 @@ class ApiSection(_Section):
 
     backend_tokens_file: str
     admin_tokens_file: str
+    # Prometheus needs /metrics only: its token must not also unmask tickets (least privilege).
+    metrics_tokens_file: str | None = None
 
 
 class WebhookSection(_Section):
@@ -80,6 +90,19 @@ class WebhookSection(_Section):
     url: str = Field(pattern=r"^https?://\S+$")
     secret_file: str
     timeout: Span = Span.parse("10s")
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("credentials in the URL are secrets inline; the body is signed")
+        # Envelopes carry personal data: TLS in transit (152-FZ), except to this very machine.
+        if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError(
+                "envelopes carry personal data: use https:// (plain http only to localhost)"
+            )
+        return url
 
 
 class HandoffSection(_Section):
@@ -226,6 +249,15 @@ class PlannedChannel(_Section):
             raise ValueError("this channel is not available in this version; keep false")
         return enabled
 
+    @field_validator("accounts")
+    @classmethod
+    def _no_inline_secrets(cls, accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for account in accounts:
+            for key in account:
+                if SECRET_KEY.search(key) and not key.endswith("_file"):
+                    raise ValueError(f"{key}: secrets are never inline; name a file in {key}_file")
+        return accounts
+
 
 PLANNED_CHANNELS = ("email", "sms", "messenger")
 
@@ -257,6 +289,7 @@ class Settings:
     templates: Templates
     backend_tokens: frozenset[str]
     admin_tokens: frozenset[str]
+    metrics_tokens: frozenset[str]
     webhook_secret: bytes | None
 
     @property
@@ -280,10 +313,18 @@ def resolve(directory: Path, path: str) -> Path:
     return directory / path
 
 
+def read_secret(path: Path) -> bytes:
+    """A secret file's bytes, refused when every user on the machine may read it (as ssh does)."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_mode & stat.S_IROTH:
+            raise ValueError("every user on the machine can read it; chmod o-r (600 or 640)")
+        return file.read()
+
+
 def read_tokens(path: Path) -> frozenset[str]:
     """Tokens from a file: one per line, blank lines and # comments ignored."""
     tokens = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_secret(path).decode("utf-8").splitlines():
         token = line.split("#", 1)[0].strip()
         if token:
             if len(token) < 16:
@@ -309,6 +350,7 @@ def load_settings(directory: Path) -> Settings:
         (router.api, router.handoff) if router is not None else _valid_sections(directory)
     )
     backend = admin = None
+    metrics: frozenset[str] = frozenset()
     secret = None
     if api is not None:
         backend = _secret(
@@ -335,6 +377,18 @@ def load_settings(directory: Path) -> Settings:
                     "an admin token is also a backend token; use separate tokens",
                 )
             )
+        if api.metrics_tokens_file is not None:
+            metrics = (
+                _secret(
+                    directory,
+                    "router.toml",
+                    "api.metrics_tokens_file",
+                    api.metrics_tokens_file,
+                    read_tokens,
+                    problems,
+                )
+                or metrics
+            )
     if handoff is not None and handoff.mode == "webhook" and handoff.webhook is not None:
         secret = _secret(
             directory,
@@ -348,7 +402,9 @@ def load_settings(directory: Path) -> Settings:
         raise ConfigError(problems)
     assert router and webchat and catalogue and templates and backend and admin
     router = _with_clamd_resolved(directory, router)
-    return Settings(directory, router, webchat, catalogue, templates, backend, admin, secret)
+    return Settings(
+        directory, router, webchat, catalogue, templates, backend, admin, metrics, secret
+    )
 
 
 def _valid_sections(directory: Path) -> tuple[ApiSection | None, HandoffSection | None]:
@@ -378,7 +434,7 @@ def _with_clamd_resolved(directory: Path, router: RouterFile) -> RouterFile:
 
 
 def _read_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
+    key = read_secret(path).strip()
     if len(key) < 32:
         raise ValueError("a signing key needs at least 32 bytes")
     return key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sqlite3
 import time
@@ -158,6 +159,8 @@ class Daemon:
             roles.add("backend")
         if constant_time_member(token, self.settings.admin_tokens):
             roles.update(("admin", "metrics"))
+        if constant_time_member(token, self.settings.metrics_tokens):
+            roles.add("metrics")
         return roles
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -331,6 +334,9 @@ class Daemon:
 
 def run(config_dir: Path) -> int:
     """Load the configuration and run the daemon until it stops; the process exit code."""
+    # The database, citizens' files and quarantine are this service's alone, whatever umask
+    # the shell or the service manager handed down.
+    os.umask(0o077)
     try:
         settings = load_settings(config_dir)
     except ConfigError as exc:

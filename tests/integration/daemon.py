@@ -32,6 +32,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def write_secret(path: Path, text: str) -> None:
+    """Write a secret file as an admin must: unreadable by other users."""
+    path.write_text(text)
+    path.chmod(0o600)
+
+
 class DaemonProcess:
     """Configuration, process and clients of one test daemon."""
 
@@ -49,14 +55,20 @@ class DaemonProcess:
         self.port = free_port()
         self.backend_token = secrets.token_urlsafe(24)
         self.admin_token = secrets.token_urlsafe(24)
-        (self.config / "secrets" / "backend.tokens").write_text(self.backend_token + "\n")
-        (self.config / "secrets" / "admin.tokens").write_text(self.admin_token + "\n")
+        self.metrics_token = secrets.token_urlsafe(24)
+        for role in ("backend", "admin", "metrics"):
+            write_secret(self.config / "secrets" / f"{role}.tokens", self.token(role) + "\n")
         text = (self.config / "router.toml").read_text()
         text = text.replace('state_dir = "../var/state"', f'state_dir = "{self.state}"')
         text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{self.port}"')
         (self.config / "router.toml").write_text(text + router_overrides)
         self.log = root / "daemon.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def token(self, role: str) -> str:
+        """This daemon's token for a role: backend, admin or metrics."""
+        token: str = getattr(self, f"{role}_token")
+        return token
 
     @property
     def base(self) -> str:
@@ -139,17 +151,19 @@ class DaemonProcess:
 
     # -- clients --------------------------------------------------------------------------
 
-    def backend(self) -> httpx.AsyncClient:
+    def client(self, role: str) -> httpx.AsyncClient:
+        """An HTTP client holding this daemon's token for a role."""
         return httpx.AsyncClient(
             base_url=self.base,
             timeout=30,
-            headers={"Authorization": f"Bearer {self.backend_token}"},
+            headers={"Authorization": f"Bearer {self.token(role)}"},
         )
 
+    def backend(self) -> httpx.AsyncClient:
+        return self.client("backend")
+
     def admin(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.base, timeout=30, headers={"Authorization": f"Bearer {self.admin_token}"}
-        )
+        return self.client("admin")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the omnirouter command against this daemon's config."""

@@ -15,7 +15,7 @@ import trio
 from normaliser.damm import check_digit
 from router.config import load_settings
 
-from .daemon import DaemonProcess, open_chat
+from .daemon import DaemonProcess, open_chat, write_secret
 
 pytestmark = pytest.mark.integration
 
@@ -157,6 +157,25 @@ def _bad_priority(config: Path) -> None:
     _replace(config / "categories.toml", 'priority = "technical"', 'priority = "whenever"')
 
 
+def _token_file_readable_by_all(config: Path) -> None:
+    (config / "secrets" / "backend.tokens").chmod(0o644)
+
+
+def _webhook(url: str) -> Callable[[Path], None]:
+    def breaks(config: Path) -> None:
+        write_secret(config / "secrets" / "webhook.key", "k" * 40)
+        _replace(config / "router.toml", 'mode = "feed"', 'mode = "webhook"')
+        with (config / "router.toml").open("a") as file:
+            file.write(f'\n[handoff.webhook]\nurl = "{url}"\nsecret_file = "secrets/webhook.key"\n')
+
+    return breaks
+
+
+def _inline_password(config: Path) -> None:
+    with (config / "channels" / "email.toml").open("a") as file:
+        file.write('\n[[accounts]]\nimap_password = "hunter2-inline"\n')
+
+
 @pytest.mark.parametrize(
     ("breaks", "file", "key"),
     [
@@ -170,6 +189,25 @@ def _bad_priority(config: Path) -> None:
             id="unknown-placeholder",
         ),
         pytest.param(_bad_priority, "categories.toml", "categories.11", id="bad-priority"),
+        pytest.param(
+            _token_file_readable_by_all,
+            "router.toml",
+            "api.backend_tokens_file",
+            id="token-file-readable-by-all",
+        ),
+        pytest.param(
+            _webhook("http://tickets.example.ru/hook"),
+            "router.toml",
+            "handoff.webhook.url",
+            id="webhook-without-tls",
+        ),
+        pytest.param(
+            _webhook("https://svc:S3cret@tickets.example.ru/hook"),
+            "router.toml",
+            "handoff.webhook.url",
+            id="webhook-credentials-in-url",
+        ),
+        pytest.param(_inline_password, "channels/email.toml", "accounts", id="inline-password"),
     ],
 )
 def test_check_config_reports_file_key_reason(
@@ -196,7 +234,7 @@ def test_check_config_reports_every_problem_at_once(tmp_path: Path) -> None:
     daemon = DaemonProcess(tmp_path)
     _unknown_key(daemon.config)
     _unknown_placeholder(daemon.config)
-    (daemon.config / "secrets" / "admin.tokens").write_text("short\n")
+    write_secret(daemon.config / "secrets" / "admin.tokens", "short\n")
     _replace(daemon.config / "channels" / "webchat.toml", "enabled = true", 'enabled = "yes"')
     result = daemon.cli("check-config")
     assert result.returncode == 1

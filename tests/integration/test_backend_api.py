@@ -10,8 +10,11 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from starlette.routing import Route, WebSocketRoute
 
+from channels.webchat.adapter import WebchatChannel
 from normaliser.damm import check_digit
+from router.api import Api, build_app
 
 from .daemon import (
     ChatClient,
@@ -50,7 +53,13 @@ def _metric(text: str, name: str, labels: str) -> float:
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/envelopes", f"/api/v1/tickets/{UNKNOWN_TICKET}", "/api/v1/admin/status", "/metrics"],
+    [
+        "/api/v1/envelopes",
+        f"/api/v1/tickets/{UNKNOWN_TICKET}",
+        "/api/v1/admin/status",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ],
 )
 async def test_request_without_token_is_401(module_daemon: DaemonProcess, path: str) -> None:
     """A backend, admin or metrics endpoint without a token answers 401 with WWW-Authenticate."""
@@ -89,6 +98,19 @@ async def test_backend_token_on_admin_endpoint_is_403(module_daemon: DaemonProce
     assert status.status_code == 403
     assert dlq.status_code == 403
     assert metrics.status_code == 403
+
+
+async def test_metrics_token_opens_metrics_and_nothing_else(module_daemon: DaemonProcess) -> None:
+    """Prometheus' token scrapes /metrics; the feed, admin views and the API document stay shut."""
+    async with module_daemon.client("metrics") as scraper:
+        metrics = await scraper.get("/metrics")
+        refused = [
+            (await scraper.get(path)).status_code
+            for path in ("/api/v1/envelopes", "/api/v1/admin/status", "/api/v1/openapi.json")
+        ]
+    assert metrics.status_code == 200
+    assert "omnirouter_" in metrics.text
+    assert refused == [403, 403, 403]
 
 
 # -- the feed ------------------------------------------------------------------------------------
@@ -390,24 +412,73 @@ async def test_metrics_count_inbound_messages(module_daemon: DaemonProcess) -> N
         assert re.search(rf"^{name}\{{", after, re.MULTILINE), name
 
 
-async def test_openapi_document_lists_the_contract_paths(module_daemon: DaemonProcess) -> None:
-    """/api/v1/openapi.json is a JSON OpenAPI document naming every contract endpoint."""
-    async with httpx.AsyncClient(base_url=module_daemon.base) as anonymous:
-        response = await anonymous.get("/api/v1/openapi.json")
+def _route_table() -> set[tuple[str, str]]:
+    """(path, method) of every HTTP route the daemon's app serves, as OpenAPI writes them.
+
+    Built with the daemon's own build_app from the same route lists; the handlers are never
+    called, so no daemon, database or channel is needed. HEAD (Starlette adds it to every GET)
+    and the WebSocket /chat/ws (no OpenAPI operation; docs/api.md describes it) are left out.
+    """
+    nothing: Any = None
+    app = build_app(
+        Api(nothing), WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes()
+    )
+    table = set()
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            continue
+        assert isinstance(route, Route), route
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "{name:str}" -> "{name}"
+        table.update((path, method.lower()) for method in route.methods or () if method != "HEAD")
+    return table
+
+
+async def test_openapi_document_matches_the_route_table(module_daemon: DaemonProcess) -> None:
+    """/api/v1/openapi.json documents exactly the routes the daemon serves, contract ones too."""
+    async with module_daemon.backend() as backend:
+        response = await backend.get("/api/v1/openapi.json")
     assert response.status_code == 200
     document = json.loads(response.text)
     assert str(document["openapi"]).startswith("3.")
-    paths = document["paths"]
-    expected = {
-        "/api/v1/envelopes": "get",
-        "/api/v1/tickets/{number}": "get",
-        "/api/v1/tickets/{number}/status": "post",
-        "/api/v1/tickets/{number}/replies": "post",
-        "/api/v1/notifications/{id}": "get",
-        "/api/v1/forms/feedback": "post",
-        "/healthz": "get",
-        "/readyz": "get",
-        "/metrics": "get",
+    methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in methods
     }
-    for path, method in expected.items():
-        assert method in paths.get(path, {}), path
+    served = _route_table()
+    assert served - documented == set(), "routes without documentation"
+    assert documented - served == set(), "documented routes the daemon does not serve"
+    contract = {
+        ("/api/v1/envelopes", "get"),
+        ("/api/v1/tickets/{number}", "get"),
+        ("/api/v1/tickets/{number}/status", "post"),
+        ("/api/v1/tickets/{number}/replies", "post"),
+        ("/api/v1/notifications/{id}", "get"),
+        ("/api/v1/openapi.json", "get"),
+        ("/api/v1/forms/feedback", "post"),
+        ("/chat/upload", "post"),
+        ("/chat/", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    }
+    assert contract <= documented
+    # Every operation says who may call it; the guard's role decides which scheme.
+    for path, method in documented:
+        operation = document["paths"][path][method]
+        if path == "/metrics":
+            expected: list[dict[str, list[str]]] = [{"metrics": []}, {"admin": []}]
+        elif path == "/api/v1/openapi.json":
+            expected = [{"backend": []}, {"admin": []}]
+        elif path.startswith("/api/v1/admin/"):
+            expected = [{"admin": []}]
+        elif path.startswith("/api/v1/") and path != "/api/v1/forms/feedback":
+            expected = [{"backend": []}]
+        else:
+            expected = []
+        assert operation.get("security") == expected, (path, method)
+        if expected:
+            assert {"401", "403"} <= set(operation["responses"]), (path, method)
+    assert set(document["components"]["securitySchemes"]) == {"admin", "backend", "metrics"}

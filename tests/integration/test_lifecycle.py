@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import tempfile
@@ -238,3 +239,22 @@ async def test_sigterm_closes_open_chat_sockets_as_going_away(tmp_path: Path) ->
     finally:
         if daemon.process is not None and daemon.process.poll() is None:
             daemon.kill()
+
+
+async def test_state_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Started from a shell with umask 022, the database and blob files are still the service's
+    alone (owner only), as under the unit's UMask=0077."""
+    daemon = DaemonProcess(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        daemon.start()
+    finally:
+        os.umask(previous)
+    try:
+        assert (await chat(daemon, "Не приходит справка"))["type"] == "accepted"
+    finally:
+        await trio.to_thread.run_sync(daemon.stop)
+    made = [daemon.state, *daemon.state.rglob("*")]
+    assert daemon.state / "omnirouter.db" in made, made
+    shared = [(str(p), oct(p.stat().st_mode)) for p in made if p.stat().st_mode & 0o077]
+    assert shared == []

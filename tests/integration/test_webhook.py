@@ -20,7 +20,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from trio_websocket import open_websocket_url
 
-from .daemon import ChatClient, DaemonProcess, free_port
+from .daemon import ChatClient, DaemonProcess, free_port, write_secret
 
 SCHEMA = "omnirouter.envelope/v1"
 # Retries are 0.5-1 s apart and max_age is 2 s: everything here settles within seconds.
@@ -104,7 +104,7 @@ def webhook_daemon(root: Path, receiver: Receiver, max_age: str) -> tuple[Daemon
     """A daemon (not started) in webhook mode with 1 s retries, and its signing key."""
     daemon = DaemonProcess(root)
     key = secrets.token_hex(24).encode()  # 48 bytes
-    (daemon.config / "secrets" / "webhook.key").write_bytes(key + b"\n")
+    write_secret(daemon.config / "secrets" / "webhook.key", key.decode() + "\n")
     daemon.edit_router(
         'mode = "feed"\nfirst_retry = "2s"\nmax_retry = "10m"',
         'mode = "webhook"\nfirst_retry = "1s"\nmax_retry = "1s"',
