@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
@@ -11,8 +13,15 @@ MULTIPART_OVERHEAD = 256 * 1024
 JSON_BODY_MAX = 1024 * 1024
 
 
-def body_refused(headers: Headers, limit: int) -> JSONResponse | None:
-    """411 or 413 when the declared body is missing or over `limit` bytes, else None.
+class Refusal(NamedTuple):
+    """Why a body is refused (the metrics' reason) and the answer that says so."""
+
+    code: str
+    response: JSONResponse
+
+
+def body_refused(headers: Headers, limit: int) -> Refusal | None:
+    """411, 400 or 413 when the declared body is missing, unreadable or over `limit` bytes.
 
     Starlette spools multipart files and reads JSON bodies whole before any later check runs;
     h11 never delivers more than Content-Length, so checking the header first bounds both. A
@@ -20,13 +29,18 @@ def body_refused(headers: Headers, limit: int) -> JSONResponse | None:
     """
     declared = headers.get("content-length")
     if declared is None:
-        return JSONResponse(
-            {"error": "length_required", "message": "send the body with a Content-Length"},
-            status_code=411,
-        )
-    if not declared.isdigit() or int(declared) > limit:
-        return JSONResponse(
-            {"error": "body_too_large", "message": f"the body may be at most {limit} bytes"},
-            status_code=413,
-        )
+        return _refusal(411, "length_required", "send the body with a Content-Length")
+    if not declared.isdigit():
+        return _refusal(400, "bad_content_length", "Content-Length must be a number of bytes")
+    if int(declared) > limit:
+        return _refusal(413, "body_too_large", f"the body may be at most {limit} bytes")
     return None
+
+
+def _refusal(status: int, code: str, message: str) -> Refusal:
+    # The unread body is still on the connection: it cannot carry another request, so say so
+    # rather than let a keep-alive client send its next one into a closing socket.
+    response = JSONResponse(
+        {"error": code, "message": message}, status_code=status, headers={"Connection": "close"}
+    )
+    return Refusal(code, response)

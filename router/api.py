@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -133,7 +134,7 @@ class Api:
             wait = float(request.query_params.get("wait") or 0)
         except ValueError:
             return _error(400, "bad_query", "after and limit are integers, wait is seconds")
-        if after < 0 or not limit >= 1 or wait < 0:
+        if not (0 <= after < 2**63 and limit >= 1 and 0 <= wait < math.inf):  # NaN fails too
             return _error(400, "bad_query", "after >= 0, limit >= 1, wait >= 0")
         bodies, cursor = await self.daemon.feed.page(
             after, min(limit, limits.feed_page), min(wait, limits.long_poll_seconds)
@@ -406,7 +407,8 @@ B = TypeVar("B")
 async def _body(request: Request, model: type[B]) -> B | Response:
     """Decode a JSON body into `model`, or an error response saying what is wrong."""
     if (refused := body_refused(request.headers, JSON_BODY_MAX)) is not None:
-        return refused
+        metrics.api_errors.labels(str(refused.response.status_code), refused.code).inc()
+        return refused.response
     try:
         return msgspec.json.decode(await request.body(), type=model)
     except msgspec.ValidationError as exc:
@@ -418,7 +420,13 @@ async def _body(request: Request, model: type[B]) -> B | Response:
 def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    metrics.api_errors.labels(str(status), code).inc()
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug answers 500 in the API's error format and is counted (Starlette logs it)."""
+    return _error(500, "internal_error", "the request failed inside the daemon; it is logged")
 
 
 def content_disposition(filename: str) -> str:
@@ -432,7 +440,9 @@ def content_disposition(filename: str) -> str:
 
 def build_app(api: Api, channel_routes: list[BaseRoute]) -> Starlette:
     """One ASGI app for every listener route."""
-    return Starlette(routes=[*api.routes(), *channel_routes])
+    return Starlette(
+        routes=[*api.routes(), *channel_routes], exception_handlers={Exception: _internal_error}
+    )
 
 
 def constant_time_member(token: str, tokens: frozenset[str]) -> bool:

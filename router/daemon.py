@@ -183,9 +183,7 @@ class Daemon:
                     await nursery.start(self.webhook.run)
                 await nursery.start(self._serve_http)
                 self.ready = True
-                metrics.channel_up.labels("webchat", self.settings.webchat.account).set(
-                    int(self.settings.webchat.enabled)
-                )
+                self._channels_up()
                 log.info("omnirouter %s ready on %s", VERSION, self.settings.router.http.listen)
                 self.systemd.send(READY="1", STATUS="running")
                 nursery.start_soon(self._heartbeat)
@@ -220,6 +218,7 @@ class Daemon:
                 # then finishes in-flight requests (up to drain_seconds), serve() returns and run()
                 # cancels the workers; queued writes still commit when the database closes.
                 await self.webchat.close_all()
+                self.feed.close()
                 self._stop_http.set()
 
     async def _heartbeat(self) -> None:
@@ -248,11 +247,16 @@ class Daemon:
         fresh = self._keep_restart_only(self.settings, fresh)
         self.settings = fresh
         self.filer = build_filer(fresh)
+        self._channels_up()
         metrics.config_reloads.labels("applied").inc()
         log.info("configuration reloaded")
         self.systemd.send(READY="1", STATUS="running; configuration reloaded")
         self.outbox.wake()
         return True
+
+    def _channels_up(self) -> None:
+        webchat = self.settings.webchat
+        metrics.channel_up.labels("webchat", webchat.account).set(int(webchat.enabled))
 
     @staticmethod
     def _keep_restart_only(old: Settings, fresh: Settings) -> Settings:
@@ -262,11 +266,21 @@ class Daemon:
             if getattr(old.router, section) != getattr(fresh.router, section):
                 log.warning("[%s] changed: it takes effect at the next restart", section)
                 kept[section] = getattr(old.router, section)
-        if not kept:
-            return fresh
-        return replace(
-            fresh, router=fresh.router.model_copy(update=kept), webhook_secret=old.webhook_secret
-        )
+        if kept:
+            fresh = replace(
+                fresh,
+                router=fresh.router.model_copy(update=kept),
+                webhook_secret=old.webhook_secret,
+            )
+        # The HTTP server was built with the frame limit: it holds until the next start.
+        frame_limit = old.webchat.max_frame_bytes
+        if fresh.webchat.max_frame_bytes != frame_limit:
+            log.warning(
+                "channels/webchat.toml max_frame_bytes changed: it takes effect at the next restart"
+            )
+            webchat = fresh.webchat.model_copy(update={"max_frame_bytes": frame_limit})
+            fresh = replace(fresh, webchat=webchat)
+        return fresh
 
     # -- operations -------------------------------------------------------------------------
 

@@ -27,11 +27,17 @@ class Feed:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._published = trio.Event()
+        self._closing = False
 
     def published(self) -> None:
         """New envelopes were committed: wake the long-polls."""
         self._published.set()
         self._published = trio.Event()
+
+    def close(self) -> None:
+        """The daemon is draining: answer the long-polls now, so the backend reconnects."""
+        self._closing = True
+        self.published()
 
     async def page(self, after: int, limit: int, wait: float) -> tuple[list[bytes], int]:
         """Envelope bodies after `after` (at most `limit`), and the cursor that follows them."""
@@ -40,7 +46,7 @@ class Feed:
             # Taken before the read so an envelope published during the read still wakes us.
             published = self._published
             rows = await self.db.read(lambda conn: Tx(conn).feed_after(after, limit))
-            if rows or trio.current_time() >= deadline:
+            if rows or self._closing or trio.current_time() >= deadline:
                 break
             with trio.move_on_at(deadline):
                 await published.wait()

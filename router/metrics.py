@@ -27,6 +27,12 @@ filing_failures = Counter(
     ["channel"],
     registry=registry,
 )
+api_errors = Counter(
+    "omnirouter_api_errors",
+    "HTTP API requests answered with an error (bad input, auth, unknown, internal)",
+    ["status", "reason"],
+    registry=registry,
+)
 bad_input = Counter(
     "omnirouter_bad_input",
     "Malformed input answered with an error and counted",

@@ -516,7 +516,7 @@ _RESPONSES: dict[str, Any] = {
         "content": {"application/json": {"schema": _ref("Error")}},
     },
     "Forbidden": _error("`forbidden`: a valid token that does not give this route's role"),
-    "BadJson": _error("`bad_json`: the body is not JSON"),
+    "BadJson": _error("`bad_json`: the body is not JSON; `bad_content_length`: not a number"),
     "LengthRequired": _error("`length_required`: no Content-Length (a chunked body)"),
     "BodyTooLarge": _error(
         "`body_too_large`: Content-Length over the limit (1 MiB); nothing was read"

@@ -13,6 +13,9 @@ from router.store.database import Database
 from router.store.transaction import Tx
 from router.tickets import STATUSES
 
+# Years an expected completion time may fall in (any later is a typo, not a plan).
+EXPECTED_YEARS = (2000, 2999)
+
 
 class UpdateRejected(Exception):
     """The update cannot be applied; `status` is the HTTP status to answer with."""
@@ -57,8 +60,11 @@ class TicketUpdates:
         if change.expected_at is not None:
             try:
                 expected = rfc3339(parse_rfc3339(change.expected_at))
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise UpdateRejected(422, "bad_expected_at", f"expected_at: {exc}") from exc
+            if not EXPECTED_YEARS[0] <= int(expected[:4]) <= EXPECTED_YEARS[1]:
+                # Shown to the citizen in local time: it must stay a date a calendar can print.
+                raise UpdateRejected(422, "bad_expected_at", "expected_at: not a plausible date")
         notifier = self.notifier()
         now = utc_now()
         detail = {"comment": change.comment, "reason": change.reason, "expected_at": expected}

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from channels.contract import (
     Acceptance,
@@ -89,6 +89,10 @@ class _Connection:
 
     async def send(self, frame: msgspec.Struct) -> None:
         async with self.lock:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                # Closed (a stop, or the client left) while the frame was being filed: what it
+                # answered is stored, and the client's resend of the client_id gets it again.
+                return
             await self.ws.send_text(encode_frame(frame).decode())
 
 
@@ -212,7 +216,7 @@ class WebchatChannel:
         except msgspec.ValidationError as exc:
             await self._reject(conn, "bad_frame", f"Неверный кадр: {exc}")
             return
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # deep nesting is a malformed frame too
             await self._reject(conn, "bad_json", "Кадр не является корректным JSON.")
             return
         if isinstance(frame, Hello):
@@ -312,8 +316,8 @@ class WebchatChannel:
             return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
         limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
         if (refused := body_refused(request.headers, limit)) is not None:
-            self.bad_input(self.name, "upload_too_large")
-            return refused
+            self.bad_input(self.name, refused.code)
+            return refused.response
         try:
             form = await request.form(max_files=1, max_fields=4)
         except Exception as exc:  # python-multipart raises several types for a broken body
@@ -366,8 +370,8 @@ class WebchatChannel:
             else (JSON_BODY_MAX)
         )
         if (refused := body_refused(request.headers, limit)) is not None:
-            self.bad_input("form", "body_too_large")
-            return refused
+            self.bad_input("form", refused.code)
+            return refused.response
         try:
             fields, files = await _form_fields(request, settings.form.max_files)
         except ValueError as exc:
@@ -435,7 +439,7 @@ def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, st
     """Why a chat message cannot be taken, as (code, message), or None."""
     if not 1 <= len(message.client_id) <= 128:
         return "bad_client_id", "client_id должен быть строкой от 1 до 128 символов."
-    if not message.text.strip() and not message.attachments:
+    if not message.attachments and not _has_visible_text(message.text):
         return "empty_text", "Сообщение пустое."
     if len(message.text) > settings.max_text_chars:
         return "text_too_long", (
@@ -443,6 +447,11 @@ def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, st
             "приложите файл."
         )
     return None
+
+
+def _has_visible_text(text: str) -> bool:
+    """True when the text shows something: NULs, controls and spaces alone are an empty message."""
+    return any(c.isprintable() and not c.isspace() for c in text)
 
 
 def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
@@ -465,7 +474,7 @@ async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str]
     if content_type.startswith("application/json"):
         try:
             body: Any = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise ValueError(f"the body is not valid JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+# Notice numbers are SQLite integers: anything larger cannot name a notice.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type", frozen=True):
@@ -27,7 +30,7 @@ class Message(msgspec.Struct, tag="message", tag_field="type", frozen=True):
 class Resume(msgspec.Struct, tag="resume", tag_field="type", frozen=True):
     """Client asks for the notices it missed."""
 
-    after_seq: int = 0
+    after_seq: Seq = 0
 
 
 ClientFrame = Hello | Message | Resume

@@ -155,14 +155,37 @@ async def test_feed_pages_with_after_next_and_limit(module_daemon: DaemonProcess
 
 
 @pytest.mark.parametrize(
-    "query", ["after=x", "limit=0", "limit=-3", "wait=-1", "wait=soon", "after=-1"]
+    "query",
+    [
+        "after=x",
+        "limit=0",
+        "limit=-3",
+        "wait=-1",
+        "wait=soon",
+        "after=-1",
+        "wait=nan",
+        "wait=inf",
+        f"after={2**63}",
+    ],
 )
 async def test_feed_rejects_bad_query(module_daemon: DaemonProcess, query: str) -> None:
-    """Malformed after/limit/wait parameters are a 400, not a crash or an empty page."""
-    async with module_daemon.backend() as backend:
-        response = await backend.get("/api/v1/envelopes?" + query)
+    """Malformed after/limit/wait parameters are a 400, not a crash or an empty page, and
+    /metrics counts them."""
+    async with module_daemon.admin() as admin:
+        before = _counter((await admin.get("/metrics")).text, "400", "bad_query")
+        async with module_daemon.backend() as backend:
+            response = await backend.get("/api/v1/envelopes?" + query)
+        after = _counter((await admin.get("/metrics")).text, "400", "bad_query")
     assert response.status_code == 400
-    assert response.json()["error"]
+    assert response.json()["error"] == "bad_query"
+    assert after == before + 1
+
+
+def _counter(exposition: str, status: str, reason: str) -> float:
+    """omnirouter_api_errors_total{status, reason} in a /metrics page (0 when not there yet)."""
+    series = f'omnirouter_api_errors_total{{reason="{reason}",status="{status}"}} '
+    found = [line for line in exposition.splitlines() if line.startswith(series)]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
 
 async def test_long_poll_returns_the_envelope_that_arrives(module_daemon: DaemonProcess) -> None:
@@ -258,6 +281,12 @@ async def test_rejection_with_reason_tells_the_reason(module_daemon: DaemonProce
         pytest.param({}, id="no-status"),
         pytest.param({"status": "in_progress", "colour": "red"}, id="unknown-field"),
         pytest.param({"status": "in_progress", "expected_at": "tomorrow"}, id="bad-expected-at"),
+        pytest.param(
+            {"status": "in_progress", "expected_at": "9999-12-31T23:59:59Z"}, id="year-9999"
+        ),
+        pytest.param(
+            {"status": "in_progress", "expected_at": "0001-01-01T00:00:00+05:00"}, id="year-0"
+        ),
     ],
 )
 async def test_invalid_status_body_is_422(

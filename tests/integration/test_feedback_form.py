@@ -228,3 +228,13 @@ async def test_idempotency_key_header_is_respected(module_daemon: DaemonProcess)
     assert guessed.json()["ticket"] != first.json()["ticket"]
     assert other.status_code == 201
     assert other.json()["envelope_id"] != first.json()["envelope_id"]
+
+
+async def test_deeply_nested_json_is_400(module_daemon: DaemonProcess) -> None:
+    """A small body nested a thousand levels deep is refused as unreadable, not a crash."""
+    body = '{"text":' + '{"a":' * 1000 + "1" + "}" * 1000 + "}"
+    response = await _submit(
+        module_daemon, content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "unreadable"

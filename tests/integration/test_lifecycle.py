@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from .daemon import ChatClient, DaemonProcess, feed_all
+from .daemon import ChatClient, DaemonProcess, feed_all, running_daemon
 
 # systemd passes the watchdog timeout in microseconds; the daemon pings at half of it.
 WATCHDOG_USEC = 2_000_000
@@ -258,3 +259,23 @@ async def test_state_is_private_whatever_the_umask(tmp_path: Path) -> None:
     assert daemon.state / "omnirouter.db" in made, made
     shared = [(str(p), oct(p.stat().st_mode)) for p in made if p.stat().st_mode & 0o077]
     assert shared == []
+
+
+async def test_sigterm_answers_an_open_long_poll(tmp_path: Path) -> None:
+    """A backend long-poll open at SIGTERM gets its (empty) page, not a cut connection."""
+    with running_daemon(tmp_path) as daemon:
+        async with daemon.backend() as backend:
+            polled: dict[str, httpx.Response] = {}
+
+            async def poll() -> None:
+                polled["page"] = await backend.get(
+                    "/api/v1/envelopes", params={"after": 0, "wait": 60}, timeout=90
+                )
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(poll)
+                await trio.sleep(0.5)  # the poll is waiting inside the daemon
+                code = await trio.to_thread.run_sync(daemon.stop)
+    assert code == 0
+    assert polled["page"].status_code == 200
+    assert polled["page"].json() == {"envelopes": [], "next": "0"}

@@ -142,6 +142,14 @@ async def test_near_identical_repeat_is_marked_duplicate_and_acknowledged(
         pytest.param("{not json", "bad_json", id="bad-json"),
         pytest.param(json.dumps({"type": "nonsense"}), "bad_frame", id="unknown-type"),
         pytest.param(b"\x00\x01binary", "binary_frame", id="binary-frame"),
+        pytest.param(
+            json.dumps({"type": "resume", "after_seq": 2**63}), "bad_frame", id="huge-after-seq"
+        ),
+        pytest.param(
+            '{"type":"hello","identity":' + '{"a":' * 1000 + "1" + "}" * 1000 + "}",
+            "bad_json",
+            id="deeply-nested",
+        ),
     ],
 )
 async def test_bad_frame_gets_an_error_and_the_connection_survives(
@@ -174,7 +182,14 @@ async def test_message_before_hello_is_refused_and_the_connection_survives(
     assert accepted["type"] == "accepted"
 
 
-@pytest.mark.parametrize("text", [pytest.param("", id="empty"), pytest.param("   \n ", id="blank")])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("   \n ", id="blank"),
+        pytest.param("\x00\u200b\x07", id="invisible"),
+    ],
+)
 async def test_empty_text_is_refused_and_the_connection_survives(
     module_daemon: DaemonProcess, text: str
 ) -> None:
