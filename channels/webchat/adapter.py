@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import trio
@@ -179,10 +180,10 @@ class WebchatChannel:
 
     async def _websocket(self, ws: WebSocket) -> None:
         settings = self.settings()
-        origin = ws.headers.get("origin")
-        if not settings.enabled or (
-            settings.allowed_origins and origin not in settings.allowed_origins
-        ):
+        allowed = _origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+        )
+        if not settings.enabled or not allowed:
             self.bad_input(self.name, "origin_refused" if settings.enabled else "disabled")
             await ws.close(code=1008)  # before accept: the handshake is answered with 403
             return
@@ -447,6 +448,20 @@ def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, st
             "приложите файл."
         )
     return None
+
+
+def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Whether a page of `origin` may open a chat socket (RFC 6455 10.2: the server decides).
+
+    Browsers send Origin on every WebSocket handshake, and it is their pages the check keeps
+    out; a program sends none (and could send any), so none is not refused.
+    """
+    if origin is None:
+        return True
+    if allowed:
+        return origin in allowed
+    # Nothing configured: only this daemon's own page, /chat/, served from the same origin.
+    return urlsplit(origin).netloc == host
 
 
 def _has_visible_text(text: str) -> bool:

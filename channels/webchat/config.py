@@ -35,7 +35,8 @@ class WebchatSettings(BaseModel):
     max_text_chars: int = Field(4000, ge=1, le=100_000)
     # Largest WebSocket frame read; a bigger one closes the connection (RFC 6455 code 1009).
     max_frame_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
-    # Pages allowed to open chat sockets, e.g. "https://www.gosuslugi.ru"; empty allows any.
-    # Browsers always send Origin on WebSocket handshakes, so this stops other sites' pages.
+    # Pages allowed to open chat sockets, e.g. "https://www.gosuslugi.ru"; empty allows only
+    # the daemon's own /chat/ page. Browsers always send Origin on WebSocket handshakes, so
+    # this stops other sites' pages from opening chats in their visitors' names.
     allowed_origins: list[str] = []
     form: FeedbackFormSettings = FeedbackFormSettings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -88,3 +89,9 @@ async def test_log_is_json_and_masks_personal_data(tmp_path: Path) -> None:
     whole = daemon.log.read_text()
     leaks = {what: pattern.pattern for what, pattern in LEAKS.items() if pattern.search(whole)}
     assert leaks == {}, whole
+    # The unmasked view is on record: which token (a fingerprint, never the token) and where from.
+    (audit,) = [json.loads(line) for line in lines if '"audit": "unmask"' in line]
+    fingerprint = hashlib.sha256(daemon.admin_token.encode()).hexdigest()[:12]
+    assert audit["actor"] == f"token:{fingerprint}"
+    assert audit["client"] == "127.0.0.1"
+    assert daemon.admin_token not in whole

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+from trio_websocket import ConnectionRejected, open_websocket_url
 
 from normaliser.damm import is_valid
 
@@ -413,3 +416,43 @@ async def test_a_longer_number_format_is_issued_and_recognised(tmp_path: Path) -
     assert number in answer["text"]
     assert filed["identifiers"]["ticket_refs"] == [number]
     assert filed["ticket"]["number"] == number
+
+
+async def _handshake(url: str, origin: str | None) -> int | None:
+    """The HTTP status a handshake was refused with, or None when the socket opened."""
+    headers = [] if origin is None else [("Origin", origin)]
+    try:
+        async with open_websocket_url(url, extra_headers=headers):
+            return None
+    except ConnectionRejected as exc:
+        status: int = exc.status_code
+        return status
+
+
+async def test_only_the_chat_page_own_origin_opens_a_socket_by_default(
+    module_daemon: DaemonProcess,
+) -> None:
+    """With no allowed_origins, the daemon's own page may chat; another site's page may not."""
+    url = module_daemon.ws_url
+    assert await _handshake(url, module_daemon.base) is None
+    assert await _handshake(url, None) is None  # a program, not a browser
+    assert await _handshake(url, "https://evil.example") == 403
+
+
+async def test_configured_origins_are_the_only_ones_allowed(tmp_path: Path) -> None:
+    """With allowed_origins set, the portal's pages chat and every other origin is refused."""
+    with running_daemon(tmp_path) as daemon:
+        webchat = daemon.config / "channels" / "webchat.toml"
+        webchat.write_text(
+            webchat.read_text().replace(
+                "allowed_origins = []", 'allowed_origins = ["https://www.gosuslugi.ru"]'
+            )
+        )
+        daemon.signal(signal.SIGHUP)
+        url = daemon.ws_url
+        for _ in range(100):  # the reload is applied between two handshakes
+            if await _handshake(url, daemon.base) == 403:
+                break
+            await trio.sleep(0.05)
+        assert await _handshake(url, daemon.base) == 403
+        assert await _handshake(url, "https://www.gosuslugi.ru") is None
