@@ -42,8 +42,15 @@ STATUS_PING_TIMEOUT = 2.0
 # How often a pending scan is retried while clamd is down: quick enough that a restarted clamd
 # is noticed within seconds, rare enough that a dead one costs nothing.
 RESCAN_INTERVAL = 5.0
+# How many waiting files one pass of the rescan loop takes.
+RESCAN_BATCH = 64
 # In a held envelope's body, until the scan is done; never visible to the backend.
 PENDING = "scan pending"
+# The flag of a file handed off unscanned (clamd unavailable past max_scan_wait): its error
+# verdict is not a scan, so it is scanned once clamd answers again.
+UNSCANNED = "unscanned"
+# Verdicts whose content is kept apart in the quarantine store and never served to the backend.
+QUARANTINED = ("infected", "rejected")
 # Envelope flags by attachment verdict.
 VERDICT_FLAGS = {
     "infected": "infected_attachment",
@@ -81,6 +88,9 @@ class AttachmentService:
         self.released = released
         self.on_released = on_released
         self.wakeup = Wakeup()
+        # Whether files handed off unscanned may be waiting for clamd: looked up when run()
+        # starts, set when the loop hands one off, cleared when a lookup finds none.
+        self.unscanned_waiting = False
 
     def clamd(self, timeout: float | None = None) -> Clamd:
         """A client for the configured clamd (scan_timeout unless told otherwise)."""
@@ -141,13 +151,21 @@ class AttachmentService:
             detail=verdict.detail,
             reason_code=verdict.reason_code,
             flags=list(verdict.flags),
-            quarantined=verdict.status in ("infected", "rejected"),
+            quarantined=verdict.status in QUARANTINED,
             received_at=now,
             scanned_at=None if verdict.status == "pending" else now,
         )
+        # Content once found infected is infected under every id. Only content that was ever
+        # quarantined can have been (quarantine copies are never removed while their rows
+        # exist), so the quarantine store spares the lookup by digest, which has no index,
+        # for every other upload.
+        share = verdict.status == "infected" or await self.quarantine.exists(record.sha256)
         if record.quarantined:
-            await self._quarantine(record.sha256, record.id)
-        await self.db.write(lambda conn: Tx(conn).insert_attachment(record))
+            await self._keep_apart(record.sha256)
+        record, marked = await self.db.write(functools.partial(_insert, record, share=share))
+        self._log_shared(record, marked)
+        if record.quarantined or marked:
+            await self._quarantine(record.sha256)
         if record.status == "pending":
             self.wakeup.wake()
         return AttachmentReceipt(
@@ -242,9 +260,18 @@ class AttachmentService:
 
     async def _scan_blob(self, record: AttachmentRecord) -> Verdict | None:
         """Scan a stored blob; None while clamd is unavailable."""
-        # aclosing: a scan that stops early (clamd gone) must not leave the file open.
-        async with aclosing(self.blobs.open(record.sha256)) as content:
-            verdict = await self._scan(content)
+        try:
+            # aclosing: a scan that stops early (clamd gone) must not leave the file open.
+            async with aclosing(self.blobs.open(record.sha256)) as content:
+                verdict = await self._scan(content)
+        except OSError as exc:
+            # The stored copy is gone or unreadable (removed by hand, a disk fault): the file
+            # can never be scanned, and saying so releases its envelope rather than stopping
+            # the loop, and with it the daemon.
+            log.error("attachment %s cannot be read for its scan: %s", record.id, exc)
+            return Verdict(
+                "error", record.content_type, f"stored copy unreadable: {exc}", "unchecked"
+            )
         if verdict is not None:
             metrics.scanned_bytes.labels(verdict.status).inc(record.size)
         return verdict
@@ -266,10 +293,9 @@ class AttachmentService:
             return Verdict("error", "", result.detail, "unchecked")
         return Verdict("clean", "")
 
-    async def _quarantine(self, sha256: str, attachment_id: str) -> None:
-        """Keep the content in the quarantine store; drop it from the main store unless another,
-        accepted attachment has the same bytes (blobs are content-addressed: a file refused for
-        its name may share its content with one that was accepted)."""
+    async def _keep_apart(self, sha256: str) -> None:
+        """Copy the content into the quarantine store (a hard link when it can); done before
+        any row says it is quarantined, so the admin route always finds it there."""
         source = self.blobs.path(sha256)
         target = self.quarantine.path(sha256)
 
@@ -282,33 +308,132 @@ class AttachmentService:
                     shutil.copyfile(source, target)
 
         await trio.to_thread.run_sync(keep_apart)
-        shared = await self.db.read(
-            lambda conn: Tx(conn).accepted_with_content(sha256, attachment_id)
-        )
+
+    async def _quarantine(self, sha256: str) -> None:
+        """Keep the content in the quarantine store; once the rows say so, drop it from the main
+        store unless another attachment with the same bytes is still accepted (blobs are
+        content-addressed: a file refused for its name may share its content with one that
+        was accepted). Content known to be infected is accepted for nobody."""
+        await self._keep_apart(sha256)
+        shared = await self.db.read(lambda conn: Tx(conn).accepted_with_content(sha256))
         if not shared:
+            source = self.blobs.path(sha256)
             await trio.to_thread.run_sync(functools.partial(source.unlink, missing_ok=True))
+
+    def _log_shared(self, record: AttachmentRecord, marked: list[str]) -> None:
+        """Say which other uploads of this content were quarantined with it."""
+        if marked:
+            # No new notice to anyone: the rows say it, the security team reads the log.
+            log.warning(
+                "content found infected: %d other attachments with the same bytes quarantined",
+                len(marked),
+                extra={"attachment": record.id, "quarantined": marked, "sha256": record.sha256},
+            )
 
     # -- the rescan loop ------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Scan what waited for clamd, expire what waited too long, release held envelopes."""
+        """Scan what waited for clamd, expire what waited too long, release held envelopes,
+        and scan what went out unscanned once clamd answers again."""
         task_status.started()
+        await self._settle_infected()
+        self.unscanned_waiting = bool(
+            await self.db.read(lambda conn: Tx(conn).unscanned_attachments(1))
+        )
         while True:
-            pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(64))
-            for record in pending:
-                verdict = await self._rescan(record)
-                if verdict is None:
-                    break
-                metrics.scanned.labels(verdict.status).inc()
-                if verdict.status in ("infected", "rejected"):
-                    await self._quarantine(record.sha256, record.id)
-                await self.db.write(functools.partial(_record_verdict, record, verdict))
+            clamd_down = await self._rescan_pending()
+            more = False
+            if self.unscanned_waiting and not clamd_down:
+                more = await self._rescan_unscanned()
             released = await self.db.write(self._release_ready)
             if released:
                 self.on_released()
             still_pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(1))
-            due = time.time() + RESCAN_INTERVAL if still_pending else None
-            await self.wakeup.sleep_until(due, time.time())
+            now = time.time()
+            if more:
+                due: float | None = now
+            elif still_pending or self.unscanned_waiting:
+                due = now + RESCAN_INTERVAL
+            else:
+                due = None
+            await self.wakeup.sleep_until(due, now)
+
+    async def _rescan_pending(self) -> bool:
+        """Scan the files that held envelopes; True if clamd was found unavailable."""
+        pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(RESCAN_BATCH))
+        for record in pending:
+            verdict = await self._rescan(record)
+            if verdict is None:
+                return True
+            metrics.scanned.labels(verdict.status).inc()
+            await self._settle(record, verdict)
+            if UNSCANNED in verdict.flags:
+                self.unscanned_waiting = True
+        return False
+
+    async def _rescan_unscanned(self) -> bool:
+        """Scan files that went out unscanned, now that clamd may answer; their verdict replaces
+        the error. The citizen and the backend were told when the file went out, and are not
+        told again: an infected one is quarantined (the backend gets 403 from now on), logged
+        and counted. True if a whole batch was scanned and more may wait."""
+        if await self.clamd_state() != "up":
+            return False
+        unscanned = await self.db.read(lambda conn: Tx(conn).unscanned_attachments(RESCAN_BATCH))
+        if not unscanned:
+            self.unscanned_waiting = False
+            return False
+        for record in unscanned:
+            scanned = await self._scan_blob(record)
+            if scanned is None:
+                return False
+            verdict = msgspec.structs.replace(
+                scanned,
+                content_type=record.content_type,
+                flags=tuple(f for f in record.flags if f != UNSCANNED),
+            )
+            metrics.scanned.labels(verdict.status).inc()
+            settled = await self._settle(record, verdict)
+            if settled is not None:
+                level = logging.WARNING if settled.quarantined else logging.INFO
+                log.log(
+                    level,
+                    "attachment handed off unscanned is now scanned: %s",
+                    settled.status,
+                    extra={
+                        "attachment": record.id,
+                        "scan": settled.status,
+                        "detail": settled.detail,
+                    },
+                )
+        return len(unscanned) == RESCAN_BATCH
+
+    async def _settle(self, record: AttachmentRecord, verdict: Verdict) -> AttachmentRecord | None:
+        """Record a verdict for a file read as `record` (None if another verdict came first);
+        infected content becomes infected under every id, and leaves the main store."""
+        if verdict.status in QUARANTINED:
+            await self._keep_apart(record.sha256)
+        settled, marked = await self.db.write(functools.partial(_record_verdict, record, verdict))
+        if settled is None:
+            return None
+        self._log_shared(settled, marked)
+        if settled.quarantined:
+            await self._quarantine(record.sha256)
+        return settled
+
+    async def _settle_infected(self) -> None:
+        """On start: content found infected is infected under every id, and out of the main
+        store (rows recorded before this rule, or a stop between the two steps)."""
+        contents = await self.db.read(lambda conn: Tx(conn).infected_contents())
+        for sha256, unmarked in contents:
+            marked = await self.db.write(functools.partial(_share, sha256)) if unmarked else []
+            if marked:
+                log.warning(
+                    "content found infected: %d other attachments with the same bytes quarantined",
+                    len(marked),
+                    extra={"quarantined": marked, "sha256": sha256},
+                )
+            if marked or await self.blobs.exists(sha256):
+                await self._quarantine(sha256)
 
     async def _rescan(self, record: AttachmentRecord) -> Verdict | None:
         verdict = await self._scan_blob(record)
@@ -317,13 +442,14 @@ class AttachmentService:
                 verdict, content_type=record.content_type, flags=tuple(record.flags)
             )
         if time.time() - record.received_at >= self.settings().max_scan_wait.seconds:
-            # Nothing unscanned is ever marked clean: it goes on as an error, flagged.
+            # Nothing unscanned is ever marked clean: it goes on as an error, flagged, and is
+            # scanned once clamd answers again (see _rescan_unscanned).
             return Verdict(
                 "error",
                 record.content_type,
                 "not scanned: clamd was unavailable for longer than max_scan_wait",
                 "unchecked",
-                (*record.flags, "unscanned"),
+                (*record.flags, UNSCANNED),
             )
         return None
 
@@ -342,16 +468,50 @@ class AttachmentService:
         return released
 
 
-def _record_verdict(record: AttachmentRecord, verdict: Verdict, conn: sqlite3.Connection) -> None:
-    Tx(conn).attachment_verdict(
+def _insert(
+    record: AttachmentRecord, conn: sqlite3.Connection, *, share: bool
+) -> tuple[AttachmentRecord, list[str]]:
+    """Insert a new attachment; with `share`, in the same transaction, give it or its siblings
+    the content's infected verdict. The row as stored, and the other ids made infected."""
+    tx = Tx(conn)
+    tx.insert_attachment(record)
+    if not share:
+        return record, []
+    marked = tx.share_infected_verdict(record.sha256, time.time())
+    [stored] = tx.attachments([record.id])
+    return stored, [i for i in marked if i != record.id]
+
+
+def _share(sha256: str, conn: sqlite3.Connection) -> list[str]:
+    return Tx(conn).share_infected_verdict(sha256, time.time())
+
+
+def _record_verdict(
+    record: AttachmentRecord, verdict: Verdict, conn: sqlite3.Connection
+) -> tuple[AttachmentRecord | None, list[str]]:
+    """Record the verdict of a file still as read in `record`; an infected one is shared with
+    every attachment of the same content in the same transaction. The row as stored (None if
+    it had changed meanwhile), and the other ids made infected."""
+    tx = Tx(conn)
+    recorded = tx.attachment_verdict(
         record.id,
         verdict.status,
         verdict.detail,
         verdict.reason_code,
         list(verdict.flags),
-        quarantined=verdict.status in ("infected", "rejected"),
+        quarantined=verdict.status in QUARANTINED,
         scanned_at=time.time(),
+        was=record.status,
     )
+    if not recorded:
+        return None, []
+    marked = (
+        tx.share_infected_verdict(record.sha256, time.time())
+        if verdict.status == "infected"
+        else []
+    )
+    [stored] = tx.attachments([record.id])
+    return stored, marked
 
 
 def _reason_code(typed: content_types.TypeVerdict) -> str:

@@ -696,6 +696,22 @@ class Tx:
         ).fetchall()
         return [_attachment(row) for row in rows]
 
+    def unscanned_attachments(self, limit: int) -> list[AttachmentRecord]:
+        """Attachments handed off unscanned because clamd was unavailable for longer than
+        max_scan_wait (status error, reason unchecked, flag `unscanned`), oldest first.
+
+        They are scanned once clamd answers again. Other errors are final: an encrypted archive
+        (reason encrypted) or clamd's own error on the file (unchecked without the flag).
+        """
+        rows = self.conn.execute(
+            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments "
+            "WHERE status = 'error' AND reason_code = 'unchecked' "
+            "AND EXISTS (SELECT 1 FROM json_each(flags) WHERE value = 'unscanned') "
+            "ORDER BY received_at LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_attachment(row) for row in rows]
+
     def attachment_verdict(
         self,
         attachment_id: str,
@@ -706,28 +722,79 @@ class Tx:
         *,
         quarantined: bool,
         scanned_at: float,
-    ) -> None:
-        """Record the final verdict of a pending attachment."""
-        self.conn.execute(
-            "UPDATE attachments SET status = ?, detail = ?, reason_code = ?, flags = ?, "
-            "quarantined = ?, scanned_at = ? WHERE id = ?",
-            (
-                status,
-                detail,
-                reason_code,
-                json.dumps(flags),
-                int(quarantined),
-                scanned_at,
-                attachment_id,
-            ),
+        was: str,
+    ) -> bool:
+        """Record the verdict of an attachment still in status `was`; False if it no longer is
+        (its content was found infected meanwhile under another id: that verdict stands)."""
+        return (
+            self.conn.execute(
+                "UPDATE attachments SET status = ?, detail = ?, reason_code = ?, flags = ?, "
+                "quarantined = ?, scanned_at = ? WHERE id = ? AND status = ?",
+                (
+                    status,
+                    detail,
+                    reason_code,
+                    json.dumps(flags),
+                    int(quarantined),
+                    scanned_at,
+                    attachment_id,
+                    was,
+                ),
+            ).rowcount
+            == 1
         )
 
-    def accepted_with_content(self, sha256: str, except_id: str) -> bool:
-        """True if an attachment other than `except_id` with this content is not quarantined."""
-        row = self._one(
-            "SELECT 1 FROM attachments WHERE sha256 = ? AND id <> ? AND quarantined = 0 LIMIT 1",
+    def share_infected_verdict(self, sha256: str, now: float) -> list[str]:
+        """If this content was found infected, make every other attachment with the same bytes
+        infected and quarantined too; return the ids so changed.
+
+        Why mark the rows rather than have the backend route refuse any digest with an infected
+        row: the row's `quarantined` flag is then the one source of truth, for what the backend
+        may have and for which store holds the bytes (the main copy is dropped). A digest check
+        in the API would be a second rule beside it, that every other reader of the rows (the
+        admin route, envelopes, totals, the decision to drop the main copy) would have to
+        repeat. Any row left unmarked (pending, unscanned, clean before a signature update)
+        would be served from the main store, whichever of its siblings was refused.
+        """
+        found = self._one(
+            "SELECT detail FROM attachments WHERE sha256 = ? AND status = 'infected' "
+            "ORDER BY scanned_at LIMIT 1",
             sha256,
-            except_id,
+        )
+        if found is None:
+            return []
+        others = self.conn.execute(
+            "SELECT id, flags FROM attachments WHERE sha256 = ? AND status <> 'infected'",
+            (sha256,),
+        ).fetchall()
+        for attachment_id, flags in others:
+            # Infected is a verdict on the content itself: it no longer waits for a scan.
+            kept = [f for f in json.loads(flags) if f != "unscanned"]
+            self.conn.execute(
+                "UPDATE attachments SET status = 'infected', detail = ?, reason_code = 'infected', "
+                "flags = ?, quarantined = 1, scanned_at = ? WHERE id = ?",
+                (found[0], json.dumps(kept), now, attachment_id),
+            )
+        return [row[0] for row in others]
+
+    def infected_contents(self) -> list[tuple[str, bool]]:
+        """Every content found infected: its digest, and whether an attachment with it is not
+        yet marked infected (recorded before every upload of it shared the verdict)."""
+        rows = self.conn.execute(
+            "SELECT sha256, max(status <> 'infected') FROM attachments WHERE sha256 IN "
+            "(SELECT sha256 FROM attachments WHERE status = 'infected') GROUP BY sha256"
+        ).fetchall()
+        return [(row[0], bool(row[1])) for row in rows]
+
+    def accepted_with_content(self, sha256: str) -> bool:
+        """True if an attachment with this content may still be served from the main store: one
+        not quarantined, the content not known to be infected (whatever row says so)."""
+        row = self._one(
+            "SELECT 1 FROM attachments WHERE sha256 = ? AND quarantined = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ? AND status = 'infected') "
+            "LIMIT 1",
+            sha256,
+            sha256,
         )
         return row is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,6 +345,34 @@ async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
         scanner.stop()
 
 
+async def test_a_file_whose_stored_copy_is_lost_goes_on_as_an_error(tmp_path: Path) -> None:
+    """A waiting file whose blob vanished (removed by hand) is released as an error when clamd
+    returns, and the daemon goes on; it does not stop the scanner, nor the daemon."""
+    (tmp_path / "clamd").mkdir()
+    scanner = ClamdServer(tmp_path / "clamd")
+    scanner.start()
+    (tmp_path / "daemon").mkdir()
+    daemon = with_clamd(tmp_path / "daemon", scanner.address_unix)
+    daemon.start()
+    try:
+        scanner.stop()
+        async with open_chat(daemon) as chat:
+            receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
+            assert receipt["scan"]["status"] == "pending"
+            await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
+        (blob,) = [p for p in (daemon.state / "blobs").rglob("*") if p.is_file()]
+        blob.unlink()
+        scanner.start()
+        envelopes = await released(daemon)
+        scan = envelopes[0]["attachments"][0]["scan"]
+        assert scan["status"] == "error" and "unreadable" in scan["detail"]
+        async with open_chat(daemon) as chat:
+            assert (await chat.write("Ещё вопрос"))["type"] == "accepted"  # still running
+    finally:
+        daemon.stop()
+        scanner.stop()
+
+
 async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_path: Path) -> None:
     """If clamd stays down past max_scan_wait, the envelope is handed off with scan error."""
     daemon = with_clamd(
@@ -366,3 +395,145 @@ async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_pat
         assert served.status_code == 200 and served.headers["x-omnirouter-scan"] == "error"
     finally:
         daemon.stop()
+
+
+def _main_copy(daemon: DaemonProcess, content: bytes) -> Path:
+    """Where the main (served) blob store keeps this content."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    return daemon.state / "blobs" / sha256[:2] / sha256[2:4] / sha256
+
+
+async def _scan_header(daemon: DaemonProcess, attachment_id: str, wanted: str) -> None:
+    """Wait (bounded) until the admin route reports `wanted` as the file's scan status."""
+    async with daemon.admin() as admin:
+        with trio.fail_after(60):
+            while True:
+                response = await admin.get(f"/api/v1/admin/attachments/{attachment_id}")
+                if response.headers.get("x-omnirouter-scan") == wanted:
+                    return
+                await trio.sleep(0.2)
+
+
+async def test_copy_handed_off_unscanned_is_refused_once_the_same_bytes_are_found_infected(
+    tmp_path: Path,
+) -> None:
+    """The security review's case: EICAR goes out unscanned while clamd is down; once clamd is
+    back the same bytes are uploaded again and found infected; the first upload's id is then
+    refused to the backend too, and the main store keeps no copy."""
+    (tmp_path / "clamd").mkdir()
+    scanner = ClamdServer(tmp_path / "clamd")
+    (tmp_path / "daemon").mkdir()
+    daemon = with_clamd(
+        tmp_path / "daemon", scanner.address_unix, {'max_scan_wait = "1h"': 'max_scan_wait = "1s"'}
+    )
+    daemon.start()
+    try:
+        async with open_chat(daemon) as chat:
+            first = await attach(daemon, chat, "first.txt", EICAR, "text/plain")
+            assert first["scan"]["status"] == "pending"
+            await chat.write("Файл", attachment_ids=[first["upload_id"]])
+            [envelope] = await released(daemon)
+        assert envelope["attachments"][0]["scan"]["status"] == "error"
+        async with daemon.backend() as backend:
+            path = f"/api/v1/attachments/{first['upload_id']}"
+            unscanned = await backend.get(path)
+            assert unscanned.status_code == 200  # max_scan_wait's promise: it goes on, flagged
+            assert unscanned.headers["x-omnirouter-scan"] == "error"
+            scanner.start()
+            async with open_chat(daemon) as chat:
+                second = await attach(daemon, chat, "second.txt", EICAR, "text/plain")
+            assert second["scan"]["status"] == "infected"
+            assert (
+                await backend.get(f"/api/v1/attachments/{second['upload_id']}")
+            ).status_code == 403
+            refused = await backend.get(path)
+            assert refused.status_code == 403, refused.headers
+            assert refused.json()["error"] == "quarantined"
+        async with daemon.admin() as admin:
+            kept = await admin.get(f"/api/v1/admin/attachments/{first['upload_id']}")
+            assert kept.status_code == 200 and kept.content == EICAR
+            assert kept.headers["x-omnirouter-scan"] == "infected"
+        assert not _main_copy(daemon, EICAR).exists()
+    finally:
+        daemon.stop()
+        scanner.stop()
+
+
+async def test_content_found_infected_later_is_refused_under_every_id(tmp_path: Path) -> None:
+    """A file scanned clean before clamd knew the signature is refused to the backend, whatever
+    id is asked for, once the same bytes are found infected (one verdict per content)."""
+    (tmp_path / "clamd").mkdir()
+    scanner = ClamdServer(tmp_path / "clamd")
+    signatures = scanner.root / "db" / "omnirouter-test.ndb"
+    known = signatures.read_text()
+    # An older signature database: the custom signature only, EICAR not yet known.
+    signatures.write_text(
+        "".join(line + "\n" for line in known.splitlines() if "EICAR" not in line)
+    )
+    scanner.start()
+    (tmp_path / "daemon").mkdir()
+    daemon = with_clamd(tmp_path / "daemon", scanner.address_unix)
+    daemon.start()
+    try:
+        async with open_chat(daemon) as chat:
+            early = await attach(daemon, chat, "early.txt", EICAR, "text/plain")
+            assert early["scan"]["status"] == "clean"
+            signatures.write_text(known)  # the signature update arrives
+            scanner.restart()
+            late = await attach(daemon, chat, "late.txt", EICAR, "text/plain")
+            assert late["scan"]["status"] == "infected"
+        async with daemon.backend() as backend, daemon.admin() as admin:
+            for receipt in (early, late):
+                path = f"/api/v1/attachments/{receipt['upload_id']}"
+                assert (await backend.get(path)).status_code == 403
+                kept = await admin.get(f"/api/v1/admin/attachments/{receipt['upload_id']}")
+                assert kept.status_code == 200 and kept.content == EICAR
+        assert not _main_copy(daemon, EICAR).exists()
+    finally:
+        daemon.stop()
+        scanner.stop()
+
+
+async def test_files_handed_off_unscanned_are_scanned_when_clamd_returns(tmp_path: Path) -> None:
+    """Past max_scan_wait files go on unscanned; once clamd answers they are scanned after all:
+    the clean one turns clean, EICAR turns infected and quarantined (refused to the backend)."""
+    (tmp_path / "clamd").mkdir()
+    scanner = ClamdServer(tmp_path / "clamd")
+    (tmp_path / "daemon").mkdir()
+    daemon = with_clamd(
+        tmp_path / "daemon", scanner.address_unix, {'max_scan_wait = "1h"': 'max_scan_wait = "1s"'}
+    )
+    daemon.start()
+    try:
+        async with open_chat(daemon) as chat:
+            clean = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
+            virus = await attach(daemon, chat, "note.txt", EICAR, "text/plain")
+            assert clean["scan"]["status"] == virus["scan"]["status"] == "pending"
+            ids = [clean["upload_id"], virus["upload_id"]]
+            await chat.write("Документы", attachment_ids=ids)
+            [envelope] = await released(daemon)
+        assert [a["scan"]["status"] for a in envelope["attachments"]] == ["error", "error"]
+        async with daemon.backend() as backend:
+            for upload_id in ids:
+                served = await backend.get(f"/api/v1/attachments/{upload_id}")
+                assert served.status_code == 200
+                assert served.headers["x-omnirouter-scan"] == "error"
+        scanner.start()
+        await _scan_header(daemon, clean["upload_id"], "clean")
+        await _scan_header(daemon, virus["upload_id"], "infected")
+        async with daemon.backend() as backend, daemon.admin() as admin:
+            served = await backend.get(f"/api/v1/attachments/{clean['upload_id']}")
+            assert served.status_code == 200 and served.content == PDF
+            assert served.headers["x-omnirouter-scan"] == "clean"
+            refused = await backend.get(f"/api/v1/attachments/{virus['upload_id']}")
+            assert refused.status_code == 403
+            kept = await admin.get(f"/api/v1/admin/attachments/{virus['upload_id']}")
+            assert kept.status_code == 200 and kept.content == EICAR
+            metrics = (await admin.get("/metrics")).text
+        assert "omnirouter_quarantine_files 1.0" in metrics
+        assert not _main_copy(daemon, EICAR).exists()
+        assert _main_copy(daemon, PDF).exists()
+        assert await feed(daemon) == [envelope]  # the handed-off envelope is not sent again
+    finally:
+        daemon.stop()
+        scanner.stop()
