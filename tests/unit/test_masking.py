@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import string
+
+import pytest
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from normaliser import damm
 from normaliser.masking import mask_personal_data
 
 
@@ -73,3 +77,158 @@ def test_masked_email_never_shows_the_local_part(local: str) -> None:
     masked = mask_personal_data(f"Ответ прошу на {local}@yandex.ru, спасибо")
     assert local not in masked
     assert masked == f"Ответ прошу на {local[0]}***@***.ru, спасибо"
+
+
+# --- leaks found in review ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "masked"),
+    [
+        ("916 123-45-67", "+7*******67"),
+        ("(916) 123-45-67", "+7*******67"),
+        ("916-123-45-67", "+7*******67"),
+        ("495 777 77 77", "+7*******77"),
+        ("916.123.45.67", "+7*******67"),
+        ("495 777-7777", "+7*******77"),
+        ("(495)7777777", "+7*******77"),
+        ("(3412) 12-34-56", "+7*******56"),
+        ("８１２ ３４５-６７-８９", "+7*******89"),
+    ],
+)
+def test_national_phone_without_seven_or_eight_is_masked(written: str, masked: str) -> None:
+    assert mask_personal_data(f"звоните {written} до 18:00") == f"звоните {masked} до 18:00"
+
+
+def test_bare_national_phone_passing_the_damm_check_is_masked() -> None:
+    # "Year 91" is no year a ticket number can have been issued in.
+    assert damm.is_valid("9161234564")
+    assert mask_personal_data("тел 9161234564.") == "тел **********."
+    assert mask_personal_data("тел №9161234564") == "тел №**********"
+
+
+def test_phone_right_after_a_date_is_masked() -> None:
+    # "2026 916 123" is no phone number; refusing it must not leave "916 123-45-67" behind.
+    masked = mask_personal_data("31.05.2026 916 123-45-67")
+    assert masked == "31.05.2026 +7*******67"
+
+
+def test_damm_valid_number_of_a_year_before_the_first_ticket_is_masked() -> None:
+    assert damm.is_valid("2000000016")
+    assert mask_personal_data("номер 2000000016") == "номер **********"
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        "ivan!petrov",
+        "ivan#petrov",
+        "o'brien",
+        "a=b/c+d",
+        "ivan&maria",
+        "x{y}z|w~v`u^t?s$r*q",
+        "ivan.",  # a trailing dot, as sloppy forms accept
+        "ivan..petrov",
+        '"ivan petrov"',  # RFC 5322 quoted-string
+    ],
+)
+def test_email_local_part_with_special_characters_is_masked(local: str) -> None:
+    masked = mask_personal_data(f"почта {local}@mail.ru, пишите")
+    assert masked == f"почта {local[0]}***@***.ru, пишите"
+
+
+# --- what is not personal data stays readable -------------------------------------------------
+
+
+def test_ticket_number_in_an_audit_line_stays_readable() -> None:
+    line = "ticket 2600000128 viewed unmasked through the admin API"
+    assert mask_personal_data(line) == line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Оплачено 31.05.2026 в 10:30, сумма 1 500 000 руб. 45 коп., код 01.",
+        "срок до 2026-12-31 23:59:59, 350 000,00 ₽, заявка №2600000128 (проверено 3 раза)",
+        "elapsed=0.0123s attempt=3 queue=intake ts=2026-11-23T04:04:14.123Z",
+    ],
+)
+def test_dates_times_amounts_and_codes_stay_readable(text: str) -> None:
+    assert mask_personal_data(text) == text
+
+
+def test_eleven_digits_passing_the_damm_check_are_masked_as_a_snils() -> None:
+    # With counter_digits = 8 ticket numbers have 11 digits, as many as a SNILS; masking does not
+    # know the setting, and a SNILS written as plain digits must never show.
+    assert damm.is_valid("26000000015")
+    assert mask_personal_data("ticket 26000000015 viewed") == "ticket ***-***-*** ** viewed"
+
+
+# --- properties --------------------------------------------------------------------------------
+
+HYPHENS = ["-", "\u2010", "\u2011", "\u2012", "\u2013"]
+SPACES = [" ", "\u00a0", "\u202f", "\u2009"]
+GAPS = ["", *HYPHENS, *SPACES, "."]
+
+
+@st.composite
+def russian_phones(draw: st.DrawFn) -> tuple[str, str]:
+    """A Russian number in the formats test_identifiers writes, also without +7, 8 or 7."""
+    prefix = draw(st.sampled_from(["+7", "8", "7", ""]))
+    # Without a prefix only a real area or mobile code, 3xx, 4xx, 8xx or 9xx, makes it a phone.
+    first = draw(st.sampled_from("0123456789" if prefix else "3489"))
+    national = first + f"{draw(st.integers(0, 10**9 - 1)):09d}"
+    gap = st.sampled_from(GAPS)
+    area = national[:3]
+    if draw(st.booleans()):
+        area = f"({area})"
+    written = (
+        prefix
+        + draw(gap)
+        + area
+        + draw(gap)
+        + national[3:6]
+        + draw(gap)
+        + national[6:8]
+        + draw(gap)
+        + national[8:]
+    )
+    return written, national
+
+
+@given(russian_phones())
+def test_russian_phone_in_any_format_never_survives_masking(phone: tuple[str, str]) -> None:
+    written, national = phone
+    # From 2029 on, a bare 3x number can be a ticket number of year 203x (see masking).
+    assume(not (written == national and national.startswith("3")))
+    masked = mask_personal_data(f"Перезвоните на {written} после обеда")
+    shown = "".join(ch for ch in masked if ch.isdigit())
+    # A phone mask shows the country code and the last two digits; a bare number shows none.
+    assert shown in ("7" + national[-2:], "")
+
+
+# RFC 5322 3.2.3 atext beyond letters and digits.
+ATEXT_SPECIALS = "!#$%&'*+-/=?^_`{|}~"
+atoms = st.text(st.sampled_from(string.ascii_letters + string.digits + ATEXT_SPECIALS), min_size=1)
+
+
+@given(st.lists(atoms, min_size=1, max_size=4).map(".".join))
+def test_email_with_atext_specials_shows_only_the_first_character(local: str) -> None:
+    assume(any(ch in ATEXT_SPECIALS for ch in local))
+    masked = mask_personal_data(f"Ответ прошу на {local}@yandex.ru, спасибо")
+    assert masked == f"Ответ прошу на {local[0]}***@***.ru, спасибо"
+
+
+@given(st.sampled_from("456789"), st.integers(0, 10**8 - 1))
+def test_damm_valid_number_that_may_be_a_phone_is_masked(first: str, rest: int) -> None:
+    # 3x is left out: from 2029 on it is a plausible ticket year (see masking).
+    nine = f"{first}{rest:08d}"
+    number = nine + damm.check_digit(nine)
+    assert mask_personal_data(f"номер {number} верный") == "номер ********** верный"
+
+
+@given(st.integers(0, 10**7 - 1))
+def test_ticket_number_stays_readable(counter: int) -> None:
+    nine = f"26{counter:07d}"
+    line = f"ticket {nine}{damm.check_digit(nine)} viewed unmasked"
+    assert mask_personal_data(line) == line
