@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -55,6 +55,15 @@ class RawInbound(msgspec.Struct, frozen=True):
     attachment_ids: list[str] = []
 
 
+class OutboundFile(msgspec.Struct, frozen=True):
+    """A file sent to a citizen with a message (an operator's reply), already checked clean."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+
+
 class Outbound(msgspec.Struct, frozen=True):
     """A message to deliver to a citizen; `id` is stable across retries so peers can dedupe."""
 
@@ -66,6 +75,7 @@ class Outbound(msgspec.Struct, frozen=True):
     ticket: str | None
     text: str
     created_at: str
+    attachments: list[OutboundFile] = []
 
 
 class DeliveryFailed(Exception):
@@ -128,6 +138,10 @@ class AttachmentPort(Protocol):
 
     async def check_message(self, ids: list[str], *, channel: Channel, owner: str | None) -> None:
         """Raise AttachmentRefused unless these files may go together in one message."""
+        ...
+
+    async def content(self, attachment_id: str) -> tuple[OutboundFile, AsyncIterator[bytes]] | None:
+        """A clean file's description and bytes, for a citizen it was sent to; else None."""
         ...
 
 

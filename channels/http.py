@@ -1,11 +1,21 @@
-"""Limits on HTTP request bodies, checked before a body is read or spooled to disk."""
+"""HTTP pieces the channels and the API share: body limits checked before a body is read or
+spooled to disk, files streamed in from an upload and out to a downloader."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
 from typing import NamedTuple
+from urllib.parse import quote
 
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.datastructures import Headers, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+
+from channels.contract import AttachmentPort, AttachmentReceipt, Channel
+
+# Upload chunks handed to the attachment store: big enough for few calls, small in memory.
+UPLOAD_CHUNK = 256 * 1024
 
 # Multipart framing and the form's text fields around the files themselves.
 MULTIPART_OVERHEAD = 256 * 1024
@@ -44,3 +54,94 @@ def _refusal(status: int, code: str, message: str) -> Refusal:
         {"error": code, "message": message}, status_code=status, headers={"Connection": "close"}
     )
     return Refusal(code, response)
+
+
+class UploadRefused(Exception):
+    """An upload that cannot be read: `code` for the metrics, `response` for the client."""
+
+    def __init__(self, code: str, response: JSONResponse) -> None:
+        super().__init__(code)
+        self.code, self.response = code, response
+
+
+async def upload_one_file(
+    request: Request,
+    attachments: AttachmentPort,
+    channel: Channel,
+    owner: str | None,
+    *,
+    limit: int,
+) -> AttachmentReceipt:
+    """The one file of a multipart upload, stored and checked; the body is held to `limit`.
+
+    Raises UploadRefused for a body that cannot be read, and lets the store's
+    AttachmentRefused through for the caller to word.
+    """
+    if (refused := body_refused(request.headers, limit)) is not None:
+        raise UploadRefused(refused.code, refused.response)
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except Exception as exc:  # python-multipart raises several types for a broken body
+        message = f"a multipart/form-data body is expected: {exc}"
+        raise UploadRefused("unreadable_upload", _answer(400, "unreadable", message)) from exc
+    try:
+        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            raise UploadRefused("no_file", _answer(400, "no_file", "the form holds no file part"))
+        return await receive_upload(upload, attachments, channel, owner)
+    finally:
+        await form.close()
+
+
+def _answer(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+async def receive_upload(
+    upload: UploadFile, attachments: AttachmentPort, channel: Channel, owner: str | None
+) -> AttachmentReceipt:
+    """Stream one uploaded file into the attachment store (stored, typed and scanned there)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(UPLOAD_CHUNK):
+            yield chunk
+
+    return await attachments.receive(
+        chunks(),
+        channel=channel,
+        filename=upload.filename or "file",
+        declared_type=upload.content_type or "application/octet-stream",
+        owner=owner,
+    )
+
+
+def file_response(
+    chunks: AsyncIterator[bytes],
+    *,
+    filename: str,
+    content_type: str,
+    size: int,
+    headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """A stored file as a download: never rendered inline, never cached, never sniffed."""
+    return StreamingResponse(
+        chunks,
+        media_type=content_type or "application/octet-stream",
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": content_disposition(filename),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            **(headers or {}),
+        },
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback and the real name per RFC 6266 / RFC 5987."""
+    # A citizen names the file: only its last component, without controls, bidi overrides
+    # (U+202E makes "exe.pdf" read "fdp.exe") or leading dots, is a name to save under.
+    name = re.split(r"[/\\]", filename)[-1]
+    name = "".join(c for c in name if c.isprintable()).lstrip(". ") or "file"
+    fallback = "".join(c if c.isascii() and c not in '"\\;' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

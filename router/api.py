@@ -6,24 +6,31 @@ import hashlib
 import hmac
 import logging
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from channels.http import JSON_BODY_MAX, body_refused
+from channels.contract import AttachmentRefused
+from channels.http import (
+    JSON_BODY_MAX,
+    MULTIPART_OVERHEAD,
+    UploadRefused,
+    body_refused,
+    file_response,
+    upload_one_file,
+)
 from normaliser.envelope import envelope_decoder
 from normaliser.masking import mask_personal_data
 from router import metrics
+from router.notifier import ticket_route
 from router.openapi import OPENAPI
 from router.store.transaction import Tx
 from router.updates import Reply, StatusChange, UpdateRejected
@@ -52,6 +59,11 @@ class Api:
             Route("/api/v1/tickets/{number}", backend(self.ticket)),
             Route("/api/v1/tickets/{number}/status", backend(self.status), methods=["POST"]),
             Route("/api/v1/tickets/{number}/replies", backend(self.reply), methods=["POST"]),
+            Route(
+                "/api/v1/tickets/{number}/attachments",
+                backend(self.ticket_attachment),
+                methods=["POST"],
+            ),
             Route("/api/v1/notifications/{id}", backend(self.notification)),
             Route("/api/v1/attachments/{id}", backend(self.attachment)),
             Route("/api/v1/admin/attachments/{id}", admin(self.admin_attachment)),
@@ -162,6 +174,33 @@ class Api:
         """Send an operator's reply to the citizen."""
         return await self._update(request, Reply, self.daemon.updates.reply)
 
+    async def ticket_attachment(self, request: Request) -> Response:
+        """Upload a file for a reply: stored, typed and scanned like a citizen's, kept with the
+        ticket, and held to the limits of the channel its citizen is answered on."""
+        number = request.path_params["number"]
+        ticket = await self.daemon.db.read(lambda conn: Tx(conn).ticket_record(number))
+        if ticket is None:
+            return _error(404, "not_found", f"no ticket {number}")
+        channel = ticket_route(ticket).channel
+        attachments = self.daemon.attachments
+        limit = attachments.limits(channel).file + MULTIPART_OVERHEAD
+        try:
+            receipt = await upload_one_file(
+                request, attachments, channel, f"ticket:{number}", limit=limit
+            )
+        except UploadRefused as exc:
+            metrics.api_errors.labels(str(exc.response.status_code), exc.code).inc()
+            return exc.response
+        except AttachmentRefused as exc:
+            status = 413 if exc.code == "file_too_large" else 422
+            return _error(status, exc.code, exc.reason)
+        answer = {
+            "attachment_id": receipt.id,
+            "size": receipt.size,
+            "scan": {"status": receipt.status, "detail": receipt.detail},
+        }
+        return JSONResponse(answer, status_code=201)
+
     async def _update(
         self,
         request: Request,
@@ -214,16 +253,12 @@ class Api:
         if record.status == "pending":
             return _error(409, "scan_pending", "the file has not been scanned yet")
         store = self.daemon.quarantine if record.quarantined else self.daemon.blobs
-        return StreamingResponse(
+        return file_response(
             store.open(record.sha256),
-            media_type=record.content_type or "application/octet-stream",
-            headers={
-                "Content-Length": str(record.size),
-                "Content-Disposition": content_disposition(record.filename),
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store",
-                "X-Omnirouter-Scan": record.status,
-            },
+            filename=record.filename,
+            content_type=record.content_type,
+            size=record.size,
+            headers={"X-Omnirouter-Scan": record.status},
         )
 
     # -- admin ------------------------------------------------------------------------------
@@ -440,16 +475,6 @@ def _audit(request: Request, kind: str, what: str) -> None:
             "client": request.client.host if request.client else None,
         },
     )
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback and the real name per RFC 6266 / RFC 5987."""
-    # A citizen names the file: only its last component, without controls, bidi overrides
-    # (U+202E makes "exe.pdf" read "fdp.exe") or leading dots, is a name to save under.
-    name = re.split(r"[/\\]", filename)[-1]
-    name = "".join(c for c in name if c.isprintable()).lstrip(". ") or "file"
-    fallback = "".join(c if c.isascii() and c not in '"\\;' else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def build_app(api: Api, channel_routes: list[BaseRoute]) -> Starlette:

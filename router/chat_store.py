@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.contract import OutboundFile
 from channels.webchat.sessions import ChatSession, Notice
 from router.clock import rfc3339, utc_now
 from router.store.database import Database
@@ -37,12 +38,21 @@ class ChatStore:
         return await self.db.read(lambda conn: Tx(conn).notices_after(session_id, after))
 
     async def append(
-        self, session_id: str, notification_id: str, kind: str, ticket: str | None, text: str
+        self,
+        session_id: str,
+        notification_id: str,
+        kind: str,
+        ticket: str | None,
+        text: str,
+        attachments: list[OutboundFile],
     ) -> Notice:
         """Append a notice once per notification id and return it."""
         now = rfc3339(utc_now())
+        notice = Notice(0, kind, ticket, text, now, attachments)
         return await self.db.write(
-            lambda conn: Tx(conn).append_notice(
-                session_id, notification_id, kind, ticket, text, now
-            )
+            lambda conn: Tx(conn).append_notice(session_id, notification_id, notice)
         )
+
+    async def was_sent(self, session_id: str, attachment_id: str) -> bool:
+        """Whether a notice of the session carries this file (only then may it download it)."""
+        return await self.db.read(lambda conn: Tx(conn).notice_file(session_id, attachment_id))

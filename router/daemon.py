@@ -92,7 +92,9 @@ class Daemon:
             lambda: self.settings.router.limits.max_text_chars,
             self._on_filed,
         )
-        self.updates = TicketUpdates(self.db, lambda: self.filer.notifier, self.outbox.wake)
+        self.updates = TicketUpdates(
+            self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments.limits
+        )
         self.webchat = WebchatChannel(
             self.intake,
             self.attachments,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -48,6 +48,7 @@ class Notifier:
         language: str | None = None,
         automatic: bool = True,
         fields: Mapping[str, str] | None = None,
+        attachments: Sequence[str] = (),
     ) -> tuple[str, bool]:
         """Render `event` for the ticket and queue it once per source key; (id, is_new)."""
         channel, account, address = route or ticket_route(ticket)
@@ -78,6 +79,7 @@ class Notifier:
             kind=kind,
             automatic=automatic,
             text=text,
+            attachments=attachments,
         )
 
     def status_fields(self, ticket: TicketRecord, language: str) -> dict[str, str]:

@@ -95,8 +95,38 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+# The verdict an upload is answered with.
+_UPLOAD_SCAN = _object(
+    {
+        "status": {
+            "enum": ["pending", "clean", "infected", "rejected", "error"],
+            "description": "pending: clamd is unavailable; the message that carries the file "
+            "waits for the scan (a reply: send it again once the file is clean)",
+        },
+        "detail": _NULLABLE_STRING,
+    }
+)
+# The body of an upload: one multipart file part.
+_ONE_FILE: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "description": "One file part, under any field name",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
 def _ticket_update(
-    summary: str, body: dict[str, Any], rejections: str, operation_id: str
+    summary: str,
+    body: dict[str, Any],
+    rejections: str,
+    operation_id: str,
+    more: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A POST that changes a ticket and answers 202 with the notification id."""
     return {
@@ -114,6 +144,7 @@ def _ticket_update(
                 "411": _response("LengthRequired"),
                 "413": _response("BodyTooLarge"),
                 "422": _error(rejections),
+                **(more or {}),
             },
         }
     }
@@ -470,22 +501,8 @@ _SCHEMAS: dict[str, Any] = {
             },
         }
     ),
-    "Upload": _object(
-        {
-            "upload_id": _STRING,
-            "size": _INTEGER,
-            "scan": _object(
-                {
-                    "status": {
-                        "enum": ["pending", "clean", "infected", "rejected", "error"],
-                        "description": "pending: clamd is unavailable; the message that "
-                        "carries the file waits for the scan",
-                    },
-                    "detail": _NULLABLE_STRING,
-                }
-            ),
-        }
-    ),
+    "Upload": _object({"upload_id": _STRING, "size": _INTEGER, "scan": _UPLOAD_SCAN}),
+    "ReplyFile": _object({"attachment_id": _STRING, "size": _INTEGER, "scan": _UPLOAD_SCAN}),
     "FeedbackForm": {
         "type": "object",
         "required": ["text"],
@@ -650,15 +667,42 @@ _PATHS: dict[str, Any] = {
                 "attachments": {
                     "type": "array",
                     "items": _STRING,
-                    "maxItems": 0,
-                    "description": "Not supported yet: any item answers 422",
+                    "description": "Files sent with the reply: `attachment_id`s uploaded to this "
+                    "ticket (POST .../attachments), scanned clean",
                 },
             },
         },
         "`invalid` (wrong type, unknown field, not an object), `empty_text`, "
-        "`attachments_not_supported`",
+        "`unknown_attachment` (not uploaded to this ticket), `attachment_refused` (not clean), "
+        "`attachments_not_accepted` (the citizen's channel carries no files, SMS), "
+        "`too_many_attachments`, `message_too_large` (the channel's count and size limits)",
         "reply",
+        {"409": _error("`scan_pending`: a file is still being scanned; send the reply again")},
     ),
+    "/api/v1/tickets/{number}/attachments": {
+        "post": {
+            "summary": "Upload a file for a reply to this ticket (stored, typed and scanned)",
+            "operationId": "ticketAttachment",
+            "security": _BACKEND,
+            "parameters": [_NUMBER],
+            "requestBody": _ONE_FILE,
+            "responses": {
+                "201": _json(_ref("ReplyFile"), "Stored, type-checked and scanned"),
+                "400": _error(
+                    "`unreadable`: a multipart body that cannot be parsed; `no_file`: no file "
+                    "part; `bad_content_length`"
+                ),
+                **_GUARDED,
+                "404": _error("`not_found`: no such ticket"),
+                "411": _response("LengthRequired"),
+                "413": _error(
+                    "`body_too_large`: Content-Length over the file limit of the citizen's "
+                    "channel + 256 KiB, nothing read; `file_too_large`: the file is over it"
+                ),
+                "422": _error("`attachments_not_accepted`: the citizen's channel carries no files"),
+            },
+        }
+    },
     "/api/v1/notifications/{id}": {
         "get": {
             "summary": "Delivery state of a notification",
@@ -849,6 +893,31 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/chat/files/{id}": {
+        "get": {
+            "summary": "A file an operator sent to this chat session (a notice's attachments)",
+            "operationId": "chatFile",
+            "security": _PUBLIC,
+            "parameters": [
+                _path_parameter("id", "The `id` of a file in a notice frame"),
+                {
+                    "name": "X-Chat-Session",
+                    "in": "header",
+                    "required": True,
+                    "description": "The session token of the chat's welcome frame",
+                    "schema": _STRING,
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file, streamed, as an attachment (nosniff, no-store)",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "401": _error("`no_session`: no or unknown X-Chat-Session"),
+                "404": _error("`not_found`: never sent to this session, or no longer clean"),
+            },
+        }
+    },
     "/chat/upload": {
         "post": {
             "summary": "A web chat upload; X-Chat-Session names the session",
@@ -863,18 +932,7 @@ _PATHS: dict[str, Any] = {
                     "schema": _STRING,
                 },
             ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "description": "One file part, under any field name",
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            },
+            "requestBody": _ONE_FILE,
             "responses": {
                 "201": _json(_ref("Upload"), "Stored, type-checked and scanned"),
                 "400": _error(

@@ -7,6 +7,7 @@ back to queued; the adapters dedupe on the notification id, so a retry cannot do
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import trio
 
-from channels.contract import Deliver, DeliveryFailed, Outbound
+from channels.contract import Deliver, DeliveryFailed, Outbound, OutboundFile
 from router import metrics
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
@@ -106,6 +107,7 @@ class Outbox:
     async def _deliver(self, record: NotificationRecord) -> None:
         try:
             adapter = self.adapters().get(record.channel)
+            files = await self._files(record)
             message = Outbound(
                 id=record.id,
                 channel=record.channel,
@@ -115,6 +117,7 @@ class Outbox:
                 ticket=record.ticket_number,
                 text=record.text,
                 created_at=record.created_at,
+                attachments=files,
             )
             started = time.perf_counter()
             try:
@@ -142,6 +145,14 @@ class Outbox:
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
             self._limiter.release_on_behalf_of(record.id)
+
+    async def _files(self, record: NotificationRecord) -> list[OutboundFile]:
+        """The files sent with a notification (checked clean when the reply was queued)."""
+        ids = json.loads(record.attachments)
+        if not ids:
+            return []
+        records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
+        return [OutboundFile(r.id, r.filename, r.content_type, r.size) for r in records]
 
     async def _failed(self, record: NotificationRecord, reason: str, *, permanent: bool) -> None:
         now = time.time()

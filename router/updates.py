@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import msgspec
 
+from channels.contract import AttachmentLimits, Channel
 from router.clock import parse_rfc3339, rfc3339, utc_now
-from router.notifier import Notifier
+from router.notifier import Notifier, ticket_route
 from router.store.database import Database
 from router.store.transaction import Tx
 from router.tickets import STATUSES
@@ -44,10 +45,17 @@ class Reply(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class TicketUpdates:
     """Applies backend updates to tickets and queues what the citizen must be told."""
 
-    def __init__(self, db: Database, notifier: Callable[[], Notifier], wake: Callable[[], None]):
+    def __init__(
+        self,
+        db: Database,
+        notifier: Callable[[], Notifier],
+        wake: Callable[[], None],
+        limits: Callable[[Channel], AttachmentLimits],
+    ):
         self.db = db
         self.notifier = notifier
         self.wake = wake
+        self.limits = limits
 
     async def change_status(self, number: str, change: StatusChange, key: str | None) -> str:
         """Apply a status change; return the id of the notification that tells the citizen."""
@@ -120,22 +128,20 @@ class TicketUpdates:
         """Queue an operator's reply to the ticket's citizen; return the notification id."""
         if not reply.text.strip():
             raise UpdateRejected(422, "empty_text", "a reply needs text")
-        if reply.attachments:
-            raise UpdateRejected(
-                422, "attachments_not_supported", "attachments in replies are not supported yet"
-            )
         notifier = self.notifier()
         now = utc_now()
+        files = list(dict.fromkeys(reply.attachments))
 
         def apply(conn: sqlite3.Connection) -> str:
             tx = Tx(conn)
             ticket = tx.ticket_record(number)
             if ticket is None:
                 raise UpdateRejected(404, "not_found", f"no ticket {number}")
+            channel = ticket_route(ticket).channel
+            _check_reply_files(tx, number, files, channel, self.limits(channel))
             idem = f"reply:{number}:{key}" if key else None
-            event_id, _ = tx.add_ticket_event(
-                number, rfc3339(now), "reply", None, {"text": reply.text}, idem
-            )
+            detail = {"text": reply.text, **({"attachments": files} if files else {})}
+            event_id, _ = tx.add_ticket_event(number, rfc3339(now), "reply", None, detail, idem)
             notification_id, _ = notifier.queue(
                 tx,
                 "reply",
@@ -145,9 +151,42 @@ class TicketUpdates:
                 now=now,
                 automatic=False,
                 fields={"text": reply.text},
+                attachments=files,
             )
             return notification_id
 
         notification_id = await self.db.write(apply)
         self.wake()
         return notification_id
+
+
+def _check_reply_files(
+    tx: Tx, number: str, ids: list[str], channel: Channel, limits: AttachmentLimits
+) -> None:
+    """Refuse files that were not uploaded to this ticket, are not clean, or break the limits
+    of the channel the reply goes out on (SMS carries none)."""
+    if not ids:
+        return
+    if limits.count == 0:
+        raise UpdateRejected(422, "attachments_not_accepted", f"{channel} carries no files")
+    if len(ids) > limits.count:
+        raise UpdateRejected(
+            422, "too_many_attachments", f"{channel} carries at most {limits.count} files"
+        )
+    found = {record.id: record for record in tx.attachments(ids)}
+    for attachment_id in ids:
+        record = found.get(attachment_id)
+        if record is None or record.owner != f"ticket:{number}":
+            raise UpdateRejected(
+                422, "unknown_attachment", f"{attachment_id} was not uploaded to ticket {number}"
+            )
+        if record.status == "pending":
+            raise UpdateRejected(409, "scan_pending", f"{attachment_id} is still being scanned")
+        if record.status != "clean":
+            raise UpdateRejected(
+                422, "attachment_refused", f"{attachment_id} is {record.status}: {record.detail}"
+            )
+    if sum(record.size for record in found.values()) > limits.message:
+        raise UpdateRejected(
+            422, "message_too_large", f"{channel} carries at most {limits.message} bytes of files"
+        )

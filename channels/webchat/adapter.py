@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -23,16 +23,22 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from channels.contract import (
     Acceptance,
     AttachmentPort,
-    AttachmentReceipt,
     AttachmentRefused,
-    Channel,
     IntakePort,
     Outbound,
     RawInbound,
     Sender,
     rfc3339,
 )
-from channels.http import JSON_BODY_MAX, MULTIPART_OVERHEAD, body_refused
+from channels.http import (
+    JSON_BODY_MAX,
+    MULTIPART_OVERHEAD,
+    UploadRefused,
+    body_refused,
+    file_response,
+    receive_upload,
+    upload_one_file,
+)
 
 from .config import WebchatSettings
 from .frames import (
@@ -42,6 +48,7 @@ from .frames import (
     Error,
     Hello,
     Message,
+    NoticeFile,
     NoticeFrame,
     Resume,
     Welcome,
@@ -63,7 +70,6 @@ _STATIC_TYPES = {
 }
 # No inline script or style and no third party: the page works under the strictest policy.
 _CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'"
-_UPLOAD_CHUNK = 256 * 1024
 # What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
 _REFUSALS = {
     "file_too_large": "Файл слишком большой.",
@@ -126,6 +132,7 @@ class WebchatChannel:
             Route("/chat/{name:str}", self._static, methods=["GET"]),
             WebSocketRoute("/chat/ws", self._websocket),
             Route("/chat/upload", self._upload, methods=["POST"]),
+            Route("/chat/files/{id:str}", self._download, methods=["GET"]),
             Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
         ]
 
@@ -146,9 +153,14 @@ class WebchatChannel:
     async def deliver(self, message: Outbound) -> bool:
         """Append a notice to the session's history; True if pushed to an open connection."""
         notice = await self.sessions.append(
-            message.address, message.id, message.kind, message.ticket, message.text
+            message.address,
+            message.id,
+            message.kind,
+            message.ticket,
+            message.text,
+            message.attachments,
         )
-        frame = NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at)
+        frame = _notice_frame(notice)
         pushed = False
         for conn in list(self._live.get(message.address, ())):
             try:
@@ -310,30 +322,21 @@ class WebchatChannel:
     async def _upload(self, request: Request) -> Response:
         """POST /chat/upload: one file for the session named by X-Chat-Session."""
         settings = self.settings()
-        token = request.headers.get("x-chat-session", "")
-        session = await self.sessions.find(_token_hash(token)) if token else None
+        session = await self._session_of(request)
         if not settings.enabled or session is None:
             self.bad_input(self.name, "upload_without_session")
             return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
         limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
-        if (refused := body_refused(request.headers, limit)) is not None:
-            self.bad_input(self.name, refused.code)
-            return refused.response
         try:
-            form = await request.form(max_files=1, max_fields=4)
-        except Exception as exc:  # python-multipart raises several types for a broken body
-            self.bad_input(self.name, "unreadable_upload")
-            return _problem(400, "unreadable", f"a multipart/form-data body is expected: {exc}")
-        try:
-            upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-            if upload is None:
-                return _problem(400, "no_file", "the form holds no file part")
-            receipt = await self._receive(upload, "webchat", session.id)
+            receipt = await upload_one_file(
+                request, self.attachments, "webchat", session.id, limit=limit
+            )
+        except UploadRefused as exc:
+            self.bad_input(self.name, exc.code)
+            return exc.response
         except AttachmentRefused as exc:
             self.bad_input(self.name, exc.code)
             return _problem(413, exc.code, _REFUSALS.get(exc.code, exc.reason))
-        finally:
-            await form.close()
         return JSONResponse(
             {
                 "upload_id": receipt.id,
@@ -343,19 +346,28 @@ class WebchatChannel:
             status_code=201,
         )
 
-    async def _receive(
-        self, upload: UploadFile, channel: Channel, owner: str | None
-    ) -> AttachmentReceipt:
-        async def chunks() -> AsyncIterator[bytes]:
-            while chunk := await upload.read(_UPLOAD_CHUNK):
-                yield chunk
+    async def _session_of(self, request: Request) -> ChatSession | None:
+        """The session whose token the request carries in X-Chat-Session."""
+        token = request.headers.get("x-chat-session", "")
+        return await self.sessions.find(_token_hash(token)) if token else None
 
-        return await self.attachments.receive(
-            chunks(),
-            channel=channel,
-            filename=upload.filename or "file",
-            declared_type=upload.content_type or "application/octet-stream",
-            owner=owner,
+    async def _download(self, request: Request) -> Response:
+        """GET /chat/files/{id}: a file an operator sent to the session named by X-Chat-Session."""
+        session = await self._session_of(request)
+        if session is None:
+            return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
+        attachment_id = request.path_params["id"]
+        found = None
+        if await self.sessions.was_sent(session.id, attachment_id):
+            found = await self.attachments.content(attachment_id)
+        if found is None:  # never sent to this session, or no longer clean: the same answer
+            return _problem(404, "not_found", "no such file in this chat")
+        described, chunks = found
+        return file_response(
+            chunks,
+            filename=described.filename,
+            content_type=described.content_type,
+            size=described.size,
         )
 
     # -- feedback form ----------------------------------------------------------------------
@@ -386,7 +398,7 @@ class WebchatChannel:
                 status_code=422,
             )
         try:
-            receipts = [await self._receive(f, "form", None) for f in files]
+            receipts = [await receive_upload(f, self.attachments, "form", None) for f in files]
             attachment_ids = [receipt.id for receipt in receipts]
             digests = [receipt.sha256 for receipt in receipts]
             await self.attachments.check_message(attachment_ids, channel="form", owner=None)
@@ -480,7 +492,11 @@ def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
 
 
 def _notice_frame(notice: Notice) -> NoticeFrame:
-    return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at)
+    files = [
+        NoticeFile(f.id, f.filename, f.content_type, f.size, f"/chat/files/{f.id}")
+        for f in notice.attachments
+    ]
+    return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at, files)
 
 
 async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str], list[UploadFile]]:

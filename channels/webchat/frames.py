@@ -67,14 +67,25 @@ class Accepted(msgspec.Struct, tag="accepted", tag_field="type", frozen=True):
     ticket: AcceptedTicket | None
 
 
-class NoticeFrame(msgspec.Struct, tag="notice", tag_field="type", frozen=True):
-    """A confirmation, status change, reply or system notice."""
+class NoticeFile(msgspec.Struct, frozen=True):
+    """A file sent with a notice; the session downloads it from `url` (X-Chat-Session)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class NoticeFrame(msgspec.Struct, tag="notice", tag_field="type", frozen=True, omit_defaults=True):
+    """A confirmation, status change, reply or system notice; an operator's files with it."""
 
     seq: int
     kind: str
     ticket: str | None
     text: str
     at: str
+    attachments: list[NoticeFile] = []
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", frozen=True, omit_defaults=True):

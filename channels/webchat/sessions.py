@@ -6,6 +6,8 @@ from typing import Protocol
 
 import msgspec
 
+from channels.contract import OutboundFile
+
 
 class Notice(msgspec.Struct, frozen=True):
     """One notice in a session's history; `seq` orders it for resume."""
@@ -15,6 +17,7 @@ class Notice(msgspec.Struct, frozen=True):
     ticket: str | None
     text: str
     at: str
+    attachments: list[OutboundFile] = []
 
 
 class ChatSession(msgspec.Struct, frozen=True):
@@ -46,7 +49,17 @@ class SessionStore(Protocol):
         ...
 
     async def append(
-        self, session_id: str, notification_id: str, kind: str, ticket: str | None, text: str
+        self,
+        session_id: str,
+        notification_id: str,
+        kind: str,
+        ticket: str | None,
+        text: str,
+        attachments: list[OutboundFile],
     ) -> Notice:
         """Append a notice once per notification id and return it."""
+        ...
+
+    async def was_sent(self, session_id: str, attachment_id: str) -> bool:
+        """Whether a notice of the session carries this file (only then may it download it)."""
         ...

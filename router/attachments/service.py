@@ -8,7 +8,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing, suppress
 
 import msgspec
@@ -20,6 +20,7 @@ from channels.contract import (
     AttachmentRefused,
     AttachmentStatus,
     Channel,
+    OutboundFile,
 )
 from normaliser.envelope import Envelope, envelope_decoder, envelope_encoder
 from router import metrics
@@ -171,6 +172,15 @@ class AttachmentService:
         return AttachmentReceipt(
             record.id, record.status, record.detail, record.size, record.sha256
         )
+
+    async def content(self, attachment_id: str) -> tuple[OutboundFile, AsyncIterator[bytes]] | None:
+        """A clean file's description and bytes, for a citizen it was sent to; else None."""
+        records = await self.db.read(lambda conn: Tx(conn).attachments([attachment_id]))
+        if not records or records[0].status != "clean" or records[0].quarantined:
+            return None
+        record = records[0]
+        described = OutboundFile(record.id, record.filename, record.content_type, record.size)
+        return described, self.blobs.open(record.sha256)
 
     async def check_message(self, ids: list[str], *, channel: Channel, owner: str | None) -> None:
         """Raise AttachmentRefused unless these files may go together in one message."""

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from channels.contract import AttachmentStatus, Channel, NoticeKind, Sender, rfc3339
+from channels.contract import (
+    AttachmentStatus,
+    Channel,
+    NoticeKind,
+    OutboundFile,
+    Sender,
+    rfc3339,
+)
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
 from router.ulid import new_ulid
@@ -57,6 +65,7 @@ class NotificationRecord(msgspec.Struct, frozen=True):
     next_attempt_at: float
     first_queued_at: float
     last_error: str | None
+    attachments: str  # JSON: the ids of the files sent with it
 
 
 class AttachmentRecord(msgspec.Struct, frozen=True):
@@ -82,8 +91,15 @@ class AttachmentRecord(msgspec.Struct, frozen=True):
 _ATTACHMENT_COLUMNS = ", ".join(AttachmentRecord.__struct_fields__)
 _NOTIFICATION_COLUMNS = (
     "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
-    "text, state, attempts, next_attempt_at, first_queued_at, last_error"
+    "text, state, attempts, next_attempt_at, first_queued_at, last_error, attachments"
 )
+_NOTICE_COLUMNS = "seq, kind, ticket, text, at, attachments"
+_files_decoder = msgspec.json.Decoder(list[OutboundFile])
+
+
+def _notice(row: tuple[Any, ...]) -> Notice:
+    seq, kind, ticket, text, at, files = row
+    return Notice(seq, kind, ticket, text, at, _files_decoder.decode(files))
 
 
 # Dead letters by kind: the table that holds them and its key column.
@@ -512,13 +528,14 @@ class Tx:
         kind: str,
         automatic: bool,
         text: str,
+        attachments: Sequence[str] = (),
     ) -> tuple[str, bool]:
         """Queue a notification once per source key; return (id, is_new)."""
         notification_id = new_ulid()
         row = self._one(
             "INSERT INTO notifications (id, source_key, created_at, ticket_number, contact_id, "
-            "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at, "
+            "attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source_key) DO NOTHING RETURNING id",
             notification_id,
             source_key,
@@ -533,6 +550,7 @@ class Tx:
             text,
             now,
             now,
+            json.dumps(list(attachments)),
         )
         if row is not None:
             return notification_id, True
@@ -834,40 +852,52 @@ class Tx:
         )
         return ChatSession(session_id, language, 0, identity)
 
-    def append_notice(
-        self,
-        session_id: str,
-        notification_id: str,
-        kind: str,
-        ticket: str | None,
-        text: str,
-        at: str,
-    ) -> Notice:
-        """Append a notice to a session once per notification; return it."""
+    def append_notice(self, session_id: str, notification_id: str, notice: Notice) -> Notice:
+        """Append a notice (its seq assigned here) once per notification; return it as kept."""
         row = self._one(
-            "SELECT seq, kind, ticket, text, at FROM chat_notices WHERE notification_id = ?",
+            f"SELECT {_NOTICE_COLUMNS} FROM chat_notices WHERE notification_id = ?",
             notification_id,
         )
         if row is not None:
-            return Notice(*row)
+            return _notice(row)
         seq = self._one(
             "SELECT coalesce(max(seq), 0) + 1 FROM chat_notices WHERE session = ?", session_id
         )[0]
+        notice = msgspec.structs.replace(notice, seq=seq)
         self.conn.execute(
-            "INSERT INTO chat_notices (session, seq, notification_id, kind, ticket, text, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (session_id, seq, notification_id, kind, ticket, text, at),
+            "INSERT INTO chat_notices (session, seq, notification_id, kind, ticket, text, at, "
+            "attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                seq,
+                notification_id,
+                notice.kind,
+                notice.ticket,
+                notice.text,
+                notice.at,
+                msgspec.json.encode(notice.attachments).decode(),
+            ),
         )
-        return Notice(seq, kind, ticket, text, at)
+        return notice
 
     def notices_after(self, session_id: str, after: int) -> list[Notice]:
         """A session's notices after a sequence number."""
         rows = self.conn.execute(
-            "SELECT seq, kind, ticket, text, at FROM chat_notices WHERE session = ? AND seq > ? "
-            "ORDER BY seq",
+            f"SELECT {_NOTICE_COLUMNS} FROM chat_notices WHERE session = ? AND seq > ? "
+            f"ORDER BY seq",
             (session_id, after),
         ).fetchall()
-        return [Notice(*r) for r in rows]
+        return [_notice(r) for r in rows]
+
+    def notice_file(self, session_id: str, attachment_id: str) -> bool:
+        """Whether a notice of the session carries the file."""
+        row = self._one(
+            "SELECT 1 FROM chat_notices, json_each(chat_notices.attachments) AS file "
+            "WHERE session = ? AND json_extract(file.value, '$.id') = ? LIMIT 1",
+            session_id,
+            attachment_id,
+        )
+        return row is not None
 
     # -- operations ------------------------------------------------------------------------
 

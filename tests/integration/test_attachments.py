@@ -537,3 +537,85 @@ async def test_files_handed_off_unscanned_are_scanned_when_clamd_returns(tmp_pat
     finally:
         daemon.stop()
         scanner.stop()
+
+
+# -- files in operators' replies ------------------------------------------------------------------
+
+
+async def test_a_reply_carries_a_file_the_citizen_downloads_from_the_chat(
+    daemon: DaemonProcess,
+) -> None:
+    """The backend uploads a PDF to the ticket and replies with it: the chat notice lists the
+    file, the citizen's session downloads it byte for byte, and nobody else can."""
+    async with open_chat(daemon) as chat:
+        number = (await chat.write("Пришлите, пожалуйста, образец заявления"))["ticket"]["number"]
+        async with daemon.backend() as backend:
+            uploaded = await backend.post(
+                f"/api/v1/tickets/{number}/attachments",
+                files={"file": ("образец заявления.pdf", PDF, "application/pdf")},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            file = uploaded.json()
+            assert file["scan"]["status"] == "clean" and file["size"] == len(PDF)
+            sent = await backend.post(
+                f"/api/v1/tickets/{number}/replies",
+                json={"text": "Образец во вложении.", "attachments": [file["attachment_id"]]},
+            )
+            assert sent.status_code == 202, sent.text
+        notice = await wait_notice(chat, "reply")
+        assert chat.session is not None
+        async with open_chat(daemon) as stranger:
+            assert stranger.session is not None
+            async with httpx.AsyncClient(base_url=daemon.base) as browser:
+                url = notice["attachments"][0]["url"]
+                mine = await browser.get(url, headers={"X-Chat-Session": chat.session})
+                theirs = await browser.get(url, headers={"X-Chat-Session": stranger.session})
+                nobody = await browser.get(url)
+    (listed,) = notice["attachments"]
+    assert listed["id"] == file["attachment_id"]
+    assert (listed["filename"], listed["content_type"]) == (
+        "образец заявления.pdf",
+        "application/pdf",
+    )
+    assert mine.status_code == 200 and mine.content == PDF
+    assert mine.headers["content-disposition"].startswith("attachment;")
+    assert (theirs.status_code, nobody.status_code) == (404, 401)
+
+
+async def test_a_reply_takes_only_clean_files_of_its_own_ticket(daemon: DaemonProcess) -> None:
+    """Files uploaded to another ticket, unknown ids and infected files are refused with 422,
+    and no notice goes out."""
+    async with open_chat(daemon) as chat, open_chat(daemon) as someone_else:
+        number = (await chat.write("Вопрос по выписке"))["ticket"]["number"]
+        other = (await someone_else.write("Код 05 Смена фамилии"))["ticket"]["number"]
+    async with daemon.backend() as backend:
+
+        async def put(ticket: str, name: str, data: bytes) -> str:
+            response = await backend.post(
+                f"/api/v1/tickets/{ticket}/attachments", files={"file": (name, data)}
+            )
+            assert response.status_code == 201, response.text
+            attachment_id: str = response.json()["attachment_id"]
+            return attachment_id
+
+        elsewhere = await put(other, "чужой.pdf", PDF)
+        infected = await put(number, "вирус.pdf", EICAR)
+        answers = {}
+        for name, ids in {
+            "elsewhere": [elsewhere],
+            "unknown": ["01NOSUCHATTACHMENT00000000"],
+            "infected": [infected],
+        }.items():
+            response = await backend.post(
+                f"/api/v1/tickets/{number}/replies", json={"text": "Ответ", "attachments": ids}
+            )
+            answers[name] = (response.status_code, response.json()["error"])
+        missing = await backend.post(
+            "/api/v1/tickets/2699999998/attachments", files={"file": ("a.pdf", PDF)}
+        )
+    assert answers == {
+        "elsewhere": (422, "unknown_attachment"),
+        "unknown": (422, "unknown_attachment"),
+        "infected": (422, "attachment_refused"),
+    }
+    assert missing.status_code == 404

@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from router.api import content_disposition
+from channels.http import content_disposition
 
 
 def _names(header: str) -> tuple[str, str]:

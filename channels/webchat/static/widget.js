@@ -8,7 +8,7 @@
  *
  * Protocol (docs: CONTRACTS.md, "Web chat"), JSON text frames:
  *   -> hello {session, identity, lang}      <- welcome {session, ticket, last_seq}
- *   -> resume {after_seq}                   <- notice {seq, kind, ticket, text, at}
+ *   -> resume {after_seq}                   <- notice {seq, kind, ticket, text, at, attachments?}
  *   -> message {client_id, text, topic, attachments}
  *                                           <- accepted {client_id, envelope_id, ticket}
  *                                           <- error {code, message}
@@ -237,6 +237,16 @@
     ui.form.appendChild(ui.send);
     root.appendChild(ui.form);
     return ui;
+  }
+
+  function formatSize(bytes) {
+    if (!isFinite(bytes) || bytes < 0) {
+      return "?";
+    }
+    if (bytes < 1024 * 1024) {
+      return Math.max(1, Math.round(bytes / 1024)) + " КБ";
+    }
+    return (bytes / (1024 * 1024)).toFixed(1).replace(".", ",") + " МБ";
   }
 
   function formatTime(at) {
@@ -519,12 +529,54 @@
     }
     li.appendChild(head);
     li.appendChild(el("p", { "class": "omni-msg-text" }, frame.text || ""));
+    if (Array.isArray(frame.attachments) && frame.attachments.length) {
+      var files = el("ul", { "class": "omni-msg-files", "aria-label": "Вложения" });
+      var self = this;
+      frame.attachments.forEach(function (file) {
+        var button = el("button", { "type": "button", "class": "omni-file" },
+          String(file.filename) + " (" + formatSize(Number(file.size)) + ")");
+        button.addEventListener("click", function () {
+          self.download(file, button);
+        });
+        var item = el("li", {});
+        item.appendChild(button);
+        files.appendChild(item);
+      });
+      li.appendChild(files);
+    }
     if (frame.ticket !== undefined && frame.ticket !== null) {
       li.setAttribute("data-ticket", String(frame.ticket));
       this.showTicket(frame.ticket);
     }
     this.ui.list.appendChild(li);
     scrollToEnd(this.ui);
+  };
+
+  // A file from the centre: the session token goes in a header (never in a URL, where it
+  // would end up in histories and logs), so the file is fetched and handed over as a blob.
+  Chat.prototype.download = function (file, button) {
+    var self = this;
+    button.disabled = true;
+    fetch(String(file.url), { headers: { "X-Chat-Session": this.session || "" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.blob();
+      })
+      .then(function (blob) {
+        var link = el("a", { "href": URL.createObjectURL(blob), "download": String(file.filename) });
+        document.body.appendChild(link);
+        link.click();
+        document.body.removeChild(link);
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+      })
+      .catch(function (error) {
+        self.showError("Файл не загрузился (" + error.message + "), попробуйте ещё раз.");
+      })
+      .then(function () {
+        button.disabled = false;
+      });
   };
 
   Chat.prototype.onError = function (frame) {
