@@ -4,13 +4,15 @@ spooled to disk, files streamed in from an upload and out to a downloader."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
 from urllib.parse import quote
 
+import trio
 from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.contract import AttachmentPort, AttachmentReceipt, Channel
 
@@ -145,3 +147,52 @@ def content_disposition(filename: str) -> str:
     name = "".join(c for c in name if c.isprintable()).lstrip(". ") or "file"
     fallback = "".join(c if c.isascii() and c not in '"\\;' else "_" for c in name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class BodyTimeout:
+    """ASGI middleware: a request body that stops arriving for `seconds` ends the request.
+
+    The app is told the client left (whatever it answers to that is dropped) and the client
+    gets 408 with the connection closed. Only reads of the body are timed: once it is whole,
+    later receive() calls (a streaming response watching for the client to leave) wait as
+    long as they need.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: Callable[[], float]) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = timed_out = responded = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_done:
+                return await receive()
+            with trio.move_on_after(self.seconds()):
+                message = await receive()
+                body_done = message["type"] != "http.request" or not message.get("more_body")
+                return message
+            timed_out = True
+            return {"type": "http.disconnect"}
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal responded
+            if not timed_out:
+                responded = responded or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            if not timed_out:
+                raise
+        if timed_out and not responded:
+            # RFC 9110 15.5.9: the server did not receive a complete request in time.
+            refusal = _refusal(408, "body_timeout", "the request body stopped arriving")
+            await refusal.response(scope, receive, send)

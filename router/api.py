@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +23,7 @@ from channels.contract import AttachmentRefused
 from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
+    BodyTimeout,
     UploadRefused,
     body_refused,
     file_response,
@@ -477,10 +479,14 @@ def _audit(request: Request, kind: str, what: str) -> None:
     )
 
 
-def build_app(api: Api, channel_routes: list[BaseRoute]) -> Starlette:
+def build_app(
+    api: Api, channel_routes: list[BaseRoute], body_timeout: Callable[[], float]
+) -> Starlette:
     """One ASGI app for every listener route."""
     return Starlette(
-        routes=[*api.routes(), *channel_routes], exception_handlers={Exception: _internal_error}
+        routes=[*api.routes(), *channel_routes],
+        middleware=[Middleware(BodyTimeout, seconds=body_timeout)],
+        exception_handlers={Exception: _internal_error},
     )
 
 

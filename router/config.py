@@ -65,6 +65,9 @@ class HttpSection(_Section):
     listen: str = "127.0.0.1:8080"
     # systemd's TimeoutStopSec must exceed this: in-flight requests finish, then we exit.
     drain_seconds: float = Field(10.0, ge=0, le=300)
+    # A request body that stops arriving for this long is answered 408 and its connection
+    # closed, so stalled uploads cannot hold connections open (nginx client_body_timeout: 60s).
+    body_timeout: Span = Span.parse("60s")
 
     @field_validator("listen")
     @classmethod

@@ -203,7 +203,9 @@ class Daemon:
         config.websocket_max_message_size = self.settings.webchat.max_frame_bytes
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")
-        app = build_app(Api(self), self.webchat.routes())
+        app = build_app(
+            Api(self), self.webchat.routes(), lambda: self.settings.router.http.body_timeout.seconds
+        )
         await serve(app, config, shutdown_trigger=self._stop_http.wait, task_status=task_status)  # type: ignore[arg-type]
         self._shutdown.set()
 

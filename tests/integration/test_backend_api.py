@@ -450,7 +450,7 @@ def _route_table() -> set[tuple[str, str]]:
     """
     nothing: Any = None
     app = build_app(
-        Api(nothing), WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes()
+        Api(nothing), WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes(), nothing
     )
     table = set()
     for route in app.routes:

@@ -15,7 +15,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from .daemon import ChatClient, DaemonProcess, feed_all, running_daemon
+from .daemon import ChatClient, DaemonProcess, feed_all, open_chat, running_daemon
 
 # systemd passes the watchdog timeout in microseconds; the daemon pings at half of it.
 WATCHDOG_USEC = 2_000_000
@@ -279,3 +279,27 @@ async def test_sigterm_answers_an_open_long_poll(tmp_path: Path) -> None:
     assert code == 0
     assert polled["page"].status_code == 200
     assert polled["page"].json() == {"envelopes": [], "next": "0"}
+
+
+async def test_a_stalled_request_body_is_answered_408(tmp_path: Path) -> None:
+    """A client that announces a body and stops sending it gets 408 and its connection closed;
+    the daemon goes on serving."""
+    quick = {'body_timeout = "60s"': 'body_timeout = "1s"'}
+    with running_daemon(tmp_path, router_edits=quick) as d:
+        stream = await trio.open_tcp_stream("127.0.0.1", d.port)
+        async with stream:
+            await stream.send_all(
+                b"POST /api/v1/forms/feedback HTTP/1.1\r\nHost: omnirouter\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            answer = b""
+            with trio.fail_after(30):  # a bound on a hang, not a timing assertion
+                while chunk := await stream.receive_some():
+                    answer += chunk
+        async with open_chat(d) as chat:
+            accepted = await chat.write("После зависшего запроса всё работает")
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 408 ", answer
+    assert b"connection: close" in rest.lower()
+    assert b'"error":"body_timeout"' in answer
+    assert accepted["type"] == "accepted"
