@@ -7,7 +7,7 @@ import signal
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -303,3 +303,47 @@ async def test_a_stalled_request_body_is_answered_408(tmp_path: Path) -> None:
     assert b"connection: close" in rest.lower()
     assert b'"error":"body_timeout"' in answer
     assert accepted["type"] == "accepted"
+
+
+async def test_sigterm_amid_traffic_logs_no_errors_and_loses_nothing(tmp_path: Path) -> None:
+    """Chats pipelining messages when SIGTERM comes: a clean exit, no error in the log, and
+    every message the daemon accepted is in the feed after the restart."""
+    daemon = DaemonProcess(tmp_path)
+    daemon.edit_router("drain_seconds = 10", "drain_seconds = 2")
+    await trio.to_thread.run_sync(daemon.start)
+    accepted: set[str] = set()
+    try:
+
+        async def citizen(n: int) -> None:
+            with suppress(ConnectionClosed):
+                async with open_websocket_url(daemon.ws_url) as ws:
+                    client = ChatClient(ws)
+                    await client.hello()
+                    for k in range(400):
+                        await client.send(
+                            {"type": "message", "client_id": f"{n}-{k}", "text": f"вопрос {n}-{k}"}
+                        )
+                        if k % 20 == 19:  # a burst in flight, then read what came back
+                            while (frame := await client.expect("accepted"))[
+                                "client_id"
+                            ] != f"{n}-{k}":
+                                accepted.add(frame["envelope_id"])
+                            accepted.add(frame["envelope_id"])
+
+        async with trio.open_nursery() as nursery:
+            for n in range(5):
+                nursery.start_soon(citizen, n)
+            await trio.sleep(0.5)
+            daemon.signal(signal.SIGTERM)
+        assert await trio.to_thread.run_sync(daemon.wait_exit) == 0
+    finally:
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.kill()
+    errors = [r for r in daemon.log_lines() if r["level"] in ("error", "critical")]
+    assert errors == []
+    await trio.to_thread.run_sync(daemon.start)
+    try:
+        filed = {e["id"] for e in await feed_all(daemon)}
+    finally:
+        await trio.to_thread.run_sync(daemon.stop)
+    assert accepted and accepted <= filed
