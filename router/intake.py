@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import msgspec
 import trio
@@ -70,13 +70,13 @@ class Intake:
             encoded = b""
         now = utc_now()
 
-        def journal_and_file(conn: sqlite3.Connection) -> Filed | Acceptance:
+        def journal_and_file(conn: sqlite3.Connection) -> Filed | Redelivery:
             tx = Tx(conn)
             journal_id, state, envelope_id = tx.journal_append(
                 raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded, raw_sha256
             )
             if state == "filed" and envelope_id is not None:
-                return _acceptance_of(tx, envelope_id)
+                return _redelivery(tx, envelope_id, norm.text)
             return file_inbound(tx, filer, journal_id, raw, norm, now)
 
         def keep(tx: Tx, error: str) -> None:
@@ -88,9 +88,18 @@ class Intake:
         persisted = time.perf_counter()
         result = await self._file_or_keep(journal_and_file, keep, raw)
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
-        if isinstance(result, Acceptance):
+        if isinstance(result, Redelivery):
             metrics.redeliveries.labels(raw.channel).inc()
-            return result
+            if result.conflicting:
+                # The peer reused its key for other content: the first content stands (the
+                # key's promise), but an operator must be able to see that this happened.
+                metrics.conflicting_redeliveries.labels(raw.channel).inc()
+                log.warning(
+                    "%s redelivery with other text than the first delivery; the first is kept",
+                    raw.channel,
+                    extra={"envelope": result.acceptance.envelope_id},
+                )
+            return result.acceptance
         metrics.received.labels(raw.channel).inc()
         self._observe(raw, result)
         return result.acceptance
@@ -178,8 +187,16 @@ def _keep_failed(journal_id: int, tx: Tx, error: str) -> None:
     tx.journal_failed(journal_id, error)
 
 
-def _acceptance_of(tx: Tx, envelope_id: str) -> Acceptance:
+class Redelivery(NamedTuple):
+    """A redelivered inbound: the first answer, and whether its text differs from the first."""
+
+    acceptance: Acceptance
+    conflicting: bool
+
+
+def _redelivery(tx: Tx, envelope_id: str, text: str) -> Redelivery:
     """The answer first given for an envelope, rebuilt from the store."""
     body = tx.envelope_body(envelope_id)
     assert body is not None
-    return acceptance_of(envelope_decoder.decode(body), redelivery=True)
+    first = envelope_decoder.decode(body)
+    return Redelivery(acceptance_of(first, redelivery=True), first.text != text)

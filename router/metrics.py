@@ -15,6 +15,12 @@ redeliveries = Counter(
     ["channel"],
     registry=registry,
 )
+conflicting_redeliveries = Counter(
+    "omnirouter_inbound_conflicting_redeliveries",
+    "Redeliveries whose text differs from the first delivery under the same key (first kept)",
+    ["channel"],
+    registry=registry,
+)
 repeats = Counter(
     "omnirouter_inbound_repeats",
     "Inbound messages joined to an open ticket as near-identical repeats",

@@ -99,6 +99,34 @@ async def test_resent_client_id_gets_the_same_answer_and_one_envelope(
     assert [e["id"] for e in mine] == [first["envelope_id"]]
 
 
+async def test_a_reused_client_id_with_other_text_keeps_the_first_and_is_counted(
+    module_daemon: DaemonProcess,
+) -> None:
+    """A client_id reused for other text gets the first answer (the key's promise); the first
+    text stays, and the conflict is counted and logged rather than passing unseen."""
+
+    async def conflicts() -> float:
+        async with module_daemon.admin() as admin:
+            text = (await admin.get("/metrics")).text
+        series = 'omnirouter_inbound_conflicting_redeliveries_total{channel="webchat"} '
+        found = [line for line in text.splitlines() if line.startswith(series)]
+        return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+    before = await conflicts()
+    async with open_chat(module_daemon) as client:
+        client_id = _client_id()
+        first = await client.write("Не пришла справка о доходах", client_id)
+        second = await client.write("Совсем другой вопрос о пособии", client_id)
+    assert second == first
+    async with module_daemon.backend() as backend:
+        filed = await envelope(backend, first["envelope_id"])
+    assert filed["text"] == "Не пришла справка о доходах"
+    assert await conflicts() == before + 1
+    assert any(
+        r["msg"].startswith("webchat redelivery with other text") for r in module_daemon.log_lines()
+    )
+
+
 async def test_follow_up_joins_the_ticket_without_a_new_confirmation(
     module_daemon: DaemonProcess,
 ) -> None:
