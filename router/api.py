@@ -310,9 +310,12 @@ class Api:
     async def dlq_replay_all(self, request: Request) -> Response:
         """Put every dead letter back in its queue."""
         letters = await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())
-        replayed = [letter["id"] for letter in letters]
-        for letter_id in replayed:
-            await self.daemon.dead_letter(letter_id, "replay")
+        # Only those still dead when their turn came: another admin may have acted meanwhile.
+        replayed = [
+            letter["id"]
+            for letter in letters
+            if await self.daemon.dead_letter(letter["id"], "replay")
+        ]
         return JSONResponse({"replayed": replayed})
 
     async def _dead_letter(self, letter_id: str, action: Literal["replay", "drop"]) -> Response:

@@ -261,15 +261,18 @@ async def declared_only(daemon: DaemonProcess, head: str) -> int:
     """Send request headers that declare a body, but no body; the answer's status code.
 
     The refusal must come from the declaration alone: a client still sending a large body
-    could see the connection reset instead of the answer.
+    could see the connection reset instead of the answer. It also says the connection closes:
+    the unread body is still on it, so a keep-alive client must not send its next request there.
     """
     stream = await trio.open_tcp_stream("127.0.0.1", daemon.port)
     async with stream:
         await stream.send_all(head.replace("\n", "\r\n").encode() + b"\r\n")
         answer = b""
         with trio.fail_after(10):
-            while b"\r\n" not in answer:
+            while b"\r\n\r\n" not in answer:
                 answer += await stream.receive_some(4096)
+    headers = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nconnection: close" in headers, answer
     return int(answer.split(b" ", 2)[1])
 
 

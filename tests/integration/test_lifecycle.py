@@ -136,11 +136,16 @@ async def test_sighup_applies_a_valid_configuration(tmp_path: Path) -> None:
         daemon.edit_router("auto_limit = 10", "auto_limit = 5")
         webchat = daemon.config / "channels" / "webchat.toml"
         webchat.write_text(
-            webchat.read_text().replace("max_text_chars = 4000", "max_text_chars = 300")
+            webchat.read_text()
+            .replace("max_text_chars = 4000", "max_text_chars = 300")
+            .replace("max_frame_bytes = 65536", "max_frame_bytes = 2048")
         )
         ready = await reload_and_wait(daemon, notify)
         assert ready["STATUS"] == "running; configuration reloaded"
         assert "configuration reloaded" in messages(daemon)
+        # The server was built with the frame limit: the change waits for a restart, and says so.
+        assert any("max_frame_bytes changed" in m and "restart" in m for m in messages(daemon))
+        assert (await chat(daemon, "c" * 2500))["code"] == "text_too_long"  # not closed: 1009
         assert await reload_metric(daemon, "applied") == 1
         refused = await chat(daemon, "b" * 400)
         assert refused["type"] == "error" and refused["code"] == "text_too_long", refused
