@@ -1003,15 +1003,15 @@ _PATHS: dict[str, Any] = {
                 ),
                 "400": _error(
                     "`unreadable`: another content type, invalid JSON or JSON that is not an "
-                    "object, a multipart body that cannot be parsed, or more file parts than "
-                    "[form] max_files"
+                    "object, or a multipart body that cannot be parsed"
                 ),
                 "411": _response("LengthRequired"),
                 "413": _error(
                     "`body_too_large`: Content-Length over [attachments.limits.form] message "
                     "+ 256 KiB (multipart) or 1 MiB (otherwise), nothing read; "
                     "`file_too_large`: a file over [attachments.limits.form] file; "
-                    "`too_many_attachments`: over its count; `attachments_too_large`: files "
+                    "`too_many_attachments`: more files than [form] max_files or its count "
+                    "(nothing stored); `attachments_too_large`: files "
                     "over its message total; `attachments_not_accepted`: count is 0"
                 ),
                 "422": _json(_ref("FormInvalid"), "`invalid`: field errors by field name"),

@@ -385,18 +385,26 @@ class WebchatChannel:
         if (refused := body_refused(request.headers, limit)) is not None:
             self.bad_input("form", refused.code)
             return refused.response
+        allowed = min(settings.form.max_files, self.attachments.limits("form").count)
         try:
-            fields, files = await _form_fields(request, settings.form.max_files)
+            # One part more than allowed is read so that too many files is said as such.
+            fields, files = await _form_fields(request, allowed + 1)
         except ValueError as exc:
             self.bad_input("form", "unreadable")
             return _problem(400, "unreadable", str(exc))
         errors = _check_form(fields, settings)
+        if errors or len(files) > allowed:
+            for file in files:  # nothing is stored for a submission that is refused whole
+                await file.close()
         if errors:
             self.bad_input("form", "invalid")
             return JSONResponse(
                 {"error": "invalid", "message": "Проверьте поля формы.", "fields": errors},
                 status_code=422,
             )
+        if len(files) > allowed:
+            self.bad_input("form", "too_many_attachments")
+            return _problem(413, "too_many_attachments", _REFUSALS["too_many_attachments"])
         try:
             receipts = [await receive_upload(f, self.attachments, "form", None) for f in files]
             attachment_ids = [receipt.id for receipt in receipts]

@@ -238,3 +238,23 @@ async def test_deeply_nested_json_is_400(module_daemon: DaemonProcess) -> None:
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "unreadable"
+
+
+async def test_too_many_files_are_refused_as_such_and_nothing_is_kept(
+    module_daemon: DaemonProcess,
+) -> None:
+    """One file more than the form takes is 413 too_many_attachments, before anything is
+    stored; nothing reaches the feed."""
+    fields = {"email": "many.files@example.ru", "text": _unique("Прикладываю документы")}
+    parts = [(key, (None, value)) for key, value in fields.items()]
+    parts += [("files", (f"note{n}.txt", f"страница {n}".encode(), "text/plain")) for n in range(6)]
+    async with module_daemon.backend() as backend:
+        _, cursor = await read_feed(backend)
+        response = await _submit(module_daemon, files=parts)
+        later, _ = await read_feed(backend, cursor)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "too_many_attachments"
+    assert [e for e in later if e["text"] == fields["text"]] == []
+    blobs = module_daemon.state / "blobs"
+    stored = {p.read_bytes() for p in blobs.rglob("*") if p.is_file()} if blobs.exists() else set()
+    assert "страница 5".encode() not in stored
