@@ -7,7 +7,12 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from normaliser.identifiers import IdentifierKind, phone_country_code, scan_identifiers
+from normaliser.identifiers import (
+    TICKET_LENGTH,
+    IdentifierKind,
+    phone_country_code,
+    scan_identifiers,
+)
 
 # The patterns below are wider than those of identifiers.py on purpose: those decide what an
 # envelope reports and must be precise, a mask must rather hide too much than too little.
@@ -103,11 +108,11 @@ def _mask_emails(text: str) -> str:
     return "".join(pieces)
 
 
-def _mask_identifiers(text: str) -> str:
+def _mask_identifiers(text: str, ticket_length: int) -> str:
     # Checksums are not verified: a mistyped SNILS is still somebody's SNILS.
     pieces: list[str] = []
     position = 0
-    for item in scan_identifiers(text, verify_checksums=False):
+    for item in scan_identifiers(text, ticket_length=ticket_length, verify_checksums=False):
         if item.kind != "ticket":
             mask = _MASKS[item.kind](item.value)
         elif _is_ticket_number(item.value):
@@ -131,8 +136,9 @@ def _mask_national_phone(match: re.Match[str]) -> str:
     return _mask_phone(f"+7{digits}")
 
 
-def mask_personal_data(text: str) -> str:
-    """Return `text` with emails, phone numbers, SNILS and INN replaced by masks."""
+def mask_personal_data(text: str, ticket_length: int = TICKET_LENGTH) -> str:
+    """Return `text` with emails, phone numbers, SNILS and INN replaced by masks; ticket numbers
+    (of `ticket_length` digits, as [tickets] configures them) stay readable."""
     # Most log messages hold neither, and then the passes below are not worth starting.
     if "@" not in text and _DIGIT.search(text) is None:
         return text
@@ -140,4 +146,4 @@ def mask_personal_data(text: str) -> str:
     if "@" in text:
         text = _mask_emails(text)
     # No mask holds more than three digits in a row: the passes below find nothing in them.
-    return _NATIONAL_PHONE.sub(_mask_national_phone, _mask_identifiers(text))
+    return _NATIONAL_PHONE.sub(_mask_national_phone, _mask_identifiers(text, ticket_length))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -164,7 +165,7 @@ class Api:
     async def ticket(self, request: Request) -> Response:
         """A ticket with its status, category, channel and thread."""
         view = await self.daemon.db.read(
-            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=False)
+            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=None)
         )
         return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
 
@@ -271,11 +272,14 @@ class Api:
 
     async def admin_ticket(self, request: Request) -> Response:
         """A ticket with its thread; personal data masked unless ?unmask=1."""
-        masked = request.query_params.get("unmask") not in ("1", "true", "yes")
-        if not masked:
+        mask = None
+        if request.query_params.get("unmask") in ("1", "true", "yes"):
             _audit(request, "unmask", f"ticket {request.path_params['number']} viewed unmasked")
+        else:  # ticket numbers (as [tickets] makes them) stay readable
+            length = self.daemon.settings.router.tickets.pattern_length
+            mask = functools.partial(mask_personal_data, ticket_length=length)
         view = await self.daemon.db.read(
-            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], masked=masked)
+            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=mask)
         )
         return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
 
@@ -376,22 +380,26 @@ def _queue_snapshot(
     )
 
 
-def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
+def _ticket_view(
+    tx: Tx, number: str, *, mask: Callable[[str], str] | None
+) -> dict[str, Any] | None:
+    """A ticket with its thread and history; with `mask`, everything written about the citizen
+    (the thread, and operators' comments, reasons and replies) passes through it."""
     ticket = tx.ticket_record(number)
     if ticket is None:
         return None
+    free_text = mask or _as_is
     thread = []
     for body in tx.ticket_envelopes(number):
         envelope = envelope_decoder.decode(body)
         sender = envelope.sender
-        text = envelope.text
-        if masked:
+        text = free_text(envelope.text)
+        if mask is not None:
             sender = msgspec.structs.replace(
                 sender,
-                address=mask_personal_data(sender.address),
+                address=free_text(sender.address),
                 display_name="***" if sender.display_name else None,
             )
-            text = mask_personal_data(text)
         thread.append(
             {
                 "envelope_id": envelope.id,
@@ -403,8 +411,6 @@ def _ticket_view(tx: Tx, number: str, *, masked: bool) -> dict[str, Any] | None:
                 "duplicate_of": envelope.duplicate_of,
             }
         )
-    # Operators' comments, reasons and replies are free text about the citizen: masked too.
-    free_text = mask_personal_data if masked else _as_is
     events = [
         {k: free_text(v) if k in _EVENT_TEXTS and isinstance(v, str) else v for k, v in e.items()}
         for e in tx.ticket_events(number)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +31,16 @@ from router.templates import TemplateError, Templates
 from router.tickets import Catalogue, Span, TicketNumbering
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _fixed_length(span: Span) -> Span:
+    if span.unit == "wd":
+        raise ValueError("working days have no fixed length; use s, m, h or d here")
+    return span
+
+
+# A duration of router.toml: a timeout, a window or an age; working days are for SLAs only.
+Elapsed = Annotated[Span, AfterValidator(_fixed_length)]
 
 # Hosts a plain-http webhook may go to: the traffic never leaves the machine.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -67,7 +78,7 @@ class HttpSection(_Section):
     drain_seconds: float = Field(10.0, ge=0, le=300)
     # A request body that stops arriving for this long is answered 408 and its connection
     # closed, so stalled uploads cannot hold connections open (nginx client_body_timeout: 60s).
-    body_timeout: Span = Span.parse("60s")
+    body_timeout: Elapsed = Span.parse("60s")
 
     @field_validator("listen")
     @classmethod
@@ -92,7 +103,7 @@ class WebhookSection(_Section):
 
     url: str = Field(pattern=r"^https?://\S+$")
     secret_file: str
-    timeout: Span = Span.parse("10s")
+    timeout: Elapsed = Span.parse("10s")
 
     @field_validator("url")
     @classmethod
@@ -113,10 +124,10 @@ class HandoffSection(_Section):
 
     mode: Literal["feed", "webhook", "jetstream"] = "feed"
     webhook: WebhookSection | None = None
-    first_retry: Span = Span.parse("2s")
-    max_retry: Span = Span.parse("10m")
+    first_retry: Elapsed = Span.parse("2s")
+    max_retry: Elapsed = Span.parse("10m")
     # After this long without a 2xx an envelope becomes a dead letter (dlq list).
-    max_age: Span = Span.parse("24h")
+    max_age: Elapsed = Span.parse("24h")
 
     @model_validator(mode="after")
     def _mode_has_settings(self) -> HandoffSection:
@@ -174,12 +185,12 @@ class AttachmentsSection(TypePolicy):
     # A relative socket path is relative to the config dir, like every path in these files.
     clamd: str = Field("unix:/run/clamav/clamd.ctl", pattern=r"^(unix:\S+|tcp:[^:\s]+:\d+)$")
     # One INSTREAM exchange; a 10 MB file takes well under a second on a healthy clamd.
-    scan_timeout: Span = Span.parse("30s")
+    scan_timeout: Elapsed = Span.parse("30s")
     # Debian's clamd.conf StreamMaxLength (clamd's own default is 100M): above clamd's limit
     # clamd cuts the stream, below it we only refuse a little earlier.
     clamd_stream_max: Size = 25 * 1024**2
     # While clamd is down an envelope waits this long, then goes to the backend marked unscanned.
-    max_scan_wait: Span = Span.parse("1h")
+    max_scan_wait: Elapsed = Span.parse("1h")
     limits: dict[str, ChannelLimits] = DEFAULT_LIMITS
 
     @field_validator("limits")
@@ -194,7 +205,7 @@ class AttachmentsSection(TypePolicy):
 class DedupeSection(_Section):
     """[dedupe]: repeat contacts."""
 
-    repeat_window: Span = Span.parse("24h")
+    repeat_window: Elapsed = Span.parse("24h")
     similarity: float = Field(0.9, ge=0.5, le=1.0)
 
 
@@ -203,10 +214,10 @@ class NotifierSection(_Section):
 
     # An auto-responder loop or a flood of follow-ups must not bury a citizen in messages.
     auto_limit: int = Field(10, ge=1)
-    auto_window: Span = Span.parse("1h")
-    first_retry: Span = Span.parse("2s")
-    max_retry: Span = Span.parse("10m")
-    max_age: Span = Span.parse("24h")
+    auto_window: Elapsed = Span.parse("1h")
+    first_retry: Elapsed = Span.parse("2s")
+    max_retry: Elapsed = Span.parse("10m")
+    max_age: Elapsed = Span.parse("24h")
 
 
 class LimitsSection(_Section):
@@ -220,8 +231,8 @@ class LimitsSection(_Section):
 class RetentionSection(_Section):
     """[retention] (DOMAIN.md: chat history at least 6 months, obligations at least 5 years)."""
 
-    chat_history: Span = Span.parse("183d")
-    records: Span = Span.parse("1827d")
+    chat_history: Elapsed = Span.parse("183d")
+    records: Elapsed = Span.parse("1827d")
 
 
 class RouterFile(_Section):
@@ -392,6 +403,14 @@ def load_settings(directory: Path) -> Settings:
                 )
                 or metrics
             )
+            if metrics & ((backend or frozenset()) | (admin or frozenset())):
+                problems.append(
+                    Problem(
+                        "router.toml",
+                        "api.metrics_tokens_file",
+                        "a metrics token is also a backend or admin token; use separate tokens",
+                    )
+                )
     if handoff is not None and handoff.mode == "webhook" and handoff.webhook is not None:
         secret = _secret(
             directory,

@@ -21,7 +21,7 @@ from channels.webchat.adapter import WebchatChannel
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
-from router import metrics
+from router import logs, metrics
 from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
 from router.chat_store import ChatStore
@@ -70,6 +70,7 @@ class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.filer = build_filer(settings)
+        logs.use_ticket_length(settings.router.tickets.pattern_length)
         self.db = Database(settings.state_dir / DATABASE)
         self.db.on_commit = metrics.commit_group.observe
         self.feed = Feed(self.db)
@@ -251,6 +252,7 @@ class Daemon:
         fresh = self._keep_restart_only(self.settings, fresh)
         self.settings = fresh
         self.filer = build_filer(fresh)
+        logs.use_ticket_length(fresh.router.tickets.pattern_length)
         self._channels_up()
         metrics.config_reloads.labels("applied").inc()
         log.info("configuration reloaded")

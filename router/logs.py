@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from normaliser.identifiers import TICKET_LENGTH
 from normaliser.masking import mask_personal_data
 
 # Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
@@ -17,19 +18,30 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 class JsonFormatter(logging.Formatter):
     """One JSON object a line; message and extra fields pass through the personal-data mask."""
 
+    # Digits of a ticket number ([tickets]): those stay readable in the log.
+    ticket_length = TICKET_LENGTH
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_personal_data(record.getMessage()),
+            "msg": self._mask(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD:
-                entry[key] = mask_personal_data(value) if isinstance(value, str) else value
+                entry[key] = self._mask(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = mask_personal_data(self.formatException(record.exc_info))
+            entry["exc"] = self._mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def _mask(self, text: str) -> str:
+        return mask_personal_data(text, self.ticket_length)
+
+
+def use_ticket_length(length: int) -> None:
+    """Ticket numbers have `length` digits now (the configuration was loaded or reloaded)."""
+    JsonFormatter.ticket_length = length
 
 
 def configure(level: str = "INFO") -> None:

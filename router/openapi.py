@@ -916,7 +916,17 @@ _PATHS: dict[str, Any] = {
                 "401": _error("`no_session`: no or unknown X-Chat-Session"),
                 "404": _error("`not_found`: never sent to this session, or no longer clean"),
             },
-        }
+        },
+        "options": {
+            "summary": "CORS preflight of the widget embedded on a page of allowed_origins",
+            "operationId": "chatFilePreflight",
+            "security": _PUBLIC,
+            "parameters": [_path_parameter("id", "The `id` of a file in a notice frame")],
+            "responses": {
+                "204": {"description": "Allowed: GET with X-Chat-Session from this Origin"},
+                "403": {"description": "The Origin is not one of allowed_origins"},
+            },
+        },
     },
     "/chat/upload": {
         "post": {

@@ -133,6 +133,7 @@ class WebchatChannel:
             WebSocketRoute("/chat/ws", self._websocket),
             Route("/chat/upload", self._upload, methods=["POST"]),
             Route("/chat/files/{id:str}", self._download, methods=["GET"]),
+            Route("/chat/files/{id:str}", self._download_preflight, methods=["OPTIONS"]),
             Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
         ]
 
@@ -351,6 +352,32 @@ class WebchatChannel:
         token = request.headers.get("x-chat-session", "")
         return await self.sessions.find(_token_hash(token)) if token else None
 
+    def _cors(self, request: Request) -> dict[str, str]:
+        """CORS headers for the widget embedded on a configured origin's pages, else none.
+
+        The session token travels in a header, so a cross-origin fetch is preflighted; only the
+        pages of allowed_origins may read the answer (the same list that may open chats).
+        """
+        origin = request.headers.get("origin")
+        if origin is None or origin not in self.settings().allowed_origins:
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    async def _download_preflight(self, request: Request) -> Response:
+        """OPTIONS /chat/files/{id}: may the embedding page send X-Chat-Session with a GET?"""
+        allowed = self._cors(request)
+        if not allowed:
+            return Response(status_code=403)
+        return Response(
+            status_code=204,
+            headers={
+                **allowed,
+                "Access-Control-Allow-Methods": "GET",
+                "Access-Control-Allow-Headers": "X-Chat-Session",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
     async def _download(self, request: Request) -> Response:
         """GET /chat/files/{id}: a file an operator sent to the session named by X-Chat-Session."""
         session = await self._session_of(request)
@@ -368,6 +395,7 @@ class WebchatChannel:
             filename=described.filename,
             content_type=described.content_type,
             size=described.size,
+            headers=self._cors(request),
         )
 
     # -- feedback form ----------------------------------------------------------------------

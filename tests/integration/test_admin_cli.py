@@ -157,6 +157,15 @@ def _bad_priority(config: Path) -> None:
     _replace(config / "categories.toml", 'priority = "technical"', 'priority = "whenever"')
 
 
+def _metrics_token_is_an_admin_token(config: Path) -> None:
+    admin = (config / "secrets" / "admin.tokens").read_text()
+    write_secret(config / "secrets" / "metrics.tokens", admin)
+
+
+def _timeout_in_working_days(config: Path) -> None:
+    _replace(config / "router.toml", 'body_timeout = "60s"', 'body_timeout = "1wd"')
+
+
 def _token_file_readable_by_all(config: Path) -> None:
     (config / "secrets" / "backend.tokens").chmod(0o644)
 
@@ -189,6 +198,15 @@ def _inline_password(config: Path) -> None:
             id="unknown-placeholder",
         ),
         pytest.param(_bad_priority, "categories.toml", "categories.11", id="bad-priority"),
+        pytest.param(
+            _timeout_in_working_days, "router.toml", "http.body_timeout", id="working-days"
+        ),
+        pytest.param(
+            _metrics_token_is_an_admin_token,
+            "router.toml",
+            "api.metrics_tokens_file",
+            id="metrics-token-is-admin",
+        ),
         pytest.param(
             _token_file_readable_by_all,
             "router.toml",

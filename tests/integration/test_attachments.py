@@ -545,27 +545,33 @@ async def test_files_handed_off_unscanned_are_scanned_when_clamd_returns(tmp_pat
 # -- files in operators' replies ------------------------------------------------------------------
 
 
+async def reply_with_a_file(daemon: DaemonProcess, chat: ChatClient) -> tuple[str, dict[str, Any]]:
+    """The citizen writes, the backend uploads a PDF to the ticket and replies with it; the id
+    the upload was given and the reply notice the chat received."""
+    number = (await chat.write("Пришлите, пожалуйста, образец заявления"))["ticket"]["number"]
+    async with daemon.backend() as backend:
+        uploaded = await backend.post(
+            f"/api/v1/tickets/{number}/attachments",
+            files={"file": ("образец заявления.pdf", PDF, "application/pdf")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        file = uploaded.json()
+        assert file["scan"]["status"] == "clean" and file["size"] == len(PDF)
+        sent = await backend.post(
+            f"/api/v1/tickets/{number}/replies",
+            json={"text": "Образец во вложении.", "attachments": [file["attachment_id"]]},
+        )
+        assert sent.status_code == 202, sent.text
+    return file["attachment_id"], await wait_notice(chat, "reply")
+
+
 async def test_a_reply_carries_a_file_the_citizen_downloads_from_the_chat(
     daemon: DaemonProcess,
 ) -> None:
     """The backend uploads a PDF to the ticket and replies with it: the chat notice lists the
     file, the citizen's session downloads it byte for byte, and nobody else can."""
     async with open_chat(daemon) as chat:
-        number = (await chat.write("Пришлите, пожалуйста, образец заявления"))["ticket"]["number"]
-        async with daemon.backend() as backend:
-            uploaded = await backend.post(
-                f"/api/v1/tickets/{number}/attachments",
-                files={"file": ("образец заявления.pdf", PDF, "application/pdf")},
-            )
-            assert uploaded.status_code == 201, uploaded.text
-            file = uploaded.json()
-            assert file["scan"]["status"] == "clean" and file["size"] == len(PDF)
-            sent = await backend.post(
-                f"/api/v1/tickets/{number}/replies",
-                json={"text": "Образец во вложении.", "attachments": [file["attachment_id"]]},
-            )
-            assert sent.status_code == 202, sent.text
-        notice = await wait_notice(chat, "reply")
+        attachment_id, notice = await reply_with_a_file(daemon, chat)
         assert chat.session is not None
         async with open_chat(daemon) as stranger:
             assert stranger.session is not None
@@ -575,7 +581,7 @@ async def test_a_reply_carries_a_file_the_citizen_downloads_from_the_chat(
                 theirs = await browser.get(url, headers={"X-Chat-Session": stranger.session})
                 nobody = await browser.get(url)
     (listed,) = notice["attachments"]
-    assert listed["id"] == file["attachment_id"]
+    assert listed["id"] == attachment_id
     assert (listed["filename"], listed["content_type"]) == (
         "образец заявления.pdf",
         "application/pdf",
@@ -583,6 +589,46 @@ async def test_a_reply_carries_a_file_the_citizen_downloads_from_the_chat(
     assert mine.status_code == 200 and mine.content == PDF
     assert mine.headers["content-disposition"].startswith("attachment;")
     assert (theirs.status_code, nobody.status_code) == (404, 401)
+
+
+async def test_the_portal_page_embedding_the_widget_may_fetch_the_file(
+    tmp_path: Path, clamd: ClamdServer
+) -> None:
+    """Embedded on a configured origin's page, the widget's fetch is allowed by CORS (the
+    preflight for X-Chat-Session, then the GET); any other page's is not."""
+    portal = "https://www.gosuslugi.ru"
+    daemon = with_clamd(tmp_path, clamd.address_unix)
+    webchat = daemon.config / "channels" / "webchat.toml"
+    webchat.write_text(
+        webchat.read_text().replace("allowed_origins = []", f'allowed_origins = ["{portal}"]')
+    )
+    daemon.start()
+    try:
+        async with open_chat(daemon) as chat:
+            _, notice = await reply_with_a_file(daemon, chat)
+            assert chat.session is not None
+            url = notice["attachments"][0]["url"]
+            asked = {
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-chat-session",
+            }
+            async with httpx.AsyncClient(base_url=daemon.base) as browser:
+                preflight = await browser.options(url, headers={"Origin": portal, **asked})
+                elsewhere = await browser.options(
+                    url, headers={"Origin": "https://evil.example", **asked}
+                )
+                fetched = await browser.get(
+                    url, headers={"Origin": portal, "X-Chat-Session": chat.session}
+                )
+    finally:
+        daemon.stop()
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == portal
+    assert "x-chat-session" in preflight.headers["access-control-allow-headers"].lower()
+    assert elsewhere.status_code == 403
+    assert "access-control-allow-origin" not in elsewhere.headers
+    assert fetched.status_code == 200 and fetched.content == PDF
+    assert fetched.headers["access-control-allow-origin"] == portal
 
 
 async def test_a_reply_takes_only_clean_files_of_its_own_ticket(daemon: DaemonProcess) -> None:

@@ -440,6 +440,9 @@ async def test_a_longer_number_format_is_issued_and_recognised(tmp_path: Path) -
             follow_up = await client.write(f"По обращению {number}: прикладываю номер заявления")
         async with d.backend() as backend:
             filed = await envelope(backend, follow_up["envelope_id"])
+        async with d.admin() as admin:  # masked: personal data hidden, the number readable
+            view = (await admin.get(f"/api/v1/admin/tickets/{number}")).json()
+    assert f"По обращению {number}:" in view["thread"][-1]["text"]
     assert len(number) == 11 and is_valid(number)
     assert number in answer["text"]
     assert filed["identifiers"]["ticket_refs"] == [number]

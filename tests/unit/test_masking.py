@@ -232,3 +232,16 @@ def test_ticket_number_stays_readable(counter: int) -> None:
     nine = f"26{counter:07d}"
     line = f"ticket {nine}{damm.check_digit(nine)} viewed unmasked"
     assert mask_personal_data(line) == line
+
+
+def test_longer_ticket_numbers_stay_readable_when_configured() -> None:
+    """With 8 or 9 counter digits ([tickets]), numbers of 11 or 12 digits are tickets, not a
+    SNILS or an INN; without being told, the mask hides them as it must."""
+    eleven, twelve = "2600012345", "26000012345"
+    eleven += damm.check_digit(eleven)
+    twelve += damm.check_digit(twelve)
+    for number in (eleven, twelve):
+        line = f"ticket №{number} viewed unmasked"
+        assert mask_personal_data(line, ticket_length=len(number)) == line
+        assert number not in mask_personal_data(line)
+    assert "112-233-445 95" not in mask_personal_data("СНИЛС 112-233-445 95", ticket_length=11)

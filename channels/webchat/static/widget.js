@@ -557,7 +557,10 @@
   Chat.prototype.download = function (file, button) {
     var self = this;
     button.disabled = true;
-    fetch(String(file.url), { headers: { "X-Chat-Session": this.session || "" } })
+    // Relative to the widget's own origin, not the page's: embedded on the portal, the file is
+    // still the daemon's (and the token must never go to the portal's server).
+    var url = new URL(String(file.url), scriptUrl).href;
+    fetch(url, { headers: { "X-Chat-Session": this.session || "" }, credentials: "omit" })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
