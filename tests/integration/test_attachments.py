@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -321,15 +322,15 @@ def _peak_rss(daemon: DaemonProcess) -> int:
     return int(line.split()[1]) * 1024
 
 
-async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
-    tmp_path: Path,
-) -> None:
-    """With clamd stopped the upload is pending and the envelope held; after a restart it flows."""
-    (tmp_path / "clamd").mkdir()
-    scanner = ClamdServer(tmp_path / "clamd")
+@asynccontextmanager
+async def held_message(root: Path) -> AsyncIterator[tuple[DaemonProcess, ClamdServer, str]]:
+    """A daemon whose clamd stopped, and a chat message waiting on its pending PDF; the ticket
+    number. Both processes are stopped afterwards."""
+    (root / "clamd").mkdir()
+    scanner = ClamdServer(root / "clamd")
     scanner.start()
-    (tmp_path / "daemon").mkdir()
-    daemon = with_clamd(tmp_path / "daemon", scanner.address_unix)
+    (root / "daemon").mkdir()
+    daemon = with_clamd(root / "daemon", scanner.address_unix)
     daemon.start()
     try:
         scanner.stop()
@@ -338,42 +339,37 @@ async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
             assert receipt["scan"]["status"] == "pending"
             accepted = await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
             assert accepted["type"] == "accepted" and accepted["ticket"]["number"]
-        assert await feed(daemon) == []  # held: stored and acknowledged, not yet handed off
-        scanner.start()
-        envelopes = await released(daemon)
-        assert envelopes[0]["attachments"][0]["scan"]["status"] == "clean"
-        assert envelopes[0]["ticket"]["number"] == accepted["ticket"]["number"]
+        yield daemon, scanner, accepted["ticket"]["number"]
     finally:
         daemon.stop()
         scanner.stop()
+
+
+async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    """With clamd stopped the upload is pending and the envelope held; after a restart it flows."""
+    async with held_message(tmp_path) as (daemon, scanner, number):
+        assert await feed(daemon) == []  # held: stored and acknowledged, not yet handed off
+        scanner.start()
+        envelopes = await released(daemon)
+    assert envelopes[0]["attachments"][0]["scan"]["status"] == "clean"
+    assert envelopes[0]["ticket"]["number"] == number
 
 
 async def test_a_file_whose_stored_copy_is_lost_goes_on_as_an_error(tmp_path: Path) -> None:
     """A waiting file whose blob vanished (removed by hand) is released as an error when clamd
     returns, and the daemon goes on; it does not stop the scanner, nor the daemon."""
-    (tmp_path / "clamd").mkdir()
-    scanner = ClamdServer(tmp_path / "clamd")
-    scanner.start()
-    (tmp_path / "daemon").mkdir()
-    daemon = with_clamd(tmp_path / "daemon", scanner.address_unix)
-    daemon.start()
-    try:
-        scanner.stop()
-        async with open_chat(daemon) as chat:
-            receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
-            assert receipt["scan"]["status"] == "pending"
-            await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
+    async with held_message(tmp_path) as (daemon, scanner, _):
         (blob,) = [p for p in (daemon.state / "blobs").rglob("*") if p.is_file()]
         blob.unlink()
         scanner.start()
         envelopes = await released(daemon)
-        scan = envelopes[0]["attachments"][0]["scan"]
-        assert scan["status"] == "error" and "unreadable" in scan["detail"]
         async with open_chat(daemon) as chat:
-            assert (await chat.write("Ещё вопрос"))["type"] == "accepted"  # still running
-    finally:
-        daemon.stop()
-        scanner.stop()
+            still_running = await chat.write("Ещё вопрос")
+    scan = envelopes[0]["attachments"][0]["scan"]
+    assert scan["status"] == "error" and "unreadable" in scan["detail"]
+    assert still_running["type"] == "accepted"
 
 
 async def test_after_max_scan_wait_the_envelope_goes_on_marked_unscanned(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from normaliser.identifiers import (
     phone_to_e164,
     snils_is_valid,
 )
+from tests.unit.phones import SEPARATORS, russian_phones
 
 
 # Written out case by case as the Pension Fund states it, independently of the module's
@@ -41,9 +42,6 @@ INN10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 INN12_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 INN12_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 
-HYPHENS = ["-", "\u2010", "\u2011", "\u2012", "\u2013"]
-SPACES = [" ", "\u00a0", "\u202f", "\u2009"]
-SEPARATORS = [*HYPHENS, *SPACES, "."]
 
 # Above 001-001-998, where the check digits are verified.
 checked_snils_numbers = st.integers(1_001_999, 999_999_999).map(lambda n: f"{n:09d}")
@@ -200,27 +198,6 @@ def test_country_codes_of_one_two_and_three_digits() -> None:
     assert phone_country_code("+74957777777") == "7"
     assert phone_country_code("+442079460958") == "44"
     assert phone_country_code("+375291234567") == "375"
-
-
-@st.composite
-def russian_phones(draw: st.DrawFn) -> tuple[str, str]:
-    national = f"{draw(st.integers(0, 10**10 - 1)):010d}"
-    gap = st.sampled_from(["", *SEPARATORS])
-    area = national[:3]
-    if draw(st.booleans()):
-        area = f"({area})"
-    written = (
-        draw(st.sampled_from(["+7", "8", "7"]))
-        + draw(gap)
-        + area
-        + draw(gap)
-        + national[3:6]
-        + draw(gap)
-        + national[6:8]
-        + draw(gap)
-        + national[8:]
-    )
-    return written, f"+7{national}"
 
 
 @given(russian_phones())
