@@ -323,26 +323,36 @@ def _peak_rss(daemon: DaemonProcess) -> int:
 
 
 @asynccontextmanager
-async def held_message(root: Path) -> AsyncIterator[tuple[DaemonProcess, ClamdServer, str]]:
-    """A daemon whose clamd stopped, and a chat message waiting on its pending PDF; the ticket
-    number. Both processes are stopped afterwards."""
+async def without_clamd(
+    root: Path, extra: dict[str, str] | None = None
+) -> AsyncIterator[tuple[DaemonProcess, ClamdServer]]:
+    """A running daemon whose clamd is not (the test starts it); both stopped afterwards."""
     (root / "clamd").mkdir()
     scanner = ClamdServer(root / "clamd")
-    scanner.start()
     (root / "daemon").mkdir()
-    daemon = with_clamd(root / "daemon", scanner.address_unix)
+    daemon = with_clamd(root / "daemon", scanner.address_unix, extra)
     daemon.start()
     try:
+        yield daemon, scanner
+    finally:
+        daemon.stop()
         scanner.stop()
+
+
+# Files wait for clamd at most a second: they go on unscanned within the test.
+SCAN_WAIT_1S = {'max_scan_wait = "1h"': 'max_scan_wait = "1s"'}
+
+
+@asynccontextmanager
+async def held_message(root: Path) -> AsyncIterator[tuple[DaemonProcess, ClamdServer, str]]:
+    """A daemon without clamd, and a chat message waiting on its pending PDF; the ticket number."""
+    async with without_clamd(root) as (daemon, scanner):
         async with open_chat(daemon) as chat:
             receipt = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             assert receipt["scan"]["status"] == "pending"
             accepted = await chat.write("Скан паспорта", attachment_ids=[receipt["upload_id"]])
             assert accepted["type"] == "accepted" and accepted["ticket"]["number"]
         yield daemon, scanner, accepted["ticket"]["number"]
-    finally:
-        daemon.stop()
-        scanner.stop()
 
 
 async def test_message_waits_while_clamd_is_down_and_goes_on_when_it_returns(
@@ -419,14 +429,7 @@ async def test_copy_handed_off_unscanned_is_refused_once_the_same_bytes_are_foun
     """The security review's case: EICAR goes out unscanned while clamd is down; once clamd is
     back the same bytes are uploaded again and found infected; the first upload's id is then
     refused to the backend too, and the main store keeps no copy."""
-    (tmp_path / "clamd").mkdir()
-    scanner = ClamdServer(tmp_path / "clamd")
-    (tmp_path / "daemon").mkdir()
-    daemon = with_clamd(
-        tmp_path / "daemon", scanner.address_unix, {'max_scan_wait = "1h"': 'max_scan_wait = "1s"'}
-    )
-    daemon.start()
-    try:
+    async with without_clamd(tmp_path, SCAN_WAIT_1S) as (daemon, scanner):
         async with open_chat(daemon) as chat:
             first = await attach(daemon, chat, "first.txt", EICAR, "text/plain")
             assert first["scan"]["status"] == "pending"
@@ -453,9 +456,6 @@ async def test_copy_handed_off_unscanned_is_refused_once_the_same_bytes_are_foun
             assert kept.status_code == 200 and kept.content == EICAR
             assert kept.headers["x-omnirouter-scan"] == "infected"
         assert not _main_copy(daemon, EICAR).exists()
-    finally:
-        daemon.stop()
-        scanner.stop()
 
 
 async def test_content_found_infected_later_is_refused_under_every_id(tmp_path: Path) -> None:
@@ -496,14 +496,7 @@ async def test_content_found_infected_later_is_refused_under_every_id(tmp_path: 
 async def test_files_handed_off_unscanned_are_scanned_when_clamd_returns(tmp_path: Path) -> None:
     """Past max_scan_wait files go on unscanned; once clamd answers they are scanned after all:
     the clean one turns clean, EICAR turns infected and quarantined (refused to the backend)."""
-    (tmp_path / "clamd").mkdir()
-    scanner = ClamdServer(tmp_path / "clamd")
-    (tmp_path / "daemon").mkdir()
-    daemon = with_clamd(
-        tmp_path / "daemon", scanner.address_unix, {'max_scan_wait = "1h"': 'max_scan_wait = "1s"'}
-    )
-    daemon.start()
-    try:
+    async with without_clamd(tmp_path, SCAN_WAIT_1S) as (daemon, scanner):
         async with open_chat(daemon) as chat:
             clean = await attach(daemon, chat, "scan.pdf", PDF, "application/pdf")
             virus = await attach(daemon, chat, "note.txt", EICAR, "text/plain")
@@ -533,9 +526,6 @@ async def test_files_handed_off_unscanned_are_scanned_when_clamd_returns(tmp_pat
         assert not _main_copy(daemon, EICAR).exists()
         assert _main_copy(daemon, PDF).exists()
         assert await feed(daemon) == [envelope]  # the handed-off envelope is not sent again
-    finally:
-        daemon.stop()
-        scanner.stop()
 
 
 # -- files in operators' replies ------------------------------------------------------------------
