@@ -88,15 +88,16 @@ class TicketUpdates:
                 ticket.status_reason,
                 ticket.expected_at,
             ) == (change.status, change.comment, change.reason, expected)
-            # A retried POST without an Idempotency-Key changes nothing the second time.
-            idem = (
-                f"status:{number}:{key}"
-                if key
-                else (f"status:{number}:same:{ticket.updated_at}" if same else None)
-            )
-            event_id, fresh = tx.add_ticket_event(
-                number, rfc3339(now), "status", change.status, detail, idem
-            )
+            last = tx.last_status_event(number)
+            if same and not key and last is not None:
+                # A retried POST without an Idempotency-Key changes nothing and tells nobody
+                # again: it answers the notification of the change that made this state.
+                event_id, fresh = last, False
+            else:
+                idem = f"status:{number}:{key}" if key else None
+                event_id, fresh = tx.add_ticket_event(
+                    number, rfc3339(now), "status", change.status, detail, idem
+                )
             if fresh:
                 tx.set_ticket_status(
                     number,
@@ -116,6 +117,9 @@ class TicketUpdates:
                 source_key=f"event:{event_id}",
                 kind="status",
                 now=now,
+                # An operator's act, not an automatic answer: the per-contact limit (against
+                # auto-responder loops) must not hold it past DOMAIN.md's five minutes.
+                automatic=False,
                 fields=fields,
             )
             return notification_id

@@ -378,6 +378,13 @@ class Tx:
         )
         return int(row[0]), True
 
+    def last_status_event(self, number: str) -> int | None:
+        """The id of the event that set a ticket's current status."""
+        row = self._one(
+            "SELECT max(id) FROM ticket_events WHERE number = ? AND kind = 'status'", number
+        )
+        return None if row[0] is None else int(row[0])
+
     def ticket_events(self, number: str) -> list[dict[str, Any]]:
         """A ticket's status changes and replies, oldest first."""
         rows = self.conn.execute(

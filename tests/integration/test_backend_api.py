@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from .daemon import (
     final_notification,
     open_chat,
     read_feed,
+    running_daemon,
     settle,
     wait_notice,
 )
@@ -241,6 +243,28 @@ async def test_status_change_notifies_the_chat(module_daemon: DaemonProcess) -> 
     assert ticket["status"] == "in_progress"
 
 
+async def test_status_notices_are_not_held_by_the_automatic_message_limit(
+    tmp_path: Path,
+) -> None:
+    """With one automatic message per hour (the confirmation used it), the operator's status
+    changes still reach the citizen at once: the limit is for automatic answers."""
+    with running_daemon(tmp_path, router_edits={"auto_limit = 10": "auto_limit = 1"}) as daemon:
+        async with open_chat(daemon) as client:
+            number = await _open_ticket(client, "Не пришла выплата пособия за март")
+            await wait_notice(client, "confirmation")
+            async with daemon.backend() as backend:
+                for status in ("in_progress", "under_review"):
+                    seen = len(client.notices)
+                    response = await backend.post(
+                        f"/api/v1/tickets/{number}/status", json={"status": status}
+                    )
+                    assert response.status_code == 202, response.text
+                    notice = await wait_notice(client, "status", since=seen)
+                    record = await final_notification(backend, response.json()["notification_id"])
+                    assert record["state"] in ("delivered", "sent"), record
+                    assert notice["ticket"] == number
+
+
 async def test_rejection_without_reason_is_422(module_daemon: DaemonProcess) -> None:
     """Rejecting without a reason is refused and the ticket keeps its status."""
     async with open_chat(module_daemon) as client:
@@ -332,24 +356,28 @@ async def test_unknown_ticket_is_404(module_daemon: DaemonProcess) -> None:
     assert notification.status_code == 404
 
 
-async def test_same_idempotency_key_gives_one_notification(module_daemon: DaemonProcess) -> None:
-    """A status change posted twice with one Idempotency-Key is one notification, one notice."""
+@pytest.mark.parametrize("keyed", [True, False], ids=["same-key", "no-key"])
+async def test_a_repeated_status_change_gives_one_notification(
+    module_daemon: DaemonProcess, keyed: bool
+) -> None:
+    """A status change posted three times, with one Idempotency-Key or with none, is one
+    change, one notification and one notice."""
     async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Когда будет готов загранпаспорт?")
         session = client.session
-        key = secrets.token_hex(8)
+        headers = {"Idempotency-Key": secrets.token_hex(8)} if keyed else {}
         async with module_daemon.backend() as backend:
-            first, second = [
+            first, second, third = [
                 await backend.post(
                     f"/api/v1/tickets/{number}/status",
-                    json={"status": "under_review"},
-                    headers={"Idempotency-Key": key},
+                    json={"status": "under_review", "comment": "Запросили сведения в МВД"},
+                    headers=headers,
                 )
-                for _ in range(2)
+                for _ in range(3)
             ]
             await final_notification(backend, first.json()["notification_id"])
-    assert first.status_code == second.status_code == 202
-    assert first.json()["notification_id"] == second.json()["notification_id"]
+    assert first.status_code == second.status_code == third.status_code == 202
+    assert first.json() == second.json() == third.json()
     await settle(module_daemon)
     assert session is not None
     async with open_chat(module_daemon, session) as again:
