@@ -21,27 +21,35 @@ def canonical_contact(state: DedupeState, contact_id: str) -> str:
 def resolve_contact(
     state: DedupeState, sender: Sender, verified_links: list[Sender], evidence: str
 ) -> str:
-    """Find or create the sender's contact, linking identities the channel vouches for."""
-    contact = state.identity_contact(sender)
-    if contact is None:
-        contact = state.create_contact(sender)
+    """Find or create the contact that holds the sender's identity, linking the identities the
+    channel vouches for; canonical_contact() of it is the person across channels.
+
+    What is created for the sender (a ticket link, a vouched identity) belongs to this contact,
+    not to the person it is merged into: undoing the merge then takes it back with its holder.
+    """
+    own = state.identity_contact(sender)
+    if own is None:
+        own = state.create_contact(sender)
     elif sender.verified:
-        state.add_identity(contact, sender)
-    contact = canonical_contact(state, contact)
+        state.add_identity(own, sender)
     # Only a verified sender can vouch for other identities: an unverified one could claim
     # anybody's phone and so read their tickets.
     if not sender.verified:
-        return contact
+        return own
     for link in verified_links:
-        other = state.identity_contact(link)
-        if other is None:
-            state.add_identity(contact, Sender(link.kind, link.address, link.display_name, True))
+        vouched = Sender(link.kind, link.address, link.display_name, True)
+        holder = state.identity_contact(link)
+        if holder is None:
+            state.add_identity(own, vouched)
             continue
-        other = canonical_contact(state, other)
-        if other != contact:
-            contact = merge_contacts(state, contact, other, evidence)
-        state.add_identity(contact, Sender(link.kind, link.address, link.display_name, True))
-    return contact
+        person, other = canonical_contact(state, own), canonical_contact(state, holder)
+        if person != other:
+            if state.merge_undone(person, other):
+                # An operator separated these two: the same evidence must not join them again.
+                continue
+            merge_contacts(state, person, other, evidence)
+        state.add_identity(holder, vouched)  # marks it verified where it already is
+    return own
 
 
 def merge_contacts(state: DedupeState, a: str, b: str, evidence: str) -> str:

@@ -66,6 +66,14 @@ class DedupeState(Protocol):
         """Detach the absorbed contact again and mark the merge undone."""
         ...
 
+    def merge_undone(self, a: str, b: str) -> bool:
+        """Whether a merge of these two contacts was undone (they were told apart)."""
+        ...
+
+    def merged_contacts(self, person: str) -> list[str]:
+        """`person` and every contact merged into it, directly or through others."""
+        ...
+
     def ticket(self, number: str) -> TicketState | None:
         """A ticket by number."""
         ...

@@ -87,7 +87,7 @@ def _near_identical(
     """The newest earlier envelope of this contact whose text is near-identical, if any."""
     if not fingerprint:
         return None
-    for earlier in state.recent_envelopes([contact_id], since):
+    for earlier in state.recent_envelopes(state.merged_contacts(contact_id), since):
         if near_identical(fingerprint, earlier.fingerprint, policy.similarity):
             return earlier.id, earlier.ticket_number
     return None

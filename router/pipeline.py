@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from channels.contract import Acceptance, Channel, NoticeKind, RawInbound, Sender
-from dedupe.identity import linked_to_ticket, resolve_contact
+from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
 from dedupe.routing import Filing, Policy, route
 from dedupe.similarity import fingerprint
 from normaliser.envelope import (
@@ -119,7 +119,10 @@ class _Filing:
             now,
         )
         evidence = f"{raw.channel}/{raw.account}/{raw.channel_message_id}"
-        self.contact = resolve_contact(tx, raw.sender, raw.verified_links, evidence)
+        # `own` holds the sender's identity and gets what the sender creates; `contact` is the
+        # person it stands for across channels now (the envelope's contact_id).
+        self.own = resolve_contact(tx, raw.sender, raw.verified_links, evidence)
+        self.contact = canonical_contact(tx, self.own)
         templates = filer.notifier.templates
         self.language = (
             raw.language_hint if raw.language_hint in templates.languages else norm.language
@@ -164,7 +167,7 @@ class _Filing:
     def _status_query(self, number: str | None) -> Filed:
         """Answer «статус N» to a linked contact; tell anyone else nothing about N."""
         self.flags.append("status_query")
-        number = number or self.tx.latest_contact_ticket(self.contact)
+        number = number or self.tx.latest_contact_ticket(self.tx.merged_contacts(self.contact))
         ticket = self.tx.ticket_record(number) if number else None
         # Only a sender the channel vouches for learns a status: a form's email is typed text.
         trusted = self.raw.sender.verified
@@ -222,7 +225,7 @@ class _Filing:
             address=self.answer.address,
             language=self.language,
             conversation_id=self.conversation,
-            contact_id=self.contact,
+            contact_id=self.own,
             related=list(filing.related),
             status_comment=None,
             status_reason=None,
@@ -236,7 +239,7 @@ class _Filing:
         """Link the contact to the chosen ticket, reopening it if so configured."""
         number = filing.ticket
         assert number is not None
-        self.tx.link_ticket_contact(number, self.contact)  # resolve_contact gave the canonical
+        self.tx.link_ticket_contact(number, self.own)
         if filing.reopen:
             at = rfc3339(self.now)
             self.tx.set_ticket_status(number, "accepted", at)
@@ -300,7 +303,7 @@ class _Filing:
             self.journal_id,
             raw.received_at,
             ticket.number if ticket else None,
-            self.contact,
+            self.own,
             self.fingerprint,
             envelope_encoder.encode(envelope),
             held=held,

@@ -255,6 +255,28 @@ class Tx:
             (merge_id,),
         )
 
+    def merge_undone(self, a: str, b: str) -> bool:
+        """Whether a merge of these two contacts was undone (they were told apart)."""
+        row = self._one(
+            "SELECT 1 FROM contact_merges WHERE undone_at IS NOT NULL AND "
+            "((survivor = ? AND absorbed = ?) OR (survivor = ? AND absorbed = ?)) LIMIT 1",
+            a,
+            b,
+            b,
+            a,
+        )
+        return row is not None
+
+    def merged_contacts(self, person: str) -> list[str]:
+        """`person` and every contact merged into it, directly or through others."""
+        rows = self.conn.execute(
+            "WITH RECURSIVE family (id) AS (SELECT ? UNION "
+            "SELECT c.id FROM contacts c JOIN family f ON c.merged_into = f.id) "
+            "SELECT id FROM family",
+            (person,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def identities(self, contact_id: str) -> list[Sender]:
         """Identities owned directly by a contact."""
         rows = self.conn.execute(
@@ -289,12 +311,13 @@ class Tx:
         )
         return None if row is None else TicketState(row[0], row[1], row[2])
 
-    def latest_contact_ticket(self, contact_id: str) -> str | None:
-        """The newest ticket linked to a contact."""
+    def latest_contact_ticket(self, contact_ids: list[str]) -> str | None:
+        """The newest ticket linked to any of these contacts."""
+        marks = ", ".join("?" for _ in contact_ids)
         row = self._one(
-            "SELECT t.number FROM tickets t JOIN ticket_contacts c ON c.number = t.number "
-            "WHERE c.contact_id = ? ORDER BY t.created_at DESC LIMIT 1",
-            contact_id,
+            f"SELECT t.number FROM tickets t JOIN ticket_contacts c ON c.number = t.number "
+            f"WHERE c.contact_id IN ({marks}) ORDER BY t.created_at DESC, t.number DESC LIMIT 1",
+            *contact_ids,
         )
         return None if row is None else str(row[0])
 

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from channels.contract import RawInbound, Sender
+from dedupe.identity import resolve_contact
 from dedupe.routing import Policy
 from normaliser.damm import is_valid
 from normaliser.envelope import envelope_decoder
@@ -43,10 +44,17 @@ class Citizen:
     """Sends messages through the filing stage as one web chat session would."""
 
     def __init__(
-        self, tx: Tx, session: str, rules: Filer | None = None, *, verified: bool = True
+        self,
+        tx: Tx,
+        session: str,
+        rules: Filer | None = None,
+        *,
+        verified: bool = True,
+        kind: str = "webchat",
+        links: tuple[Sender, ...] = (),
     ) -> None:
         self.tx, self.session, self.rules = tx, session, rules or filer()
-        self.verified = verified
+        self.verified, self.kind, self.links = verified, kind, links
         self.sent = 0
 
     def write(self, text: str, *, topic: str | None = None, channel: str = "webchat") -> Filed:
@@ -56,7 +64,8 @@ class Citizen:
             account="portal",
             idempotency_key=f"{self.session}:{self.verified}:{self.sent}",
             channel_message_id=str(self.sent),
-            sender=Sender("webchat", self.session, verified=self.verified),
+            sender=Sender(self.kind, self.session, verified=self.verified),
+            verified_links=list(self.links),
             text=text,
             received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
             topic=topic,
@@ -235,3 +244,30 @@ def test_an_unverified_sender_learns_nothing_and_joins_nothing(tx: Tx) -> None:
     repeat = spoofer.write("Где мой паспорт? Прошу проверить заявление")
     assert repeat.acceptance.ticket_number != number
     assert spoofer.envelope(repeat)["duplicate_of"] is None
+
+
+PHONE = Sender("phone", "+79161234567", verified=True)
+
+
+def test_a_repeat_from_another_channel_of_the_same_person_joins_the_ticket(tx: Tx) -> None:
+    """The phone and the portal login are one person (the portal vouches for the phone): the
+    same request again through the portal is a repeat of the SMS, not a second ticket."""
+    # The portal login is known first, so it survives the merge and the SMS's contact is the
+    # absorbed one: the repeat is found only among every contact of the person.
+    resolve_contact(tx, Sender("portal", "user-42", verified=True), [], "portal/login")
+    by_sms = Citizen(tx, PHONE.address, kind="phone")
+    first = by_sms.write("Не приходит код подтверждения при входе в личный кабинет")
+    portal = Citizen(tx, "user-42", kind="portal", links=(PHONE,))
+    again = portal.write("не приходит код подтверждения при входе в личный кабинет!")
+    assert again.acceptance.ticket_number == first.acceptance.ticket_number
+    assert portal.envelope(again)["duplicate_of"] == first.acceptance.envelope_id
+
+
+def test_a_bare_status_query_answers_the_persons_newest_ticket(tx: Tx) -> None:
+    """«статус» without a number, from any channel of a merged person, is about their newest
+    ticket, whichever channel opened it."""
+    portal = Citizen(tx, "user-42", kind="portal", links=(PHONE,))
+    portal.write("Код 01 Нужна справка о несудимости")
+    newest = Citizen(tx, PHONE.address, kind="phone").write("Код 03 Загранпаспорт: сроки")
+    answer = portal.write("статус")
+    assert answer.acceptance.ticket_number == newest.acceptance.ticket_number

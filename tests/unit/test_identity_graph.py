@@ -30,7 +30,8 @@ def test_verified_link_merges_and_records_evidence(tx: Tx) -> None:
     """A portal login vouching for a phone merges the two contacts, with the evidence kept."""
     by_phone = resolve_contact(tx, PHONE, [], "sms/1")
     by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/portal/m1")
-    assert canonical_contact(tx, by_phone) == canonical_contact(tx, by_portal) == by_portal
+    assert by_portal != by_phone  # each identity keeps its own contact...
+    assert canonical_contact(tx, by_portal) == canonical_contact(tx, by_phone)  # one person
     merges = tx.merges(by_portal)
     assert len(merges) == 1
     assert merges[0].evidence == "webchat/portal/m1"
@@ -42,7 +43,7 @@ def test_older_contact_survives_a_merge(tx: Tx) -> None:
     older = resolve_contact(tx, PHONE, [], "sms/1")
     resolve_contact(tx, PORTAL, [], "webchat/1")
     merged = resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
-    assert merged == older
+    assert canonical_contact(tx, merged) == older
 
 
 def test_new_verified_link_becomes_an_identity_of_the_contact(tx: Tx) -> None:
@@ -77,3 +78,49 @@ def test_ticket_link_follows_merges(tx: Tx) -> None:
     assert not linked_to_ticket(tx, by_portal, "2600000014")
     resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
     assert linked_to_ticket(tx, by_portal, "2600000014")
+
+
+def _open_ticket(tx: Tx, number: str, contact: str) -> None:
+    tx.conn.execute(
+        "INSERT INTO tickets VALUES (?, 't', 't', 'accepted', '01', 'n', 'standard',"
+        " 't', 't', 'sms', 'a', '+79161234567', 'ru', 'c', ?, '[]', NULL, NULL, NULL)",
+        (number, contact),
+    )
+    tx.link_ticket_contact(number, contact)
+
+
+def test_undo_returns_what_was_made_during_the_merge_to_its_holder(tx: Tx) -> None:
+    """A ticket opened and an identity vouched for by one person while merged with another
+    stay that person's after the undo: the other can no longer read the ticket."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")  # merged with the phone
+    email = Sender("email", "ivan@example.ru", verified=True)
+    assert resolve_contact(tx, PORTAL, [email], "webchat/2") == by_portal
+    _open_ticket(tx, "2600000014", by_portal)
+    assert linked_to_ticket(tx, by_phone, "2600000014")  # while merged, one person
+    assert undo_merge(tx, tx.merges(by_phone)[0].id)
+    assert linked_to_ticket(tx, by_portal, "2600000014")
+    assert not linked_to_ticket(tx, by_phone, "2600000014")
+    assert tx.identity_contact(email) == by_portal
+
+
+def test_an_undone_merge_is_not_redone_by_the_same_evidence(tx: Tx) -> None:
+    """After an operator separates two contacts, the portal vouching for the phone again does
+    not merge them again."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")
+    assert undo_merge(tx, tx.merges(by_phone)[0].id)
+    resolve_contact(tx, PORTAL, [PHONE], "webchat/2")
+    assert canonical_contact(tx, by_portal) != canonical_contact(tx, by_phone)
+    assert [m.undone for m in tx.merges(by_phone)] == [True]
+
+
+def test_merged_contacts_are_every_contact_of_the_person(tx: Tx) -> None:
+    """The person's family: the survivor and every contact merged into it, chains included."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")
+    by_email = resolve_contact(tx, Sender("email", "i@example.ru", verified=True), [], "e/1")
+    resolve_contact(tx, Sender("email", "i@example.ru", verified=True), [PORTAL], "e/2")
+    person = canonical_contact(tx, by_email)
+    assert sorted(tx.merged_contacts(person)) == sorted({by_phone, by_portal, by_email})
+    assert tx.latest_contact_ticket(tx.merged_contacts(person)) is None
