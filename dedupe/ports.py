@@ -82,8 +82,8 @@ class DedupeState(Protocol):
         """Contacts linked to a ticket."""
         ...
 
-    def latest_conversation_ticket(self, conversation_id: str) -> TicketState | None:
-        """The newest ticket opened in a conversation."""
+    def conversation_ticket(self, conversation_id: str) -> TicketState | None:
+        """The ticket a conversation is about now: the one its latest message was filed to."""
         ...
 
     def recent_envelopes(self, contact_ids: list[str], since: str) -> list[RecentEnvelope]:

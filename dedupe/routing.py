@@ -71,7 +71,7 @@ def route(
             continue
         if (filing := join(ticket, "reference")) is not None:
             return filing
-    conversation = state.latest_conversation_ticket(conversation_id)
+    conversation = state.conversation_ticket(conversation_id)
     if conversation is not None and (filing := join(conversation, "conversation")) is not None:
         return filing
     if duplicate is not None and duplicate[1] is not None:

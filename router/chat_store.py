@@ -27,9 +27,9 @@ class ChatStore:
         )
 
     async def current_ticket(self, session_id: str) -> str | None:
-        """The newest ticket opened in the session's conversation."""
+        """The ticket the session's conversation is about now."""
         ticket = await self.db.read(
-            lambda conn: Tx(conn).latest_conversation_ticket(f"chat:{session_id}")
+            lambda conn: Tx(conn).conversation_ticket(f"chat:{session_id}")
         )
         return None if ticket is None else ticket.number
 

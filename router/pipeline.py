@@ -152,11 +152,13 @@ class _Filing:
         )
         if filing.ticket is None:
             ticket = self._open_ticket(filing)
+            self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
             # The form's HTTP answer carries the number: that is its confirmation.
             if self.raw.channel != "form":
                 self._answer("confirmation", ticket, self._not_accepted())
             return self._store(_ticket_ref(ticket, is_new=True), duplicate_of=None)
         ticket = self._join(filing)
+        self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
         if filing.duplicate_of is not None:
             self.flags.append("duplicate")
         not_accepted = self._not_accepted()

@@ -41,7 +41,7 @@ class SessionStore(Protocol):
         ...
 
     async def current_ticket(self, session_id: str) -> str | None:
-        """The newest ticket opened in the session's conversation."""
+        """The ticket the session's conversation is about now."""
         ...
 
     async def notices_after(self, session_id: str, after: int) -> list[Notice]:

@@ -302,14 +302,23 @@ class Tx:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def latest_conversation_ticket(self, conversation_id: str) -> TicketState | None:
-        """The newest ticket opened in a conversation."""
+    def conversation_ticket(self, conversation_id: str) -> TicketState | None:
+        """The ticket a conversation is about now: the one its latest message was filed to."""
         row = self._one(
-            "SELECT number, status, conversation_id FROM tickets WHERE conversation_id = ? "
-            "ORDER BY created_at DESC, number DESC LIMIT 1",
+            "SELECT t.number, t.status, t.conversation_id FROM conversations c "
+            "JOIN tickets t ON t.number = c.ticket_number WHERE c.id = ?",
             conversation_id,
         )
         return None if row is None else TicketState(row[0], row[1], row[2])
+
+    def file_conversation(self, conversation_id: str, number: str, at: str) -> None:
+        """The conversation's latest message was filed to this ticket."""
+        self.conn.execute(
+            "INSERT INTO conversations (id, ticket_number, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET ticket_number = excluded.ticket_number, "
+            "updated_at = excluded.updated_at",
+            (conversation_id, number, at),
+        )
 
     def latest_contact_ticket(self, contact_ids: list[str]) -> str | None:
         """The newest ticket linked to any of these contacts."""

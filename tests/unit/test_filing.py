@@ -57,7 +57,14 @@ class Citizen:
         self.verified, self.kind, self.links = verified, kind, links
         self.sent = 0
 
-    def write(self, text: str, *, topic: str | None = None, channel: str = "webchat") -> Filed:
+    def write(
+        self,
+        text: str,
+        *,
+        topic: str | None = None,
+        channel: str = "webchat",
+        conversation: str | None = None,
+    ) -> Filed:
         self.sent += 1
         raw = RawInbound(
             channel=channel,  # type: ignore[arg-type]
@@ -70,7 +77,8 @@ class Citizen:
             received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
             topic=topic,
             # An unverified writer stands for the feedback form: a conversation per submission.
-            conversation_hint=f"chat:{self.session}" if self.verified else f"form:{self.sent}",
+            conversation_hint=conversation
+            or (f"chat:{self.session}" if self.verified else f"form:{self.sent}"),
         )
         journal_id, _, _ = self.tx.journal_append(
             raw.channel, raw.account, raw.idempotency_key, raw.received_at, b"raw"
@@ -271,3 +279,15 @@ def test_a_bare_status_query_answers_the_persons_newest_ticket(tx: Tx) -> None:
     newest = Citizen(tx, PHONE.address, kind="phone").write("Код 03 Загранпаспорт: сроки")
     answer = portal.write("статус")
     assert answer.acceptance.ticket_number == newest.acceptance.ticket_number
+
+
+def test_a_conversation_that_joined_a_ticket_by_its_number_goes_on_in_it(tx: Tx) -> None:
+    """A second thread that quotes the ticket joins it; its next message, without the number,
+    stays in that ticket rather than opening a new one with a second confirmation."""
+    citizen = Citizen(tx, "ivan@example.ru", kind="email")
+    number = citizen.write("Не пришла справка", conversation="thread-1").acceptance.ticket_number
+    quoted = citizen.write(f"Дополняю обращение {number}: скан паспорта", conversation="thread-2")
+    after = citizen.write("И ещё: номер заявления 123-456", conversation="thread-2")
+    assert quoted.acceptance.ticket_number == after.acceptance.ticket_number == number
+    assert not after.acceptance.ticket_is_new
+    assert notices(tx, number or "").count("confirmation") == 1
