@@ -11,7 +11,7 @@ from channels.contract import Channel, NoticeKind
 from router.clock import parse_rfc3339, rfc3339
 from router.store.transaction import TicketRecord, Tx
 from router.templates import Templates, format_due
-from router.tickets import Catalogue
+from router.tickets import CLOSED_STATUSES, Catalogue
 
 
 class Route(NamedTuple):
@@ -84,10 +84,15 @@ class Notifier:
 
     def status_fields(self, ticket: TicketRecord, language: str) -> dict[str, str]:
         """Fields every status text may use, from the ticket's current state."""
+        # DOMAIN.md: a status notice gives the expected completion time; without the backend's
+        # own estimate that is the ticket's resolution due time, until the work is over.
+        expected = ticket.expected_at
+        if expected is None and ticket.status not in CLOSED_STATUSES:
+            expected = ticket.resolution_due
         return {
             "comment": ticket.status_comment or "",
             "reason": ticket.status_reason or "",
-            "expected_at": self._due(ticket.expected_at, language) if ticket.expected_at else "",
+            "expected_at": self._due(expected, language) if expected else "",
         }
 
     def _due(self, moment: str, language: str) -> str:

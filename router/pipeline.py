@@ -178,6 +178,10 @@ class _Filing:
             and trusted
             and linked_to_ticket(self.tx, self.contact, ticket.number)
         ):
+            # «/status» says nothing of the citizen's language: without the channel's hint the
+            # answer is in the ticket's.
+            if self.raw.language_hint not in self.filer.notifier.templates.languages:
+                self.language = ticket.language
             fields = self.filer.notifier.status_fields(ticket, self.language)
             self._answer("status_query_answer", ticket, fields)
             return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=None)

@@ -38,12 +38,13 @@ class _EventFields:
 
 
 # DOMAIN.md "Requests": a status notification carries the number, the new status, the expected
-# completion time when known, and a reference link ({help_url}, from the file's [meta]); a
-# rejection always states its reason. {status} is the status name in the message's language.
+# completion time when known, and a reference link ({help_url}, from the file's [meta]) on every
+# channel, SMS too; a rejection always states its reason. {status} is the status name in the
+# message's language.
 _STATUS_CHANGE = _EventFields(
     given=frozenset({"ticket", "category"}),
     optional=frozenset({"comment", "expected_at"}),
-    required=frozenset({"ticket"}),
+    required=frozenset({"ticket", "help_url"}),
     implied=frozenset({"help_url", "status"}),
 )
 _EVENTS: dict[str, _EventFields] = {
@@ -70,15 +71,15 @@ _EVENTS: dict[str, _EventFields] = {
     # `status` is given as a status code and shown by its name.
     "status_query_answer": _EventFields(
         given=frozenset({"ticket", "category", "status"}),
-        optional=frozenset({"expected_at"}),
-        required=frozenset({"ticket", "status"}),
+        optional=frozenset({"expected_at", "reason"}),
+        required=frozenset({"ticket", "status", "help_url"}),
     ),
     "status_query_not_found": _EventFields(given=frozenset({"ticket"})),
     **{f"status.{status}": _STATUS_CHANGE for status in STATUSES if status != "rejected"},
     "status.rejected": _EventFields(
         given=_STATUS_CHANGE.given | {"reason"},
         optional=_STATUS_CHANGE.optional,
-        required=frozenset({"ticket", "reason"}),
+        required=frozenset({"ticket", "reason", "help_url"}),
         implied=_STATUS_CHANGE.implied,
     ),
 }

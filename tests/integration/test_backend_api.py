@@ -238,6 +238,8 @@ async def test_status_change_notifies_the_chat(module_daemon: DaemonProcess) -> 
     assert number in notice["text"]
     assert "«В обработке»" in notice["text"]
     assert "Запросили данные в СФР" in notice["text"]
+    # No expected_at from the backend: the ticket's resolution due time is the expected one.
+    assert "Ожидаемый срок: " in notice["text"] and "(МСК)" in notice["text"]
     assert record["state"] in ("delivered", "sent"), record
     assert record["attempts"] >= 1
     assert ticket["status"] == "in_progress"
@@ -283,7 +285,8 @@ async def test_rejection_without_reason_is_422(module_daemon: DaemonProcess) -> 
 
 
 async def test_rejection_with_reason_tells_the_reason(module_daemon: DaemonProcess) -> None:
-    """A rejection with a reason reaches the citizen with «Отклонено» and the reason."""
+    """A rejection with a reason reaches the citizen with «Отклонено» and the reason, and a
+    later «статус N» states the reason again."""
     async with open_chat(module_daemon) as client:
         number = await _open_ticket(client, "Прошу выдать лицензию на такси")
         seen = len(client.notices)
@@ -293,9 +296,14 @@ async def test_rejection_with_reason_tells_the_reason(module_daemon: DaemonProce
                 json={"status": "rejected", "reason": "Не приложена копия паспорта"},
             )
         notice = await wait_notice(client, "status", since=seen)
+        seen = len(client.notices)
+        await client.write(f"статус {number}")
+        answer = await wait_notice(client, "status", since=seen)
     assert response.status_code == 202
     assert "«Отклонено»" in notice["text"]
     assert "Не приложена копия паспорта" in notice["text"]
+    assert "«Отклонено»" in answer["text"] and "Не приложена копия паспорта" in answer["text"]
+    assert "Ожидаемый срок" not in answer["text"]  # the work is over: no due time
 
 
 @pytest.mark.parametrize(

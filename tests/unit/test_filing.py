@@ -291,3 +291,14 @@ def test_a_conversation_that_joined_a_ticket_by_its_number_goes_on_in_it(tx: Tx)
     assert quoted.acceptance.ticket_number == after.acceptance.ticket_number == number
     assert not after.acceptance.ticket_is_new
     assert notices(tx, number or "").count("confirmation") == 1
+
+
+def test_a_bare_status_command_is_answered_in_the_tickets_language(tx: Tx) -> None:
+    """«/status» looks English but says nothing of the citizen: the answer follows the ticket."""
+    citizen = Citizen(tx, "s1")
+    number = citizen.write("Где мой паспорт?").acceptance.ticket_number or ""
+    citizen.write("/status")
+    text = tx.conn.execute("SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1").fetchone()[
+        0
+    ]
+    assert number in text and "Принято" in text

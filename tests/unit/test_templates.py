@@ -16,6 +16,7 @@ SHIPPED = Path(__file__).parents[2] / "config" / "templates"
 TEMPLATES = Templates.load(SHIPPED)
 MOSCOW = ZoneInfo("Europe/Moscow")
 DUE = "23.11.2026 14:30 (МСК)"
+HELP = "https://www.gosuslugi.ru/help"
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "messenger", "webchat", "form")
 
 # What the notifier passes for each event; optional fields filled in.
@@ -150,7 +151,7 @@ def test_status_names() -> None:
 def test_optional_segments_are_dropped_when_empty() -> None:
     fields = {"ticket": "2600000128", "category": "Справки"}
     bare = TEMPLATES.render("status.in_progress", language="ru", channel="sms", **fields)
-    assert bare == "Обращение №2600000128: В обработке."
+    assert bare == f"Обращение №2600000128: В обработке. {HELP}"
     empty = TEMPLATES.render(
         "status.in_progress", language="ru", channel="sms", expected_at="", comment="", **fields
     )
@@ -158,7 +159,7 @@ def test_optional_segments_are_dropped_when_empty() -> None:
     dated = TEMPLATES.render(
         "status.in_progress", language="ru", channel="sms", expected_at=DUE, **fields
     )
-    assert dated == f"Обращение №2600000128: В обработке. Срок: {DUE}."
+    assert dated == f"Обращение №2600000128: В обработке. Срок: {DUE}. {HELP}"
 
 
 def test_comment_segment_in_the_default_text() -> None:
@@ -272,17 +273,17 @@ def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
     ("old", "new", "problem"),
     [
         (
-            'sms = "Обращение №{ticket} отклонено. Причина: {reason}"',
-            'sms = "Обращение №{ticket} отклонено."',
+            'sms = "Обращение №{ticket} отклонено. Причина: {reason} {help_url}"',
+            'sms = "Обращение №{ticket} отклонено. {help_url}"',
             r"status.rejected.sms: must use {reason} outside [[ ]]",
         ),
         (
-            'sms = "Обращение №{ticket} отклонено. Причина: {reason}"',
-            'sms = "Обращение №{ticket} отклонено.[[ Причина: {reason}]]"',
+            'sms = "Обращение №{ticket} отклонено. Причина: {reason} {help_url}"',
+            'sms = "Обращение №{ticket} отклонено.[[ Причина: {reason}]] {help_url}"',
             r"status.rejected.sms: must use {reason} outside [[ ]]",
         ),
         (
-            'sms = "Обращение №{ticket} выполнено.[[ {comment}]]"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]] {help_url}"',
             'sms = "Обращение №{ticket} выполнено. {comment}"',
             "status.resolved.sms: {comment} may be empty: put it inside [[ ]]",
         ),
@@ -313,19 +314,24 @@ def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
             "added_to_request.sms: expected '}' before end of string",
         ),
         (
-            'sms = "Обращение №{ticket} выполнено.[[ {comment}]]"',
-            'sms = "Обращение №{ticket} выполнено.[[ [[{comment}]]]]"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]] {help_url}"',
+            'sms = "Обращение №{ticket} выполнено.[[ [[{comment}]]]] {help_url}"',
             "status.resolved.sms: [[ ]] cannot be nested",
         ),
         (
-            'sms = "Обращение №{ticket} выполнено.[[ {comment}]]"',
-            'sms = "Обращение №{ticket} выполнено.[[ {comment}"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]] {help_url}"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment} {help_url}"',
             "status.resolved.sms: [[ without ]]",
         ),
         (
-            'sms = "Обращение №{ticket} выполнено.[[ {comment}]]"',
-            'sms = "Обращение №{ticket} выполнено. {comment}]]"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]] {help_url}"',
+            'sms = "Обращение №{ticket} выполнено. {comment}]] {help_url}"',
             "status.resolved.sms: ]] without [[",
+        ),
+        (
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]] {help_url}"',
+            'sms = "Обращение №{ticket} выполнено.[[ {comment}]]"',
+            "status.resolved.sms: must use {help_url} outside [[ ]]",
         ),
         (
             'sms = "Обращение №{ticket} принято. Ответим до {first_response_due}."',
@@ -338,7 +344,7 @@ def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
             "reply.sms: must use {text} outside [[ ]]",
         ),
         (
-            'sms = "Обращение №{ticket}: {status}.[[ Срок: {expected_at}.]]"',
+            'sms = "Обращение №{ticket}: {status}.[[ Срок: {expected_at}.]] {help_url}"',
             'tg = "Обращение №{ticket}: {status}."',
             "status_query_answer.tg: Extra inputs are not permitted",
         ),
@@ -398,13 +404,18 @@ def test_toml_syntax_error(tmp_path: Path) -> None:
 
 def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
     shipped_copy(
-        tmp_path, 'sms = "Request No. {ticket} resolved.[[ {comment}]]"', 'sms = "{comment}"', "en"
+        tmp_path,
+        'sms = "Request No. {ticket} resolved.[[ {comment}]] {help_url}"',
+        'sms = "{comment}"',
+        "en",
     )
     path = tmp_path / "ru.toml"
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace('sms = "Сообщение добавлено к обращению №{ticket}."', 'sms = "{text}"')
-        .replace('sms = "Обращение №{ticket} отклонено. Причина: {reason}"', 'sms = "x"'),
+        .replace(
+            'sms = "Обращение №{ticket} отклонено. Причина: {reason} {help_url}"', 'sms = "x"'
+        ),
         encoding="utf-8",
     )
     with pytest.raises(TemplateError) as info:
@@ -414,5 +425,5 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
         f"{en}: status.resolved.sms: {{comment}} may be empty: put it inside [[ ]]",
         f"{ru}: added_to_request.sms: {{text}} not available here "
         "(use {help_url}, {not_accepted}, {ticket})",
-        f"{ru}: status.rejected.sms: must use {{reason}}, {{ticket}} outside [[ ]]",
+        f"{ru}: status.rejected.sms: must use {{help_url}}, {{reason}}, {{ticket}} outside [[ ]]",
     ]
