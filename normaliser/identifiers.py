@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
@@ -82,11 +83,48 @@ _INN = re.compile(r"(?<!\d) (?:\d{12}|\d{10}) (?!\d)", re.VERBOSE)
 def _ticket_pattern(length: int) -> re.Pattern[str]:
     return re.compile(
         rf"""
-        (?:[№\#N]\x20?)?           # optional marker: №2600000128, #2600000128, N 2600000128
-        (?<!\d) \d{{{length}}} (?!\d)  # exactly `length` digits bounded by non-digits
+        (?P<marker>(?:[№\#]|(?<![^\W\d_])N)\x20?)?  # №2600000128, #2600000128, N 2600000128
+                                                  # ("N" not the end of a word: "INN 7707083893")
+        (?<!\d) (?P<number>\d{{{length}}}) (?!\d)  # exactly `length` digits bounded by non-digits
         """,
         re.VERBOSE,
     )
+
+
+# What may stand right before a number to say it is a request number: «обращение», «заявка»,
+# «запрос» in any case form, "ticket", "request", «статус»/"/status@bot" (a status query),
+# optionally with «номер»/«за номером» ("заявка номер 2600000128"), and earlier numbers of a list
+# ("по заявкам 2600000128, 2600000131 и 2600000144"). Searched case-insensitively up to the
+# number's start.
+_TICKET_WORDS = r"(?:обращени|заявк|запрос|тикет|ticket|request|статус|status)\w*(?:@\w+)?"
+_CONTEXT_CHARS = 160  # how far before a number its context is looked for
+
+
+@lru_cache(maxsize=4)
+def _ticket_context(length: int) -> re.Pattern[str]:
+    return re.compile(
+        rf"""
+        (?<!\w) {_TICKET_WORDS}
+        (?:\s+(?:за\s+)?(?:номер|number|no\.?)\w*)?
+        (?: [\s:()\-\u2013\u2014]* (?:[№\#N]\x20?)? \d{{{length}}}
+            (?:\s*[,;/]\s*|\s+(?:и|and)\s+) )*
+        [\s:()\-\u2013\u2014]* \Z
+        """,
+        re.VERBOSE | re.IGNORECASE,
+    )
+
+
+# "ИНН 7707084174", "INN: №7707084174": the writer says it is an INN.
+_INN_LABEL = re.compile(r"(?<!\w)(?:инн|inn)[\s:\-\u2013\u2014]*\Z", re.IGNORECASE)
+
+# Ticket numbers start with the last two digits of the year they were issued in (CONTRACTS.md);
+# this service issued its first in 2026, and a number from next year may come from a clock a
+# little ahead. The same bounds as normaliser/masking.py's, which keeps such numbers readable.
+_FIRST_TICKET_YEAR = 2026
+
+
+def _of_a_ticket_year(digits: str) -> bool:
+    return _FIRST_TICKET_YEAR <= 2000 + int(digits[:2]) <= datetime.now(UTC).year + 1
 
 
 def _ascii_digits(text: str) -> str:
@@ -216,13 +254,60 @@ def _snils_checksum(value: str) -> bool:
     return snils_is_valid(_digits(value))
 
 
-def _ticket_value(match: str) -> str | None:
-    digits = _digits(match)
-    return digits if damm.is_valid(digits) else None
+# A ticket number and a 10-digit INN (or a 12-digit one, with [tickets] counter_digits = 9)
+# look alike, and about one valid INN in ten passes the Damm check too. Which one such a number
+# is, the words around it tell:
+# - not a valid INN: a ticket number (the Damm check is all a ticket number has);
+# - labelled as an INN («ИНН 7707084174», even «ИНН №…»): an INN only;
+# - marked as a ticket number (№/#/N, as in the email subject hook «[№2600000128]») or right
+#   after «обращение», «заявка», «номер обращения», «статус» and the like: a ticket number only.
+#   Reporting each marked ticket number that happens to pass the INN check (one in ten of ours)
+#   as an INN would fill envelopes with INNs nobody wrote;
+# - written bare: an INN, since nothing says it is a ticket number; and a ticket number as well
+#   if it starts with a year tickets were issued in (bare "2600000038" may be a citizen quoting
+#   their ticket in an SMS: losing that reference would file the message as a new ticket, while
+#   an extra reference to a number no ticket has is ignored by routing). So «Мой ИНН 3170669073»
+#   and bare "3170669073" are an INN only, bare "2600000038" is both.
+# Masking (normaliser/masking.py) sees one kind a span: marked and bare numbers of a ticket year
+# stay readable as tickets, as before; everything else that passes the INN check is masked.
+class _Reading(NamedTuple):
+    ticket: bool
+    inn: bool
+
+
+def _ticket_reading(match: re.Match[str]) -> _Reading:
+    digits = _digits(match["number"])
+    if not damm.is_valid(digits):
+        return _Reading(ticket=False, inn=False)  # the INN rule reads it, if anything
+    if not inn_is_valid(digits):
+        return _Reading(ticket=True, inn=False)
+    text, start, number_start = match.string, match.start(), match.start("number")
+    if _INN_LABEL.search(text, max(0, start - _CONTEXT_CHARS), start):
+        return _Reading(ticket=False, inn=True)
+    context = _ticket_context(len(digits))
+    if match["marker"] or context.search(text, max(0, number_start - _CONTEXT_CHARS), start):
+        return _Reading(ticket=True, inn=False)
+    return _Reading(ticket=_of_a_ticket_year(digits), inn=True)
+
+
+def _ticket_value(match: re.Match[str]) -> str | None:
+    return _digits(match["number"]) if _ticket_reading(match).ticket else None
+
+
+def _inn_as_well(match: re.Match[str]) -> IdentifierKind | None:
+    return "inn" if _ticket_reading(match).inn else None
+
+
+def _whole(value: Callable[[str], str | None]) -> Callable[[re.Match[str]], str | None]:
+    return lambda match: value(match.group())
 
 
 def _no_checksum(value: str) -> bool:
     return True
+
+
+def _nothing_else(match: re.Match[str]) -> IdentifierKind | None:
+    return None
 
 
 class _Rule(NamedTuple):
@@ -230,33 +315,40 @@ class _Rule(NamedTuple):
     pattern: re.Pattern[str]
     # The canonical value of a match, or None if the match is not this kind after all
     # (a Damm-invalid ticket, an impossible phone number); a non-None value claims the span.
-    value: Callable[[str], str | None]
+    value: Callable[[re.Match[str]], str | None]
     # Whether a claimed value is reported; skipped when masking, since a mistyped SNILS is still
     # personal data.
     checksum: Callable[[str], bool]
+    # Another kind the claimed value is reported as too (a bare ticket number that is a valid INN).
+    also: Callable[[re.Match[str]], IdentifierKind | None] = _nothing_else
 
 
 @lru_cache(maxsize=4)
 def _rules(ticket_length: int) -> tuple[_Rule, ...]:
     # Order is precedence: an earlier rule's match claims its characters from later rules.
     return (
-        _Rule("email", _EMAIL, _email_value, _no_checksum),
-        _Rule("snils", _SNILS_GROUPED, _snils_value, _snils_checksum),
-        _Rule("phone", _PHONE_RU, phone_to_e164, _no_checksum),
-        _Rule("phone", _PHONE_INTERNATIONAL, phone_to_e164, _no_checksum),
-        _Rule("ticket", _ticket_pattern(ticket_length), _ticket_value, _no_checksum),
-        _Rule("snils", _SNILS_PLAIN, _snils_value, _snils_checksum),
-        _Rule("inn", _INN, _digits, inn_is_valid),
+        _Rule("email", _EMAIL, _whole(_email_value), _no_checksum),
+        _Rule("snils", _SNILS_GROUPED, _whole(_snils_value), _snils_checksum),
+        _Rule("phone", _PHONE_RU, _whole(phone_to_e164), _no_checksum),
+        _Rule("phone", _PHONE_INTERNATIONAL, _whole(phone_to_e164), _no_checksum),
+        _Rule("ticket", _ticket_pattern(ticket_length), _ticket_value, _no_checksum, _inn_as_well),
+        _Rule("snils", _SNILS_PLAIN, _whole(_snils_value), _snils_checksum),
+        _Rule("inn", _INN, _whole(_digits), inn_is_valid),
     )
 
 
 class Found(msgspec.Struct, frozen=True):
-    """One identifier in a text: its kind, canonical value and [start, end) span."""
+    """One identifier in a text: its kind, canonical value and [start, end) span.
+
+    `also` is another kind the same value is (a bare ticket number that is a valid INN): one
+    span, one kind for masking; find_identifiers reports it under both.
+    """
 
     kind: IdentifierKind
     value: str
     start: int
     end: int
+    also: IdentifierKind | None = None
 
 
 def scan_identifiers(
@@ -271,12 +363,12 @@ def scan_identifiers(
             start, end = match.span()
             if any(start < c_end and c_start < end for c_start, c_end in claimed):
                 continue
-            value = rule.value(match.group())
+            value = rule.value(match)
             if value is None:
                 continue
             claimed.append((start, end))
             if not verify_checksums or rule.checksum(value):
-                found.append(Found(rule.kind, value, start, end))
+                found.append(Found(rule.kind, value, start, end, rule.also(match)))
     found.sort(key=lambda f: f.start)
     return found
 
@@ -291,8 +383,9 @@ def find_identifiers(text: str, *, ticket_length: int = TICKET_LENGTH) -> Identi
         "inn": [],
     }
     for item in scan_identifiers(text, ticket_length=ticket_length):
-        if item.value not in values[item.kind]:
-            values[item.kind].append(item.value)
+        for kind in (item.kind, item.also):
+            if kind is not None and item.value not in values[kind]:
+                values[kind].append(item.value)
     return Identifiers(
         snils=values["snils"],
         inn=values["inn"],
@@ -303,7 +396,8 @@ def find_identifiers(text: str, *, ticket_length: int = TICKET_LENGTH) -> Identi
 
 
 def find_ticket_refs(text: str, length: int = TICKET_LENGTH) -> list[str]:
-    """Return the Damm-valid ticket numbers of `length` digits in `text`, phones excluded."""
+    """Return the Damm-valid ticket numbers of `length` digits in `text`, phones excluded, and
+    INNs too unless written as a ticket number (see _ticket_reading)."""
     refs: list[str] = []
     for item in scan_identifiers(text, ticket_length=length):
         if item.kind == "ticket" and item.value not in refs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from normaliser.commands import Command, parse_command
+from normaliser.commands import Command, parse_command, says_nothing_else
 from normaliser.credentials import mentions_credential
 from normaliser.envelope import Identifiers
 from normaliser.identifiers import TICKET_LENGTH, find_identifiers
@@ -43,16 +43,24 @@ def normalise(
     if len(body) > max_chars:
         body = body[:max_chars]
         flags.append("truncated")
+    subject = clean_text(subject) if subject else None
     # Newline between them so a number ending the subject cannot run into one starting the body.
-    searched = f"{clean_text(subject)}\n{body}" if subject else body
+    searched = f"{subject}\n{body}" if subject else body
     if mentions_credential(searched):
         flags.append("contains_credential")
     if not body:
         flags.append("empty_text")
+    command = parse_command(body, ticket_length=ticket_length)
+    # DOMAIN.md "Requests": an email may ask for the status by its subject, «Статус 2600000014».
+    # Only when the body says nothing else (empty, a greeting, a signature): a body with more in
+    # it is a request to a person, and answering its subject would leave the body unfiled.
+    # "Re: Статус …" is a reply, not a command.
+    if command is None and subject and says_nothing_else(body):
+        command = parse_command(subject, ticket_length=ticket_length)
     return Normalised(
         text=body,
         language=guess_language(searched, language_hint),
         identifiers=find_identifiers(searched, ticket_length=ticket_length),
-        command=parse_command(body, ticket_length=ticket_length),
+        command=command,
         flags=flags,
     )

@@ -28,9 +28,7 @@ class ChatStore:
 
     async def current_ticket(self, session_id: str) -> str | None:
         """The ticket the session's conversation is about now."""
-        ticket = await self.db.read(
-            lambda conn: Tx(conn).conversation_ticket(f"chat:{session_id}")
-        )
+        ticket = await self.db.read(lambda conn: Tx(conn).conversation_ticket(f"chat:{session_id}"))
         return None if ticket is None else ticket.number
 
     async def notices_after(self, session_id: str, after: int) -> list[Notice]:

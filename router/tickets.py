@@ -236,14 +236,23 @@ class Classification(msgspec.Struct, frozen=True):
 
 
 # DOMAIN.md "Requests": codes are written `01`, `[01]`, `Код 01`, `#01` at the start of a subject
-# or SMS; "Код:01" and "Код-01" are tolerated. Digits right after the code (a date 01.02.2026,
-# a phone, a ticket number) mean it is not a code. A bare number counts only before the end, a
-# separator or a capitalised word ("01 Справка"): "10 дней жду ответа" is not about code 10, and
-# a missed code only falls back to keywords while a wrong one misroutes the request.
+# or SMS; "Код:01" and "Код-01" are tolerated. A missed code only falls back to keywords, while a
+# wrong one misroutes the request, so each form takes only what cannot be something else:
+# - `[01]` is unambiguous: whatever follows it is the message ("[08] 2600000128 ...").
+# - After `Код` or `#` the writer has said a code follows. Only digits that continue the code
+#   itself make it not one: "Код 012", "Код 01.02" (a date), "#01/2", "#2600000128" (a ticket
+#   number). A number after a space or a label's colon is the message: "Код 12: 89161234567
+#   звонят от вашего имени", "#10 89161234567 не приходит смс", "Код 08 2600000128".
+# - A bare number says nothing about itself, and at the start of a message it is a date, an
+#   amount or a time far more often than a code: «01 2024 года», «12 05 2024», «10 000 рублей»,
+#   «01. 02. 2026», «15: 30». So it counts only before the end, a separator or a capitalised word
+#   ("01 Справка", "01: справка"), and never when another number follows, directly or after
+#   spaces and punctuation: "12: 89161234567 звонят" is left to the keywords, as is
+#   "10 дней жду ответа" (no capital after the number: not about code 10).
 _SUBJECT_CODE = re.compile(
     r"""\s*(?:
         \[\s*(?P<bracketed>[0-9]{2})\s*\]
-      | (?:(?i:код)\s*[:\-–—]?\s*|\#\s*)(?P<prefixed>[0-9]{2})(?![\s.,:;/\-–—]*[0-9])
+      | (?:(?i:код)\s*[:\-–—]?\s*|\#\s*)(?P<prefixed>[0-9]{2})(?![0-9]|[.,/\-–—][0-9])
       | (?P<bare>[0-9]{2})(?=\s*$|\s*[.:)\-–—](?![\s.,:;/\-–—]*[0-9])|\s+[A-ZА-ЯЁ])
     )""",
     re.VERBOSE,
@@ -286,12 +295,15 @@ class Catalogue(BaseModel):
 
     def classify(self, subject: str | None, text: str, topic: str | None = None) -> Classification:
         """Category of a message: web chat topic, else subject code, else keywords, else none."""
+        # unknown_code means "a code was given, it is unknown, and no code classified the
+        # message": an unknown topic followed by a known subject code is classified by that code,
+        # unflagged.
         flags: tuple[str, ...] = ()
         for code in (topic, _subject_code(subject, text)):
             if code is None:
                 continue
             if code in self.categories:
-                return self._classification(code, flags)
+                return self._classification(code, ())
             flags = (UNKNOWN_CODE_FLAG,)
         folded = _fold(f"{subject or ''}\n{text}")
         # Most keyword hits wins; ties go to the lowest code (dicts keep TOML order, so sort).

@@ -87,6 +87,19 @@ def test_unknown_topic_is_flagged_and_falls_through() -> None:
     assert (result.code, result.priority, result.flags) == ("10", "urgent", ("unknown_code",))
 
 
+def test_unknown_topic_then_a_known_subject_code_is_not_flagged() -> None:
+    # unknown_code says no code classified the message; here the subject code did.
+    assert CATALOGUE.classify("Код 01", "", topic="99") == Classification(
+        "01", "Справки и выписки", "standard", ()
+    )
+    assert CATALOGUE.classify(None, "#12 мне звонят", topic="99").flags == ()
+
+
+def test_unknown_topic_and_unknown_subject_code_are_flagged_once() -> None:
+    result = CATALOGUE.classify("Код 99", "Не могу войти в личный кабинет", topic="98")
+    assert (result.code, result.flags) == ("10", ("unknown_code",))
+
+
 # Rule (b): the subject code.
 
 
@@ -125,6 +138,43 @@ def test_subject_code_forms(subject: str) -> None:
 @pytest.mark.parametrize(
     "subject",
     [
+        "Код 01: 89161234567",
+        "Код 01 2600000128",
+        "Код:01 2600000128 справка",
+        "КОД 01 — 2600000128",
+        "Код 01:89161234567",  # a label's colon, not a time: «Код» said a code comes
+        "#01 89161234567 справка",
+        "# 01 2600000128",
+        "#01: 8 916 123-45-67",
+        "#01, 2600000128",
+        "#01 (2600000128)",
+        "[01] 2600000128",
+    ],
+)
+def test_prefixed_code_followed_by_a_number_is_a_code(subject: str) -> None:
+    # After «Код» or «#» only digits that continue the code make it not one.
+    result = CATALOGUE.classify(subject, "Не могу войти в личный кабинет")
+    assert (result.code, result.flags) == ("01", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Код 12: 89161234567 звонят от вашего имени", "12"),
+        ("#10 89161234567 не приходит смс", "10"),
+        ("Код 08 2600000128 никто не ответил", "08"),
+        ("[08] 2600000128 никто не ответил", "08"),
+        ("#12 +79161234567 звонят от вашего имени", "12"),
+    ],
+)
+def test_sms_with_a_code_and_a_number(text: str, code: str) -> None:
+    assert CATALOGUE.classify(None, text).code == code
+    assert CATALOGUE.classify(text, "").code == code
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
         "01.02.2026 не могу войти",  # a date
         "01/02 не могу войти",
         "12 34 56 не могу войти",  # digits after the code
@@ -138,6 +188,18 @@ def test_subject_code_forms(subject: str) -> None:
         "1 не могу войти",
         "Не могу войти, код 01",  # not at the start
         "Кодекс 01 не могу войти",
+        "Код 01/2 не могу войти",  # digits that continue the code
+        "Код 01-02 не могу войти",
+        "Код 01,5 не могу войти",
+        "#01.02.2026 не могу войти",
+        "# 2600000128 не могу войти",  # a ticket number after "#"
+        "#89161234567 не могу войти",
+        # A bare number followed by another number is a date, an amount or a time.
+        "01 2024 года не могу войти",
+        "01 2600000128 не могу войти",
+        "12: 89161234567 не могу войти",
+        "01. 02. 2026 не могу войти",
+        "10 000 рублей не могу войти",
     ],
 )
 def test_not_a_subject_code(subject: str) -> None:

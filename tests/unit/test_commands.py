@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from normaliser.commands import Command, parse_command
+from normaliser.commands import Command, parse_command, says_nothing_else
 from normaliser.text import clean_text
 
 
@@ -62,3 +62,41 @@ def test_similar_words_are_not_commands() -> None:
 
 def test_ticket_length_follows_the_configured_format() -> None:
     assert parse_command("статус 26000010", ticket_length=8) == Command("status", "26000010")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["статус 7707084174", "/status@gosuslugi_help_bot 7707084174", "Статус обращения: 7707084174"],
+)
+def test_number_passing_the_inn_check_is_still_the_ticket_of_a_status_command(text: str) -> None:
+    # 7707084174 is a valid INN as well as a Damm-valid number; the command says which it is.
+    assert parse_command(text) == Command("status", "7707084174")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "Здравствуйте!",
+        "Добрый день.\n\nС уважением,\nИванова Мария Петровна\n+7 916 123-45-67",
+        "--\nИван Петров\nООО «Ромашка», бухгалтер\nДлинная подпись, сколько угодно строк о себе",
+        "Заранее спасибо!\nИван",
+        "Отправлено из мобильной Почты Mail.ru",
+        "Sent from my iPhone",
+    ],
+)
+def test_body_that_says_nothing_else(body: str) -> None:
+    assert says_nothing_else(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Прошу ускорить рассмотрение",
+        "Здравствуйте!\nДокументы во вложении.\n\nС уважением,\nИван",
+        "Спасибо за ответ, но справку я так и не получил, хотя прошло уже две недели",
+        "С уважением,\n1\n2\n3\n4\n5\n6",  # no signature is that long
+    ],
+)
+def test_body_that_says_more(body: str) -> None:
+    assert not says_nothing_else(body)

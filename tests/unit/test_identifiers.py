@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -282,17 +283,89 @@ def test_inn_with_wrong_check_digit_is_not_reported() -> None:
     assert find_identifiers("ИНН 7707083894").inn == []
 
 
-def test_inn_that_also_passes_damm_is_a_ticket_number() -> None:
-    assert inn_is_valid("7707084174") and damm.is_valid("7707084174")
+# About one valid 10-digit INN in ten passes the Damm check too (identifiers.py says which reading
+# wins where). 3170669073 and 7707084174 are both; 31 and 77 are no years of ticket numbers.
+
+
+def test_labelled_inn_that_passes_damm_is_an_inn() -> None:
+    assert inn_is_valid("3170669073") and damm.is_valid("3170669073")
+    found = find_identifiers("Мой ИНН 3170669073")
+    assert (found.inn, found.ticket_refs) == (["3170669073"], [])
+
+
+@pytest.mark.parametrize(
+    "text", ["ИНН 7707084174", "ИНН: 7707084174", "инн №7707084174", "INN 7707084174"]
+)
+def test_inn_label_wins_over_a_ticket_marker(text: str) -> None:
+    found = find_identifiers(text)
+    assert (found.inn, found.ticket_refs) == (["7707084174"], [])
+
+
+def test_bare_inn_that_passes_damm_is_an_inn_only() -> None:
     found = find_identifiers("7707084174")
-    assert found.ticket_refs == ["7707084174"]
+    assert (found.inn, found.ticket_refs) == (["7707084174"], [])
+    found = find_identifiers("Организация 7707084174, прошу проверить")
+    assert (found.inn, found.ticket_refs) == (["7707084174"], [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "заявка №7707084174",
+        "#7707084174",
+        "N 7707084174",
+        "Re: [№7707084174] ответ",
+        "по обращению 7707084174",
+        "Номер обращения: 7707084174",
+        "заявка номер 7707084174",
+        "обращение за номером 7707084174",
+        "Статус заявки 7707084174",
+        "ticket 7707084174 viewed",
+        "по заявкам 2600000128, 7707084174 и 2600000131",
+    ],
+)
+def test_inn_valid_number_marked_as_a_ticket_is_a_ticket_only(text: str) -> None:
+    found = find_identifiers(text)
+    assert "7707084174" in found.ticket_refs
     assert found.inn == []
 
 
+def test_bare_inn_valid_number_of_a_ticket_year_is_both() -> None:
+    # A citizen quoting their ticket bare: the reference must not be lost; nor may the INN.
+    assert inn_is_valid("2600000038") and damm.is_valid("2600000038")  # ticket 3 of 2026
+    found = find_identifiers("2600000038 документы прилагаю")
+    assert (found.inn, found.ticket_refs) == (["2600000038"], ["2600000038"])
+    assert find_identifiers("ИНН 2600000038").ticket_refs == []
+
+
+def test_a_word_ending_in_n_is_no_ticket_marker() -> None:
+    found = find_identifiers("Please check INN 7707084174")
+    assert (found.inn, found.ticket_refs) == (["7707084174"], [])
+
+
+@given(valid_inns(), st.sampled_from(["ИНН: ", "Мой ИНН ", "INN ", "ИНН организации ", ""]))
+def test_valid_inn_is_always_found(inn: str, before: str) -> None:
+    assert find_identifiers(f"{before}{inn}").inn == [inn]
+
+
 @given(valid_inns())
-def test_valid_inn_is_always_found(inn: str) -> None:
-    assume(not damm.is_valid(inn))  # a Damm-valid 10-digit number is read as a ticket number
-    assert find_identifiers(f"ИНН: {inn}").inn == [inn]
+def test_labelled_inn_is_never_a_ticket_ref(inn: str) -> None:
+    assert find_identifiers(f"ИНН {inn}").ticket_refs == []
+
+
+@given(st.integers(0, 10**9 - 1))
+def test_number_that_is_no_valid_inn_stays_a_ticket_ref_bare(number: int) -> None:
+    nine = f"{number:09d}"
+    ticket = nine + damm.check_digit(nine)
+    assume(not inn_is_valid(ticket))
+    assert find_ticket_refs(f"{ticket} документы прилагаю") == [ticket]
+
+
+@given(st.integers(0, 10**7 - 1))
+def test_ticket_of_this_service_stays_a_ticket_ref_bare(counter: int) -> None:
+    nine = f"26{counter:07d}"
+    ticket = nine + damm.check_digit(nine)
+    assert find_ticket_refs(f"{ticket} документы прилагаю") == [ticket]
 
 
 @given(st.integers(0, 10**9 - 1), st.integers(0, 9))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from normaliser.commands import Command
 from normaliser.normalise import normalise
 from normaliser.text import clean_text, html_to_text
 
@@ -208,3 +210,46 @@ def test_normalise_recognises_a_status_command() -> None:
 def test_normalise_uses_the_language_hint_only_without_evidence() -> None:
     assert normalise("2600000128", language_hint="en").language == "en"
     assert normalise("Добрый день", language_hint="en").language == "ru"
+
+
+# --- a status query in an email's subject (DOMAIN.md "Requests") -------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "\u200b\r\n", "--\r\nИван Петров", "Здравствуйте!\r\n\r\nС уважением,\r\nИван Петров"],
+)
+def test_status_in_the_subject_with_nothing_in_the_body_is_a_command(body: str) -> None:
+    result = normalise(body, subject="Статус 2600000014")
+    assert result.command == Command("status", "2600000014")
+
+
+def test_status_in_the_subject_is_read_after_cleaning() -> None:
+    result = normalise("", subject="\ufeffСТАТУС\u00a0№2600000014\r\n")
+    assert result.command == Command("status", "2600000014")
+
+
+def test_status_in_the_subject_follows_the_ticket_length() -> None:
+    result = normalise("", subject="Статус 26000010", ticket_length=8)
+    assert result.command == Command("status", "26000010")
+    assert normalise("", subject="Статус 26000010").command is None
+
+
+def test_status_in_the_subject_with_a_request_in_the_body_is_no_command() -> None:
+    # The body is for a person to read; a status answer would leave it unfiled.
+    result = normalise("Прошу приобщить документы к заявке", subject="Статус 2600000014")
+    assert result.command is None
+    assert result.identifiers.ticket_refs == ["2600000014"]
+
+
+def test_reply_with_status_in_the_subject_is_no_command() -> None:
+    assert normalise("", subject="Re: Статус 2600000014").command is None
+
+
+def test_command_in_the_body_wins_over_the_subject() -> None:
+    result = normalise("статус 2600000128", subject="Статус 2600000014")
+    assert result.command == Command("status", "2600000128")
+
+
+def test_subject_that_is_no_command_gives_none() -> None:
+    assert normalise("", subject="Справка о несудимости").command is None
