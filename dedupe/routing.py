@@ -54,7 +54,9 @@ def route(
 
     def join(ticket: TicketState, reason: Reason) -> Filing | None:
         closed = ticket.status in policy.closed_statuses
-        if closed and not policy.reopen_after_resolved:
+        # Only a resolved ticket may be reopened: a rejection is a decision, and what is written
+        # after it is a new request (linked as related).
+        if closed and not (policy.reopen_after_resolved and ticket.status == "resolved"):
             related.append(ticket.number)
             return None
         dup = duplicate[0] if duplicate and duplicate[1] == ticket.number else None

@@ -247,14 +247,40 @@ class _Filing:
         assert number is not None
         self.tx.link_ticket_contact(number, self.own)
         if filing.reopen:
-            at = rfc3339(self.now)
-            self.tx.set_ticket_status(number, "accepted", at)
-            self.tx.add_ticket_event(
-                number, at, "status", "accepted", {"comment": "reopened by the citizen"}, None
-            )
+            self._reopen(number)
         ticket = self.tx.ticket_record(number)
         assert ticket is not None
         return ticket
+
+    def _reopen(self, number: str) -> None:
+        """A resolved ticket written to again: accepted, with new due times, and everyone told."""
+        at = rfc3339(self.now)
+        ticket = self.tx.ticket_record(number)
+        assert ticket is not None
+        received = parse_rfc3339(self.raw.received_at)
+        first_due, resolution_due = self.filer.catalogue.due_times(
+            ticket.priority, received, self.filer.tz
+        )
+        self.tx.set_ticket_status(number, "accepted", at)
+        self.tx.set_ticket_due(number, rfc3339(first_due), rfc3339(resolution_due))
+        event_id, _ = self.tx.add_ticket_event(
+            number, at, "status", "accepted", {"comment": "reopened by the citizen"}, None
+        )
+        self.flags.append("reopened")  # the backend learns it from the envelope
+        reopened = self.tx.ticket_record(number)
+        assert reopened is not None
+        notifier = self.filer.notifier
+        notifier.queue(
+            self.tx,
+            "status.accepted",
+            reopened,
+            source_key=f"event:{event_id}",
+            kind="status",
+            now=self.now,
+            route=self.answer,
+            fields=notifier.status_fields(reopened, reopened.language),
+        )
+        self.queued += 1
 
     def _not_accepted(self) -> dict[str, str]:
         """The `not_accepted` field: files already known to be refused, in plain words."""

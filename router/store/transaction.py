@@ -367,6 +367,13 @@ class Tx:
         values["related"] = json.loads(values["related"])
         return msgspec.convert(values, TicketRecord)
 
+    def set_ticket_due(self, number: str, first_response: str, resolution: str) -> None:
+        """New SLA due times (a reopened ticket is a request again)."""
+        self.conn.execute(
+            "UPDATE tickets SET first_response_due = ?, resolution_due = ? WHERE number = ?",
+            (first_response, resolution, number),
+        )
+
     def set_ticket_status(
         self,
         number: str,

@@ -204,13 +204,30 @@ def test_message_after_closing_opens_a_new_related_ticket(tx: Tx, status: str) -
 
 
 def test_reopen_after_resolved_when_configured(tx: Tx) -> None:
-    """With reopen_after_resolved, the same ticket is reopened as accepted."""
+    """With reopen_after_resolved, the same ticket is reopened as accepted: the envelope says
+    so, the citizen is told, and the SLA runs again from the new message."""
     citizen = Citizen(tx, "s1", filer(reopen=True))
     first = citizen.write("Вопрос про льготы").acceptance.ticket_number or ""
+    before = tx.ticket_record(first) or pytest.fail()
     tx.set_ticket_status(first, "resolved", "2026-11-23T10:00:00Z")
     filed = citizen.write("Ответ не помог")
+    after = tx.ticket_record(first) or pytest.fail()
     assert filed.acceptance.ticket_number == first
-    assert (tx.ticket(first) or pytest.fail()).status == "accepted"
+    assert after.status == "accepted"
+    assert "reopened" in citizen.envelope(filed)["flags"]  # type: ignore[operator]
+    assert notices(tx, first) == ["confirmation", "status"]
+    assert after.resolution_due > before.resolution_due
+
+
+def test_a_rejected_ticket_is_not_reopened(tx: Tx) -> None:
+    """A rejection is a decision: even with reopen_after_resolved, what comes after it is a new
+    request linked as related."""
+    citizen = Citizen(tx, "s1", filer(reopen=True))
+    first = citizen.write("Вопрос про льготы").acceptance.ticket_number or ""
+    tx.set_ticket_status(first, "rejected", "2026-11-23T10:00:00Z", reason="не наш вопрос")
+    filed = citizen.write("Спасибо, понятно")
+    assert filed.acceptance.ticket_number != first
+    assert (tx.ticket(first) or pytest.fail()).status == "rejected"
 
 
 def test_status_query_from_linked_contact_is_answered(tx: Tx) -> None:
