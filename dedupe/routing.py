@@ -74,7 +74,13 @@ def route(
         if (filing := join(ticket, "reference")) is not None:
             return filing
     conversation = state.conversation_ticket(conversation_id)
-    if conversation is not None and (filing := join(conversation, "conversation")) is not None:
+    # The conversation's ticket, while the sender is still linked to it (an undone merge
+    # takes away the links the merge made).
+    if (
+        conversation is not None
+        and linked_to_ticket(state, contact_id, conversation.number)
+        and (filing := join(conversation, "conversation")) is not None
+    ):
         return filing
     if duplicate is not None and duplicate[1] is not None:
         ticket = state.ticket(duplicate[1])

@@ -64,12 +64,17 @@ _GREETING = re.compile(
     re.VERBOSE,
 )
 _SIGNATURE_DELIMITER = re.compile(r"--|—|–|_{3,}|-{3,}|={3,}")
+# A sign-off line is the phrase alone, or with a name after it («С уважением, Иван Петров»);
+# «Спасибо за ответ! Но документы не пришли» is a sentence that starts with thanks.
 _SIGN_OFF = re.compile(
     r"""(?i:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)
         |(?:заранее\s+)?спасибо|благодарю|best\s+regards|kind\s+regards|regards|thanks
-        |thank\s+you|отправлено\s+(?:с|из)|sent\s+from)\b""",
+        |thank\s+you)
+        [\s,!.]* (?:[A-ZА-ЯЁ][\w.\-]*(?:\s+[A-ZА-ЯЁ][\w.\-]*){0,3})? [\s,!.]*""",
     re.VERBOSE,
 )
+# A mail client's own line: whatever follows names the device.
+_SENT_FROM = re.compile(r"(?i:отправлено\s+(?:с|из)|sent\s+from)\b")
 _SIGNATURE_LINE_CHARS = 60  # «С уважением, Иванова Мария Петровна»; longer is a sentence
 _SIGNATURE_LINES = 6  # sign-off, name, position, organisation, phone, email
 
@@ -82,7 +87,7 @@ def says_nothing_else(body: str) -> bool:
     if not lines or _SIGNATURE_DELIMITER.fullmatch(lines[0]):
         return True
     return (
-        _SIGN_OFF.match(lines[0]) is not None
+        (_SIGN_OFF.fullmatch(lines[0]) or _SENT_FROM.match(lines[0])) is not None
         and len(lines) <= _SIGNATURE_LINES
         and all(len(line) <= _SIGNATURE_LINE_CHARS for line in lines)
     )

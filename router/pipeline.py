@@ -169,7 +169,13 @@ class _Filing:
     def _status_query(self, number: str | None) -> Filed:
         """Answer «статус N» to a linked contact; tell anyone else nothing about N."""
         self.flags.append("status_query")
-        number = number or self.tx.latest_contact_ticket(self.tx.merged_contacts(self.contact))
+        if number is None:
+            # The ticket the conversation is about, else the person's newest.
+            current = self.tx.conversation_ticket(self.conversation)
+            if current is not None and linked_to_ticket(self.tx, self.contact, current.number):
+                number = current.number
+            else:
+                number = self.tx.latest_contact_ticket(self.tx.merged_contacts(self.contact))
         ticket = self.tx.ticket_record(number) if number else None
         # Only a sender the channel vouches for learns a status: a form's email is typed text.
         trusted = self.raw.sender.verified

@@ -242,7 +242,8 @@ class Tx:
         return [Merge(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def undo_merge(self, merge_id: int) -> None:
-        """Detach the absorbed contact again and mark the merge undone."""
+        """Detach the absorbed contact again and mark the merge undone; each side loses its
+        links to the tickets the other opened (only the merge could have made them)."""
         merge = self.merge(merge_id)
         if merge is None:
             return
@@ -250,20 +251,35 @@ class Tx:
             "UPDATE contacts SET merged_into = NULL WHERE id = ? AND merged_into = ?",
             (merge.absorbed, merge.survivor),
         )
+        survivors, absorbed = (
+            self.merged_contacts(merge.survivor),
+            self.merged_contacts(merge.absorbed),
+        )
+        for mine, theirs in ((absorbed, survivors), (survivors, absorbed)):
+            marks_mine, marks_theirs = ", ".join("?" * len(mine)), ", ".join("?" * len(theirs))
+            self.conn.execute(
+                f"DELETE FROM ticket_contacts WHERE contact_id IN ({marks_mine}) AND number IN "
+                f"(SELECT number FROM tickets WHERE contact_id IN ({marks_theirs}))",
+                (*mine, *theirs),
+            )
         self.conn.execute(
             "UPDATE contact_merges SET undone_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
             (merge_id,),
         )
 
     def merge_undone(self, a: str, b: str) -> bool:
-        """Whether a merge of these two contacts was undone (they were told apart)."""
+        """Whether an operator told these two people apart: an undone merge between any contact
+        of one and any contact of the other (either may have been merged elsewhere since)."""
+        family_a, family_b = self.merged_contacts(a), self.merged_contacts(b)
+        marks_a, marks_b = ", ".join("?" * len(family_a)), ", ".join("?" * len(family_b))
         row = self._one(
-            "SELECT 1 FROM contact_merges WHERE undone_at IS NOT NULL AND "
-            "((survivor = ? AND absorbed = ?) OR (survivor = ? AND absorbed = ?)) LIMIT 1",
-            a,
-            b,
-            b,
-            a,
+            f"SELECT 1 FROM contact_merges WHERE undone_at IS NOT NULL AND "
+            f"((survivor IN ({marks_a}) AND absorbed IN ({marks_b})) OR "
+            f"(survivor IN ({marks_b}) AND absorbed IN ({marks_a}))) LIMIT 1",
+            *family_a,
+            *family_b,
+            *family_b,
+            *family_a,
         )
         return row is not None
 
@@ -316,7 +332,9 @@ class Tx:
         self.conn.execute(
             "INSERT INTO conversations (id, ticket_number, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET ticket_number = excluded.ticket_number, "
-            "updated_at = excluded.updated_at",
+            "updated_at = excluded.updated_at "
+            # A message replayed late (a dead letter) does not take the conversation back.
+            "WHERE excluded.updated_at >= conversations.updated_at",
             (conversation_id, number, at),
         )
 

@@ -96,6 +96,10 @@ def test_body_that_says_nothing_else(body: str) -> None:
         "Здравствуйте!\nДокументы во вложении.\n\nС уважением,\nИван",
         "Спасибо за ответ, но справку я так и не получил, хотя прошло уже две недели",
         "С уважением,\n1\n2\n3\n4\n5\n6",  # no signature is that long
+        # Short sentences that start with thanks are still something to say.
+        "Спасибо за ответ!\nНо документы так и не пришли.\nЧто делать?",
+        "Благодарю, но справку так и не выдали",
+        "Thanks, but nothing arrived yet. What now?",
     ],
 )
 def test_body_that_says_more(body: str) -> None:

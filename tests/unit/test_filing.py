@@ -288,14 +288,16 @@ def test_a_repeat_from_another_channel_of_the_same_person_joins_the_ticket(tx: T
     assert portal.envelope(again)["duplicate_of"] == first.acceptance.envelope_id
 
 
-def test_a_bare_status_query_answers_the_persons_newest_ticket(tx: Tx) -> None:
-    """«статус» without a number, from any channel of a merged person, is about their newest
-    ticket, whichever channel opened it."""
+def test_a_bare_status_query_answers_the_conversations_ticket_else_the_newest(tx: Tx) -> None:
+    """«статус» without a number is about the ticket the conversation is on; in a conversation
+    on none yet, about the person's newest ticket, whichever channel of theirs opened it."""
     portal = Citizen(tx, "user-42", kind="portal", links=(PHONE,))
-    portal.write("Код 01 Нужна справка о несудимости")
+    older = portal.write("Код 01 Нужна справка о несудимости").acceptance.ticket_number
     newest = Citizen(tx, PHONE.address, kind="phone").write("Код 03 Загранпаспорт: сроки")
-    answer = portal.write("статус")
-    assert answer.acceptance.ticket_number == newest.acceptance.ticket_number
+    here = portal.write("статус")
+    elsewhere = portal.write("статус", conversation="portal:another-tab")
+    assert here.acceptance.ticket_number == older
+    assert elsewhere.acceptance.ticket_number == newest.acceptance.ticket_number
 
 
 def test_a_conversation_that_joined_a_ticket_by_its_number_goes_on_in_it(tx: Tx) -> None:

@@ -124,3 +124,28 @@ def test_merged_contacts_are_every_contact_of_the_person(tx: Tx) -> None:
     person = canonical_contact(tx, by_email)
     assert sorted(tx.merged_contacts(person)) == sorted({by_phone, by_portal, by_email})
     assert tx.latest_contact_ticket(tx.merged_contacts(person)) is None
+
+
+def test_a_separated_pair_stays_apart_when_one_side_merges_elsewhere(tx: Tx) -> None:
+    """After an undo, the portal's contact is merged into an older one by other evidence; the
+    old evidence still does not bring the two back together."""
+    older = resolve_contact(tx, Sender("email", "old@example.ru", verified=True), [], "e/0")
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")
+    assert undo_merge(tx, tx.merges(by_phone)[0].id)
+    resolve_contact(tx, PORTAL, [Sender("email", "old@example.ru", verified=True)], "webchat/2")
+    assert canonical_contact(tx, by_portal) == older
+    resolve_contact(tx, PORTAL, [PHONE], "webchat/3")
+    assert canonical_contact(tx, by_phone) != canonical_contact(tx, by_portal)
+
+
+def test_undo_takes_away_the_links_the_merge_made(tx: Tx) -> None:
+    """While merged, the phone's holder joined the portal user's ticket; after the undo it is
+    no longer linked to it."""
+    by_phone = resolve_contact(tx, PHONE, [], "sms/1")
+    by_portal = resolve_contact(tx, PORTAL, [PHONE], "webchat/1")
+    _open_ticket(tx, "2600000014", by_portal)
+    tx.link_ticket_contact("2600000014", by_phone)  # a reference while merged
+    assert undo_merge(tx, tx.merges(by_phone)[0].id)
+    assert tx.ticket_contacts("2600000014") == [by_portal]
+    assert not linked_to_ticket(tx, by_phone, "2600000014")

@@ -166,3 +166,19 @@ def test_a_transaction_lost_to_a_full_disk_fails_its_callers(tmp_path: Path) -> 
     assert not runner.is_alive(), "the caller was never told its write failed"
     assert outcome and outcome[0].startswith("raised:"), outcome
     db.close()
+
+
+def test_a_message_filed_late_does_not_take_its_conversation_back(tx: Tx) -> None:
+    """The conversation follows its latest message by time received, not by time filed: a
+    dead letter replayed later leaves it on the newer ticket."""
+    tx.conn.execute("INSERT INTO contacts (id, created_at) VALUES ('x', 't')")
+    for number in ("2600000014", "2600000028"):
+        tx.conn.execute(
+            "INSERT INTO tickets VALUES (?, 't', 't', 'accepted', '01', 'n', 'standard',"
+            " 't', 't', 'sms', 'a', '+79161234567', 'ru', 'c', 'x', '[]', NULL, NULL, NULL)",
+            (number,),
+        )
+    tx.file_conversation("chat:s1", "2600000028", "2026-11-23T09:20:00.000Z")
+    tx.file_conversation("chat:s1", "2600000014", "2026-11-23T09:10:00.000Z")
+    current = tx.conversation_ticket("chat:s1")
+    assert current is not None and current.number == "2600000028"
