@@ -158,8 +158,8 @@ class AttachmentService:
         )
         # Content once found infected is infected under every id. Only content that was ever
         # quarantined can have been (quarantine copies are never removed while their rows
-        # exist), so the quarantine store spares the lookup by digest, which has no index,
-        # for every other upload.
+        # exist), so a look in the quarantine store spares every other upload the lookup of
+        # the rows by digest.
         share = verdict.status == "infected" or await self.quarantine.exists(record.sha256)
         if record.quarantined:
             await self._keep_apart(record.sha256)
