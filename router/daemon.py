@@ -94,7 +94,7 @@ class Daemon:
             self._on_filed,
         )
         self.updates = TicketUpdates(
-            self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments.limits
+            self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
         self.webchat = WebchatChannel(
             self.intake,

@@ -674,8 +674,8 @@ _PATHS: dict[str, Any] = {
         },
         "`invalid` (wrong type, unknown field, not an object), `empty_text`, "
         "`unknown_attachment` (not uploaded to this ticket), `attachment_refused` (not clean), "
-        "`attachments_not_accepted` (the citizen's channel carries no files, SMS), "
-        "`too_many_attachments`, `message_too_large` (the channel's count and size limits)",
+        "`too_many_attachments`, `attachments_too_large` (the count and size limits of the "
+        "citizen's channel, as for a citizen's own files; SMS carries none)",
         "reply",
         {"409": _error("`scan_pending`: a file is still being scanned; send the reply again")},
     ),

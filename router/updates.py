@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from channels.contract import AttachmentLimits, Channel
+from channels.contract import AttachmentPort, AttachmentRefused
 from router.clock import parse_rfc3339, rfc3339, utc_now
 from router.notifier import Notifier, ticket_route
 from router.store.database import Database
@@ -50,12 +50,24 @@ class TicketUpdates:
         db: Database,
         notifier: Callable[[], Notifier],
         wake: Callable[[], None],
-        limits: Callable[[Channel], AttachmentLimits],
+        attachments: AttachmentPort,
     ):
         self.db = db
         self.notifier = notifier
         self.wake = wake
-        self.limits = limits
+        self.attachments = attachments
+
+    async def _check_files(self, number: str, ids: list[str]) -> None:
+        """The files were uploaded to this ticket and may go together in one message on the
+        channel its citizen is answered on (the same rules as a citizen's files)."""
+        ticket = await self.db.read(lambda conn: Tx(conn).ticket_record(number))
+        if ticket is None:
+            raise UpdateRejected(404, "not_found", f"no ticket {number}")
+        channel = ticket_route(ticket).channel
+        try:
+            await self.attachments.check_message(ids, channel=channel, owner=f"ticket:{number}")
+        except AttachmentRefused as exc:
+            raise UpdateRejected(422, exc.code, exc.reason) from exc
 
     async def change_status(self, number: str, change: StatusChange, key: str | None) -> str:
         """Apply a status change; return the id of the notification that tells the citizen."""
@@ -135,14 +147,15 @@ class TicketUpdates:
         notifier = self.notifier()
         now = utc_now()
         files = list(dict.fromkeys(reply.attachments))
+        if files:
+            await self._check_files(number, files)
 
         def apply(conn: sqlite3.Connection) -> str:
             tx = Tx(conn)
             ticket = tx.ticket_record(number)
             if ticket is None:
                 raise UpdateRejected(404, "not_found", f"no ticket {number}")
-            channel = ticket_route(ticket).channel
-            _check_reply_files(tx, number, files, channel, self.limits(channel))
+            _require_clean(tx, files)
             idem = f"reply:{number}:{key}" if key else None
             detail = {"text": reply.text, **({"attachments": files} if files else {})}
             event_id, _ = tx.add_ticket_event(number, rfc3339(now), "reply", None, detail, idem)
@@ -164,33 +177,14 @@ class TicketUpdates:
         return notification_id
 
 
-def _check_reply_files(
-    tx: Tx, number: str, ids: list[str], channel: Channel, limits: AttachmentLimits
-) -> None:
-    """Refuse files that were not uploaded to this ticket, are not clean, or break the limits
-    of the channel the reply goes out on (SMS carries none)."""
-    if not ids:
-        return
-    if limits.count == 0:
-        raise UpdateRejected(422, "attachments_not_accepted", f"{channel} carries no files")
-    if len(ids) > limits.count:
-        raise UpdateRejected(
-            422, "too_many_attachments", f"{channel} carries at most {limits.count} files"
-        )
-    found = {record.id: record for record in tx.attachments(ids)}
-    for attachment_id in ids:
-        record = found.get(attachment_id)
-        if record is None or record.owner != f"ticket:{number}":
-            raise UpdateRejected(
-                422, "unknown_attachment", f"{attachment_id} was not uploaded to ticket {number}"
-            )
+def _require_clean(tx: Tx, ids: list[str]) -> None:
+    """Refuse files whose scan is not done or not clean (read in the reply's transaction, so a
+    verdict that arrives meanwhile is not missed)."""
+    for record in tx.attachments(ids):
+        attachment_id = record.id
         if record.status == "pending":
             raise UpdateRejected(409, "scan_pending", f"{attachment_id} is still being scanned")
         if record.status != "clean":
             raise UpdateRejected(
                 422, "attachment_refused", f"{attachment_id} is {record.status}: {record.detail}"
             )
-    if sum(record.size for record in found.values()) > limits.message:
-        raise UpdateRejected(
-            422, "message_too_large", f"{channel} carries at most {limits.message} bytes of files"
-        )
