@@ -252,17 +252,14 @@ class _Filing:
         number = filing.ticket
         assert number is not None
         self.tx.link_ticket_contact(number, self.own)
-        if filing.reopen:
-            self._reopen(number)
         ticket = self.tx.ticket_record(number)
         assert ticket is not None
-        return ticket
+        return self._reopen(ticket) if filing.reopen else ticket
 
-    def _reopen(self, number: str) -> None:
-        """A resolved ticket written to again: accepted, with new due times, and everyone told."""
-        at = rfc3339(self.now)
-        ticket = self.tx.ticket_record(number)
-        assert ticket is not None
+    def _reopen(self, ticket: TicketRecord) -> TicketRecord:
+        """A resolved ticket written to again: accepted, with new due times, and everyone told;
+        the ticket as it is now."""
+        number, at = ticket.number, rfc3339(self.now)
         received = parse_rfc3339(self.raw.received_at)
         first_due, resolution_due = self.filer.catalogue.due_times(
             ticket.priority, received, self.filer.tz
@@ -287,6 +284,7 @@ class _Filing:
             fields=notifier.status_fields(reopened, reopened.language),
         )
         self.queued += 1
+        return reopened
 
     def _not_accepted(self) -> dict[str, str]:
         """The `not_accepted` field: files already known to be refused, in plain words."""
