@@ -23,6 +23,8 @@ UPLOAD_CHUNK = 256 * 1024
 MULTIPART_OVERHEAD = 256 * 1024
 # JSON bodies of the API and the form: far above any status change, reply or form text.
 JSON_BODY_MAX = 1024 * 1024
+# The scope key where limit_body() leaves a route's body limit for BodyGuard.
+BODY_LIMIT = "omnirouter.body_limit"
 
 
 class Refusal(NamedTuple):
@@ -32,14 +34,17 @@ class Refusal(NamedTuple):
     response: JSONResponse
 
 
-def body_refused(headers: Headers, limit: int) -> Refusal | None:
-    """411, 400 or 413 when the declared body is missing, unreadable or over `limit` bytes.
+def limit_body(request: Request, limit: int) -> Refusal | None:
+    """Hold the request's body to `limit` bytes as read (BodyGuard counts them); 411, 400 or 413
+    at once when the declared length is missing, unreadable or already over the limit.
 
-    Starlette spools multipart files and reads JSON bodies whole before any later check runs;
-    h11 never delivers more than Content-Length, so checking the header first bounds both. A
-    chunked body's size is unknown until read, so it is refused (browsers send the length).
+    Starlette spools multipart files and reads JSON bodies whole before any later check runs,
+    so the declared length is checked before the first byte is read. A chunked body's size is
+    unknown until read: it is refused here (browsers send the length), and BodyGuard's count
+    bounds whatever is read anyway.
     """
-    declared = headers.get("content-length")
+    request.scope[BODY_LIMIT] = limit
+    declared = request.headers.get("content-length")
     if declared is None:
         return _refusal(411, "length_required", "send the body with a Content-Length")
     if not declared.isdigit():
@@ -79,13 +84,14 @@ async def upload_one_file(
     Raises UploadRefused for a body that cannot be read, and lets the store's
     AttachmentRefused through for the caller to word.
     """
-    if (refused := body_refused(request.headers, limit)) is not None:
+    if (refused := limit_body(request, limit)) is not None:
         raise UploadRefused(refused.code, refused.response)
     try:
         form = await request.form(max_files=1, max_fields=4)
     except Exception as exc:  # python-multipart raises several types for a broken body
         message = f"a multipart/form-data body is expected: {exc}"
-        raise UploadRefused("unreadable_upload", _answer(400, "unreadable", message)) from exc
+        refusal = _refusal(400, "unreadable", message)
+        raise UploadRefused("unreadable_upload", refusal.response) from exc
     try:
         upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
         if upload is None:
@@ -149,50 +155,79 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-class BodyTimeout:
-    """ASGI middleware: a request body that stops arriving for `seconds` ends the request.
+class BodyGuard:
+    """ASGI middleware: a request body framed one way only, held to its limit, and timed.
 
-    The app is told the client left (whatever it answers to that is dropped) and the client
-    gets 408 with the connection closed. Only reads of the body are timed: once it is whole,
-    later receive() calls (a streaming response watching for the client to leave) wait as
-    long as they need.
+    - Content-Length and Transfer-Encoding together are refused (RFC 9112 6.1: such a
+      message may be an attempt to smuggle a request, and the server must close the
+      connection after answering); h11 would read the chunked body past the declared length.
+    - The bytes actually read are counted against the limit a handler set with limit_body()
+      (JSON_BODY_MAX otherwise), chunked or not; past it the app is told the client left and
+      the client gets 413.
+    - A body that stops arriving for `seconds` ends the request with 408.
+
+    Every refusal closes the connection: the rest of the body is still on it. Only reads of the
+    body are timed and counted: once it is whole, later receive() calls (a streaming response
+    watching for the client to leave) wait as long as they need.
     """
 
-    def __init__(self, app: ASGIApp, seconds: Callable[[], float]) -> None:
+    def __init__(
+        self, app: ASGIApp, seconds: Callable[[], float], refused: Callable[[int, str], None]
+    ) -> None:
         self.app = app
         self.seconds = seconds
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body_done = timed_out = responded = False
+        headers = Headers(scope=scope)
+        if "transfer-encoding" in headers and "content-length" in headers:
+            await self._refuse(
+                _refusal(400, "ambiguous_length", "send Content-Length or chunked, not both"),
+                scope,
+                receive,
+                send,
+            )
+            return
+        refusal: Refusal | None = None
+        body_done = responded = False
+        read = 0
 
-        async def timed_receive() -> Message:
-            nonlocal body_done, timed_out
-            if timed_out:
+        async def guarded_receive() -> Message:
+            nonlocal body_done, refusal, read
+            if refusal is not None:
                 return {"type": "http.disconnect"}
             if body_done:
                 return await receive()
             with trio.move_on_after(self.seconds()):
                 message = await receive()
                 body_done = message["type"] != "http.request" or not message.get("more_body")
-                return message
-            timed_out = True
+                read += len(message.get("body", b""))
+                limit = scope.get(BODY_LIMIT, JSON_BODY_MAX)
+                if read <= limit:
+                    return message
+                refusal = _refusal(413, "body_too_large", f"the body may be at most {limit} bytes")
+                return {"type": "http.disconnect"}
+            # RFC 9110 15.5.9: the server did not receive a complete request in time.
+            refusal = _refusal(408, "body_timeout", "the request body stopped arriving")
             return {"type": "http.disconnect"}
 
         async def guarded_send(message: Message) -> None:
             nonlocal responded
-            if not timed_out:
+            if refusal is None:
                 responded = responded or message["type"] == "http.response.start"
                 await send(message)
 
         try:
-            await self.app(scope, timed_receive, guarded_send)
+            await self.app(scope, guarded_receive, guarded_send)
         except Exception:
-            if not timed_out:
+            if refusal is None:
                 raise
-        if timed_out and not responded:
-            # RFC 9110 15.5.9: the server did not receive a complete request in time.
-            refusal = _refusal(408, "body_timeout", "the request body stopped arriving")
-            await refusal.response(scope, receive, send)
+        if refusal is not None and not responded:
+            await self._refuse(refusal, scope, receive, send)
+
+    async def _refuse(self, refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+        self.refused(refusal.response.status_code, refusal.code)
+        await refusal.response(scope, receive, send)

@@ -24,15 +24,16 @@ from channels.contract import AttachmentRefused
 from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
-    BodyTimeout,
+    BodyGuard,
     UploadRefused,
-    body_refused,
     file_response,
+    limit_body,
     upload_one_file,
 )
 from normaliser.envelope import envelope_decoder
 from normaliser.masking import mask_personal_data
 from router import metrics
+from router.edge import ClientAddress, IPNetwork
 from router.notifier import ticket_route
 from router.openapi import OPENAPI
 from router.store.transaction import Tx
@@ -450,7 +451,7 @@ B = TypeVar("B")
 
 async def _body(request: Request, model: type[B]) -> B | Response:
     """Decode a JSON body into `model`, or an error response saying what is wrong."""
-    if (refused := body_refused(request.headers, JSON_BODY_MAX)) is not None:
+    if (refused := limit_body(request, JSON_BODY_MAX)) is not None:
         metrics.api_errors.labels(str(refused.response.status_code), refused.code).inc()
         return refused.response
     try:
@@ -489,14 +490,25 @@ def _audit(request: Request, kind: str, what: str) -> None:
 
 
 def build_app(
-    api: Api, channel_routes: list[BaseRoute], body_timeout: Callable[[], float]
+    api: Api,
+    channel_routes: list[BaseRoute],
+    body_timeout: Callable[[], float],
+    proxies: Callable[[], tuple[IPNetwork, ...]],
+    client_ip_header: Callable[[], str],
 ) -> Starlette:
     """One ASGI app for every listener route."""
     return Starlette(
         routes=[*api.routes(), *channel_routes],
-        middleware=[Middleware(BodyTimeout, seconds=body_timeout)],
+        middleware=[
+            Middleware(ClientAddress, trusted=proxies, header=client_ip_header),
+            Middleware(BodyGuard, seconds=body_timeout, refused=_count_refusal),
+        ],
         exception_handlers={Exception: _internal_error},
     )
+
+
+def _count_refusal(status: int, code: str) -> None:
+    metrics.api_errors.labels(str(status), code).inc()
 
 
 def constant_time_member(token: str, tokens: frozenset[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import stat
@@ -79,6 +80,28 @@ class HttpSection(_Section):
     # A request body that stops arriving for this long is answered 408 and its connection
     # closed, so stalled uploads cannot hold connections open (nginx client_body_timeout: 60s).
     body_timeout: Elapsed = Span.parse("60s")
+    # A client that reads nothing of a pending answer or notice for this long is disconnected,
+    # so it holds no sender, lock or outbox slot longer (nginx send_timeout: 60s; a chat notice
+    # is small, so a reader that takes seconds is gone).
+    send_timeout: Elapsed = Span.parse("10s")
+    # Open connections in all and from one address; more are answered 503 / 429 and closed.
+    # Offices share an address behind NAT: 100 leaves room for many browsers behind one.
+    max_connections: int = Field(10000, ge=1)
+    max_connections_per_ip: int = Field(100, ge=1)
+    # Reverse proxies in front of the daemon (addresses or CIDR networks): only from these is
+    # client_ip_header believed, and their connections are not held to the per-IP cap.
+    trusted_proxies: list[str] = []
+    client_ip_header: str = Field("X-Forwarded-For", pattern=r"^[A-Za-z0-9-]+$")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
+        return entries
 
     @field_validator("listen")
     @classmethod

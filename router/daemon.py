@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from channels.contract import Deliver
 from channels.webchat.adapter import WebchatChannel
@@ -27,6 +25,7 @@ from router.attachments.service import AttachmentService
 from router.chat_store import ChatStore
 from router.clock import utc_now
 from router.config import PLANNED_CHANNELS, ConfigError, Settings, load_settings
+from router.edge import Edge, EdgeLimits, parse_networks
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
 from router.notifier import Notifier
@@ -197,17 +196,23 @@ class Daemon:
             log.info("omnirouter stopped")
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[None]) -> None:
-        listen = self.settings.router.http
-        config = HypercornConfig()
-        config.bind = [listen.listen]
-        config.graceful_timeout = listen.drain_seconds
-        config.websocket_max_message_size = self.settings.webchat.max_frame_bytes
-        config.accesslog = None
-        config.errorlog = logging.getLogger("hypercorn.error")
+        http = self.settings.router.http
         app = build_app(
-            Api(self), self.webchat.routes(), lambda: self.settings.router.http.body_timeout.seconds
+            Api(self),
+            self.webchat.routes(),
+            lambda: self.settings.router.http.body_timeout.seconds,
+            lambda: parse_networks(self.settings.router.http.trusted_proxies),
+            lambda: self.settings.router.http.client_ip_header,
         )
-        await serve(app, config, shutdown_trigger=self._stop_http.wait, task_status=task_status)  # type: ignore[arg-type]
+        limits = EdgeLimits(
+            max_connections=http.max_connections,
+            max_connections_per_ip=http.max_connections_per_ip,
+            send_timeout=http.send_timeout.seconds,
+            drain_seconds=http.drain_seconds,
+            trusted_proxies=parse_networks(http.trusted_proxies),
+        )
+        self.edge = Edge(app, http.listen, limits, self.settings.webchat.max_frame_bytes)
+        await self.edge.serve(self._stop_http.wait, task_status=task_status)
         self._shutdown.set()
 
     async def _signals(self, nursery: trio.Nursery) -> None:
@@ -222,7 +227,7 @@ class Daemon:
                 # Chat sockets live for hours: close them so clients reconnect elsewhere. Hypercorn
                 # then finishes in-flight requests (up to drain_seconds), serve() returns and run()
                 # cancels the workers; queued writes still commit when the database closes.
-                await self.webchat.close_all()
+                self.webchat.close_all()
                 self.feed.close()
                 self._stop_http.set()
 

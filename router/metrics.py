@@ -123,3 +123,30 @@ commit_group = Histogram(
 config_reloads = Counter(
     "omnirouter_config_reloads", "Configuration reloads by result", ["result"], registry=registry
 )
+http_connections = Gauge(
+    "omnirouter_http_connections", "Open connections on the HTTP listener", registry=registry
+)
+http_connections_refused = Counter(
+    "omnirouter_http_connections_refused",
+    "Connections answered 429/503 and closed at once: max_connections(_per_ip)",
+    ["reason"],
+    registry=registry,
+)
+http_connections_cut = Counter(
+    "omnirouter_http_connections_cut",
+    "Connections the server closed: a peer that stopped reading (send_timeout)",
+    ["reason"],
+    registry=registry,
+)
+http_connection_errors = Counter(
+    "omnirouter_http_connection_errors",
+    "Connections ended by an error inside the HTTP server; the listener went on",
+    ["error"],
+    registry=registry,
+)
+rate_limited = Counter(
+    "omnirouter_rate_limited",
+    "Requests and frames refused over a per-client limit (answered rate_limited / 429)",
+    ["channel", "limit"],
+    registry=registry,
+)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -34,8 +35,8 @@ from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
     UploadRefused,
-    body_refused,
     file_response,
+    limit_body,
     receive_upload,
     upload_one_file,
 )
@@ -86,21 +87,70 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Frames queued for one connection. A notice or answer is a few hundred bytes, so a client this
+# far behind has stopped reading: it is closed, and every notice is still in the session's
+# history for its `resume`.
+SEND_QUEUE = 64
+# RFC 6455 7.4.1: 1001 going away (the server stops), 1008 policy violation (not reading).
+GOING_AWAY, NOT_READING = 1001, 1008
+
+
 class _Connection:
-    """One open WebSocket; sends are serialised because notices arrive from the outbox task."""
+    """One open WebSocket. Its frames go through a queue that a writer task of its own drains,
+    so whoever sends to it (the outbox, another tab's message) never waits on this client."""
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
-        self.lock = trio.Lock()
         self.session: ChatSession | None = None
+        self._queue, self._frames = trio.open_memory_channel[str | int](SEND_QUEUE)
+        self._scope = trio.CancelScope()
+
+    def push(self, frame: msgspec.Struct) -> bool:
+        """Queue a frame without waiting; False if this connection is closed or too far behind."""
+        try:
+            self._queue.send_nowait(encode_frame(frame).decode())
+        except trio.WouldBlock:
+            self.close(NOT_READING)
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return False
+        return True
 
     async def send(self, frame: msgspec.Struct) -> None:
-        async with self.lock:
+        """Queue a frame of this connection's own conversation, waiting for room."""
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            await self._queue.send(encode_frame(frame).decode())
+
+    def close(self, code: int) -> None:
+        """Close with `code` after what is queued, or at once if the queue is full."""
+        try:
+            self._queue.send_nowait(code)
+        except trio.WouldBlock:
+            self._scope.cancel()
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    async def serve(self, read: Callable[[], Awaitable[None]]) -> None:
+        """Run `read` (the client's frames) beside the writer until either ends."""
+        with self._scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, nursery.cancel_scope)
+                await read()
+                nursery.cancel_scope.cancel()
+        self._queue.close()
+
+    async def _write(self, done: trio.CancelScope) -> None:
+        async for item in self._frames:
+            if isinstance(item, int):
+                with contextlib.suppress(RuntimeError, trio.BrokenResourceError):
+                    await self.ws.close(code=item)
+                break
             if self.ws.application_state != WebSocketState.CONNECTED:
-                # Closed (a stop, or the client left) while the frame was being filed: what it
-                # answered is stored, and the client's resend of the client_id gets it again.
-                return
-            await self.ws.send_text(encode_frame(frame).decode())
+                break
+            # The listener bounds this send ([http] send_timeout): a client that does not read
+            # is disconnected there, and the reader then sees it leave.
+            await self.ws.send_text(item)
+        done.cancel()
 
 
 class WebchatChannel:
@@ -142,14 +192,10 @@ class WebchatChannel:
         """Open WebSocket connections."""
         return len(self._open)
 
-    async def close_all(self) -> None:
+    def close_all(self) -> None:
         """Close every chat socket with 1001 (going away): the widget reconnects elsewhere."""
         for conn in list(self._open):
-            try:
-                async with conn.lock:
-                    await conn.ws.close(code=1001)
-            except (WebSocketDisconnect, RuntimeError, trio.BrokenResourceError):
-                continue  # already gone
+            conn.close(GOING_AWAY)
 
     async def deliver(self, message: Outbound) -> bool:
         """Append a notice to the session's history; True if pushed to an open connection."""
@@ -162,14 +208,9 @@ class WebchatChannel:
             message.attachments,
         )
         frame = _notice_frame(notice)
-        pushed = False
-        for conn in list(self._live.get(message.address, ())):
-            try:
-                await conn.send(frame)
-                pushed = True
-            except (WebSocketDisconnect, RuntimeError, trio.BrokenResourceError):
-                continue  # it is in the history; the client gets it on resume
-        return pushed
+        # Never waits on a client: one that does not read is closed and gets it on resume.
+        pushed = [conn.push(frame) for conn in list(self._live.get(message.address, ()))]
+        return any(pushed)
 
     # -- static page -------------------------------------------------------------------------
 
@@ -203,16 +244,20 @@ class WebchatChannel:
         await ws.accept()
         conn = _Connection(ws)
         self._open.add(conn)
-        try:
+
+        async def read() -> None:
             while True:
                 event = await ws.receive()
                 if event["type"] == "websocket.disconnect":
-                    break
+                    return
                 text = event.get("text")
                 if text is None:
                     await self._reject(conn, "binary_frame", "Ожидается текстовый кадр JSON.")
                     continue
                 await self._on_frame(conn, text)
+
+        try:
+            await conn.serve(read)
         except WebSocketDisconnect:
             pass
         finally:
@@ -410,7 +455,7 @@ class WebchatChannel:
             if multipart
             else (JSON_BODY_MAX)
         )
-        if (refused := body_refused(request.headers, limit)) is not None:
+        if (refused := limit_body(request, limit)) is not None:
             self.bad_input("form", refused.code)
             return refused.response
         allowed = min(settings.form.max_files, self.attachments.limits("form").count)

@@ -486,7 +486,11 @@ def _route_table() -> set[tuple[str, str]]:
     """
     nothing: Any = None
     app = build_app(
-        Api(nothing), WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes(), nothing
+        Api(nothing),
+        WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes(),
+        nothing,
+        nothing,
+        nothing,
     )
     table = set()
     for route in app.routes:

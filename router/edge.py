@@ -1,0 +1,313 @@
+"""The public edge: the HTTP listener, with every connection contained, bounded and counted.
+
+Hypercorn speaks HTTP/1.1 and WebSocket for each connection, but its own `serve()` lets one
+connection's protocol error end the whole server (hypercorn issue #225: a WebSocket upgrade
+followed by a stray byte raises h11's LocalProtocolError out of the listener), sends to a
+peer without any time limit inside a shielded scope, and leaves a refused WebSocket handshake
+open after its `Connection: close` answer. Hypercorn is the only maintained ASGI server for
+trio, so instead of replacing it this module owns what sits around each of its connections:
+the accept loop (connection limits, one failure contained per connection, logged once and
+counted), the stream it writes to (a send that the peer does not read within `send_timeout`
+breaks that connection only), closing once a response says the connection must close, and a
+drain that ends every connection within `drain_seconds` of SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import h11
+import trio
+from hypercorn.app_wrappers import ASGIWrapper
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.events import Event, RawData
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from router import metrics
+
+log = logging.getLogger(__name__)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class EdgeLimits:
+    """How much of the daemon one connection, one address and everyone together may hold."""
+
+    max_connections: int
+    max_connections_per_ip: int
+    # A peer that reads nothing of a pending write for this long is cut off.
+    send_timeout: float
+    drain_seconds: float
+    # Connections from these addresses carry many clients (a reverse proxy): no per-IP cap.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+
+def parse_networks(
+    entries: Iterable[str],
+) -> tuple[IPNetwork, ...]:
+    """Addresses or CIDR networks, e.g. ["127.0.0.1", "10.0.0.0/8"]."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether `address` (an IP in text) belongs to one of `networks`."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+class GuardedStream(trio.abc.HalfCloseableStream):
+    """A socket stream whose every send ends within `send_timeout`, or breaks the connection.
+
+    Hypercorn shields its sends from cancellation, so a peer that stops reading would hold the
+    sending task (and whatever it holds: an outbox slot, a lock) for as long as the kernel's
+    buffers stay full. The deadline here is inside the shield and applies anyway.
+    """
+
+    def __init__(self, inner: trio.SocketStream, send_timeout: float) -> None:
+        self.inner = inner
+        self.send_timeout = send_timeout
+        self.timed_out = False
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        """The socket, for Hypercorn's peer and local addresses."""
+        return self.inner.socket
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        with trio.move_on_after(self.send_timeout):
+            await self.inner.send_all(data)
+            return
+        # A half-written frame cannot be resumed: the connection is over.
+        self.timed_out = True
+        metrics.http_connections_cut.labels("send_timeout").inc()
+        self.abort()
+        raise trio.BrokenResourceError(f"the peer read nothing for {self.send_timeout:g}s")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self.inner.send_eof()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def abort(self) -> None:
+        """Close the socket now; tasks blocked on it wake with ClosedResourceError."""
+        self.inner.socket.close()
+
+
+class _Connection(TCPServer):
+    """Hypercorn's connection, closed as soon as an answer says the connection must close."""
+
+    async def protocol_send(self, event: Event) -> None:
+        await super().protocol_send(event)
+        if isinstance(event, RawData) and _must_close(self.protocol):
+            # Hypercorn answers a refused WebSocket handshake with `Connection: close` and then
+            # keeps reading; the answer has been written, so the connection ends here (RFC 9112
+            # 9.6: after sending close the server must not process further requests).
+            self.stream.abort()
+
+
+def _must_close(protocol: Any) -> bool:
+    """True when the HTTP/1.1 side of the connection has said its last word."""
+    connection = getattr(getattr(protocol, "protocol", None), "connection", None)
+    connection = getattr(connection, "h11_connection", connection)
+    return isinstance(connection, h11.Connection) and connection.our_state in (
+        h11.MUST_CLOSE,
+        h11.CLOSED,
+    )
+
+
+class Edge:
+    """Accepts connections on the listen address and serves the ASGI app on each."""
+
+    def __init__(self, app: ASGIApp, listen: str, limits: EdgeLimits, max_frame: int) -> None:
+        self.app = ASGIWrapper(app)  # type: ignore[arg-type]
+        self.listen = listen
+        self.limits = limits
+        self.config = HypercornConfig()
+        self.config.websocket_max_message_size = max_frame
+        self.config.accesslog = None
+        self.config.errorlog = logging.getLogger("hypercorn.error")
+        self.context = WorkerContext(None)
+        self.per_ip: Counter[str] = Counter()
+        self.streams: set[GuardedStream] = set()
+        self._idle = trio.Event()
+        self._idle.set()
+
+    @property
+    def connections(self) -> int:
+        """Open connections."""
+        return len(self.streams)
+
+    async def serve(
+        self,
+        stop: Callable[[], Awaitable[object]],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until `stop` returns, then drain: at most `drain_seconds` more."""
+        host, _, port = self.listen.rpartition(":")
+        listeners = await trio.open_tcp_listeners(int(port), host=host.strip("[]"))
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                accepting.start_soon(
+                    partial(
+                        trio.serve_listeners, self._handle, listeners, handler_nursery=connections
+                    )
+                )
+                task_status.started()
+                await stop()
+                accepting.cancel_scope.cancel()  # the listening sockets close: no new clients
+            # Idle keep-alive connections close at once; requests in flight get the drain time.
+            await self.context.terminated.set()
+            with trio.move_on_after(self.limits.drain_seconds):
+                await self._idle.wait()
+            for stream in list(self.streams):
+                stream.abort()
+            connections.cancel_scope.cancel()
+
+    async def _handle(self, raw: trio.SocketStream) -> None:
+        try:
+            ip = str(raw.socket.getpeername()[0])
+        except OSError:  # gone before we looked
+            await raw.aclose()
+            return
+        refusal = self._refusal(ip)
+        if refusal is not None:
+            await self._refuse(raw, refusal)
+            return
+        stream = GuardedStream(raw, self.limits.send_timeout)
+        self.per_ip[ip] += 1
+        self.streams.add(stream)
+        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        metrics.http_connections.set(len(self.streams))
+        try:
+            # Hypercorn types its stream as SSLStream but, unencrypted, uses only what
+            # GuardedStream has (it tells the two apart by do_handshake being absent).
+            guarded: Any = stream
+            await _Connection(self.app, self.config, self.context, ConnectionState({}), guarded)
+        except Exception as exc:  # one connection's failure is that connection's only
+            self._contained(ip, exc)
+        except BaseExceptionGroup as group:
+            errors, rest = group.split(Exception)
+            if errors is not None:
+                self._contained(ip, errors)
+            if rest is not None:
+                raise rest from None
+        finally:
+            stream.abort()
+            self.streams.discard(stream)
+            self.per_ip[ip] -= 1
+            if not self.per_ip[ip]:
+                del self.per_ip[ip]
+            metrics.http_connections.set(len(self.streams))
+            if not self.streams:
+                self._idle.set()
+
+    def _refusal(self, ip: str) -> str | None:
+        """Why a new connection from `ip` is refused, or None."""
+        if len(self.streams) >= self.limits.max_connections:
+            return "max_connections"
+        if self.per_ip[ip] >= self.limits.max_connections_per_ip and not in_networks(
+            ip, self.limits.trusted_proxies
+        ):
+            return "max_connections_per_ip"
+        return None
+
+    async def _refuse(self, raw: trio.SocketStream, reason: str) -> None:
+        """Answer 429 or 503 without reading the request, and close."""
+        metrics.http_connections_refused.labels(reason).inc()
+        status = (
+            "429 Too Many Requests"
+            if reason == "max_connections_per_ip"
+            else ("503 Service Unavailable")
+        )
+        body = b'{"error":"rate_limited","message":"too many connections, retry later"}'
+        head = (
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with trio.move_on_after(self.limits.send_timeout):
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await raw.send_all(head.encode() + body)
+        await raw.aclose()
+
+    @staticmethod
+    def _contained(ip: str, error: BaseException) -> None:
+        metrics.http_connection_errors.labels(type(error).__name__).inc()
+        log.warning(
+            "a connection from %s ended on a server error, the listener goes on: %s: %s",
+            ip,
+            type(error).__name__,
+            error,
+        )
+
+
+class ClientAddress:
+    """ASGI middleware: the client's address is the peer's, or a trusted proxy's header.
+
+    Only a peer in `trusted_proxies` may name the client, and only in `header`; the address
+    taken is the last one in the list that is not itself a trusted proxy (the one the nearest
+    untrusted hop connected from), as nginx's realip module does with `real_ip_recursive on`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted: Callable[[], tuple[IPNetwork, ...]],
+        header: Callable[[], str],
+    ) -> None:
+        self.app = app
+        self.trusted = trusted
+        self.header = header
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope.get("client"):
+            trusted = self.trusted()
+            peer, port = scope["client"]
+            if trusted and in_networks(peer, trusted):
+                name = self.header().lower().encode("latin-1")
+                hops = [
+                    hop.strip()
+                    for key, value in scope["headers"]
+                    if key == name
+                    for hop in value.decode("latin-1").split(",")
+                ]
+                for hop in reversed(hops):
+                    if not in_networks(hop, trusted):
+                        if _is_ip(hop):
+                            scope["client"] = (hop, port)
+                        break
+        await self.app(scope, receive, send)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def client_ip(scope: Scope) -> str:
+    """The client's address as ClientAddress resolved it."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

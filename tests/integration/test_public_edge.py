@@ -1,0 +1,319 @@
+"""Hostile clients against the public edge: raw bytes over real sockets to the daemon process.
+
+Each test ends by checking that the daemon is the same process it was (nothing stopped it)
+and still answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from .daemon import DaemonProcess, open_chat, running_daemon
+
+# Time allowed to an answer that the daemon gives at once; generous for a loaded CI machine.
+ANSWER_DEADLINE = 10.0
+WS_HEAD = (
+    "GET {path} HTTP/1.1\r\nHost: omnirouter\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """One daemon for the tests that leave it as they found it."""
+    with running_daemon(tmp_path_factory.mktemp("edge")) as running:
+        yield running
+
+
+async def exchange(daemon: DaemonProcess, data: bytes, *, read_to_close: bool = True) -> bytes:
+    """Send raw bytes and read what comes back until the server closes (or, if not
+    `read_to_close`, until one response head has arrived)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", daemon.port)
+    async with stream:
+        await stream.send_all(data)
+        answer = b""
+        with trio.fail_after(ANSWER_DEADLINE):
+            while chunk := await stream.receive_some(65536):
+                answer += chunk
+                if not read_to_close and b"\r\n\r\n" in answer:
+                    break
+    return answer
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def still_the_same(daemon: DaemonProcess, pid: int) -> None:
+    """The daemon process that started the test is alive and answers."""
+    assert daemon.process is not None and daemon.process.pid == pid
+    assert daemon.process.poll() is None, daemon.log.read_text()[-3000:]
+    assert httpx.get(daemon.base + "/healthz", timeout=ANSWER_DEADLINE).status_code == 200
+
+
+def open_fds(daemon: DaemonProcess) -> int:
+    assert daemon.process is not None
+    return len(os.listdir(f"/proc/{daemon.process.pid}/fd"))
+
+
+def metric(daemon: DaemonProcess, name: str) -> float:
+    """The sum of a metric's samples (every label set) from /metrics."""
+    text = httpx.get(
+        daemon.base + "/metrics",
+        headers={"Authorization": f"Bearer {daemon.metrics_token}"},
+        timeout=ANSWER_DEADLINE,
+    ).text
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name)] in "{ "
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/chat/ws", "/healthz", "/chat/", "/api/v1/envelopes", "/no/such/path"]
+)
+async def test_an_upgrade_with_trailing_bytes_ends_only_its_own_connection(
+    edge: DaemonProcess, path: str
+) -> None:
+    """Hypercorn #225: a WebSocket upgrade followed by a stray byte used to stop the process."""
+    assert edge.process is not None
+    pid = edge.process.pid
+    request = WS_HEAD.format(path=path, version=13).encode() + b"X"
+    answer = await exchange(edge, request)
+    assert answer == b"" or status_of(answer) in (101, 400, 403, 404), answer
+    still_the_same(edge, pid)
+
+
+async def test_a_refused_handshake_closes_its_connection(edge: DaemonProcess) -> None:
+    """1,000 handshakes with a bad version: each answered 400 and closed; no descriptor kept."""
+    assert edge.process is not None
+    pid = edge.process.pid
+    baseline = open_fds(edge)
+    request = WS_HEAD.format(path="/chat/ws", version=7).encode()
+    answers: list[bytes] = []
+
+    async def one() -> None:
+        answers.append(await exchange(edge, request))  # returns only once the server closed
+
+    for _ in range(10):
+        async with trio.open_nursery() as nursery:
+            for _ in range(100):
+                nursery.start_soon(one)
+    assert {status_of(a) for a in answers} == {400}
+    assert open_fds(edge) <= baseline + 2
+    still_the_same(edge, pid)
+
+
+async def test_length_and_chunked_together_are_refused_and_closed(edge: DaemonProcess) -> None:
+    """RFC 9112 6.1: the chunked body past a small Content-Length is never read."""
+    assert edge.process is not None
+    pid = edge.process.pid
+    head = (
+        b"POST /api/v1/forms/feedback HTTP/1.1\r\nHost: omnirouter\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 10\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    stream = await trio.open_tcp_stream("127.0.0.1", edge.port)
+    answer = b""
+    async with stream:
+        await stream.send_all(head)
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"a" * (1 << 20))
+        with trio.fail_after(ANSWER_DEADLINE):
+            # Keep sending a megabyte at a time: the server must answer and close long before
+            # 64 MB, without reading them.
+            with trio.move_on_after(ANSWER_DEADLINE / 2):
+                for _ in range(64):
+                    try:
+                        await stream.send_all(chunk)
+                    except trio.BrokenResourceError:
+                        break
+            while data := await stream.receive_some(65536):
+                answer += data
+    assert status_of(answer) == 400
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "ambiguous_length"
+    still_the_same(edge, pid)
+
+
+async def test_an_unreadable_upload_is_answered_and_closed(edge: DaemonProcess) -> None:
+    """A multipart body that cannot be parsed gets 400 and the connection ends."""
+    async with open_chat(edge) as chat:
+        body = b"this is not multipart at all"
+        request = (
+            b"POST /chat/upload HTTP/1.1\r\nHost: omnirouter\r\n"
+            b"X-Chat-Session: " + (chat.session or "").encode() + b"\r\n"
+            b"Content-Type: multipart/form-data\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
+        answer = await exchange(edge, request)  # returns only once the server closed
+    assert status_of(answer) == 400
+    assert b"connection: close" in answer.lower()
+
+
+# -- clients that stop reading -------------------------------------------------------------------
+
+STUCK_READERS = 20
+# Cyrillic text of a long operator reply: about 40 KB per notice on the wire.
+LONG_REPLY = "Ответ оператора. " * 1150
+
+
+def client_frame(text: str) -> bytes:
+    """One masked WebSocket text frame (RFC 6455 5.2), as a browser sends it."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    if len(payload) < 126:
+        head = bytes([0x81, 0x80 | len(payload)])
+    else:
+        head = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big")
+    return head + mask + masked
+
+
+class StuckReader:
+    """A chat connection with a tiny receive buffer that stops reading once it is set up."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    @classmethod
+    async def open(cls, daemon: DaemonProcess) -> StuckReader:
+        sock = trio.socket.socket()
+        sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 4096)
+        await sock.connect(("127.0.0.1", daemon.port))
+        reader = cls(trio.SocketStream(sock))
+        await reader.stream.send_all(WS_HEAD.format(path="/chat/ws", version=13).encode())
+        with trio.fail_after(ANSWER_DEADLINE):
+            while b"\r\n\r\n" not in reader.buffer:
+                reader.buffer += await reader.stream.receive_some(4096)
+        assert status_of(reader.buffer) == 101, reader.buffer
+        reader.buffer = reader.buffer.partition(b"\r\n\r\n")[2]
+        return reader
+
+    async def frame(self) -> dict[str, object]:
+        """The next server frame (unmasked, text)."""
+        with trio.fail_after(ANSWER_DEADLINE):
+            while True:
+                if len(self.buffer) >= 2:
+                    length, start = self.buffer[1] & 0x7F, 2
+                    if length == 126:
+                        length, start = int.from_bytes(self.buffer[2:4], "big"), 4
+                    elif length == 127:
+                        length, start = int.from_bytes(self.buffer[2:10], "big"), 10
+                    if len(self.buffer) >= start + length:
+                        payload = self.buffer[start : start + length]
+                        self.buffer = self.buffer[start + length :]
+                        frame: dict[str, object] = json.loads(payload)
+                        return frame
+                self.buffer += await self.stream.receive_some(65536)
+
+    async def send(self, frame: dict[str, object]) -> dict[str, object]:
+        """Send a frame and return the first answer that is not a notice."""
+        await self.stream.send_all(client_frame(json.dumps(frame)))
+        while (answer := await self.frame())["type"] == "notice":
+            pass
+        return answer
+
+
+async def stuck_session(daemon: DaemonProcess) -> tuple[str, str, list[StuckReader]]:
+    """A session with a ticket and STUCK_READERS connections of it that no longer read."""
+    first = await StuckReader.open(daemon)
+    welcome = await first.send({"type": "hello", "session": None, "lang": "ru"})
+    session = str(welcome["session"])
+    accepted = await first.send(
+        {"type": "message", "client_id": "c1", "text": "Не могу войти в личный кабинет"}
+    )
+    ticket = accepted["ticket"]
+    assert isinstance(ticket, dict)
+    readers = [first]
+    for _ in range(STUCK_READERS - 1):
+        reader = await StuckReader.open(daemon)
+        assert (await reader.send({"type": "hello", "session": session}))["type"] == "welcome"
+        readers.append(reader)
+    return session, str(ticket["number"]), readers
+
+
+async def flood_replies(daemon: DaemonProcess, ticket: str, count: int) -> None:
+    """Long operator replies: far more than the stuck sockets' buffers hold."""
+    async with daemon.backend() as backend:
+        for _ in range(count):
+            response = await backend.post(
+                f"/api/v1/tickets/{ticket}/replies", json={"text": LONG_REPLY}
+            )
+            assert response.status_code == 202, response.text
+
+
+async def admin_connections(daemon: DaemonProcess) -> int:
+    async with daemon.admin() as admin:
+        status = (await admin.get("/api/v1/admin/status")).json()
+    return int(status["channels"]["webchat"]["connections"])
+
+
+@pytest.fixture
+def slow_edge(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A daemon that waits a minute before it cuts off a client that does not read, and
+    drains for two seconds on stop."""
+    edits = {
+        "drain_seconds = 10": "drain_seconds = 2",
+        'send_timeout = "10s"': 'send_timeout = "60s"',
+    }
+    with running_daemon(tmp_path, router_edits=edits) as running:
+        yield running
+
+
+async def test_clients_that_stop_reading_do_not_hold_up_anyone_else(
+    slow_edge: DaemonProcess,
+) -> None:
+    """With 20 stuck readers swamped by replies, another citizen's confirmation comes at once
+    (long before any stuck reader could be cut off), a stuck reader that leaves stops counting,
+    and a new connection of the stuck session gets its notices."""
+    assert slow_edge.process is not None
+    pid = slow_edge.process.pid
+    session, ticket, readers = await stuck_session(slow_edge)
+    await flood_replies(slow_edge, ticket, 40)
+    async with open_chat(slow_edge) as quiet:
+        started = trio.current_time()
+        await quiet.write("Справка о доходах не приходит")
+        confirmation = await quiet.expect("notice")
+        latency = trio.current_time() - started
+    assert confirmation["kind"] == "confirmation"
+    # Every stuck reader is still connected and still stuck: nothing was freed by a timeout.
+    assert metric(slow_edge, "omnirouter_http_connections_cut_total") == 0
+    print(f"quiet session's confirmation with {STUCK_READERS} stuck readers: {latency:.3f}s")
+
+    before = await admin_connections(slow_edge)
+    for reader in readers[:5]:
+        await reader.stream.aclose()
+    for _ in range(200):  # bounded wait for the server to see them go
+        if await admin_connections(slow_edge) <= before - 5:
+            break
+        await trio.sleep(0.05)
+    assert await admin_connections(slow_edge) <= before - 5
+
+    async with open_chat(slow_edge, session) as again:
+        await again.send({"type": "resume", "after_seq": 0})
+        while len([n for n in again.notices if n["kind"] == "reply"]) < 40:
+            await again.expect("notice")
+    still_the_same(slow_edge, pid)
+    for reader in readers[5:]:
+        await reader.stream.aclose()
+
+
+async def test_sigterm_with_stuck_readers_stops_within_the_drain_time(
+    slow_edge: DaemonProcess,
+) -> None:
+    """SIGTERM ends every connection within drain_seconds, stuck or not, and the process exits."""
+    _, ticket, readers = await stuck_session(slow_edge)
+    await flood_replies(slow_edge, ticket, 40)
+    started = trio.current_time()
+    assert slow_edge.stop(timeout=2 + 5) == 0  # drain_seconds + 5 s
+    print(f"stopped {trio.current_time() - started:.2f}s after SIGTERM")
+    for reader in readers:
+        await reader.stream.aclose()
