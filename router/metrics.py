@@ -144,9 +144,3 @@ http_connection_errors = Counter(
     ["error"],
     registry=registry,
 )
-rate_limited = Counter(
-    "omnirouter_rate_limited",
-    "Requests and frames refused over a per-client limit (answered rate_limited / 429)",
-    ["channel", "limit"],
-    registry=registry,
-)

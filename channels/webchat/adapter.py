@@ -56,6 +56,7 @@ from .frames import (
     decode_client_frame,
     encode_frame,
 )
+from .limits import RateLimiter, retry_after
 from .sessions import ChatSession, Notice, SessionStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ _REFUSALS = {
     "unknown_attachment": "Файл не найден: загрузите его ещё раз.",
     "attachments_not_accepted": "Файлы здесь не принимаются.",
 }
+# What is limited per client: sessions and forms per address, messages and uploads per session.
+RATE_LIMITED = ("session", "message", "upload", "form")
+_RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
 
@@ -173,6 +177,15 @@ class WebchatChannel:
         self.bad_input = bad_input
         self._live: dict[str, set[_Connection]] = {}
         self._open: set[_Connection] = set()
+
+        def rate(kind: str) -> Callable[[], tuple[float, int]]:
+            def current() -> tuple[float, int]:
+                limits = self.settings().rate_limits
+                return getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
+
+            return current
+
+        self._limiters = {kind: RateLimiter(rate(kind)) for kind in RATE_LIMITED}
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP and WebSocket routes of this channel."""
@@ -303,6 +316,10 @@ class WebchatChannel:
         if token:
             session = await self.sessions.find(_token_hash(token))
         if session is None:
+            client = conn.ws.client
+            if wait := self._over_limit("session", client.host if client else "unknown"):
+                await self._reject(conn, "rate_limited", _RATE_LIMITED, retry_after=wait)
+                return
             token = secrets.token_urlsafe(32)
             session = await self.sessions.create(_token_hash(token), hello.lang[:8], None)
         assert token is not None
@@ -314,6 +331,11 @@ class WebchatChannel:
         await conn.send(Welcome(token, ticket, session.last_seq))
 
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
+        if wait := self._over_limit("message", session.id):
+            await self._reject(
+                conn, "rate_limited", _RATE_LIMITED, message.client_id, retry_after=wait
+            )
+            return
         settings = self.settings()
         problem = _check_message(message, settings)
         if problem is None and message.attachments:
@@ -358,10 +380,24 @@ class WebchatChannel:
         )
 
     async def _reject(
-        self, conn: _Connection, code: str, message: str, client_id: str | None = None
+        self,
+        conn: _Connection,
+        code: str,
+        message: str,
+        client_id: str | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> None:
         self.bad_input(self.name, code)
-        await conn.send(Error(code, message, client_id))
+        await conn.send(Error(code, message, client_id, retry_after))
+
+    def _over_limit(self, kind: str, key: str) -> int:
+        """0 if `key` may go on, else the whole seconds it must wait (and it is counted)."""
+        wait = self._limiters[kind].take(key)
+        if not wait:
+            return 0
+        self.bad_input("form" if kind == "form" else self.name, f"rate_limited_{kind}")
+        return retry_after(wait)
 
     # -- uploads ------------------------------------------------------------------------------
 
@@ -372,6 +408,8 @@ class WebchatChannel:
         if not settings.enabled or session is None:
             self.bad_input(self.name, "upload_without_session")
             return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
+        if wait := self._over_limit("upload", session.id):
+            return _too_many(wait)
         limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
         try:
             receipt = await upload_one_file(
@@ -449,6 +487,8 @@ class WebchatChannel:
         settings = self.settings()
         if not settings.enabled:
             return _problem(503, "disabled", "the feedback form is switched off")
+        if wait := self._over_limit("form", request.client.host if request.client else "unknown"):
+            return _too_many(wait)
         multipart = request.headers.get("content-type", "").startswith("multipart/")
         limit = (
             self.attachments.limits("form").message + MULTIPART_OVERHEAD
@@ -627,3 +667,12 @@ def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, 
 
 def _problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _too_many(wait: int) -> JSONResponse:
+    """429 with Retry-After (RFC 6585 4); the unread body goes with the connection."""
+    return JSONResponse(
+        {"error": "rate_limited", "message": _RATE_LIMITED, "retry_after": wait},
+        status_code=429,
+        headers={"Retry-After": str(wait), "Connection": "close"},
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from .limits import RateLimitSettings
+
 
 class FeedbackFormSettings(BaseModel):
     """The portal's feedback form."""
@@ -40,3 +42,4 @@ class WebchatSettings(BaseModel):
     # this stops other sites' pages from opening chats in their visitors' names.
     allowed_origins: list[str] = []
     form: FeedbackFormSettings = FeedbackFormSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()

@@ -89,11 +89,13 @@ class NoticeFrame(msgspec.Struct, tag="notice", tag_field="type", frozen=True, o
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", frozen=True, omit_defaults=True):
-    """Bad input; the connection stays open. `client_id` names the message it refuses."""
+    """Bad input; the connection stays open. `client_id` names the message it refuses;
+    `retry_after` (seconds) comes with `rate_limited`."""
 
     code: str
     message: str
     client_id: str | None = None
+    retry_after: int | None = None
 
 
 decode_client_frame = msgspec.json.Decoder(ClientFrame).decode

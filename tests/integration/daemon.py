@@ -25,6 +25,19 @@ REPO = Path(__file__).resolve().parents[2]
 FRAME_DEADLINE = 10.0
 
 
+LAX_RATE_LIMITS = """
+[rate_limits]
+session_rate = 10000
+session_burst = 10000
+message_rate = 10000
+message_burst = 10000
+upload_rate = 10000
+upload_burst = 10000
+form_rate = 10000
+form_burst = 10000
+"""
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:
@@ -42,7 +55,12 @@ class DaemonProcess:
     """Configuration, process and clients of one test daemon."""
 
     def __init__(
-        self, root: Path, router_overrides: str = "", env: dict[str, str] | None = None
+        self,
+        root: Path,
+        router_overrides: str = "",
+        env: dict[str, str] | None = None,
+        *,
+        shipped_rate_limits: bool = False,
     ) -> None:
         self.root = root
         # Extra environment for the process (NOTIFY_SOCKET, WATCHDOG_USEC).
@@ -61,7 +79,15 @@ class DaemonProcess:
         text = (self.config / "router.toml").read_text()
         text = text.replace('state_dir = "../var/state"', f'state_dir = "{self.state}"')
         text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{self.port}"')
+        if not shipped_rate_limits:
+            text = text.replace("max_connections_per_ip = 100", "max_connections_per_ip = 100000")
         (self.config / "router.toml").write_text(text + router_overrides)
+        if not shipped_rate_limits:
+            # Suites write faster than any citizen and from one address; the limits
+            # themselves are tested in test_public_edge.
+            webchat = self.config / "channels" / "webchat.toml"
+            shipped = webchat.read_text()
+            webchat.write_text(shipped.partition("[rate_limits]")[0] + LAX_RATE_LIMITS)
         self.log = root / "daemon.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -178,10 +204,14 @@ class DaemonProcess:
 
 @contextmanager
 def running_daemon(
-    root: Path, router_overrides: str = "", router_edits: Mapping[str, str] | None = None
+    root: Path,
+    router_overrides: str = "",
+    router_edits: Mapping[str, str] | None = None,
+    *,
+    shipped_rate_limits: bool = False,
 ) -> Iterator[DaemonProcess]:
     """A started daemon (router.toml overridden, or edited old -> new), stopped afterwards."""
-    daemon = DaemonProcess(root, router_overrides)
+    daemon = DaemonProcess(root, router_overrides, shipped_rate_limits=shipped_rate_limits)
     for old, new in (router_edits or {}).items():
         daemon.edit_router(old, new)
     daemon.start()

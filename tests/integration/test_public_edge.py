@@ -65,11 +65,13 @@ def open_fds(daemon: DaemonProcess) -> int:
 
 def metric(daemon: DaemonProcess, name: str) -> float:
     """The sum of a metric's samples (every label set) from /metrics."""
-    text = httpx.get(
+    response = httpx.get(
         daemon.base + "/metrics",
         headers={"Authorization": f"Bearer {daemon.metrics_token}"},
         timeout=ANSWER_DEADLINE,
-    ).text
+    )
+    assert response.status_code == 200, response.text
+    text = response.text
     return sum(
         float(line.rpartition(" ")[2])
         for line in text.splitlines()
@@ -317,3 +319,97 @@ async def test_sigterm_with_stuck_readers_stops_within_the_drain_time(
     print(f"stopped {trio.current_time() - started:.2f}s after SIGTERM")
     for reader in readers:
         await reader.stream.aclose()
+
+
+# -- limits per client ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """A daemon with the shipped per-client limits."""
+    with running_daemon(tmp_path_factory.mktemp("limited"), shipped_rate_limits=True) as running:
+        yield running
+
+
+async def test_one_address_gets_its_share_of_connections_and_others_stay_served(
+    limited: DaemonProcess,
+) -> None:
+    """150 idle connections from one address: 100 are taken, the rest answered 429 and closed;
+    another address is served meanwhile."""
+    assert limited.process is not None
+    pid = limited.process.pid
+    held: list[trio.SocketStream] = []
+    refused = 0
+    for _ in range(150):
+        stream = await trio.open_tcp_stream("127.0.0.1", limited.port)
+        held.append(stream)
+    for stream in held[100:]:
+        answer = b""
+        with trio.fail_after(ANSWER_DEADLINE):
+            while chunk := await stream.receive_some(4096):
+                answer += chunk
+        refused += status_of(answer) == 429
+    assert refused == 50
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(transport=transport, timeout=ANSWER_DEADLINE) as client:
+        other = await client.get(limited.base + "/healthz")
+    assert other.status_code == 200
+    for stream in held:
+        await stream.aclose()
+    async with httpx.AsyncClient(timeout=ANSWER_DEADLINE) as client:
+        for _ in range(200):  # bounded wait for the server to see them go
+            if (await client.get(limited.base + "/healthz")).status_code == 200:
+                break
+            await trio.sleep(0.05)
+    assert metric(limited, "omnirouter_http_connections_refused_total") >= 50
+    still_the_same(limited, pid)
+
+
+async def test_messages_per_session_are_limited_and_taken_after_the_wait(
+    limited: DaemonProcess,
+) -> None:
+    """Past the burst a session's messages are refused with retry_after; after waiting, the
+    same client_id is taken (nothing was stored for the refusal)."""
+    async with open_chat(limited) as chat:
+        answers = [await chat.write(f"Сообщение номер {i}", client_id=f"m{i}") for i in range(15)]
+        refused = [a for a in answers if a["type"] == "error"]
+        assert refused and all(a["code"] == "rate_limited" for a in refused)
+        await trio.sleep(refused[0]["retry_after"])
+        again = await chat.write("Сообщение ещё раз", client_id=refused[0]["client_id"])
+        assert again["type"] == "accepted"
+    assert metric(limited, "omnirouter_bad_input_total") >= len(refused)
+
+
+async def test_uploads_per_session_are_limited(limited: DaemonProcess) -> None:
+    async with open_chat(limited) as chat, httpx.AsyncClient(base_url=limited.base) as client:
+        statuses = []
+        for _ in range(15):
+            response = await client.post(
+                "/chat/upload",
+                headers={"X-Chat-Session": chat.session or ""},
+                files={"file": ("note.txt", b"hello", "text/plain")},
+            )
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) >= 1
+                assert response.json()["error"] == "rate_limited"
+    assert 429 in statuses and statuses[0] != 429
+
+
+async def test_sessions_per_address_are_limited(limited: DaemonProcess) -> None:
+    """A script opening sessions in a loop is told to wait; a new session opens once it has.
+
+    Last of the module: it spends the address's sessions.
+    """
+    refusals = []
+    async with open_chat(limited, hello=False) as chat:
+        for _ in range(30):
+            await chat.send({"type": "hello", "session": None, "lang": "ru"})
+            frame = await chat.receive()
+            if frame["type"] == "error":
+                refusals.append(frame)
+    assert refusals and {f["code"] for f in refusals} == {"rate_limited"}
+    assert all(f["retry_after"] >= 1 for f in refusals)
+    await trio.sleep(refusals[-1]["retry_after"])
+    async with open_chat(limited) as chat:
+        assert chat.session
