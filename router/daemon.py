@@ -28,6 +28,7 @@ from router.config import PLANNED_CHANNELS, ConfigError, Settings, load_settings
 from router.edge import Edge, EdgeLimits, parse_networks
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
+from router.memory import Trimmer
 from router.notifier import Notifier
 from router.outbox import Outbox, RateLimit
 from router.pipeline import Filed, Filer, tell_refused_later
@@ -189,6 +190,7 @@ class Daemon:
                 log.info("omnirouter %s ready on %s", VERSION, self.settings.router.http.listen)
                 self.systemd.send(READY="1", STATUS="running")
                 nursery.start_soon(self._heartbeat)
+                nursery.start_soon(self._trim_memory)
                 await self._shutdown.wait()
                 nursery.cancel_scope.cancel()
         finally:
@@ -242,6 +244,12 @@ class Daemon:
                 f"outbox {depths['outbox']}; dead letters {depths['dead']}",
             )
             await trio.sleep(min(interval or 10.0, 10.0))
+
+    async def _trim_memory(self) -> None:
+        trimmer = Trimmer()
+        while True:
+            trimmer.observe(self.edge.connections)
+            await trio.sleep(1.0)
 
     def reload(self) -> bool:
         """Re-read the configuration; keep the running one if the new one is invalid."""

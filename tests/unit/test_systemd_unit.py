@@ -122,6 +122,7 @@ def test_unit_keeps_the_daemon_contract() -> None:
     assert one("Service.CapabilityBoundingSet") == ""
     assert one("Service.AmbientCapabilities") == ""
     assert one("Service.UMask") == "0077"
+    assert one("Service.Environment") == "MALLOC_ARENA_MAX=2"  # memory returned after a peak
     assert one("Service.ProtectSystem") == "strict"
     assert "Service.LogsDirectory" not in s  # logs are JSON on stderr, to journald
     assert "Service.IPAddressDeny" not in s  # it must reach the backends
