@@ -9,7 +9,8 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 import trio
-from starlette.datastructures import Headers, UploadFile
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,8 @@ UPLOAD_CHUNK = 256 * 1024
 MULTIPART_OVERHEAD = 256 * 1024
 # JSON bodies of the API and the form: far above any status change, reply or form text.
 JSON_BODY_MAX = 1024 * 1024
+# Bytes kept past the closing boundary: room for the CRLF and a short epilogue (RFC 2046).
+TAIL_KEPT = 64
 # The scope key where limit_body() leaves a route's body limit for BodyGuard.
 BODY_LIMIT = "omnirouter.body_limit"
 
@@ -87,7 +90,7 @@ async def upload_one_file(
     if (refused := limit_body(request, limit)) is not None:
         raise UploadRefused(refused.code, refused.response)
     try:
-        form = await request.form(max_files=1, max_fields=4)
+        form = await read_form(request, max_files=1, max_fields=4)
     except Exception as exc:  # python-multipart raises several types for a broken body
         message = f"a multipart/form-data body is expected: {exc}"
         refusal = _refusal(400, "unreadable", message)
@@ -99,6 +102,29 @@ async def upload_one_file(
         return await receive_upload(upload, attachments, channel, owner)
     finally:
         await form.close()
+
+
+async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The request's form; ValueError for a multipart body cut short.
+
+    python-multipart takes a body that ends without its close-delimiter (RFC 2046 5.1.1) and
+    drops the part it was reading, so a truncated upload would lose a file without a word:
+    the body's last bytes are kept as it is read and must hold the closing boundary.
+    """
+    boundary = parse_options_header(request.headers.get("content-type", ""))[1].get(b"boundary")
+    tail = bytearray()
+
+    async def receive() -> Message:
+        message = await request.receive()
+        tail.extend(message.get("body", b""))
+        del tail[: -(len(boundary or b"") + TAIL_KEPT)]
+        return message
+
+    form = await Request(request.scope, receive).form(max_files=max_files, max_fields=max_fields)
+    if boundary is not None and b"--" + boundary + b"--" not in tail:
+        await form.close()
+        raise ValueError("the multipart body ends before its closing boundary: it was cut short")
+    return form
 
 
 def _answer(status: int, code: str, message: str) -> JSONResponse:

@@ -147,3 +147,22 @@ def mask_personal_data(text: str, ticket_length: int = TICKET_LENGTH) -> str:
         text = _mask_emails(text)
     # No mask holds more than three digits in a row: the passes below find nothing in them.
     return _NATIONAL_PHONE.sub(_mask_national_phone, _mask_identifiers(text, ticket_length))
+
+
+_NAME_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def mask_names(text: str, names: list[str]) -> str:
+    """Return `text` with the words of `names` (the citizen's own, as the sender gave them)
+    masked wherever they occur, in any case ending: an operator's «Уважаемый Иван Петрович»
+    names the citizen as surely as the form's name field."""
+    # Russian names decline («Иванову», «Ивана»): a word of five letters or more is matched by
+    # its stem less the last letter; shorter words whole, each followed by any ending.
+    stems = {
+        word[:-1] if len(word) >= 5 else word for name in names for word in _NAME_WORD.findall(name)
+    }
+    if not stems:
+        return text
+    pattern = "|".join(re.escape(stem) for stem in sorted(stems, key=len, reverse=True))
+    found = re.compile(rf"\b(?:{pattern})\w*", re.IGNORECASE)
+    return found.sub(lambda m: m.group(0)[0] + "***", text)

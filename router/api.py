@@ -31,7 +31,7 @@ from channels.http import (
     upload_one_file,
 )
 from normaliser.envelope import envelope_decoder
-from normaliser.masking import mask_personal_data
+from normaliser.masking import mask_names, mask_personal_data
 from router import metrics
 from router.edge import ClientAddress, IPNetwork
 from router.notifier import ticket_route
@@ -75,8 +75,8 @@ class Api:
             Route("/api/v1/admin/tickets/{number}", admin(self.admin_ticket)),
             Route("/api/v1/admin/dlq", admin(self.dlq_list)),
             Route("/api/v1/admin/dlq/replay", admin(self.dlq_replay_all), methods=["POST"]),
-            Route("/api/v1/admin/dlq/{id}", admin(self.dlq_show)),
-            Route("/api/v1/admin/dlq/{id}", admin(self.dlq_drop), methods=["DELETE"]),
+            # One route for both methods, so that a 405 there lists both in Allow.
+            Route("/api/v1/admin/dlq/{id}", admin(self.dlq_letter), methods=["GET", "DELETE"]),
             Route("/api/v1/admin/dlq/{id}/replay", admin(self.dlq_replay), methods=["POST"]),
             Route("/api/v1/admin/contacts/{id}", admin(self.contact)),
             Route("/api/v1/admin/merges/{id}/undo", admin(self.undo_merge), methods=["POST"]),
@@ -146,14 +146,25 @@ class Api:
     async def envelopes(self, request: Request) -> Response:
         """The pull feed: GET /api/v1/envelopes?after=CURSOR&limit=N&wait=SECONDS."""
         limits = self.daemon.settings.router.limits
+        after = _whole_number(request.query_params.get("after") or "0")
+        limit = _whole_number(request.query_params.get("limit") or "100")
         try:
-            after = int(request.query_params.get("after") or 0)
-            limit = int(request.query_params.get("limit") or 100)
             wait = float(request.query_params.get("wait") or 0)
         except ValueError:
-            return _error(400, "bad_query", "after and limit are integers, wait is seconds")
-        if not (0 <= after < 2**63 and limit >= 1 and 0 <= wait < math.inf):  # NaN fails too
-            return _error(400, "bad_query", "after >= 0, limit >= 1, wait >= 0")
+            wait = math.nan
+        if not (
+            after is not None
+            and after < _SQLITE_INTEGERS
+            and limit is not None
+            and 1 <= limit < _SQLITE_INTEGERS
+            and 0 <= wait < math.inf  # NaN fails too
+        ):
+            return _error(
+                400,
+                "bad_query",
+                f"after is 0 to {_SQLITE_INTEGERS - 1}, limit 1 to {_SQLITE_INTEGERS - 1} "
+                "(decimal digits), wait a number of seconds >= 0",
+            )
         bodies, cursor = await self.daemon.feed.page(
             after, min(limit, limits.feed_page), min(wait, limits.long_poll_seconds)
         )
@@ -295,6 +306,12 @@ class Api:
             {"dead_letters": await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())}
         )
 
+    async def dlq_letter(self, request: Request) -> Response:
+        """One dead letter: GET shows it, DELETE sets it aside."""
+        if request.method == "DELETE":
+            return await self.dlq_drop(request)
+        return await self.dlq_show(request)
+
     async def dlq_show(self, request: Request) -> Response:
         """One dead letter."""
         wanted = request.path_params["id"]
@@ -327,6 +344,8 @@ class Api:
         kind, _, key = letter_id.partition(":")
         if kind not in ("handoff", "notification", "intake") or not key:
             return _error(400, "bad_id", "a dead letter id looks like notification:ID")
+        if kind == "handoff" and _whole_number(key) is None:
+            return _error(400, "bad_id", "a handoff's dead letter id is handoff:SEQ, SEQ digits")
         if not await self.daemon.dead_letter(letter_id, action):
             return _error(404, "not_found", f"no dead letter {letter_id}")
         return JSONResponse({"id": letter_id, "action": action})
@@ -360,13 +379,27 @@ class Api:
 
     async def undo_merge(self, request: Request) -> Response:
         """Undo a recorded merge of two contacts."""
-        try:
-            merge_id = int(request.path_params["id"])
-        except ValueError:
-            return _error(400, "bad_id", "a merge id is an integer")
-        if not await self.daemon.undo_merge(merge_id):
-            return _error(404, "not_found", f"no merge {merge_id} to undo")
+        merge_id = _whole_number(request.path_params["id"])
+        if merge_id is None:
+            return _error(400, "bad_id", "a merge id is a positive integer (decimal digits)")
+        # Merge ids count from 1, and SQLite could not even be asked about a larger one.
+        if not (0 < merge_id < _SQLITE_INTEGERS and await self.daemon.undo_merge(merge_id)):
+            return _error(404, "not_found", f"no merge {request.path_params['id']} to undo")
         return JSONResponse({"merge": merge_id, "undone": True})
+
+
+# Integers SQLite can hold are below this: a larger id or cursor names nothing stored, and
+# binding it would fail inside the database driver.
+_SQLITE_INTEGERS = 2**63
+
+
+def _whole_number(text: str) -> int | None:
+    """`text` as a number written in ASCII digits only, or None; any value over 2^63 is 2^63."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    # Past 19 digits it is over 2^63 anyway, and int() of a very long text is refused or slow.
+    return min(int(digits), _SQLITE_INTEGERS) if len(digits) <= 19 else _SQLITE_INTEGERS
 
 
 def _queue_snapshot(
@@ -389,10 +422,15 @@ def _ticket_view(
     ticket = tx.ticket_record(number)
     if ticket is None:
         return None
-    free_text = mask or _as_is
+    envelopes = [envelope_decoder.decode(body) for body in tx.ticket_envelopes(number)]
+    # The citizen's name is personal data too, wherever an operator or the citizen wrote it.
+    names = [e.sender.display_name for e in envelopes if e.sender.display_name]
+
+    def free_text(text: str) -> str:
+        return text if mask is None else mask_names(mask(text), names)
+
     thread = []
-    for body in tx.ticket_envelopes(number):
-        envelope = envelope_decoder.decode(body)
+    for envelope in envelopes:
         sender = envelope.sender
         text = free_text(envelope.text)
         if mask is not None:
@@ -440,10 +478,6 @@ def _ticket_view(
 
 # The fields of a ticket event that hold free text.
 _EVENT_TEXTS = frozenset({"comment", "reason", "text"})
-
-
-def _as_is(text: str) -> str:
-    return text
 
 
 B = TypeVar("B")

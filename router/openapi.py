@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.updates import EXPECTED_AT
+
 # -- building blocks ---------------------------------------------------------------------------
 
 
@@ -45,6 +47,11 @@ _STRINGS = {"type": "array", "items": _STRING}
 _TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+# The largest integer SQLite holds: ids and cursors past it name nothing.
+_SQLITE_MAX = 2**63 - 1
+# A character that str.strip() keeps (Python's whitespace spelled out, the same in ECMA-262
+# and Python regexes): a field the server refuses when blank after strip() must match it.
+_NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 _STATUSES = ["accepted", "in_progress", "under_review", "awaiting_citizen", "resolved", "rejected"]
 _CHANNELS = ["email", "sms", "messenger", "webchat", "form"]
@@ -79,7 +86,7 @@ _ATTACHMENT_ID = _path_parameter("id", "Attachment id (`attachments[].id` of an 
 _DEAD_LETTER_ID = _path_parameter(
     "id",
     "Dead letter id: `handoff:SEQ`, `notification:ID` or `intake:JOURNAL_ID`",
-    {"type": "string", "pattern": "^(handoff|notification|intake):.+$"},
+    {"type": "string", "pattern": "^(handoff:[0-9]+|notification:.+|intake:.+)$"},
 )
 _IDEMPOTENCY = {
     "name": "Idempotency-Key",
@@ -113,8 +120,10 @@ _ONE_FILE: dict[str, Any] = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "description": "One file part, under any field name",
+                "description": "One file part (the server takes it under any field name)",
+                "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}},
+                "additionalProperties": False,
             }
         }
     },
@@ -516,8 +525,16 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "A key of [form.types] in channels/webchat.toml",
             },
-            "text": {"type": "string", "description": "At most max_text_chars (4000)"},
+            "text": {
+                "type": "string",
+                "pattern": _NOT_BLANK,
+                "description": "Not blank; at most max_text_chars (4000)",
+            },
         },
+        "anyOf": [
+            {"required": [field], "properties": {field: {"type": "string", "pattern": _NOT_BLANK}}}
+            for field in ("phone", "email")
+        ],
     },
 }
 
@@ -596,13 +613,23 @@ _PATHS: dict[str, Any] = {
                     "name": "after",
                     "in": "query",
                     "description": "The `next` of the previous page; empty or 0 for the start",
-                    "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": _SQLITE_MAX,
+                        "default": 0,
+                    },
                 },
                 {
                     "name": "limit",
                     "in": "query",
                     "description": "At most this many; capped by [limits] feed_page",
-                    "schema": {"type": "integer", "minimum": 1, "default": 100},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": _SQLITE_MAX,
+                        "default": 100,
+                    },
                 },
                 {
                     "name": "wait",
@@ -614,7 +641,10 @@ _PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _json(_ref("FeedPage"), "Envelopes in commit order, each once"),
-                "400": _error("`bad_query`: after, limit or wait is not a number or out of range"),
+                "400": _error(
+                    "`bad_query`: after or limit is not decimal digits, wait not a number, or "
+                    "one is out of range"
+                ),
                 **_GUARDED,
             },
         }
@@ -648,8 +678,15 @@ _PATHS: dict[str, Any] = {
                 "expected_at": {
                     "type": ["string", "null"],
                     "format": "date-time",
-                    "description": "RFC 3339",
+                    "pattern": EXPECTED_AT,
+                    "description": "RFC 3339, in the years 2000-2999 as written",
                 },
+            },
+            # DOMAIN.md: the reason of a rejection is always stated to the citizen.
+            "if": {"required": ["status"], "properties": {"status": {"const": "rejected"}}},
+            "then": {
+                "required": ["reason"],
+                "properties": {"reason": {"type": "string", "pattern": _NOT_BLANK}},
             },
         },
         "`invalid` (wrong type, unknown field, not an object), `unknown_status`, "
@@ -663,7 +700,12 @@ _PATHS: dict[str, Any] = {
             "required": ["text"],
             "additionalProperties": False,
             "properties": {
-                "text": {"type": "string", "description": "Not blank"},
+                "text": {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": _NOT_BLANK,
+                    "description": "Not blank",
+                },
                 "attachments": {
                     "type": "array",
                     "items": _STRING,
@@ -796,7 +838,9 @@ _PATHS: dict[str, Any] = {
             "parameters": [_DEAD_LETTER_ID],
             "responses": {
                 "200": _json(_ref("DeadLetterAction"), "Dropped; `action` is drop"),
-                "400": _error("`bad_id`: not KIND:KEY with a known kind"),
+                "400": _error(
+                    "`bad_id`: not KIND:KEY with a known kind (a handoff's KEY in digits)"
+                ),
                 **_GUARDED,
                 "404": _error("`not_found`: no such dead letter"),
             },
@@ -810,7 +854,9 @@ _PATHS: dict[str, Any] = {
             "parameters": [_DEAD_LETTER_ID],
             "responses": {
                 "200": _json(_ref("DeadLetterAction"), "Queued again; `action` is replay"),
-                "400": _error("`bad_id`: not KIND:KEY with a known kind"),
+                "400": _error(
+                    "`bad_id`: not KIND:KEY with a known kind (a handoff's KEY in digits)"
+                ),
                 **_GUARDED,
                 "404": _error("`not_found`: no such dead letter"),
             },
@@ -834,12 +880,20 @@ _PATHS: dict[str, Any] = {
             "summary": "Undo a recorded contact merge (no body)",
             "operationId": "undoMerge",
             "security": _ADMIN,
-            "parameters": [_path_parameter("id", "Merge id (`merges[].id`)", _INTEGER)],
+            "parameters": [
+                _path_parameter(
+                    "id",
+                    "Merge id (`merges[].id`)",
+                    {"type": "integer", "minimum": 1, "maximum": _SQLITE_MAX},
+                )
+            ],
             "responses": {
                 "200": _json(_object({"merge": _INTEGER, "undone": {"const": True}})),
-                "400": _error("`bad_id`: not an integer"),
+                "400": _error("`bad_id`: not decimal digits"),
                 **_GUARDED,
-                "404": _error("`not_found`: no such merge, or already undone"),
+                "404": _error(
+                    "`not_found`: no such merge (ids are 1 to 2^63-1), or already undone"
+                ),
             },
         }
     },
@@ -896,7 +950,7 @@ _PATHS: dict[str, Any] = {
     "/chat/files/{id}": {
         "get": {
             "summary": "A file an operator sent to this chat session (a notice's attachments)",
-            "operationId": "chatFile",
+            "operationId": "chatSessionFile",
             "security": _PUBLIC,
             "parameters": [
                 _path_parameter("id", "The `id` of a file in a notice frame"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -14,8 +15,15 @@ from router.store.database import Database
 from router.store.transaction import Tx
 from router.tickets import STATUSES
 
-# Years an expected completion time may fall in (any later is a typo, not a plan).
-EXPECTED_YEARS = (2000, 2999)
+# An expected completion time: RFC 3339 (its T and Z in either case) in the years 2000-2999 as
+# written; any other year is a typo, not a plan, and the citizen's notice must print it as a date.
+# router/openapi.py publishes this pattern, so the document refuses what the server refuses.
+EXPECTED_AT = (
+    r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]"
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_EXPECTED_AT = re.compile(EXPECTED_AT)
 
 
 class UpdateRejected(Exception):
@@ -71,20 +79,7 @@ class TicketUpdates:
 
     async def change_status(self, number: str, change: StatusChange, key: str | None) -> str:
         """Apply a status change; return the id of the notification that tells the citizen."""
-        if change.status not in STATUSES:
-            raise UpdateRejected(422, "unknown_status", f"status must be one of {STATUSES}")
-        if change.status == "rejected" and not (change.reason or "").strip():
-            # DOMAIN.md: the reason of a rejection is always stated to the citizen.
-            raise UpdateRejected(422, "reason_required", "a rejected ticket needs a reason")
-        expected = None
-        if change.expected_at is not None:
-            try:
-                expected = rfc3339(parse_rfc3339(change.expected_at))
-            except (ValueError, OverflowError) as exc:
-                raise UpdateRejected(422, "bad_expected_at", f"expected_at: {exc}") from exc
-            if not EXPECTED_YEARS[0] <= int(expected[:4]) <= EXPECTED_YEARS[1]:
-                # Shown to the citizen in local time: it must stay a date a calendar can print.
-                raise UpdateRejected(422, "bad_expected_at", "expected_at: not a plausible date")
+        expected = checked_status_change(change)
         notifier = self.notifier()
         now = utc_now()
         detail = {"comment": change.comment, "reason": change.reason, "expected_at": expected}
@@ -142,8 +137,7 @@ class TicketUpdates:
 
     async def reply(self, number: str, reply: Reply, key: str | None) -> str:
         """Queue an operator's reply to the ticket's citizen; return the notification id."""
-        if not reply.text.strip():
-            raise UpdateRejected(422, "empty_text", "a reply needs text")
+        checked_reply(reply)
         notifier = self.notifier()
         now = utc_now()
         files = list(dict.fromkeys(reply.attachments))
@@ -175,6 +169,31 @@ class TicketUpdates:
         notification_id = await self.db.write(apply)
         self.wake()
         return notification_id
+
+
+def checked_status_change(change: StatusChange) -> str | None:
+    """Refuse (422) a change the ticket cannot take; its expected_at as the router writes times."""
+    if change.status not in STATUSES:
+        raise UpdateRejected(422, "unknown_status", f"status must be one of {STATUSES}")
+    if change.status == "rejected" and not (change.reason or "").strip():
+        # DOMAIN.md: the reason of a rejection is always stated to the citizen.
+        raise UpdateRejected(422, "reason_required", "a rejected ticket needs a reason")
+    if change.expected_at is None:
+        return None
+    if not _EXPECTED_AT.fullmatch(change.expected_at):
+        raise UpdateRejected(
+            422, "bad_expected_at", "expected_at: not RFC 3339 in the years 2000-2999"
+        )
+    try:  # upper(): parse_rfc3339 knows the upper-case Z only
+        return rfc3339(parse_rfc3339(change.expected_at.upper()))
+    except ValueError as exc:  # the pattern lets through a day its month does not have
+        raise UpdateRejected(422, "bad_expected_at", f"expected_at: {exc}") from exc
+
+
+def checked_reply(reply: Reply) -> None:
+    """Refuse (422) a reply with nothing to say."""
+    if not reply.text.strip():
+        raise UpdateRejected(422, "empty_text", "a reply needs text")
 
 
 def _require_clean(tx: Tx, ids: list[str]) -> None:

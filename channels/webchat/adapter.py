@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
@@ -37,6 +38,7 @@ from channels.http import (
     UploadRefused,
     file_response,
     limit_body,
+    read_form,
     receive_upload,
     upload_one_file,
 )
@@ -192,11 +194,12 @@ class WebchatChannel:
         return [
             Route("/chat", lambda _: RedirectResponse("/chat/", 308), methods=["GET"]),
             Route("/chat/", self._static, methods=["GET"]),
-            Route("/chat/{name:str}", self._static, methods=["GET"]),
             WebSocketRoute("/chat/ws", self._websocket),
             Route("/chat/upload", self._upload, methods=["POST"]),
             Route("/chat/files/{id:str}", self._download, methods=["GET"]),
             Route("/chat/files/{id:str}", self._download_preflight, methods=["OPTIONS"]),
+            # Last: a method that no route above takes gets their Allow header, not this one's.
+            Route("/chat/{name:str}", self._static, methods=["GET"]),
             Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
         ]
 
@@ -633,7 +636,7 @@ async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str]
         return {k: v.strip() for k, v in body.items() if isinstance(v, str)}, []
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         try:
-            form = await request.form(max_files=max_files, max_fields=20)
+            form = await read_form(request, max_files=max_files, max_fields=20)
         except Exception as exc:  # python-multipart raises several types for a broken body
             raise ValueError(f"unreadable form: {exc}") from exc
         fields = {k: v.strip() for k, v in form.multi_items() if isinstance(v, str)}
@@ -646,12 +649,17 @@ def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, 
     """Field errors of a feedback form, by field name."""
     errors = {}
     text = fields.get("text", "")
-    if not text:
+    if not _has_visible_text(text):  # zero-width and control characters alone say nothing
         errors["text"] = "Опишите вопрос."
     elif len(text) > settings.max_text_chars:
         errors["text"] = f"Не длиннее {settings.max_text_chars} символов."
     if len(fields.get("name", "")) > settings.form.max_name_chars:
         errors["name"] = f"Не длиннее {settings.form.max_name_chars} символов."
+    for field in ("name", "email", "phone"):
+        # A right-to-left override or a zero-width joiner in a name or an address shows
+        # operators something other than what is stored (CVE-2021-42574, "Trojan Source").
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in fields.get(field, "")):
+            errors[field] = "Уберите невидимые и управляющие символы."
     email, phone = fields.get("email", ""), fields.get("phone", "")
     if not email and not phone:
         errors["email"] = "Укажите электронную почту или телефон для ответа."

@@ -168,6 +168,11 @@ async def test_feed_pages_with_after_next_and_limit(module_daemon: DaemonProcess
         "wait=nan",
         "wait=inf",
         f"after={2**63}",
+        pytest.param("after=" + "9" * 5000, id="after=5000-digits"),
+        f"limit={2**63}",
+        "after=1_0",
+        "after=%2B5",
+        "limit=%D9%A3",  # an Arabic-Indic 3: a digit to int(), not to the document
     ],
 )
 async def test_feed_rejects_bad_query(module_daemon: DaemonProcess, query: str) -> None:
@@ -319,6 +324,18 @@ async def test_rejection_with_reason_tells_the_reason(module_daemon: DaemonProce
         pytest.param(
             {"status": "in_progress", "expected_at": "0001-01-01T00:00:00+05:00"}, id="year-0"
         ),
+        # strftime writes a year before 1000 with fewer than four digits: this was a 500.
+        pytest.param(
+            {"status": "in_progress", "expected_at": "0999-12-31T23:59:59Z"}, id="year-999"
+        ),
+        pytest.param(
+            {"status": "in_progress", "expected_at": "2026-06-31T18:00:00+03:00"}, id="june-31"
+        ),
+        pytest.param(
+            {"status": "in_progress", "expected_at": "2026-06-30 18:00:00+03:00"},
+            id="not-rfc3339",
+        ),
+        pytest.param({"status": "rejected", "reason": "\u3000"}, id="reason-ideographic-space"),
     ],
 )
 async def test_invalid_status_body_is_422(
@@ -333,6 +350,20 @@ async def test_invalid_status_body_is_422(
     assert response.status_code == 422, response.text
     assert response.json()["error"]
     assert ticket["status"] == "accepted"
+
+
+async def test_expected_at_in_lower_case_is_taken(module_daemon: DaemonProcess) -> None:
+    """RFC 3339 lets T and Z be lower case: such an expected time is taken and kept in UTC."""
+    async with open_chat(module_daemon) as client:
+        number = await _open_ticket(client, "Когда починят лифт в доме 5?")
+    async with module_daemon.backend() as backend:
+        response = await backend.post(
+            f"/api/v1/tickets/{number}/status",
+            json={"status": "in_progress", "expected_at": "2026-06-30t18:00:00+03:00"},
+        )
+        ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
+    assert response.status_code == 202, response.text
+    assert ticket["expected_at"] == "2026-06-30T15:00:00.000Z"
 
 
 async def test_status_body_that_is_not_json_is_400(module_daemon: DaemonProcess) -> None:
@@ -443,6 +474,63 @@ async def test_ticket_lookup_shows_status_category_and_thread(module_daemon: Dae
     assert ticket["channel"] == "webchat"
     assert [item["envelope_id"] for item in ticket["thread"]] == [accepted["envelope_id"]]
     assert ticket["thread"][0]["text"] == text
+
+
+# -- admin ids -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("merge_id", "status"),
+    [
+        (str(2**63), 404),  # SQLite's integers end below it: this was a 500
+        (str(2**64), 404),
+        pytest.param("9" * 5000, 404, id="5000-digits-404"),
+        ("0", 404),
+        ("-1", 400),
+        ("1e3", 400),
+        ("%D9%A3", 400),  # an Arabic-Indic 3
+    ],
+)
+async def test_merge_id_out_of_range_is_refused(
+    module_daemon: DaemonProcess, merge_id: str, status: int
+) -> None:
+    """Undoing a merge whose id no merge can have is a 404; one that is not digits a 400."""
+    async with module_daemon.admin() as admin:
+        response = await admin.post(f"/api/v1/admin/merges/{merge_id}/undo")
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == ("not_found" if status == 404 else "bad_id")
+
+
+@pytest.mark.parametrize(
+    ("letter_id", "status"),
+    [
+        (f"handoff:{2**63}", 404),
+        (f"handoff:{2**64}", 404),
+        ("handoff:seven", 400),
+        ("notification:01NOSUCHNOTIFICATION000000", 404),
+        ("intake:99999999999999999999", 404),
+        ("outbox:1", 400),
+    ],
+)
+async def test_dead_letter_id_out_of_range_is_refused(
+    module_daemon: DaemonProcess, letter_id: str, status: int
+) -> None:
+    """Replaying, dropping or reading a dead letter that cannot exist is a 4xx, never a 500."""
+    async with module_daemon.admin() as admin:
+        replay = await admin.post(f"/api/v1/admin/dlq/{letter_id}/replay")
+        drop = await admin.delete(f"/api/v1/admin/dlq/{letter_id}")
+        show = await admin.get(f"/api/v1/admin/dlq/{letter_id}")
+    assert (replay.status_code, drop.status_code, show.status_code) == (status, status, 404)
+
+
+async def test_a_method_a_dead_letter_does_not_take_lists_those_it_does(
+    module_daemon: DaemonProcess,
+) -> None:
+    """A 405 on a dead letter says in Allow that it can be read and dropped."""
+    async with module_daemon.admin() as admin:
+        response = await admin.put("/api/v1/admin/dlq/handoff:1")
+    assert response.status_code == 405
+    assert {"GET", "DELETE"} <= {m.strip() for m in response.headers["allow"].split(",")}
 
 
 # -- health, metrics, OpenAPI --------------------------------------------------------------------

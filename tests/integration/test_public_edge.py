@@ -16,12 +16,13 @@ import pytest
 import trio
 
 from .daemon import DaemonProcess, open_chat, running_daemon
-
-# Time allowed to an answer that the daemon gives at once; generous for a loaded CI machine.
-ANSWER_DEADLINE = 10.0
-WS_HEAD = (
-    "GET {path} HTTP/1.1\r\nHost: omnirouter\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+from .hostile import (
+    ANSWER_DEADLINE,
+    STUCK_READERS,
+    WS_HEAD,
+    flood_replies,
+    status_of,
+    stuck_session,
 )
 
 
@@ -45,10 +46,6 @@ async def exchange(daemon: DaemonProcess, data: bytes, *, read_to_close: bool = 
                 if not read_to_close and b"\r\n\r\n" in answer:
                     break
     return answer
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer.split(b" ", 2)[1])
 
 
 def still_the_same(daemon: DaemonProcess, pid: int) -> None:
@@ -161,96 +158,6 @@ async def test_an_unreadable_upload_is_answered_and_closed(edge: DaemonProcess) 
 
 # -- clients that stop reading -------------------------------------------------------------------
 
-STUCK_READERS = 20
-# Cyrillic text of a long operator reply: about 40 KB per notice on the wire.
-LONG_REPLY = "Ответ оператора. " * 1150
-
-
-def client_frame(text: str) -> bytes:
-    """One masked WebSocket text frame (RFC 6455 5.2), as a browser sends it."""
-    payload = text.encode()
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    if len(payload) < 126:
-        head = bytes([0x81, 0x80 | len(payload)])
-    else:
-        head = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big")
-    return head + mask + masked
-
-
-class StuckReader:
-    """A chat connection with a tiny receive buffer that stops reading once it is set up."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    @classmethod
-    async def open(cls, daemon: DaemonProcess) -> StuckReader:
-        sock = trio.socket.socket()
-        sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 4096)
-        await sock.connect(("127.0.0.1", daemon.port))
-        reader = cls(trio.SocketStream(sock))
-        await reader.stream.send_all(WS_HEAD.format(path="/chat/ws", version=13).encode())
-        with trio.fail_after(ANSWER_DEADLINE):
-            while b"\r\n\r\n" not in reader.buffer:
-                reader.buffer += await reader.stream.receive_some(4096)
-        assert status_of(reader.buffer) == 101, reader.buffer
-        reader.buffer = reader.buffer.partition(b"\r\n\r\n")[2]
-        return reader
-
-    async def frame(self) -> dict[str, object]:
-        """The next server frame (unmasked, text)."""
-        with trio.fail_after(ANSWER_DEADLINE):
-            while True:
-                if len(self.buffer) >= 2:
-                    length, start = self.buffer[1] & 0x7F, 2
-                    if length == 126:
-                        length, start = int.from_bytes(self.buffer[2:4], "big"), 4
-                    elif length == 127:
-                        length, start = int.from_bytes(self.buffer[2:10], "big"), 10
-                    if len(self.buffer) >= start + length:
-                        payload = self.buffer[start : start + length]
-                        self.buffer = self.buffer[start + length :]
-                        frame: dict[str, object] = json.loads(payload)
-                        return frame
-                self.buffer += await self.stream.receive_some(65536)
-
-    async def send(self, frame: dict[str, object]) -> dict[str, object]:
-        """Send a frame and return the first answer that is not a notice."""
-        await self.stream.send_all(client_frame(json.dumps(frame)))
-        while (answer := await self.frame())["type"] == "notice":
-            pass
-        return answer
-
-
-async def stuck_session(daemon: DaemonProcess) -> tuple[str, str, list[StuckReader]]:
-    """A session with a ticket and STUCK_READERS connections of it that no longer read."""
-    first = await StuckReader.open(daemon)
-    welcome = await first.send({"type": "hello", "session": None, "lang": "ru"})
-    session = str(welcome["session"])
-    accepted = await first.send(
-        {"type": "message", "client_id": "c1", "text": "Не могу войти в личный кабинет"}
-    )
-    ticket = accepted["ticket"]
-    assert isinstance(ticket, dict)
-    readers = [first]
-    for _ in range(STUCK_READERS - 1):
-        reader = await StuckReader.open(daemon)
-        assert (await reader.send({"type": "hello", "session": session}))["type"] == "welcome"
-        readers.append(reader)
-    return session, str(ticket["number"]), readers
-
-
-async def flood_replies(daemon: DaemonProcess, ticket: str, count: int) -> None:
-    """Long operator replies: far more than the stuck sockets' buffers hold."""
-    async with daemon.backend() as backend:
-        for _ in range(count):
-            response = await backend.post(
-                f"/api/v1/tickets/{ticket}/replies", json={"text": LONG_REPLY}
-            )
-            assert response.status_code == 202, response.text
-
 
 async def admin_connections(daemon: DaemonProcess) -> int:
     async with daemon.admin() as admin:
@@ -319,6 +226,82 @@ async def test_sigterm_with_stuck_readers_stops_within_the_drain_time(
     print(f"stopped {trio.current_time() - started:.2f}s after SIGTERM")
     for reader in readers:
         await reader.stream.aclose()
+
+
+# -- lenient input that loses or hides things -----------------------------------------------
+
+
+async def form(daemon: DaemonProcess, **kwargs: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=daemon.base, timeout=ANSWER_DEADLINE) as portal:
+        return await portal.post("/api/v1/forms/feedback", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_form_of_invisible_text_is_refused_like_an_empty_one(edge: DaemonProcess) -> None:
+    answer = await form(edge, json={"email": "a@example.ru", "text": "\u200b\u200c\u2060\ufeff"})
+    assert answer.status_code == 422
+    assert "text" in answer.json()["fields"]
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone"])
+async def test_bidi_and_zero_width_controls_in_names_and_addresses_are_refused(
+    edge: DaemonProcess, field: str
+) -> None:
+    fields = {"name": "Иван", "email": "ivan@example.ru", "phone": "+7 916 123-45-67"}
+    fields[field] = fields[field][:3] + "\u202e" + fields[field][3:]
+    answer = await form(edge, json={**fields, "text": "Справка"})
+    assert answer.status_code == 422
+    assert field in answer.json()["fields"]
+
+
+async def test_phones_with_narrow_and_no_break_spaces_are_still_taken(
+    edge: DaemonProcess,
+) -> None:
+    """DOMAIN.md: citizens paste 8\u2011800\u202f555 with non-breaking hyphens and spaces."""
+    phone = "8\u2011916\u202f123\u00a045\u201167"
+    answer = await form(edge, json={"phone": phone, "text": "Проверка телефона"})
+    assert answer.status_code == 201, answer.text
+
+
+async def test_a_multipart_form_cut_short_is_refused_not_filed_without_its_file(
+    edge: DaemonProcess,
+) -> None:
+    body = (
+        b'--xyz\r\nContent-Disposition: form-data; name="text"\r\n\r\nNeed a certificate\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="email"\r\n\r\na@example.ru\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="scan.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nthe scan, never finished"
+    )
+    answer = await form(
+        edge, content=body, headers={"Content-Type": "multipart/form-data; boundary=xyz"}
+    )
+    assert answer.status_code == 400
+    assert "closing boundary" in answer.json()["message"]
+
+
+async def test_options_on_the_upload_says_it_takes_post(edge: DaemonProcess) -> None:
+    async with httpx.AsyncClient(base_url=edge.base) as client:
+        answer = await client.options("/chat/upload")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+
+
+async def test_the_masked_ticket_view_hides_the_citizens_name_everywhere(
+    edge: DaemonProcess,
+) -> None:
+    """The name from the form, and the operator's reply that addresses the citizen by it."""
+    fields = {"name": "Петров Иван", "email": "petrov@example.ru", "text": "Нужна выписка"}
+    ticket = (await form(edge, json=fields)).json()["ticket"]
+    async with edge.backend() as backend:
+        reply = {"text": "Уважаемый Иван Петров, выписка готова. Петрову И. отправлено."}
+        answer = await backend.post(f"/api/v1/tickets/{ticket}/replies", json=reply)
+        assert answer.status_code == 202, answer.text
+    async with edge.admin() as admin:
+        masked = (await admin.get(f"/api/v1/admin/tickets/{ticket}")).text
+        unmasked = (await admin.get(f"/api/v1/admin/tickets/{ticket}?unmask=1")).text
+    for word in ("Петров", "Иван"):
+        assert word not in masked
+        assert word in unmasked
+    assert "выписка готова" in masked
 
 
 # -- limits per client ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from normaliser import damm
-from normaliser.masking import mask_personal_data
+from normaliser.masking import mask_names, mask_personal_data
 from tests.unit.phones import russian_phones
 
 
@@ -218,3 +218,15 @@ def test_longer_ticket_numbers_stay_readable_when_configured() -> None:
         assert mask_personal_data(line, ticket_length=len(number)) == line
         assert number not in mask_personal_data(line)
     assert "112-233-445 95" not in mask_personal_data("СНИЛС 112-233-445 95", ticket_length=11)
+
+
+def test_the_citizens_name_is_masked_in_every_case_ending() -> None:
+    text = "Уважаемый Иван Петров! Петрову Ивану отправлено, ИВАНОВА не трогаем? Иван."
+    masked = mask_names(text, ["Петров Иван", "И"])
+    assert "Петров" not in masked and "Иван" not in masked and "ИВАН" not in masked
+    assert masked.startswith("Уважаемый И*** П***!")
+    assert "отправлено" in masked
+
+
+def test_without_names_the_text_is_unchanged() -> None:
+    assert mask_names("Иван Петров", []) == "Иван Петров"
