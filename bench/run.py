@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline
+from bench import attachments, baseline, edge, wal
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -296,9 +296,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--status-rate", type=float, default=50.0, help="status changes/s")
     p.add_argument("--baseline-seconds", type=float, default=2.0, help="per baseline variant")
     p.add_argument("--baseline-rows", type=int, default=5000, help="daemon rows to copy")
+    p.add_argument("--wal-seconds", type=float, default=60.0, help="flood while the WAL is watched")
     p.add_argument(
         "--only",
-        choices=("throughput", "rate", "status", "attachments"),
+        choices=("throughput", "rate", "status", "attachments", "wal", "edge"),
         action="append",
         help="subset",
     )
@@ -318,7 +319,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    wanted = set(args.only or ("throughput", "rate", "status", "attachments"))
+    wanted = set(args.only or ("throughput", "rate", "status", "attachments", "wal", "edge"))
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
@@ -355,6 +356,19 @@ def main(argv: list[str] | None = None) -> int:
         if "fixed_rate" in figures:
             figures["fixed_rate"]["target_rate_per_s"] = args.rate
         figures["idle_after_load"] = idle_rss(daemon)
+        if "wal" in wanted:
+            # Last, after the idle RSS: a minute of flood must not change the figures above.
+            print(f"bench: WAL during a {args.wal_seconds:g} s flood (closed)…", file=sys.stderr)
+            job = {"warmup": 0.0, "duration": args.wal_seconds, "seed": 4, "session_messages": 0}
+            try:
+                figures["wal_flood"] = wal.run(
+                    daemon,
+                    lambda: run_workers(daemon, "closed", args.sessions, args.workers, job),
+                    wait_idle,
+                )
+            except Exception as exc:
+                print(f"bench: wal_flood failed: {exc}", file=sys.stderr)
+                figures["wal_flood"] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         try:
             exit_code: int | str = daemon.stop()
@@ -362,17 +376,21 @@ def main(argv: list[str] | None = None) -> int:
             # DaemonProcess.stop killed it: a finding (drain took too long), not a bench error.
             exit_code = "SIGKILLed: still running 20 s after SIGTERM"
     figures["daemon_exit_code"] = exit_code
-    print("bench: raw SQLite baseline…", file=sys.stderr)
-    figures["baseline"] = run_baseline(daemon, figures, args)
+    if wanted & {"throughput", "rate"}:  # it copies the rows those scenarios stored
+        print("bench: raw SQLite baseline…", file=sys.stderr)
+        figures["baseline"] = run_baseline(daemon, figures, args)
     if "attachments" in wanted:
         print("bench: attachments scan-and-store vs raw clamd…", file=sys.stderr)
         figures["attachments"] = attachments.run()
+    if "edge" in wanted:
+        print("bench: stuck readers and a wave of connections…", file=sys.stderr)
+        figures["edge"] = edge.run()
     figures["bench_seconds"] = round(time.monotonic() - began, 1)
     rows = table(figures)
     print_table(rows)
     noisy = [
         name
-        for name in ("throughput", "fixed_rate", "status_to_notice")
+        for name in ("throughput", "fixed_rate", "status_to_notice", "wal_flood")
         if figures.get(name, {}).get("cpu", {}).get("foreign_cpu_pct", 0) > 20
     ]
     if noisy:
@@ -417,7 +435,7 @@ def run_baseline(
 def table(f: dict[str, Any]) -> list[Row]:
     """The rows of the summary table."""
     rows: list[Row] = []
-    for key in ("throughput", "fixed_rate", "status_to_notice"):
+    for key in ("throughput", "fixed_rate", "status_to_notice", "wal_flood"):
         if "error" in f.get(key, {}):
             rows.append(Row(key, "error", f[key]["error"][:60], "", False))
     t = f.get("throughput")
@@ -459,6 +477,17 @@ def table(f: dict[str, Any]) -> list[Row]:
                 p99 is not None and p99 < TARGET_STATUS_P99_MS and not s["unanswered"]),
             Row("status to notice", "POST p99 ms", s.get("status_post", {}).get("p99_ms")),
         ]  # fmt: skip
+    w = f.get("wal_flood")
+    if w and "error" not in w:
+        label = f"WAL, {w['window_seconds']:g} s flood"
+        largest, after = w["wal_largest_mib"], w["wal_after_flood_mib"]
+        rows += [
+            Row(label, "accepted msg/s", w["accepted_per_s"]),
+            Row(label, "largest WAL MiB", largest, f"< {wal.TARGET_LARGEST_MIB:g}",
+                largest < wal.TARGET_LARGEST_MIB),
+            Row(label, "WAL MiB after flood", after, "0", after == 0),
+            Row(label, "database growth MiB", w["db_growth_mib"]),
+        ]  # fmt: skip
     for key, label in (("idle_after_start", "after start"), ("idle_after_load", "after load")):
         rss = f[key]["rss_mb"]
         rows.append(
@@ -480,6 +509,23 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row("raw SQLite", f"daemon / raw (commit per {g})",
                     b["ratio_daemon_to_daemon_group"])
             )  # fmt: skip
+    e = f.get("edge")
+    if e:
+        stuck, waves = e["stuck_readers"], e["connection_waves"]
+        rows += [
+            Row("stuck readers", "confirmation p50 ms, quiet", stuck["quiet_p50_ms"]),
+            Row("stuck readers", f"p50 ms, {stuck['stuck_readers']} stuck",
+                stuck["with_stuck_p50_ms"]),
+            Row("stuck readers", "stuck / quiet", stuck["ratio_stuck_to_quiet"],
+                f"< {edge.TARGET_STUCK_RATIO:g}",
+                stuck["ratio_stuck_to_quiet"] < edge.TARGET_STUCK_RATIO),
+        ]  # fmt: skip
+        for number, wave in enumerate(waves, 1):
+            label = f"{wave['connections']} connections, wave {number}"
+            rows += [
+                Row(label, "RSS MiB open", wave["rss_open_mb"]),
+                Row(label, "RSS MiB kept after close", wave["kept_after_close_mb"]),
+            ]
     a = f.get("attachments")
     if a:
         rows += [
@@ -536,6 +582,7 @@ def write_report(args: argparse.Namespace, figures: dict[str, Any], rows: list[R
             "accept_p99_ms_at_rate_max": TARGET_P99_AT_RATE_MS,
             "status_to_notice_p99_ms_max": TARGET_STATUS_P99_MS,
             "idle_rss_mb_max": TARGET_IDLE_RSS_MB,
+            "wal_largest_mib_max": wal.TARGET_LARGEST_MIB,
         },
         "figures": figures,
         "table": [vars(r) for r in rows],

@@ -22,9 +22,28 @@ log = logging.getLogger(__name__)
 # one group's latency bounded when thousands of jobs are queued at once. 20 ms of work is a
 # few fsyncs' worth on an SSD, so commits stay a small share of the writer's time.
 MAX_GROUP = 256
-# A second keeps the WAL to a few MB at full intake; a checkpoint never blocks the writer.
-CHECKPOINT_INTERVAL = 1.0
 GROUP_SECONDS = 0.020
+# A PASSIVE checkpoint a second keeps what is left to copy back to a second's worth of frames.
+CHECKPOINT_INTERVAL = 1.0
+# Soft bound on the WAL file. A flood of web-chat messages writes 12-20 MB of WAL a second (a
+# group rewrites whole index pages; the bench's 1000 msg/s flood grew an unbounded WAL to
+# 1.2 GB in 60 s), so 64 MiB is 3-5 s of flood between RESTART checkpoints: rare enough that
+# their short pauses of intake do not show in the accept latency, small enough that the disk
+# is not filled by frames already copied back and a restart after a crash replays little.
+WAL_SOFT_LIMIT = 64 * 1024 * 1024
+# No change committed for this long is a lull, not a gap between bursts: the WAL is emptied
+# (TRUNCATE) so an idle daemon does not keep the file of its last flood on disk.
+IDLE_SECONDS = 10.0
+# How long a RESTART or TRUNCATE waits for the write group in progress and for the reads in
+# progress (each takes milliseconds); it holds the write lock meanwhile, so this is also the
+# longest it stalls intake. On timeout it has copied what it could, like PASSIVE.
+CHECKPOINT_BUSY_MS = 1000
+# After a RESTART or TRUNCATE timed out (a read that lasts seconds), this many ticks go by
+# with PASSIVE only: retrying at once would stall intake for CHECKPOINT_BUSY_MS every tick.
+BUSY_BACKOFF_TICKS = 10
+# The writer waits this long at most for a RESTART or TRUNCATE to end before it asks for the
+# write lock anyway (and waits in SQLite's busy handler): no checkpointer holds intake longer.
+WRITER_PAUSE_SECONDS = 5.0
 
 
 class _Job(Generic[T]):
@@ -77,13 +96,39 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
 class Database:
     """The single writer (group commit) and a read connection, both usable from trio."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        wal_soft_limit: int = WAL_SOFT_LIMIT,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self.path = path
+        self.wal_path = path.with_name(path.name + "-wal")
+        self.wal_soft_limit = wal_soft_limit
+        self.checkpoint_interval = checkpoint_interval
+        self.idle_seconds = idle_seconds
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._read_lock = trio.Lock()
+        # Cleared while a RESTART or TRUNCATE runs: the writer waits between groups instead of
+        # taking the write lock again the instant it committed, which a checkpointer polling
+        # in its busy handler would seldom find free under sustained intake.
+        self._writer_may_begin = threading.Event()
+        self._writer_may_begin.set()
+        # Set by the writer when a commit took the WAL past the soft bound: checkpoint_loop
+        # wakes at once, so the WAL overshoots the bound by a group or two, not by a tick's
+        # worth of flood.
+        self._over_bound = threading.Event()
+        # No RESTART or TRUNCATE before this time.monotonic() (back-off after a timeout).
+        self._exclusive_after = 0.0
+        # The checkpointer's PRAGMA data_version (changes when another connection commits
+        # a change) and when it last changed: only checkpoint_loop's thread touches them.
+        self._data_version = -1
+        self._changed_at = time.monotonic()
         # Called in the writer thread after each commit with the group's size (metrics).
         self.on_commit: Callable[[int], None] | None = None
 
@@ -96,12 +141,19 @@ class Database:
         # writer at commit (SQLite's default), a checkpoint's copying and fsync would stall
         # every message queued behind that commit.
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        # When the writer restarts the WAL after a RESTART checkpoint, its first commit cuts the
+        # file back to this size; the space below it is reused, not grown again ("Avoiding
+        # Excessively Large WAL Files", https://www.sqlite.org/wal.html#avoiding_excessively_large_wal_files,
+        # and https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
+        conn.execute(f"PRAGMA journal_size_limit={int(self.wal_soft_limit)}")
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
         self._writer.start()
         self._reader = connect(self.path, readonly=True)
         self._checkpointer = connect(self.path)
+        # Short: a RESTART holds the write lock while it waits, so its wait is intake's pause.
+        self._checkpointer.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
         return applied
 
     def close(self) -> None:
@@ -143,15 +195,73 @@ class Database:
         checkpointer = self._checkpointer
         assert checkpointer is not None, "database is not open"
         while True:
-            await trio.sleep(CHECKPOINT_INTERVAL)
+            # A tick, or sooner when the writer saw the WAL pass the bound; the waiting thread
+            # is left to time out by itself when the loop is cancelled.
+            await trio.to_thread.run_sync(
+                self._over_bound.wait, self.checkpoint_interval, abandon_on_cancel=True
+            )
+            # In a worker thread: a RESTART or TRUNCATE waits up to CHECKPOINT_BUSY_MS.
+            await trio.to_thread.run_sync(self._checkpoint, checkpointer)
+
+    def wal_size(self) -> int:
+        """Bytes of the WAL file now (0 when there is none)."""
+        try:
+            return self.wal_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """One tick of checkpoint_loop: PASSIVE; RESTART over the soft bound; TRUNCATE when idle."""
+        self._over_bound.clear()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        now = time.monotonic()
+        if version != self._data_version:
+            self._data_version, self._changed_at = version, now
+        size = self.wal_size()
+        if size == 0:
+            return
+        if now < self._exclusive_after:
+            mode = "PASSIVE"
+        elif now - self._changed_at >= self.idle_seconds:
+            # Idle: empty the file once; an empty WAL is size 0 on the next ticks.
+            mode = "TRUNCATE"
+        elif size > self.wal_soft_limit:
+            # "Checkpoint starvation", https://www.sqlite.org/wal.html#avoiding_excessively_large_wal_files:
+            # with writes and reads never pausing, PASSIVE copies the frames back but the WAL
+            # is never reset, so the file grows for ever. RESTART waits for the group in
+            # progress and the reads, copies everything, and makes the next writer start the
+            # WAL from the beginning (its first commit cuts the file to journal_size_limit).
+            mode = "RESTART"
+        else:
+            mode = "PASSIVE"
+        if mode == "PASSIVE":
             # PASSIVE never waits for the writer or readers; what it cannot copy now it
             # copies next time.
-            await trio.to_thread.run_sync(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return
+        self._writer_may_begin.clear()
+        try:
+            busy = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
+        finally:
+            self._writer_may_begin.set()
+        if busy:
+            self._exclusive_after = now + BUSY_BACKOFF_TICKS * self.checkpoint_interval
+            log.warning("WAL checkpoint %s timed out; WAL at %d bytes", mode, size)
+        else:
+            log.info("WAL checkpoint %s done; WAL was %d bytes", mode, size)
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while (first := self._jobs.get()) is not None:
+            # Between groups: a RESTART or TRUNCATE waiting for the write lock gets it now.
+            self._writer_may_begin.wait(WRITER_PAUSE_SECONDS)
             if self._commit_group(conn, first):
                 break
+            if (
+                not self._over_bound.is_set()
+                and time.monotonic() >= self._exclusive_after
+                and self.wal_size() > self.wal_soft_limit
+            ):
+                self._over_bound.set()
         conn.close()
 
     def _commit_group(self, conn: sqlite3.Connection, first: _Job[Any]) -> bool:
