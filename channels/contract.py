@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import msgspec
+import trio
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 
 def rfc3339(moment: datetime) -> str:
@@ -167,3 +171,93 @@ class IntakePort(Protocol):
 # An adapter's outbound side, called by the outbox: True if the peer confirmed receipt, False
 # if it was only sent; raises DeliveryFailed when the attempt failed.
 Deliver = Callable[[Outbound], Awaitable[bool]]
+
+
+# -- the channel platform: what a channel package declares and what the router hands it -----
+
+BadInput = Callable[[str, str], None]
+"""Counts malformed input: (channel, reason)."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything an adapter may reach of the router; it imports nothing of `router`."""
+
+    intake: IntakePort
+    attachments: AttachmentPort
+    bad_input: BadInput
+    # Stores a channel defines a protocol for and the router implements (the web chat's
+    # sessions), keyed by that protocol.
+    stores: Mapping[object, object] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """One running account of a channel, as the daemon supervises it."""
+
+    @property
+    def channel(self) -> Channel:
+        """The envelopes' `channel` of this account."""
+        ...
+
+    @property
+    def account(self) -> str:
+        """The envelopes' `channel_account`: the account's name in its config file."""
+        ...
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """HTTP and WebSocket routes the account serves on the daemon's listener, if any."""
+        ...
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Take inbound until cancelled; report started once up. An exception is a crash:
+        the supervisor restarts the account with backoff."""
+        ...
+
+    def stop_intake(self) -> None:
+        """Take nothing new (the daemon stops); deliveries in flight go on."""
+        ...
+
+    def detail(self) -> dict[str, object]:
+        """Figures for `omnirouter status` (open connections, say)."""
+        ...
+
+    @property
+    def deliver(self) -> Deliver | None:
+        """How the outbox hands this account a notice, or None if it sends nothing."""
+        ...
+
+    @property
+    def websocket_max_message(self) -> int:
+        """The largest WebSocket message its routes take, in bytes (0: it serves none)."""
+        ...
+
+
+class AccountSpec(NamedTuple):
+    """One account a channel file asks for: what it is called and the settings it runs on."""
+
+    channel: Channel
+    account: str
+    # Compared on reload: an account whose settings changed is restarted, others go on.
+    settings: object
+
+
+class ChannelPlugin(Protocol):
+    """What a channel package declares: its config file's model and how to build accounts."""
+
+    @property
+    def name(self) -> str:
+        """The config file: channels/NAME.toml."""
+        ...
+
+    @property
+    def settings_model(self) -> type[BaseModel]:
+        """The pydantic model of the whole file."""
+        ...
+
+    def accounts(self, settings: BaseModel) -> list[AccountSpec]:
+        """The accounts the file enables (none when `enabled = false`)."""
+        ...
+
+    def build(self, spec: AccountSpec, settings: Callable[[], BaseModel], ports: Ports) -> Adapter:
+        """An adapter for one account; `settings` gives the file's current settings."""
+        ...

@@ -121,9 +121,13 @@ class Api:
 
     async def readyz(self, request: Request) -> Response:
         """Ready: recovery is done and the daemon is not draining."""
+        channels = {
+            f"{channel}/{account}": str(supervised.state)
+            for (channel, account), supervised in self.daemon.supervisor.accounts.items()
+        }
         if self.daemon.ready:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready"}, status_code=503)
+            return JSONResponse({"status": "ready", "channels": channels})
+        return JSONResponse({"status": "not ready", "channels": channels}, status_code=503)
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text, with queue gauges read from the store at scrape time."""

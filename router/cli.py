@@ -158,13 +158,15 @@ def _format_status(body: dict[str, Any]) -> str:
         f"handoff    {body['handoff_mode']}",
     ]
     for name, channel in body["channels"].items():
-        line = f"channel    {name}"
-        if "account" in channel:
-            line += f"/{channel['account']}"
-        line += f": {channel['state']}"
-        if "connections" in channel:
-            line += f", {channel['connections']} connections"
-        lines.append(line)
+        if "accounts" not in channel:
+            lines.append(f"channel    {name}: {channel['state']}")
+        for account, figures in channel.get("accounts", {}).items():
+            line = f"channel    {name}/{account}: {figures['state']}"
+            if figures["restarts"]:
+                line += f", {figures['restarts']} restarts (last: {figures['last_error']})"
+            if "connections" in figures:
+                line += f", {figures['connections']} connections"
+            lines.append(line)
     attachments = body["attachments"]
     lines.append(
         f"clamd      {attachments['clamd']}; quarantine {attachments['quarantine_files']} files, "

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from channels.webchat.config import WebchatSettings
+from router import registry
 from router.attachments.content_types import TypePolicy
 from router.templates import TemplateError, Templates
 from router.tickets import Catalogue, Span, TicketNumbering
@@ -243,6 +243,15 @@ class NotifierSection(_Section):
     max_age: Elapsed = Span.parse("24h")
 
 
+class ChannelsSection(_Section):
+    """[channels]: how channel accounts are supervised."""
+
+    # A crashed account is restarted after restart_first, doubling per crash in a row up to
+    # restart_max (jittered): a peer that is down is not hammered, one that is back is found.
+    restart_first: Elapsed = Span.parse("1s")
+    restart_max: Elapsed = Span.parse("5m")
+
+
 class LimitsSection(_Section):
     """[limits]"""
 
@@ -269,12 +278,13 @@ class RouterFile(_Section):
     tickets: TicketNumbering = TicketNumbering()
     dedupe: DedupeSection = DedupeSection()
     notifier: NotifierSection = NotifierSection()
+    channels: ChannelsSection = ChannelsSection()
     limits: LimitsSection = LimitsSection()
     retention: RetentionSection = RetentionSection()
 
 
 class PlannedChannel(_Section):
-    """channels/{email,sms,messenger}.toml until their adapters land."""
+    """channels/NAME.toml of a planned channel whose adapter is not installed."""
 
     enabled: StrictBool = False
     accounts: list[dict[str, Any]] = []
@@ -294,9 +304,6 @@ class PlannedChannel(_Section):
                 if SECRET_KEY.search(key) and not key.endswith("_file"):
                     raise ValueError(f"{key}: secrets are never inline; name a file in {key}_file")
         return accounts
-
-
-PLANNED_CHANNELS = ("email", "sms", "messenger")
 
 
 class Problem(Exception):
@@ -321,7 +328,8 @@ class Settings:
 
     directory: Path
     router: RouterFile
-    webchat: WebchatSettings
+    # Each installed channel's file (channels/NAME.toml), by NAME, as its plug-in's model.
+    channels: Mapping[str, BaseModel]
     catalogue: Catalogue
     templates: Templates
     backend_tokens: frozenset[str]
@@ -376,8 +384,13 @@ def load_settings(directory: Path) -> Settings:
     """Read and validate every file; raise ConfigError listing all problems found."""
     problems: list[Problem] = []
     router = _model(directory, "router.toml", RouterFile, problems)
-    webchat = _model(directory, "channels/webchat.toml", WebchatSettings, problems, optional=True)
-    for name in PLANNED_CHANNELS:
+    channels = {
+        name: _model(
+            directory, f"channels/{name}.toml", plugin.settings_model, problems, optional=True
+        )
+        for name, plugin in registry.installed().items()
+    }
+    for name in registry.planned():
         _model(directory, f"channels/{name}.toml", PlannedChannel, problems, optional=True)
     catalogue = _model(directory, "categories.toml", Catalogue, problems, Catalogue.from_data)
     templates = _guard(directory, problems, lambda: Templates.load(directory / "templates"))
@@ -445,11 +458,10 @@ def load_settings(directory: Path) -> Settings:
         )
     if problems:
         raise ConfigError(problems)
-    assert router and webchat and catalogue and templates and backend and admin
+    assert router and catalogue and templates and backend and admin
     router = _with_clamd_resolved(directory, router)
-    return Settings(
-        directory, router, webchat, catalogue, templates, backend, admin, metrics, secret
-    )
+    files = {name: model for name, model in channels.items() if model is not None}
+    return Settings(directory, router, files, catalogue, templates, backend, admin, metrics, secret)
 
 
 def _valid_sections(directory: Path) -> tuple[ApiSection | None, HandoffSection | None]:

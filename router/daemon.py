@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import trio
+from pydantic import BaseModel
 
-from channels.contract import Deliver
-from channels.webchat.adapter import WebchatChannel
+from channels.contract import Deliver, Ports
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
-from router import logs, metrics
+from router import logs, metrics, registry
 from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
-from router.chat_store import ChatStore
 from router.clock import utc_now
-from router.config import PLANNED_CHANNELS, ConfigError, Settings, load_settings
+from router.config import ConfigError, Settings, load_settings
 from router.edge import Edge, EdgeLimits, parse_networks
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
@@ -36,6 +37,7 @@ from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import AttachmentRecord, Tx
+from router.supervisor import Backoff, Supervisor
 from router.systemd import Notifier as SystemdNotifier
 from router.tickets import CLOSED_STATUSES
 from router.updates import TicketUpdates
@@ -73,6 +75,7 @@ class Daemon:
         logs.use_ticket_length(settings.router.tickets.pattern_length)
         self.db = Database(settings.state_dir / DATABASE)
         self.db.on_commit = metrics.commit_group.observe
+        self.db.on_writer_death = writer_died
         self.feed = Feed(self.db)
         self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
@@ -96,26 +99,42 @@ class Daemon:
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
-        self.webchat = WebchatChannel(
+        self.ports = Ports(
             self.intake,
             self.attachments,
-            ChatStore(self.db),
-            lambda: self.settings.webchat,
             lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
+            registry.stores(self.db),
+        )
+        self.supervisor = Supervisor(self._restart_backoff)
+        self.api = Api(self)
+        self.app = build_app(
+            self.api,
+            [],
+            lambda: self.settings.router.http.body_timeout.seconds,
+            lambda: parse_networks(self.settings.router.http.trusted_proxies),
+            lambda: self.settings.router.http.client_ip_header,
         )
         self.ready = False
         self.started_at = time.time()
         self.systemd = SystemdNotifier()
         self._shutdown = trio.Event()
         self._stop_http = trio.Event()
+        self._drain_deadline = math.inf
 
     # -- wiring callbacks -------------------------------------------------------------------
 
     def _adapters(self) -> dict[str, Deliver]:
+        """Each channel's deliver function (its first account that sends anything)."""
         adapters: dict[str, Deliver] = {}
-        if self.settings.webchat.enabled:
-            adapters["webchat"] = self.webchat.deliver
+        for account in self.supervisor.accounts.values():
+            deliver = account.adapter.deliver
+            if deliver is not None:
+                adapters.setdefault(account.spec.channel, deliver)
         return adapters
+
+    def _restart_backoff(self) -> Backoff:
+        c = self.settings.router.channels
+        return Backoff(c.restart_first.seconds, c.restart_max.seconds)
 
     def _notifier_retry(self) -> RetryPolicy:
         n = self.settings.router.notifier
@@ -180,18 +199,23 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals, nursery)
                 nursery.start_soon(self.db.checkpoint_loop)
+                # The accounts first: the outbox's first claims need their deliver functions.
+                await nursery.start(self.supervisor.run)
+                await self._reconcile_accounts()
                 await nursery.start(self.outbox.run)
                 await nursery.start(self.attachments.run)
                 if self.filer.webhook:
                     await nursery.start(self.webhook.run)
                 await nursery.start(self._serve_http)
                 self.ready = True
-                self._channels_up()
                 log.info("omnirouter %s ready on %s", VERSION, self.settings.router.http.listen)
                 self.systemd.send(READY="1", STATUS="running")
                 nursery.start_soon(self._heartbeat)
                 nursery.start_soon(self._trim_memory)
                 await self._shutdown.wait()
+                # The listener has drained; deliveries in flight get what is left of the time.
+                with trio.move_on_at(self._drain_deadline):
+                    await self.outbox.drain()
                 nursery.cancel_scope.cancel()
         finally:
             self.db.close()
@@ -199,13 +223,6 @@ class Daemon:
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[None]) -> None:
         http = self.settings.router.http
-        app = build_app(
-            Api(self),
-            self.webchat.routes(),
-            lambda: self.settings.router.http.body_timeout.seconds,
-            lambda: parse_networks(self.settings.router.http.trusted_proxies),
-            lambda: self.settings.router.http.client_ip_header,
-        )
         limits = EdgeLimits(
             max_connections=http.max_connections,
             max_connections_per_ip=http.max_connections_per_ip,
@@ -213,7 +230,7 @@ class Daemon:
             drain_seconds=http.drain_seconds,
             trusted_proxies=parse_networks(http.trusted_proxies),
         )
-        self.edge = Edge(app, http.listen, limits, self.settings.webchat.max_frame_bytes)
+        self.edge = Edge(self.app, http.listen, limits, self._websocket_max_message())
         await self.edge.serve(self._stop_http.wait, task_status=task_status)
         self._shutdown.set()
 
@@ -221,15 +238,18 @@ class Daemon:
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
-                    self.reload()
+                    await self.reload()
                     continue
                 log.info("draining after %s", signal.Signals(signum).name)
+                self._drain_deadline = trio.current_time() + self.settings.router.http.drain_seconds
                 self.ready = False
                 self.systemd.send(STOPPING="1", STATUS="draining")
-                # Chat sockets live for hours: close them so clients reconnect elsewhere. Hypercorn
-                # then finishes in-flight requests (up to drain_seconds), serve() returns and run()
-                # cancels the workers; queued writes still commit when the database closes.
-                self.webchat.close_all()
+                # Intake stops first (chat sockets, which live for hours, are closed so that
+                # clients reconnect elsewhere); the listener then finishes in-flight requests (up
+                # to drain_seconds), serve() returns and run() cancels the workers; queued writes
+                # still commit when the database closes.
+                for account in self.supervisor.accounts.values():
+                    account.adapter.stop_intake()
                 self.feed.close()
                 self._stop_http.set()
 
@@ -240,7 +260,7 @@ class Daemon:
             depths = await self.db.write(lambda conn: Tx(conn).queue_depths())
             self.systemd.send(
                 WATCHDOG="1",
-                STATUS=f"running; chat connections {self.webchat.connections}; "
+                STATUS=f"running; connections {self.edge.connections}; "
                 f"outbox {depths['outbox']}; dead letters {depths['dead']}",
             )
             await trio.sleep(min(interval or 10.0, 10.0))
@@ -251,7 +271,7 @@ class Daemon:
             trimmer.observe(self.edge.connections)
             await trio.sleep(1.0)
 
-    def reload(self) -> bool:
+    async def reload(self) -> bool:
         """Re-read the configuration; keep the running one if the new one is invalid."""
         self.systemd.send(RELOADING="1", MONOTONIC_USEC=str(time.monotonic_ns() // 1000))
         try:
@@ -266,16 +286,52 @@ class Daemon:
         self.settings = fresh
         self.filer = build_filer(fresh)
         logs.use_ticket_length(fresh.router.tickets.pattern_length)
-        self._channels_up()
+        await self._reconcile_accounts()
         metrics.config_reloads.labels("applied").inc()
         log.info("configuration reloaded")
         self.systemd.send(READY="1", STATUS="running; configuration reloaded")
         self.outbox.wake()
         return True
 
-    def _channels_up(self) -> None:
-        webchat = self.settings.webchat
-        metrics.channel_up.labels("webchat", webchat.account).set(int(webchat.enabled))
+    async def _reconcile_accounts(self) -> None:
+        """Run the accounts the channel files ask for: start new ones, restart changed ones,
+        stop removed ones; the others go on untouched."""
+        wanted = {
+            (spec.channel, spec.account): (plugin, spec)
+            for name, plugin in registry.installed().items()
+            if (settings := self.settings.channels.get(name)) is not None
+            for spec in plugin.accounts(settings)
+        }
+        for key, account in list(self.supervisor.accounts.items()):
+            if key not in wanted or wanted[key][1] != account.spec:
+                log.info("channel %s/%s stops: %s", *key, "changed" if key in wanted else "removed")
+                await self.supervisor.stop(key)
+        for key, (plugin, spec) in wanted.items():
+            if key not in self.supervisor.accounts:
+                adapter = plugin.build(spec, self._channel_settings(plugin.name), self.ports)
+                self.supervisor.start(spec, adapter)
+        # The listener reads the routes of the accounts running now.
+        self.app.router.routes[:] = [
+            *self.api.routes(),
+            *(r for a in self.supervisor.accounts.values() for r in a.adapter.routes()),
+        ]
+        edge = getattr(self, "edge", None)
+        if edge is not None and edge.max_frame != self._websocket_max_message():
+            log.warning(
+                "max_frame_bytes changed (now %d, was %d bytes): it takes effect at the next "
+                "restart",
+                self._websocket_max_message(),
+                edge.max_frame,
+            )
+
+    def _channel_settings(self, file: str) -> Callable[[], BaseModel]:
+        """A channel file's settings as they are now (reloads replace them)."""
+        return lambda: self.settings.channels[file]
+
+    def _websocket_max_message(self) -> int:
+        """The largest WebSocket message any account's routes take (the listener's limit)."""
+        sizes = [a.adapter.websocket_max_message for a in self.supervisor.accounts.values()]
+        return max(sizes, default=0) or 65536
 
     @staticmethod
     def _keep_restart_only(old: Settings, fresh: Settings) -> Settings:
@@ -291,14 +347,6 @@ class Daemon:
                 router=fresh.router.model_copy(update=kept),
                 webhook_secret=old.webhook_secret,
             )
-        # The HTTP server was built with the frame limit: it holds until the next start.
-        frame_limit = old.webchat.max_frame_bytes
-        if fresh.webchat.max_frame_bytes != frame_limit:
-            log.warning(
-                "channels/webchat.toml max_frame_bytes changed: it takes effect at the next restart"
-            )
-            webchat = fresh.webchat.model_copy(update={"max_frame_bytes": frame_limit})
-            fresh = replace(fresh, webchat=webchat)
         return fresh
 
     # -- operations -------------------------------------------------------------------------
@@ -314,25 +362,19 @@ class Daemon:
 
         depths, oldest, (quarantined, quarantined_bytes) = await self.db.read(read)
         clamd = await self.attachments.clamd_state()
-        webchat = self.settings.webchat
+        channels: dict[str, dict[str, Any]] = {}
+        for (channel, name), account in self.supervisor.accounts.items():
+            entry = channels.setdefault(channel, {"enabled": True, "accounts": {}})
+            entry["accounts"][name] = account.status()
+        for name in registry.planned():
+            channels[name] = {"enabled": False, "state": "not available in this version"}
         return {
             "instance": self.settings.router.router.instance_name,
             "version": VERSION,
             "ready": self.ready,
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "handoff_mode": self.settings.router.handoff.mode,
-            "channels": {
-                "webchat": {
-                    "account": webchat.account,
-                    "enabled": webchat.enabled,
-                    "state": "up" if webchat.enabled else "disabled",
-                    "connections": self.webchat.connections,
-                },
-                **{
-                    name: {"enabled": False, "state": "not available in this version"}
-                    for name in PLANNED_CHANNELS
-                },
-            },
+            "channels": channels,
             "attachments": {
                 "clamd": clamd,
                 "quarantine_files": quarantined,
@@ -363,6 +405,22 @@ class Daemon:
     async def undo_merge(self, merge_id: int) -> bool:
         """Undo a recorded contact merge."""
         return await self.db.write(lambda conn: undo_merge(Tx(conn), merge_id))
+
+
+# EX_SOFTWARE (sysexits.h): an internal error; Restart=on-failure starts the daemon again.
+WRITER_DIED = 70
+
+
+def writer_died(error: BaseException) -> None:
+    """The database writer thread died: exit at once, non-zero.
+
+    Every request, message and delivery waits for the writer's commit; without it they would
+    wait for ever while /healthz still answered. What was acknowledged is committed already,
+    and start-up refiles what was journalled, so a restart loses nothing.
+    """
+    log.critical("the database writer died; exiting for a restart", exc_info=error)
+    logging.shutdown()
+    os._exit(WRITER_DIED)
 
 
 def run(config_dir: Path) -> int:

@@ -143,6 +143,7 @@ class Edge:
         self.listen = listen
         self.limits = limits
         self.config = HypercornConfig()
+        self.max_frame = max_frame
         self.config.websocket_max_message_size = max_frame
         self.config.accesslog = None
         self.config.errorlog = logging.getLogger("hypercorn.error")

@@ -84,6 +84,18 @@ channel_up = Gauge(
     ["channel", "account"],
     registry=registry,
 )
+channel_state = Gauge(
+    "omnirouter_channel_state",
+    "1 for the state a channel account is in: starting, up, backoff, stopped",
+    ["channel", "account", "state"],
+    registry=registry,
+)
+channel_restarts = Counter(
+    "omnirouter_channel_restarts",
+    "Channel accounts restarted by the supervisor after a failure",
+    ["channel", "account"],
+    registry=registry,
+)
 attachments_refused = Counter(
     "omnirouter_attachments_refused",
     "Attachments refused over a limit (nothing kept; the peer was told)",

@@ -57,6 +57,8 @@ class Outbox:
         self.wakeup = Wakeup()
         self._limiter = trio.CapacityLimiter(concurrency)
         self.delivery_timeout = delivery_timeout
+        self._draining = False
+        self._idle = trio.Event()
 
     def wake(self) -> None:
         """A notification was queued: look now rather than at the next due time."""
@@ -69,7 +71,7 @@ class Outbox:
             log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
         task_status.started()
         async with trio.open_nursery() as nursery:
-            while True:
+            while not self._draining:
                 batch = await self.db.write(self._claim)
                 for record in batch:
                     await self._limiter.acquire_on_behalf_of(record.id)
@@ -77,6 +79,15 @@ class Outbox:
                 if len(batch) < CLAIM_BATCH:
                     due = await self.db.read(lambda conn: Tx(conn).next_notification_at())
                     await self.wakeup.sleep_until(due, time.time())
+            await trio.sleep_forever()  # draining: the deliveries in flight go on
+
+    async def drain(self) -> None:
+        """Claim nothing more and wait until the deliveries in flight have ended (the daemon
+        stops; the caller bounds the wait). What is still queued goes out after the restart."""
+        self._draining = True
+        self.wakeup.wake()
+        if self._limiter.borrowed_tokens:
+            await self._idle.wait()
 
     def _claim(self, conn: sqlite3.Connection) -> list[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit."""
@@ -145,6 +156,8 @@ class Outbox:
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
             self._limiter.release_on_behalf_of(record.id)
+            if self._draining and not self._limiter.borrowed_tokens:
+                self._idle.set()
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:
         """The files sent with a notification (checked clean when the reply was queued)."""

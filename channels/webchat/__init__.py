@@ -1,0 +1,45 @@
+"""The portal's web chat and feedback form: two accounts from channels/webchat.toml."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from pydantic import BaseModel
+
+from channels.contract import AccountSpec, Adapter, Ports
+
+from .adapter import WebchatChannel
+from .config import WebchatSettings
+from .form import FeedbackForm
+
+
+class WebchatPlugin:
+    """The chat (`account`) and the form (`[form] account`), both on the daemon's listener."""
+
+    name = "webchat"
+    settings_model: type[BaseModel] = WebchatSettings
+
+    def accounts(self, settings: BaseModel) -> list[AccountSpec]:
+        """Both accounts while `enabled`; they read the rest of the file live, so only a new
+        account name restarts one."""
+        file = cast(WebchatSettings, settings)
+        if not file.enabled:
+            return []
+        return [
+            AccountSpec("webchat", file.account, file.account),
+            AccountSpec("form", file.form.account, file.form.account),
+        ]
+
+    def build(self, spec: AccountSpec, settings: Callable[[], BaseModel], ports: Ports) -> Adapter:
+        """The chat or the form adapter."""
+
+        def current() -> WebchatSettings:
+            return cast(WebchatSettings, settings())
+
+        if spec.channel == "form":
+            return FeedbackForm(spec, current, ports)
+        return WebchatChannel(spec, current, ports)
+
+
+PLUGIN = WebchatPlugin()

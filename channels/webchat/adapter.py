@@ -1,22 +1,19 @@
-"""The web chat and feedback form channel: WebSocket intake, notices back, the form endpoint."""
+"""The web chat: WebSocket intake, uploads, and notices back to the citizen's sessions."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
-import re
 import secrets
-import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import cast
 from urllib.parse import urlsplit
 
 import msgspec
 import trio
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -24,22 +21,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from channels.contract import (
     Acceptance,
-    AttachmentPort,
+    AccountSpec,
     AttachmentRefused,
-    IntakePort,
+    Channel,
+    Deliver,
     Outbound,
+    Ports,
     RawInbound,
     Sender,
     rfc3339,
 )
 from channels.http import (
-    JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
     UploadRefused,
     file_response,
-    limit_body,
-    read_form,
-    receive_upload,
     upload_one_file,
 )
 
@@ -58,13 +53,11 @@ from .frames import (
     decode_client_frame,
     encode_frame,
 )
-from .limits import RateLimiter, retry_after
+from .limits import ClientLimits
+from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, problem, too_many
 from .sessions import ChatSession, Notice, SessionStore
 
 log = logging.getLogger(__name__)
-
-BadInput = Callable[[str, str], None]
-"""Counts malformed input: (channel, reason)."""
 
 _STATIC = resources.files("channels.webchat").joinpath("static")
 _STATIC_TYPES = {
@@ -74,19 +67,6 @@ _STATIC_TYPES = {
 }
 # No inline script or style and no third party: the page works under the strictest policy.
 _CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'self'"
-# What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
-_REFUSALS = {
-    "file_too_large": "Файл слишком большой.",
-    "too_many_attachments": "Слишком много файлов в одном сообщении.",
-    "attachments_too_large": "Файлы одного сообщения слишком велики в сумме.",
-    "unknown_attachment": "Файл не найден: загрузите его ещё раз.",
-    "attachments_not_accepted": "Файлы здесь не принимаются.",
-}
-# What is limited per client: sessions and forms per address, messages and uploads per session.
-RATE_LIMITED = ("session", "message", "upload", "form")
-_RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
 
 
 def _token_hash(token: str) -> str:
@@ -160,36 +140,27 @@ class _Connection:
 
 
 class WebchatChannel:
-    """Serves /chat/ and its WebSocket, delivers notices, and takes the feedback form."""
+    """The chat's account: serves /chat/ and its WebSocket, and delivers notices to sessions."""
 
-    name = "webchat"
+    channel: Channel = "webchat"
 
-    def __init__(
-        self,
-        intake: IntakePort,
-        attachments: AttachmentPort,
-        sessions: SessionStore,
-        settings: Callable[[], WebchatSettings],
-        bad_input: BadInput,
-    ) -> None:
-        self.intake = intake
-        self.attachments = attachments
-        self.sessions = sessions
+    def __init__(self, spec: AccountSpec, settings: Callable[[], WebchatSettings], ports: Ports):
+        self.account = spec.account
         self.settings = settings
-        self.bad_input = bad_input
+        self.intake = ports.intake
+        self.attachments = ports.attachments
+        self.sessions = cast(SessionStore, ports.stores[SessionStore])
+        self.bad_input = ports.bad_input
+        self.limits = ClientLimits(
+            ("session", "message", "upload"),
+            lambda: settings().rate_limits,
+            lambda reason: ports.bad_input(self.channel, reason),
+        )
         self._live: dict[str, set[_Connection]] = {}
         self._open: set[_Connection] = set()
+        self._stopping = False
 
-        def rate(kind: str) -> Callable[[], tuple[float, int]]:
-            def current() -> tuple[float, int]:
-                limits = self.settings().rate_limits
-                return getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
-
-            return current
-
-        self._limiters = {kind: RateLimiter(rate(kind)) for kind in RATE_LIMITED}
-
-    def routes(self) -> list[BaseRoute]:
+    def routes(self) -> Sequence[BaseRoute]:
         """The HTTP and WebSocket routes of this channel."""
         return [
             Route("/chat", lambda _: RedirectResponse("/chat/", 308), methods=["GET"]),
@@ -200,20 +171,35 @@ class WebchatChannel:
             Route("/chat/files/{id:str}", self._download_preflight, methods=["OPTIONS"]),
             # Last: a method that no route above takes gets their Allow header, not this one's.
             Route("/chat/{name:str}", self._static, methods=["GET"]),
-            Route("/api/v1/forms/feedback", self._feedback, methods=["POST"]),
         ]
 
-    @property
-    def connections(self) -> int:
-        """Open WebSocket connections."""
-        return len(self._open)
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Up while the listener serves the routes; sessions live in the store."""
+        task_status.started()
+        await trio.sleep_forever()
 
-    def close_all(self) -> None:
-        """Close every chat socket with 1001 (going away): the widget reconnects elsewhere."""
+    def stop_intake(self) -> None:
+        """Take no new sockets or uploads, and close every chat socket with 1001 (going away):
+        the widget reconnects elsewhere."""
+        self._stopping = True
         for conn in list(self._open):
             conn.close(GOING_AWAY)
 
-    async def deliver(self, message: Outbound) -> bool:
+    def detail(self) -> dict[str, object]:
+        """Open WebSocket connections."""
+        return {"connections": len(self._open)}
+
+    @property
+    def websocket_max_message(self) -> int:
+        """`max_frame_bytes`: a longer message closes the socket with 1009."""
+        return self.settings().max_frame_bytes
+
+    @property
+    def deliver(self) -> Deliver:
+        """Notices go into the session's history and to its open sockets."""
+        return self._deliver
+
+    async def _deliver(self, message: Outbound) -> bool:
         """Append a notice to the session's history; True if pushed to an open connection."""
         notice = await self.sessions.append(
             message.address,
@@ -253,8 +239,8 @@ class WebchatChannel:
         allowed = _origin_allowed(
             ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
         )
-        if not settings.enabled or not allowed:
-            self.bad_input(self.name, "origin_refused" if settings.enabled else "disabled")
+        if self._stopping or not allowed:
+            self.bad_input(self.channel, "origin_refused" if allowed else "stopping")
             await ws.close(code=1008)  # before accept: the handshake is answered with 403
             return
         await ws.accept()
@@ -320,8 +306,8 @@ class WebchatChannel:
             session = await self.sessions.find(_token_hash(token))
         if session is None:
             client = conn.ws.client
-            if wait := self._over_limit("session", client.host if client else "unknown"):
-                await self._reject(conn, "rate_limited", _RATE_LIMITED, retry_after=wait)
+            if wait := self.limits.over("session", client.host if client else "unknown"):
+                await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
                 return
             token = secrets.token_urlsafe(32)
             session = await self.sessions.create(_token_hash(token), hello.lang[:8], None)
@@ -334,9 +320,9 @@ class WebchatChannel:
         await conn.send(Welcome(token, ticket, session.last_seq))
 
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
-        if wait := self._over_limit("message", session.id):
+        if wait := self.limits.over("message", session.id):
             await self._reject(
-                conn, "rate_limited", _RATE_LIMITED, message.client_id, retry_after=wait
+                conn, "rate_limited", RATE_LIMITED, message.client_id, retry_after=wait
             )
             return
         settings = self.settings()
@@ -347,7 +333,7 @@ class WebchatChannel:
                     message.attachments, channel="webchat", owner=session.id
                 )
             except AttachmentRefused as exc:
-                problem = (exc.code, _REFUSALS.get(exc.code, exc.reason))
+                problem = (exc.code, REFUSALS.get(exc.code, exc.reason))
         if problem is not None:
             await self._reject(conn, *problem, client_id=message.client_id)
             return
@@ -391,39 +377,30 @@ class WebchatChannel:
         *,
         retry_after: int | None = None,
     ) -> None:
-        self.bad_input(self.name, code)
+        self.bad_input(self.channel, code)
         await conn.send(Error(code, message, client_id, retry_after))
-
-    def _over_limit(self, kind: str, key: str) -> int:
-        """0 if `key` may go on, else the whole seconds it must wait (and it is counted)."""
-        wait = self._limiters[kind].take(key)
-        if not wait:
-            return 0
-        self.bad_input("form" if kind == "form" else self.name, f"rate_limited_{kind}")
-        return retry_after(wait)
 
     # -- uploads ------------------------------------------------------------------------------
 
     async def _upload(self, request: Request) -> Response:
         """POST /chat/upload: one file for the session named by X-Chat-Session."""
-        settings = self.settings()
         session = await self._session_of(request)
-        if not settings.enabled or session is None:
-            self.bad_input(self.name, "upload_without_session")
-            return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
-        if wait := self._over_limit("upload", session.id):
-            return _too_many(wait)
+        if self._stopping or session is None:
+            self.bad_input(self.channel, "upload_without_session")
+            return problem(401, "no_session", "send the chat session token in X-Chat-Session")
+        if wait := self.limits.over("upload", session.id):
+            return too_many(wait)
         limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
         try:
             receipt = await upload_one_file(
                 request, self.attachments, "webchat", session.id, limit=limit
             )
         except UploadRefused as exc:
-            self.bad_input(self.name, exc.code)
+            self.bad_input(self.channel, exc.code)
             return exc.response
         except AttachmentRefused as exc:
-            self.bad_input(self.name, exc.code)
-            return _problem(413, exc.code, _REFUSALS.get(exc.code, exc.reason))
+            self.bad_input(self.channel, exc.code)
+            return problem(413, exc.code, REFUSALS.get(exc.code, exc.reason))
         return JSONResponse(
             {
                 "upload_id": receipt.id,
@@ -468,13 +445,13 @@ class WebchatChannel:
         """GET /chat/files/{id}: a file an operator sent to the session named by X-Chat-Session."""
         session = await self._session_of(request)
         if session is None:
-            return _problem(401, "no_session", "send the chat session token in X-Chat-Session")
+            return problem(401, "no_session", "send the chat session token in X-Chat-Session")
         attachment_id = request.path_params["id"]
         found = None
         if await self.sessions.was_sent(session.id, attachment_id):
             found = await self.attachments.content(attachment_id)
         if found is None:  # never sent to this session, or no longer clean: the same answer
-            return _problem(404, "not_found", "no such file in this chat")
+            return problem(404, "not_found", "no such file in this chat")
         described, chunks = found
         return file_response(
             chunks,
@@ -484,99 +461,12 @@ class WebchatChannel:
             headers=self._cors(request),
         )
 
-    # -- feedback form ----------------------------------------------------------------------
-
-    async def _feedback(self, request: Request) -> Response:
-        settings = self.settings()
-        if not settings.enabled:
-            return _problem(503, "disabled", "the feedback form is switched off")
-        if wait := self._over_limit("form", request.client.host if request.client else "unknown"):
-            return _too_many(wait)
-        multipart = request.headers.get("content-type", "").startswith("multipart/")
-        limit = (
-            self.attachments.limits("form").message + MULTIPART_OVERHEAD
-            if multipart
-            else (JSON_BODY_MAX)
-        )
-        if (refused := limit_body(request, limit)) is not None:
-            self.bad_input("form", refused.code)
-            return refused.response
-        allowed = min(settings.form.max_files, self.attachments.limits("form").count)
-        try:
-            # One part more than allowed is read so that too many files is said as such.
-            fields, files = await _form_fields(request, allowed + 1)
-        except ValueError as exc:
-            self.bad_input("form", "unreadable")
-            return _problem(400, "unreadable", str(exc))
-        errors = _check_form(fields, settings)
-        if errors or len(files) > allowed:
-            for file in files:  # nothing is stored for a submission that is refused whole
-                await file.close()
-        if errors:
-            self.bad_input("form", "invalid")
-            return JSONResponse(
-                {"error": "invalid", "message": "Проверьте поля формы.", "fields": errors},
-                status_code=422,
-            )
-        if len(files) > allowed:
-            self.bad_input("form", "too_many_attachments")
-            return _problem(413, "too_many_attachments", _REFUSALS["too_many_attachments"])
-        try:
-            receipts = [await receive_upload(f, self.attachments, "form", None) for f in files]
-            attachment_ids = [receipt.id for receipt in receipts]
-            digests = [receipt.sha256 for receipt in receipts]
-            await self.attachments.check_message(attachment_ids, channel="form", owner=None)
-        except AttachmentRefused as exc:
-            self.bad_input("form", exc.code)
-            return _problem(413, exc.code, _REFUSALS.get(exc.code, exc.reason))
-        finally:
-            for file in files:
-                await file.close()
-        form = settings.form
-        email, phone = fields.get("email", ""), fields.get("phone", "")
-        name = fields.get("name") or None
-        declared = [Sender("email", email, name), Sender("phone", phone, name)]
-        sender = next(s for s in declared if s.address)
-        # The same submission (fields and file contents) sent again is a redelivery. A caller's
-        # Idempotency-Key only scopes that: with someone else's key but other content, it is a
-        # request of its own, so a guessed key reveals nobody's ticket.
-        key = hashlib.sha256(
-            "\x1f".join(
-                [
-                    request.headers.get("Idempotency-Key", ""),
-                    *(fields.get(k, "") for k in ("name", "phone", "email", "type", "text")),
-                    *sorted(digests),
-                ]
-            ).encode()
-        ).hexdigest()
-        raw = RawInbound(
-            channel="form",
-            account=form.account,
-            idempotency_key=key,
-            channel_message_id=key,
-            sender=sender,
-            text=fields["text"],
-            received_at=rfc3339(datetime.now(UTC)),
-            topic=form.types.get(fields.get("type", "")) or None,
-            declared=[s for s in declared if s.address],
-            attachment_ids=attachment_ids,
-        )
-        try:
-            acceptance = await self.intake.accept(raw)
-        except Exception:
-            log.exception("a feedback form could not be persisted")
-            return _problem(503, "unavailable", "the request was not stored; send it again later")
-        return JSONResponse(
-            {"ticket": acceptance.ticket_number, "envelope_id": acceptance.envelope_id},
-            status_code=201,
-        )
-
 
 def _check_message(message: Message, settings: WebchatSettings) -> tuple[str, str] | None:
     """Why a chat message cannot be taken, as (code, message), or None."""
     if not 1 <= len(message.client_id) <= 128:
         return "bad_client_id", "client_id должен быть строкой от 1 до 128 символов."
-    if not message.attachments and not _has_visible_text(message.text):
+    if not message.attachments and not has_visible_text(message.text):
         return "empty_text", "Сообщение пустое."
     if len(message.text) > settings.max_text_chars:
         return "text_too_long", (
@@ -600,11 +490,6 @@ def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) ->
     return urlsplit(origin).netloc == host
 
 
-def _has_visible_text(text: str) -> bool:
-    """True when the text shows something: NULs, controls and spaces alone are an empty message."""
-    return any(c.isprintable() and not c.isspace() for c in text)
-
-
 def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
     if acceptance.ticket_number is None:
         return None
@@ -621,66 +506,3 @@ def _notice_frame(notice: Notice) -> NoticeFrame:
         for f in notice.attachments
     ]
     return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at, files)
-
-
-async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str], list[UploadFile]]:
-    """The form's text fields and files from JSON, urlencoded or multipart bodies."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        try:
-            body: Any = msgspec.json.decode(await request.body())
-        except (msgspec.DecodeError, RecursionError) as exc:
-            raise ValueError(f"the body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise ValueError("the body must be a JSON object")
-        return {k: v.strip() for k, v in body.items() if isinstance(v, str)}, []
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        try:
-            form = await read_form(request, max_files=max_files, max_fields=20)
-        except Exception as exc:  # python-multipart raises several types for a broken body
-            raise ValueError(f"unreadable form: {exc}") from exc
-        fields = {k: v.strip() for k, v in form.multi_items() if isinstance(v, str)}
-        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-        return fields, files
-    raise ValueError("send application/json, multipart/form-data or urlencoded fields")
-
-
-def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, str]:
-    """Field errors of a feedback form, by field name."""
-    errors = {}
-    text = fields.get("text", "")
-    if not _has_visible_text(text):  # zero-width and control characters alone say nothing
-        errors["text"] = "Опишите вопрос."
-    elif len(text) > settings.max_text_chars:
-        errors["text"] = f"Не длиннее {settings.max_text_chars} символов."
-    if len(fields.get("name", "")) > settings.form.max_name_chars:
-        errors["name"] = f"Не длиннее {settings.form.max_name_chars} символов."
-    for field in ("name", "email", "phone"):
-        # A right-to-left override or a zero-width joiner in a name or an address shows
-        # operators something other than what is stored (CVE-2021-42574, "Trojan Source").
-        if any(unicodedata.category(c) in ("Cc", "Cf") for c in fields.get(field, "")):
-            errors[field] = "Уберите невидимые и управляющие символы."
-    email, phone = fields.get("email", ""), fields.get("phone", "")
-    if not email and not phone:
-        errors["email"] = "Укажите электронную почту или телефон для ответа."
-    if email and not _EMAIL.match(email):
-        errors["email"] = "Адрес почты выглядит неверно."
-    if phone and (not _PHONE_CHARS.match(phone) or not 10 <= sum(c.isdigit() for c in phone) <= 15):
-        errors["phone"] = "Номер телефона выглядит неверно."
-    kind = fields.get("type", "")
-    if kind and kind not in settings.form.types:
-        errors["type"] = "Неизвестный тип обращения: " + ", ".join(settings.form.types)
-    return errors
-
-
-def _problem(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
-def _too_many(wait: int) -> JSONResponse:
-    """429 with Retry-After (RFC 6585 4); the unread body goes with the connection."""
-    return JSONResponse(
-        {"error": "rate_limited", "message": _RATE_LIMITED, "retry_after": wait},
-        status_code=429,
-        headers={"Retry-After": str(wait), "Connection": "close"},
-    )

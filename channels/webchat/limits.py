@@ -73,3 +73,32 @@ class RateLimiter:
 def retry_after(seconds: float) -> int:
     """Whole seconds to wait, as Retry-After and `retry_after` say it (at least 1)."""
     return max(1, math.ceil(seconds))
+
+
+class ClientLimits:
+    """The buckets of the kinds one adapter limits, at the rates the settings say now."""
+
+    def __init__(
+        self,
+        kinds: tuple[str, ...],
+        settings: Callable[[], RateLimitSettings],
+        counted: Callable[[str], None],
+    ) -> None:
+        self.counted = counted
+
+        def rate(kind: str) -> Callable[[], tuple[float, int]]:
+            def current() -> tuple[float, int]:
+                limits = settings()
+                return getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
+
+            return current
+
+        self._limiters = {kind: RateLimiter(rate(kind)) for kind in kinds}
+
+    def over(self, kind: str, key: str) -> int:
+        """0 if `key` may go on, else the whole seconds it must wait (and it is counted)."""
+        wait = self._limiters[kind].take(key)
+        if not wait:
+            return 0
+        self.counted(f"rate_limited_{kind}")
+        return retry_after(wait)

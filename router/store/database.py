@@ -131,6 +131,9 @@ class Database:
         self._changed_at = time.monotonic()
         # Called in the writer thread after each commit with the group's size (metrics).
         self.on_commit: Callable[[int], None] | None = None
+        # Called in the writer thread if it dies: every caller waiting for a commit would wait
+        # for ever, so the daemon must not go on (it exits; the service manager restarts it).
+        self.on_writer_death: Callable[[BaseException], None] | None = None
 
     def open(self) -> list[int]:
         """Create the file, apply migrations and start the writer thread."""
@@ -251,6 +254,14 @@ class Database:
             log.info("WAL checkpoint %s done; WAL was %d bytes", mode, size)
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            self._write_groups(conn)
+        except BaseException as exc:
+            if self.on_writer_death is None:
+                raise
+            self.on_writer_death(exc)
+
+    def _write_groups(self, conn: sqlite3.Connection) -> None:
         while (first := self._jobs.get()) is not None:
             # Between groups: a RESTART or TRUNCATE waiting for the write lock gets it now.
             self._writer_may_begin.wait(WRITER_PAUSE_SECONDS)

@@ -13,7 +13,10 @@ import pytest
 import trio
 from starlette.routing import Route, WebSocketRoute
 
-from channels.webchat.adapter import WebchatChannel
+from channels.contract import Ports
+from channels.webchat import PLUGIN
+from channels.webchat.config import WebchatSettings
+from channels.webchat.sessions import SessionStore
 from normaliser.damm import check_digit
 from router.api import Api, build_app
 
@@ -573,9 +576,14 @@ def _route_table() -> set[tuple[str, str]]:
     and the WebSocket /chat/ws (no OpenAPI operation; docs/api.md describes it) are left out.
     """
     nothing: Any = None
+    ports = Ports(nothing, nothing, nothing, {SessionStore: nothing})
     app = build_app(
         Api(nothing),
-        WebchatChannel(nothing, nothing, nothing, nothing, nothing).routes(),
+        [
+            route
+            for spec in PLUGIN.accounts(WebchatSettings())
+            for route in PLUGIN.build(spec, WebchatSettings, ports).routes()
+        ],
         nothing,
         nothing,
         nothing,

@@ -125,7 +125,7 @@ async def test_ready_status_and_watchdog_notifications(tmp_path: Path) -> None:
         first = await notify.wait_for(has("WATCHDOG"), ready + 1)
         second = await notify.wait_for(has("WATCHDOG"), first + 1)
         for index in (first, second):
-            assert notify.datagrams[index]["STATUS"].startswith("running; chat connections ")
+            assert notify.datagrams[index]["STATUS"].startswith("running; connections ")
 
 
 async def test_sighup_applies_a_valid_configuration(tmp_path: Path) -> None:

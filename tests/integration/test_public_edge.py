@@ -162,7 +162,7 @@ async def test_an_unreadable_upload_is_answered_and_closed(edge: DaemonProcess) 
 async def admin_connections(daemon: DaemonProcess) -> int:
     async with daemon.admin() as admin:
         status = (await admin.get("/api/v1/admin/status")).json()
-    return int(status["channels"]["webchat"]["connections"])
+    return int(status["channels"]["webchat"]["accounts"]["portal"]["connections"])
 
 
 @pytest.fixture

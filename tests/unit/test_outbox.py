@@ -302,3 +302,23 @@ async def test_messages_still_being_delivered_count_against_the_limit(tmp_path: 
                 await until_state(db, n, "sent")
     assert [d.last_error for d in deferred] == ["rate limited: automatic messages per contact"] * 2
     assert sorted(channel.texts()) == ["статус 0", "статус 1"]
+
+
+async def test_a_drain_lets_the_delivery_in_flight_finish_and_claims_nothing_more(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM: the notice being sent is sent; the one queued after waits for the restart."""
+    with database(tmp_path) as db:
+        channel = Channel(hold=trio.Event())
+        async with running(db, channel) as outbox:
+            first = await queue(db, "in flight")
+            await until(lambda: channel.attempts)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(outbox.drain)
+                await trio.sleep(0.05)
+                second = await queue(db, "queued while draining")
+                outbox.wake()
+                channel.hold.set()  # the peer answers; the drain ends
+            assert (await record(db, first)).state == "sent"
+            assert (await record(db, second)).state == "queued"
+            assert channel.texts() == ["in flight"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -182,3 +185,32 @@ def test_a_message_filed_late_does_not_take_its_conversation_back(tx: Tx) -> Non
     tx.file_conversation("chat:s1", "2600000014", "2026-11-23T09:10:00.000Z")
     current = tx.conversation_ticket("chat:s1")
     assert current is not None and current.number == "2600000028"
+
+
+def test_a_dead_writer_thread_ends_the_process_at_once(tmp_path: Path) -> None:
+    """Callers waiting for a commit would wait for ever: the daemon exits 70 instead."""
+    script = f"""
+import sys, trio
+from pathlib import Path
+from router.daemon import writer_died
+from router.store.database import Database
+
+def boom(conn):
+    raise SystemExit("not an Exception: it gets past the job's savepoint")
+
+db = Database(Path({str(tmp_path / "db.sqlite")!r}))
+db.on_writer_death = writer_died
+db.open()
+trio.run(db.write, boom)
+print("still running", file=sys.stderr)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 70, done.stderr
+    assert "the database writer died" in done.stderr
+    assert "still running" not in done.stderr

@@ -1,0 +1,34 @@
+"""What the chat and the form answer when they refuse something, in the citizen's words."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+# What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
+REFUSALS = {
+    "file_too_large": "Файл слишком большой.",
+    "too_many_attachments": "Слишком много файлов в одном сообщении.",
+    "attachments_too_large": "Файлы одного сообщения слишком велики в сумме.",
+    "unknown_attachment": "Файл не найден: загрузите его ещё раз.",
+    "attachments_not_accepted": "Файлы здесь не принимаются.",
+}
+RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
+
+
+def problem(status: int, code: str, message: str) -> JSONResponse:
+    """An error answer in the API's format."""
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def too_many(wait: int) -> JSONResponse:
+    """429 with Retry-After (RFC 6585 4); the unread body goes with the connection."""
+    return JSONResponse(
+        {"error": "rate_limited", "message": RATE_LIMITED, "retry_after": wait},
+        status_code=429,
+        headers={"Retry-After": str(wait), "Connection": "close"},
+    )
+
+
+def has_visible_text(text: str) -> bool:
+    """True when the text shows something: NULs, controls and spaces alone are an empty message."""
+    return any(c.isprintable() and not c.isspace() for c in text)

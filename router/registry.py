@@ -1,0 +1,42 @@
+"""The installed channels: the one place where router/ meets channel packages.
+
+A channel package registers its plug-in under the entry-point group `omnirouter.channels`
+(see pyproject.toml); one installed beside the daemon, as another distribution, is found the
+same way. Everything else in router/ knows channels only through channels.contract.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+
+from channels.contract import ChannelPlugin
+from channels.webchat.sessions import SessionStore
+from router.chat_store import ChatStore
+from router.store.database import Database
+
+GROUP = "omnirouter.channels"
+# Channels whose config files are shipped but whose adapters are not installed yet: their
+# files are checked and must say `enabled = false`.
+PLANNED = ("email", "sms", "messenger")
+
+
+@functools.cache
+def installed() -> Mapping[str, ChannelPlugin]:
+    """The plug-ins of every installed channel, by config file name."""
+    plugins: dict[str, ChannelPlugin] = {}
+    for entry in entry_points(group=GROUP):
+        plugin: ChannelPlugin = entry.load()
+        plugins[plugin.name] = plugin
+    return plugins
+
+
+def planned() -> list[str]:
+    """Planned channels that are not installed."""
+    return [name for name in PLANNED if name not in installed()]
+
+
+def stores(db: Database) -> Mapping[object, object]:
+    """The router's implementations of the store protocols channels define."""
+    return {SessionStore: ChatStore(db)}

@@ -1,0 +1,117 @@
+"""Supervision of channel accounts, without sockets: crashes, backoff, restarts, stops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import trio
+import trio.testing
+from starlette.routing import BaseRoute
+
+from channels.contract import AccountSpec, Channel, Deliver
+from router import metrics
+from router.supervisor import AccountState, Backoff, Supervisor
+
+
+class Flaky:
+    """An adapter that crashes its first `crashes` runs, then stays up."""
+
+    channel: Channel = "webchat"
+    account = "flaky"
+    deliver: Deliver | None = None
+    websocket_max_message = 0
+
+    def __init__(self, crashes: int, *, before_started: bool = False) -> None:
+        self.crashes = crashes
+        self.before_started = before_started
+        self.runs = 0
+        self.started_at: list[float] = []
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return []
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.runs += 1
+        self.started_at.append(trio.current_time())
+        if self.runs <= self.crashes and self.before_started:
+            raise ConnectionRefusedError("the peer is down")
+        task_status.started()
+        if self.runs <= self.crashes:
+            await trio.sleep(0.01)
+            raise RuntimeError(f"crash {self.runs}")
+        await trio.sleep_forever()
+
+    def stop_intake(self) -> None:
+        pass
+
+    def detail(self) -> dict[str, object]:
+        return {}
+
+
+SPEC = AccountSpec("webchat", "flaky", "flaky")
+
+
+def restarts() -> float:
+    return metrics.channel_restarts.labels("webchat", "flaky")._value.get()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("before_started", [False, True])
+async def test_a_crashing_account_is_restarted_with_growing_delays_until_it_stays_up(
+    autojump_clock: trio.testing.MockClock, before_started: bool
+) -> None:
+    supervisor = Supervisor(lambda: Backoff(first=1.0, most=60.0))
+    adapter = Flaky(crashes=4, before_started=before_started)
+    counted = restarts()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        account = supervisor.start(SPEC, adapter)
+        await trio.sleep(100)
+        assert account.state is AccountState.UP
+        assert account.restarts == 4 and restarts() == counted + 4
+        expected = "ConnectionRefusedError" if before_started else "RuntimeError: crash 4"
+        assert account.last_error is not None and expected in account.last_error
+        gaps = [b - a for a, b in zip(adapter.started_at, adapter.started_at[1:], strict=False)]
+        # Equal jitter: each delay is between half and all of 1, 2, 4, 8 seconds.
+        for gap, ceiling in zip(gaps, (1, 2, 4, 8), strict=True):
+            assert ceiling / 2 <= gap <= ceiling + 0.05
+        nursery.cancel_scope.cancel()
+
+
+async def test_one_accounts_crashes_leave_another_running(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    supervisor = Supervisor(lambda: Backoff(first=1.0, most=2.0))
+    steady, crashing = Flaky(crashes=0), Flaky(crashes=1000)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        calm = supervisor.start(AccountSpec("webchat", "steady", "steady"), steady)
+        loop = supervisor.start(SPEC, crashing)
+        await trio.sleep(30)
+        assert calm.state is AccountState.UP and steady.runs == 1
+        assert loop.restarts > 10  # never more often than every second (half of 2 s)
+        assert loop.restarts <= 30
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_stopped_account_ends_and_says_so(autojump_clock: trio.testing.MockClock) -> None:
+    supervisor = Supervisor(lambda: Backoff(first=1.0, most=2.0))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        account = supervisor.start(SPEC, Flaky(crashes=0))
+        await trio.sleep(1)
+        assert account.state is AccountState.UP
+        await supervisor.stop(account.key)
+        assert account.state is AccountState.STOPPED
+        assert account.key not in supervisor.accounts
+        state = metrics.channel_state.labels("webchat", "flaky", "stopped")._value.get()
+        assert state == 1
+        nursery.cancel_scope.cancel()
+
+
+def test_backoff_is_capped_and_never_zero() -> None:
+    backoff = Backoff(first=1.0, most=300.0)
+    for crashes in (1, 5, 9, 10, 50, 10_000):
+        delay = backoff.delay(crashes)
+        ceiling = min(300.0, 2.0 ** min(crashes - 1, 32))
+        assert ceiling / 2 <= delay <= ceiling
