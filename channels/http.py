@@ -3,6 +3,7 @@ spooled to disk, files streamed in from an upload and out to a downloader."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
@@ -24,10 +25,23 @@ UPLOAD_CHUNK = 256 * 1024
 MULTIPART_OVERHEAD = 256 * 1024
 # JSON bodies of the API and the form: far above any status change, reply or form text.
 JSON_BODY_MAX = 1024 * 1024
-# Bytes kept past the closing boundary: room for the CRLF and a short epilogue (RFC 2046).
-TAIL_KEPT = 64
+# Bytes kept past the closing boundary: room for the CRLF and an epilogue (RFC 2046), which
+# browsers never send and mail-like clients keep to a line or two.
+TAIL_KEPT = 1024
 # The scope key where limit_body() leaves a route's body limit for BodyGuard.
 BODY_LIMIT = "omnirouter.body_limit"
+
+
+def address_key(address: str) -> str:
+    """The key a client's limits are kept under: its IPv4 address, or the /64 of its IPv6
+    address (a subscriber is given a whole /64 or more, RFC 6177, and picks any of it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class Refusal(NamedTuple):
@@ -117,11 +131,12 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
     async def receive() -> Message:
         message = await request.receive()
         tail.extend(message.get("body", b""))
-        del tail[: -(len(boundary or b"") + TAIL_KEPT)]
+        del tail[: -(len(boundary or b"") + 6 + TAIL_KEPT)]
         return message
 
     form = await Request(request.scope, receive).form(max_files=max_files, max_fields=max_fields)
-    if boundary is not None and b"--" + boundary + b"--" not in tail:
+    # RFC 2046 5.1.1: close-delimiter := CRLF "--" boundary "--".
+    if boundary is not None and b"\r\n--" + boundary + b"--" not in tail:
         await form.close()
         raise ValueError("the multipart body ends before its closing boundary: it was cut short")
     return form

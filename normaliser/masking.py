@@ -149,20 +149,25 @@ def mask_personal_data(text: str, ticket_length: int = TICKET_LENGTH) -> str:
     return _NATIONAL_PHONE.sub(_mask_national_phone, _mask_identifiers(text, ticket_length))
 
 
-_NAME_WORD = re.compile(r"[^\W\d_]{2,}")
+_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def mask_names(text: str, names: list[str]) -> str:
     """Return `text` with the words of `names` (the citizen's own, as the sender gave them)
     masked wherever they occur, in any case ending: an operator's «Уважаемый Иван Петрович»
     names the citizen as surely as the form's name field."""
-    # Russian names decline («Иванову», «Ивана»): a word of five letters or more is matched by
-    # its stem less the last letter; shorter words whole, each followed by any ending.
+    # Russian names decline, some dropping a vowel («Павел», «Павлу»): a word of five letters
+    # or more is matched by its stem less its last two letters, a shorter one whole, each
+    # followed by any ending; ё and е are one letter here, as people type them.
     stems = {
-        word[:-1] if len(word) >= 5 else word for name in names for word in _NAME_WORD.findall(name)
+        word[:-2] if len(word) >= 5 else word
+        for name in names
+        for word in _NAME_WORD.findall(name.lower().replace("ё", "е"))
     }
     if not stems:
         return text
-    pattern = "|".join(re.escape(stem) for stem in sorted(stems, key=len, reverse=True))
+    pattern = "|".join(
+        re.escape(stem).replace("е", "[её]") for stem in sorted(stems, key=len, reverse=True)
+    )
     found = re.compile(rf"\b(?:{pattern})\w*", re.IGNORECASE)
     return found.sub(lambda m: m.group(0)[0] + "***", text)

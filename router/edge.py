@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -28,14 +30,22 @@ import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.events import Event, RawData
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from channels.http import address_key
 from router import metrics
 
 log = logging.getLogger(__name__)
+# The unit of progress a slow reader must make within send_timeout: 16 KiB, a few TCP
+# segments, so 10 s allow a reader of 1.6 KB/s (GPRS manages more).
+SEND_SLICE = 16 * 1024
+# A contained connection error of the same kind is logged at most this often (the metric
+# counts each): a flood of hostile connections must not flood the journal too.
+ERROR_LOG_INTERVAL = 10.0
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -87,14 +97,18 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         return self.inner.socket
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        with trio.move_on_after(self.send_timeout):
-            await self.inner.send_all(data)
-            return
-        # A half-written frame cannot be resumed: the connection is over.
-        self.timed_out = True
-        metrics.http_connections_cut.labels("send_timeout").inc()
-        self.abort()
-        raise trio.BrokenResourceError(f"the peer read nothing for {self.send_timeout:g}s")
+        view = memoryview(data)
+        # The deadline is per slice: a slow reader that keeps reading (a file downloaded over a
+        # poor mobile link) goes on; one that reads nothing for send_timeout is cut off.
+        for start in range(0, len(view), SEND_SLICE):
+            with trio.move_on_after(self.send_timeout):
+                await self.inner.send_all(view[start : start + SEND_SLICE])
+                continue
+            # A half-written frame cannot be resumed: the connection is over.
+            self.timed_out = True
+            metrics.http_connections_cut.labels("send_timeout").inc()
+            self.abort()
+            raise trio.BrokenResourceError(f"the peer read nothing for {self.send_timeout:g}s")
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()
@@ -114,9 +128,17 @@ class GuardedStream(trio.abc.HalfCloseableStream):
 
 
 class _Connection(TCPServer):
-    """Hypercorn's connection, closed as soon as an answer says the connection must close."""
+    """Hypercorn's connection, HTTP/1.1 only, closed as soon as an answer says it must close."""
 
     async def protocol_send(self, event: Event) -> None:
+        if isinstance(getattr(self.protocol, "protocol", None), H2Protocol):
+            # A client's HTTP/2 (prior knowledge, or an h2c upgrade) is not served: its streams
+            # would share one connection past the per-address cap, and its flow control would
+            # stall a response without ever blocking a send, so send_timeout would not apply.
+            # Browsers speak HTTP/2 only over TLS, which a reverse proxy in front terminates.
+            metrics.http_connections_refused.labels("http2").inc()
+            self.stream.abort()
+            return
         await super().protocol_send(event)
         if isinstance(event, RawData) and _must_close(self.protocol):
             # Hypercorn answers a refused WebSocket handshake with `Connection: close` and then
@@ -150,6 +172,7 @@ class Edge:
         self.context = WorkerContext(None)
         self.per_ip: Counter[str] = Counter()
         self.streams: set[GuardedStream] = set()
+        self._logged: dict[str, float] = {}
         self._idle = trio.Event()
         self._idle.set()
 
@@ -187,11 +210,12 @@ class Edge:
 
     async def _handle(self, raw: trio.SocketStream) -> None:
         try:
-            ip = str(raw.socket.getpeername()[0])
+            peer = str(raw.socket.getpeername()[0])
         except OSError:  # gone before we looked
             await raw.aclose()
             return
-        refusal = self._refusal(ip)
+        ip = address_key(peer)
+        refusal = self._refusal(peer, ip)
         if refusal is not None:
             await self._refuse(raw, refusal)
             return
@@ -223,12 +247,12 @@ class Edge:
             if not self.streams:
                 self._idle.set()
 
-    def _refusal(self, ip: str) -> str | None:
-        """Why a new connection from `ip` is refused, or None."""
+    def _refusal(self, peer: str, ip: str) -> str | None:
+        """Why a new connection from `peer` (counted under `ip`) is refused, or None."""
         if len(self.streams) >= self.limits.max_connections:
             return "max_connections"
         if self.per_ip[ip] >= self.limits.max_connections_per_ip and not in_networks(
-            ip, self.limits.trusted_proxies
+            peer, self.limits.trusted_proxies
         ):
             return "max_connections_per_ip"
         return None
@@ -251,13 +275,22 @@ class Edge:
                 await raw.send_all(head.encode() + body)
         await raw.aclose()
 
-    @staticmethod
-    def _contained(ip: str, error: BaseException) -> None:
-        metrics.http_connection_errors.labels(type(error).__name__).inc()
+    def _contained(self, ip: str, error: BaseException) -> None:
+        while isinstance(error, BaseExceptionGroup) and error.exceptions:
+            error = error.exceptions[0]  # the error itself, not trio's groups around it
+        kind = type(error).__name__
+        metrics.http_connection_errors.labels(kind).inc()
+        now = time.monotonic()
+        if now - self._logged.get(kind, -math.inf) < ERROR_LOG_INTERVAL:
+            return
+        self._logged[kind] = now
         log.warning(
-            "a connection from %s ended on a server error, the listener goes on: %s: %s",
+            "a connection from %s ended on a server error, the listener goes on (logged at "
+            "most every %gs per kind; omnirouter_http_connection_errors_total counts each): "
+            "%s: %s",
             ip,
-            type(error).__name__,
+            ERROR_LOG_INTERVAL,
+            kind,
             error,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from channels.contract import (
 from channels.http import (
     MULTIPART_OVERHEAD,
     UploadRefused,
+    address_key,
     file_response,
     upload_one_file,
 )
@@ -79,6 +81,9 @@ def _token_hash(token: str) -> str:
 SEND_QUEUE = 64
 # RFC 6455 7.4.1: 1001 going away (the server stops), 1008 policy violation (not reading).
 GOING_AWAY, NOT_READING = 1001, 1008
+# A socket must say hello within this long: the widget sends it on open, so ten seconds allow
+# for a slow mobile link; a socket that says nothing holds a connection for nothing.
+HELLO_TIMEOUT = 10.0
 
 
 class _Connection:
@@ -92,14 +97,15 @@ class _Connection:
         self._scope = trio.CancelScope()
 
     def push(self, frame: msgspec.Struct) -> bool:
-        """Queue a frame without waiting; False if this connection is closed or too far behind."""
+        """Queue a frame without waiting; False if this client is too far behind (it is closed:
+        it catches up with resume)."""
         try:
             self._queue.send_nowait(encode_frame(frame).decode())
         except trio.WouldBlock:
             self.close(NOT_READING)
             return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return False
+            pass  # closed meanwhile: the notice is in the history
         return True
 
     async def send(self, frame: msgspec.Struct) -> None:
@@ -152,7 +158,7 @@ class WebchatChannel:
         self.sessions = cast(SessionStore, ports.stores[SessionStore])
         self.bad_input = ports.bad_input
         self.limits = ClientLimits(
-            ("session", "message", "upload"),
+            ("session", "message", "address_message", "upload"),
             lambda: settings().rate_limits,
             lambda reason: ports.bad_input(self.channel, reason),
         )
@@ -200,7 +206,7 @@ class WebchatChannel:
         return self._deliver
 
     async def _deliver(self, message: Outbound) -> bool:
-        """Append a notice to the session's history; True if pushed to an open connection."""
+        """Append a notice to the session's history and push it to the session's sockets."""
         notice = await self.sessions.append(
             message.address,
             message.id,
@@ -211,8 +217,11 @@ class WebchatChannel:
         )
         frame = _notice_frame(notice)
         # Never waits on a client: one that does not read is closed and gets it on resume.
-        pushed = [conn.push(frame) for conn in list(self._live.get(message.address, ()))]
-        return any(pushed)
+        for conn in list(self._live.get(message.address, ())):
+            if not conn.push(frame):
+                self.bad_input(self.channel, "not_reading")
+        # Sent: it is in the session's history and on its way; no receipt says it was read.
+        return False
 
     # -- static page -------------------------------------------------------------------------
 
@@ -249,7 +258,14 @@ class WebchatChannel:
 
         async def read() -> None:
             while True:
-                event = await ws.receive()
+                event = None
+                # A socket that never says hello holds a connection for nothing.
+                with trio.move_on_after(math.inf if conn.session else HELLO_TIMEOUT):
+                    event = await ws.receive()
+                if event is None:
+                    self.bad_input(self.channel, "no_hello")
+                    await ws.close(code=NOT_READING)
+                    return
                 if event["type"] == "websocket.disconnect":
                     return
                 text = event.get("text")
@@ -264,12 +280,17 @@ class WebchatChannel:
             pass
         finally:
             self._open.discard(conn)
-            if conn.session is not None:
-                live = self._live.get(conn.session.id)
-                if live is not None:
-                    live.discard(conn)
-                    if not live:
-                        del self._live[conn.session.id]
+            self._leave(conn)
+
+    def _leave(self, conn: _Connection) -> None:
+        """The connection no longer receives its session's notices."""
+        if conn.session is None:
+            return
+        live = self._live.get(conn.session.id)
+        if live is not None:
+            live.discard(conn)
+            if not live:
+                del self._live[conn.session.id]
 
     async def _on_frame(self, conn: _Connection, text: str) -> None:
         try:
@@ -306,21 +327,27 @@ class WebchatChannel:
             session = await self.sessions.find(_token_hash(token))
         if session is None:
             client = conn.ws.client
-            if wait := self.limits.over("session", client.host if client else "unknown"):
+            if wait := self.limits.over("session", address_key(client.host if client else "")):
                 await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
                 return
             token = secrets.token_urlsafe(32)
             session = await self.sessions.create(_token_hash(token), hello.lang[:8], None)
         assert token is not None
-        if conn.session is not None:
-            self._live.get(conn.session.id, set()).discard(conn)
+        self._leave(conn)
         conn.session = session
         self._live.setdefault(session.id, set()).add(conn)
         ticket = await self.sessions.current_ticket(session.id)
         await conn.send(Welcome(token, ticket, session.last_seq))
 
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
-        if wait := self.limits.over("message", session.id):
+        client = conn.ws.client
+        address = address_key(client.host if client else "")
+        # Per session, and per address: sessions are cheap, so one address's many sessions
+        # are held to a total too.
+        wait = self.limits.over("message", session.id) or self.limits.over(
+            "address_message", address
+        )
+        if wait:
             await self._reject(
                 conn, "rate_limited", RATE_LIMITED, message.client_id, retry_after=wait
             )

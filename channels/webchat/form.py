@@ -27,7 +27,14 @@ from channels.contract import (
     Sender,
     rfc3339,
 )
-from channels.http import JSON_BODY_MAX, MULTIPART_OVERHEAD, limit_body, read_form, receive_upload
+from channels.http import (
+    JSON_BODY_MAX,
+    MULTIPART_OVERHEAD,
+    address_key,
+    limit_body,
+    read_form,
+    receive_upload,
+)
 
 from .config import WebchatSettings
 from .limits import ClientLimits
@@ -79,7 +86,8 @@ class FeedbackForm:
         settings = self.settings()
         if self._stopping:
             return problem(503, "unavailable", "the daemon is stopping; send it again later")
-        if wait := self.limits.over("form", request.client.host if request.client else "unknown"):
+        address = address_key(request.client.host if request.client else "")
+        if wait := self.limits.over("form", address):
             return too_many(wait)
         multipart = request.headers.get("content-type", "").startswith("multipart/")
         limit = (

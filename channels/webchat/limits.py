@@ -27,6 +27,10 @@ class RateLimitSettings(BaseModel):
     # several short lines fits in the burst.
     message_rate: float = Field(1.0, gt=0)
     message_burst: int = Field(10, ge=1)
+    # Chat messages per client address, all its sessions together: an office behind one
+    # address writes far less than this; a script with many sessions is held to it.
+    address_message_rate: float = Field(5.0, gt=0)
+    address_message_burst: int = Field(50, ge=1)
     # File uploads per session (each also held to [attachments.limits.webchat]).
     upload_rate: float = Field(0.5, gt=0)
     upload_burst: int = Field(10, ge=1)

@@ -20,6 +20,7 @@ from .hostile import (
     ANSWER_DEADLINE,
     STUCK_READERS,
     WS_HEAD,
+    StuckReader,
     flood_replies,
     status_of,
     stuck_session,
@@ -60,8 +61,8 @@ def open_fds(daemon: DaemonProcess) -> int:
     return len(os.listdir(f"/proc/{daemon.process.pid}/fd"))
 
 
-def metric(daemon: DaemonProcess, name: str) -> float:
-    """The sum of a metric's samples (every label set) from /metrics."""
+def metric(daemon: DaemonProcess, name: str, **labels: str) -> float:
+    """The sum of a metric's samples (every label set, or those with `labels`) from /metrics."""
     response = httpx.get(
         daemon.base + "/metrics",
         headers={"Authorization": f"Bearer {daemon.metrics_token}"},
@@ -72,7 +73,9 @@ def metric(daemon: DaemonProcess, name: str) -> float:
     return sum(
         float(line.rpartition(" ")[2])
         for line in text.splitlines()
-        if line.startswith(name) and line[len(name)] in "{ "
+        if line.startswith(name)
+        and line[len(name)] in "{ "
+        and all(f'{key}="{value}"' in line for key, value in labels.items())
     )
 
 
@@ -154,6 +157,32 @@ async def test_an_unreadable_upload_is_answered_and_closed(edge: DaemonProcess) 
         answer = await exchange(edge, request)  # returns only once the server closed
     assert status_of(answer) == 400
     assert b"connection: close" in answer.lower()
+
+
+async def test_http2_is_refused_and_closed(edge: DaemonProcess) -> None:
+    """HTTP/2 by prior knowledge (RFC 9113 3.3) gets no SETTINGS frame, only a closed socket."""
+    assert edge.process is not None
+    pid = edge.process.pid
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+    assert await exchange(edge, preface) == b""
+    upgrade = (
+        b"GET /healthz HTTP/1.1\r\nHost: omnirouter\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+    )
+    answer = await exchange(edge, upgrade)
+    assert b"\x00\x00" not in answer.partition(b"\r\n\r\n")[2]  # no HTTP/2 frame follows
+    assert metric(edge, "omnirouter_http_connections_refused_total", reason="http2") >= 2
+    still_the_same(edge, pid)
+
+
+async def test_a_socket_that_never_says_hello_is_closed(edge: DaemonProcess) -> None:
+    reader = await StuckReader.open(edge)
+    async with reader.stream:
+        with trio.fail_after(ANSWER_DEADLINE + 10):  # HELLO_TIMEOUT is 10 s
+            while chunk := await reader.stream.receive_some(4096):
+                reader.buffer += chunk
+    assert reader.buffer[:1] == b"\x88"  # a close frame, then the end of the connection
+    assert int.from_bytes(reader.buffer[2:4], "big") == 1008
 
 
 # -- clients that stop reading -------------------------------------------------------------------
@@ -396,3 +425,41 @@ async def test_sessions_per_address_are_limited(limited: DaemonProcess) -> None:
     await trio.sleep(refusals[-1]["retry_after"])
     async with open_chat(limited) as chat:
         assert chat.session
+
+
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A daemon that cuts off a client reading nothing for a second."""
+    edits = {'send_timeout = "10s"': 'send_timeout = "1s"'}
+    with running_daemon(tmp_path, router_edits=edits) as running:
+        yield running
+
+
+async def test_a_client_that_reads_nothing_is_disconnected_and_counted(
+    impatient: DaemonProcess,
+) -> None:
+    """Replies pile up for a session whose only socket stopped reading: the socket is closed
+    (after send_timeout, or when its queue is full), counted, and the session still has
+    every notice for its next connection."""
+    assert impatient.process is not None
+    pid = impatient.process.pid
+    first = await StuckReader.open(impatient)
+    welcome = await first.send({"type": "hello", "session": None, "lang": "ru"})
+    accepted = await first.send({"type": "message", "client_id": "c", "text": "Нужна справка"})
+    ticket = accepted["ticket"]
+    assert isinstance(ticket, dict)
+    await flood_replies(impatient, str(ticket["number"]), 150)
+    for _ in range(400):  # bounded wait for the server to let it go
+        if await admin_connections(impatient) == 0:
+            break
+        await trio.sleep(0.05)
+    assert await admin_connections(impatient) == 0
+    cut = metric(impatient, "omnirouter_http_connections_cut_total")
+    behind = metric(impatient, "omnirouter_bad_input_total", reason="not_reading")
+    assert cut + behind >= 1
+    async with open_chat(impatient, str(welcome["session"])) as again:
+        await again.send({"type": "resume", "after_seq": 0})
+        while len([n for n in again.notices if n["kind"] == "reply"]) < 150:
+            await again.expect("notice")
+    await first.stream.aclose()
+    still_the_same(impatient, pid)

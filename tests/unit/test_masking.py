@@ -230,3 +230,12 @@ def test_the_citizens_name_is_masked_in_every_case_ending() -> None:
 
 def test_without_names_the_text_is_unchanged() -> None:
     assert mask_names("Иван Петров", []) == "Иван Петров"
+
+
+def test_names_that_drop_a_vowel_or_use_yo_are_masked_too() -> None:
+    masked = mask_names("Павлу Петрову и Петру Сидорову отправлено.", ["Павел Пётр Петров"])
+    assert masked == "П*** П*** и П*** Сидорову отправлено."
+
+
+def test_one_and_two_letter_parts_of_a_name_mask_nothing() -> None:
+    assert mask_names("Анкета заполнена", ["Ан Ли"]) == "Анкета заполнена"
