@@ -83,12 +83,17 @@ class Outbound(msgspec.Struct, frozen=True):
 
 
 class DeliveryFailed(Exception):
-    """A delivery attempt failed; `permanent` means retrying cannot help (bounce, blocked bot)."""
+    """A delivery attempt failed: for now (retried with backoff), for good (`permanent`: a
+    bounce, a blocked bot), or because the peer asked us to wait `retry_after` seconds (a
+    throttle, which is not counted as a failed attempt)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 AttachmentStatus = Literal["pending", "clean", "infected", "rejected", "error"]

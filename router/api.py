@@ -240,15 +240,20 @@ class Api:
 
     async def notification(self, request: Request) -> Response:
         """Delivery state of one notification."""
-        record = await self.daemon.db.read(
-            lambda conn: Tx(conn).notification(request.path_params["id"])
-        )
+        notification_id = request.path_params["id"]
+
+        def read(conn: sqlite3.Connection) -> tuple[Any, list[dict[str, Any]]]:
+            tx = Tx(conn)
+            return tx.notification(notification_id), tx.notification_history(notification_id)
+
+        record, history = await self.daemon.db.read(read)
         if record is None:
             return _error(404, "not_found", "no such notification")
         return JSONResponse(
             {
                 "id": record.id,
                 "state": record.state,
+                "history": history,
                 "attempts": record.attempts,
                 "last_error": record.last_error,
                 "channel": record.channel,

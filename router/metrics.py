@@ -60,6 +60,12 @@ notification_attempts = Counter(
     ["channel", "result"],
     registry=registry,
 )
+transitions_refused = Counter(
+    "omnirouter_notification_transitions_refused",
+    "Delivery events the notification state machine does not allow from the state they found",
+    ["state", "event"],
+    registry=registry,
+)
 notifications = Gauge(
     "omnirouter_notifications", "Notifications by delivery state", ["state"], registry=registry
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.delivery.states import Event, State
 from router.updates import EXPECTED_AT
 
 # -- building blocks ---------------------------------------------------------------------------
@@ -56,7 +57,7 @@ _NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u20
 _STATUSES = ["accepted", "in_progress", "under_review", "awaiting_citizen", "resolved", "rejected"]
 _CHANNELS = ["email", "sms", "messenger", "webchat", "form"]
 _NOTICE_KINDS = ["confirmation", "status", "reply", "system"]
-_NOTIFICATION_STATES = ["queued", "sending", "sent", "delivered", "failed", "dead", "dropped"]
+_NOTIFICATION_STATES = [str(state) for state in State]
 
 _Security = list[dict[str, list[str]]]
 _BACKEND: _Security = [{"backend": []}]
@@ -404,10 +405,23 @@ _SCHEMAS: dict[str, Any] = {
         }
     ),
     "Queued": _object({"notification_id": _STRING}),
+    "Transition": _object(
+        {
+            "state": {"enum": _NOTIFICATION_STATES},
+            "at": _TIME,
+            "event": {"enum": ["created", *(str(event) for event in Event)]},
+            "reason": _NULLABLE_STRING,
+        }
+    ),
     "Notification": _object(
         {
             "id": _STRING,
             "state": {"enum": _NOTIFICATION_STATES},
+            "history": {
+                "type": "array",
+                "items": _ref("Transition"),
+                "description": "Every state it went through, oldest first",
+            },
             "attempts": _INTEGER,
             "last_error": _NULLABLE_STRING,
             "channel": {"enum": _CHANNELS},

@@ -1,8 +1,11 @@
 """Outbox: guaranteed delivery of notifications through the channel adapters (Postfix-style queue).
 
-A notification is in exactly one state at a time: queued -> sending -> sent | delivered, or
-failed (retried with backoff) -> dead after the maximum age. A crash while `sending` puts it
-back to queued; the adapters dedupe on the notification id, so a retry cannot double it.
+A notification is in exactly one state at a time, moved only by the transition table of
+router/delivery/states.py: queued -> sending -> sent | delivered; a temporary failure or a
+throttle puts it back to queued (due after the backoff, or the peer's retry_after); a permanent
+one makes it failed, and with no fallback yet, dead; retrying past the maximum age makes it
+dead. A crash while `sending` puts it back to queued; the adapters dedupe on the notification
+id, so a retry cannot double it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import trio
 
 from channels.contract import Deliver, DeliveryFailed, Outbound, OutboundFile
 from router import metrics
+from router.clock import rfc3339, utc_now
+from router.delivery.states import Event, State, TransitionRefused
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
@@ -66,7 +71,7 @@ class Outbox:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver until cancelled."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending())
+        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending(_now_iso()))
         if recovered:
             log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
         task_status.started()
@@ -104,16 +109,17 @@ class Outbox:
                     # Deferred, not dropped and not an attempt: it goes out when the window
                     # has room again.
                     retry_at = (sent[0] if sent else now) + rate.window
-                    tx.notification_result(
+                    tx.move_notification(
                         record.id,
-                        record.state,
+                        Event.DEFERRED,
+                        _now_iso(),
+                        reason="rate limited: automatic messages per contact",
                         next_at=retry_at,
-                        error="rate limited: automatic messages per contact",
                     )
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
-        return tx.claim_notifications(ready)
+        return tx.claim_notifications(ready, _now_iso())
 
     async def _deliver(self, record: NotificationRecord) -> None:
         try:
@@ -137,22 +143,21 @@ class Outbox:
                 with trio.fail_after(self.delivery_timeout):
                     confirmed = await adapter(message)
             except DeliveryFailed as exc:
-                await self._failed(record, exc.reason, permanent=exc.permanent)
+                await self._failed(record, exc)
             except trio.TooSlowError:
-                reason = f"no answer in {self.delivery_timeout:g}s"
-                await self._failed(record, reason, permanent=False)
+                await self._failed(
+                    record, DeliveryFailed(f"no answer in {self.delivery_timeout:g}s")
+                )
             except Exception as exc:
                 # An adapter's bug or a full disk is one failed attempt, retried with backoff;
                 # it must not take the whole outbox, and with it the daemon, down.
                 log.exception("notification %s via %s: unexpected error", record.id, record.channel)
-                await self._failed(record, f"{type(exc).__name__}: {exc}", permanent=False)
+                await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
             else:
-                state = "delivered" if confirmed else "sent"
+                event = Event.CONFIRMED if confirmed else Event.ACCEPTED
                 now = time.time()
-                await self.db.write(
-                    lambda conn: Tx(conn).notification_result(record.id, state, sent_at=now)
-                )
-                metrics.notification_attempts.labels(record.channel, state).inc()
+                state = await self._move(record, event, sent_at=now)
+                metrics.notification_attempts.labels(record.channel, str(state)).inc()
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
             self._limiter.release_on_behalf_of(record.id)
@@ -167,27 +172,70 @@ class Outbox:
         records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
         return [OutboundFile(r.id, r.filename, r.content_type, r.size) for r in records]
 
-    async def _failed(self, record: NotificationRecord, reason: str, *, permanent: bool) -> None:
+    async def _failed(self, record: NotificationRecord, failure: DeliveryFailed) -> None:
         now = time.time()
-        next_at = (
-            None
-            if permanent
-            else self.retry().next_attempt(record.attempts, record.first_queued_at, now)
-        )
-        state = "dead" if next_at is None else "failed"
+        retry = self.retry()
+        if failure.permanent:
+            # No fallback to another channel yet: failed for good is a dead letter.
+            state = await self._move(
+                record, Event.REFUSED, Event.NO_FALLBACK, reason=failure.reason
+            )
+        elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
+            state = await self._move(
+                record, Event.THROTTLED, reason=failure.reason, next_at=now + failure.retry_after
+            )
+        else:
+            next_at = retry.next_attempt(record.attempts, record.first_queued_at, now)
+            if next_at is None:
+                state = await self._move(record, Event.EXPIRED, reason=failure.reason)
+            else:
+                state = await self._move(
+                    record, Event.RETRY, reason=failure.reason, next_at=next_at
+                )
         log.warning(
             "notification %s via %s %s after %d attempts: %s",
             record.id,
             record.channel,
             state,
             record.attempts,
-            reason,
+            failure.reason,
         )
-        await self.db.write(
-            lambda conn: Tx(conn).notification_result(
-                record.id, state, next_at=next_at, error=reason
-            )
+        outcome = (
+            "throttled" if failure.retry_after is not None and state is State.QUEUED else state
         )
-        metrics.notification_attempts.labels(record.channel, state).inc()
+        metrics.notification_attempts.labels(record.channel, str(outcome)).inc()
         # The loop may be asleep with nothing else due: it must learn of the retry's due time.
         self.wakeup.wake()
+
+    async def _move(
+        self,
+        record: NotificationRecord,
+        *events: Event,
+        reason: str | None = None,
+        next_at: float | None = None,
+        sent_at: float | None = None,
+    ) -> State:
+        """Apply `events` in order, in one transaction, by the transition table; a move the
+        table does not allow is logged and counted, and leaves the notification as it is."""
+        at = _now_iso()
+
+        def apply(conn: sqlite3.Connection) -> State:
+            tx = Tx(conn)
+            states = [
+                tx.move_notification(
+                    record.id, event, at, reason=reason, next_at=next_at, sent_at=sent_at
+                )
+                for event in events
+            ]
+            return states[-1]
+
+        try:
+            return await self.db.write(apply)
+        except TransitionRefused as refused:
+            metrics.transitions_refused.labels(str(refused.state), str(refused.event)).inc()
+            log.warning("notification %s: %s; left as it is", record.id, refused)
+            return refused.state
+
+
+def _now_iso() -> str:
+    return rfc3339(utc_now())

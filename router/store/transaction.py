@@ -20,6 +20,7 @@ from channels.contract import (
 )
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
+from router.delivery.states import CLAIMABLE, Event, State, next_state
 from router.ulid import new_ulid
 
 
@@ -617,32 +618,84 @@ class Tx:
             json.dumps(list(attachments)),
         )
         if row is not None:
+            self._history(notification_id, now_iso, State.QUEUED, "created", None)
             return notification_id, True
         existing = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
         return str(existing[0]), False
 
     def due_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
-        """Queued or failed notifications that are due, oldest due first."""
+        """Queued notifications that are due, oldest due first."""
         rows = self.conn.execute(
             f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
-            f"WHERE state IN ('queued', 'failed') AND next_attempt_at <= ? "
+            f"WHERE state = 'queued' AND next_attempt_at <= ? "
             f"ORDER BY next_attempt_at LIMIT ?",
             (now, limit),
         ).fetchall()
         return [NotificationRecord(*r) for r in rows]
 
-    def claim_notifications(self, ids: list[str]) -> list[NotificationRecord]:
+    def claim_notifications(self, ids: list[str], at: str) -> list[NotificationRecord]:
         """Move these due notifications to `sending`, counting the attempt, and return them."""
         if not ids:
             return []
+        assert {State.QUEUED} == CLAIMABLE, "the query below claims from queued only"
         marks = ", ".join("?" for _ in ids)
         rows = self.conn.execute(
             f"UPDATE notifications SET state = 'sending', attempts = attempts + 1 "
-            f"WHERE id IN ({marks}) AND state IN ('queued', 'failed') "
+            f"WHERE id IN ({marks}) AND state = 'queued' "
             f"RETURNING {_NOTIFICATION_COLUMNS}",
             ids,
         ).fetchall()
-        return [NotificationRecord(*r) for r in rows]
+        claimed = [NotificationRecord(*r) for r in rows]
+        for record in claimed:
+            self._history(record.id, at, State.SENDING, Event.CLAIMED, None)
+        return claimed
+
+    def move_notification(
+        self,
+        notification_id: str,
+        event: Event,
+        at: str,
+        *,
+        reason: str | None = None,
+        next_at: float | None = None,
+        sent_at: float | None = None,
+    ) -> State:
+        """Apply one event by the transition table; TransitionRefused if it does not allow it.
+
+        A throttled attempt is given back (the peer asked us to wait: not a failure), and a
+        failure's reason becomes the notification's last_error.
+        """
+        row = self._one("SELECT state FROM notifications WHERE id = ?", notification_id)
+        if row is None:
+            raise LookupError(f"no notification {notification_id}")
+        state = next_state(State(row[0]), event)
+        refund = 1 if event is Event.THROTTLED else 0
+        self.conn.execute(
+            "UPDATE notifications SET state = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+            "last_error = coalesce(?, last_error), sent_at = coalesce(?, sent_at), "
+            "attempts = attempts - ? WHERE id = ?",
+            (str(state), next_at, reason, sent_at, refund, notification_id),
+        )
+        self._history(notification_id, at, state, event, reason)
+        return state
+
+    def notification_history(self, notification_id: str) -> list[dict[str, Any]]:
+        """The states a notification went through, oldest first."""
+        rows = self.conn.execute(
+            "SELECT state, at, event, reason FROM notification_history "
+            "WHERE notification_id = ? ORDER BY rowid",
+            (notification_id,),
+        ).fetchall()
+        return [dict(zip(("state", "at", "event", "reason"), r, strict=True)) for r in rows]
+
+    def _history(
+        self, notification_id: str, at: str, state: State, event: str, reason: str | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO notification_history (notification_id, at, state, event, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (notification_id, at, str(state), str(event), reason),
+        )
 
     def automatic_sent_since(self, contact_id: str, since: float, now: float) -> list[float]:
         """When automatic notifications to a contact went out since a moment, oldest first.
@@ -657,22 +710,6 @@ class Tx:
         ).fetchall()
         return [float(r[0]) for r in rows]
 
-    def notification_result(
-        self,
-        notification_id: str,
-        state: str,
-        *,
-        next_at: float | None = None,
-        error: str | None = None,
-        sent_at: float | None = None,
-    ) -> None:
-        """Record the outcome of one delivery attempt."""
-        self.conn.execute(
-            "UPDATE notifications SET state = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-            "last_error = ?, sent_at = coalesce(?, sent_at) WHERE id = ?",
-            (state, next_at, error, sent_at, notification_id),
-        )
-
     def notification(self, notification_id: str) -> NotificationRecord | None:
         """A notification by id."""
         row = self._one(
@@ -680,17 +717,18 @@ class Tx:
         )
         return None if row is None else NotificationRecord(*row)
 
-    def recover_sending(self) -> int:
+    def recover_sending(self, at: str) -> int:
         """After a crash, attempts caught in `sending` are due again; return how many."""
-        return self.conn.execute(
-            "UPDATE notifications SET state = 'queued' WHERE state = 'sending'"
-        ).rowcount
+        ids = self.conn.execute(
+            "UPDATE notifications SET state = 'queued' WHERE state = 'sending' RETURNING id"
+        ).fetchall()
+        for (notification_id,) in ids:
+            self._history(notification_id, at, State.QUEUED, Event.INTERRUPTED, None)
+        return len(ids)
 
     def next_notification_at(self) -> float | None:
         """When the next queued notification is due."""
-        row = self._one(
-            "SELECT min(next_attempt_at) FROM notifications WHERE state IN ('queued', 'failed')"
-        )
+        row = self._one("SELECT min(next_attempt_at) FROM notifications WHERE state = 'queued'")
         return None if row[0] is None else float(row[0])
 
     # -- dead letters ----------------------------------------------------------------------
@@ -732,19 +770,25 @@ class Tx:
                 f"first_queued_at = ? WHERE {column} = ? AND state = 'dead'",
                 (now, now, key),
             )
+            if kind == "notification" and cur.rowcount == 1:
+                at = rfc3339(datetime.fromtimestamp(now, UTC))
+                self._history(key, at, State.QUEUED, Event.REPLAYED, None)
         return cur.rowcount == 1
 
     def drop_dead(self, kind: str, key: str) -> bool:
         """Set a dead letter aside for good (kept, marked dropped)."""
         table, column = _DEAD_LETTER_TABLES[kind]
         dead = "failed" if kind == "intake" else "dead"
-        return (
+        dropped = (
             self.conn.execute(
                 f"UPDATE {table} SET state = 'dropped' WHERE {column} = ? AND state = ?",
                 (key, dead),
             ).rowcount
             == 1
         )
+        if kind == "notification" and dropped:
+            self._history(key, rfc3339(datetime.now(UTC)), State.DROPPED, Event.DROPPED, None)
+        return dropped
 
     # -- attachments ------------------------------------------------------------------------
 
@@ -974,7 +1018,7 @@ class Tx:
                 "SELECT count(*) FROM handoffs WHERE state IN ('queued', 'sending')"
             )[0],
             "outbox": self._one(
-                "SELECT count(*) FROM notifications WHERE state IN ('queued', 'sending', 'failed')"
+                "SELECT count(*) FROM notifications WHERE state IN ('queued', 'sending')"
             )[0],
             "dead": self._one(
                 "SELECT (SELECT count(*) FROM handoffs WHERE state = 'dead') + "
@@ -989,7 +1033,7 @@ class Tx:
             "SELECT min(t) FROM (SELECT min(first_queued_at) AS t FROM handoffs "
             "WHERE state IN ('queued', 'sending') "
             "UNION ALL SELECT min(first_queued_at) FROM notifications "
-            "WHERE state IN ('queued', 'sending', 'failed'))"
+            "WHERE state IN ('queued', 'sending'))"
         )
         return None if row[0] is None else float(row[0])
 

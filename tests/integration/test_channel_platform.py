@@ -37,10 +37,7 @@ async def accounts(daemon: DaemonProcess) -> dict[str, Any]:
 async def test_accounts_are_supervised_and_reloaded_one_by_one(tmp_path: Path) -> None:
     daemon = DaemonProcess(tmp_path / "daemon")
     daemon.env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(install(tmp_path / "site"))])
-    (daemon.config / "router.toml").write_text(
-        (daemon.config / "router.toml").read_text() + '\n[channels]\nrestart_first = "1s"\n'
-        'restart_max = "2s"\n'
-    )
+    daemon.edit_router('restart_max = "5m"', 'restart_max = "2s"')
     (daemon.config / "channels" / "messenger.toml").write_text(DOUBLE)
     daemon.start()
     try:

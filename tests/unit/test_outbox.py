@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import trio
 
 from channels.contract import DeliveryFailed, Outbound
 from router.clock import parse_rfc3339
+from router.delivery.states import Event, TransitionRefused
 from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
 from router.store.database import Database
@@ -141,6 +144,13 @@ async def until_state(db: Database, notification_id: str, state: str) -> Notific
     return await until_record(db, notification_id, lambda r: r.state == state)
 
 
+async def until_retry(db: Database, notification_id: str) -> NotificationRecord:
+    """The notification once an attempt failed for now: queued again, its error kept."""
+    return await until_record(
+        db, notification_id, lambda r: r.state == "queued" and r.last_error is not None
+    )
+
+
 async def test_a_transient_failure_is_retried_with_backoff_until_sent(tmp_path: Path) -> None:
     """Two failed attempts, then success: sent, three attempts, waits growing between them."""
     channel = Channel(outcomes=[DeliveryFailed("peer busy"), DeliveryFailed("peer busy")])
@@ -157,13 +167,14 @@ async def test_a_transient_failure_is_retried_with_backoff_until_sent(tmp_path: 
 
 
 async def test_a_failed_attempt_is_visible_with_its_error(tmp_path: Path) -> None:
-    """Between attempts a notification is `failed`, with the peer's reason and a later due."""
+    """Between attempts a notification is `queued` again, with the peer's reason and a later
+    due (`failed` is for good: CONTRACTS.md)."""
     channel = Channel(outcomes=[DeliveryFailed("peer busy")])
     slow = RetryPolicy(first_delay=3600, max_delay=3600, max_age=86400)
     with database(tmp_path) as db:
         notification_id = await queue(db, "Статус изменён")
         async with running(db, channel, retry=slow):
-            failed = await until_state(db, notification_id, "failed")
+            failed = await until_retry(db, notification_id)
     assert failed.attempts == 1
     assert failed.last_error == "peer busy"
     assert failed.next_attempt_at >= time.time() + 1800
@@ -221,7 +232,7 @@ async def test_an_adapter_bug_is_one_failed_attempt_and_the_outbox_goes_on(tmp_p
     with database(tmp_path) as db:
         first = await queue(db, "первое")
         async with running(db, channel, retry=slow) as outbox:
-            failed = await until_state(db, first, "failed")
+            failed = await until_retry(db, first)
             second = await queue(db, "второе")
             outbox.wake()
             await until_state(db, second, "sent")
@@ -235,7 +246,7 @@ async def test_a_peer_that_never_answers_is_a_failed_attempt(tmp_path: Path) -> 
     with database(tmp_path) as db:
         notification_id = await queue(db, "Статус изменён")
         async with running(db, channel, retry=slow, delivery_timeout=0.1):
-            failed = await until_state(db, notification_id, "failed")
+            failed = await until_retry(db, notification_id)
     assert failed.last_error == "no answer in 0.1s"
 
 
@@ -312,6 +323,7 @@ async def test_a_drain_lets_the_delivery_in_flight_finish_and_claims_nothing_mor
         channel = Channel(hold=trio.Event())
         async with running(db, channel) as outbox:
             first = await queue(db, "in flight")
+            outbox.wake()
             await until(lambda: channel.attempts)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(outbox.drain)
@@ -322,3 +334,51 @@ async def test_a_drain_lets_the_delivery_in_flight_finish_and_claims_nothing_mor
             assert (await record(db, first)).state == "sent"
             assert (await record(db, second)).state == "queued"
             assert channel.texts() == ["in flight"]
+
+
+async def test_a_throttle_waits_retry_after_and_is_not_a_failed_attempt(tmp_path: Path) -> None:
+    """The peer's 429 / retry_after: queued again for that long, the attempt given back."""
+    with database(tmp_path) as db:
+        channel = Channel(outcomes=[DeliveryFailed("Too Many Requests", retry_after=0.3)])
+        async with running(db, channel):
+            notification_id = await queue(db, "Статус изменён")
+            throttled = await until_retry(db, notification_id)
+            assert throttled.attempts == 0
+            assert throttled.next_attempt_at - time.time() > 0.1
+            sent = await until_state(db, notification_id, "sent")
+        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+    assert sent.attempts == 1
+    assert [(h["state"], h["event"]) for h in history] == [
+        ("queued", "created"),
+        ("sending", "claimed"),
+        ("queued", "throttled"),
+        ("sending", "claimed"),
+        ("sent", "accepted"),
+    ]
+    assert history[2]["reason"] == "Too Many Requests"
+
+
+async def test_a_permanent_failure_is_failed_then_dead_in_one_step(tmp_path: Path) -> None:
+    with database(tmp_path) as db:
+        channel = Channel(outcomes=[DeliveryFailed("bot blocked by the user", permanent=True)])
+        async with running(db, channel):
+            notification_id = await queue(db, "Статус изменён")
+            await until_state(db, notification_id, "dead")
+        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+    assert [h["state"] for h in history] == ["queued", "sending", "failed", "dead"]
+
+
+async def test_a_move_the_table_does_not_allow_changes_nothing(tmp_path: Path) -> None:
+    """A late or duplicate event (a submit answer after a receipt) is refused, not applied."""
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+
+        def deliver_then_accept(conn: sqlite3.Connection) -> None:
+            tx = Tx(conn)
+            tx.claim_notifications([notification_id], "2026-12-02T10:00:00.000Z")
+            tx.move_notification(notification_id, Event.RECEIPT_DELIVERED, "2026-12-02T10:00:01Z")
+            with pytest.raises(TransitionRefused):
+                tx.move_notification(notification_id, Event.ACCEPTED, "2026-12-02T10:00:02Z")
+
+        await db.write(deliver_then_accept)
+        assert (await record(db, notification_id)).state == "delivered"

@@ -1,0 +1,1 @@
+"""Delivery of notices to citizens: the notification state machine (the outbox follows)."""
