@@ -133,6 +133,16 @@ class _Filing:
         self.attachments = tx.attachments(list(raw.attachment_ids))
         self.flags = list(norm.flags)
         self.flags.extend(f for f in attachment_flags(self.attachments) if f not in self.flags)
+        # ARCHITECTURE.md 3a: identity is only as strong as the channel proves it. A sender the
+        # channel does not vouch for, writing from an address a channel once vouched for (a
+        # forged From), is not that person: it joins none of their conversations or tickets,
+        # and what it opens is flagged and linked to theirs as related.
+        self.claimed: str | None = None
+        if not raw.sender.verified and tx.identity_verified(raw.sender):
+            self.flags.append("unverified_sender")
+            claimed = tx.conversation_ticket(self.conversation)
+            self.claimed = None if claimed is None else claimed.number
+            self.conversation = f"unverified:{raw.channel}:{raw.account}:{raw.idempotency_key}"
         self.queued = 0
 
     def run(self) -> Filed:
@@ -150,6 +160,8 @@ class _Filing:
             repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
             trusted=self.raw.sender.verified,
         )
+        if self.claimed is not None and self.claimed not in filing.related:
+            filing = msgspec.structs.replace(filing, related=(*filing.related, self.claimed))
         if filing.ticket is None:
             ticket = self._open_ticket(filing)
             self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)

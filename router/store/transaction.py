@@ -181,6 +181,15 @@ class Tx:
         )
         return None if row is None else str(row[0])
 
+    def identity_verified(self, identity: Sender) -> bool:
+        """Whether a channel has ever vouched for this (kind, address)."""
+        row = self._one(
+            "SELECT verified FROM identities WHERE kind = ? AND address = ?",
+            identity.kind,
+            identity.address,
+        )
+        return row is not None and bool(row[0])
+
     def create_contact(self, identity: Sender) -> str:
         """Create a contact owning `identity`; return its id."""
         contact = new_ulid()

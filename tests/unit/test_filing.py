@@ -321,3 +321,36 @@ def test_a_bare_status_command_is_answered_in_the_tickets_language(tx: Tx) -> No
         0
     ]
     assert number in text and "Принято" in text
+
+
+def test_an_unverified_sender_with_a_verified_address_joins_nothing_of_theirs(tx: Tx) -> None:
+    """A forged From of a verified citizen's address (item 10 of the platform issue): a new
+    ticket flagged unverified_sender, related to theirs; the citizen's ticket is untouched."""
+    address = "ivan.petrov@example.ru"
+    thread = f"email:portal:{address}"
+    owner = Citizen(tx, address, kind="email")
+    number = owner.write("Где моя справка?", channel="email", conversation=thread)
+    forger = Citizen(tx, address, kind="email", verified=False)
+    forged = forger.write("Отмените мою заявку", channel="email", conversation=thread)
+    assert forged.acceptance.ticket_is_new
+    assert forged.acceptance.ticket_number != number.acceptance.ticket_number
+    envelope = forger.envelope(forged)
+    assert "unverified_sender" in envelope["flags"]  # type: ignore[operator]
+    ticket = envelope["ticket"]
+    assert isinstance(ticket, dict) and ticket["related"] == [number.acceptance.ticket_number]
+    # The citizen's own next message still continues their ticket.
+    again = owner.write("Есть новости?", channel="email", conversation=thread)
+    assert again.acceptance.ticket_number == number.acceptance.ticket_number
+
+
+def test_a_status_query_from_a_forged_address_is_not_answered(tx: Tx) -> None:
+    address = "ivan.petrov@example.ru"
+    thread = f"email:portal:{address}"
+    owner = Citizen(tx, address, kind="email")
+    number = owner.write("Где моя справка?", channel="email", conversation=thread)
+    forger = Citizen(tx, address, kind="email", verified=False)
+    asked = forger.write(
+        f"статус {number.acceptance.ticket_number}", channel="email", conversation=thread
+    )
+    assert asked.acceptance.ticket_number is None
+    assert "status_query_answer" not in notices(tx, number.acceptance.ticket_number or "")
