@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -33,11 +34,18 @@ from channels.http import (
 from normaliser.envelope import envelope_decoder
 from normaliser.masking import mask_names, mask_personal_data
 from router import metrics
+from router.clock import parse_rfc3339, rfc3339, utc_now
+from router.delivery.suppression import (
+    Suppression,
+    SuppressionRefused,
+    checked_reason,
+    entry_key,
+)
 from router.edge import ClientAddress, IPNetwork
 from router.notifier import ticket_route
 from router.openapi import OPENAPI
 from router.store.transaction import Tx
-from router.updates import Reply, StatusChange, UpdateRejected
+from router.updates import EXPECTED_AT, Reply, StatusChange, UpdateRejected
 
 log = logging.getLogger(__name__)
 Role = Literal["backend", "admin", "metrics"]
@@ -79,6 +87,11 @@ class Api:
             Route("/api/v1/admin/dlq/{id}", admin(self.dlq_letter), methods=["GET", "DELETE"]),
             Route("/api/v1/admin/dlq/{id}/replay", admin(self.dlq_replay), methods=["POST"]),
             Route("/api/v1/admin/contacts/{id}", admin(self.contact)),
+            Route(
+                "/api/v1/admin/suppressions",
+                admin(self.suppressions),
+                methods=["GET", "POST", "DELETE"],
+            ),
             Route("/api/v1/admin/merges/{id}/undo", admin(self.undo_merge), methods=["POST"]),
         ]
 
@@ -385,6 +398,44 @@ class Api:
 
         view = await self.daemon.db.read(read)
         return JSONResponse(view) if view else _error(404, "not_found", "no such contact")
+
+    async def suppressions(self, request: Request) -> Response:
+        """The suppression list: GET lists it, POST adds, DELETE ?address=&channel= removes."""
+        now = rfc3339(utc_now())
+        if request.method == "GET":
+            _audit(request, "suppressions", "the suppression list read")
+            listed = await self.daemon.db.read(lambda conn: Tx(conn).suppressions(now))
+            return JSONResponse({"suppressions": listed})
+        if request.method == "DELETE":
+            address = request.query_params.get("address", "")
+            try:
+                channel, address = entry_key(address, request.query_params.get("channel"))
+            except SuppressionRefused as exc:
+                return _error(400, "bad_query", str(exc))
+            removed = await self.daemon.db.write(lambda conn: Tx(conn).unsuppress(channel, address))
+            if not removed:
+                return _error(404, "not_found", "that address is not on the list")
+            self.daemon.outbox.wake()
+            return JSONResponse({"address": address, "channel": channel, "removed": True})
+        body = await _body(request, Suppression)
+        if isinstance(body, Response):
+            return body
+        try:
+            channel, address = entry_key(body.address, body.channel)
+            reason = checked_reason(body.reason)
+            until = None
+            if body.until is not None:
+                if not re.fullmatch(EXPECTED_AT, body.until):
+                    raise SuppressionRefused("until: RFC 3339 in the years 2000-2999")
+                until = rfc3339(parse_rfc3339(body.until.upper()))
+        except SuppressionRefused as exc:
+            return _error(422, "invalid", str(exc))
+        except ValueError as exc:  # the pattern lets through a day its month does not have
+            return _error(422, "invalid", f"until: {exc}")
+        entry = await self.daemon.db.write(
+            lambda conn: Tx(conn).suppress(channel, address, reason, now, until)
+        )
+        return JSONResponse(entry, status_code=201)
 
     async def undo_merge(self, request: Request) -> Response:
         """Undo a recorded merge of two contacts."""

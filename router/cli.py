@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from normaliser.masking import mask_personal_data
 from router import logs
 from router.config import ConfigError, Settings, load_settings
 
@@ -43,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("id", nargs="?")
     target.add_argument("--all", action="store_true")
     dlq_commands.add_parser("drop", help="set one aside for good").add_argument("id")
+    suppress = commands.add_parser(
+        "suppress", help="addresses that get nothing from us on a channel"
+    )
+    suppress_commands = suppress.add_subparsers(dest="action", required=True)
+    listed = suppress_commands.add_parser("list", help="the entries in force")
+    listed.add_argument(
+        "--unmask", action="store_true", help="show addresses in full (the read is logged)"
+    )
+    add = suppress_commands.add_parser("add", help="put an address on the list")
+    add.add_argument("address")
+    add.add_argument("--reason", required=True, help="bounced, stop_requested, bot_blocked, ...")
+    add.add_argument("--until", help="RFC 3339 time the entry ends (default: until removed)")
+    remove = suppress_commands.add_parser("remove", help="take an address off the list")
+    remove.add_argument("address")
+    for sub in (add, remove):
+        sub.add_argument("--channel", choices=("email", "sms", "messenger", "webchat"))
     ticket = commands.add_parser("ticket", help="tickets")
     ticket_commands = ticket.add_subparsers(dest="action", required=True)
     show = ticket_commands.add_parser("show", help="a ticket with its thread")
@@ -52,11 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show personal data (the access is logged by the daemon)",
     )
-    for sub in (*dlq_commands.choices.values(), show):
+    for sub in (*dlq_commands.choices.values(), *suppress_commands.choices.values(), show):
         sub.add_argument("--json", action="store_true", help="print the raw JSON")
     # --config goes before or after the command (`omnirouter run --config DIR` is the
     # documented form); a command's own copy must not reset what was given before it.
-    for each in (parser, *commands.choices.values(), *dlq_commands.choices.values(), show):
+    for each in (
+        parser,
+        *commands.choices.values(),
+        *dlq_commands.choices.values(),
+        *suppress_commands.choices.values(),
+        show,
+    ):
         each.add_argument(
             "--config",
             metavar="DIR",
@@ -111,11 +134,18 @@ class _AdminClient:
         self.base = f"http://{settings.router.http.listen}"
         self.token = sorted(settings.admin_tokens)[0]
 
-    def call(self, method: str, path: str, **params: str) -> tuple[int, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         response = httpx.request(
             method,
             self.base + path,
             params=params or None,
+            json=body,
             timeout=30,
             headers={"Authorization": f"Bearer {self.token}"},
         )
@@ -128,8 +158,10 @@ def _admin_command(args: argparse.Namespace, client: _AdminClient) -> int:
         return _print(code, body, args.json, _format_status)
     if args.command == "ticket":
         params = {"unmask": "1"} if args.unmask else {}
-        code, body = client.call("GET", f"/api/v1/admin/tickets/{args.number}", **params)
+        code, body = client.call("GET", f"/api/v1/admin/tickets/{args.number}", params)
         return _print(code, body, args.json, _format_ticket)
+    if args.command == "suppress":
+        return _suppress(args, client)
     if args.action == "list":
         code, body = client.call("GET", "/api/v1/admin/dlq")
         return _print(code, body, args.json, _format_dead_letters)
@@ -141,6 +173,35 @@ def _admin_command(args: argparse.Namespace, client: _AdminClient) -> int:
     else:
         code, body = client.call("DELETE", f"/api/v1/admin/dlq/{args.id}")
     return _print(code, body, True, _format_dead_letters)
+
+
+def _suppress(args: argparse.Namespace, client: _AdminClient) -> int:
+    path = "/api/v1/admin/suppressions"
+    if args.action == "list":
+        code, body = client.call("GET", path)
+        if code < 400 and not args.unmask:
+            for entry in body["suppressions"]:
+                entry["address"] = mask_personal_data(entry["address"])
+        return _print(code, body, args.json, _format_suppressions)
+    channel = {"channel": args.channel} if args.channel else {}
+    if args.action == "add":
+        until = {"until": args.until} if args.until else {}
+        entry = {"address": args.address, "reason": args.reason, **channel, **until}
+        code, body = client.call("POST", path, body=entry)
+    else:
+        code, body = client.call("DELETE", path, {"address": args.address, **channel})
+    return _print(code, body, True, _format_suppressions)
+
+
+def _format_suppressions(body: dict[str, Any]) -> str:
+    entries = body["suppressions"]
+    if not entries:
+        return "no suppressed addresses"
+    return "\n".join(
+        f"{e['channel']:<9} {e['address']}  {e['reason']}  since {e['since']}"
+        + (f" until {e['until']}" if e["until"] else "")
+        for e in entries
+    )
 
 
 def _print(code: int, body: Any, raw: bool, formatter: Any) -> int:

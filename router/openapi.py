@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.delivery.states import Event, State
+from router.delivery.suppression import KINDS
 from router.updates import EXPECTED_AT
 
 # -- building blocks ---------------------------------------------------------------------------
@@ -58,6 +59,15 @@ _STATUSES = ["accepted", "in_progress", "under_review", "awaiting_citizen", "res
 _CHANNELS = ["email", "sms", "messenger", "webchat", "form"]
 _NOTICE_KINDS = ["confirmation", "status", "reply", "system"]
 _NOTIFICATION_STATES = [str(state) for state in State]
+_SUPPRESSED_CHANNELS = list(KINDS)
+# An address as written: not blank, no control or invisible (bidi, zero-width) characters.
+_SUPPRESSED_ADDRESS = {
+    "type": "string",
+    "allOf": [
+        {"pattern": _NOT_BLANK},
+        {"pattern": "^[^\x00-\x1f\x7f-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]*$"},
+    ],
+}
 
 _Security = list[dict[str, list[str]]]
 _BACKEND: _Security = [{"backend": []}]
@@ -405,6 +415,15 @@ _SCHEMAS: dict[str, Any] = {
         }
     ),
     "Queued": _object({"notification_id": _STRING}),
+    "Suppression": _object(
+        {
+            "address": _STRING,
+            "channel": {"enum": _SUPPRESSED_CHANNELS},
+            "reason": _STRING,
+            "since": _TIME,
+            "until": _nullable(_TIME),
+        }
+    ),
     "Transition": _object(
         {
             "state": {"enum": _NOTIFICATION_STATES},
@@ -888,6 +907,99 @@ _PATHS: dict[str, Any] = {
                 "404": _error("`not_found`: no identities and no merges under this id"),
             },
         }
+    },
+    "/api/v1/admin/suppressions": {
+        "get": {
+            "summary": "The suppression list: addresses that get nothing on a channel",
+            "operationId": "suppressionList",
+            "security": _ADMIN,
+            "responses": {
+                "200": _json(
+                    _object({"suppressions": {"type": "array", "items": _ref("Suppression")}}),
+                    "The entries in force, addresses in full (the read is logged)",
+                ),
+                **_GUARDED,
+            },
+        },
+        "post": {
+            "summary": "Put an address on the list (or renew its entry)",
+            "operationId": "suppressionAdd",
+            "security": _ADMIN,
+            "requestBody": _json_body(
+                {
+                    "type": "object",
+                    "required": ["address", "reason"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "address": {
+                            **_SUPPRESSED_ADDRESS,
+                            "description": "In the sender form; without `channel`: `@` is "
+                            "email, `+` and digits SMS, digits alone a Telegram user id",
+                        },
+                        "reason": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 200,
+                            "pattern": _NOT_BLANK,
+                            "description": "bounced, stop_requested, bot_blocked, or an "
+                            "operator's note",
+                        },
+                        "channel": _nullable({"enum": _SUPPRESSED_CHANNELS}),
+                        "until": _nullable(
+                            {
+                                "type": "string",
+                                "pattern": EXPECTED_AT,
+                                "description": "RFC 3339; absent or null: until removed",
+                            }
+                        ),
+                    },
+                }
+            ),
+            "responses": {
+                "201": _json(_ref("Suppression"), "On the list"),
+                "400": _response("BadJson"),
+                **_GUARDED,
+                "411": _response("LengthRequired"),
+                "413": _response("BodyTooLarge"),
+                "422": _error(
+                    "`invalid`: an address or channel that cannot be read, a blank "
+                    "reason, an `until` that is no date"
+                ),
+            },
+        },
+        "delete": {
+            "summary": "Take an address off the list",
+            "operationId": "suppressionRemove",
+            "security": _ADMIN,
+            "parameters": [
+                {
+                    "name": "address",
+                    "in": "query",
+                    "required": True,
+                    "schema": _SUPPRESSED_ADDRESS,
+                },
+                {
+                    "name": "channel",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": _SUPPRESSED_CHANNELS},
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    _object(
+                        {
+                            "address": _STRING,
+                            "channel": {"enum": _SUPPRESSED_CHANNELS},
+                            "removed": _BOOLEAN,
+                        }
+                    )
+                ),
+                "400": _error("`bad_query`: an address or channel that cannot be read"),
+                **_GUARDED,
+                "404": _error("`not_found`: that address is not on the list"),
+            },
+        },
     },
     "/api/v1/admin/merges/{id}/undo": {
         "post": {

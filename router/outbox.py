@@ -101,7 +101,17 @@ class Outbox:
         rate = self.rate()
         ready = []
         in_batch: dict[str, int] = {}
+        at = _now_iso()
         for record in tx.due_notifications(now, CLAIM_BATCH):
+            if (why := tx.suppressed(record.channel, record.address, at)) is not None:
+                # CONTRACTS.md: a suppressed address gets nothing on that channel. With no
+                # fallback channel yet the notice is a dead letter: listed, never silent, and
+                # replayable once the address is taken off the list.
+                reason = f"suppressed: {why}"
+                tx.move_notification(record.id, Event.SUPPRESSED, at, reason=reason)
+                tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
+                metrics.notification_attempts.labels(record.channel, "suppressed").inc()
+                continue
             if record.automatic and record.contact_id is not None:
                 sent = tx.automatic_sent_since(record.contact_id, now - rate.window, now)
                 count = len(sent) + in_batch.get(record.contact_id, 0)
@@ -112,14 +122,14 @@ class Outbox:
                     tx.move_notification(
                         record.id,
                         Event.DEFERRED,
-                        _now_iso(),
+                        at,
                         reason="rate limited: automatic messages per contact",
                         next_at=retry_at,
                     )
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
-        return tx.claim_notifications(ready, _now_iso())
+        return tx.claim_notifications(ready, at)
 
     async def _deliver(self, record: NotificationRecord) -> None:
         try:

@@ -740,6 +740,51 @@ class Tx:
         row = self._one("SELECT min(next_attempt_at) FROM notifications WHERE state = 'queued'")
         return None if row[0] is None else float(row[0])
 
+    # -- suppression list --------------------------------------------------------------------
+
+    def suppress(
+        self, channel: str, address: str, reason: str, since: str, until: str | None
+    ) -> dict[str, Any]:
+        """Put an address on the suppression list (or renew its entry); the entry."""
+        self.conn.execute(
+            "INSERT INTO suppressions (channel, address, reason, since, until) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, address) DO UPDATE SET "
+            "reason = excluded.reason, since = excluded.since, until = excluded.until",
+            (channel, address, reason, since, until),
+        )
+        return {"address": address, "channel": channel, "reason": reason, "since": since,
+                "until": until}  # fmt: skip
+
+    def unsuppress(self, channel: str, address: str) -> bool:
+        """Take an address off the list; False if it was not on it."""
+        return (
+            self.conn.execute(
+                "DELETE FROM suppressions WHERE channel = ? AND address = ?", (channel, address)
+            ).rowcount
+            == 1
+        )
+
+    def suppressions(self, now: str) -> list[dict[str, Any]]:
+        """The entries in force at `now` (RFC 3339), oldest first."""
+        rows = self.conn.execute(
+            "SELECT address, channel, reason, since, until FROM suppressions "
+            "WHERE until IS NULL OR until > ? ORDER BY since, channel, address",
+            (now,),
+        ).fetchall()
+        keys = ("address", "channel", "reason", "since", "until")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def suppressed(self, channel: str, address: str, now: str) -> str | None:
+        """Why an address gets nothing on a channel at `now`, or None."""
+        row = self._one(
+            "SELECT reason FROM suppressions WHERE channel = ? AND address = ? "
+            "AND (until IS NULL OR until > ?)",
+            channel,
+            address,
+            now,
+        )
+        return None if row is None else str(row[0])
+
     # -- dead letters ----------------------------------------------------------------------
 
     def dead_letters(self) -> list[dict[str, Any]]:

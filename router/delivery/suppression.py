@@ -1,0 +1,66 @@
+"""The suppression list: addresses that get nothing from us on a channel (CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import msgspec
+
+from channels.contract import Sender
+from normaliser.identifiers import canonical_sender, phone_to_e164
+
+# The channels notices go out on, and the sender kind of each one's addresses.
+KINDS = {"email": "email", "sms": "phone", "messenger": "telegram", "webchat": "webchat"}
+# A reason is a short note: the channels write bounced, stop_requested or bot_blocked.
+REASON_MAX = 200
+
+
+class Suppression(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /api/v1/admin/suppressions"""
+
+    address: str
+    reason: str
+    channel: str | None = None
+    until: str | None = None
+
+
+class SuppressionRefused(ValueError):
+    """An entry that cannot be kept: its reason says why."""
+
+
+def entry_key(address: str, channel: str | None) -> tuple[str, str]:
+    """(channel, address) in the sender form: the channel named, or read from the address
+    (`@`: email; `+` and digits: SMS; digits alone: a Telegram user id)."""
+    address = address.strip()
+    if not address or any(unicodedata.category(c) in ("Cc", "Cf") for c in address):
+        raise SuppressionRefused("an address without control or invisible characters")
+    if channel is None:
+        channel = _channel_of(address)
+    kind = KINDS.get(channel)
+    if kind is None:
+        raise SuppressionRefused(f"channel is one of {', '.join(KINDS)}")
+    if kind == "phone" and phone_to_e164(address) is None:
+        raise SuppressionRefused("not a phone number (E.164, e.g. +79161234567)")
+    if kind == "email" and "@" not in address:
+        raise SuppressionRefused("not an email address")
+    canonical = canonical_sender(Sender(kind, address)).address
+    # CONTRACTS.md: an email address in lower case.
+    return channel, canonical.lower() if kind == "email" else canonical
+
+
+def _channel_of(address: str) -> str:
+    if "@" in address:
+        return "email"
+    if address.startswith("+") and phone_to_e164(address) is not None:
+        return "sms"
+    if address.isascii() and address.isdigit():
+        return "messenger"
+    raise SuppressionRefused("name the channel: email, sms, messenger or webchat")
+
+
+def checked_reason(reason: str) -> str:
+    """The reason, stripped; SuppressionRefused if blank or longer than REASON_MAX."""
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise SuppressionRefused(f"reason: 1 to {REASON_MAX} characters")
+    return reason
