@@ -241,6 +241,9 @@ class NotifierSection(_Section):
     first_retry: Elapsed = Span.parse("2s")
     max_retry: Elapsed = Span.parse("10m")
     max_age: Elapsed = Span.parse("24h")
+    # Where a notice goes when its own channel cannot deliver it for good: to the contact's
+    # verified identities on these channels, in this order (CONTRACTS.md).
+    fallback: list[Literal["sms", "email", "messenger", "webchat"]] = ["sms", "email"]
 
 
 class ChannelsSection(_Section):

@@ -77,7 +77,13 @@ class Daemon:
         self.db.on_commit = metrics.commit_group.observe
         self.db.on_writer_death = writer_died
         self.feed = Feed(self.db)
-        self.outbox = Outbox(self.db, self._adapters, self._notifier_retry, self._rate_limit)
+        self.outbox = Outbox(
+            self.db,
+            self._adapters,
+            self._notifier_retry,
+            self._rate_limit,
+            lambda: self.settings.router.notifier.fallback,
+        )
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
         self.quarantine = FileBlobStore(settings.state_dir / "quarantine")

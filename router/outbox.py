@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import trio
@@ -22,6 +22,7 @@ import trio
 from channels.contract import Deliver, DeliveryFailed, Outbound, OutboundFile
 from router import metrics
 from router.clock import rfc3339, utc_now
+from router.delivery.fallback import fall_back
 from router.delivery.states import Event, State, TransitionRefused
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
@@ -51,6 +52,7 @@ class Outbox:
         adapters: Callable[[], Mapping[str, Deliver]],
         retry: Callable[[], RetryPolicy],
         rate: Callable[[], RateLimit],
+        fallback: Callable[[], Sequence[str]] = tuple,
         *,
         concurrency: int = 16,
         delivery_timeout: float = DELIVERY_TIMEOUT,
@@ -59,6 +61,7 @@ class Outbox:
         self.adapters = adapters
         self.retry = retry
         self.rate = rate
+        self.fallback = fallback
         self.wakeup = Wakeup()
         self._limiter = trio.CapacityLimiter(concurrency)
         self.delivery_timeout = delivery_timeout
@@ -104,12 +107,10 @@ class Outbox:
         at = _now_iso()
         for record in tx.due_notifications(now, CLAIM_BATCH):
             if (why := tx.suppressed(record.channel, record.address, at)) is not None:
-                # CONTRACTS.md: a suppressed address gets nothing on that channel. With no
-                # fallback channel yet the notice is a dead letter: listed, never silent, and
+                # CONTRACTS.md: a suppressed address gets nothing on that channel; the notice
+                # follows the fallback, else it is a dead letter: listed, never silent, and
                 # replayable once the address is taken off the list.
-                reason = f"suppressed: {why}"
-                tx.move_notification(record.id, Event.SUPPRESSED, at, reason=reason)
-                tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
+                self._fail(tx, record, Event.SUPPRESSED, f"suppressed: {why}", at)
                 metrics.notification_attempts.labels(record.channel, "suppressed").inc()
                 continue
             if record.automatic and record.contact_id is not None:
@@ -186,9 +187,8 @@ class Outbox:
         now = time.time()
         retry = self.retry()
         if failure.permanent:
-            # No fallback to another channel yet: failed for good is a dead letter.
-            state = await self._move(
-                record, Event.REFUSED, Event.NO_FALLBACK, reason=failure.reason
+            state = await self._apply(
+                record, lambda tx, at: self._fail(tx, record, Event.REFUSED, failure.reason, at)
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
             state = await self._move(
@@ -217,30 +217,41 @@ class Outbox:
         # The loop may be asleep with nothing else due: it must learn of the retry's due time.
         self.wakeup.wake()
 
+    def _fail(
+        self, tx: Tx, record: NotificationRecord, event: Event, reason: str, at: str
+    ) -> State:
+        """Failed for good: on to the contact's next verified channel, or a dead letter."""
+        tx.move_notification(record.id, event, at, reason=reason)
+        fallen = fall_back(tx, record, self.fallback(), at, time.time())
+        if fallen is None:
+            return tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
+        channel, copy = fallen
+        note = f"fell back to {channel}: notification {copy}"
+        return tx.move_notification(record.id, Event.FELL_BACK, at, reason=note)
+
     async def _move(
         self,
         record: NotificationRecord,
-        *events: Event,
+        event: Event,
+        *,
         reason: str | None = None,
         next_at: float | None = None,
         sent_at: float | None = None,
     ) -> State:
-        """Apply `events` in order, in one transaction, by the transition table; a move the
-        table does not allow is logged and counted, and leaves the notification as it is."""
+        """Apply one event by the transition table."""
+        return await self._apply(
+            record,
+            lambda tx, at: tx.move_notification(
+                record.id, event, at, reason=reason, next_at=next_at, sent_at=sent_at
+            ),
+        )
+
+    async def _apply(self, record: NotificationRecord, change: Callable[[Tx, str], State]) -> State:
+        """Run a change of the notification's state in one transaction; a move the table does
+        not allow is logged and counted, and leaves the notification as it is."""
         at = _now_iso()
-
-        def apply(conn: sqlite3.Connection) -> State:
-            tx = Tx(conn)
-            states = [
-                tx.move_notification(
-                    record.id, event, at, reason=reason, next_at=next_at, sent_at=sent_at
-                )
-                for event in events
-            ]
-            return states[-1]
-
         try:
-            return await self.db.write(apply)
+            return await self.db.write(lambda conn: change(Tx(conn), at))
         except TransitionRefused as refused:
             metrics.transitions_refused.labels(str(refused.state), str(refused.event)).inc()
             log.warning("notification %s: %s; left as it is", record.id, refused)

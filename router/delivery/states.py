@@ -39,6 +39,7 @@ class Event(StrEnum):
     RECEIPT_DELIVERED = "receipt_delivered"  # a later receipt: the citizen has it
     RECEIPT_FAILED = "receipt_failed"  # a later receipt or bounce: the citizen never will
     EXPIRED = "expired"  # retried for longer than [notifier] max_age
+    FELL_BACK = "fell_back"  # failed, and a copy went to the contact's next verified channel
     NO_FALLBACK = "no_fallback"  # failed, and no other verified channel is left
     INTERRUPTED = "interrupted"  # the daemon stopped mid-attempt: due again
     REPLAYED = "replayed"  # an operator put the dead letter back (omnirouter dlq replay)
@@ -66,14 +67,18 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.SENT, E.RECEIPT_FAILED): S.FAILED,
     # A mailbox that took a message can still bounce it later (RFC 3464 delayed DSN).
     (S.DELIVERED, E.RECEIPT_FAILED): S.FAILED,
+    (S.FAILED, E.FELL_BACK): S.FAILED,
     (S.FAILED, E.NO_FALLBACK): S.DEAD,
     (S.DEAD, E.REPLAYED): S.QUEUED,
     (S.DEAD, E.DROPPED): S.DROPPED,
 }
 
-# States from which the outbox may claim an attempt, and those still on their way.
+# Events whose reason is an error (the notification's last_error); the others' is a note.
+FAILURES = frozenset(
+    {E.RETRY, E.THROTTLED, E.DEFERRED, E.REFUSED, E.SUPPRESSED, E.EXPIRED, E.RECEIPT_FAILED}
+)
+# The states from which the outbox may claim an attempt.
 CLAIMABLE = frozenset(state for (state, event) in TRANSITIONS if event is E.CLAIMED)
-UNDELIVERED = frozenset({S.QUEUED, S.SENDING})
 
 
 class TransitionRefused(Exception):

@@ -20,7 +20,7 @@ from channels.contract import (
 )
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
-from router.delivery.states import CLAIMABLE, Event, State, next_state
+from router.delivery.states import CLAIMABLE, FAILURES, Event, State, next_state
 from router.ulid import new_ulid
 
 
@@ -672,7 +672,7 @@ class Tx:
         """Apply one event by the transition table; TransitionRefused if it does not allow it.
 
         A throttled attempt is given back (the peer asked us to wait: not a failure), and a
-        failure's reason becomes the notification's last_error.
+        failure's reason becomes the notification's last_error; every reason is in the history.
         """
         row = self._one("SELECT state FROM notifications WHERE id = ?", notification_id)
         if row is None:
@@ -683,7 +683,14 @@ class Tx:
             "UPDATE notifications SET state = ?, next_attempt_at = coalesce(?, next_attempt_at), "
             "last_error = coalesce(?, last_error), sent_at = coalesce(?, sent_at), "
             "attempts = attempts - ? WHERE id = ?",
-            (str(state), next_at, reason, sent_at, refund, notification_id),
+            (
+                str(state),
+                next_at,
+                reason if event in FAILURES else None,
+                sent_at,
+                refund,
+                notification_id,
+            ),
         )
         self._history(notification_id, at, state, event, reason)
         return state

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from channels.contract import DeliveryFailed, Outbound
+from channels.contract import DeliveryFailed, Outbound, Sender
 from router.clock import parse_rfc3339
 from router.delivery.states import Event, TransitionRefused
 from router.outbox import Outbox, RateLimit
@@ -69,13 +69,16 @@ async def running(
     retry: RetryPolicy = FAST_RETRY,
     rate: RateLimit = NO_LIMIT,
     delivery_timeout: float = 30.0,
+    channels: dict[str, Channel] | None = None,
 ) -> AsyncIterator[Outbox]:
-    """An outbox delivering to `channel` as the web chat, for the length of the block."""
+    """An outbox delivering to `channel` as the web chat (and to `channels` by name), for the
+    length of the block; notices fall back to SMS, then email."""
     outbox = Outbox(
         db,
-        lambda: {"webchat": channel},
+        lambda: {"webchat": channel, **(channels or {})},
         lambda: retry,
         lambda: rate,
+        lambda: ("sms", "email"),
         delivery_timeout=delivery_timeout,
     )
     async with trio.open_nursery() as nursery:
@@ -340,8 +343,8 @@ async def test_a_throttle_waits_retry_after_and_is_not_a_failed_attempt(tmp_path
     """The peer's 429 / retry_after: queued again for that long, the attempt given back."""
     with database(tmp_path) as db:
         channel = Channel(outcomes=[DeliveryFailed("Too Many Requests", retry_after=0.3)])
+        notification_id = await queue(db, "Статус изменён")
         async with running(db, channel):
-            notification_id = await queue(db, "Статус изменён")
             throttled = await until_retry(db, notification_id)
             assert throttled.attempts == 0
             assert throttled.next_attempt_at - time.time() > 0.1
@@ -361,8 +364,8 @@ async def test_a_throttle_waits_retry_after_and_is_not_a_failed_attempt(tmp_path
 async def test_a_permanent_failure_is_failed_then_dead_in_one_step(tmp_path: Path) -> None:
     with database(tmp_path) as db:
         channel = Channel(outcomes=[DeliveryFailed("bot blocked by the user", permanent=True)])
+        notification_id = await queue(db, "Статус изменён")
         async with running(db, channel):
-            notification_id = await queue(db, "Статус изменён")
             await until_state(db, notification_id, "dead")
         history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
     assert [h["state"] for h in history] == ["queued", "sending", "failed", "dead"]
@@ -382,3 +385,49 @@ async def test_a_move_the_table_does_not_allow_changes_nothing(tmp_path: Path) -
 
         await db.write(deliver_then_accept)
         assert (await record(db, notification_id)).state == "delivered"
+
+
+async def test_a_notice_that_fails_for_good_goes_to_the_next_verified_channel(
+    tmp_path: Path,
+) -> None:
+    """The chat cannot deliver it: the same notice goes by SMS to the person's verified phone
+    (not to an unverified email), and the original says where it went."""
+    with database(tmp_path) as db:
+
+        def person(conn: sqlite3.Connection) -> str:
+            tx = Tx(conn)
+            contact = tx.create_contact(Sender("webchat", "session-1", verified=True))
+            tx.add_identity(contact, Sender("email", "typed@example.ru", verified=False))
+            tx.add_identity(contact, Sender("phone", "+79161234567", verified=True))
+            return contact
+
+        contact = await db.write(person)
+        chat = Channel(outcomes=[DeliveryFailed("session gone", permanent=True)])
+        sms = Channel()
+        original = await queue(db, "Статус изменён", contact=contact)
+        async with running(db, chat, channels={"sms": sms}):
+            await until(lambda: sms.attempts)
+            failed = await until_state(db, original, "failed")
+        history = await db.read(lambda conn: Tx(conn).notification_history(original))
+        copies = await db.read(
+            lambda conn: conn.execute(
+                "SELECT channel, address, state FROM notifications WHERE id != ?", (original,)
+            ).fetchall()
+        )
+    assert sms.texts() == ["Статус изменён"]
+    assert copies == [("sms", "+79161234567", "sent")]
+    assert history[-1]["event"] == "fell_back" and "sms" in history[-1]["reason"]
+    assert failed.last_error == "session gone"
+
+
+async def test_with_no_verified_channel_left_the_notice_is_a_dead_letter(tmp_path: Path) -> None:
+    with database(tmp_path) as db:
+        contact = await db.write(
+            lambda conn: Tx(conn).create_contact(Sender("webchat", "session-1", verified=True))
+        )
+        chat = Channel(outcomes=[DeliveryFailed("session gone", permanent=True)])
+        original = await queue(db, "Статус изменён", contact=contact)
+        async with running(db, chat):
+            await until_state(db, original, "dead")
+        history = await db.read(lambda conn: Tx(conn).notification_history(original))
+    assert [h["event"] for h in history][-2:] == ["refused", "no_fallback"]

@@ -1,0 +1,53 @@
+"""Fallback: a notice its channel cannot deliver for good goes to the contact's next verified
+channel, in the order of `[notifier] fallback` (CONTRACTS.md); a status notice is never lost
+silently."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from dedupe.identity import canonical_contact
+from router.delivery.suppression import KINDS
+from router.store.transaction import NotificationRecord, Tx
+
+
+def fall_back(
+    tx: Tx, record: NotificationRecord, order: Sequence[str], at: str, now: float
+) -> tuple[str, str] | None:
+    """Queue the notice on the next channel of `order` after its own where the person has a
+    verified, unsuppressed identity; (channel, new notification id), or None if none is left.
+
+    Only the channels after the notice's own are tried (all of them from a channel not in the
+    order), so a chain of fallbacks ends.
+    """
+    if record.contact_id is None:
+        return None
+    later = order[order.index(record.channel) + 1 :] if record.channel in order else order
+    person = canonical_contact(tx, record.contact_id)
+    identities = [
+        identity
+        for contact in tx.merged_contacts(person)
+        for identity in tx.identities(contact)
+        if identity.verified
+    ]
+    for channel in later:
+        for identity in identities:
+            if identity.kind != KINDS[channel] or tx.suppressed(channel, identity.address, at):
+                continue
+            notification_id, _ = tx.queue_notification(
+                f"fallback:{record.id}:{channel}",
+                at,
+                now,
+                ticket=record.ticket_number,
+                contact_id=record.contact_id,
+                channel=channel,
+                account="default",
+                address=identity.address,
+                kind=record.kind,
+                automatic=bool(record.automatic),
+                text=record.text,
+                attachments=json.loads(record.attachments),
+            )
+            return channel, notification_id
+    return None
