@@ -173,6 +173,18 @@ class IntakePort(Protocol):
         ...
 
 
+class Lane(NamedTuple):
+    """How a channel's notices go out: at most `concurrency` attempts at once, each given
+    `attempt_timeout` seconds, and at most `account_rate` a second per account and
+    `address_rate` per address (None: unpaced). One lane per channel, so a slow or throttled
+    peer never holds another channel's notices."""
+
+    concurrency: int = 16
+    attempt_timeout: float = 30.0
+    account_rate: float | None = None
+    address_rate: float | None = None
+
+
 # An adapter's outbound side, called by the outbox: True if the peer confirmed receipt, False
 # if it was only sent; raises DeliveryFailed when the attempt failed.
 Deliver = Callable[[Outbound], Awaitable[bool]]
@@ -234,6 +246,11 @@ class Adapter(Protocol):
     @property
     def websocket_max_message(self) -> int:
         """The largest WebSocket message its routes take, in bytes (0: it serves none)."""
+        ...
+
+    @property
+    def lane(self) -> Lane:
+        """How its notices go out (concurrency, attempt timeout, pacing)."""
         ...
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import trio
 from pydantic import BaseModel
 
-from channels.contract import Deliver, Ports
+from channels.contract import Deliver, Lane, Ports
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
@@ -83,6 +83,7 @@ class Daemon:
             self._notifier_retry,
             self._rate_limit,
             lambda: self.settings.router.notifier.fallback,
+            self._lanes,
         )
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
@@ -137,6 +138,13 @@ class Daemon:
             if deliver is not None:
                 adapters.setdefault(account.spec.channel, deliver)
         return adapters
+
+    def _lanes(self) -> dict[str, Lane]:
+        """Each channel's delivery lane, as its (first) account declares it."""
+        lanes: dict[str, Lane] = {}
+        for account in self.supervisor.accounts.values():
+            lanes.setdefault(account.spec.channel, account.adapter.lane)
+        return lanes
 
     def _restart_backoff(self) -> Backoff:
         c = self.settings.router.channels

@@ -10,6 +10,7 @@ id, so a retry cannot double it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 
 import trio
 
-from channels.contract import Deliver, DeliveryFailed, Outbound, OutboundFile
+from channels.contract import Deliver, DeliveryFailed, Lane, Outbound, OutboundFile
 from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fall_back
+from router.delivery.lanes import Lanes
 from router.delivery.states import Event, State, TransitionRefused
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
@@ -53,6 +55,7 @@ class Outbox:
         retry: Callable[[], RetryPolicy],
         rate: Callable[[], RateLimit],
         fallback: Callable[[], Sequence[str]] = tuple,
+        lanes: Callable[[], Mapping[str, Lane]] = dict,
         *,
         concurrency: int = 16,
         delivery_timeout: float = DELIVERY_TIMEOUT,
@@ -63,8 +66,10 @@ class Outbox:
         self.rate = rate
         self.fallback = fallback
         self.wakeup = Wakeup()
-        self._limiter = trio.CapacityLimiter(concurrency)
-        self.delivery_timeout = delivery_timeout
+        self.lanes = lanes
+        # A channel that declares no lane (a test's, say) gets this one.
+        self.default_lane = Lane(concurrency, delivery_timeout)
+        self._in_flight = Lanes()
         self._draining = False
         self._idle = trio.Event()
 
@@ -80,10 +85,12 @@ class Outbox:
         task_status.started()
         async with trio.open_nursery() as nursery:
             while not self._draining:
-                batch = await self.db.write(self._claim)
+                lanes = dict(self.lanes())
+                room = self._in_flight.room(lanes, self.default_lane)
+                batch = await self.db.write(functools.partial(self._claim, lanes=lanes, room=room))
+                self._in_flight.in_flight.update(record.channel for record in batch)
                 for record in batch:
-                    await self._limiter.acquire_on_behalf_of(record.id)
-                    nursery.start_soon(self._deliver, record)
+                    nursery.start_soon(self._deliver, record, lanes)
                 if len(batch) < CLAIM_BATCH:
                     due = await self.db.read(lambda conn: Tx(conn).next_notification_at())
                     await self.wakeup.sleep_until(due, time.time())
@@ -94,10 +101,12 @@ class Outbox:
         stops; the caller bounds the wait). What is still queued goes out after the restart."""
         self._draining = True
         self.wakeup.wake()
-        if self._limiter.borrowed_tokens:
+        if self._in_flight.in_flight.total():
             await self._idle.wait()
 
-    def _claim(self, conn: sqlite3.Connection) -> list[NotificationRecord]:
+    def _claim(
+        self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
+    ) -> list[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit."""
         tx = Tx(conn)
         now = time.time()
@@ -105,7 +114,11 @@ class Outbox:
         ready = []
         in_batch: dict[str, int] = {}
         at = _now_iso()
-        for record in tx.due_notifications(now, CLAIM_BATCH):
+        # The query passes over full lanes: a channel with a backlog does not hide the others'.
+        full = [channel for channel, free in room.items() if free <= 0]
+        for record in tx.due_notifications(now, CLAIM_BATCH, exclude=full):
+            if room.get(record.channel, 1) <= 0:
+                continue  # its lane filled up within this batch; it waits, still queued
             if (why := tx.suppressed(record.channel, record.address, at)) is not None:
                 # CONTRACTS.md: a suppressed address gets nothing on that channel; the notice
                 # follows the fallback, else it is a dead letter: listed, never silent, and
@@ -130,10 +143,14 @@ class Outbox:
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
+            lane = lanes.get(record.channel, self.default_lane)
+            room[record.channel] = room.get(record.channel, lane.concurrency) - 1
         return tx.claim_notifications(ready, at)
 
-    async def _deliver(self, record: NotificationRecord) -> None:
+    async def _deliver(self, record: NotificationRecord, lanes: dict[str, Lane]) -> None:
+        lane = lanes.get(record.channel, self.default_lane)
         try:
+            await self._in_flight.pace(lane, record.channel, record.account, record.address)
             adapter = self.adapters().get(record.channel)
             files = await self._files(record)
             message = Outbound(
@@ -151,13 +168,13 @@ class Outbox:
             try:
                 if adapter is None:
                     raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
-                with trio.fail_after(self.delivery_timeout):
+                with trio.fail_after(lane.attempt_timeout):
                     confirmed = await adapter(message)
             except DeliveryFailed as exc:
                 await self._failed(record, exc)
             except trio.TooSlowError:
                 await self._failed(
-                    record, DeliveryFailed(f"no answer in {self.delivery_timeout:g}s")
+                    record, DeliveryFailed(f"no answer in {lane.attempt_timeout:g}s")
                 )
             except Exception as exc:
                 # An adapter's bug or a full disk is one failed attempt, retried with backoff;
@@ -171,9 +188,10 @@ class Outbox:
                 metrics.notification_attempts.labels(record.channel, str(state)).inc()
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
-            self._limiter.release_on_behalf_of(record.id)
-            if self._draining and not self._limiter.borrowed_tokens:
+            self._in_flight.in_flight[record.channel] -= 1
+            if self._draining and not self._in_flight.in_flight.total():
                 self._idle.set()
+            self.wakeup.wake()  # its lane has room again
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:
         """The files sent with a notification (checked clean when the reply was queued)."""

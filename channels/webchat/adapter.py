@@ -26,6 +26,7 @@ from channels.contract import (
     AttachmentRefused,
     Channel,
     Deliver,
+    Lane,
     Outbound,
     Ports,
     RawInbound,
@@ -149,6 +150,8 @@ class WebchatChannel:
     """The chat's account: serves /chat/ and its WebSocket, and delivers notices to sessions."""
 
     channel: Channel = "webchat"
+    # Pushing a notice is a write to the session's history and a queue: quick and many at once.
+    lane = Lane(concurrency=64, attempt_timeout=10.0)
 
     def __init__(self, spec: AccountSpec, settings: Callable[[], WebchatSettings], ports: Ports):
         self.account = spec.account

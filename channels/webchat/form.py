@@ -22,6 +22,7 @@ from channels.contract import (
     AttachmentRefused,
     Channel,
     Deliver,
+    Lane,
     Ports,
     RawInbound,
     Sender,
@@ -52,6 +53,7 @@ class FeedbackForm:
     channel: Channel = "form"
     deliver: Deliver | None = None
     websocket_max_message = 0
+    lane = Lane()
 
     def __init__(self, spec: AccountSpec, settings: Callable[[], WebchatSettings], ports: Ports):
         self.account = spec.account

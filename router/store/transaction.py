@@ -632,13 +632,17 @@ class Tx:
         existing = self._one("SELECT id FROM notifications WHERE source_key = ?", source_key)
         return str(existing[0]), False
 
-    def due_notifications(self, now: float, limit: int) -> list[NotificationRecord]:
-        """Queued notifications that are due, oldest due first."""
+    def due_notifications(
+        self, now: float, limit: int, *, exclude: Sequence[str] = ()
+    ) -> list[NotificationRecord]:
+        """Queued notifications that are due, oldest due first, but those of `exclude`d
+        channels."""
+        marks = ", ".join("?" for _ in exclude)
         rows = self.conn.execute(
             f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
-            f"WHERE state = 'queued' AND next_attempt_at <= ? "
+            f"WHERE state = 'queued' AND next_attempt_at <= ? AND channel NOT IN ({marks}) "
             f"ORDER BY next_attempt_at LIMIT ?",
-            (now, limit),
+            (now, *exclude, limit),
         ).fetchall()
         return [NotificationRecord(*r) for r in rows]
 

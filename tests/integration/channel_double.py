@@ -15,7 +15,7 @@ import trio
 from pydantic import BaseModel, ConfigDict
 from starlette.routing import BaseRoute
 
-from channels.contract import AccountSpec, Adapter, Channel, Deliver, Ports
+from channels.contract import AccountSpec, Adapter, Channel, Deliver, Lane, Ports
 
 
 class DoubleAccount(BaseModel):
@@ -39,6 +39,7 @@ class DoubleAdapter:
     channel: Channel = "messenger"
     deliver: Deliver | None = None
     websocket_max_message = 0
+    lane = Lane()
 
     def __init__(self, spec: AccountSpec) -> None:
         self.account = spec.account

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from channels.contract import DeliveryFailed, Outbound, Sender
+from channels.contract import DeliveryFailed, Lane, Outbound, Sender
 from router.clock import parse_rfc3339
+from router.delivery.lanes import Lanes
 from router.delivery.states import Event, TransitionRefused
 from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
@@ -70,6 +71,7 @@ async def running(
     rate: RateLimit = NO_LIMIT,
     delivery_timeout: float = 30.0,
     channels: dict[str, Channel] | None = None,
+    lanes: dict[str, Lane] | None = None,
 ) -> AsyncIterator[Outbox]:
     """An outbox delivering to `channel` as the web chat (and to `channels` by name), for the
     length of the block; notices fall back to SMS, then email."""
@@ -79,6 +81,7 @@ async def running(
         lambda: retry,
         lambda: rate,
         lambda: ("sms", "email"),
+        lambda: lanes or {},
         delivery_timeout=delivery_timeout,
     )
     async with trio.open_nursery() as nursery:
@@ -431,3 +434,39 @@ async def test_with_no_verified_channel_left_the_notice_is_a_dead_letter(tmp_pat
             await until_state(db, original, "dead")
         history = await db.read(lambda conn: Tx(conn).notification_history(original))
     assert [h["event"] for h in history][-2:] == ["refused", "no_fallback"]
+
+
+async def test_a_full_lane_holds_only_its_own_channel(tmp_path: Path) -> None:
+    """70 SMS queued first, their peer answering none: the SMS lane fills (16 in flight, the
+    rest queued) and the chat's notice behind them still goes out."""
+    with database(tmp_path) as db:
+        sms = Channel(hold=trio.Event())
+        chat = Channel()
+        for i in range(70):
+            await queue(db, f"sms {i}", channel="sms", contact=None)
+        await queue(db, "chat", contact=None)
+        lanes = {"sms": Lane(concurrency=16), "webchat": Lane(concurrency=4)}
+        async with running(db, chat, channels={"sms": sms}, lanes=lanes):
+            await until(lambda: chat.attempts)
+            assert len(sms.attempts) == 16
+            sms.hold.set()
+            await until(lambda: len(sms.attempts) == 70)
+
+
+async def test_pacing_spaces_notices_to_one_address(autojump_clock: object) -> None:
+    """address_rate 2 a second: turns 0.5 s apart for one address, none for another."""
+    lanes = Lanes()
+    lane = Lane(address_rate=2.0)
+    turns: list[tuple[str, float]] = []
+
+    async def send(address: str) -> None:
+        await lanes.pace(lane, "sms", "default", address)
+        turns.append((address, trio.current_time()))
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for address in ("+1", "+1", "+1", "+2"):
+            nursery.start_soon(send, address)
+    one = sorted(t - start for a, t in turns if a == "+1")
+    assert one == pytest.approx([0.0, 0.5, 1.0])
+    assert [t - start for a, t in turns if a == "+2"] == [0.0]

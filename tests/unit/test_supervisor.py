@@ -9,7 +9,7 @@ import trio
 import trio.testing
 from starlette.routing import BaseRoute
 
-from channels.contract import AccountSpec, Channel, Deliver
+from channels.contract import AccountSpec, Channel, Deliver, Lane
 from router import metrics
 from router.supervisor import AccountState, Backoff, Supervisor
 
@@ -21,6 +21,7 @@ class Flaky:
     account = "flaky"
     deliver: Deliver | None = None
     websocket_max_message = 0
+    lane = Lane()
 
     def __init__(self, crashes: int, *, before_started: bool = False) -> None:
         self.crashes = crashes
