@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline, edge, wal
+from bench import attachments, baseline, compare, edge, wal
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -299,7 +299,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wal-seconds", type=float, default=60.0, help="flood while the WAL is watched")
     p.add_argument(
         "--only",
-        choices=("throughput", "rate", "status", "attachments", "wal", "edge"),
+        choices=("throughput", "rate", "status", "attachments", "wal", "edge", "compare"),
         action="append",
         help="subset",
     )
@@ -319,7 +319,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    wanted = set(args.only or ("throughput", "rate", "status", "attachments", "wal", "edge"))
+    every = ("throughput", "rate", "status", "attachments", "wal", "edge", "compare")
+    wanted = set(args.only or every)
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
@@ -385,6 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     if "edge" in wanted:
         print("bench: stuck readers and a wave of connections…", file=sys.stderr)
         figures["edge"] = edge.run()
+    if "compare" in wanted and "error" not in figures.get("throughput", {"error": ""}):
+        print(f"bench: the daemon at {compare.BEFORE_PLATFORM} (ingest)…", file=sys.stderr)
+        try:
+            earlier = compare.run()
+        except (OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
+            earlier = {"error": f"{type(exc).__name__}: {exc}"}
+        else:
+            now = figures["throughput"]["daemon_cpu_ms_per_message"]
+            earlier["ratio_cpu_per_message"] = round(now / earlier["daemon_cpu_ms_per_message"], 3)
+        figures["compare"] = earlier
     figures["bench_seconds"] = round(time.monotonic() - began, 1)
     rows = table(figures)
     print_table(rows)
@@ -526,6 +537,18 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row(label, "RSS MiB open", wave["rss_open_mb"]),
                 Row(label, "RSS MiB kept after close", wave["kept_after_close_mb"]),
             ]
+    c = f.get("compare")
+    if c and "error" in c:
+        rows.append(Row("vs earlier commit", "error", c["error"][:60], "", False))
+    elif c:
+        label = f"vs {c['rev']}"
+        ratio = c["ratio_cpu_per_message"]
+        rows += [
+            Row(label, "accepted msg/s there", c["accepted_per_s"]),
+            Row(label, "daemon CPU ms per msg there", c["daemon_cpu_ms_per_message"]),
+            Row(label, "CPU per msg, now / then", ratio, f"<= {compare.TARGET_RATIO:g}",
+                ratio <= compare.TARGET_RATIO),
+        ]  # fmt: skip
     a = f.get("attachments")
     if a:
         rows += [
