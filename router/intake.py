@@ -14,7 +14,7 @@ import msgspec
 import trio
 
 from channels.contract import Acceptance, RawInbound
-from normaliser.envelope import envelope_decoder
+from normaliser.envelope import Identifiers, envelope_decoder
 from normaliser.normalise import Normalised, normalise
 from router import metrics
 from router.clock import utc_now
@@ -154,6 +154,21 @@ class Intake:
         self.on_filed(filed)
 
     async def _normalise(self, raw: RawInbound) -> Normalised:
+        """The normalised message; one the normaliser fails on is kept, flagged unparseable.
+
+        Nothing a citizen sends may be refused for ever or lost: its raw is journalled as it
+        came, its envelope goes to the backend flagged, and the peer is answered.
+        """
+        try:
+            return await self._normalised(raw)
+        except Exception as exc:
+            # The exception's text may quote the message: only its type is logged.
+            log.error("normalising a %s message failed (%s); filed as unparseable",
+                      raw.channel, type(exc).__name__)  # fmt: skip
+            metrics.bad_input.labels(raw.channel, "unparseable").inc()
+            return Normalised("", raw.language_hint or "ru", Identifiers(), None, ["unparseable"])
+
+    async def _normalised(self, raw: RawInbound) -> Normalised:
         size = len(raw.text) + len(raw.html or "")
         work = functools.partial(
             normalise,

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import msgspec
+import pytest
+
 from channels.contract import RawInbound, Sender
+from normaliser.envelope import envelope_decoder
+from router import intake as intake_module
 from router.intake import Intake
 from router.pipeline import Filed
 from router.store.blobs import FileBlobStore
@@ -66,5 +71,34 @@ async def test_failed_filing_keeps_the_message_and_replay_files_it(tmp_path: Pat
         )
         assert envelopes == 1
         assert await db.read(lambda conn: Tx(conn).dead_letters()) == []
+    finally:
+        db.close()
+
+
+async def test_a_message_the_normaliser_fails_on_is_filed_unparseable_with_its_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never lost, never refused: an envelope flagged unparseable, the raw journalled."""
+
+    def exploding(*args: object, **kwargs: object) -> None:
+        raise UnicodeError("a byte the cleaner did not expect")
+
+    monkeypatch.setattr(intake_module, "normalise", exploding)
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    intake = Intake(db, FileBlobStore(tmp_path / "blobs"), filer, lambda: 20000, lambda _: None)
+    try:
+        acceptance = await intake.accept(message("m1"))
+        assert acceptance.envelope_id is not None and acceptance.ticket_number is not None
+        body = await db.read(lambda conn: Tx(conn).envelope_body(acceptance.envelope_id or ""))
+        assert body is not None
+        envelope = envelope_decoder.decode(body)
+        assert envelope.flags == ["unparseable"] and envelope.text == ""
+        [(kept,)] = await db.read(
+            lambda conn: conn.execute(
+                "SELECT raw FROM journal WHERE idem_key = 'm1'"
+            ).fetchall()
+        )
+        assert msgspec.msgpack.decode(kept, type=RawInbound) == message("m1")
     finally:
         db.close()
