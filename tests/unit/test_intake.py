@@ -95,9 +95,7 @@ async def test_a_message_the_normaliser_fails_on_is_filed_unparseable_with_its_r
         envelope = envelope_decoder.decode(body)
         assert envelope.flags == ["unparseable"] and envelope.text == ""
         [(kept,)] = await db.read(
-            lambda conn: conn.execute(
-                "SELECT raw FROM journal WHERE idem_key = 'm1'"
-            ).fetchall()
+            lambda conn: conn.execute("SELECT raw FROM journal WHERE idem_key = 'm1'").fetchall()
         )
         assert msgspec.msgpack.decode(kept, type=RawInbound) == message("m1")
     finally:
