@@ -521,7 +521,14 @@ class Tx:
         return None if row is None else bytes(row[0])
 
     def feed_after(self, after: int, limit: int) -> list[tuple[int, bytes]]:
-        """Envelopes handed off after a cursor, in order."""
+        """Envelopes handed off after a cursor, in order.
+
+        The cursor never skips an envelope: a feed_seq is max + 1 taken inside the writing
+        transaction, and SQLite has one writer at a time, so feed_seq grows in commit order and
+        no reader ever sees N + 1 committed while N is not. A store with concurrent writers
+        (PostgreSQL) must keep that promise another way: take the number at commit under a
+        lock, or page by a commit-ordered position, never by a sequence assigned at insert.
+        """
         return self.conn.execute(
             "SELECT feed_seq, body FROM envelopes WHERE feed_seq > ? ORDER BY feed_seq LIMIT ?",
             (after, limit),
