@@ -17,7 +17,7 @@ from typing import Any, Literal
 import trio
 from pydantic import BaseModel
 
-from channels.contract import Deliver, Lane, Ports
+from channels.contract import AccountSpec, ChannelPlugin, Deliver, Lane, Ports
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
@@ -37,7 +37,7 @@ from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import AttachmentRecord, Tx
-from router.supervisor import Backoff, Supervisor
+from router.supervisor import AccountState, Backoff, Supervisor
 from router.systemd import Notifier as SystemdNotifier
 from router.tickets import CLOSED_STATUSES
 from router.updates import TicketUpdates
@@ -310,20 +310,31 @@ class Daemon:
     async def _reconcile_accounts(self) -> None:
         """Run the accounts the channel files ask for: start new ones, restart changed ones,
         stop removed ones; the others go on untouched."""
-        wanted = {
-            (spec.channel, spec.account): (plugin, spec)
-            for name, plugin in registry.installed().items()
-            if (settings := self.settings.channels.get(name)) is not None
-            for spec in plugin.accounts(settings)
-        }
+        wanted: dict[tuple[str, str], tuple[ChannelPlugin, AccountSpec]] = {}
+        for name, plugin in registry.installed().items():
+            settings = self.settings.channels.get(name)
+            try:
+                specs = [] if settings is None else plugin.accounts(settings)
+            except Exception:  # a plug-in's bug stops its channel, not the daemon
+                log.exception("channel file %s: its accounts could not be read", name)
+                continue
+            wanted.update(((spec.channel, spec.account), (plugin, spec)) for spec in specs)
         for key, account in list(self.supervisor.accounts.items()):
-            if key not in wanted or wanted[key][1] != account.spec:
-                log.info("channel %s/%s stops: %s", *key, "changed" if key in wanted else "removed")
+            # An account that ended by itself runs again, as a reload is asked to make it.
+            ended = account.state is AccountState.STOPPED
+            if key not in wanted or wanted[key][1] != account.spec or ended:
+                why = "removed" if key not in wanted else "ended" if ended else "changed"
+                log.info("channel %s/%s stops: %s", *key, why)
                 await self.supervisor.stop(key)
         for key, (plugin, spec) in wanted.items():
-            if key not in self.supervisor.accounts:
+            if key in self.supervisor.accounts:
+                continue
+            try:
                 adapter = plugin.build(spec, self._channel_settings(plugin.name), self.ports)
-                self.supervisor.start(spec, adapter)
+            except Exception:
+                log.exception("channel %s/%s could not be built; it does not run", *key)
+                continue
+            self.supervisor.start(spec, adapter)
         # The listener reads the routes of the accounts running now.
         self.app.router.routes[:] = [
             *self.api.routes(),

@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import trio
 
@@ -24,8 +26,9 @@ from channels.contract import Deliver, DeliveryFailed, Lane, Outbound, OutboundF
 from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fall_back
-from router.delivery.lanes import Lanes
+from router.delivery.lanes import Lanes, Pacing
 from router.delivery.states import Event, State, TransitionRefused
+from router.delivery.suppression import suppression_address
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
@@ -35,6 +38,13 @@ log = logging.getLogger(__name__)
 CLAIM_BATCH = 64
 # A peer that has not answered in this long is treated as a failed attempt and retried.
 DELIVERY_TIMEOUT = 30.0
+
+
+class Claim(NamedTuple):
+    """What one claim took, and when the earliest notice passed over for its pace is due."""
+
+    records: list[NotificationRecord]
+    paced_until: float | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,9 @@ class Outbox:
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
         self._in_flight = Lanes()
+        # Pacing is decided in the claim, in the writer thread, and only there.
+        self._pacing = Pacing()
+        self._claiming = False
         self._draining = False
         self._idle = trio.Event()
 
@@ -87,13 +100,28 @@ class Outbox:
             while not self._draining:
                 lanes = dict(self.lanes())
                 room = self._in_flight.room(lanes, self.default_lane)
-                batch = await self.db.write(functools.partial(self._claim, lanes=lanes, room=room))
-                self._in_flight.in_flight.update(record.channel for record in batch)
-                for record in batch:
+                self._claiming = True
+                try:
+                    claim = await self.db.write(
+                        functools.partial(self._claim, lanes=lanes, room=room)
+                    )
+                finally:
+                    self._claiming = False
+                if self.draining():  # the drain began meanwhile: these wait for the restart
+                    await self._give_back(claim.records)
+                    break
+                self._in_flight.in_flight.update(record.channel for record in claim.records)
+                for record in claim.records:
                     nursery.start_soon(self._deliver, record, lanes)
-                if len(batch) < CLAIM_BATCH:
-                    due = await self.db.read(lambda conn: Tx(conn).next_notification_at())
+                if len(claim.records) < CLAIM_BATCH:
+                    # Due notices of a full lane are passed over: they wait for a slot (a
+                    # delivery ending wakes the loop), not for their due time, already past.
+                    full = self._in_flight.full(lanes, self.default_lane)
+                    due = await self.db.read(functools.partial(_next_due, exclude=full))
+                    if claim.paced_until is not None:
+                        due = min(due or math.inf, claim.paced_until)
                     await self.wakeup.sleep_until(due, time.time())
+            self._settle()
             await trio.sleep_forever()  # draining: the deliveries in flight go on
 
     async def drain(self) -> None:
@@ -101,15 +129,38 @@ class Outbox:
         stops; the caller bounds the wait). What is still queued goes out after the restart."""
         self._draining = True
         self.wakeup.wake()
-        if self._in_flight.in_flight.total():
+        if self._in_flight.in_flight.total() or self._claiming:
             await self._idle.wait()
+
+    def draining(self) -> bool:
+        """Whether a drain has begun (it may begin during any await)."""
+        return self._draining
+
+    def _settle(self) -> None:
+        """Draining, and nothing in flight or being claimed: the drain is over."""
+        if self._draining and not self._in_flight.in_flight.total() and not self._claiming:
+            self._idle.set()
+
+    async def _give_back(self, records: list[NotificationRecord]) -> None:
+        at = _now_iso()
+
+        def give_back(conn: sqlite3.Connection) -> None:
+            tx = Tx(conn)
+            for record in records:
+                tx.move_notification(record.id, Event.INTERRUPTED, at)
+
+        if records:
+            await self.db.write(give_back)
 
     def _claim(
         self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
-    ) -> list[NotificationRecord]:
-        """Claim due notifications, deferring automatic ones over the per-contact limit."""
+    ) -> Claim:
+        """Claim due notifications, deferring automatic ones over the per-contact limit and
+        passing over those whose account or address must wait for its pace (they hold no
+        lane slot meanwhile)."""
         tx = Tx(conn)
         now = time.time()
+        paced_until: float | None = None
         rate = self.rate()
         ready = []
         in_batch: dict[str, int] = {}
@@ -119,7 +170,13 @@ class Outbox:
         for record in tx.due_notifications(now, CLAIM_BATCH, exclude=full):
             if room.get(record.channel, 1) <= 0:
                 continue  # its lane filled up within this batch; it waits, still queued
-            if (why := tx.suppressed(record.channel, record.address, at)) is not None:
+            lane = lanes.get(record.channel, self.default_lane)
+            wait = self._pacing.wait(lane, record.channel, record.account, record.address)
+            if wait > 0:
+                paced_until = min(paced_until or math.inf, now + wait)
+                continue
+            address = suppression_address(record.channel, record.address)
+            if (why := tx.suppressed(record.channel, address, at)) is not None:
                 # CONTRACTS.md: a suppressed address gets nothing on that channel; the notice
                 # follows the fallback, else it is a dead letter: listed, never silent, and
                 # replayable once the address is taken off the list.
@@ -143,14 +200,13 @@ class Outbox:
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
-            lane = lanes.get(record.channel, self.default_lane)
+            self._pacing.reserve(lane, record.channel, record.account, record.address)
             room[record.channel] = room.get(record.channel, lane.concurrency) - 1
-        return tx.claim_notifications(ready, at)
+        return Claim(tx.claim_notifications(ready, at), paced_until)
 
     async def _deliver(self, record: NotificationRecord, lanes: dict[str, Lane]) -> None:
         lane = lanes.get(record.channel, self.default_lane)
         try:
-            await self._in_flight.pace(lane, record.channel, record.account, record.address)
             adapter = self.adapters().get(record.channel)
             files = await self._files(record)
             message = Outbound(
@@ -189,8 +245,7 @@ class Outbox:
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
             self._in_flight.in_flight[record.channel] -= 1
-            if self._draining and not self._in_flight.in_flight.total():
-                self._idle.set()
+            self._settle()
             self.wakeup.wake()  # its lane has room again
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:
@@ -274,6 +329,10 @@ class Outbox:
             metrics.transitions_refused.labels(str(refused.state), str(refused.event)).inc()
             log.warning("notification %s: %s; left as it is", record.id, refused)
             return refused.state
+
+
+def _next_due(conn: sqlite3.Connection, *, exclude: list[str]) -> float | None:
+    return Tx(conn).next_notification_at(exclude=exclude)
 
 
 def _now_iso() -> str:

@@ -101,6 +101,9 @@ class Supervisor:
         account = self.accounts.pop(key, None)
         if account is None:
             return
+        # Its intake may live outside its task (the chat's sockets run under the listener):
+        # tell it first, so that nothing keeps feeding a stopped account.
+        account.adapter.stop_intake()
         account.scope.cancel()
         await account.stopped.wait()
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 
 from dedupe.identity import canonical_contact
-from router.delivery.suppression import KINDS
+from router.delivery.suppression import KINDS, suppression_address
 from router.store.transaction import NotificationRecord, Tx
 
 
@@ -33,7 +33,8 @@ def fall_back(
     ]
     for channel in later:
         for identity in identities:
-            if identity.kind != KINDS[channel] or tx.suppressed(channel, identity.address, at):
+            address = suppression_address(channel, identity.address)
+            if identity.kind != KINDS[channel] or tx.suppressed(channel, address, at):
                 continue
             notification_id, _ = tx.queue_notification(
                 f"fallback:{record.id}:{channel}",

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-
-import trio
+from collections.abc import Callable
 
 from channels.contract import Lane
 
@@ -14,11 +14,10 @@ MAX_PACED = 100_000
 
 
 class Lanes:
-    """Who is in flight on each channel, and when each paced account or address may go next."""
+    """How many attempts are in flight on each channel."""
 
     def __init__(self) -> None:
         self.in_flight: Counter[str] = Counter()
-        self._next: dict[tuple[str, str], float] = {}
 
     def room(self, lanes: dict[str, Lane], default: Lane) -> dict[str, int]:
         """How many more attempts each busy channel's lane takes now."""
@@ -27,21 +26,45 @@ class Lanes:
             for channel, count in self.in_flight.items()
         }
 
-    async def pace(self, lane: Lane, channel: str, account: str, address: str) -> None:
-        """Wait for this notice's turn on its account and its address (a reservation each,
-        so notices to one address go out `1 / address_rate` apart)."""
-        now = trio.current_time()
-        paced = [
-            (key, rate)
-            for key, rate in (
-                ((channel, f"account:{account}"), lane.account_rate),
-                ((channel, f"address:{address}"), lane.address_rate),
-            )
-            if rate
-        ]
-        turn = max([now, *(self._next.get(key, now) for key, _ in paced)])
-        for key, rate in paced:
-            self._next[key] = turn + 1 / rate
+    def full(self, lanes: dict[str, Lane], default: Lane) -> list[str]:
+        """Channels whose lane takes no more attempts now."""
+        return [channel for channel, free in self.room(lanes, default).items() if free <= 0]
+
+
+class Pacing:
+    """When each paced account and address may have its next notice: a notice is claimed only
+    at its turn, so one waiting for its pace holds no lane slot (one busy chat does not hold
+    the others)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._next: dict[tuple[str, str], float] = {}
+
+    def wait(self, lane: Lane, channel: str, account: str, address: str) -> float:
+        """Seconds until this notice's turn (0: now)."""
+        now = self.clock()
+        turn = max(
+            [now, *(self._next.get(key, now) for key, _ in _paced(lane, channel, account, address))]
+        )
+        return turn - now
+
+    def reserve(self, lane: Lane, channel: str, account: str, address: str) -> None:
+        """This notice goes now: the next one of its account and address waits its pace."""
+        now = self.clock()
+        for key, rate in _paced(lane, channel, account, address):
+            self._next[key] = max(now, self._next.get(key, now)) + 1 / rate
         if len(self._next) > MAX_PACED:
-            self._next = {k: t for k, t in self._next.items() if t > now}
-        await trio.sleep_until(turn)
+            self._next = {key: turn for key, turn in self._next.items() if turn > now}
+
+
+def _paced(
+    lane: Lane, channel: str, account: str, address: str
+) -> list[tuple[tuple[str, str], float]]:
+    return [
+        (key, rate)
+        for key, rate in (
+            ((channel, f"account:{account}"), lane.account_rate),
+            ((channel, f"address:{address}"), lane.address_rate),
+        )
+        if rate
+    ]

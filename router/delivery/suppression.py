@@ -43,9 +43,13 @@ def entry_key(address: str, channel: str | None) -> tuple[str, str]:
         raise SuppressionRefused("not a phone number (E.164, e.g. +79161234567)")
     if kind == "email" and "@" not in address:
         raise SuppressionRefused("not an email address")
-    canonical = canonical_sender(Sender(kind, address)).address
-    # CONTRACTS.md: an email address in lower case.
-    return channel, canonical.lower() if kind == "email" else canonical
+    return channel, suppression_address(channel, canonical_sender(Sender(kind, address)).address)
+
+
+def suppression_address(channel: str, address: str) -> str:
+    """An address as the list keeps it: an email in lower case (CONTRACTS.md) whatever case a
+    sender wrote its local part in, anything else as the channel gives it."""
+    return address.lower() if channel == "email" else address
 
 
 def _channel_of(address: str) -> str:

@@ -20,7 +20,14 @@ from channels.contract import (
 )
 from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
-from router.delivery.states import CLAIMABLE, FAILURES, Event, State, next_state
+from router.delivery.states import (
+    CLAIMABLE,
+    FAILURES,
+    Event,
+    State,
+    TransitionRefused,
+    next_state,
+)
 from router.ulid import new_ulid
 
 
@@ -644,10 +651,9 @@ class Tx:
     ) -> list[NotificationRecord]:
         """Queued notifications that are due, oldest due first, but those of `exclude`d
         channels."""
-        marks = ", ".join("?" for _ in exclude)
         rows = self.conn.execute(
             f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
-            f"WHERE state = 'queued' AND next_attempt_at <= ? AND channel NOT IN ({marks}) "
+            f"WHERE state = 'queued' AND next_attempt_at <= ?{_not_in('channel', exclude)} "
             f"ORDER BY next_attempt_at LIMIT ?",
             (now, *exclude, limit),
         ).fetchall()
@@ -690,10 +696,12 @@ class Tx:
             raise LookupError(f"no notification {notification_id}")
         state = next_state(State(row[0]), event)
         refund = 1 if event is Event.THROTTLED else 0
-        self.conn.execute(
+        # Only from the state the move was decided on: a writer that changed it meanwhile
+        # (a receipt, on a store with concurrent writers) wins, and this move is refused.
+        moved = self.conn.execute(
             "UPDATE notifications SET state = ?, next_attempt_at = coalesce(?, next_attempt_at), "
             "last_error = coalesce(?, last_error), sent_at = coalesce(?, sent_at), "
-            "attempts = attempts - ? WHERE id = ?",
+            "attempts = attempts - ? WHERE id = ? AND state = ?",
             (
                 str(state),
                 next_at,
@@ -701,8 +709,11 @@ class Tx:
                 sent_at,
                 refund,
                 notification_id,
+                row[0],
             ),
-        )
+        ).rowcount
+        if moved != 1:
+            raise TransitionRefused(State(row[0]), event)
         self._history(notification_id, at, state, event, reason)
         return state
 
@@ -710,7 +721,7 @@ class Tx:
         """The states a notification went through, oldest first."""
         rows = self.conn.execute(
             "SELECT state, at, event, reason FROM notification_history "
-            "WHERE notification_id = ? ORDER BY rowid",
+            "WHERE notification_id = ? ORDER BY seq",
             (notification_id,),
         ).fetchall()
         return [dict(zip(("state", "at", "event", "reason"), r, strict=True)) for r in rows]
@@ -753,9 +764,13 @@ class Tx:
             self._history(notification_id, at, State.QUEUED, Event.INTERRUPTED, None)
         return len(ids)
 
-    def next_notification_at(self) -> float | None:
-        """When the next queued notification is due."""
-        row = self._one("SELECT min(next_attempt_at) FROM notifications WHERE state = 'queued'")
+    def next_notification_at(self, *, exclude: Sequence[str] = ()) -> float | None:
+        """When the next queued notification is due, but those of `exclude`d channels."""
+        row = self._one(
+            "SELECT min(next_attempt_at) FROM notifications "
+            f"WHERE state = 'queued'{_not_in('channel', exclude)}",
+            *exclude,
+        )
         return None if row[0] is None else float(row[0])
 
     # -- suppression list --------------------------------------------------------------------
@@ -1122,3 +1137,11 @@ def _attachment(row: tuple[Any, ...]) -> AttachmentRecord:
     values["flags"] = json.loads(values["flags"])
     values["quarantined"] = bool(values["quarantined"])
     return msgspec.convert(values, AttachmentRecord)
+
+
+def _not_in(column: str, values: Sequence[str]) -> str:
+    """` AND column NOT IN (?, ...)` for `values`, or nothing for none (`IN ()` is SQLite's
+    alone)."""
+    if not values:
+        return ""
+    return f" AND {column} NOT IN ({', '.join('?' for _ in values)})"

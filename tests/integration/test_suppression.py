@@ -66,11 +66,13 @@ async def test_the_command_adds_lists_masked_and_removes(module_daemon: DaemonPr
     code, out = await cli(module_daemon, "suppress", "list")
     assert code == 0 and "bounced" in out
     assert "ivan.petrov" not in out and "email" in out
+    code, out = await cli(module_daemon, "suppress", "list", "--json")
+    assert "ivan.petrov" not in out and "bounced" in out  # --json is masked too
     code, out = await cli(module_daemon, "suppress", "list", "--unmask")
     assert "ivan.petrov@mail.ru" in out
     code, out = await cli(module_daemon, "suppress", "remove", "ivan.petrov@mail.ru")
     assert code == 0, out
-    code, out = await cli(module_daemon, "suppress", "list", "--json")
+    code, out = await cli(module_daemon, "suppress", "list", "--unmask")
     assert "ivan.petrov" not in out
     code, out = await cli(module_daemon, "suppress", "remove", "ivan.petrov@mail.ru")
     assert code == 1 and "not on the list" in out

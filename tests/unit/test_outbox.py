@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender
 from router.clock import parse_rfc3339
-from router.delivery.lanes import Lanes
+from router.delivery.lanes import Pacing
 from router.delivery.states import Event, TransitionRefused
 from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
@@ -446,27 +447,95 @@ async def test_a_full_lane_holds_only_its_own_channel(tmp_path: Path) -> None:
             await queue(db, f"sms {i}", channel="sms", contact=None)
         await queue(db, "chat", contact=None)
         lanes = {"sms": Lane(concurrency=16), "webchat": Lane(concurrency=4)}
-        async with running(db, chat, channels={"sms": sms}, lanes=lanes):
+        async with running(db, chat, channels={"sms": sms}, lanes=lanes) as outbox:
             await until(lambda: chat.attempts)
             assert len(sms.attempts) == 16
+            # With its lane full the loop waits for a slot: it does not claim over and over.
+            claims = [0]
+            claim = outbox._claim
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                claims[0] += 1
+                return claim(*args, **kwargs)
+
+            outbox._claim = counted  # type: ignore[method-assign]
+            outbox.wake()
+            await trio.sleep(0.3)
+            assert claims[0] <= 2
             sms.hold.set()
             await until(lambda: len(sms.attempts) == 70)
 
 
-async def test_pacing_spaces_notices_to_one_address(autojump_clock: object) -> None:
+def test_pacing_spaces_notices_to_one_address() -> None:
     """address_rate 2 a second: turns 0.5 s apart for one address, none for another."""
-    lanes = Lanes()
+    now = [100.0]
+    pacing = Pacing(lambda: now[0])
     lane = Lane(address_rate=2.0)
-    turns: list[tuple[str, float]] = []
+    assert pacing.wait(lane, "sms", "default", "+1") == 0
+    pacing.reserve(lane, "sms", "default", "+1")
+    assert pacing.wait(lane, "sms", "default", "+1") == pytest.approx(0.5)
+    assert pacing.wait(lane, "sms", "default", "+2") == 0
+    now[0] += 0.5
+    assert pacing.wait(lane, "sms", "default", "+1") == 0
+    assert pacing.wait(Lane(), "sms", "default", "+1") == 0  # an unpaced lane never waits
 
-    async def send(address: str) -> None:
-        await lanes.pace(lane, "sms", "default", address)
-        turns.append((address, trio.current_time()))
 
-    start = trio.current_time()
-    async with trio.open_nursery() as nursery:
-        for address in ("+1", "+1", "+1", "+2"):
-            nursery.start_soon(send, address)
-    one = sorted(t - start for a, t in turns if a == "+1")
-    assert one == pytest.approx([0.0, 0.5, 1.0])
-    assert [t - start for a, t in turns if a == "+2"] == [0.0]
+async def test_a_paced_address_holds_no_slot_of_its_lane(tmp_path: Path) -> None:
+    """One address paced at one notice a second: another address's notice goes at once, and
+    the paced ones wait queued, not sending."""
+    with database(tmp_path) as db:
+        sms = Channel()
+        for i in range(3):
+            await queue(db, f"busy {i}", channel="sms", contact=None)
+        lanes = {"sms": Lane(concurrency=1, address_rate=1.0)}
+
+        async def other() -> str:
+            now = time.time()
+            notification_id, _ = await db.write(
+                lambda conn: Tx(conn).queue_notification(
+                    "test:other", "2026-11-23T10:00:00Z", now, ticket=None, contact_id=None,
+                    channel="sms", account="default", address="other", kind="status",
+                    automatic=False, text="other",
+                )
+            )  # fmt: skip
+            return notification_id
+
+        async with running(db, Channel(), channels={"sms": sms}, lanes=lanes) as outbox:
+            await until(lambda: sms.attempts)
+            late = await other()
+            outbox.wake()
+            await until(lambda: "other" in sms.texts())
+            # The second busy notice still waits for its turn, and it waits queued.
+            assert sms.texts().count("other") == 1 and len(sms.attempts) == 2
+            states = await db.read(
+                lambda conn: conn.execute(
+                    "SELECT state FROM notifications WHERE text LIKE 'busy%' ORDER BY text"
+                ).fetchall()
+            )
+            assert [s for (s,) in states] == ["sent", "queued", "queued"]
+            assert (await record(db, late)).state == "sent"
+
+
+async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Path) -> None:
+    """The stop comes while a claim is committing: what it took goes back to queued, never
+    attempted, and the drain ends."""
+    with database(tmp_path) as db:
+        notification_id = await queue(db, "Статус изменён")
+        channel = Channel()
+        holder: list[Outbox] = []
+
+        def rate_while_stopping() -> RateLimit:
+            holder[0]._draining = True  # the drain begins as this claim runs
+            return NO_LIMIT
+
+        outbox = Outbox(db, lambda: {"webchat": channel}, lambda: FAST_RETRY, rate_while_stopping)
+        holder.append(outbox)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(outbox.run)
+            with trio.fail_after(10):
+                await outbox.drain()
+            nursery.cancel_scope.cancel()
+        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+    assert channel.attempts == []
+    last = history[-1]
+    assert (last["state"], last["event"]) == ("queued", "interrupted")

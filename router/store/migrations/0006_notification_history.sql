@@ -1,6 +1,7 @@
 -- Every delivery state a notification went through, with the event and why
 -- (GET /api/v1/notifications/{id} "history"); router/delivery/states.py is the table of moves.
 CREATE TABLE notification_history (
+    seq             INTEGER PRIMARY KEY,
     notification_id TEXT NOT NULL REFERENCES notifications (id),
     at              TEXT NOT NULL,
     state           TEXT NOT NULL,
