@@ -67,6 +67,18 @@ async def test_accounts_are_supervised_and_reloaded_one_by_one(tmp_path: Path) -
         assert set(found) == {"steady", "added"}
         assert found["steady"]["runs"] == 1  # unchanged: not restarted
         assert found["added"]["state"] == "up"
+        # Only the account whose settings changed is restarted.
+        (daemon.config / "channels" / "messenger.toml").write_text(
+            'enabled = true\n[accounts.steady]\n[accounts.added]\nbehaviour = "crashing"\n'
+        )
+        daemon.signal(signal.SIGHUP)
+        for _ in range(400):
+            if (await accounts(daemon))["added"]["restarts"] >= 1:
+                break
+            await trio.sleep(0.05)
+        found = await accounts(daemon)
+        assert found["added"]["restarts"] >= 1
+        assert found["steady"] == {"state": "up", "restarts": 0, "last_error": None, "runs": 1}
         assert daemon.process.pid == pid and daemon.process.poll() is None
         ready = (await status(daemon))["ready"]
         assert ready is True
