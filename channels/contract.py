@@ -185,9 +185,30 @@ class Lane(NamedTuple):
     address_rate: float | None = None
 
 
-# An adapter's outbound side, called by the outbox: True if the peer confirmed receipt, False
-# if it was only sent; raises DeliveryFailed when the attempt failed.
-Deliver = Callable[[Outbound], Awaitable[bool]]
+class Sent(NamedTuple):
+    """What the peer answered to an attempt it took: `confirmed` when it says the citizen has
+    it already; `references`, its ids for what it took (an SMTP queue id, the SMPP message id
+    of each part, a Telegram message id), by which its later receipts name it."""
+
+    confirmed: bool = False
+    references: tuple[str, ...] = ()
+
+
+# An adapter's outbound side, called by the outbox: what the peer answered, or DeliveryFailed
+# when the attempt failed.
+Deliver = Callable[[Outbound], Awaitable[Sent]]
+
+
+class ReportPort(Protocol):
+    """The router side receipts and bounces go to, keyed by the peer's reference."""
+
+    async def report(
+        self, channel: Channel, reference: str, *, delivered: bool, reason: str | None = None
+    ) -> None:
+        """What the peer later said of what it took under `reference`: the citizen has it
+        (`delivered`), or never will. A report that overtakes the answer to the attempt is
+        held until the attempt's references are stored."""
+        ...
 
 
 # -- the channel platform: what a channel package declares and what the router hands it -----
@@ -203,6 +224,7 @@ class Ports:
     intake: IntakePort
     attachments: AttachmentPort
     bad_input: BadInput
+    reports: ReportPort | None = None
     # Stores a channel defines a protocol for and the router implements (the web chat's
     # sessions), keyed by that protocol.
     stores: Mapping[object, object] = field(default_factory=dict)

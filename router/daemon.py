@@ -26,6 +26,7 @@ from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
 from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
+from router.delivery.reports import Reports
 from router.edge import Edge, EdgeLimits, parse_networks
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.intake import Intake
@@ -106,10 +107,14 @@ class Daemon:
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
+        self.reports = Reports(
+            self.db, lambda: self.settings.router.notifier.fallback, self.outbox.wake
+        )
         self.ports = Ports(
             self.intake,
             self.attachments,
             lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
+            self.reports,
             registry.stores(self.db),
         )
         self.supervisor = Supervisor(self._restart_backoff)

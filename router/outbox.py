@@ -25,8 +25,9 @@ import trio
 from channels.contract import Deliver, DeliveryFailed, Lane, Outbound, OutboundFile
 from router import metrics
 from router.clock import rfc3339, utc_now
-from router.delivery.fallback import fall_back
+from router.delivery.fallback import fail_for_good
 from router.delivery.lanes import Lanes, Pacing
+from router.delivery.reports import took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import suppression_address
 from router.retry import RetryPolicy, Wakeup
@@ -180,7 +181,8 @@ class Outbox:
                 # CONTRACTS.md: a suppressed address gets nothing on that channel; the notice
                 # follows the fallback, else it is a dead letter: listed, never silent, and
                 # replayable once the address is taken off the list.
-                self._fail(tx, record, Event.SUPPRESSED, f"suppressed: {why}", at)
+                reason = f"suppressed: {why}"
+                fail_for_good(tx, record, Event.SUPPRESSED, reason, at, self.fallback())
                 metrics.notification_attempts.labels(record.channel, "suppressed").inc()
                 continue
             if record.automatic and record.contact_id is not None:
@@ -225,7 +227,7 @@ class Outbox:
                 if adapter is None:
                     raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
                 with trio.fail_after(lane.attempt_timeout):
-                    confirmed = await adapter(message)
+                    sent = await adapter(message)
             except DeliveryFailed as exc:
                 await self._failed(record, exc)
             except trio.TooSlowError:
@@ -238,9 +240,8 @@ class Outbox:
                 log.exception("notification %s via %s: unexpected error", record.id, record.channel)
                 await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
             else:
-                event = Event.CONFIRMED if confirmed else Event.ACCEPTED
-                now = time.time()
-                state = await self._move(record, event, sent_at=now)
+                order = self.fallback()
+                state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, order))
                 metrics.notification_attempts.labels(record.channel, str(state)).inc()
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
@@ -260,8 +261,10 @@ class Outbox:
         now = time.time()
         retry = self.retry()
         if failure.permanent:
+            order = self.fallback()
             state = await self._apply(
-                record, lambda tx, at: self._fail(tx, record, Event.REFUSED, failure.reason, at)
+                record,
+                lambda tx, at: fail_for_good(tx, record, Event.REFUSED, failure.reason, at, order),
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
             state = await self._move(
@@ -289,18 +292,6 @@ class Outbox:
         metrics.notification_attempts.labels(record.channel, str(outcome)).inc()
         # The loop may be asleep with nothing else due: it must learn of the retry's due time.
         self.wakeup.wake()
-
-    def _fail(
-        self, tx: Tx, record: NotificationRecord, event: Event, reason: str, at: str
-    ) -> State:
-        """Failed for good: on to the contact's next verified channel, or a dead letter."""
-        tx.move_notification(record.id, event, at, reason=reason)
-        fallen = fall_back(tx, record, self.fallback(), at, time.time())
-        if fallen is None:
-            return tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
-        channel, copy = fallen
-        note = f"fell back to {channel}: notification {copy}"
-        return tx.move_notification(record.id, Event.FELL_BACK, at, reason=note)
 
     async def _move(
         self,

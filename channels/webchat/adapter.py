@@ -31,6 +31,7 @@ from channels.contract import (
     Ports,
     RawInbound,
     Sender,
+    Sent,
     rfc3339,
 )
 from channels.http import (
@@ -208,7 +209,7 @@ class WebchatChannel:
         """Notices go into the session's history and to its open sockets."""
         return self._deliver
 
-    async def _deliver(self, message: Outbound) -> bool:
+    async def _deliver(self, message: Outbound) -> Sent:
         """Append a notice to the session's history and push it to the session's sockets."""
         notice = await self.sessions.append(
             message.address,
@@ -224,7 +225,7 @@ class WebchatChannel:
             if not conn.push(frame):
                 self.bad_input(self.channel, "not_reading")
         # Sent: it is in the session's history and on its way; no receipt says it was read.
-        return False
+        return Sent()
 
     # -- static page -------------------------------------------------------------------------
 

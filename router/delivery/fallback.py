@@ -5,11 +5,32 @@ silently."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from dedupe.identity import canonical_contact
+from router.delivery.states import Event, State
 from router.delivery.suppression import KINDS, suppression_address
 from router.store.transaction import NotificationRecord, Tx
+
+
+def fail_for_good(
+    tx: Tx,
+    record: NotificationRecord,
+    event: Event,
+    reason: str,
+    at: str,
+    order: Sequence[str],
+) -> State:
+    """`event` says the notice never reaches the citizen on its channel: it is failed, and on
+    to the person's next verified channel, or a dead letter."""
+    tx.move_notification(record.id, event, at, reason=reason)
+    fallen = fall_back(tx, record, order, at, time.time())
+    if fallen is None:
+        return tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
+    channel, copy = fallen
+    note = f"fell back to {channel}: notification {copy}"
+    return tx.move_notification(record.id, Event.FELL_BACK, at, reason=note)
 
 
 def fall_back(

@@ -67,6 +67,8 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.SENT, E.RECEIPT_FAILED): S.FAILED,
     # A mailbox that took a message can still bounce it later (RFC 3464 delayed DSN).
     (S.DELIVERED, E.RECEIPT_FAILED): S.FAILED,
+    # Each part of a long SMS has its receipt: the later ones change nothing.
+    (S.DELIVERED, E.RECEIPT_DELIVERED): S.DELIVERED,
     (S.FAILED, E.FELL_BACK): S.FAILED,
     (S.FAILED, E.NO_FALLBACK): S.DEAD,
     (S.DEAD, E.REPLAYED): S.QUEUED,

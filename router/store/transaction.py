@@ -773,6 +773,51 @@ class Tx:
         )
         return None if row[0] is None else float(row[0])
 
+    # -- peer references and reports -------------------------------------------------------
+
+    def add_references(
+        self, notification_id: str, channel: str, references: Sequence[str]
+    ) -> list[tuple[bool, str | None]]:
+        """Store the peer's references for a notification; the reports held for any of them
+        (delivered, reason), taken off the held list."""
+        early: list[tuple[bool, str | None]] = []
+        for reference in references:
+            self.conn.execute(
+                "INSERT INTO peer_references (channel, reference, notification_id) "
+                "VALUES (?, ?, ?) ON CONFLICT (channel, reference) DO NOTHING",
+                (channel, reference, notification_id),
+            )
+            row = self._one(
+                "DELETE FROM early_reports WHERE channel = ? AND reference = ? "
+                "RETURNING delivered, reason",
+                channel,
+                reference,
+            )
+            if row is not None:
+                early.append((bool(row[0]), row[1]))
+        return early
+
+    def referenced_notification(self, channel: str, reference: str) -> NotificationRecord | None:
+        """The notification the peer took under `reference`, if its answer has been stored."""
+        row = self._one(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = "
+            "(SELECT notification_id FROM peer_references WHERE channel = ? AND reference = ?)",
+            channel,
+            reference,
+        )
+        return None if row is None else NotificationRecord(*row)
+
+    def hold_report(
+        self, channel: str, reference: str, delivered: bool, reason: str | None, at: str
+    ) -> None:
+        """Keep a report whose reference is not known yet (the latest one counts)."""
+        self.conn.execute(
+            "INSERT INTO early_reports (channel, reference, delivered, reason, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, reference) DO UPDATE SET "
+            "delivered = excluded.delivered, reason = excluded.reason, at = excluded.at",
+            (channel, reference, int(delivered), reason, at),
+        )
+
     # -- suppression list --------------------------------------------------------------------
 
     def suppress(

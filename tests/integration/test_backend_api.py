@@ -576,7 +576,7 @@ def _route_table() -> set[tuple[str, str]]:
     and the WebSocket /chat/ws (no OpenAPI operation; docs/api.md describes it) are left out.
     """
     nothing: Any = None
-    ports = Ports(nothing, nothing, nothing, {SessionStore: nothing})
+    ports = Ports(nothing, nothing, nothing, stores={SessionStore: nothing})
     app = build_app(
         Api(nothing),
         [

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import trio
 
-from channels.contract import DeliveryFailed, Lane, Outbound, Sender
+from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
 from router.clock import parse_rfc3339
 from router.delivery.lanes import Pacing
+from router.delivery.reports import Reports
 from router.delivery.states import Event, TransitionRefused
 from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
@@ -36,8 +37,10 @@ class Channel:
     outcomes: list[BaseException | None] = field(default_factory=list)
     attempts: list[tuple[str, float]] = field(default_factory=list)
     hold: trio.Event | None = None
+    # The peer's reference for each attempt it takes: "ref-1", "ref-2", ...
+    references: bool = False
 
-    async def __call__(self, message: Outbound) -> bool:
+    async def __call__(self, message: Outbound) -> Sent:
         """One delivery attempt: the next scripted outcome, or success."""
         self.attempts.append((message.text, time.time()))
         if self.hold is not None:
@@ -45,7 +48,7 @@ class Channel:
         outcome = self.outcomes.pop(0) if self.outcomes else None
         if outcome is not None:
             raise outcome
-        return False
+        return Sent(references=(f"ref-{len(self.attempts)}",) if self.references else ())
 
     def texts(self) -> list[str]:
         """The texts attempted, in order."""
@@ -539,3 +542,49 @@ async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Pat
     assert channel.attempts == []
     last = history[-1]
     assert (last["state"], last["event"]) == ("queued", "interrupted")
+
+
+async def test_a_receipt_that_overtakes_the_answer_is_held_and_applied(tmp_path: Path) -> None:
+    """SMPP can send deliver_sm before submit_sm_resp: the receipt waits for the reference."""
+    with database(tmp_path) as db:
+        reports = Reports(db, lambda: (), lambda: None)
+        channel = Channel(hold=trio.Event(), references=True)
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, channel):
+            await until(lambda: channel.attempts)
+            await reports.report("webchat", "ref-1", delivered=True)  # before the answer
+            assert (await record(db, notification_id)).state == "sending"
+            channel.hold.set()
+            delivered = await until_state(db, notification_id, "delivered")
+        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+    assert delivered.attempts == 1
+    assert [h["event"] for h in history][-2:] == ["accepted", "receipt_delivered"]
+
+
+async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
+    tmp_path: Path,
+) -> None:
+    with database(tmp_path) as db:
+
+        def person(conn: sqlite3.Connection) -> str:
+            tx = Tx(conn)
+            contact = tx.create_contact(Sender("webchat", "session-1", verified=True))
+            tx.add_identity(contact, Sender("phone", "+79161234567", verified=True))
+            return contact
+
+        contact = await db.write(person)
+        reports = Reports(db, lambda: ("sms", "email"), lambda: None)
+        chat, sms = Channel(references=True), Channel()
+        notification_id = await queue(db, "Статус изменён", contact=contact)
+        async with running(db, chat, channels={"sms": sms}) as outbox:
+            await until_state(db, notification_id, "sent")
+            await reports.report("webchat", "ref-1", delivered=False, reason="mailbox full")
+            outbox.wake()
+            await until(lambda: sms.attempts)
+        failed = await record(db, notification_id)
+        unknown = await db.read(
+            lambda conn: Tx(conn).referenced_notification("webchat", "no-such-ref")
+        )
+    assert failed.state == "failed" and failed.last_error == "mailbox full"
+    assert sms.texts() == ["Статус изменён"]
+    assert unknown is None
