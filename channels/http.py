@@ -44,14 +44,14 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
-class Refusal(NamedTuple):
+class BodyRefusal(NamedTuple):
     """Why a body is refused (the metrics' reason) and the answer that says so."""
 
     code: str
     response: JSONResponse
 
 
-def limit_body(request: Request, limit: int) -> Refusal | None:
+def limit_body(request: Request, limit: int) -> BodyRefusal | None:
     """Hold the request's body to `limit` bytes as read (BodyGuard counts them); 411, 400 or 413
     at once when the declared length is missing, unreadable or already over the limit.
 
@@ -71,13 +71,13 @@ def limit_body(request: Request, limit: int) -> Refusal | None:
     return None
 
 
-def _refusal(status: int, code: str, message: str) -> Refusal:
+def _refusal(status: int, code: str, message: str) -> BodyRefusal:
     # The unread body is still on the connection: it cannot carry another request, so say so
     # rather than let a keep-alive client send its next one into a closing socket.
     response = JSONResponse(
         {"error": code, "message": message}, status_code=status, headers={"Connection": "close"}
     )
-    return Refusal(code, response)
+    return BodyRefusal(code, response)
 
 
 class UploadRefused(Exception):
@@ -232,7 +232,7 @@ class BodyGuard:
                 send,
             )
             return
-        refusal: Refusal | None = None
+        refusal: BodyRefusal | None = None
         body_done = responded = False
         read = 0
 
@@ -269,6 +269,8 @@ class BodyGuard:
         if refusal is not None and not responded:
             await self._refuse(refusal, scope, receive, send)
 
-    async def _refuse(self, refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, refusal: BodyRefusal, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         self.refused(refusal.response.status_code, refusal.code)
         await refusal.response(scope, receive, send)

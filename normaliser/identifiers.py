@@ -393,13 +393,3 @@ def find_identifiers(text: str, *, ticket_length: int = TICKET_LENGTH) -> Identi
         emails=values["email"],
         ticket_refs=values["ticket"],
     )
-
-
-def find_ticket_refs(text: str, length: int = TICKET_LENGTH) -> list[str]:
-    """Return the Damm-valid ticket numbers of `length` digits in `text`, phones excluded, and
-    INNs too unless written as a ticket number (see _ticket_reading)."""
-    refs: list[str] = []
-    for item in scan_identifiers(text, ticket_length=length):
-        if item.kind == "ticket" and item.value not in refs:
-            refs.append(item.value)
-    return refs

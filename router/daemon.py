@@ -39,7 +39,7 @@ from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import AttachmentRecord, Tx
 from router.supervisor import AccountState, Backoff, Supervisor
-from router.systemd import Notifier as SystemdNotifier
+from router.systemd import ServiceManager
 from router.tickets import CLOSED_STATUSES
 from router.updates import TicketUpdates
 
@@ -128,7 +128,7 @@ class Daemon:
         )
         self.ready = False
         self.started_at = time.time()
-        self.systemd = SystemdNotifier()
+        self.systemd = ServiceManager()
         self._shutdown = trio.Event()
         self._stop_http = trio.Event()
         self._drain_deadline = math.inf

@@ -14,7 +14,7 @@ from router.templates import Templates, format_due
 from router.tickets import CLOSED_STATUSES, Catalogue
 
 
-class Route(NamedTuple):
+class ReplyRoute(NamedTuple):
     """Where a notification goes."""
 
     channel: Channel
@@ -22,9 +22,9 @@ class Route(NamedTuple):
     address: str
 
 
-def ticket_route(ticket: TicketRecord) -> Route:
+def ticket_route(ticket: TicketRecord) -> ReplyRoute:
     """The channel a ticket's citizen is answered on."""
-    return Route(ticket.channel, ticket.account, ticket.address)
+    return ReplyRoute(ticket.channel, ticket.account, ticket.address)
 
 
 class Notifier:
@@ -44,7 +44,7 @@ class Notifier:
         source_key: str,
         kind: NoticeKind,
         now: datetime,
-        route: Route | None = None,
+        route: ReplyRoute | None = None,
         language: str | None = None,
         automatic: bool = True,
         fields: Mapping[str, str] | None = None,

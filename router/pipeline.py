@@ -30,7 +30,7 @@ from normaliser.identifiers import canonical_sender
 from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
-from router.notifier import Notifier, Route
+from router.notifier import Notifier, ReplyRoute
 from router.store.transaction import AttachmentRecord, TicketRecord, Tx
 from router.templates import Templates
 from router.tickets import Catalogue, TicketNumbering
@@ -68,12 +68,12 @@ class Filed(msgspec.Struct, frozen=True):
     repeat: bool = False
 
 
-def reply_route(channel: Channel, account: str, sender: Sender) -> Route:
+def reply_route(channel: Channel, account: str, sender: Sender) -> ReplyRoute:
     """Where answers to a message go; a form is answered by email, else by SMS."""
     if channel == "form":
         answer: Channel = "email" if sender.kind == "email" else "sms"
-        return Route(answer, "default", sender.address)
-    return Route(channel, account, sender.address)
+        return ReplyRoute(answer, "default", sender.address)
+    return ReplyRoute(channel, account, sender.address)
 
 
 def conversation_of(raw: RawInbound) -> str:

@@ -6,7 +6,7 @@ import os
 import socket
 
 
-class Notifier:
+class ServiceManager:
     """Talks to systemd's notify socket; does nothing when not run by systemd."""
 
     def __init__(self) -> None:

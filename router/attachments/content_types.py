@@ -42,26 +42,26 @@ _NAME_SHOWN = 120
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class TypeRefusal:
     """Why a file is refused: for the operator (English) and for the citizen (Russian)."""
 
     reason: str
     citizen: str
 
 
-EXECUTABLE = Refusal("executable file", "исполняемые файлы не принимаются")
-MACROS = Refusal("macro-enabled Office document", "документы с макросами не принимаются")
-OLE2 = Refusal(
+EXECUTABLE = TypeRefusal("executable file", "исполняемые файлы не принимаются")
+MACROS = TypeRefusal("macro-enabled Office document", "документы с макросами не принимаются")
+OLE2 = TypeRefusal(
     "legacy Office document or installer, may carry macros",
     "документы старого формата Office и установщики не принимаются; "
     "пришлите документ в формате PDF или DOCX",
 )
-SCRIPT = Refusal("script or program", "исполняемые файлы не принимаются")
-MARKUP = Refusal("web page or SVG, may carry scripts", "веб-страницы не принимаются")
+SCRIPT = TypeRefusal("script or program", "исполняемые файлы не принимаются")
+MARKUP = TypeRefusal("web page or SVG, may carry scripts", "веб-страницы не принимаются")
 NOT_ALLOWED = "файл этого типа не принимается"
 TOO_BIG = "архив слишком велик после распаковки"
 DAMAGED = "архив повреждён и не может быть проверен"
-ENCRYPTED = Refusal(
+ENCRYPTED = TypeRefusal(
     "encrypted archive: contents cannot be scanned",
     "архив защищён паролем и не может быть проверен",
 )
@@ -76,11 +76,11 @@ class FileType:
     # Declared types that agree with this type besides `mime` (older or vendor aliases).
     aliases: frozenset[str] = frozenset()
     # Set for types refused whatever the policy allows: they carry code.
-    danger: Refusal | None = None
+    danger: TypeRefusal | None = None
 
 
 def _type(
-    mime: str, extensions: str = "", aliases: str = "", danger: Refusal | None = None
+    mime: str, extensions: str = "", aliases: str = "", danger: TypeRefusal | None = None
 ) -> FileType:
     return FileType(
         mime, frozenset(extensions.split()), frozenset({mime, *aliases.split()}), danger
@@ -305,7 +305,7 @@ class TypeVerdict(msgspec.Struct, frozen=True):
 class _Refused(Exception):
     """Raised deep in an archive to refuse the whole file."""
 
-    def __init__(self, refusal: Refusal) -> None:
+    def __init__(self, refusal: TypeRefusal) -> None:
         super().__init__(refusal.reason)
         self.refusal = refusal
 
@@ -336,7 +336,7 @@ class _Inspection:
         self.flags: dict[str, None] = {}  # ordered and unique
 
     def verdict(
-        self, detected: str, refusal: Refusal | None, extension: str, declared_type: str
+        self, detected: str, refusal: TypeRefusal | None, extension: str, declared_type: str
     ) -> TypeVerdict:
         """The verdict, flags included; an encrypted archive passes with its reason stated."""
         mismatch = _mismatch(detected, extension, declared_type)
@@ -355,7 +355,7 @@ class _Inspection:
         """Refuse a dangerous type or one the policy does not allow."""
         refusal = TYPES[kind].danger
         if refusal is None and kind not in self.policy.allowed:
-            refusal = Refusal(f"type {kind} not allowed", NOT_ALLOWED)
+            refusal = TypeRefusal(f"type {kind} not allowed", NOT_ALLOWED)
         if refusal is not None:
             raise _Refused(_inside(refusal, where))
         if kind in OPAQUE_ARCHIVES:
@@ -441,14 +441,14 @@ class _Inspection:
 
 
 def _refuse(reason: str, citizen: str = TOO_BIG, where: str = "") -> NoReturn:
-    raise _Refused(_inside(Refusal(reason, citizen), where))
+    raise _Refused(_inside(TypeRefusal(reason, citizen), where))
 
 
-def _inside(refusal: Refusal, where: str) -> Refusal:
+def _inside(refusal: TypeRefusal, where: str) -> TypeRefusal:
     """The refusal of a member, naming it, as the refusal of the whole archive."""
     if not where:
         return refusal
-    return Refusal(
+    return TypeRefusal(
         f"{refusal.reason} in archive: {where}", f"{refusal.citizen} (в архиве: {where})"
     )
 

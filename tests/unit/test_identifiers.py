@@ -11,7 +11,6 @@ from normaliser import damm
 from normaliser.identifiers import (
     canonical_sender,
     find_identifiers,
-    find_ticket_refs,
     inn_is_valid,
     phone_country_code,
     phone_to_e164,
@@ -358,14 +357,14 @@ def test_number_that_is_no_valid_inn_stays_a_ticket_ref_bare(number: int) -> Non
     nine = f"{number:09d}"
     ticket = nine + damm.check_digit(nine)
     assume(not inn_is_valid(ticket))
-    assert find_ticket_refs(f"{ticket} документы прилагаю") == [ticket]
+    assert find_identifiers(f"{ticket} документы прилагаю").ticket_refs == [ticket]
 
 
 @given(st.integers(0, 10**7 - 1))
 def test_ticket_of_this_service_stays_a_ticket_ref_bare(counter: int) -> None:
     nine = f"26{counter:07d}"
     ticket = nine + damm.check_digit(nine)
-    assert find_ticket_refs(f"{ticket} документы прилагаю") == [ticket]
+    assert find_identifiers(f"{ticket} документы прилагаю").ticket_refs == [ticket]
 
 
 @given(st.integers(0, 10**9 - 1), st.integers(0, 9))
@@ -422,45 +421,52 @@ def test_not_an_email() -> None:
 
 def test_ticket_refs_with_markers_are_found() -> None:
     text = "По заявке №2600000128 и #2600000131, также N 2600000144 и [№2600000153]"
-    assert find_ticket_refs(text) == ["2600000128", "2600000131", "2600000144", "2600000153"]
+    assert find_identifiers(text).ticket_refs == [
+        "2600000128",
+        "2600000131",
+        "2600000144",
+        "2600000153",
+    ]
 
 
 def test_ticket_ref_with_wrong_check_digit_is_not_found() -> None:
-    assert find_ticket_refs("заявка 2600000129") == []
+    assert find_identifiers("заявка 2600000129").ticket_refs == []
 
 
 def test_ticket_ref_must_be_exactly_ten_digits() -> None:
-    assert find_ticket_refs("счёт 26000001280 и 126000001288") == []
+    assert find_identifiers("счёт 26000001280 и 126000001288").ticket_refs == []
 
 
 def test_ticket_ref_inside_a_phone_number_is_not_a_ticket() -> None:
     assert damm.is_valid("4957777775")
-    assert find_ticket_refs("звоните +7 4957777775") == []
+    assert find_identifiers("звоните +7 4957777775").ticket_refs == []
     assert find_identifiers("звоните +7 4957777775").phones == ["+74957777775"]
 
 
 def test_ticket_ref_of_another_length() -> None:
     eight = "2600012" + damm.check_digit("2600012")
-    assert find_ticket_refs(f"заявка {eight}", length=8) == [eight]
-    assert find_ticket_refs(f"заявка {eight}") == []
+    assert find_identifiers(f"заявка {eight}", ticket_length=8).ticket_refs == [eight]
+    assert find_identifiers(f"заявка {eight}").ticket_refs == []
 
 
 def test_ticket_refs_are_deduplicated() -> None:
-    assert find_ticket_refs("2600000128, повторяю: №2600000128") == ["2600000128"]
+    assert find_identifiers("2600000128, повторяю: №2600000128").ticket_refs == ["2600000128"]
 
 
 @given(st.integers(0, 10**9 - 1))
 def test_damm_valid_number_is_always_a_ticket_ref(number: int) -> None:
     nine = f"{number:09d}"
     ticket = nine + damm.check_digit(nine)
-    assert find_ticket_refs(f"Прошу ускорить рассмотрение заявки №{ticket}.") == [ticket]
+    assert find_identifiers(f"Прошу ускорить рассмотрение заявки №{ticket}.").ticket_refs == [
+        ticket
+    ]
 
 
 @given(st.integers(0, 10**9 - 1), st.integers(0, 9))
 def test_damm_invalid_number_is_never_a_ticket_ref(number: int, check: int) -> None:
     nine = f"{number:09d}"
     assume(str(check) != damm.check_digit(nine))
-    assert find_ticket_refs(f"заявка {nine}{check}") == []
+    assert find_identifiers(f"заявка {nine}{check}").ticket_refs == []
 
 
 def test_everything_in_one_message() -> None:
