@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,10 +41,12 @@ DELIVERY_TIMEOUT = 30.0
 
 
 class Claim(NamedTuple):
-    """What one claim took, and when the earliest notice passed over for its pace is due."""
+    """What one claim took, when it looked (epoch seconds), and how many due notices it
+    looked at (CLAIM_BATCH: there may be more behind them)."""
 
     records: list[NotificationRecord]
-    paced_until: float | None
+    at: float
+    examined: int
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,14 @@ class Outbox:
                 self._in_flight.in_flight.update(record.channel for record in claim.records)
                 for record in claim.records:
                     nursery.start_soon(self._deliver, record, lanes)
-                if len(claim.records) < CLAIM_BATCH:
-                    # Due notices of a full lane are passed over: they wait for a slot (a
-                    # delivery ending wakes the loop), not for their due time, already past.
+                if claim.examined < CLAIM_BATCH:
+                    # Every due notice was looked at, and those not claimed were passed over
+                    # because their lane is full (a delivery ending wakes the loop): sleep
+                    # until one becomes due later.
                     full = self._in_flight.full(lanes, self.default_lane)
-                    due = await self.db.read(functools.partial(_next_due, exclude=full))
-                    if claim.paced_until is not None:
-                        due = min(due or math.inf, claim.paced_until)
+                    due = await self.db.read(
+                        functools.partial(_next_due, exclude=full, after=claim.at)
+                    )
                     await self.wakeup.sleep_until(due, time.time())
             self._settle()
             await trio.sleep_forever()  # draining: the deliveries in flight go on
@@ -157,24 +159,26 @@ class Outbox:
         self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
     ) -> Claim:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
-        passing over those whose account or address must wait for its pace (they hold no
-        lane slot meanwhile)."""
+        those whose account or address must wait for its pace (they hold no lane slot
+        meanwhile)."""
         tx = Tx(conn)
         now = time.time()
-        paced_until: float | None = None
         rate = self.rate()
         ready = []
         in_batch: dict[str, int] = {}
         at = _now_iso()
         # The query passes over full lanes: a channel with a backlog does not hide the others'.
         full = [channel for channel, free in room.items() if free <= 0]
-        for record in tx.due_notifications(now, CLAIM_BATCH, exclude=full):
+        due = tx.due_notifications(now, CLAIM_BATCH, exclude=full)
+        for record in due:
             if room.get(record.channel, 1) <= 0:
                 continue  # its lane filled up within this batch; it waits, still queued
             lane = lanes.get(record.channel, self.default_lane)
             wait = self._pacing.wait(lane, record.channel, record.account, record.address)
             if wait > 0:
-                paced_until = min(paced_until or math.inf, now + wait)
+                # Due at its turn: it leaves the head of the queue, where it would hide the
+                # notices of other addresses behind it.
+                tx.move_notification(record.id, Event.PACED, at, next_at=now + wait)
                 continue
             address = suppression_address(record.channel, record.address)
             if (why := tx.suppressed(record.channel, address, at)) is not None:
@@ -204,7 +208,7 @@ class Outbox:
             ready.append(record.id)
             self._pacing.reserve(lane, record.channel, record.account, record.address)
             room[record.channel] = room.get(record.channel, lane.concurrency) - 1
-        return Claim(tx.claim_notifications(ready, at), paced_until)
+        return Claim(tx.claim_notifications(ready, at), now, len(due))
 
     async def _deliver(self, record: NotificationRecord, lanes: dict[str, Lane]) -> None:
         lane = lanes.get(record.channel, self.default_lane)
@@ -322,8 +326,8 @@ class Outbox:
             return refused.state
 
 
-def _next_due(conn: sqlite3.Connection, *, exclude: list[str]) -> float | None:
-    return Tx(conn).next_notification_at(exclude=exclude)
+def _next_due(conn: sqlite3.Connection, *, exclude: list[str], after: float) -> float | None:
+    return Tx(conn).next_notification_at(exclude=exclude, after=after)
 
 
 def _now_iso() -> str:

@@ -35,6 +35,7 @@ class Event(StrEnum):
     THROTTLED = "throttled"  # the peer asked us to wait (retry_after): not a failed attempt
     DEFERRED = "deferred"  # held back before any attempt (the per-contact limit)
     SUPPRESSED = "suppressed"  # its address is on the suppression list: no attempt is made
+    PACED = "paced"  # held back until its account's or address's turn (the lane's pacing)
     REFUSED = "refused"  # the attempt failed for good (a permanent error)
     RECEIPT_DELIVERED = "receipt_delivered"  # a later receipt: the citizen has it
     RECEIPT_FAILED = "receipt_failed"  # a later receipt or bounce: the citizen never will
@@ -50,6 +51,7 @@ S, E = State, Event
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.QUEUED, E.CLAIMED): S.SENDING,
     (S.QUEUED, E.DEFERRED): S.QUEUED,
+    (S.QUEUED, E.PACED): S.QUEUED,
     (S.QUEUED, E.EXPIRED): S.DEAD,
     (S.QUEUED, E.SUPPRESSED): S.FAILED,
     (S.SENDING, E.ACCEPTED): S.SENT,

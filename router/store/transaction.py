@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -764,11 +765,15 @@ class Tx:
             self._history(notification_id, at, State.QUEUED, Event.INTERRUPTED, None)
         return len(ids)
 
-    def next_notification_at(self, *, exclude: Sequence[str] = ()) -> float | None:
-        """When the next queued notification is due, but those of `exclude`d channels."""
+    def next_notification_at(
+        self, *, exclude: Sequence[str] = (), after: float = -math.inf
+    ) -> float | None:
+        """When the next queued notification is due (later than `after`), but those of
+        `exclude`d channels."""
         row = self._one(
             "SELECT min(next_attempt_at) FROM notifications "
-            f"WHERE state = 'queued'{_not_in('channel', exclude)}",
+            f"WHERE state = 'queued' AND next_attempt_at > ?{_not_in('channel', exclude)}",
+            after,
             *exclude,
         )
         return None if row[0] is None else float(row[0])
