@@ -112,7 +112,7 @@ async def upload_one_file(
     try:
         upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
         if upload is None:
-            raise UploadRefused("no_file", _answer(400, "no_file", "the form holds no file part"))
+            raise UploadRefused("no_file", problem(400, "no_file", "the form holds no file part"))
         return await receive_upload(upload, attachments, channel, owner)
     finally:
         await form.close()
@@ -142,7 +142,8 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
     return form
 
 
-def _answer(status: int, code: str, message: str) -> JSONResponse:
+def problem(status: int, code: str, message: str) -> JSONResponse:
+    """An error answer in the API's format: {"error": CODE, "message": TEXT}."""
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,7 @@ from channels.http import (
 from normaliser.envelope import envelope_decoder
 from normaliser.masking import mask_names, mask_personal_data
 from router import metrics
-from router.clock import parse_rfc3339, rfc3339, utc_now
+from router.clock import rfc3339, utc_now
 from router.delivery.suppression import (
     Suppression,
     SuppressionRefused,
@@ -45,7 +44,7 @@ from router.edge import ClientAddress, IPNetwork
 from router.notifier import ticket_route
 from router.openapi import OPENAPI
 from router.store.transaction import Tx
-from router.updates import EXPECTED_AT, Reply, StatusChange, UpdateRejected
+from router.updates import Reply, StatusChange, UpdateRejected, planned_time
 
 log = logging.getLogger(__name__)
 Role = Literal["backend", "admin", "metrics"]
@@ -423,14 +422,11 @@ class Api:
         try:
             channel, address = entry_key(body.address, body.channel)
             reason = checked_reason(body.reason)
-            until = None
-            if body.until is not None:
-                if not re.fullmatch(EXPECTED_AT, body.until):
-                    raise SuppressionRefused("until: RFC 3339 in the years 2000-2999")
-                until = rfc3339(parse_rfc3339(body.until.upper()))
         except SuppressionRefused as exc:
             return _error(422, "invalid", str(exc))
-        except ValueError as exc:  # the pattern lets through a day its month does not have
+        try:
+            until = None if body.until is None else planned_time(body.until)
+        except ValueError as exc:
             return _error(422, "invalid", f"until: {exc}")
         entry = await self.daemon.db.write(
             lambda conn: Tx(conn).suppress(channel, address, reason, now, until)

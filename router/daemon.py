@@ -17,7 +17,7 @@ from typing import Any, Literal
 import trio
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, ChannelPlugin, Deliver, Lane, Ports
+from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Lane, Ports
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
@@ -135,21 +135,21 @@ class Daemon:
 
     # -- wiring callbacks -------------------------------------------------------------------
 
-    def _adapters(self) -> dict[str, Deliver]:
-        """Each channel's deliver function (its first account that sends anything)."""
-        adapters: dict[str, Deliver] = {}
+    def _senders(self) -> dict[str, Adapter]:
+        """Each channel's adapter that sends its notices (its first account that sends)."""
+        senders: dict[str, Adapter] = {}
         for account in self.supervisor.accounts.values():
-            deliver = account.adapter.deliver
-            if deliver is not None:
-                adapters.setdefault(account.spec.channel, deliver)
-        return adapters
+            if account.adapter.deliver is not None:
+                senders.setdefault(account.spec.channel, account.adapter)
+        return senders
+
+    def _adapters(self) -> dict[str, Deliver]:
+        """Each channel's deliver function."""
+        return {channel: a.deliver for channel, a in self._senders().items() if a.deliver}
 
     def _lanes(self) -> dict[str, Lane]:
-        """Each channel's delivery lane, as its (first) account declares it."""
-        lanes: dict[str, Lane] = {}
-        for account in self.supervisor.accounts.values():
-            lanes.setdefault(account.spec.channel, account.adapter.lane)
-        return lanes
+        """Each channel's delivery lane, as its sending adapter declares it."""
+        return {channel: adapter.lane for channel, adapter in self._senders().items()}
 
     def _restart_backoff(self) -> Backoff:
         c = self.settings.router.channels
@@ -345,12 +345,13 @@ class Daemon:
             *self.api.routes(),
             *(r for a in self.supervisor.accounts.values() for r in a.adapter.routes()),
         ]
-        edge = getattr(self, "edge", None)
-        if edge is not None and edge.max_frame != self._websocket_max_message():
+        edge = getattr(self, "edge", None)  # none yet at start-up: it is built with this limit
+        largest = self._websocket_max_message()
+        if edge is not None and edge.max_frame != largest:
             log.warning(
                 "max_frame_bytes changed (now %d, was %d bytes): it takes effect at the next "
                 "restart",
-                self._websocket_max_message(),
+                largest,
                 edge.max_frame,
             )
 

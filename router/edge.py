@@ -37,7 +37,7 @@ from hypercorn.typing import ConnectionState
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from channels.http import address_key
-from router import metrics
+from router import logs, metrics
 
 log = logging.getLogger(__name__)
 # The unit of progress a slow reader must make within send_timeout: 16 KiB, a few TCP
@@ -89,7 +89,6 @@ class GuardedStream(trio.abc.HalfCloseableStream):
     def __init__(self, inner: trio.SocketStream, send_timeout: float) -> None:
         self.inner = inner
         self.send_timeout = send_timeout
-        self.timed_out = False
 
     @property
     def socket(self) -> trio.socket.SocketType:
@@ -105,7 +104,6 @@ class GuardedStream(trio.abc.HalfCloseableStream):
                 await self.inner.send_all(view[start : start + SEND_SLICE])
                 continue
             # A half-written frame cannot be resumed: the connection is over.
-            self.timed_out = True
             metrics.http_connections_cut.labels("send_timeout").inc()
             self.abort()
             raise trio.BrokenResourceError(f"the peer read nothing for {self.send_timeout:g}s")
@@ -276,8 +274,7 @@ class Edge:
         await raw.aclose()
 
     def _contained(self, ip: str, error: BaseException) -> None:
-        while isinstance(error, BaseExceptionGroup) and error.exceptions:
-            error = error.exceptions[0]  # the error itself, not trio's groups around it
+        error = logs.innermost(error)
         kind = type(error).__name__
         metrics.http_connection_errors.labels(kind).inc()
         now = time.monotonic()
@@ -339,9 +336,3 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def client_ip(scope: Scope) -> str:
-    """The client's address as ClientAddress resolved it."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"

@@ -11,6 +11,14 @@ from typing import Any
 from normaliser.identifiers import TICKET_LENGTH
 from normaliser.masking import mask_personal_data
 
+
+def innermost(error: BaseException) -> BaseException:
+    """The error worth naming: the first one inside the exception groups trio wraps it in."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 

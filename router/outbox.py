@@ -25,8 +25,8 @@ from channels.contract import Deliver, DeliveryFailed, Lane, Outbound, OutboundF
 from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fail_for_good
-from router.delivery.lanes import Lanes, Pacing
-from router.delivery.reports import took
+from router.delivery.lanes import InFlight, Pacing
+from router.delivery.reports import refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import suppression_address
 from router.retry import RetryPolicy, Wakeup
@@ -81,7 +81,7 @@ class Outbox:
         self.lanes = lanes
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
-        self._in_flight = Lanes()
+        self._in_flight = InFlight()
         # Pacing is decided in the claim, in the writer thread, and only there.
         self._pacing = Pacing()
         self._claiming = False
@@ -112,7 +112,7 @@ class Outbox:
                 if self.draining():  # the drain began meanwhile: these wait for the restart
                     await self._give_back(claim.records)
                     break
-                self._in_flight.in_flight.update(record.channel for record in claim.records)
+                self._in_flight.update(record.channel for record in claim.records)
                 for record in claim.records:
                     nursery.start_soon(self._deliver, record, lanes)
                 if claim.examined < CLAIM_BATCH:
@@ -132,7 +132,7 @@ class Outbox:
         stops; the caller bounds the wait). What is still queued goes out after the restart."""
         self._draining = True
         self.wakeup.wake()
-        if self._in_flight.in_flight.total() or self._claiming:
+        if self._in_flight.total() or self._claiming:
             await self._idle.wait()
 
     def draining(self) -> bool:
@@ -141,7 +141,7 @@ class Outbox:
 
     def _settle(self) -> None:
         """Draining, and nothing in flight or being claimed: the drain is over."""
-        if self._draining and not self._in_flight.in_flight.total() and not self._claiming:
+        if self._draining and not self._in_flight.total() and not self._claiming:
             self._idle.set()
 
     async def _give_back(self, records: list[NotificationRecord]) -> None:
@@ -249,7 +249,7 @@ class Outbox:
                 metrics.notification_attempts.labels(record.channel, str(state)).inc()
                 metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
         finally:
-            self._in_flight.in_flight[record.channel] -= 1
+            self._in_flight[record.channel] -= 1
             self._settle()
             self.wakeup.wake()  # its lane has room again
 
@@ -321,8 +321,7 @@ class Outbox:
         try:
             return await self.db.write(lambda conn: change(Tx(conn), at))
         except TransitionRefused as refused:
-            metrics.transitions_refused.labels(str(refused.state), str(refused.event)).inc()
-            log.warning("notification %s: %s; left as it is", record.id, refused)
+            refused_move(record.id, refused)
             return refused.state
 
 

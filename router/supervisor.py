@@ -18,7 +18,7 @@ from enum import StrEnum
 import trio
 
 from channels.contract import AccountSpec, Adapter
-from router import metrics
+from router import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class Supervisor:
                             await nursery.start(account.adapter.run)
                             self._enter(account, AccountState.UP)
                     except Exception as group:  # the account's own failure, not the daemon's
-                        exc = _cause(group)
+                        exc = logs.innermost(group)
                         account.restarts += 1
                         account.last_error = f"{type(exc).__name__}: {exc}"
                         metrics.channel_restarts.labels(channel, name).inc()
@@ -154,10 +154,3 @@ class Supervisor:
         for each in AccountState:
             metrics.channel_state.labels(channel, name, str(each)).set(int(each is state))
         metrics.channel_up.labels(channel, name).set(int(state is AccountState.UP))
-
-
-def _cause(error: BaseException) -> BaseException:
-    """The first error inside the exception groups trio's nurseries wrap it in."""
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return error

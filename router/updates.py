@@ -180,14 +180,20 @@ def checked_status_change(change: StatusChange) -> str | None:
         raise UpdateRejected(422, "reason_required", "a rejected ticket needs a reason")
     if change.expected_at is None:
         return None
-    if not _EXPECTED_AT.fullmatch(change.expected_at):
-        raise UpdateRejected(
-            422, "bad_expected_at", "expected_at: not RFC 3339 in the years 2000-2999"
-        )
-    try:  # upper(): parse_rfc3339 knows the upper-case Z only
-        return rfc3339(parse_rfc3339(change.expected_at.upper()))
-    except ValueError as exc:  # the pattern lets through a day its month does not have
+    try:
+        return planned_time(change.expected_at)
+    except ValueError as exc:
         raise UpdateRejected(422, "bad_expected_at", f"expected_at: {exc}") from exc
+
+
+def planned_time(text: str) -> str:
+    """A time an operator plans for, as the router writes times; ValueError unless it is RFC
+    3339 in the years 2000-2999 (EXPECTED_AT) and a real date."""
+    if not _EXPECTED_AT.fullmatch(text):
+        raise ValueError("not RFC 3339 in the years 2000-2999")
+    # upper(): parse_rfc3339 knows the upper-case Z only; the pattern lets through a day its
+    # month does not have, which parsing refuses.
+    return rfc3339(parse_rfc3339(text.upper()))
 
 
 def checked_reply(reply: Reply) -> None:

@@ -39,6 +39,7 @@ from channels.http import (
     UploadRefused,
     address_key,
     file_response,
+    problem,
     upload_one_file,
 )
 
@@ -58,7 +59,7 @@ from .frames import (
     encode_frame,
 )
 from .limits import ClientLimits
-from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, problem, too_many
+from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, too_many
 from .sessions import ChatSession, Notice, SessionStore
 
 log = logging.getLogger(__name__)

@@ -33,13 +33,14 @@ from channels.http import (
     MULTIPART_OVERHEAD,
     address_key,
     limit_body,
+    problem,
     read_form,
     receive_upload,
 )
 
 from .config import WebchatSettings
 from .limits import ClientLimits
-from .refusals import REFUSALS, has_visible_text, problem, too_many
+from .refusals import REFUSALS, has_visible_text, too_many
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,6 @@ REFUSALS = {
 RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
 
 
-def problem(status: int, code: str, message: str) -> JSONResponse:
-    """An error answer in the API's format."""
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
 def too_many(wait: int) -> JSONResponse:
     """429 with Retry-After (RFC 6585 4); the unread body goes with the connection."""
     return JSONResponse(

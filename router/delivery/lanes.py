@@ -13,17 +13,14 @@ from channels.contract import Lane
 MAX_PACED = 100_000
 
 
-class Lanes:
+class InFlight(Counter[str]):
     """How many attempts are in flight on each channel."""
-
-    def __init__(self) -> None:
-        self.in_flight: Counter[str] = Counter()
 
     def room(self, lanes: dict[str, Lane], default: Lane) -> dict[str, int]:
         """How many more attempts each busy channel's lane takes now."""
         return {
             channel: lanes.get(channel, default).concurrency - count
-            for channel, count in self.in_flight.items()
+            for channel, count in self.items()
         }
 
     def full(self, lanes: dict[str, Lane], default: Lane) -> list[str]:

@@ -29,7 +29,7 @@ def took(tx: Tx, record: NotificationRecord, sent: Sent, at: str, order: Sequenc
         try:
             state = settle(tx, record, delivered, reason, at, order)
         except TransitionRefused as refused:  # nothing was written: the attempt's move stands
-            _refused(record.id, refused)
+            refused_move(record.id, refused)
     return state
 
 
@@ -74,12 +74,13 @@ class Reports:
             try:
                 settle(tx, record, delivered, reason, at, order)
             except TransitionRefused as refused:
-                _refused(record.id, refused)
+                refused_move(record.id, refused)
 
         await self.db.write(apply)
         self.wake()  # a fallback copy may have been queued
 
 
-def _refused(notification_id: str, refused: TransitionRefused) -> None:
+def refused_move(notification_id: str, refused: TransitionRefused) -> None:
+    """A move the transition table does not allow: counted and logged, not applied."""
     metrics.transitions_refused.labels(str(refused.state), str(refused.event)).inc()
     log.warning("notification %s: %s; left as it is", notification_id, refused)
