@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple, Protocol
 
@@ -57,6 +57,57 @@ class RawInbound(msgspec.Struct, frozen=True):
     # Addresses the citizen gave without proof (a feedback form's phone and email).
     declared: list[Sender] = []
     attachment_ids: list[str] = []
+
+
+class Received(msgspec.Struct, frozen=True):
+    """What a peer delivered, exactly as it came and before any parsing: the bytes of a MIME
+    message, an SMS's PDUs, a Bot API update. The router commits it, answers, and only then
+    parses it with the channel's Parser (ARCHITECTURE.md 2: accepted means persisted)."""
+
+    channel: Channel
+    account: str
+    idempotency_key: str
+    received_at: str
+    content_type: str
+    payload: bytes
+    # What the transport says without the payload being parsed (the SMTP envelope, an IMAP
+    # folder and UID, the SMSC's addresses): the parser reads it beside the payload.
+    metadata: dict[str, str] = {}
+    # Who the transport says sent it: the sender of the envelope if the payload cannot be parsed.
+    sender: Sender | None = None
+
+
+ChangedContent = Literal["revision", "conflict"]
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    """The router's answer once what a channel received is committed: now it may acknowledge.
+
+    `changed` says the key came before with other content, and what that was taken as.
+    """
+
+    redelivery: bool
+    changed: ChangedContent | None = None
+
+
+class Unparseable(ValueError):
+    """A parser cannot read what was received; `reason` is for operators' dead-letter list and
+    logs, so it names the defect and quotes nothing of the message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Parser(NamedTuple):
+    """How the router reads what a channel received, after the commit. `parse` is pure and may
+    raise: what it cannot read is filed flagged `unparseable`, its raw kept. `changed_content`
+    is the channel's rule for its key arriving again with other content: an edit of the same
+    message (`revision`, a Telegram edit, filed as well) or a peer that reused a key
+    (`conflict`, kept as a dead letter for an operator)."""
+
+    parse: Callable[[Received], RawInbound]
+    changed_content: ChangedContent = "conflict"
 
 
 class OutboundFile(msgspec.Struct, frozen=True):
@@ -169,7 +220,62 @@ class IntakePort(Protocol):
     """The router side an adapter submits inbound messages to."""
 
     async def accept(self, raw: RawInbound) -> Acceptance:
-        """Persist `raw` durably, file it, and answer; idempotent on the raw's key."""
+        """Persist `raw` durably and file it in one commit, and answer with the ticket; for a
+        peer that waits for the number (the web chat's `accepted`). Idempotent on the key."""
+        ...
+
+    async def receive(
+        self, received: Received, state: Mapping[str, bytes | None] | None = None
+    ) -> Receipt:
+        """Commit what a peer delivered, with the adapter's `state` changes that go with it (an
+        offset, a last UID), and answer once committed; it is parsed and filed after. Idempotent
+        on the key: a redelivery commits its state changes and is answered again."""
+        ...
+
+
+class StateEntry(NamedTuple):
+    """One entry of a stream in an adapter's state, in the order it was appended."""
+
+    seq: int
+    value: bytes
+
+
+class StatePort(Protocol):
+    """An adapter's own durable state, kept by the router for its channel: values by key (a
+    mailbox's UIDVALIDITY, a bot's offset, the parts of a long SMS) and append-only streams (a
+    chat session's notices). Keys are the channel's own; an account's state names the account.
+    Changes that belong to an inbound go with it to IntakePort.receive, in its transaction."""
+
+    async def get(self, key: str) -> bytes | None:
+        """The value under `key`, if any."""
+        ...
+
+    async def items(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every key starting with `prefix`, in key order, with its value."""
+        ...
+
+    async def put(self, changes: Mapping[str, bytes | None]) -> None:
+        """Set these keys (None deletes one) in one commit."""
+        ...
+
+    async def append(self, stream: str, key: str, value: bytes) -> StateEntry:
+        """Append to a stream once per `key`: appending a key again returns the first entry."""
+        ...
+
+    async def entries(self, stream: str, after: int) -> list[StateEntry]:
+        """A stream's entries after `after`, in order."""
+        ...
+
+    async def last(self, stream: str) -> int:
+        """The seq of a stream's last entry, 0 for none."""
+        ...
+
+
+class TicketLookup(Protocol):
+    """What an adapter may read of the tickets."""
+
+    async def current_ticket(self, conversation_id: str) -> str | None:
+        """The ticket a conversation is about now, if any."""
         ...
 
 
@@ -224,10 +330,9 @@ class Ports:
     intake: IntakePort
     attachments: AttachmentPort
     bad_input: BadInput
+    state: StatePort
+    tickets: TicketLookup
     reports: ReportPort | None = None
-    # Stores a channel defines a protocol for and the router implements (the web chat's
-    # sessions), keyed by that protocol.
-    stores: Mapping[object, object] = field(default_factory=dict)
 
 
 class Adapter(Protocol):
@@ -296,6 +401,11 @@ class ChannelPlugin(Protocol):
     @property
     def settings_model(self) -> type[BaseModel]:
         """The pydantic model of the whole file."""
+        ...
+
+    @property
+    def parsers(self) -> Mapping[Channel, Parser]:
+        """How the router reads what its adapters hand IntakePort.receive, by channel."""
         ...
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:

@@ -68,6 +68,14 @@ class Identifiers(msgspec.Struct, frozen=True):
     ticket_refs: list[str] = []
 
 
+class RawRef(msgspec.Struct, frozen=True):
+    """The message as a channel received it, fetched with GET /api/v1/raw/{id}."""
+
+    id: str
+    size: int
+    content_type: str
+
+
 class Envelope(msgspec.Struct, frozen=True):
     """One inbound message after normalisation, deduplication and ticketing."""
 
@@ -87,6 +95,8 @@ class Envelope(msgspec.Struct, frozen=True):
     identifiers: Identifiers = Identifiers()
     duplicate_of: str | None = None
     flags: list[str] = []
+    # Absent for a channel that hands over no bytes of its own (the web chat, the form).
+    raw: RawRef | msgspec.UnsetType = msgspec.UNSET
     schema: str = SCHEMA
 
 

@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import logging
 import math
+import mimetypes
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -77,6 +78,7 @@ class Api:
             ),
             Route("/api/v1/notifications/{id}", backend(self.notification)),
             Route("/api/v1/attachments/{id}", backend(self.attachment)),
+            Route("/api/v1/raw/{id}", backend(self.raw)),
             Route("/api/v1/admin/attachments/{id}", admin(self.admin_attachment)),
             Route("/api/v1/admin/status", admin(self.admin_status)),
             Route("/api/v1/admin/tickets/{number}", admin(self.admin_ticket)),
@@ -278,6 +280,25 @@ class Api:
     async def attachment(self, request: Request) -> Response:
         """A checked attachment's content; quarantined files are never served here."""
         return await self._attachment(request.path_params["id"], quarantined_ok=False)
+
+    async def raw(self, request: Request) -> Response:
+        """A message as its channel received it (an envelope's `raw`), byte for byte."""
+        raw_id = request.path_params["id"]
+        received = await self.daemon.intake.received(int(raw_id)) if raw_id.isdigit() else None
+        if received is None:
+            return _error(404, "not_found", "no such raw message")
+        payload = received.payload
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield payload
+
+        extension = mimetypes.guess_extension(received.content_type) or ".bin"
+        return file_response(
+            chunks(),
+            filename=f"{raw_id}{extension}",
+            content_type=received.content_type,
+            size=len(payload),
+        )
 
     async def _attachment(self, attachment_id: str, *, quarantined_ok: bool) -> Response:
         records = await self.daemon.db.read(lambda conn: Tx(conn).attachments([attachment_id]))

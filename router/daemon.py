@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import trio
+import trio_asyncio
 from pydantic import BaseModel
 
 from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Lane, Ports
@@ -24,6 +25,7 @@ from normaliser.envelope import Envelope
 from router import logs, metrics, registry
 from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
+from router.channel_ports import ChannelState, Tickets
 from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
 from router.delivery.reports import Reports
@@ -103,6 +105,7 @@ class Daemon:
             lambda: self.filer,
             lambda: self.settings.router.limits.max_text_chars,
             self._on_filed,
+            registry.parsers,
         )
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
@@ -110,13 +113,7 @@ class Daemon:
         self.reports = Reports(
             self.db, lambda: self.settings.router.notifier.fallback, self.outbox.wake
         )
-        self.ports = Ports(
-            self.intake,
-            self.attachments,
-            lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
-            self.reports,
-            registry.stores(self.db),
-        )
+        self.tickets = Tickets(self.db)
         self.supervisor = Supervisor(self._restart_backoff)
         self.api = Api(self)
         self.app = build_app(
@@ -212,15 +209,18 @@ class Daemon:
         if applied:
             log.info("database migrated", extra={"versions": applied})
         try:
-            refiled = await self.intake.refile_pending()
+            refiled = await self.intake.file_pending()
             if refiled:
                 log.info("filed %d journalled messages left from the last run", refiled)
-            async with trio.open_nursery() as nursery:
+            # One asyncio loop for the daemon's life: adapters whose libraries speak asyncio
+            # call them through trio_asyncio.aio_as_trio inside it (ARCHITECTURE.md 4).
+            async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals, nursery)
                 nursery.start_soon(self.db.checkpoint_loop)
                 # The accounts first: the outbox's first claims need their deliver functions.
                 await nursery.start(self.supervisor.run)
                 await self._reconcile_accounts()
+                await nursery.start(self.intake.run)
                 await nursery.start(self.outbox.run)
                 await nursery.start(self.attachments.run)
                 if self.filer.webhook:
@@ -335,7 +335,9 @@ class Daemon:
             if key in self.supervisor.accounts:
                 continue
             try:
-                adapter = plugin.build(spec, self._channel_settings(plugin.name), self.ports)
+                adapter = plugin.build(
+                    spec, self._channel_settings(plugin.name), self._ports(spec.channel)
+                )
             except Exception:
                 log.exception("channel %s/%s could not be built; it does not run", *key)
                 continue
@@ -354,6 +356,17 @@ class Daemon:
                 largest,
                 edge.max_frame,
             )
+
+    def _ports(self, channel: str) -> Ports:
+        """What an account of `channel` is handed of the router."""
+        return Ports(
+            self.intake,
+            self.attachments,
+            lambda channel, reason: metrics.bad_input.labels(channel, reason).inc(),
+            ChannelState(self.db, channel),
+            self.tickets,
+            self.reports,
+        )
 
     def _channel_settings(self, file: str) -> Callable[[], BaseModel]:
         """A channel file's settings as they are now (reloads replace them)."""
@@ -397,8 +410,8 @@ class Daemon:
         for (channel, name), account in self.supervisor.accounts.items():
             entry = channels.setdefault(channel, {"enabled": True, "accounts": {}})
             entry["accounts"][name] = account.status()
-        for name in registry.planned():
-            channels[name] = {"enabled": False, "state": "not available in this version"}
+        for name in registry.planned():  # unless another plug-in runs accounts of that channel
+            channels.setdefault(name, {"enabled": False, "state": "not available in this version"})
         return {
             "instance": self.settings.router.router.instance_name,
             "version": VERSION,
@@ -426,7 +439,9 @@ class Daemon:
         revived = await self.db.write(lambda conn: Tx(conn).revive_dead(kind, key, now))
         if revived:
             if kind == "intake":
-                await self.intake.refile_pending()
+                # Filed before the answer, so `dlq replay` shows its outcome; a worker filing
+                # the same row meanwhile finds it filed (the check is in the transaction).
+                await self.intake.file_pending()
             elif kind == "handoff":
                 self.webhook.wake()
             else:

@@ -1,27 +1,46 @@
-"""Intake: the idempotent receiver in front of the pipeline (journal, then filing, one commit)."""
+"""Intake: the idempotent receiver in front of the pipeline.
+
+Two doors, one journal. `accept` takes a RawInbound an adapter built itself and journals and
+files it in one commit, for a peer that waits for the ticket number (the web chat). `receive`
+takes the bytes a peer delivered (a MIME message, PDUs, a Bot API update) and commits them
+before anything parses them; the filing worker reads them back from the journal, parses them
+with the channel's Parser, normalises and files them. Whatever cannot be read is filed flagged
+`unparseable` with its raw kept, and listed as a dead letter: never lost, never refused.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 import msgspec
 import trio
 
-from channels.contract import Acceptance, RawInbound
-from normaliser.envelope import Identifiers, envelope_decoder
+from channels.contract import (
+    Acceptance,
+    Channel,
+    Parser,
+    RawInbound,
+    Receipt,
+    Received,
+    Sender,
+    Unparseable,
+)
+from normaliser.envelope import Identifiers, RawRef, envelope_decoder
 from normaliser.normalise import Normalised, normalise
 from router import metrics
-from router.clock import utc_now
-from router.pipeline import Filed, Filer, acceptance_of, file_inbound
+from router.clock import rfc3339, utc_now
+from router.pipeline import Filed, Filer, Origin, acceptance_of, file_inbound
+from router.retry import Wakeup
 from router.store.blobs import BlobStore, from_bytes
 from router.store.database import Database
-from router.store.transaction import Tx
+from router.store.transaction import JournalEntry, JournalRow, Tx
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,8 +48,9 @@ T = TypeVar("T")
 _NORMALISE_SECONDS = metrics.stage_seconds.labels("normalise")
 _PERSIST_SECONDS = metrics.stage_seconds.labels("persist")
 
-_raw_encoder = msgspec.msgpack.Encoder()
-_raw_decoder = msgspec.msgpack.Decoder(RawInbound)
+_encoder = msgspec.msgpack.Encoder()
+_inbound_decoder = msgspec.msgpack.Decoder(RawInbound)
+_received_decoder = msgspec.msgpack.Decoder(Received)
 
 # Raw inbound larger than this goes to the blob store and the journal keeps its digest, so the
 # database stays small and a 10 MB email never passes through the writer thread.
@@ -38,6 +58,9 @@ RAW_INLINE_BYTES = 64 * 1024
 # Short texts normalise in well under a millisecond, less than a hop to a worker thread costs;
 # longer ones (a pasted document, an HTML mail) go to a thread so the event loop stays responsive.
 INLINE_NORMALISE_CHARS = 4096
+# The same reasoning for a channel's parser: a PDU or an update inline, a MIME message in a thread.
+INLINE_PARSE_BYTES = 4096
+_NOT_FILED = Filed(Acceptance(None, None, False, None, None, False), None, 0)
 
 
 class Intake:
@@ -50,85 +73,228 @@ class Intake:
         filer: Callable[[], Filer],
         max_chars: Callable[[], int],
         on_filed: Callable[[Filed], None],
+        parsers: Callable[[], Mapping[Channel, Parser]] = dict,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.filer = filer
         self.max_chars = max_chars
         self.on_filed = on_filed
+        self.parsers = parsers
+        self.wakeup = Wakeup()
 
     async def accept(self, raw: RawInbound) -> Acceptance:
         """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
         started = time.perf_counter()
-        norm = await self._normalise(raw)
+        norm, unparseable = await self._normalise(raw)
         _NORMALISE_SECONDS.observe(time.perf_counter() - started)
         filer = self.filer()
-        encoded = _raw_encoder.encode(raw)
-        raw_sha256 = None
-        if len(encoded) > RAW_INLINE_BYTES:
-            raw_sha256 = (await self.blobs.put(from_bytes(encoded))).sha256
-            encoded = b""
+        entry = await self._entry(
+            raw.channel,
+            raw.account,
+            raw.idempotency_key,
+            raw.received_at,
+            _encoder.encode(raw),
+            "inbound",
+            _inbound_digest(raw),
+        )
         now = utc_now()
 
         def journal_and_file(conn: sqlite3.Connection) -> Filed | Redelivery:
             tx = Tx(conn)
-            journal_id, state, envelope_id = tx.journal_append(
-                raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded, raw_sha256
-            )
-            if state == "filed" and envelope_id is not None:
-                return _redelivery(tx, envelope_id, norm.text)
-            return file_inbound(tx, filer, journal_id, raw, norm, now)
+            row = tx.journal_append(entry)
+            if row.revision_of is not None:  # the key came with other content: a conflict
+                first = tx.journal_row(row.revision_of)
+                assert first is not None
+                return _redelivery(tx, first.envelope_id, conflicting=True)
+            if row.envelope_id is not None:
+                return _redelivery(tx, row.envelope_id, conflicting=False)
+            return file_inbound(tx, filer, Origin(row.id, unparseable=unparseable), raw, norm, now)
 
         def keep(tx: Tx, error: str) -> None:
-            journal_id, _, _ = tx.journal_append(
-                raw.channel, raw.account, raw.idempotency_key, raw.received_at, encoded, raw_sha256
-            )
-            tx.journal_failed(journal_id, error)
+            tx.journal_failed(tx.journal_append(entry).id, error)
 
         persisted = time.perf_counter()
-        result = await self._file_or_keep(journal_and_file, keep, raw)
+        result = await self._file_or_keep(journal_and_file, keep, raw.channel)
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
         if isinstance(result, Redelivery):
-            metrics.redeliveries.labels(raw.channel).inc()
             if result.conflicting:
-                # The peer reused its key for other content: the first content stands (the
-                # key's promise), but an operator must be able to see that this happened.
-                metrics.conflicting_redeliveries.labels(raw.channel).inc()
-                log.warning(
-                    "%s redelivery with other text than the first delivery; the first is kept",
-                    raw.channel,
-                    extra={"envelope": result.acceptance.envelope_id},
-                )
+                _changed(raw.channel, "conflict")
+            else:
+                metrics.redeliveries.labels(raw.channel).inc()
             return result.acceptance
         metrics.received.labels(raw.channel).inc()
-        self._observe(raw, result)
+        self._observe(raw.channel, result)
         return result.acceptance
 
-    async def refile_pending(self) -> int:
-        """File journalled inbound left unfiled by a crash or replayed from the dead letters."""
+    async def receive(
+        self, received: Received, state: Mapping[str, bytes | None] | None = None
+    ) -> Receipt:
+        """Commit what a peer delivered and the adapter's state changes with it; the filing
+        worker parses and files it after."""
+        parser = self.parsers().get(received.channel)
+        if parser is None:  # an adapter whose plug-in declares no parser: a bug, not input
+            raise LookupError(f"no parser for channel {received.channel}")
+        entry = await self._entry(
+            received.channel,
+            received.account,
+            received.idempotency_key,
+            received.received_at,
+            _encoder.encode(received),
+            "received",
+            hashlib.sha256(received.payload).hexdigest(),
+            parser.changed_content,
+        )
+        now = rfc3339(utc_now())
+
+        def journal(conn: sqlite3.Connection) -> JournalRow:
+            tx = Tx(conn)
+            row = tx.journal_append(entry)
+            # A redelivery's state goes in too: an offset must move past what is journalled.
+            if state:
+                tx.state_put(received.channel, state, now)
+            return row
+
+        persisted = time.perf_counter()
+        row = await self.db.write(journal)
+        _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
+        if row.redeliveries > 0:
+            metrics.redeliveries.labels(received.channel).inc()
+            return Receipt(redelivery=True)
+        metrics.received.labels(received.channel).inc()
+        if row.revision_of is None:
+            self.wakeup.wake()
+            return Receipt(redelivery=False)
+        changed: Literal["revision", "conflict"] = (
+            "conflict" if row.state == "conflict" else "revision"
+        )
+        _changed(received.channel, changed)
+        if changed == "revision":
+            self.wakeup.wake()
+        return Receipt(redelivery=False, changed=changed)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The filing worker: file what is journalled and not filed yet, as it comes."""
+        task_status.started()
+        while True:
+            await self.file_pending()
+            await self.wakeup.sleep_until(None, 0.0)
+
+    async def file_pending(self) -> int:
+        """File journalled inbound not filed yet: received bytes, what a crash left unfiled, or
+        a dead letter replayed. The number filed."""
         pending = await self.db.read(lambda conn: Tx(conn).journal_unfiled())
         filed = 0
-        for journal_id, inline, raw_sha256 in pending:
-            encoded = inline
-            if raw_sha256 is not None:
-                encoded = b"".join([chunk async for chunk in self.blobs.open(raw_sha256)])
-            raw = _raw_decoder.decode(encoded)
-            norm = await self._normalise(raw)
+        for row in pending:
+            encoded = row.raw
+            if row.raw_sha256 is not None:
+                encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
+            raw, origin = await self._read(row, encoded)
+            if origin.unparseable is None:
+                norm, unparseable = await self._normalise(raw)
+                origin = origin._replace(unparseable=unparseable)
+            else:
+                norm = _unparseable(raw)
+            if origin.unparseable is not None and row.envelope_id is not None:
+                # A replayed dead letter still unreadable: its flagged envelope stands.
+                await self.db.write(
+                    functools.partial(_keep_failed_conn, row.id, origin.unparseable)
+                )
+                continue
             result = await self._file_or_keep(
-                functools.partial(_refile, self.filer(), journal_id, raw, norm, utc_now()),
-                functools.partial(_keep_failed, journal_id),
-                raw,
+                functools.partial(_refile, self.filer(), origin, raw, norm, utc_now()),
+                functools.partial(_keep_failed, row.id),
+                raw.channel,
             )
             if isinstance(result, Filed) and result.acceptance.envelope_id is not None:
                 filed += 1
-                self._observe(raw, result)
+                self._observe(raw.channel, result)
         return filed
+
+    async def received(self, journal_id: int) -> Received | None:
+        """What a peer delivered, as journalled (GET /api/v1/raw/{id})."""
+        row = await self.db.read(lambda conn: Tx(conn).journal_row(journal_id))
+        if row is None or row.format != "received":
+            return None
+        encoded = row.raw
+        if row.raw_sha256 is not None:
+            encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
+        return _received_decoder.decode(encoded)
+
+    async def _entry(
+        self,
+        channel: str,
+        account: str,
+        key: str,
+        received_at: str,
+        encoded: bytes,
+        form: Literal["inbound", "received"],
+        digest: str,
+        changed_content: Literal["revision", "conflict"] = "conflict",
+    ) -> JournalEntry:
+        """A journal entry, its content moved to the blob store when large."""
+        raw_sha256 = None
+        if len(encoded) > RAW_INLINE_BYTES:
+            raw_sha256 = (await self.blobs.put(from_bytes(encoded))).sha256
+            encoded = b""
+        return JournalEntry(
+            channel, account, key, received_at, encoded, raw_sha256, form, digest, changed_content
+        )
+
+    async def _read(self, row: JournalRow, encoded: bytes) -> tuple[RawInbound, Origin]:
+        """The RawInbound a journal row holds, parsing received bytes with their channel's
+        parser; what the parser cannot read becomes an empty message from the transport's
+        sender, flagged."""
+        origin = Origin(row.id, revision=row.revision_of is not None)
+        if row.format == "inbound":
+            return _inbound_decoder.decode(encoded), origin
+        received = _received_decoder.decode(encoded)
+        origin = origin._replace(
+            raw=RawRef(str(row.id), len(received.payload), received.content_type)
+        )
+        try:
+            raw = await self._parse(received)
+        except Exception as exc:
+            # An Unparseable's reason is written for operators; any other error's text may
+            # quote the message, so only its type is kept.
+            reason = exc.reason if isinstance(exc, Unparseable) else type(exc).__name__
+            log.error("parsing a %s message failed (%s); filed as unparseable",
+                      received.channel, reason)  # fmt: skip
+            metrics.bad_input.labels(received.channel, "unparseable").inc()
+            sender = received.sender or Sender("unknown", f"{received.channel}:{received.account}")
+            raw = RawInbound(
+                received.channel,
+                received.account,
+                received.idempotency_key,
+                received.idempotency_key,
+                sender,
+                "",
+                received.received_at,
+            )
+            return raw, origin._replace(unparseable=reason)
+        # The journal's key and account stand, whatever the parser says.
+        return msgspec.structs.replace(
+            raw,
+            channel=received.channel,
+            account=received.account,
+            idempotency_key=received.idempotency_key,
+            received_at=received.received_at,
+        ), origin
+
+    async def _parse(self, received: Received) -> RawInbound:
+        parser = self.parsers().get(received.channel)
+        if parser is None:
+            raise Unparseable(f"the {received.channel} channel is not installed")
+        work = functools.partial(parser.parse, received)
+        if len(received.payload) <= INLINE_PARSE_BYTES:
+            return work()
+        return await trio.to_thread.run_sync(work)
 
     async def _file_or_keep(
         self,
         job: Callable[[sqlite3.Connection], T],
         keep: Callable[[Tx, str], None],
-        raw: RawInbound,
+        channel: str,
     ) -> T | Filed:
         """Run a filing job; if it fails (and so rolled back whole), journal the raw as failed.
 
@@ -138,35 +304,36 @@ class Intake:
         try:
             return await self.db.write(job)
         except Exception as exc:
-            log.exception("filing a %s message failed; kept for replay", raw.channel)
+            log.exception("filing a %s message failed; kept for replay", channel)
             error = f"{type(exc).__name__}: {exc}"
             await self.db.write(lambda conn: keep(Tx(conn), error))
-            return Filed(Acceptance(None, None, False, None, None, False), None, 0)
+            return _NOT_FILED
 
-    def _observe(self, raw: RawInbound, filed: Filed) -> None:
+    def _observe(self, channel: str, filed: Filed) -> None:
         acceptance = filed.acceptance
         if acceptance.envelope_id is None:
-            metrics.filing_failures.labels(raw.channel).inc()
+            metrics.filing_failures.labels(channel).inc()
         elif filed.repeat:
-            metrics.repeats.labels(raw.channel).inc()
+            metrics.repeats.labels(channel).inc()
         elif acceptance.ticket_is_new and acceptance.category_code is not None:
             metrics.tickets_opened.labels(acceptance.category_code).inc()
         self.on_filed(filed)
 
-    async def _normalise(self, raw: RawInbound) -> Normalised:
-        """The normalised message; one the normaliser fails on is kept, flagged unparseable.
+    async def _normalise(self, raw: RawInbound) -> tuple[Normalised, str | None]:
+        """The normalised message, and why it is unparseable if the normaliser failed on it.
 
         Nothing a citizen sends may be refused for ever or lost: its raw is journalled as it
         came, its envelope goes to the backend flagged, and the peer is answered.
         """
         try:
-            return await self._normalised(raw)
+            return await self._normalised(raw), None
         except Exception as exc:
             # The exception's text may quote the message: only its type is logged.
+            reason = type(exc).__name__
             log.error("normalising a %s message failed (%s); filed as unparseable",
-                      raw.channel, type(exc).__name__)  # fmt: skip
+                      raw.channel, reason)  # fmt: skip
             metrics.bad_input.labels(raw.channel, "unparseable").inc()
-            return Normalised("", raw.language_hint or "ru", Identifiers(), None, ["unparseable"])
+            return _unparseable(raw), reason
 
     async def _normalised(self, raw: RawInbound) -> Normalised:
         size = len(raw.text) + len(raw.html or "")
@@ -184,34 +351,64 @@ class Intake:
         return await trio.to_thread.run_sync(work)
 
 
+def _unparseable(raw: RawInbound) -> Normalised:
+    """What a message that could not be read is filed as: no text, flagged."""
+    return Normalised("", raw.language_hint or "ru", Identifiers(), None, ["unparseable"])
+
+
+def _inbound_digest(raw: RawInbound) -> str:
+    """The content of an adapter's RawInbound without its receipt time: what a redelivery
+    repeats and new content under the same key does not."""
+    content = (raw.subject, raw.text, raw.html, raw.topic, raw.attachment_ids)
+    return hashlib.sha256(_encoder.encode(content)).hexdigest()
+
+
+def _changed(channel: str, changed: Literal["revision", "conflict"]) -> None:
+    """Count and log a key that came again with other content."""
+    metrics.changed_content.labels(channel, changed).inc()
+    if changed == "conflict":
+        # The first content stands under the key (its promise); the second is kept as a dead
+        # letter, since a peer that reuses keys (an SMSC's ids wrapping) may have sent both.
+        log.warning("%s key received again with other content; kept as a dead letter", channel)
+
+
 def _refile(
     filer: Filer,
-    journal_id: int,
+    origin: Origin,
     raw: RawInbound,
     norm: Normalised,
     now: datetime,
     conn: sqlite3.Connection,
 ) -> Filed | None:
     tx = Tx(conn)
-    if tx.journal_state(journal_id) == "filed":  # a redelivery filed it meanwhile
+    row = tx.journal_row(origin.journal_id)
+    if row is None or row.state != "received":  # a redelivery filed it meanwhile
         return None
-    return file_inbound(tx, filer, journal_id, raw, norm, now)
+    if row.envelope_id is not None:
+        # Read again after it was filed unparseable: its flagged envelope went to the backend,
+        # so what it says now is a revision of that, filed from a row of its own.
+        origin = origin._replace(journal_id=tx.journal_reread(row.id), revision=True)
+    return file_inbound(tx, filer, origin, raw, norm, now)
 
 
 def _keep_failed(journal_id: int, tx: Tx, error: str) -> None:
     tx.journal_failed(journal_id, error)
 
 
+def _keep_failed_conn(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
+    Tx(conn).journal_failed(journal_id, error)
+
+
 class Redelivery(NamedTuple):
-    """A redelivered inbound: the first answer, and whether its text differs from the first."""
+    """A redelivered inbound: the first answer, and whether it came with other content."""
 
     acceptance: Acceptance
     conflicting: bool
 
 
-def _redelivery(tx: Tx, envelope_id: str, text: str) -> Redelivery:
+def _redelivery(tx: Tx, envelope_id: str | None, *, conflicting: bool) -> Redelivery:
     """The answer first given for an envelope, rebuilt from the store."""
-    body = tx.envelope_body(envelope_id)
-    assert body is not None
-    first = envelope_decoder.decode(body)
-    return Redelivery(acceptance_of(first, redelivery=True), first.text != text)
+    body = None if envelope_id is None else tx.envelope_body(envelope_id)
+    if body is None:  # the first delivery is a dead letter itself
+        return Redelivery(_NOT_FILED.acceptance, conflicting)
+    return Redelivery(acceptance_of(envelope_decoder.decode(body), redelivery=True), conflicting)

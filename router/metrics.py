@@ -15,10 +15,11 @@ redeliveries = Counter(
     ["channel"],
     registry=registry,
 )
-conflicting_redeliveries = Counter(
-    "omnirouter_inbound_conflicting_redeliveries",
-    "Redeliveries whose text differs from the first delivery under the same key (first kept)",
-    ["channel"],
+changed_content = Counter(
+    "omnirouter_inbound_changed_content",
+    "Keys received again with other content: an edit (revision, filed) or a conflict (the "
+    "first kept under the key, the second a dead letter)",
+    ["channel", "kind"],
     registry=registry,
 )
 repeats = Counter(

@@ -33,9 +33,16 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
-def _object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """An object whose every property is always present."""
-    return {"type": "object", "required": list(properties), "properties": properties, **extra}
+def _object(
+    properties: dict[str, Any], *, optional: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An object whose every property is always present but the `optional` ones."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": {**properties, **(optional or {})},
+        **extra,
+    }
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -343,6 +350,15 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "Id of the envelope this one repeats",
             },
             "flags": {"type": "array", "items": _STRING, "description": _FLAGS_DESCRIPTION},
+        },
+        # Absent for the web chat and the form, which hand over no bytes of their own.
+        optional={"raw": _ref("RawRef")},
+    ),
+    "RawRef": _object(
+        {
+            "id": {"type": "string", "description": "For GET /api/v1/raw/{id}"},
+            "size": _INTEGER,
+            "content_type": _STRING,
         }
     ),
     "FeedPage": _object(
@@ -794,6 +810,25 @@ _PATHS: dict[str, Any] = {
     "/api/v1/attachments/{id}": _attachment_download(
         "A checked attachment's content (quarantined files: 403)", "attachment", admin=False
     ),
+    "/api/v1/raw/{id}": {
+        "get": {
+            "summary": "A message as its channel received it: an envelope's `raw.id`",
+            "operationId": "raw",
+            "security": _BACKEND,
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": _STRING},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The bytes as received (a MIME message, an SMS's PDUs as "
+                    "JSON, a Bot API update), with the envelope's `raw.content_type`.",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **_GUARDED,
+                "404": _error("`not_found`: no such raw message"),
+            },
+        }
+    },
     # admin
     "/api/v1/admin/status": {
         "get": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -22,6 +23,7 @@ from normaliser.envelope import (
     Category,
     Envelope,
     Identifiers,
+    RawRef,
     Thread,
     TicketRef,
     envelope_encoder,
@@ -85,11 +87,22 @@ def conversation_of(raw: RawInbound) -> str:
     return f"{raw.channel}:{raw.account}:{raw.sender.address}"
 
 
+class Origin(NamedTuple):
+    """The journal row an inbound is filed from, and what the intake learnt reading it: the
+    bytes the peer sent (`raw`), that it edits a message filed before (`revision`), or why the
+    channel's parser could not read it (`unparseable`)."""
+
+    journal_id: int
+    raw: RawRef | None = None
+    revision: bool = False
+    unparseable: str | None = None
+
+
 def file_inbound(
-    tx: Tx, filer: Filer, journal_id: int, raw: RawInbound, norm: Normalised, now: datetime
+    tx: Tx, filer: Filer, origin: Origin, raw: RawInbound, norm: Normalised, now: datetime
 ) -> Filed:
     """File one journalled inbound; the caller checked it is not filed yet."""
-    return _Filing(tx, filer, journal_id, raw, norm, now).run()
+    return _Filing(tx, filer, origin, raw, norm, now).run()
 
 
 class _Filing:
@@ -99,7 +112,7 @@ class _Filing:
         self,
         tx: Tx,
         filer: Filer,
-        journal_id: int,
+        origin: Origin,
         raw: RawInbound,
         norm: Normalised,
         now: datetime,
@@ -110,14 +123,15 @@ class _Filing:
             declared=[canonical_sender(s) for s in raw.declared],
             verified_links=[canonical_sender(s) for s in raw.verified_links],
         )
-        self.tx, self.filer, self.journal_id, self.raw, self.norm, self.now = (
+        self.tx, self.filer, self.origin, self.raw, self.norm, self.now = (
             tx,
             filer,
-            journal_id,
+            origin,
             raw,
             norm,
             now,
         )
+        self.journal_id = origin.journal_id
         evidence = f"{raw.channel}/{raw.account}/{raw.channel_message_id}"
         # `own` holds the sender's identity and gets what the sender creates; `contact` is the
         # person it stands for across channels now (the envelope's contact_id).
@@ -132,6 +146,13 @@ class _Filing:
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
         self.flags = list(norm.flags)
+        if origin.revision:
+            self.flags.append("revision")
+        if origin.unparseable is not None and "unparseable" not in self.flags:
+            self.flags.append("unparseable")
+        # An edit was answered when first filed; what could not be read cannot be checked for
+        # loop protection (Auto-Submitted, a bounce), so an answer could start a mail loop.
+        self.answers = not origin.revision and origin.unparseable is None
         self.flags.extend(f for f in attachment_flags(self.attachments) if f not in self.flags)
         # ARCHITECTURE.md 3a: identity is only as strong as the channel proves it. A sender the
         # channel does not vouch for, writing from an address a channel once vouched for (a
@@ -305,6 +326,8 @@ class _Filing:
 
     def _answer(self, event: str, ticket: TicketRecord, fields: dict[str, str]) -> None:
         """Queue the automatic answer to this inbound message (once per journal entry)."""
+        if not self.answers:
+            return
         kind: NoticeKind = _NOTICE_KINDS.get(event, "system")
         self.filer.notifier.queue(
             self.tx,
@@ -339,6 +362,7 @@ class _Filing:
             identifiers=_with_declared(self.norm.identifiers, raw),
             duplicate_of=duplicate_of,
             flags=self.flags,
+            raw=msgspec.UNSET if self.origin.raw is None else self.origin.raw,
         )
         held = None
         if ticket is None:
@@ -358,7 +382,7 @@ class _Filing:
         )
         if feed_seq is not None and self.filer.webhook:
             tx.queue_handoff(seq, self.now.timestamp())
-        tx.journal_filed(self.journal_id, envelope.id)
+        tx.journal_filed(self.journal_id, envelope.id, unparseable=self.origin.unparseable)
         acceptance = acceptance_of(envelope, redelivery=False)
         return Filed(acceptance, feed_seq, self.queued, duplicate_of is not None)
 

@@ -11,10 +11,7 @@ import functools
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
-from channels.contract import ChannelPlugin
-from channels.webchat.sessions import SessionStore
-from router.chat_store import ChatStore
-from router.store.database import Database
+from channels.contract import Channel, ChannelPlugin, Parser
 
 GROUP = "omnirouter.channels"
 # Channels whose config files are shipped but whose adapters are not installed yet: their
@@ -37,6 +34,7 @@ def planned() -> list[str]:
     return [name for name in PLANNED if name not in installed()]
 
 
-def stores(db: Database) -> Mapping[object, object]:
-    """The router's implementations of the store protocols channels define."""
-    return {SessionStore: ChatStore(db)}
+@functools.cache
+def parsers() -> Mapping[Channel, Parser]:
+    """How the intake reads what each installed channel receives, by channel."""
+    return {channel: p for plugin in installed().values() for channel, p in plugin.parsers.items()}

@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -60,7 +59,7 @@ from .frames import (
 )
 from .limits import ClientLimits
 from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, too_many
-from .sessions import ChatSession, Notice, SessionStore
+from .sessions import ChatSession, ChatSessions, Notice
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ class WebchatChannel:
         self.settings = settings
         self.intake = ports.intake
         self.attachments = ports.attachments
-        self.sessions = cast(SessionStore, ports.stores[SessionStore])
+        self.sessions = ChatSessions(ports.state, ports.tickets)
         self.bad_input = ports.bad_input
         self.limits = ClientLimits(
             ("session", "message", "address_message", "upload"),

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
 from channels.contract import (
     AttachmentStatus,
+    ChangedContent,
     Channel,
     NoticeKind,
-    OutboundFile,
     Sender,
+    StateEntry,
     rfc3339,
 )
-from channels.webchat.sessions import ChatSession, Notice
 from dedupe.ports import Merge, RecentEnvelope, TicketState
 from router.delivery.states import (
     CLAIMABLE,
@@ -102,21 +102,48 @@ _NOTIFICATION_COLUMNS = (
     "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
     "text, state, attempts, next_attempt_at, first_queued_at, last_error, attachments"
 )
-_NOTICE_COLUMNS = "seq, kind, ticket, text, at, attachments"
-_files_decoder = msgspec.json.Decoder(list[OutboundFile])
 
 
-def _notice(row: tuple[Any, ...]) -> Notice:
-    seq, kind, ticket, text, at, files = row
-    return Notice(seq, kind, ticket, text, at, _files_decoder.decode(files))
-
-
+# The journal's dead letters: not filed, other content under a known key, filed unparseable.
+_INTAKE_DEAD = "('failed', 'conflict', 'unparseable')"
 # Dead letters by kind: the table that holds them and its key column.
 _DEAD_LETTER_TABLES = {
     "handoff": ("handoffs", "envelope_seq"),
     "notification": ("notifications", "id"),
     "intake": ("journal", "id"),
 }
+
+
+class JournalEntry(NamedTuple):
+    """An inbound to journal: the encoded RawInbound (`inbound`) or Received (`received`),
+    inline or (when large) in the blob store under `raw_sha256`, and its content's digest."""
+
+    channel: str
+    account: str
+    key: str
+    received_at: str
+    raw: bytes
+    raw_sha256: str | None
+    format: Literal["inbound", "received"]
+    digest: str | None
+    changed_content: ChangedContent = "conflict"
+
+
+class JournalRow(NamedTuple):
+    """A journal row; `raw` is empty when the content is in the blob store."""
+
+    id: int
+    state: str
+    envelope_id: str | None
+    format: str
+    digest: str | None
+    revision_of: int | None
+    redeliveries: int
+    raw: bytes
+    raw_sha256: str | None
+
+
+_JOURNAL_COLUMNS = ", ".join(JournalRow._fields)
 
 
 class Tx:
@@ -130,53 +157,87 @@ class Tx:
 
     # -- intake journal ------------------------------------------------------------------
 
-    def journal_append(
-        self,
-        channel: str,
-        account: str,
-        key: str,
-        received_at: str,
-        raw: bytes,
-        raw_sha256: str | None = None,
-    ) -> tuple[int, str, str | None]:
-        """Record an inbound once per key (counting redeliveries); return (id, state, envelope)."""
+    def journal_append(self, entry: JournalEntry) -> JournalRow:
+        """Record an inbound once per key (counting redeliveries); the row as it stands.
+
+        Content that comes again under a key with another digest is not this key's: it is
+        journalled under the key and its digest, as a revision of the first row or a conflict.
+        """
+        row = self._journal_insert(entry, entry.key)
+        if row.digest is None or entry.digest is None or row.digest == entry.digest:
+            return row
+        changed = self._journal_insert(entry, f"{entry.key}#{entry.digest}", revision_of=row.id)
+        if entry.changed_content == "conflict" and changed.redeliveries == 0:
+            self.conn.execute("UPDATE journal SET state = 'conflict' WHERE id = ?", (changed.id,))
+            return changed._replace(state="conflict")
+        return changed
+
+    def _journal_insert(
+        self, entry: JournalEntry, key: str, *, revision_of: int | None = None
+    ) -> JournalRow:
         row = self._one(
-            "INSERT INTO journal (channel, account, idem_key, received_at, raw, raw_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, account, idem_key) "
+            "INSERT INTO journal (channel, account, idem_key, received_at, raw, raw_sha256, "
+            "format, digest, revision_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (channel, account, idem_key) "
             "DO UPDATE SET redeliveries = redeliveries + 1 "
-            "RETURNING id, state, envelope_id",
-            channel,
-            account,
+            f"RETURNING {_JOURNAL_COLUMNS}",
+            entry.channel,
+            entry.account,
             key,
-            received_at,
-            raw,
-            raw_sha256,
+            entry.received_at,
+            entry.raw,
+            entry.raw_sha256,
+            entry.format,
+            entry.digest,
+            revision_of,
         )
-        return row[0], row[1], row[2]
+        return JournalRow(*row)
 
-    def journal_state(self, journal_id: int) -> str | None:
-        """The state of a journal row."""
-        row = self._one("SELECT state FROM journal WHERE id = ?", journal_id)
-        return None if row is None else str(row[0])
+    def journal_row(self, journal_id: int) -> JournalRow | None:
+        """A journal row by id."""
+        row = self._one(f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE id = ?", journal_id)
+        return None if row is None else JournalRow(*row)
 
-    def journal_filed(self, journal_id: int, envelope_id: str) -> None:
-        """Mark a journal row as filed under an envelope."""
+    def journal_filed(
+        self, journal_id: int, envelope_id: str, *, unparseable: str | None = None
+    ) -> None:
+        """Mark a journal row as filed under an envelope; one filed `unparseable` (why) stays a
+        dead letter until an operator replays or drops it."""
         self.conn.execute(
-            "UPDATE journal SET state = 'filed', envelope_id = ?, error = NULL WHERE id = ?",
-            (envelope_id, journal_id),
-        )
+            "UPDATE journal SET state = ?, envelope_id = ?, error = ? WHERE id = ?",
+            ("filed" if unparseable is None else "unparseable", envelope_id, unparseable,
+             journal_id),
+        )  # fmt: skip
 
     def journal_failed(self, journal_id: int, error: str) -> None:
-        """Keep a journal row that could not be filed, with the reason."""
+        """Keep a journal row that could not be filed (or parsed again), with the reason."""
         self.conn.execute(
-            "UPDATE journal SET state = 'failed', error = ? WHERE id = ?", (error, journal_id)
+            "UPDATE journal SET state = CASE WHEN envelope_id IS NULL THEN 'failed' "
+            "ELSE 'unparseable' END, error = ? WHERE id = ?",
+            (error, journal_id),
         )
 
-    def journal_unfiled(self) -> list[tuple[int, bytes, str | None]]:
-        """Journal rows not yet filed, oldest first: (id, raw, raw_sha256)."""
-        return self.conn.execute(
-            "SELECT id, raw, raw_sha256 FROM journal WHERE state = 'received' ORDER BY id"
+    def journal_reread(self, journal_id: int) -> int:
+        """A row for a filed row's content read again, as its revision; the first is done."""
+        self.conn.execute(
+            "UPDATE journal SET state = 'filed', error = NULL WHERE id = ?", (journal_id,)
+        )
+        return int(
+            self._one(
+                "INSERT INTO journal (channel, account, idem_key, received_at, raw, raw_sha256, "
+                "format, digest, revision_of) SELECT channel, account, idem_key || '#reread', "
+                "received_at, raw, raw_sha256, format, digest, id FROM journal WHERE id = ? "
+                "RETURNING id",
+                journal_id,
+            )[0]
+        )
+
+    def journal_unfiled(self) -> list[JournalRow]:
+        """Journal rows waiting to be filed, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE state = 'received' ORDER BY id"
         ).fetchall()
+        return [JournalRow(*row) for row in rows]
 
     # -- identity graph (DedupeState) ---------------------------------------------------
 
@@ -882,8 +943,10 @@ class Tx:
             "FROM notifications WHERE state = 'dead' ORDER BY first_queued_at"
         ).fetchall()
         intake = self.conn.execute(
-            "SELECT 'intake:' || id, channel || '/' || account, 0, error, received_at "
-            "FROM journal WHERE state = 'failed' ORDER BY id"
+            "SELECT 'intake:' || id, channel || '/' || account, 0, "
+            "CASE state WHEN 'conflict' THEN 'conflict: other content under a key received "
+            "before' WHEN 'unparseable' THEN 'unparseable: ' || coalesce(error, 'no text') "
+            f"ELSE error END, received_at FROM journal WHERE state IN {_INTAKE_DEAD} ORDER BY id"
         ).fetchall()
         keys = ("id", "subject", "attempts", "last_error", "since")
         letters = [dict(zip(keys, r, strict=True)) for r in (*handoffs, *notifications, *intake)]
@@ -895,9 +958,11 @@ class Tx:
     def revive_dead(self, kind: str, key: str, now: float) -> bool:
         """Put one dead letter back in its queue; False if there is no such dead letter."""
         if kind == "intake":
+            # A conflict replayed is a message of its own, not a revision of the first.
             cur = self.conn.execute(
-                "UPDATE journal SET state = 'received', error = NULL "
-                "WHERE id = ? AND state = 'failed'",
+                "UPDATE journal SET state = 'received', error = NULL, revision_of = "
+                "CASE state WHEN 'conflict' THEN NULL ELSE revision_of END "
+                f"WHERE id = ? AND state IN {_INTAKE_DEAD}",
                 (key,),
             )
         else:
@@ -915,11 +980,11 @@ class Tx:
     def drop_dead(self, kind: str, key: str) -> bool:
         """Set a dead letter aside for good (kept, marked dropped)."""
         table, column = _DEAD_LETTER_TABLES[kind]
-        dead = "failed" if kind == "intake" else "dead"
+        dead = _INTAKE_DEAD if kind == "intake" else "('dead')"
         dropped = (
             self.conn.execute(
-                f"UPDATE {table} SET state = 'dropped' WHERE {column} = ? AND state = ?",
-                (key, dead),
+                f"UPDATE {table} SET state = 'dropped' WHERE {column} = ? AND state IN {dead}",
+                (key,),
             ).rowcount
             == 1
         )
@@ -1074,75 +1139,76 @@ class Tx:
         )
         return int(row[0]), int(row[1])
 
-    # -- web chat sessions ----------------------------------------------------------------
+    # -- adapter state (channels.contract.StatePort) ---------------------------------------
 
-    def chat_session(self, token_hash: str) -> ChatSession | None:
-        """A session by the hash of its token."""
+    def state_get(self, channel: str, key: str) -> bytes | None:
+        """A channel's value under `key`."""
         row = self._one(
-            "SELECT s.id, s.language, s.identity, coalesce(max(n.seq), 0) FROM chat_sessions s "
-            "LEFT JOIN chat_notices n ON n.session = s.id WHERE s.token_hash = ? GROUP BY s.id",
-            token_hash,
+            "SELECT value FROM adapter_state WHERE channel = ? AND key = ?", channel, key
         )
-        return None if row is None else ChatSession(row[0], row[1], row[3], row[2])
+        return None if row is None else bytes(row[0])
 
-    def create_chat_session(
-        self, token_hash: str, language: str, identity: str | None, now: str
-    ) -> ChatSession:
-        """Start a new session."""
-        session_id = new_ulid()
-        self.conn.execute(
-            "INSERT INTO chat_sessions (id, token_hash, created_at, last_seen, language, identity)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (session_id, token_hash, now, now, language, identity),
-        )
-        return ChatSession(session_id, language, 0, identity)
+    def state_items(self, channel: str, prefix: str) -> list[tuple[str, bytes]]:
+        """A channel's keys that start with `prefix`, in order, with their values."""
+        # A range, not LIKE: keys are the channel's own text, `%` and `_` included.
+        rows = self.conn.execute(
+            "SELECT key, value FROM adapter_state WHERE channel = ? AND key >= ? AND key < ? "
+            "ORDER BY key",
+            (channel, prefix, prefix + "\U0010ffff"),
+        ).fetchall()
+        return [(key, bytes(value)) for key, value in rows]
 
-    def append_notice(self, session_id: str, notification_id: str, notice: Notice) -> Notice:
-        """Append a notice (its seq assigned here) once per notification; return it as kept."""
+    def state_put(self, channel: str, changes: Mapping[str, bytes | None], now: str) -> None:
+        """Set (or, for None, delete) a channel's keys."""
+        for key, value in changes.items():
+            if value is None:
+                self.conn.execute(
+                    "DELETE FROM adapter_state WHERE channel = ? AND key = ?", (channel, key)
+                )
+            else:
+                self.conn.execute(
+                    "INSERT INTO adapter_state (channel, key, value, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (channel, key) "
+                    "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (channel, key, value, now),
+                )
+
+    def state_append(
+        self, channel: str, stream: str, key: str, value: bytes, now: str
+    ) -> StateEntry:
+        """Append to a stream once per key; the entry as kept."""
         row = self._one(
-            f"SELECT {_NOTICE_COLUMNS} FROM chat_notices WHERE notification_id = ?",
-            notification_id,
+            "SELECT seq, value FROM adapter_streams WHERE channel = ? AND key = ?", channel, key
         )
         if row is not None:
-            return _notice(row)
-        seq = self._one(
-            "SELECT coalesce(max(seq), 0) + 1 FROM chat_notices WHERE session = ?", session_id
-        )[0]
-        notice = msgspec.structs.replace(notice, seq=seq)
+            return StateEntry(row[0], bytes(row[1]))
+        seq = self.state_last(channel, stream) + 1
         self.conn.execute(
-            "INSERT INTO chat_notices (session, seq, notification_id, kind, ticket, text, at, "
-            "attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                session_id,
-                seq,
-                notification_id,
-                notice.kind,
-                notice.ticket,
-                notice.text,
-                notice.at,
-                msgspec.json.encode(notice.attachments).decode(),
-            ),
+            "INSERT INTO adapter_streams (channel, stream, seq, key, value, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (channel, stream, seq, key, value, now),
         )
-        return notice
+        return StateEntry(seq, value)
 
-    def notices_after(self, session_id: str, after: int) -> list[Notice]:
-        """A session's notices after a sequence number."""
+    def state_entries(self, channel: str, stream: str, after: int) -> list[StateEntry]:
+        """A stream's entries after `after`."""
         rows = self.conn.execute(
-            f"SELECT {_NOTICE_COLUMNS} FROM chat_notices WHERE session = ? AND seq > ? "
-            f"ORDER BY seq",
-            (session_id, after),
+            "SELECT seq, value FROM adapter_streams WHERE channel = ? AND stream = ? AND seq > ? "
+            "ORDER BY seq",
+            (channel, stream, after),
         ).fetchall()
-        return [_notice(r) for r in rows]
+        return [StateEntry(seq, bytes(value)) for seq, value in rows]
 
-    def notice_file(self, session_id: str, attachment_id: str) -> bool:
-        """Whether a notice of the session carries the file."""
-        row = self._one(
-            "SELECT 1 FROM chat_notices, json_each(chat_notices.attachments) AS file "
-            "WHERE session = ? AND json_extract(file.value, '$.id') = ? LIMIT 1",
-            session_id,
-            attachment_id,
+    def state_last(self, channel: str, stream: str) -> int:
+        """The seq of a stream's last entry, 0 for none."""
+        return int(
+            self._one(
+                "SELECT coalesce(max(seq), 0) FROM adapter_streams "
+                "WHERE channel = ? AND stream = ?",
+                channel,
+                stream,
+            )[0]
         )
-        return row is not None
 
     # -- operations ------------------------------------------------------------------------
 
@@ -1160,7 +1226,7 @@ class Tx:
             "dead": self._one(
                 "SELECT (SELECT count(*) FROM handoffs WHERE state = 'dead') + "
                 "(SELECT count(*) FROM notifications WHERE state = 'dead') + "
-                "(SELECT count(*) FROM journal WHERE state = 'failed')"
+                f"(SELECT count(*) FROM journal WHERE state IN {_INTAKE_DEAD})"
             )[0],
         }
 

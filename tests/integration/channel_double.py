@@ -1,28 +1,57 @@
-"""A test-only channel plug-in (never shipped): accounts that stay up or crash on purpose.
+"""A test-only channel plug-in (never shipped) that exercises the channel contract end to end.
 
 Registered for a test daemon through an entry point in a dist-info folder on its PYTHONPATH,
-as a third-party channel package would be; it stands in for the messenger channel, whose
-adapter is not installed yet.
+as a third-party channel package would be; it stands in for the messenger channel (and, for
+fallbacks, the SMS channel), whose adapters are not installed yet. Its accounts stay up or
+crash on purpose, hand the intake raw deliveries (journal first, parsed after), and answer
+deliveries as the address asks: throttled once, blocked for good, or with a receipt that
+overtakes the answer to the attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, cast
 
 import trio
+import trio_asyncio
 from pydantic import BaseModel, ConfigDict
 from starlette.routing import BaseRoute
 
-from channels.contract import AccountSpec, Adapter, Channel, Deliver, Lane, Ports
+from channels.contract import (
+    AccountSpec,
+    Adapter,
+    Channel,
+    Deliver,
+    DeliveryFailed,
+    Lane,
+    Outbound,
+    Parser,
+    Ports,
+    RawInbound,
+    Received,
+    Sender,
+    Sent,
+    Unparseable,
+    rfc3339,
+)
 
 
 class DoubleAccount(BaseModel):
-    """[accounts.NAME]: `steady` stays up; `crashing` fails a moment after each start."""
+    """[accounts.NAME]: `steady` stays up; `crashing` fails a moment after each start.
+
+    `inbound`: deliveries the account receives once up, each `USER\\nTEXT`, where USER may link
+    a phone the channel vouches for (`42+phone:+79161234567`); one that starts with `!` cannot
+    be parsed.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     behaviour: Literal["steady", "crashing"] = "steady"
+    channel: Literal["messenger", "sms"] = "messenger"
+    inbound: list[str] = []
 
 
 class DoubleFile(BaseModel):
@@ -33,35 +62,109 @@ class DoubleFile(BaseModel):
     accounts: dict[str, DoubleAccount] = {}
 
 
+def parse(received: Received) -> RawInbound:
+    """The double's parser: `USER[+phone:NUMBER]\\nTEXT`."""
+    if received.payload.startswith(b"!"):
+        raise Unparseable("the payload starts with '!'")
+    user, _, text = received.payload.decode().partition("\n")
+    user, _, phone = user.partition("+phone:")
+    links = [Sender("phone", phone, verified=True)] if phone else []
+    kind = "phone" if received.channel == "sms" else "telegram"
+    return RawInbound(
+        channel=received.channel,
+        account=received.account,
+        idempotency_key=received.idempotency_key,
+        channel_message_id=received.idempotency_key,
+        sender=Sender(kind, user, verified=True),
+        text=text,
+        received_at=received.received_at,
+        verified_links=links,
+    )
+
+
 class DoubleAdapter:
-    """Counts its runs; a crashing one raises 50 ms after it said it was up."""
+    """Counts its runs and what it was handed to deliver; a crashing one raises 50 ms after
+    it said it was up."""
 
-    channel: Channel = "messenger"
-    deliver: Deliver | None = None
     websocket_max_message = 0
-    lane = Lane()
+    lane = Lane(attempt_timeout=5.0)
 
-    def __init__(self, spec: AccountSpec) -> None:
+    def __init__(self, spec: AccountSpec, ports: Ports) -> None:
+        settings = cast(DoubleAccount, spec.settings)
+        self.channel: Channel = spec.channel
         self.account = spec.account
-        self.behaviour = cast(DoubleAccount, spec.settings).behaviour
+        self.behaviour = settings.behaviour
+        self.inbound = settings.inbound
+        self.ports = ports
         self.runs = 0
+        self.loop = ""
+        self.receipts: list[dict[str, object]] = []
+        self.deliveries: list[dict[str, object]] = []
 
     def routes(self) -> Sequence[BaseRoute]:
         return []
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.runs += 1
+        # As the email and Telegram adapters do: an asyncio library's call, in the daemon's
+        # asyncio loop (it raises if the daemon opened none).
+        self.loop = await trio_asyncio.aio_as_trio(_running_loop)()
         task_status.started()
         if self.behaviour == "crashing":
             await trio.sleep(0.05)
             raise ConnectionResetError(f"the double's peer hung up (run {self.runs})")
+        for index, payload in enumerate(self.inbound):
+            received = Received(
+                channel=self.channel,
+                account=self.account,
+                idempotency_key=f"{self.account}:{index}",
+                received_at=rfc3339(datetime.now(UTC)),
+                content_type="text/plain; charset=utf-8",
+                payload=payload.encode(),
+                sender=Sender("telegram", payload.partition("\n")[0].partition("+")[0]),
+            )
+            receipt = await self.ports.intake.receive(
+                received, {f"{self.account}:next": b"%d" % (index + 1)}
+            )
+            self.receipts.append(
+                {"key": received.idempotency_key, "redelivery": receipt.redelivery}
+            )
         await trio.sleep_forever()
 
     def stop_intake(self) -> None:
         pass
 
     def detail(self) -> dict[str, object]:
-        return {"runs": self.runs}
+        return {
+            "runs": self.runs,
+            "asyncio": self.loop,
+            "receipts": self.receipts,
+            "deliveries": self.deliveries,
+        }
+
+    @property
+    def deliver(self) -> Deliver:
+        return self._deliver
+
+    async def _deliver(self, message: Outbound) -> Sent:
+        """Answer as the address asks: `throttled-*` once with a 429, `blocked-*` for good,
+        `early-*` with a receipt sent before the answer; anything else taken."""
+        attempts = sum(1 for d in self.deliveries if d["id"] == message.id) + 1
+        self.deliveries.append({"id": message.id, "address": message.address, "attempt": attempts})
+        if message.address.startswith("throttled-") and attempts == 1:
+            raise DeliveryFailed("429 Too Many Requests", retry_after=0.5)
+        if message.address.startswith("blocked-"):
+            raise DeliveryFailed("403 Forbidden: bot was blocked by the user", permanent=True)
+        reference = f"ref-{message.id}"
+        if message.address.startswith("early-"):
+            assert self.ports.reports is not None
+            await self.ports.reports.report(self.channel, reference, delivered=True)
+        return Sent(references=(reference,))
+
+
+async def _running_loop() -> str:
+    """The class of the asyncio loop this coroutine runs in."""
+    return type(asyncio.get_running_loop()).__name__
 
 
 class DoublePlugin:
@@ -69,15 +172,16 @@ class DoublePlugin:
 
     name = "messenger"
     settings_model: type[BaseModel] = DoubleFile
+    parsers: Mapping[Channel, Parser] = {"messenger": Parser(parse), "sms": Parser(parse)}
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         file = cast(DoubleFile, settings)
         if not file.enabled:
             return []
-        return [AccountSpec("messenger", name, spec) for name, spec in file.accounts.items()]
+        return [AccountSpec(spec.channel, name, spec) for name, spec in file.accounts.items()]
 
     def build(self, spec: AccountSpec, settings: Callable[[], BaseModel], ports: Ports) -> Adapter:
-        return DoubleAdapter(spec)
+        return DoubleAdapter(spec, ports)
 
 
 PLUGIN = DoublePlugin()

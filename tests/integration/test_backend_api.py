@@ -16,7 +16,6 @@ from starlette.routing import Route, WebSocketRoute
 from channels.contract import Ports
 from channels.webchat import PLUGIN
 from channels.webchat.config import WebchatSettings
-from channels.webchat.sessions import SessionStore
 from normaliser.damm import check_digit
 from router.api import Api, build_app
 
@@ -576,7 +575,7 @@ def _route_table() -> set[tuple[str, str]]:
     and the WebSocket /chat/ws (no OpenAPI operation; docs/api.md describes it) are left out.
     """
     nothing: Any = None
-    ports = Ports(nothing, nothing, nothing, stores={SessionStore: nothing})
+    ports = Ports(nothing, nothing, nothing, nothing, nothing)
     app = build_app(
         Api(nothing),
         [

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
 from .channel_double import install
-from .daemon import REPO, DaemonProcess, open_chat
+from .daemon import REPO, DaemonProcess, feed_all, open_chat
 from .test_public_edge import metric
+
+T = TypeVar("T")
 
 DOUBLE = """
 enabled = true
@@ -27,6 +30,11 @@ async def status(daemon: DaemonProcess) -> dict[str, Any]:
     async with daemon.admin() as admin:
         body: dict[str, Any] = (await admin.get("/api/v1/admin/status")).json()
     return body
+
+
+def health(account: dict[str, Any]) -> dict[str, Any]:
+    """An account's supervision figures and the double's own counts, without its traffic."""
+    return {k: account[k] for k in ("state", "restarts", "last_error", "runs", "asyncio")}
 
 
 async def accounts(daemon: DaemonProcess) -> dict[str, Any]:
@@ -50,7 +58,13 @@ async def test_accounts_are_supervised_and_reloaded_one_by_one(tmp_path: Path) -
         found = await accounts(daemon)
         assert found["crashing"]["restarts"] >= 3
         assert "ConnectionResetError" in found["crashing"]["last_error"]
-        assert found["steady"] == {"state": "up", "restarts": 0, "last_error": None, "runs": 1}
+        assert health(found["steady"]) == {
+            "state": "up",
+            "restarts": 0,
+            "last_error": None,
+            "runs": 1,
+            "asyncio": "TrioEventLoop",
+        }
         assert metric(daemon, "omnirouter_channel_restarts_total") >= 3
         async with open_chat(daemon) as chat:  # the other channels are untouched
             assert (await chat.write("Справка не пришла"))["type"] == "accepted"
@@ -78,9 +92,123 @@ async def test_accounts_are_supervised_and_reloaded_one_by_one(tmp_path: Path) -
             await trio.sleep(0.05)
         found = await accounts(daemon)
         assert found["added"]["restarts"] >= 1
-        assert found["steady"] == {"state": "up", "restarts": 0, "last_error": None, "runs": 1}
+        assert health(found["steady"]) == {
+            "state": "up",
+            "restarts": 0,
+            "last_error": None,
+            "runs": 1,
+            "asyncio": "TrioEventLoop",
+        }
         assert daemon.process.pid == pid and daemon.process.poll() is None
         ready = (await status(daemon))["ready"]
         assert ready is True
+    finally:
+        daemon.stop()
+
+
+CONTRACT = """
+enabled = true
+[accounts.default]
+channel = "sms"
+[accounts.bot]
+inbound = [
+    "early-1\\nНужна справка о доходах",
+    "throttled-2\\nНе пришёл ответ на заявление",
+    "blocked-3+phone:+79161234567\\nПрошу выдать выписку из реестра",
+    "muted-4\\nВопрос о пособии на ребёнка",
+    "!unreadable-5",
+]
+"""
+
+
+async def wait_for(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
+    """Poll `probe` (bounded) until it returns something."""
+    for _ in range(400):
+        found = await probe()
+        if found is not None:
+            return found
+        await trio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
+    """Raw deliveries are journalled and parsed after; a receipt that overtakes the answer to
+    its attempt, a throttle, a block that falls back to SMS, a suppressed address and an
+    unreadable delivery each end as the platform promises."""
+    daemon = DaemonProcess(tmp_path / "daemon")
+    daemon.env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(install(tmp_path / "site"))])
+    messenger = daemon.config / "channels" / "messenger.toml"
+    messenger.write_text('enabled = true\n[accounts.default]\nchannel = "sms"\n')
+    daemon.start()
+    try:
+        async with daemon.admin() as admin:
+            muted = {"address": "muted-4", "channel": "messenger", "reason": "stop_requested"}
+            assert (await admin.post("/api/v1/admin/suppressions", json=muted)).status_code == 201
+        messenger.write_text(CONTRACT)
+        daemon.signal(signal.SIGHUP)  # the bot account starts and receives its deliveries
+
+        async def all_filed() -> list[dict[str, Any]] | None:
+            found = [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
+            return found if len(found) == 5 else None
+
+        envelopes = {e["channel_message_id"]: e for e in await wait_for(all_filed, "5 filed")}
+        unreadable = envelopes["bot:4"]
+        assert unreadable["flags"] == ["unparseable"] and unreadable["text"] == ""
+        async with daemon.backend() as backend:
+            raw = await backend.get(f"/api/v1/raw/{unreadable['raw']['id']}")
+        assert raw.status_code == 200 and raw.content == b"!unreadable-5"
+        assert raw.headers["content-type"].startswith("text/plain")
+        assert envelopes["bot:0"]["raw"]["size"] == len("early-1\nНужна справка о доходах".encode())
+
+        async def deliveries() -> dict[str, list[dict[str, Any]]]:
+            found = await accounts(daemon)
+            sent = [
+                *found["bot"]["deliveries"],
+                *(await status(daemon))["channels"]["sms"]["accounts"]["default"]["deliveries"],
+            ]
+            by_address: dict[str, list[dict[str, Any]]] = {}
+            for delivery in sent:
+                by_address.setdefault(delivery["address"], []).append(delivery)
+            return by_address
+
+        async def settled() -> dict[str, list[dict[str, Any]]] | None:
+            found = await deliveries()
+            return (
+                found
+                if {"early-1", "throttled-2", "+79161234567"} <= set(found)
+                and len(found["throttled-2"]) == 2
+                else None
+            )
+
+        sent = await wait_for(settled, "the deliveries")
+        assert "muted-4" not in sent  # suppressed: no automatic message
+        assert "!unreadable-5" not in sent and "unreadable-5" not in sent  # nothing to answer
+
+        async def notification(delivery: dict[str, Any], state: str) -> dict[str, Any] | None:
+            async with daemon.backend() as backend:
+                found: dict[str, Any] = (
+                    await backend.get(f"/api/v1/notifications/{delivery['id']}")
+                ).json()
+            return found if found["state"] == state else None
+
+        early = await wait_for(
+            lambda: notification(sent["early-1"][0], "delivered"), "the early receipt applied"
+        )
+        assert [h["state"] for h in early["history"]][-2:] == ["sent", "delivered"]
+        throttled = await wait_for(lambda: notification(sent["throttled-2"][0], "sent"), "sent")
+        assert "throttled" in [h["event"] for h in throttled["history"]]
+        assert throttled["attempts"] == 1  # the throttle is not counted as a failed attempt
+        fallback = await wait_for(lambda: notification(sent["+79161234567"][0], "sent"), "sent")
+        assert fallback["channel"] == "sms"
+
+        async with daemon.admin() as admin:
+            letters = (await admin.get("/api/v1/admin/dlq")).json()["dead_letters"]
+        intake = [letter for letter in letters if letter["id"].startswith("intake:")]
+        assert [letter["last_error"] for letter in intake] == [
+            "unparseable: the payload starts with '!'"
+        ]
+        suppressed = [letter for letter in letters if "suppressed" in (letter["last_error"] or "")]
+        assert len(suppressed) == 1  # muted-4's confirmation: no other verified channel
+        assert daemon.process is not None and daemon.process.poll() is None
     finally:
         daemon.stop()

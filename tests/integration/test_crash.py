@@ -38,10 +38,12 @@ class Session:
         return f"s{self.index}-m{len(self.sent)}-{secrets.token_hex(4)}"
 
 
-def citizen_text() -> str:
-    """Letters-only words: no identifiers, and unlike any other message."""
+def citizen_text(client_id: str) -> str:
+    """Letters-only words: no identifiers, unlike any other message, and the same each time
+    the message is sent again (a resend is the same message, not a new one under its id)."""
+    chance = random.Random(client_id)
     return " ".join(
-        "".join(random.choices(string.ascii_lowercase, k=random.randint(4, 9))) for _ in range(10)
+        "".join(chance.choices(string.ascii_lowercase, k=chance.randint(4, 9))) for _ in range(10)
     )
 
 
@@ -49,7 +51,7 @@ def message(client_id: str) -> dict[str, Any]:
     return {
         "type": "message",
         "client_id": client_id,
-        "text": citizen_text(),
+        "text": citizen_text(client_id),
         "topic": None,
         "attachments": [],
     }
@@ -120,11 +122,11 @@ async def resend(daemon: DaemonProcess, session: Session, resent_ids: dict[str, 
         welcome = await client.hello(session.token)
         assert welcome["session"] == session.token, "the session did not survive the crash"
         for client_id in unacked:
-            frame = await client.write(citizen_text(), client_id)
+            frame = await client.write(citizen_text(client_id), client_id)
             assert frame["type"] == "accepted", frame
             session.accepted[client_id] = frame
         for client_id in again:
-            frame = await client.write(citizen_text(), client_id)
+            frame = await client.write(citizen_text(client_id), client_id)
             assert frame["type"] == "accepted", frame
             first = session.accepted[client_id]
             assert frame["envelope_id"] == first["envelope_id"], (client_id, first, frame)
@@ -140,7 +142,7 @@ async def fresh_ticket(daemon: DaemonProcess, session: Session) -> None:
         session.token = client.session
         client_id = session.client_id()
         session.sent.append(client_id)
-        frame = await client.write(citizen_text(), client_id)
+        frame = await client.write(citizen_text(client_id), client_id)
         assert frame["type"] == "accepted" and frame["ticket"]["is_new"], frame
         session.accepted[client_id] = frame
 

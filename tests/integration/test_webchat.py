@@ -103,12 +103,13 @@ async def test_a_reused_client_id_with_other_text_keeps_the_first_and_is_counted
     module_daemon: DaemonProcess,
 ) -> None:
     """A client_id reused for other text gets the first answer (the key's promise); the first
-    text stays, and the conflict is counted and logged rather than passing unseen."""
+    text stays, and the second is counted, logged and kept as a dead letter rather than
+    passing unseen."""
 
     async def conflicts() -> float:
         async with module_daemon.admin() as admin:
             text = (await admin.get("/metrics")).text
-        series = 'omnirouter_inbound_conflicting_redeliveries_total{channel="webchat"} '
+        series = 'omnirouter_inbound_changed_content_total{channel="webchat",kind="conflict"} '
         found = [line for line in text.splitlines() if line.startswith(series)]
         return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
@@ -123,8 +124,12 @@ async def test_a_reused_client_id_with_other_text_keeps_the_first_and_is_counted
     assert filed["text"] == "Не пришла справка о доходах"
     assert await conflicts() == before + 1
     assert any(
-        r["msg"].startswith("webchat redelivery with other text") for r in module_daemon.log_lines()
+        r["msg"].startswith("webchat key received again with other content")
+        for r in module_daemon.log_lines()
     )
+    async with module_daemon.admin() as admin:
+        letters = (await admin.get("/api/v1/admin/dlq")).json()["dead_letters"]
+    assert any(letter["last_error"].startswith("conflict") for letter in letters)
 
 
 async def test_follow_up_joins_the_ticket_without_a_new_confirmation(

@@ -15,8 +15,8 @@ from normaliser.damm import is_valid
 from normaliser.envelope import envelope_decoder
 from normaliser.normalise import normalise
 from router.notifier import Notifier
-from router.pipeline import Filed, Filer, file_inbound
-from router.store.transaction import Tx
+from router.pipeline import Filed, Filer, Origin, file_inbound
+from router.store.transaction import JournalEntry, Tx
 from router.templates import Templates
 from router.tickets import CLOSED_STATUSES, Catalogue, TicketNumbering, load_catalogue
 
@@ -80,10 +80,19 @@ class Citizen:
             conversation_hint=conversation
             or (f"chat:{self.session}" if self.verified else f"form:{self.sent}"),
         )
-        journal_id, _, _ = self.tx.journal_append(
-            raw.channel, raw.account, raw.idempotency_key, raw.received_at, b"raw"
+        row = self.tx.journal_append(
+            JournalEntry(
+                raw.channel,
+                raw.account,
+                raw.idempotency_key,
+                raw.received_at,
+                b"raw",
+                None,
+                "inbound",
+                None,
+            )
         )
-        return file_inbound(self.tx, self.rules, journal_id, raw, normalise(raw.text), NOW)
+        return file_inbound(self.tx, self.rules, Origin(row.id), raw, normalise(raw.text), NOW)
 
     def envelope(self, filed: Filed) -> dict[str, object]:
         body = self.tx.envelope_body(filed.acceptance.envelope_id or "")

@@ -63,7 +63,7 @@ async def test_failed_filing_keeps_the_message_and_replay_files_it(tmp_path: Pat
         current[0] = rules
         journal_id = letter["id"].removeprefix("intake:")
         assert await db.write(lambda conn: Tx(conn).revive_dead("intake", journal_id, 0))
-        assert await intake.refile_pending() == 1
+        assert await intake.file_pending() == 1
         again = await intake.accept(message("m1"))
         assert again.redelivery and again.ticket_number is not None
         envelopes = await db.read(

@@ -16,7 +16,7 @@ import trio
 from router.retry import RetryPolicy
 from router.store.blobs import BlobTooLarge, FileBlobStore, from_bytes
 from router.store.database import Database, connect, migrate
-from router.store.transaction import Tx
+from router.store.transaction import JournalEntry, Tx
 
 # Seconds after which a writer caller still waiting is taken to be left behind for good.
 HANG_DEADLINE = 10.0
@@ -93,10 +93,10 @@ async def test_committed_writes_survive_reopen(tmp_path: Path) -> None:
 def test_migrations_apply_once(tmp_path: Path) -> None:
     """Migrating twice applies nothing the second time."""
     conn = connect(tmp_path / "db.sqlite")
-    assert migrate(conn) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(conn) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert migrate(conn) == []
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"journal", "envelopes", "tickets", "notifications", "chat_notices"} <= tables
+    assert {"journal", "envelopes", "tickets", "notifications", "adapter_state"} <= tables
     conn.close()
 
 
@@ -148,7 +148,13 @@ def test_a_transaction_lost_to_a_full_disk_fails_its_callers(tmp_path: Path) -> 
 
     async def write_on_a_full_disk() -> None:
         journal_id = await db.write(
-            lambda c: Tx(c).journal_append("webchat", "portal", "k", "2026", b"raw")[0]
+            lambda c: (
+                Tx(c)
+                .journal_append(
+                    JournalEntry("webchat", "portal", "k", "2026", b"raw", None, "inbound", None)
+                )
+                .id
+            )
         )
 
         def fill_the_disk(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,247 @@
+"""Journal first, parse later: what a peer delivered is committed before its channel's parser
+reads it; what cannot be read is filed flagged and kept as a dead letter; a key that comes
+again with other content is a revision or a conflict by the channel's rule; adapter state is
+committed with the inbound it belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from channels.contract import (
+    ChangedContent,
+    Channel,
+    Parser,
+    RawInbound,
+    Received,
+    Sender,
+    Unparseable,
+)
+from normaliser.envelope import Envelope, envelope_decoder
+from router.channel_ports import ChannelState
+from router.intake import RAW_INLINE_BYTES, Intake
+from router.store.blobs import FileBlobStore
+from router.store.database import Database
+from router.store.transaction import Tx
+
+from .test_filing import filer
+
+
+class LineParser:
+    """A channel whose payload is `FROM\\nTEXT`; it counts its calls and can be broken."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.broken = False
+
+    def parse(self, received: Received) -> RawInbound:
+        self.calls += 1
+        if self.broken:
+            raise Unparseable("no blank line after the headers")
+        sender, _, text = received.payload.decode().partition("\n")
+        return RawInbound(
+            channel="sms",
+            account="wrong-account-the-journal-overrides",
+            idempotency_key="ignored",
+            channel_message_id=received.idempotency_key,
+            sender=Sender("phone", sender, verified=True),
+            text=text,
+            received_at=received.received_at,
+        )
+
+
+def delivery(key: str, payload: bytes, *, sender: str = "+79161234567") -> Received:
+    """An SMS-like delivery on account `short`."""
+    return Received(
+        channel="sms",
+        account="short",
+        idempotency_key=key,
+        received_at="2026-12-02T09:00:00.000Z",
+        content_type="text/plain",
+        payload=payload,
+        metadata={"source_addr": sender},
+        sender=Sender("phone", sender),
+    )
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(tmp_path / "db.sqlite")
+    database.open()
+    yield database
+    database.close()
+
+
+def intake_for(
+    db: Database, tmp_path: Path, parser: LineParser, rule: ChangedContent = "conflict"
+) -> Intake:
+    parsers: Mapping[Channel, Parser] = {"sms": Parser(parser.parse, rule)}
+    return Intake(
+        db, FileBlobStore(tmp_path / "blobs"), filer, lambda: 20000, lambda _: None, lambda: parsers
+    )
+
+
+async def envelopes(db: Database) -> list[Envelope]:
+    rows = await db.read(lambda c: c.execute("SELECT body FROM envelopes ORDER BY seq").fetchall())
+    return [envelope_decoder.decode(body) for (body,) in rows]
+
+
+async def notifications(db: Database) -> int:
+    return int(
+        await db.read(lambda c: c.execute("SELECT count(*) FROM notifications").fetchone()[0])
+    )
+
+
+async def test_received_bytes_are_committed_before_they_are_parsed(
+    db: Database, tmp_path: Path
+) -> None:
+    parser = LineParser()
+    intake = intake_for(db, tmp_path, parser)
+    payload = "+79161234567\nНужна справка".encode()
+    receipt = await intake.receive(delivery("m1", payload))
+    assert receipt.redelivery is False and receipt.changed is None
+    assert parser.calls == 0 and await envelopes(db) == []  # answered before any parsing
+
+    assert await intake.file_pending() == 1
+    [envelope] = await envelopes(db)
+    assert envelope.text == "Нужна справка" and envelope.ticket is not None
+    # The journal's channel, account and key stand, whatever the parser said.
+    assert envelope.channel_account == "short"
+    assert not isinstance(envelope.raw, msgspec.UnsetType)
+    assert envelope.raw.content_type == "text/plain" and envelope.raw.size == len(payload)
+    kept = await intake.received(int(envelope.raw.id))
+    assert kept is not None and kept.payload == payload
+    assert await notifications(db) == 1  # the confirmation
+
+
+async def test_a_large_delivery_is_kept_in_the_blob_store_and_read_back(
+    db: Database, tmp_path: Path
+) -> None:
+    intake = intake_for(db, tmp_path, LineParser())
+    text = "Прошу выдать справку. " * (RAW_INLINE_BYTES // 20)
+    await intake.receive(delivery("big", f"+79161234567\n{text}".encode()))
+    assert await intake.file_pending() == 1
+    [envelope] = await envelopes(db)
+    assert envelope.text.startswith("Прошу выдать справку.")
+    [(inline,)] = await db.read(lambda c: c.execute("SELECT raw FROM journal").fetchall())
+    assert inline == b""
+
+
+async def test_what_the_parser_cannot_read_is_filed_flagged_and_replayed_later(
+    db: Database, tmp_path: Path
+) -> None:
+    parser = LineParser()
+    parser.broken = True
+    intake = intake_for(db, tmp_path, parser)
+    await intake.receive(delivery("m1", b"\xff\xfe not a message"))
+    assert await intake.file_pending() == 1
+    [envelope] = await envelopes(db)
+    assert envelope.flags == ["unparseable"] and envelope.text == ""
+    assert envelope.sender == Sender("phone", "+79161234567")  # the transport's, unverified
+    assert await notifications(db) == 0  # nothing can say whether answering is safe
+    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    assert letter["last_error"] == "unparseable: no blank line after the headers"
+
+    # Replayed while still unreadable: no second envelope, still a dead letter.
+    key = letter["id"].removeprefix("intake:")
+    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    await intake.file_pending()
+    assert len(await envelopes(db)) == 1
+    assert len(await db.read(lambda c: Tx(c).dead_letters())) == 1
+
+    # The parser fixed, the replay files the message as written and the letter is gone.
+    parser.broken = False
+    await db.write(
+        lambda c: c.execute(
+            "UPDATE journal SET raw = ? WHERE id = ?",
+            (msgspec.msgpack.encode(delivery("m1", "+79161234567\nСправка".encode())), key),
+        )
+    )
+    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    assert await intake.file_pending() == 1
+    flagged, read = await envelopes(db)
+    assert (read.text, read.flags, read.channel_message_id) == ("Справка", ["revision"], "m1")
+    assert read.ticket is not None and flagged.ticket is not None
+    assert read.ticket.number == flagged.ticket.number
+    assert await db.read(lambda c: Tx(c).dead_letters()) == []
+
+
+async def test_a_redelivery_is_answered_again_and_filed_once(db: Database, tmp_path: Path) -> None:
+    intake = intake_for(db, tmp_path, LineParser())
+    payload = "+79161234567\nСправка".encode()
+    await intake.receive(delivery("m1", payload))
+    again = await intake.receive(delivery("m1", payload))
+    assert again.redelivery is True
+    assert await intake.file_pending() == 1
+    assert len(await envelopes(db)) == 1
+
+
+async def test_other_content_under_a_known_key_is_a_conflict_kept_for_an_operator(
+    db: Database, tmp_path: Path
+) -> None:
+    intake = intake_for(db, tmp_path, LineParser())
+    await intake.receive(delivery("m1", "+79161234567\nПервое".encode()))
+    second = await intake.receive(delivery("m1", "+79161234567\nВторое".encode()))
+    assert second.changed == "conflict" and not second.redelivery
+    assert (await intake.receive(delivery("m1", "+79161234567\nВторое".encode()))).redelivery
+    await intake.file_pending()
+    assert [e.text for e in await envelopes(db)] == ["Первое"]
+    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    assert letter["last_error"].startswith("conflict")
+    # An operator who finds both real files the second as a message of its own.
+    assert await db.write(
+        lambda c: Tx(c).revive_dead("intake", letter["id"].removeprefix("intake:"), 0)
+    )
+    await intake.file_pending()
+    filed = await envelopes(db)
+    assert [e.text for e in filed] == ["Первое", "Второе"] and filed[1].flags == []
+
+
+async def test_a_revision_is_filed_flagged_without_a_second_answer(
+    db: Database, tmp_path: Path
+) -> None:
+    intake = intake_for(db, tmp_path, LineParser(), rule="revision")
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка о доходах".encode()))
+    await intake.file_pending()
+    edit = await intake.receive(
+        delivery("m1", "+79161234567\nНужна справка о доходах за 2025".encode())
+    )
+    assert edit.changed == "revision"
+    await intake.file_pending()
+    first, revised = await envelopes(db)
+    assert revised.flags == ["revision"] and revised.text.endswith("за 2025")
+    assert revised.ticket is not None and first.ticket is not None
+    assert revised.ticket.number == first.ticket.number
+    assert await notifications(db) == 1  # the first message's confirmation alone
+    assert await db.read(lambda c: Tx(c).dead_letters()) == []
+
+
+async def test_adapter_state_is_committed_with_its_inbound_even_a_redelivery(
+    db: Database, tmp_path: Path
+) -> None:
+    intake = intake_for(db, tmp_path, LineParser())
+    state = ChannelState(db, "sms")
+    payload = "+79161234567\nСправка".encode()
+    await intake.receive(delivery("m1", payload), {"short:offset": b"1"})
+    assert await state.get("short:offset") == b"1"
+    await intake.receive(delivery("m1", payload), {"short:offset": b"2", "short:part": None})
+    assert await state.get("short:offset") == b"2"
+
+
+async def test_the_state_port_keeps_values_and_streams(db: Database) -> None:
+    state = ChannelState(db, "sms")
+    other = ChannelState(db, "email")
+    await state.put({"parts:a%1": b"x", "parts:a%2": b"y", "partsb": b"z", "offset": b"7"})
+    assert await state.items("parts:") == [("parts:a%1", b"x"), ("parts:a%2", b"y")]
+    await state.put({"parts:a%1": None})
+    assert await state.items("parts:") == [("parts:a%2", b"y")]
+    assert await other.get("offset") is None  # each channel has its own
+
+    first = await state.append("log", "n1", b"one")
+    assert (first.seq, await state.append("log", "n1", b"again")) == (1, first)
+    assert (await state.append("log", "n2", b"two")).seq == 2
+    assert [e.value for e in await state.entries("log", 1)] == [b"two"]
+    assert await state.last("log") == 2 and await state.last("empty") == 0
