@@ -20,6 +20,8 @@ def rfc3339(moment: datetime) -> str:
 
 Channel = Literal["email", "sms", "messenger", "webchat", "form"]
 NoticeKind = Literal["confirmation", "status", "reply", "system"]
+# What a citizen may ask of us instead of writing a request; the router has one handler each.
+CommandName = Literal["status", "stop", "start", "help"]
 
 
 class Sender(msgspec.Struct, frozen=True):
@@ -285,6 +287,16 @@ class AccountSpec(NamedTuple):
     settings: object
 
 
+class CommandRow(NamedTuple):
+    """A row of the command table: phrases that, written as a whole message in any case, are
+    the command `name`; `language` is the one they are written in (None: a bot's "/start",
+    which says nothing of the citizen's)."""
+
+    name: CommandName
+    language: str | None
+    phrases: tuple[str, ...]
+
+
 class ChannelPlugin(Protocol):
     """What a channel package declares: its config file's model and how to build accounts."""
 
@@ -296,6 +308,12 @@ class ChannelPlugin(Protocol):
     @property
     def settings_model(self) -> type[BaseModel]:
         """The pydantic model of the whole file."""
+        ...
+
+    @property
+    def commands(self) -> Mapping[Channel, Sequence[CommandRow]]:
+        """Rows the channel adds to the shared command table for its messages, by channel,
+        tried first (Telegram's "/start"); most channels add none."""
         ...
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:

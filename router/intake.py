@@ -6,7 +6,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple, TypeVar
 
@@ -14,6 +14,7 @@ import msgspec
 import trio
 
 from channels.contract import Acceptance, RawInbound
+from normaliser.commands import COMMANDS, CommandTable
 from normaliser.envelope import Identifiers, envelope_decoder
 from normaliser.normalise import Normalised, normalise
 from router import metrics
@@ -50,12 +51,15 @@ class Intake:
         filer: Callable[[], Filer],
         max_chars: Callable[[], int],
         on_filed: Callable[[Filed], None],
+        commands: Mapping[str, CommandTable] | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.filer = filer
         self.max_chars = max_chars
         self.on_filed = on_filed
+        # By channel: a channel that adds no rows of its own reads the shared table.
+        self.commands = commands or {}
 
     async def accept(self, raw: RawInbound) -> Acceptance:
         """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
@@ -178,6 +182,7 @@ class Intake:
             language_hint=raw.language_hint,
             max_chars=self.max_chars(),
             ticket_length=self.filer().numbering.pattern_length,
+            commands=self.commands.get(raw.channel, COMMANDS),
         )
         if size <= INLINE_NORMALISE_CHARS:
             return work()

@@ -8,11 +8,12 @@ same way. Everything else in router/ knows channels only through channels.contra
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
 from channels.contract import ChannelPlugin
 from channels.webchat.sessions import SessionStore
+from normaliser.commands import COMMANDS, CommandTable
 from router.chat_store import ChatStore
 from router.store.database import Database
 
@@ -40,3 +41,13 @@ def planned() -> list[str]:
 def stores(db: Database) -> Mapping[object, object]:
     """The router's implementations of the store protocols channels define."""
     return {SessionStore: ChatStore(db)}
+
+
+def command_tables(plugins: Iterable[ChannelPlugin]) -> dict[str, CommandTable]:
+    """The command table of each channel that adds rows of its own: those rows, then the
+    shared ones (a channel missing here reads the shared table alone)."""
+    return {
+        channel: COMMANDS.with_rows(rows)
+        for plugin in plugins
+        for channel, rows in plugin.commands.items()
+    }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import cast
 
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, Adapter, Ports
+from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Ports
 
 from .adapter import WebchatChannel
 from .config import WebchatSettings
@@ -19,6 +20,8 @@ class WebchatPlugin:
 
     name = "webchat"
     settings_model: type[BaseModel] = WebchatSettings
+    # The chat's citizens write the shared commands; a form is always a request.
+    commands: Mapping[Channel, Sequence[CommandRow]] = MappingProxyType({})
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         """Both accounts while `enabled`; they read the rest of the file live, so only a new

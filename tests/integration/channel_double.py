@@ -7,7 +7,7 @@ adapter is not installed yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, cast
 
@@ -15,7 +15,7 @@ import trio
 from pydantic import BaseModel, ConfigDict
 from starlette.routing import BaseRoute
 
-from channels.contract import AccountSpec, Adapter, Channel, Deliver, Lane, Ports
+from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Deliver, Lane, Ports
 
 
 class DoubleAccount(BaseModel):
@@ -69,6 +69,10 @@ class DoublePlugin:
 
     name = "messenger"
     settings_model: type[BaseModel] = DoubleFile
+    # As a Telegram bot would: the app sends "/start" when a citizen first opens the bot.
+    commands: Mapping[Channel, Sequence[CommandRow]] = {
+        "messenger": (CommandRow("help", None, ("/start",)),)
+    }
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         file = cast(DoubleFile, settings)
