@@ -20,6 +20,8 @@ def rfc3339(moment: datetime) -> str:
 
 Channel = Literal["email", "sms", "messenger", "webchat", "form"]
 NoticeKind = Literal["confirmation", "status", "reply", "system"]
+# What a citizen may ask of us instead of writing a request; the router has one handler each.
+CommandName = Literal["status", "stop", "start", "help"]
 
 
 class Sender(msgspec.Struct, frozen=True):
@@ -390,6 +392,16 @@ class AccountSpec(NamedTuple):
     settings: object
 
 
+class CommandRow(NamedTuple):
+    """A row of the command table: phrases that, written as a whole message in any case, are
+    the command `name`; `language` is the one they are written in (None: a bot's "/start",
+    which says nothing of the citizen's)."""
+
+    name: CommandName
+    language: str | None
+    phrases: tuple[str, ...]
+
+
 class ChannelPlugin(Protocol):
     """What a channel package declares: its config file's model and how to build accounts."""
 
@@ -406,6 +418,12 @@ class ChannelPlugin(Protocol):
     @property
     def parsers(self) -> Mapping[Channel, Parser]:
         """How the router reads what its adapters hand IntakePort.receive, by channel."""
+        ...
+
+    @property
+    def commands(self) -> Mapping[Channel, Sequence[CommandRow]]:
+        """Rows the channel adds to the shared command table for its messages, by channel,
+        tried first (Telegram's "/start"); most channels add none."""
         ...
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:

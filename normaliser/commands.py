@@ -1,47 +1,125 @@
-"""Commands a citizen can send instead of a request: «СТАТУС 2600000128», "/status"."""
+"""Commands a citizen can send instead of a request («СТАТУС 2600000128», «СТОП», "/help"),
+recognised from a table of phrases."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from channels.contract import CommandName, CommandRow
 from normaliser.identifiers import TICKET_LENGTH, scan_identifiers
 
 
 class Command(msgspec.Struct, frozen=True):
-    """A recognised command and the ticket it names, if any."""
+    """A recognised command, the ticket it names if any, and the language its words are in."""
 
-    name: Literal["status"]
-    ticket: str | None
+    name: CommandName
+    ticket: str | None = None
+    language: str | None = None
 
 
-# The whole message is the command: keyword, optional «заявки»/«обращения», optional number.
-# Anything more ("Статус моей заявки не меняется неделю") is a request to a person.
-_STATUS = re.compile(
-    r"""
-    \A\s*
-    /?(?i:статус|status)(?:@\w+)?          # SMS «СТАТУС», Telegram "/status" or "/status@bot"
-    (?i:\s+(?:моей|моего))?
-    (?i:\s+(?:заявки|обращения|запроса|request|ticket))?
-    \s*:?
-    (?:\s*(?P<ref>[№\#N]?\x20?\d+))?       # the number, as scan_identifiers knows it
-    [\s.!?]*\Z
-    """,
-    re.VERBOSE,
+# The shared table, tried after a channel's own rows. Every phrase is a whole message that no
+# longer reaches a person, so the list is short and each phrase unmistakable:
+#   «статус»/status: DOMAIN.md, a status query by SMS or email subject;
+#   «стоп»/stop, «старт»/start: the words SMS short numbers answer to; «отписаться»/unsubscribe
+#   and «подписаться»/subscribe: what mailing lists taught people to write;
+#   «помощь»/help. Not «справка»: it is also the certificate of category 01, and «Справка»
+#   alone starts that request. Not a lone "?": in a chat it asks after the open ticket.
+# A leading "/" and a trailing "@bot" (Telegram's "/status@bot") are allowed for every phrase.
+SHARED_ROWS: tuple[CommandRow, ...] = (
+    CommandRow("status", "ru", ("статус",)),
+    CommandRow("status", "en", ("status",)),
+    CommandRow("stop", "ru", ("стоп", "отписаться")),
+    CommandRow("stop", "en", ("stop", "unsubscribe")),
+    CommandRow("start", "ru", ("старт", "подписаться")),
+    CommandRow("start", "en", ("start", "subscribe")),
+    CommandRow("help", "ru", ("помощь",)),
+    CommandRow("help", "en", ("help",)),
 )
 
+# What may follow a command's phrase, by command: «статус» may name the ticket, with an optional
+# «заявки»/«обращения» before the number, as scan_identifiers knows it. Anything more
+# ("Статус моей заявки не меняется неделю") is a request to a person.
+_TAILS: Mapping[CommandName, str] = {
+    "status": r"""
+        (?:\s+(?:моей|моего))?
+        (?:\s+(?:заявки|обращения|запроса|request|ticket))?
+        \s*:?
+        (?:\s*(?P<ref>(?-i:[№\#N])?\x20?\d+))?
+        """,
+    "stop": "",
+    "start": "",
+    "help": "",
+}
 
-def parse_command(text: str, *, ticket_length: int = TICKET_LENGTH) -> Command | None:
-    """Return the command `text` (already cleaned) consists of, or None if it is not one."""
-    match = _STATUS.match(text)
-    if match is None:
+# Latin letters drawn like Cyrillic ones: a phone left on the Latin layout types «CTATYC», and
+# «cтоп» with a Latin c looks right to its writer. Capitals map by shape (B, H, M and T are
+# В, Н, М and Т); small letters only where the shapes match in print.
+_LOOKALIKES = str.maketrans("ABCEHKMOPTXYacekopxy", "АВСЕНКМОРТХУасекорху")
+_WORD = re.compile(r"[^\W\d_]+")
+_LATIN_LETTER = re.compile("[A-Za-z]")
+# The longest command, «Статус моей заявки: №2600000128», is about 35 characters: a message
+# several times longer is a request, and is not worth reading as a command.
+_COMMAND_MAX_CHARS = 120
+
+
+def _pattern(row: CommandRow) -> re.Pattern[str]:
+    phrases = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in row.phrases)
+    return re.compile(
+        rf"\A\s*/?(?:{phrases})(?:@\w+)?{_TAILS[row.name]}[\s.!?]*\Z",
+        re.IGNORECASE | re.VERBOSE,
+    )
+
+
+def _read_as_cyrillic(text: str) -> str:
+    """`text` with every word whose only Latin letters are look-alikes written in Cyrillic; as
+    long as `text`, letter for letter."""
+
+    def word(match: re.Match[str]) -> str:
+        cyrillic = match[0].translate(_LOOKALIKES)
+        return match[0] if _LATIN_LETTER.search(cyrillic) else cyrillic
+
+    return _WORD.sub(word, text)
+
+
+class CommandTable:
+    """Command rows compiled for matching, in the order they are tried."""
+
+    def __init__(self, rows: Sequence[CommandRow]) -> None:
+        self.rows = tuple(rows)
+        self.patterns = tuple((row, _pattern(row)) for row in self.rows)
+
+    def with_rows(self, rows: Sequence[CommandRow]) -> CommandTable:
+        """This table with a channel's `rows` tried first."""
+        return CommandTable((*rows, *self.rows))
+
+
+COMMANDS = CommandTable(SHARED_ROWS)
+
+
+def parse_command(
+    text: str, *, ticket_length: int = TICKET_LENGTH, table: CommandTable = COMMANDS
+) -> Command | None:
+    """The command of `table` that `text` (already cleaned) consists of, or None."""
+    if len(text) > _COMMAND_MAX_CHARS:
         return None
-    if match["ref"] is None:
-        return Command("status", None)
+    for candidate in dict.fromkeys((text, _read_as_cyrillic(text))):
+        for row, pattern in table.patterns:
+            if (match := pattern.match(candidate)) is not None:
+                return _command(row, match, text, ticket_length)
+    return None
+
+
+def _command(
+    row: CommandRow, match: re.Match[str], text: str, ticket_length: int
+) -> Command | None:
+    if match.groupdict().get("ref") is None:
+        return Command(row.name, None, row.language)
     # Read in the whole command, not alone: «статус 7707084174» says the number is a ticket's
-    # even though it passes the INN check too (identifiers.py reads a bare one as an INN).
+    # even though it passes the INN check too (identifiers.py reads a bare one as an INN). The
+    # match is on `text` or its Cyrillic reading, which keeps every position.
     end = match.end("ref")
     tickets = [
         item.value
@@ -50,7 +128,7 @@ def parse_command(text: str, *, ticket_length: int = TICKET_LENGTH) -> Command |
     ]
     # A number that fails its check digit is a typo; answering with some other ticket's status
     # would be worse than treating the message as an ordinary request.
-    return Command("status", tickets[0]) if tickets else None
+    return Command(row.name, tickets[0], row.language) if tickets else None
 
 
 # An email may ask for the status in its subject alone (DOMAIN.md "Requests"), with a body that is

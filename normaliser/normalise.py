@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from normaliser.commands import Command, parse_command, says_nothing_else
+from normaliser.commands import COMMANDS, Command, CommandTable, parse_command, says_nothing_else
 from normaliser.credentials import mentions_credential
 from normaliser.envelope import Identifiers
 from normaliser.identifiers import TICKET_LENGTH, find_identifiers
@@ -34,8 +34,10 @@ def normalise(
     language_hint: str | None = None,
     max_chars: int = MAX_CHARS,
     ticket_length: int = TICKET_LENGTH,
+    commands: CommandTable = COMMANDS,
 ) -> Normalised:
-    """Return the cleaned text of a message with its language, identifiers, command and flags."""
+    """Return the cleaned text of a message with its language, identifiers, command (one of
+    the channel's `commands`) and flags."""
     body = clean_text(text)
     if not body and html is not None:
         body = html_to_text(html)
@@ -50,16 +52,18 @@ def normalise(
         flags.append("contains_credential")
     if not body:
         flags.append("empty_text")
-    command = parse_command(body, ticket_length=ticket_length)
-    # DOMAIN.md "Requests": an email may ask for the status by its subject, «Статус 2600000014».
-    # Only when the body says nothing else (empty, a greeting, a signature): a body with more in
-    # it is a request to a person, and answering its subject would leave the body unfiled.
-    # "Re: Статус …" is a reply, not a command.
+    command = parse_command(body, ticket_length=ticket_length, table=commands)
+    # DOMAIN.md "Requests": an email may ask for the status by its subject, «Статус 2600000014»
+    # (and so give any command). Only when the body says nothing else (empty, a greeting, a
+    # signature): a body with more in it is a request to a person, and answering its subject
+    # would leave the body unfiled. "Re: Статус …" is a reply, not a command.
     if command is None and subject and says_nothing_else(body):
-        command = parse_command(subject, ticket_length=ticket_length)
+        command = parse_command(subject, ticket_length=ticket_length, table=commands)
+    # A command's words say its language better than its letters: «CTOП» is mostly Latin.
+    language = command.language if command is not None else None
     return Normalised(
         text=body,
-        language=guess_language(searched, language_hint),
+        language=language or guess_language(searched, language_hint),
         identifiers=find_identifiers(searched, ticket_length=ticket_length),
         command=command,
         flags=flags,

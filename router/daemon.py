@@ -106,6 +106,7 @@ class Daemon:
             lambda: self.settings.router.limits.max_text_chars,
             self._on_filed,
             registry.parsers,
+            registry.command_tables(registry.installed().values()),
         )
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments

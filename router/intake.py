@@ -32,6 +32,7 @@ from channels.contract import (
     Sender,
     Unparseable,
 )
+from normaliser.commands import COMMANDS, CommandTable
 from normaliser.envelope import Identifiers, RawRef, envelope_decoder
 from normaliser.normalise import Normalised, normalise
 from router import metrics
@@ -74,6 +75,7 @@ class Intake:
         max_chars: Callable[[], int],
         on_filed: Callable[[Filed], None],
         parsers: Callable[[], Mapping[Channel, Parser]] = dict,
+        commands: Mapping[str, CommandTable] | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -82,6 +84,8 @@ class Intake:
         self.on_filed = on_filed
         self.parsers = parsers
         self.wakeup = Wakeup()
+        # By channel: a channel that adds no rows of its own reads the shared table.
+        self.commands = commands or {}
 
     async def accept(self, raw: RawInbound) -> Acceptance:
         """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
@@ -345,6 +349,7 @@ class Intake:
             language_hint=raw.language_hint,
             max_chars=self.max_chars(),
             ticket_length=self.filer().numbering.pattern_length,
+            commands=self.commands.get(raw.channel, COMMANDS),
         )
         if size <= INLINE_NORMALISE_CHARS:
             return work()

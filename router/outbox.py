@@ -28,7 +28,7 @@ from router.delivery.fallback import fail_for_good
 from router.delivery.lanes import InFlight, Pacing
 from router.delivery.reports import refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
-from router.delivery.suppression import suppression_address
+from router.delivery.suppression import STOP_REQUESTED, suppression_address
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
@@ -181,10 +181,12 @@ class Outbox:
                 tx.move_notification(record.id, Event.PACED, at, next_at=now + wait)
                 continue
             address = suppression_address(record.channel, record.address)
-            if (why := tx.suppressed(record.channel, address, at)) is not None:
-                # CONTRACTS.md: a suppressed address gets nothing on that channel; the notice
-                # follows the fallback, else it is a dead letter: listed, never silent, and
-                # replayable once the address is taken off the list.
+            why = tx.suppressed(record.channel, address, at)
+            if why is not None and not (record.confirms_stop and why == STOP_REQUESTED):
+                # CONTRACTS.md: a suppressed address gets nothing on that channel but the one
+                # confirmation of its «СТОП» (a bounced address could not take that either);
+                # the notice follows the fallback, else it is a dead letter: listed, never
+                # silent, and replayable once the address is taken off the list.
                 reason = f"suppressed: {why}"
                 fail_for_good(tx, record, Event.SUPPRESSED, reason, at, self.fallback())
                 metrics.notification_attempts.labels(record.channel, "suppressed").inc()

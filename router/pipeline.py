@@ -8,6 +8,7 @@ journal after a restart can neither lose nor double anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -15,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from channels.contract import Acceptance, Channel, NoticeKind, RawInbound, Sender
+from channels.contract import Acceptance, Channel, CommandName, NoticeKind, RawInbound, Sender
 from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
 from dedupe.routing import Filing, Policy, route
 from dedupe.similarity import fingerprint
+from normaliser.commands import Command
 from normaliser.envelope import (
     Category,
     Envelope,
@@ -32,6 +34,7 @@ from normaliser.identifiers import canonical_sender
 from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
+from router.delivery.suppression import STOP_REQUESTED, suppression_address
 from router.notifier import Notifier, ReplyRoute
 from router.store.transaction import AttachmentRecord, TicketRecord, Tx
 from router.templates import Templates
@@ -167,10 +170,12 @@ class _Filing:
         self.queued = 0
 
     def run(self) -> Filed:
-        command = self.norm.command
-        # A form submission is always a request: the portal shows its number as the answer.
-        if command is not None and command.name == "status" and self.raw.channel != "form":
-            return self._status_query(command.ticket)
+        # A form submission is always a request: the portal shows its number as the answer;
+        # an edit of a command was answered when it came first.
+        command = None if self.raw.channel == "form" or self.origin.revision else self.norm.command
+        if command is not None:
+            return self._command(command)
+        self._lift_stop()
         filing = route(
             self.tx,
             self.filer.policy,
@@ -199,9 +204,17 @@ class _Filing:
             self._answer("added_to_request", ticket, not_accepted)
         return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=filing.duplicate_of)
 
-    def _status_query(self, number: str | None) -> Filed:
+    def _command(self, command: Command) -> Filed:
+        """Answer a command instead of filing a request."""
+        handling = COMMAND_HANDLERS[command.name]
+        if handling.lifts_stop:
+            self._lift_stop()
+        self.flags.append(handling.flag)
+        return handling.answer(self, command)
+
+    def _status_query(self, command: Command) -> Filed:
         """Answer «статус N» to a linked contact; tell anyone else nothing about N."""
-        self.flags.append("status_query")
+        number = command.ticket
         if number is None:
             # The ticket the conversation is about, else the person's newest.
             current = self.tx.conversation_ticket(self.conversation)
@@ -224,27 +237,45 @@ class _Filing:
             fields = self.filer.notifier.status_fields(ticket, self.language)
             self._answer("status_query_answer", ticket, fields)
             return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=None)
-        text = self.filer.notifier.templates.render(
-            "status_query_not_found",
-            language=self.language,
-            channel=self.answer.channel,
-            ticket=number or "—",
-        )
-        self.tx.queue_notification(
-            f"status_query_not_found:{self.journal_id}",
-            rfc3339(self.now),
-            self.now.timestamp(),
-            ticket=None,
-            contact_id=self.contact,
-            channel=self.answer.channel,
-            account=self.answer.account,
-            address=self.answer.address,
-            kind="system",
-            automatic=True,
-            text=text,
-        )
-        self.queued += 1
+        self._answer_without_ticket("status_query_not_found", ticket=number or "—")
         return self._store(None, duplicate_of=None)
+
+    def _stop(self, command: Command) -> Filed:
+        """«СТОП»: the address gets nothing more on this channel but this one confirmation."""
+        # Honoured from anyone: sending less is always safe, the notices follow the fallback,
+        # and the confirmation tells the citizen, were the «СТОП» forged, how to undo it.
+        # An address already on the list gets no confirmation: a stopped one has had its one,
+        # and a bounced or blocked one cannot take it.
+        channel, address = self._suppression_key()
+        if self.tx.suppress_anew(channel, address, STOP_REQUESTED, rfc3339(self.now)):
+            self._answer_without_ticket("stop_confirmation", confirms_stop=True)
+        return self._store(None, duplicate_of=None)
+
+    def _start(self, command: Command) -> Filed:
+        """«СТАРТ»: notices come again (_command lifted the «СТОП»); say so."""
+        channel, address = self._suppression_key()
+        # A sender the channel does not vouch for cannot lift a «СТОП» (_lift_stop), and the
+        # stopped address gets nothing, this answer included.
+        if self.tx.suppressed(channel, address, rfc3339(self.now)) != STOP_REQUESTED:
+            self._answer_without_ticket("start_confirmation")
+        return self._store(None, duplicate_of=None)
+
+    def _help(self, command: Command) -> Filed:
+        """«ПОМОЩЬ»: what a citizen can write to us."""
+        self._answer_without_ticket("help")
+        return self._store(None, duplicate_of=None)
+
+    def _suppression_key(self) -> tuple[Channel, str]:
+        """The (channel, address) the suppression list knows this sender by."""
+        channel = self.answer.channel
+        return channel, suppression_address(channel, self.answer.address)
+
+    def _lift_stop(self) -> None:
+        """CONTRACTS.md: writing to us again lifts a «СТОП» (a bounce or a blocked bot stays)."""
+        # Only a sender the channel vouches for: a forged From must not undo a citizen's
+        # «СТОП», nor may a form, whose addresses are typed text.
+        if self.raw.sender.verified:
+            self.tx.unsuppress(*self._suppression_key(), reason=STOP_REQUESTED)
 
     def _open_ticket(self, filing: Filing) -> TicketRecord:
         """Number, classify and create a ticket."""
@@ -342,6 +373,29 @@ class _Filing:
         )
         self.queued += 1
 
+    def _answer_without_ticket(
+        self, event: str, *, confirms_stop: bool = False, **fields: str
+    ) -> None:
+        """Queue an automatic answer about no ticket of the sender's (once per journal entry)."""
+        text = self.filer.notifier.templates.render(
+            event, language=self.language, channel=self.answer.channel, **fields
+        )
+        self.tx.queue_notification(
+            f"{event}:{self.journal_id}",
+            rfc3339(self.now),
+            self.now.timestamp(),
+            ticket=None,
+            contact_id=self.contact,
+            channel=self.answer.channel,
+            account=self.answer.account,
+            address=self.answer.address,
+            kind="system",
+            automatic=True,
+            text=text,
+            confirms_stop=confirms_stop,
+        )
+        self.queued += 1
+
     def _store(self, ticket: TicketRef | None, *, duplicate_of: str | None) -> Filed:
         """Store the envelope; hand it off unless it has no ticket or awaits a scan."""
         raw, tx = self.raw, self.tx
@@ -366,7 +420,8 @@ class _Filing:
         )
         held = None
         if ticket is None:
-            # A status query about someone else's number: kept for operators, no backend work.
+            # A command, or a status query about someone else's number: kept for operators, no
+            # backend work.
             held = "no_ticket"
         elif any(a.status == "pending" for a in self.attachments):
             held = "scan"
@@ -385,6 +440,24 @@ class _Filing:
         tx.journal_filed(self.journal_id, envelope.id, unparseable=self.origin.unparseable)
         acceptance = acceptance_of(envelope, redelivery=False)
         return Filed(acceptance, feed_seq, self.queued, duplicate_of is not None)
+
+
+class CommandHandling(NamedTuple):
+    """What the router does with one command: its answer, the envelope's flag, and whether it
+    counts as writing to us again (which lifts a «СТОП»)."""
+
+    answer: Callable[[_Filing, Command], Filed]
+    flag: str
+    lifts_stop: bool = True
+
+
+# Each command the normaliser's table recognises (normaliser/commands.py), by name.
+COMMAND_HANDLERS: Mapping[CommandName, CommandHandling] = {
+    "status": CommandHandling(_Filing._status_query, "status_query"),
+    "stop": CommandHandling(_Filing._stop, STOP_REQUESTED, lifts_stop=False),
+    "start": CommandHandling(_Filing._start, "start_requested"),
+    "help": CommandHandling(_Filing._help, "help_requested"),
+}
 
 
 def acceptance_of(envelope: Envelope, *, redelivery: bool) -> Acceptance:

@@ -8,10 +8,11 @@ same way. Everything else in router/ knows channels only through channels.contra
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
 from channels.contract import Channel, ChannelPlugin, Parser
+from normaliser.commands import COMMANDS, CommandTable
 
 GROUP = "omnirouter.channels"
 # Channels whose config files are shipped but whose adapters are not installed yet: their
@@ -38,3 +39,13 @@ def planned() -> list[str]:
 def parsers() -> Mapping[Channel, Parser]:
     """How the intake reads what each installed channel receives, by channel."""
     return {channel: p for plugin in installed().values() for channel, p in plugin.parsers.items()}
+
+
+def command_tables(plugins: Iterable[ChannelPlugin]) -> dict[str, CommandTable]:
+    """The command table of each channel that adds rows of its own: those rows, then the
+    shared ones (a channel missing here reads the shared table alone)."""
+    return {
+        channel: COMMANDS.with_rows(rows)
+        for plugin in plugins
+        for channel, rows in plugin.commands.items()
+    }

@@ -75,6 +75,10 @@ _EVENTS: dict[str, _EventFields] = {
         required=frozenset({"ticket", "status", "help_url"}),
     ),
     "status_query_not_found": _EventFields(given=frozenset({"ticket"})),
+    # Answers to the citizen's commands «СТОП», «СТАРТ» and «ПОМОЩЬ», about no ticket.
+    "stop_confirmation": _EventFields(given=frozenset()),
+    "start_confirmation": _EventFields(given=frozenset()),
+    "help": _EventFields(given=frozenset(), required=frozenset({"help_url"})),
     **{f"status.{status}": _STATUS_CHANGE for status in STATUSES if status != "rejected"},
     "status.rejected": _EventFields(
         given=_STATUS_CHANGE.given | {"reason"},
@@ -224,6 +228,9 @@ class _TemplateFile(BaseModel):
     reply: _Texts
     status_query_answer: _Texts
     status_query_not_found: _Texts
+    stop_confirmation: _Texts
+    start_confirmation: _Texts
+    help: _Texts
     attachments_not_accepted: _Texts
     status: Annotated[dict[Status, _Texts], AfterValidator(_every_status)]
     attachment_reasons: Annotated[dict[str, str], AfterValidator(_every_reason)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import cast
 
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, Adapter, Channel, Parser, Ports
+from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Parser, Ports
 
 from .adapter import WebchatChannel
 from .config import WebchatSettings
@@ -22,6 +22,8 @@ class WebchatPlugin:
     settings_model: type[BaseModel] = WebchatSettings
     # Both build their RawInbound themselves: the chat's peer waits for the ticket number.
     parsers: Mapping[Channel, Parser] = MappingProxyType({})
+    # The chat's citizens write the shared commands; a form is always a request.
+    commands: Mapping[Channel, Sequence[CommandRow]] = MappingProxyType({})
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         """Both accounts while `enabled`; they read the rest of the file live, so only a new

@@ -13,6 +13,8 @@ from normaliser.identifiers import canonical_sender, phone_to_e164
 KINDS = {"email": "email", "sms": "phone", "messenger": "telegram", "webchat": "webchat"}
 # A reason is a short note: the channels write bounced, stop_requested or bot_blocked.
 REASON_MAX = 200
+# A citizen's «СТОП»: the one reason the citizen lifts by writing to us again (CONTRACTS.md).
+STOP_REQUESTED = "stop_requested"
 
 
 class Suppression(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

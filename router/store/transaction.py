@@ -75,6 +75,7 @@ class NotificationRecord(msgspec.Struct, frozen=True):
     first_queued_at: float
     last_error: str | None
     attachments: str  # JSON: the ids of the files sent with it
+    confirms_stop: bool  # the confirmation of a «СТОП», let past that one suppression
 
 
 class AttachmentRecord(msgspec.Struct, frozen=True):
@@ -100,7 +101,8 @@ class AttachmentRecord(msgspec.Struct, frozen=True):
 _ATTACHMENT_COLUMNS = ", ".join(AttachmentRecord.__struct_fields__)
 _NOTIFICATION_COLUMNS = (
     "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
-    "text, state, attempts, next_attempt_at, first_queued_at, last_error, attachments"
+    "text, state, attempts, next_attempt_at, first_queued_at, last_error, attachments, "
+    "confirms_stop"
 )
 
 
@@ -679,13 +681,14 @@ class Tx:
         automatic: bool,
         text: str,
         attachments: Sequence[str] = (),
+        confirms_stop: bool = False,
     ) -> tuple[str, bool]:
         """Queue a notification once per source key; return (id, is_new)."""
         notification_id = new_ulid()
         row = self._one(
             "INSERT INTO notifications (id, source_key, created_at, ticket_number, contact_id, "
             "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at, "
-            "attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "attachments, confirms_stop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source_key) DO NOTHING RETURNING id",
             notification_id,
             source_key,
@@ -701,6 +704,7 @@ class Tx:
             now,
             now,
             json.dumps(list(attachments)),
+            int(confirms_stop),
         )
         if row is not None:
             self._history(notification_id, now_iso, State.QUEUED, "created", None)
@@ -899,11 +903,29 @@ class Tx:
         return {"address": address, "channel": channel, "reason": reason, "since": since,
                 "until": until}  # fmt: skip
 
-    def unsuppress(self, channel: str, address: str) -> bool:
-        """Take an address off the list; False if it was not on it."""
+    def suppress_anew(self, channel: str, address: str, reason: str, since: str) -> bool:
+        """Put an address on the list until removed, unless an entry in force has it already
+        (for whatever reason); True if this put it there."""
+        row = self._one(
+            "INSERT INTO suppressions (channel, address, reason, since, until) "
+            "VALUES (?1, ?2, ?3, ?4, NULL) ON CONFLICT (channel, address) DO UPDATE SET "
+            "reason = excluded.reason, since = excluded.since, until = NULL "
+            "WHERE suppressions.until IS NOT NULL AND suppressions.until <= ?4 RETURNING 1",
+            channel,
+            address,
+            reason,
+            since,
+        )
+        return row is not None
+
+    def unsuppress(self, channel: str, address: str, *, reason: str | None = None) -> bool:
+        """Take an address off the list (only if listed for `reason`, when given); False if it
+        was not on it."""
         return (
             self.conn.execute(
-                "DELETE FROM suppressions WHERE channel = ? AND address = ?", (channel, address)
+                "DELETE FROM suppressions WHERE channel = ?1 AND address = ?2 "
+                "AND (?3 IS NULL OR reason = ?3)",
+                (channel, address, reason),
             ).rowcount
             == 1
         )

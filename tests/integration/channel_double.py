@@ -25,6 +25,7 @@ from channels.contract import (
     AccountSpec,
     Adapter,
     Channel,
+    CommandRow,
     Deliver,
     DeliveryFailed,
     Lane,
@@ -173,6 +174,10 @@ class DoublePlugin:
     name = "messenger"
     settings_model: type[BaseModel] = DoubleFile
     parsers: Mapping[Channel, Parser] = {"messenger": Parser(parse), "sms": Parser(parse)}
+    # As a Telegram bot would: the app sends "/start" when a citizen first opens the bot.
+    commands: Mapping[Channel, Sequence[CommandRow]] = {
+        "messenger": (CommandRow("help", None, ("/start",)),)
+    }
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         file = cast(DoubleFile, settings)

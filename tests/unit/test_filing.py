@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
 
-from channels.contract import RawInbound, Sender
+from channels.contract import CommandName, RawInbound, Sender
 from dedupe.identity import resolve_contact
 from dedupe.routing import Policy
 from normaliser.damm import is_valid
 from normaliser.envelope import envelope_decoder
 from normaliser.normalise import normalise
 from router.notifier import Notifier
-from router.pipeline import Filed, Filer, Origin, file_inbound
+from router.pipeline import COMMAND_HANDLERS, Filed, Filer, Origin, file_inbound
 from router.store.transaction import JournalEntry, Tx
 from router.templates import Templates
 from router.tickets import CLOSED_STATUSES, Catalogue, TicketNumbering, load_catalogue
@@ -363,3 +364,115 @@ def test_a_status_query_from_a_forged_address_is_not_answered(tx: Tx) -> None:
     )
     assert asked.acceptance.ticket_number is None
     assert "status_query_answer" not in notices(tx, number.acceptance.ticket_number or "")
+
+
+# --- commands: «СТОП», «СТАРТ», «ПОМОЩЬ» --------------------------------------------------------
+
+
+def answers(tx: Tx, address: str) -> list[tuple[str, bool]]:
+    """Each automatic answer queued for an address, oldest first: its event and whether it may
+    pass a «СТОП»."""
+    rows = tx.conn.execute(
+        "SELECT source_key, confirms_stop FROM notifications WHERE address = ? ORDER BY rowid",
+        (address,),
+    )
+    return [(key.split(":")[0], bool(confirms_stop)) for key, confirms_stop in rows]
+
+
+def listed(tx: Tx, channel: str, address: str) -> str | None:
+    """Why the address is on the suppression list, or None."""
+    return tx.suppressed(channel, address, "2026-11-23T12:00:00Z")
+
+
+def test_every_command_has_a_handler() -> None:
+    assert set(COMMAND_HANDLERS) == set(get_args(CommandName))
+
+
+def test_a_stop_suppresses_the_address_and_queues_one_confirmation_past_it(tx: Tx) -> None:
+    """«CTOП» (a Latin C, T and O): on the list, one confirmation that may pass it, no ticket;
+    a second «СТОП» gets no second confirmation."""
+    citizen = Citizen(tx, "s1")
+    citizen.write("Где мой паспорт?")
+    stop = citizen.write("CTOП")
+    assert stop.acceptance.ticket_number is None and stop.feed_seq is None
+    assert "stop_requested" in citizen.envelope(stop)["flags"]  # type: ignore[operator]
+    assert listed(tx, "webchat", "s1") == "stop_requested"
+    citizen.write("стоп")
+    assert answers(tx, "s1") == [("confirmation", False), ("stop_confirmation", True)]
+    assert tx.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("text", ["Есть новости по заявке?", "статус", "ПОМОЩЬ"])
+def test_writing_again_lifts_a_stop(tx: Tx, text: str) -> None:
+    citizen = Citizen(tx, "s1")
+    citizen.write("Где мой паспорт?")
+    citizen.write("СТОП")
+    citizen.write(text)
+    assert listed(tx, "webchat", "s1") is None
+
+
+def test_start_lifts_a_stop_and_says_so(tx: Tx) -> None:
+    citizen = Citizen(tx, "s1")
+    citizen.write("STOP")
+    start = citizen.write("START")
+    assert start.acceptance.ticket_number is None
+    assert "start_requested" in citizen.envelope(start)["flags"]  # type: ignore[operator]
+    assert listed(tx, "webchat", "s1") is None
+    assert answers(tx, "s1")[-1] == ("start_confirmation", False)
+    text = tx.conn.execute("SELECT text FROM notifications ORDER BY rowid DESC LIMIT 1")
+    assert "STOP" in text.fetchone()[0]  # in English, the language the citizen wrote in
+
+
+@pytest.mark.parametrize("reason", ["bounced", "bot_blocked"])
+def test_writing_lifts_no_other_suppression(tx: Tx, reason: str) -> None:
+    """A bounce or a blocked bot stays; a «СТОП» over it gets no confirmation it could not
+    take, and start has nothing to lift."""
+    tx.suppress("webchat", "s1", reason, "2026-11-23T08:00:00Z", None)
+    citizen = Citizen(tx, "s1")
+    citizen.write("Где мой паспорт?")
+    citizen.write("СТОП")
+    citizen.write("СТАРТ")
+    assert listed(tx, "webchat", "s1") == reason
+    assert ("stop_confirmation", True) not in answers(tx, "s1")
+
+
+def test_a_stop_over_an_expired_entry_is_a_new_stop(tx: Tx) -> None:
+    tx.suppress("webchat", "s1", "operator", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+    Citizen(tx, "s1").write("СТОП")
+    assert listed(tx, "webchat", "s1") == "stop_requested"
+    assert answers(tx, "s1") == [("stop_confirmation", True)]
+
+
+def test_help_answers_what_a_citizen_can_write(tx: Tx) -> None:
+    citizen = Citizen(tx, "s1")
+    help_ = citizen.write("Помощь")
+    assert help_.acceptance.ticket_number is None and help_.feed_seq is None
+    assert "help_requested" in citizen.envelope(help_)["flags"]  # type: ignore[operator]
+    assert answers(tx, "s1") == [("help", False)]
+    text = tx.conn.execute("SELECT text FROM notifications").fetchone()[0]
+    assert "СТОП" in text and "https://" in text
+
+
+def test_a_forged_address_can_stop_but_not_lift_a_stop(tx: Tx) -> None:
+    """Sending less is safe from anyone; sending again needs a sender the channel vouches for."""
+    address = "ivan.petrov@example.ru"
+    owner = Citizen(tx, address, kind="email")
+    forger = Citizen(tx, address, kind="email", verified=False)
+    owner.write("Где моя справка?", channel="email")
+    forger.write("СТОП", channel="email")
+    assert listed(tx, "email", address) == "stop_requested"
+    forger.write("СТАРТ", channel="email")
+    forger.write("Пришлите всё заново", channel="email")
+    assert listed(tx, "email", address) == "stop_requested"
+    assert [event for event, _ in answers(tx, address)].count("start_confirmation") == 0
+    owner.write("СТАРТ", channel="email")
+    assert listed(tx, "email", address) is None
+    assert answers(tx, address)[-1] == ("start_confirmation", False)
+
+
+@pytest.mark.parametrize("text", ["СТОП", "Помощь", "статус"])
+def test_a_form_is_always_a_request(tx: Tx, text: str) -> None:
+    form = Citizen(tx, "ivan@example.ru", kind="email", verified=False)
+    filed = form.write(text, channel="form")
+    assert filed.acceptance.ticket_is_new
+    assert listed(tx, "email", "ivan@example.ru") is None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import msgspec
 import pytest
+from pydantic import BaseModel
 
-from channels.contract import RawInbound, Sender
+from channels.contract import AccountSpec, Channel, CommandRow, RawInbound, Sender
 from normaliser.envelope import envelope_decoder
 from router import intake as intake_module
 from router.intake import Intake
 from router.pipeline import Filed
+from router.registry import command_tables
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import Tx
@@ -98,5 +101,61 @@ async def test_a_message_the_normaliser_fails_on_is_filed_unparseable_with_its_r
             lambda conn: conn.execute("SELECT raw FROM journal WHERE idem_key = 'm1'").fetchall()
         )
         assert msgspec.msgpack.decode(kept, type=RawInbound) == message("m1")
+    finally:
+        db.close()
+
+
+class TelegramLike:
+    """A plug-in that adds one command row, as the Telegram channel will: the app sends
+    "/start" when a citizen first opens the bot, which deserves the help text."""
+
+    name = "messenger"
+    settings_model = BaseModel
+    commands: Mapping[Channel, Sequence[CommandRow]] = {
+        "messenger": (CommandRow("help", None, ("/start",)),)
+    }
+
+    def accounts(self, settings: BaseModel) -> list[AccountSpec]:
+        return []
+
+    def build(self, spec: AccountSpec, settings: object, ports: object) -> None:
+        raise NotImplementedError
+
+
+async def test_a_command_row_a_channel_adds_reads_its_messages_alone(tmp_path: Path) -> None:
+    """The plug-in's "/start" is help on its channel; the chat still reads it as start."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    tables = command_tables([TelegramLike()])  # type: ignore[list-item]
+    intake = Intake(
+        db,
+        FileBlobStore(tmp_path / "blobs"),
+        filer,
+        lambda: 20000,
+        lambda _: None,
+        commands=tables,
+    )
+    bot = msgspec.structs.replace(
+        message("t1"),
+        channel="messenger",
+        account="bot",
+        sender=Sender("telegram", "123456789", verified=True),
+        text="/start",
+        conversation_hint=None,
+    )
+    chat = msgspec.structs.replace(message("c1"), text="/start")
+    try:
+        for raw in (bot, chat):
+            acceptance = await intake.accept(raw)
+            assert acceptance.envelope_id is not None and acceptance.ticket_number is None
+        answered = await db.read(
+            lambda conn: conn.execute(
+                "SELECT channel, source_key FROM notifications ORDER BY rowid"
+            ).fetchall()
+        )
+        assert [(channel, key.split(":")[0]) for channel, key in answered] == [
+            ("messenger", "help"),
+            ("webchat", "start_confirmation"),
+        ]
     finally:
         db.close()

@@ -221,17 +221,17 @@ def test_normalise_uses_the_language_hint_only_without_evidence() -> None:
 )
 def test_status_in_the_subject_with_nothing_in_the_body_is_a_command(body: str) -> None:
     result = normalise(body, subject="Статус 2600000014")
-    assert result.command == Command("status", "2600000014")
+    assert result.command == Command("status", "2600000014", "ru")
 
 
 def test_status_in_the_subject_is_read_after_cleaning() -> None:
     result = normalise("", subject="\ufeffСТАТУС\u00a0№2600000014\r\n")
-    assert result.command == Command("status", "2600000014")
+    assert result.command == Command("status", "2600000014", "ru")
 
 
 def test_status_in_the_subject_follows_the_ticket_length() -> None:
     result = normalise("", subject="Статус 26000010", ticket_length=8)
-    assert result.command == Command("status", "26000010")
+    assert result.command == Command("status", "26000010", "ru")
     assert normalise("", subject="Статус 26000010").command is None
 
 
@@ -248,7 +248,7 @@ def test_reply_with_status_in_the_subject_is_no_command() -> None:
 
 def test_command_in_the_body_wins_over_the_subject() -> None:
     result = normalise("статус 2600000128", subject="Статус 2600000014")
-    assert result.command == Command("status", "2600000128")
+    assert result.command == Command("status", "2600000128", "ru")
 
 
 def test_subject_that_is_no_command_gives_none() -> None:

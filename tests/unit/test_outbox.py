@@ -101,6 +101,7 @@ async def queue(
     contact: str | None = "contact-a",
     automatic: bool = True,
     channel: str = "webchat",
+    confirms_stop: bool = False,
 ) -> str:
     """Queue one notification; return its id."""
     now = time.time()
@@ -117,6 +118,7 @@ async def queue(
             kind="status" if automatic else "reply",
             automatic=automatic,
             text=text,
+            confirms_stop=confirms_stop,
         )
     )
     return notification_id
@@ -438,6 +440,42 @@ async def test_with_no_verified_channel_left_the_notice_is_a_dead_letter(tmp_pat
             await until_state(db, original, "dead")
         history = await db.read(lambda conn: Tx(conn).notification_history(original))
     assert [h["event"] for h in history][-2:] == ["refused", "no_fallback"]
+
+
+async def suppress(db: Database, reason: str) -> None:
+    """Put the chat address the notices go to on the suppression list for `reason`."""
+    await db.write(
+        lambda conn: Tx(conn).suppress("webchat", "session-1", reason, "2026-11-23T09:00:00Z", None)
+    )
+
+
+async def test_a_stopped_address_gets_the_confirmation_of_its_stop_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    with database(tmp_path) as db:
+        await suppress(db, "stop_requested")
+        chat = Channel()
+        notice = await queue(db, "Статус изменён")
+        confirmation = await queue(db, "Вы отписались", confirms_stop=True)
+        async with running(db, chat):
+            await until_state(db, confirmation, "sent")
+            suppressed = await until_state(db, notice, "dead")
+    assert chat.texts() == ["Вы отписались"]
+    assert suppressed.last_error == "suppressed: stop_requested"
+
+
+@pytest.mark.parametrize("reason", ["bounced", "bot_blocked", "operator"])
+async def test_the_confirmation_of_a_stop_goes_past_no_other_suppression(
+    tmp_path: Path, reason: str
+) -> None:
+    with database(tmp_path) as db:
+        await suppress(db, reason)
+        chat = Channel()
+        confirmation = await queue(db, "Вы отписались", confirms_stop=True)
+        async with running(db, chat):
+            suppressed = await until_state(db, confirmation, "dead")
+    assert chat.attempts == []
+    assert suppressed.last_error == f"suppressed: {reason}"
 
 
 async def test_a_full_lane_holds_only_its_own_channel(tmp_path: Path) -> None:

@@ -111,6 +111,28 @@ def test_ru_sms_fit_one_message() -> None:
         assert len(text) <= 70, text
 
 
+COMMAND_ANSWERS = ("stop_confirmation", "start_confirmation", "help")
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+@pytest.mark.parametrize("event", COMMAND_ANSWERS)
+def test_command_answers_fit_one_sms(event: str, language: str) -> None:
+    # DOMAIN.md "SMS": one SMS holds 70 characters in UCS2 (Cyrillic), 160 in GSM-7.
+    for channel in CHANNELS:
+        text = TEMPLATES.render(event, language=language, channel=channel)
+        assert "{" not in text and "[[" not in text and text == text.strip()
+    sms = TEMPLATES.render(event, language=language, channel="sms")
+    assert len(sms) <= (160 if sms.isascii() else 70), sms
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_help_names_the_commands_and_the_link(language: str) -> None:
+    words = {"ru": ("СТАТУС", "СТОП", "СТАРТ"), "en": ("STATUS", "STOP", "START")}[language]
+    for channel in CHANNELS:
+        text = TEMPLATES.render("help", language=language, channel=channel)
+        assert all(word in text for word in words) and HELP in text
+
+
 def test_added_to_request() -> None:
     assert (
         TEMPLATES.render(
@@ -297,6 +319,16 @@ def test_a_language_is_added_by_a_file_alone(tmp_path: Path) -> None:
             'sms = "Сообщение добавлено к обращению №{ticket}."',
             'sms = "Сообщение добавлено."',
             "added_to_request.sms: must use {ticket} outside [[ ]]",
+        ),
+        (
+            'sms = "Команды: СТАТУС, СТОП, СТАРТ. Справка: {help_url}"',
+            'sms = "Команды: СТАТУС, СТОП, СТАРТ."',
+            "help.sms: must use {help_url} outside [[ ]]",
+        ),
+        (
+            'sms = "Вы отписаны, сообщений сюда больше не будет. Вернуть: СТАРТ"',
+            'sms = "Вы отписаны от обращения №{ticket}."',
+            "stop_confirmation.sms: {ticket} not available here (use {help_url})",
         ),
         (
             'sms = "Сообщение добавлено к обращению №{ticket}."',
