@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple, Protocol
+from typing import Annotated, Literal, NamedTuple, Protocol
 
 import msgspec
 import trio
+from msgspec import Meta
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
@@ -27,10 +28,14 @@ CommandName = Literal["status", "stop", "start", "help"]
 class Sender(msgspec.Struct, frozen=True):
     """Who wrote: an address in the channel's own terms and whether the channel vouches for it."""
 
-    kind: str
-    address: str
+    kind: Annotated[
+        str, Meta(description="Address kind: email, phone, telegram, webchat (a chat session)")
+    ]
+    address: Annotated[str, Meta(description="Canonical: E.164 phone, lower-case email")]
     display_name: str | None = None
-    verified: bool = False
+    verified: Annotated[
+        bool, Meta(description="The channel vouches for the address (a form's never is)")
+    ] = False
 
 
 class RawInbound(msgspec.Struct, frozen=True):

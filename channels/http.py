@@ -6,17 +6,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 from urllib.parse import quote
 
+import msgspec
 import trio
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from channels.contract import AttachmentPort, AttachmentReceipt, Channel
+from channels.contract import AttachmentPort, AttachmentReceipt, AttachmentStatus, Channel
 
 # Upload chunks handed to the attachment store: big enough for few calls, small in memory.
 UPLOAD_CHUNK = 256 * 1024
@@ -48,7 +49,7 @@ class BodyRefusal(NamedTuple):
     """Why a body is refused (the metrics' reason) and the answer that says so."""
 
     code: str
-    response: JSONResponse
+    response: Response
 
 
 def limit_body(request: Request, limit: int) -> BodyRefusal | None:
@@ -74,16 +75,13 @@ def limit_body(request: Request, limit: int) -> BodyRefusal | None:
 def _refusal(status: int, code: str, message: str) -> BodyRefusal:
     # The unread body is still on the connection: it cannot carry another request, so say so
     # rather than let a keep-alive client send its next one into a closing socket.
-    response = JSONResponse(
-        {"error": code, "message": message}, status_code=status, headers={"Connection": "close"}
-    )
-    return BodyRefusal(code, response)
+    return BodyRefusal(code, problem(status, code, message, {"Connection": "close"}))
 
 
 class UploadRefused(Exception):
     """An upload that cannot be read: `code` for the metrics, `response` for the client."""
 
-    def __init__(self, code: str, response: JSONResponse) -> None:
+    def __init__(self, code: str, response: Response) -> None:
         super().__init__(code)
         self.code, self.response = code, response
 
@@ -142,9 +140,40 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
     return form
 
 
-def problem(status: int, code: str, message: str) -> JSONResponse:
+class Error(msgspec.Struct, frozen=True):
+    """An error answer; `error` is the code a program reads, `message` what a person reads."""
+
+    error: Annotated[str, msgspec.Meta(description="Machine-readable code")]
+    message: str
+
+
+class UploadScan(msgspec.Struct, frozen=True):
+    """The verdict an upload is answered with."""
+
+    status: Annotated[
+        AttachmentStatus,
+        msgspec.Meta(
+            description="pending: clamd is unavailable; the message that carries the file "
+            "waits for the scan (a reply: send it again once the file is clean)"
+        ),
+    ]
+    detail: str | None
+
+
+def answer(
+    body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """`body` as a JSON answer: msgspec writes the Struct that the OpenAPI document describes."""
+    return Response(
+        msgspec.json.encode(body), status, headers=headers, media_type="application/json"
+    )
+
+
+def problem(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """An error answer in the API's format: {"error": CODE, "message": TEXT}."""
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+    return answer(Error(code, message), status, headers)
 
 
 async def receive_upload(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from channels.contract import Channel, Sender
 
 SCHEMA = "omnirouter.envelope/v1"
 
 ScanStatus = Literal["clean", "infected", "rejected", "error"]
+# The descriptions below are the OpenAPI document's (router/openapi.py); they check nothing.
+Time = Annotated[str, Meta(description="RFC 3339, UTC", extra_json_schema={"format": "date-time"})]
 
 
 class Category(msgspec.Struct, frozen=True):
@@ -24,12 +27,12 @@ class TicketRef(msgspec.Struct, frozen=True):
     """The ticket an envelope was filed under."""
 
     number: str
-    is_new: bool
+    is_new: Annotated[bool, Meta(description="This message opened the ticket")]
     category: Category
-    priority: str
-    first_response_due: str
-    resolution_due: str
-    related: list[str] = []
+    priority: Annotated[str, Meta(description="Priority class (categories.toml)")]
+    first_response_due: Time
+    resolution_due: Time
+    related: Annotated[list[str], Meta(description="Numbers of related tickets")] = []
 
 
 class Thread(msgspec.Struct, frozen=True):
@@ -43,29 +46,38 @@ class Scan(msgspec.Struct, frozen=True):
     """Malware and type scan verdict of one attachment."""
 
     status: ScanStatus
-    detail: str | None = None
+    detail: Annotated[
+        str | None,
+        Meta(description="infected: the signature; rejected: which rule; error: why not scanned"),
+    ] = None
 
 
 class Attachment(msgspec.Struct, frozen=True):
     """A file carried by the message, stored in the blob store."""
 
-    id: str
-    filename: str
-    content_type: str
-    declared_type: str
-    size: int
-    sha256: str
+    id: Annotated[str, Meta(description="GET /api/v1/attachments/{id}")]
+    filename: Annotated[str, Meta(extra_json_schema={"maxLength": 255})]
+    content_type: Annotated[str, Meta(description="Detected from the content")]
+    declared_type: Annotated[
+        str, Meta(description="What the sender claimed", extra_json_schema={"maxLength": 127})
+    ]
+    size: Annotated[int, Meta(extra_json_schema={"minimum": 0})]
+    sha256: Annotated[str, Meta(extra_json_schema={"pattern": "^[0-9a-f]{64}$"})]
     scan: Scan
 
 
 class Identifiers(msgspec.Struct, frozen=True):
     """Identifiers found in the text, each with its check digits verified."""
 
-    snils: list[str] = []
-    inn: list[str] = []
-    phones: list[str] = []
-    emails: list[str] = []
-    ticket_refs: list[str] = []
+    snils: Annotated[list[str], Meta(description="Check digits valid, as 123-456-789 01")] = []
+    inn: Annotated[list[str], Meta(description="10 or 12 digits, check digits valid")] = []
+    phones: Annotated[list[str], Meta(description="E.164; a form's phone is included")] = []
+    emails: Annotated[
+        list[str], Meta(description="Domain lower-cased; a form's email is included")
+    ] = []
+    ticket_refs: Annotated[
+        list[str], Meta(description="Ticket numbers with a valid check digit")
+    ] = []
 
 
 class RawRef(msgspec.Struct, frozen=True):
@@ -79,8 +91,8 @@ class RawRef(msgspec.Struct, frozen=True):
 class Envelope(msgspec.Struct, frozen=True):
     """One inbound message after normalisation, deduplication and ticketing."""
 
-    id: str
-    received_at: str
+    id: Annotated[str, Meta(description="Sortable unique id (ULID)")]
+    received_at: Time
     channel: Channel
     channel_account: str
     channel_message_id: str
@@ -88,16 +100,30 @@ class Envelope(msgspec.Struct, frozen=True):
     contact_id: str
     thread: Thread
     text: str
-    language: str
-    ticket: TicketRef | None = None
+    language: Annotated[str, Meta(description="e.g. ru")]
+    ticket: Annotated[TicketRef | None, Meta(description="Never null in the feed or a webhook")] = (
+        None
+    )
     subject: str | None = None
     attachments: list[Attachment] = []
     identifiers: Identifiers = Identifiers()
-    duplicate_of: str | None = None
-    flags: list[str] = []
+    duplicate_of: Annotated[str | None, Meta(description="Id of the envelope this one repeats")] = (
+        None
+    )
+    flags: Annotated[
+        list[str],
+        Meta(
+            description="Set by the code: truncated, contains_credential, empty_text, "
+            "status_query, duplicate, unknown_code, infected_attachment, rejected_attachment, "
+            "unscanned_attachment, type_mismatch, uninspected_archive, encrypted_archive, "
+            "unscannable, unscanned, unparseable, revision, unverified_sender, reopened, "
+            "stop_requested, start_requested, help_requested (docs/api.md says when). New "
+            "values may be added."
+        ),
+    ] = []
     # Absent for a channel that hands over no bytes of its own (the web chat, the form).
     raw: RawRef | msgspec.UnsetType = msgspec.UNSET
-    schema: str = SCHEMA
+    schema: Annotated[str, Meta(extra_json_schema={"const": SCHEMA})] = SCHEMA
 
 
 envelope_encoder = msgspec.json.Encoder()

@@ -27,14 +27,18 @@ from channels.http import (
     MULTIPART_OVERHEAD,
     BodyGuard,
     UploadRefused,
+    UploadScan,
+    answer,
     file_response,
     limit_body,
+    problem,
     upload_one_file,
 )
-from normaliser.envelope import envelope_decoder
+from normaliser.envelope import Category, envelope_decoder
 from normaliser.masking import mask_names, mask_personal_data
 from router import metrics
 from router.clock import rfc3339, utc_now
+from router.delivery.states import State
 from router.delivery.suppression import (
     Suppression,
     SuppressionRefused,
@@ -46,6 +50,28 @@ from router.notifier import ticket_route
 from router.openapi import OPENAPI
 from router.store.transaction import Tx
 from router.updates import Reply, StatusChange, UpdateRejected, planned_time
+from router.views import (
+    Contact,
+    DeadLetter,
+    DeadLetterAction,
+    DeadLetters,
+    Health,
+    Identity,
+    MergeUndone,
+    Notification,
+    Page,
+    Queued,
+    Readiness,
+    Replayed,
+    ReplyFile,
+    SuppressionEntry,
+    SuppressionList,
+    ThreadEntry,
+    Ticket,
+    TicketEvent,
+    Transition,
+    Unsuppressed,
+)
 
 log = logging.getLogger(__name__)
 Role = Literal["backend", "admin", "metrics"]
@@ -131,7 +157,7 @@ class Api:
 
     async def healthz(self, request: Request) -> Response:
         """Alive: the event loop answers."""
-        return JSONResponse({"status": "ok"})
+        return answer(Health("ok"))
 
     async def readyz(self, request: Request) -> Response:
         """Ready: recovery is done and the daemon is not draining."""
@@ -140,8 +166,8 @@ class Api:
             for (channel, account), supervised in self.daemon.supervisor.accounts.items()
         }
         if self.daemon.ready:
-            return JSONResponse({"status": "ready", "channels": channels})
-        return JSONResponse({"status": "not ready", "channels": channels}, status_code=503)
+            return answer(Readiness("ready", channels))
+        return answer(Readiness("not ready", channels), 503)
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text, with queue gauges read from the store at scrape time."""
@@ -186,18 +212,15 @@ class Api:
         bodies, cursor = await self.daemon.feed.page(
             after, min(limit, limits.feed_page), min(wait, limits.long_poll_seconds)
         )
-        # The stored bodies are already the envelope JSON: splice them rather than re-encode.
-        payload = (
-            b'{"envelopes":[' + b",".join(bodies) + b'],"next":"' + str(cursor).encode() + b'"}'
-        )
-        return Response(payload, media_type="application/json")
+        # The stored bodies are already the envelope JSON: spliced in as they are, not re-encoded.
+        return answer(Page([msgspec.Raw(body) for body in bodies], str(cursor)))
 
     async def ticket(self, request: Request) -> Response:
         """A ticket with its status, category, channel and thread."""
         view = await self.daemon.db.read(
             lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=None)
         )
-        return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
+        return answer(view) if view else _error(404, "not_found", "no such ticket")
 
     async def status(self, request: Request) -> Response:
         """Change a ticket's status; the citizen is notified."""
@@ -227,12 +250,8 @@ class Api:
         except AttachmentRefused as exc:
             status = 413 if exc.code == "file_too_large" else 422
             return _error(status, exc.code, exc.reason)
-        answer = {
-            "attachment_id": receipt.id,
-            "size": receipt.size,
-            "scan": {"status": receipt.status, "detail": receipt.detail},
-        }
-        return JSONResponse(answer, status_code=201)
+        scan = UploadScan(receipt.status, receipt.detail)
+        return answer(ReplyFile(receipt.id, receipt.size, scan), 201)
 
     async def _update(
         self,
@@ -250,7 +269,7 @@ class Api:
             )
         except UpdateRejected as exc:
             return _error(exc.status, exc.code, exc.message)
-        return JSONResponse({"notification_id": notification_id}, status_code=202)
+        return answer(Queued(notification_id), 202)
 
     async def notification(self, request: Request) -> Response:
         """Delivery state of one notification."""
@@ -263,18 +282,18 @@ class Api:
         record, history = await self.daemon.db.read(read)
         if record is None:
             return _error(404, "not_found", "no such notification")
-        return JSONResponse(
-            {
-                "id": record.id,
-                "state": record.state,
-                "history": history,
-                "attempts": record.attempts,
-                "last_error": record.last_error,
-                "channel": record.channel,
-                "kind": record.kind,
-                "ticket": record.ticket_number,
-                "created_at": record.created_at,
-            }
+        return answer(
+            Notification(
+                id=record.id,
+                state=State(record.state),
+                history=msgspec.convert(history, list[Transition]),
+                attempts=record.attempts,
+                last_error=record.last_error,
+                channel=record.channel,
+                kind=record.kind,
+                ticket=record.ticket_number,
+                created_at=record.created_at,
+            )
         )
 
     async def attachment(self, request: Request) -> Response:
@@ -292,7 +311,7 @@ class Api:
         async def chunks() -> AsyncIterator[bytes]:
             yield payload
 
-        extension = mimetypes.guess_extension(received.content_type) or ".bin"
+        extension = mimetypes.guess_extension(received.content_type.split(";")[0]) or ".bin"
         return file_response(
             chunks(),
             filename=f"{raw_id}{extension}",
@@ -322,7 +341,7 @@ class Api:
 
     async def admin_status(self, request: Request) -> Response:
         """Channels, queue depths and the oldest undelivered item."""
-        return JSONResponse(await self.daemon.status())
+        return answer(await self.daemon.status())
 
     async def admin_ticket(self, request: Request) -> Response:
         """A ticket with its thread; personal data masked unless ?unmask=1."""
@@ -335,7 +354,7 @@ class Api:
         view = await self.daemon.db.read(
             lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=mask)
         )
-        return JSONResponse(view) if view else _error(404, "not_found", "no such ticket")
+        return answer(view) if view else _error(404, "not_found", "no such ticket")
 
     async def admin_attachment(self, request: Request) -> Response:
         """Any attachment's content, quarantined ones included (for analysts)."""
@@ -344,9 +363,7 @@ class Api:
 
     async def dlq_list(self, request: Request) -> Response:
         """Every dead letter."""
-        return JSONResponse(
-            {"dead_letters": await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())}
-        )
+        return answer(DeadLetters(await self.daemon.db.read(_dead_letters)))
 
     async def dlq_letter(self, request: Request) -> Response:
         """One dead letter: GET shows it, DELETE sets it aside."""
@@ -357,10 +374,9 @@ class Api:
     async def dlq_show(self, request: Request) -> Response:
         """One dead letter."""
         wanted = request.path_params["id"]
-        letters = await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())
-        for letter in letters:
-            if letter["id"] == wanted:
-                return JSONResponse(letter)
+        for letter in await self.daemon.db.read(_dead_letters):
+            if letter.id == wanted:
+                return answer(letter)
         return _error(404, "not_found", f"no dead letter {wanted}")
 
     async def dlq_replay(self, request: Request) -> Response:
@@ -373,14 +389,12 @@ class Api:
 
     async def dlq_replay_all(self, request: Request) -> Response:
         """Put every dead letter back in its queue."""
-        letters = await self.daemon.db.read(lambda conn: Tx(conn).dead_letters())
+        letters = await self.daemon.db.read(_dead_letters)
         # Only those still dead when their turn came: another admin may have acted meanwhile.
         replayed = [
-            letter["id"]
-            for letter in letters
-            if await self.daemon.dead_letter(letter["id"], "replay")
+            letter.id for letter in letters if await self.daemon.dead_letter(letter.id, "replay")
         ]
-        return JSONResponse({"replayed": replayed})
+        return answer(Replayed(replayed))
 
     async def _dead_letter(self, letter_id: str, action: Literal["replay", "drop"]) -> Response:
         kind, _, key = letter_id.partition(":")
@@ -390,34 +404,29 @@ class Api:
             return _error(400, "bad_id", "a handoff's dead letter id is handoff:SEQ, SEQ digits")
         if not await self.daemon.dead_letter(letter_id, action):
             return _error(404, "not_found", f"no dead letter {letter_id}")
-        return JSONResponse({"id": letter_id, "action": action})
+        return answer(DeadLetterAction(letter_id, action))
 
     async def contact(self, request: Request) -> Response:
         """A contact's identities and merges."""
         contact_id = request.path_params["id"]
 
-        def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        def read(conn: sqlite3.Connection) -> Contact | None:
             tx = Tx(conn)
             identities = tx.identities(contact_id)
             merges = tx.merges(contact_id)
             if not identities and not merges:
                 return None
-            return {
-                "id": contact_id,
-                "merged_into": tx.merged_into(contact_id),
-                "identities": [
-                    {
-                        "kind": i.kind,
-                        "address": mask_personal_data(i.address),
-                        "verified": i.verified,
-                    }
-                    for i in identities
+            return Contact(
+                id=contact_id,
+                merged_into=tx.merged_into(contact_id),
+                identities=[
+                    Identity(i.kind, mask_personal_data(i.address), i.verified) for i in identities
                 ],
-                "merges": msgspec.to_builtins(merges),
-            }
+                merges=merges,
+            )
 
         view = await self.daemon.db.read(read)
-        return JSONResponse(view) if view else _error(404, "not_found", "no such contact")
+        return answer(view) if view else _error(404, "not_found", "no such contact")
 
     async def suppressions(self, request: Request) -> Response:
         """The suppression list: GET lists it, POST adds, DELETE ?address=&channel= removes."""
@@ -425,7 +434,7 @@ class Api:
         if request.method == "GET":
             _audit(request, "suppressions", "the suppression list read")
             listed = await self.daemon.db.read(lambda conn: Tx(conn).suppressions(now))
-            return JSONResponse({"suppressions": listed})
+            return answer(SuppressionList(msgspec.convert(listed, list[SuppressionEntry])))
         if request.method == "DELETE":
             address = request.query_params.get("address", "")
             try:
@@ -436,7 +445,7 @@ class Api:
             if not removed:
                 return _error(404, "not_found", "that address is not on the list")
             self.daemon.outbox.wake()
-            return JSONResponse({"address": address, "channel": channel, "removed": True})
+            return answer(Unsuppressed(address, channel, removed=True))
         body = await _body(request, Suppression)
         if isinstance(body, Response):
             return body
@@ -452,7 +461,7 @@ class Api:
         entry = await self.daemon.db.write(
             lambda conn: Tx(conn).suppress(channel, address, reason, now, until)
         )
-        return JSONResponse(entry, status_code=201)
+        return answer(msgspec.convert(entry, SuppressionEntry), 201)
 
     async def undo_merge(self, request: Request) -> Response:
         """Undo a recorded merge of two contacts."""
@@ -462,7 +471,7 @@ class Api:
         # Merge ids count from 1, and SQLite could not even be asked about a larger one.
         if not (0 < merge_id < _SQLITE_INTEGERS and await self.daemon.undo_merge(merge_id)):
             return _error(404, "not_found", f"no merge {request.path_params['id']} to undo")
-        return JSONResponse({"merge": merge_id, "undone": True})
+        return answer(MergeUndone(merge_id, undone=True))
 
 
 # Integers SQLite can hold are below this: a larger id or cursor names nothing stored, and
@@ -491,9 +500,11 @@ def _queue_snapshot(
     )
 
 
-def _ticket_view(
-    tx: Tx, number: str, *, mask: Callable[[str], str] | None
-) -> dict[str, Any] | None:
+def _dead_letters(conn: sqlite3.Connection) -> list[DeadLetter]:
+    return msgspec.convert(Tx(conn).dead_letters(), list[DeadLetter])
+
+
+def _ticket_view(tx: Tx, number: str, *, mask: Callable[[str], str] | None) -> Ticket | None:
     """A ticket with its thread and history; with `mask`, everything written about the citizen
     (the thread, and operators' comments, reasons and replies) passes through it."""
     ticket = tx.ticket_record(number)
@@ -517,44 +528,51 @@ def _ticket_view(
                 display_name="***" if sender.display_name else None,
             )
         thread.append(
-            {
-                "envelope_id": envelope.id,
-                "received_at": envelope.received_at,
-                "channel": envelope.channel,
-                "sender": msgspec.to_builtins(sender),
-                "text": text,
-                "flags": envelope.flags,
-                "duplicate_of": envelope.duplicate_of,
-            }
+            ThreadEntry(
+                envelope_id=envelope.id,
+                received_at=envelope.received_at,
+                channel=envelope.channel,
+                sender=sender,
+                text=text,
+                flags=envelope.flags,
+                duplicate_of=envelope.duplicate_of,
+            )
         )
     events = [
-        {k: free_text(v) if k in _EVENT_TEXTS and isinstance(v, str) else v for k, v in e.items()}
-        for e in tx.ticket_events(number)
+        msgspec.structs.replace(
+            event,
+            **{
+                name: free_text(value)
+                for name in _EVENT_TEXTS
+                if isinstance(value := getattr(event, name), str)
+            },
+        )
+        for event in msgspec.convert(tx.ticket_events(number), list[TicketEvent])
     ]
-    return {
-        "number": ticket.number,
-        "status": ticket.status,
-        "status_comment": ticket.status_comment and free_text(ticket.status_comment),
-        "status_reason": ticket.status_reason and free_text(ticket.status_reason),
-        "expected_at": ticket.expected_at,
-        "category": {"code": ticket.category_code, "name": ticket.category_name},
-        "priority": ticket.priority,
-        "channel": ticket.channel,
-        "language": ticket.language,
-        "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
-        "first_response_due": ticket.first_response_due,
-        "resolution_due": ticket.resolution_due,
-        "related": ticket.related,
-        "contact_id": ticket.contact_id,
-        "conversation_id": ticket.conversation_id,
-        "thread": thread,
-        "events": events,
-    }
+    return Ticket(
+        number=ticket.number,
+        status=ticket.status,
+        status_comment=ticket.status_comment and free_text(ticket.status_comment),
+        status_reason=ticket.status_reason and free_text(ticket.status_reason),
+        expected_at=ticket.expected_at,
+        category=Category(ticket.category_code, ticket.category_name),
+        priority=ticket.priority,
+        channel=ticket.channel,
+        language=ticket.language,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        first_response_due=ticket.first_response_due,
+        resolution_due=ticket.resolution_due,
+        related=ticket.related,
+        contact_id=ticket.contact_id,
+        conversation_id=ticket.conversation_id,
+        thread=thread,
+        events=events,
+    )
 
 
 # The fields of a ticket event that hold free text.
-_EVENT_TEXTS = frozenset({"comment", "reason", "text"})
+_EVENT_TEXTS = ("comment", "reason", "text")
 
 
 B = TypeVar("B")
@@ -573,11 +591,9 @@ async def _body(request: Request, model: type[B]) -> B | Response:
         return _error(400, "bad_json", f"the body is not valid JSON: {exc}")
 
 
-def _error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     metrics.api_errors.labels(str(status), code).inc()
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+    return problem(status, code, message, headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 import trio
 import trio_asyncio
 from pydantic import BaseModel
@@ -44,6 +45,7 @@ from router.supervisor import AccountState, Backoff, Supervisor
 from router.systemd import ServiceManager
 from router.tickets import CLOSED_STATUSES
 from router.updates import TicketUpdates
+from router.views import AccountStatus, AttachmentsStatus, ChannelStatus, DaemonStatus, Queues
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -396,7 +398,7 @@ class Daemon:
 
     # -- operations -------------------------------------------------------------------------
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> DaemonStatus:
         """What `omnirouter status` shows."""
 
         def read(
@@ -407,29 +409,28 @@ class Daemon:
 
         depths, oldest, (quarantined, quarantined_bytes) = await self.db.read(read)
         clamd = await self.attachments.clamd_state()
-        channels: dict[str, dict[str, Any]] = {}
+        accounts: dict[str, dict[str, AccountStatus]] = {}
         for (channel, name), account in self.supervisor.accounts.items():
-            entry = channels.setdefault(channel, {"enabled": True, "accounts": {}})
-            entry["accounts"][name] = account.status()
-        for name in registry.planned():  # unless another plug-in runs accounts of that channel
-            channels.setdefault(name, {"enabled": False, "state": "not available in this version"})
-        return {
-            "instance": self.settings.router.router.instance_name,
-            "version": VERSION,
-            "ready": self.ready,
-            "uptime_seconds": round(time.time() - self.started_at, 1),
-            "handoff_mode": self.settings.router.handoff.mode,
-            "channels": channels,
-            "attachments": {
-                "clamd": clamd,
-                "quarantine_files": quarantined,
-                "quarantine_bytes": quarantined_bytes,
-            },
-            "queues": depths,
-            "oldest_undelivered_seconds": None
-            if oldest is None
-            else round(time.time() - oldest, 1),
+            accounts.setdefault(channel, {})[name] = account.status()
+        channels = {
+            channel: ChannelStatus(enabled=True, accounts=by_name)
+            for channel, by_name in accounts.items()
         }
+        for name in registry.planned():  # unless another plug-in runs accounts of that channel
+            channels.setdefault(
+                name, ChannelStatus(enabled=False, state="not available in this version")
+            )
+        return DaemonStatus(
+            instance=self.settings.router.router.instance_name,
+            version=VERSION,
+            ready=self.ready,
+            uptime_seconds=round(time.time() - self.started_at, 1),
+            handoff_mode=self.settings.router.handoff.mode,
+            channels=channels,
+            attachments=AttachmentsStatus(clamd, quarantined, quarantined_bytes),
+            queues=msgspec.convert(depths, Queues),
+            oldest_undelivered_seconds=None if oldest is None else round(time.time() - oldest, 1),
+        )
 
     async def dead_letter(self, letter_id: str, action: Literal["replay", "drop"]) -> bool:
         """Replay or drop one dead letter."""

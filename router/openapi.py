@@ -1,23 +1,37 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json.
 
 Every HTTP route of the listener is here (router/api.py and channels/webchat/adapter.py; the
-WebSocket /chat/ws is described in docs/api.md), with every status its handler can answer.
-tests/integration/test_backend_api.py compares these paths with the app's route table.
+WebSocket /chat/ws is described in docs/api.md), with every status its handler can answer. The
+paths are written by hand; the schemas of the answers are made by msgspec from the Structs the
+handlers answer with (router/views.py and the channels' own), so the two cannot drift apart.
+tests/integration/test_backend_api.py compares these paths with the app's route table, and
+tests/integration/test_api_document.py checks the daemon's real answers against them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from router.delivery.states import Event, State
+import msgspec
+from msgspec import UNSET
+
+from channels.http import Error
+from channels.webchat.adapter import Upload
+from channels.webchat.form import FormFiled, FormInvalid
+from channels.webchat.refusals import RateLimited
+from router import views
 from router.delivery.suppression import KINDS
+from router.tickets import STATUSES
 from router.updates import EXPECTED_AT
 
 # -- building blocks ---------------------------------------------------------------------------
 
 
+_REF = "#/components/schemas/{name}"
+
+
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _REF.format(name=name)}
 
 
 def _response(name: str) -> dict[str, str]:
@@ -33,39 +47,18 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
-def _object(
-    properties: dict[str, Any], *, optional: dict[str, Any] | None = None, **extra: Any
-) -> dict[str, Any]:
-    """An object whose every property is always present but the `optional` ones."""
-    return {
-        "type": "object",
-        "required": list(properties),
-        "properties": {**properties, **(optional or {})},
-        **extra,
-    }
-
-
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
 _STRING = {"type": "string"}
-_INTEGER = {"type": "integer"}
-_BOOLEAN = {"type": "boolean"}
-_STRINGS = {"type": "array", "items": _STRING}
-_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 # The largest integer SQLite holds: ids and cursors past it name nothing.
 _SQLITE_MAX = 2**63 - 1
 # A character that str.strip() keeps (Python's whitespace spelled out, the same in ECMA-262
 # and Python regexes): a field the server refuses when blank after strip() must match it.
 _NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
-_STATUSES = ["accepted", "in_progress", "under_review", "awaiting_citizen", "resolved", "rejected"]
-_CHANNELS = ["email", "sms", "messenger", "webchat", "form"]
-_NOTICE_KINDS = ["confirmation", "status", "reply", "system"]
-_NOTIFICATION_STATES = [str(state) for state in State]
 _SUPPRESSED_CHANNELS = list(KINDS)
 # An address as written: not blank, no control or invisible (bidi, zero-width) characters.
 _SUPPRESSED_ADDRESS = {
@@ -120,17 +113,6 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-# The verdict an upload is answered with.
-_UPLOAD_SCAN = _object(
-    {
-        "status": {
-            "enum": ["pending", "clean", "infected", "rejected", "error"],
-            "description": "pending: clamd is unavailable; the message that carries the file "
-            "waits for the scan (a reply: send it again once the file is clean)",
-        },
-        "detail": _NULLABLE_STRING,
-    }
-)
 # The body of an upload: one multipart file part.
 _ONE_FILE: dict[str, Any] = {
     "required": True,
@@ -145,6 +127,30 @@ _ONE_FILE: dict[str, Any] = {
             }
         }
     },
+}
+
+
+# The feedback form's fields, in any of its three encodings (the form is read as text fields).
+_FEEDBACK_FORM = {
+    "type": "object",
+    "required": ["text"],
+    "description": "`text` and one of `phone` or `email` are required (422 otherwise). "
+    "Surrounding spaces are stripped; in JSON, values that are not strings are ignored.",
+    "properties": {
+        "name": {"type": "string", "description": "At most [form] max_name_chars (200)"},
+        "phone": {"type": "string", "description": "10 to 15 digits"},
+        "email": _STRING,
+        "type": {"type": "string", "description": "A key of [form.types] in channels/webchat.toml"},
+        "text": {
+            "type": "string",
+            "pattern": _NOT_BLANK,
+            "description": "Not blank; at most max_text_chars (4000)",
+        },
+    },
+    "anyOf": [
+        {"required": [field], "properties": {field: {"type": "string", "pattern": _NOT_BLANK}}}
+        for field in ("phone", "email")
+    ],
 }
 
 
@@ -224,370 +230,61 @@ def _attachment_download(summary: str, operation_id: str, *, admin: bool) -> dic
     }
 
 
-# -- schemas -----------------------------------------------------------------------------------
+# -- schemas ---------------------------------------------------------------------------------
 
-_CATEGORY = _object({"code": _STRING, "name": _STRING})
-_SCAN_VERDICT = _object(
-    {
-        "status": {"enum": ["clean", "infected", "rejected", "error"]},
-        "detail": {
-            "type": ["string", "null"],
-            "description": "infected: the signature; rejected: which rule; error: why not scanned",
-        },
-    }
+# Every answer with a JSON body: what it answers is one of these Structs, written by msgspec.
+_ANSWERS: tuple[type[msgspec.Struct], ...] = (
+    Error,
+    RateLimited,
+    views.Health,
+    views.Readiness,
+    views.FeedPage,
+    views.Ticket,
+    views.Queued,
+    views.ReplyFile,
+    views.Notification,
+    views.DaemonStatus,
+    views.DeadLetters,
+    views.Replayed,
+    views.DeadLetterAction,
+    views.Contact,
+    views.SuppressionList,
+    views.Unsuppressed,
+    views.MergeUndone,
+    Upload,
+    FormFiled,
+    FormInvalid,
 )
 
-_FLAGS_DESCRIPTION = (
-    "Set by the code: truncated, contains_credential, empty_text, status_query, duplicate, "
-    "unknown_code, infected_attachment, rejected_attachment, unscanned_attachment, "
-    "type_mismatch, uninspected_archive, encrypted_archive, unscannable, unscanned "
-    "(docs/api.md says when). New values may be added."
-)
 
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string", "description": "Machine-readable code"},
-            "message": {"type": "string"},
-        },
-    },
-    "FormInvalid": {
-        "type": "object",
-        "required": ["error", "message", "fields"],
-        "properties": {
-            "error": {"const": "invalid"},
-            "message": _STRING,
-            "fields": {
-                "type": "object",
-                "description": "A message per field name (text, name, email, phone, type)",
-                "additionalProperties": _STRING,
-            },
-        },
-    },
-    "Sender": _object(
-        {
-            "kind": {
-                "type": "string",
-                "description": "Address kind: webchat (a chat session id), email, phone",
-            },
-            "address": {"type": "string", "description": "Canonical: E.164 phone, email"},
-            "display_name": _NULLABLE_STRING,
-            "verified": {
-                "type": "boolean",
-                "description": "The channel vouches for the address (a form's never is)",
-            },
-        }
-    ),
-    "Category": _CATEGORY,
-    "TicketRef": _object(
-        {
-            "number": _STRING,
-            "is_new": {"type": "boolean", "description": "This message opened the ticket"},
-            "category": _ref("Category"),
-            "priority": {"type": "string", "description": "Priority class (categories.toml)"},
-            "first_response_due": _TIME,
-            "resolution_due": _TIME,
-            "related": {
-                "type": "array",
-                "items": _STRING,
-                "description": "Numbers of related tickets",
-            },
-        }
-    ),
-    "Thread": _object({"conversation_id": _STRING, "in_reply_to": _NULLABLE_STRING}),
-    "Scan": _SCAN_VERDICT,
-    "Attachment": _object(
-        {
-            "id": {"type": "string", "description": "GET /api/v1/attachments/{id}"},
-            "filename": {"type": "string", "maxLength": 255},
-            "content_type": {"type": "string", "description": "Detected from the content"},
-            "declared_type": {
-                "type": "string",
-                "maxLength": 127,
-                "description": "What the sender claimed",
-            },
-            "size": {"type": "integer", "minimum": 0},
-            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "scan": _ref("Scan"),
-        }
-    ),
-    "Identifiers": _object(
-        {
-            "snils": {**_STRINGS, "description": "Check digits valid, as 123-456-789 01"},
-            "inn": {**_STRINGS, "description": "10 or 12 digits, check digits valid"},
-            "phones": {
-                **_STRINGS,
-                "description": "E.164; a form's phone is included",
-            },
-            "emails": {**_STRINGS, "description": "Domain lower-cased; a form's email is included"},
-            "ticket_refs": {**_STRINGS, "description": "Ticket numbers with a valid check digit"},
-        }
-    ),
-    "Envelope": _object(
-        {
-            "id": {"type": "string", "description": "Sortable unique id (ULID)"},
-            "schema": {"const": "omnirouter.envelope/v1"},
-            "received_at": _TIME,
-            "channel": {"enum": _CHANNELS},
-            "channel_account": _STRING,
-            "channel_message_id": _STRING,
-            "sender": _ref("Sender"),
-            "contact_id": _STRING,
-            "ticket": {
-                **_nullable(_ref("TicketRef")),
-                "description": "Never null in the feed or a webhook",
-            },
-            "thread": _ref("Thread"),
-            "subject": _NULLABLE_STRING,
-            "text": _STRING,
-            "language": {"type": "string", "description": "e.g. ru"},
-            "attachments": {"type": "array", "items": _ref("Attachment")},
-            "identifiers": _ref("Identifiers"),
-            "duplicate_of": {
-                "type": ["string", "null"],
-                "description": "Id of the envelope this one repeats",
-            },
-            "flags": {"type": "array", "items": _STRING, "description": _FLAGS_DESCRIPTION},
-        },
-        # Absent for the web chat and the form, which hand over no bytes of their own.
-        optional={"raw": _ref("RawRef")},
-    ),
-    "RawRef": _object(
-        {
-            "id": {"type": "string", "description": "For GET /api/v1/raw/{id}"},
-            "size": _INTEGER,
-            "content_type": _STRING,
-        }
-    ),
-    "FeedPage": _object(
-        {
-            "envelopes": {"type": "array", "items": _ref("Envelope")},
-            "next": {
-                "type": "string",
-                "pattern": "^[0-9]+$",
-                "description": "The cursor to pass as `after` next time",
-            },
-        }
-    ),
-    "ThreadEntry": _object(
-        {
-            "envelope_id": _STRING,
-            "received_at": _TIME,
-            "channel": {"enum": _CHANNELS},
-            "sender": _ref("Sender"),
-            "text": _STRING,
-            "flags": _STRINGS,
-            "duplicate_of": _NULLABLE_STRING,
-        }
-    ),
-    "TicketEvent": {
-        "type": "object",
-        "required": ["at", "kind", "status"],
-        "description": "A status change (with comment, reason, expected_at when posted through "
-        "the API; the opening `accepted` has none) or a reply (with text)",
-        "properties": {
-            "at": _TIME,
-            "kind": {"enum": ["status", "reply"]},
-            "status": {"type": ["string", "null"], "description": "null for a reply"},
-            "comment": _NULLABLE_STRING,
-            "reason": _NULLABLE_STRING,
-            "expected_at": _NULLABLE_TIME,
-            "text": _STRING,
-        },
-    },
-    "Ticket": _object(
-        {
-            "number": _STRING,
-            "status": {"enum": _STATUSES},
-            "status_comment": _NULLABLE_STRING,
-            "status_reason": _NULLABLE_STRING,
-            "expected_at": _NULLABLE_TIME,
-            "category": _ref("Category"),
-            "priority": _STRING,
-            "channel": {
-                "enum": _CHANNELS,
-                "description": "Where notices go (a form's ticket: email, else sms)",
-            },
-            "language": _STRING,
-            "created_at": _TIME,
-            "updated_at": _TIME,
-            "first_response_due": _TIME,
-            "resolution_due": _TIME,
-            "related": _STRINGS,
-            "contact_id": _STRING,
-            "conversation_id": _STRING,
-            "thread": {
-                "type": "array",
-                "items": _ref("ThreadEntry"),
-                "description": "The ticket's envelopes, oldest first",
-            },
-            "events": {
-                "type": "array",
-                "items": _ref("TicketEvent"),
-                "description": "Status changes and replies, oldest first",
-            },
-        }
-    ),
-    "Queued": _object({"notification_id": _STRING}),
-    "Suppression": _object(
-        {
-            "address": _STRING,
-            "channel": {"enum": _SUPPRESSED_CHANNELS},
-            "reason": _STRING,
-            "since": _TIME,
-            "until": _nullable(_TIME),
-        }
-    ),
-    "Transition": _object(
-        {
-            "state": {"enum": _NOTIFICATION_STATES},
-            "at": _TIME,
-            "event": {"enum": ["created", *(str(event) for event in Event)]},
-            "reason": _NULLABLE_STRING,
-        }
-    ),
-    "Notification": _object(
-        {
-            "id": _STRING,
-            "state": {"enum": _NOTIFICATION_STATES},
-            "history": {
-                "type": "array",
-                "items": _ref("Transition"),
-                "description": "Every state it went through, oldest first",
-            },
-            "attempts": _INTEGER,
-            "last_error": _NULLABLE_STRING,
-            "channel": {"enum": _CHANNELS},
-            "kind": {"enum": _NOTICE_KINDS},
-            "ticket": _NULLABLE_STRING,
-            "created_at": _TIME,
-        }
-    ),
-    "DeadLetter": _object(
-        {
-            "id": {
-                "type": "string",
-                "description": "handoff:SEQ, notification:ID or intake:JOURNAL_ID",
-            },
-            "subject": {
-                "type": ["string", "null"],
-                "description": "handoff: the envelope id; notification: the ticket number "
-                "(null if none); intake: CHANNEL/ACCOUNT",
-            },
-            "attempts": {"type": "integer", "description": "0 for intake"},
-            "last_error": _NULLABLE_STRING,
-            "since": {**_TIME, "description": "Queued (intake: received) at, RFC 3339"},
-        }
-    ),
-    "DeadLetterAction": _object(
-        {"id": _STRING, "action": {"enum": ["replay", "drop"]}},
-    ),
-    "Status": {
-        "type": "object",
-        "required": [
-            "instance",
-            "version",
-            "ready",
-            "uptime_seconds",
-            "handoff_mode",
-            "channels",
-            "attachments",
-            "queues",
-            "oldest_undelivered_seconds",
-        ],
-        "properties": {
-            "instance": _STRING,
-            "version": _STRING,
-            "ready": _BOOLEAN,
-            "uptime_seconds": {"type": "number"},
-            "handoff_mode": {"enum": ["feed", "webhook"]},
-            "channels": {
-                "type": "object",
-                "description": "By channel name: enabled, state (webchat also account and "
-                "connections)",
-                "additionalProperties": {
-                    "type": "object",
-                    "required": ["enabled", "state"],
-                    "properties": {
-                        "enabled": _BOOLEAN,
-                        "state": _STRING,
-                        "account": _STRING,
-                        "connections": _INTEGER,
-                    },
-                },
-            },
-            "attachments": _object(
-                {
-                    "clamd": {"type": "string", "description": "`up`, or `down: REASON`"},
-                    "quarantine_files": _INTEGER,
-                    "quarantine_bytes": _INTEGER,
-                }
-            ),
-            "queues": _object(
-                {name: _INTEGER for name in ("intake", "scan", "handoff", "outbox", "dead")}
-            ),
-            "oldest_undelivered_seconds": {"type": ["number", "null"]},
-        },
-    },
-    "Contact": _object(
-        {
-            "id": _STRING,
-            "merged_into": _NULLABLE_STRING,
-            "identities": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "kind": _STRING,
-                        "address": {"type": "string", "description": "Masked"},
-                        "verified": _BOOLEAN,
-                    }
-                ),
-            },
-            "merges": {
-                "type": "array",
-                "items": _object(
-                    {
-                        "id": _INTEGER,
-                        "survivor": _STRING,
-                        "absorbed": _STRING,
-                        "evidence": _STRING,
-                        "undone": _BOOLEAN,
-                    }
-                ),
-            },
-        }
-    ),
-    "Upload": _object({"upload_id": _STRING, "size": _INTEGER, "scan": _UPLOAD_SCAN}),
-    "ReplyFile": _object({"attachment_id": _STRING, "size": _INTEGER, "scan": _UPLOAD_SCAN}),
-    "FeedbackForm": {
-        "type": "object",
-        "required": ["text"],
-        "description": "`text` and one of `phone` or `email` are required (422 otherwise). "
-        "Surrounding spaces are stripped; in JSON, values that are not strings are ignored.",
-        "properties": {
-            "name": {"type": "string", "description": "At most [form] max_name_chars (200)"},
-            "phone": {"type": "string", "description": "10 to 15 digits"},
-            "email": _STRING,
-            "type": {
-                "type": "string",
-                "description": "A key of [form.types] in channels/webchat.toml",
-            },
-            "text": {
-                "type": "string",
-                "pattern": _NOT_BLANK,
-                "description": "Not blank; at most max_text_chars (4000)",
-            },
-        },
-        "anyOf": [
-            {"required": [field], "properties": {field: {"type": "string", "pattern": _NOT_BLANK}}}
-            for field in ("phone", "email")
-        ],
-    },
+def _answer_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A generated schema of an answer, as strict as msgspec writes the answer."""
+    # msgspec's schemas say what it decodes, where a field with a default may be left out. It
+    # writes every field of a Struct all the same (but one left UNSET), and nothing else: so
+    # a field with a default is required too (its default tells a reader of an answer
+    # nothing), and an unknown field is an error.
+    if schema.get("type") != "object" or "properties" not in schema:
+        return schema
+    properties = {name: dict(field) for name, field in schema["properties"].items()}
+    required = [
+        name
+        for name, field in properties.items()
+        if name in schema["required"] or field.pop("default", UNSET) is not UNSET
+    ]
+    return {**schema, "properties": properties, "required": required, "additionalProperties": False}
+
+
+_SCHEMAS = {
+    name: _answer_schema(schema)
+    for name, schema in msgspec.json.schema_components(_ANSWERS, ref_template=_REF)[1].items()
 }
 
 _RESPONSES: dict[str, Any] = {
+    "RateLimited": {
+        "description": "`rate_limited`: over a [rate_limits] limit of channels/webchat.toml",
+        "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": _ref("RateLimited")}},
+    },
     "Unauthorized": {
         "description": "`unauthorized`: no bearer token, or one in no tokens file",
         "headers": {
@@ -615,7 +312,7 @@ _PATHS: dict[str, Any] = {
             "summary": "Liveness: the event loop answers",
             "operationId": "healthz",
             "security": _PUBLIC,
-            "responses": {"200": _json(_object({"status": {"const": "ok"}}), "Alive")},
+            "responses": {"200": _json(_ref("Health"), "Alive")},
         }
     },
     "/readyz": {
@@ -624,8 +321,8 @@ _PATHS: dict[str, Any] = {
             "operationId": "readyz",
             "security": _PUBLIC,
             "responses": {
-                "200": _json(_object({"status": {"const": "ready"}}), "Ready"),
-                "503": _json(_object({"status": {"const": "not ready"}}), "Starting or draining"),
+                "200": _json(_ref("Readiness"), "Ready"),
+                "503": _json(_ref("Readiness"), "Starting or draining"),
             },
         }
     },
@@ -718,7 +415,7 @@ _PATHS: dict[str, Any] = {
             "required": ["status"],
             "additionalProperties": False,
             "properties": {
-                "status": {"enum": _STATUSES},
+                "status": {"enum": list(STATUSES)},
                 "comment": _NULLABLE_STRING,
                 "reason": {
                     "type": ["string", "null"],
@@ -835,7 +532,7 @@ _PATHS: dict[str, Any] = {
             "summary": "Instance, readiness, channels, clamd, queue depths, oldest undelivered",
             "operationId": "adminStatus",
             "security": _ADMIN,
-            "responses": {"200": _json(_ref("Status")), **_GUARDED},
+            "responses": {"200": _json(_ref("DaemonStatus")), **_GUARDED},
         }
     },
     "/api/v1/admin/tickets/{number}": {
@@ -869,9 +566,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "dlqList",
             "security": _ADMIN,
             "responses": {
-                "200": _json(
-                    _object({"dead_letters": {"type": "array", "items": _ref("DeadLetter")}})
-                ),
+                "200": _json(_ref("DeadLetters")),
                 **_GUARDED,
             },
         }
@@ -882,7 +577,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "dlqReplayAll",
             "security": _ADMIN,
             "responses": {
-                "200": _json(_object({"replayed": {**_STRINGS, "description": "Dead letter ids"}})),
+                "200": _json(_ref("Replayed")),
                 **_GUARDED,
             },
         }
@@ -950,7 +645,7 @@ _PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "responses": {
                 "200": _json(
-                    _object({"suppressions": {"type": "array", "items": _ref("Suppression")}}),
+                    _ref("SuppressionList"),
                     "The entries in force, addresses in full (the read is logged)",
                 ),
                 **_GUARDED,
@@ -991,7 +686,7 @@ _PATHS: dict[str, Any] = {
                 }
             ),
             "responses": {
-                "201": _json(_ref("Suppression"), "On the list"),
+                "201": _json(_ref("SuppressionEntry"), "On the list"),
                 "400": _response("BadJson"),
                 **_GUARDED,
                 "411": _response("LengthRequired"),
@@ -1021,15 +716,7 @@ _PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(
-                    _object(
-                        {
-                            "address": _STRING,
-                            "channel": {"enum": _SUPPRESSED_CHANNELS},
-                            "removed": _BOOLEAN,
-                        }
-                    )
-                ),
+                "200": _json(_ref("Unsuppressed")),
                 "400": _error("`bad_query`: an address or channel that cannot be read"),
                 **_GUARDED,
                 "404": _error("`not_found`: that address is not on the list"),
@@ -1049,7 +736,7 @@ _PATHS: dict[str, Any] = {
                 )
             ],
             "responses": {
-                "200": _json(_object({"merge": _INTEGER, "undone": {"const": True}})),
+                "200": _json(_ref("MergeUndone")),
                 "400": _error("`bad_id`: not decimal digits"),
                 **_GUARDED,
                 "404": _error(
@@ -1175,6 +862,7 @@ _PATHS: dict[str, Any] = {
                     "[attachments.limits.webchat] file, nothing kept; "
                     "`attachments_not_accepted`: the channel's count limit is 0"
                 ),
+                "429": _response("RateLimited"),
             },
         }
     },
@@ -1199,7 +887,7 @@ _PATHS: dict[str, Any] = {
                     "multipart/form-data": {
                         "schema": {
                             "allOf": [
-                                _ref("FeedbackForm"),
+                                _FEEDBACK_FORM,
                                 {
                                     "description": "Plus up to [form] max_files (5) file "
                                     "parts under any field name",
@@ -1207,25 +895,12 @@ _PATHS: dict[str, Any] = {
                             ]
                         }
                     },
-                    "application/x-www-form-urlencoded": {"schema": _ref("FeedbackForm")},
-                    "application/json": {"schema": _ref("FeedbackForm")},
+                    "application/x-www-form-urlencoded": {"schema": _FEEDBACK_FORM},
+                    "application/json": {"schema": _FEEDBACK_FORM},
                 },
             },
             "responses": {
-                "201": _json(
-                    _object(
-                        {
-                            "ticket": {
-                                "type": ["string", "null"],
-                                "description": "The new ticket's number; null (with "
-                                "envelope_id null) only if filing failed and the submission "
-                                "was kept as dead letter intake:ID",
-                            },
-                            "envelope_id": _NULLABLE_STRING,
-                        }
-                    ),
-                    "Stored and filed",
-                ),
+                "201": _json(_ref("FormFiled"), "Stored and filed"),
                 "400": _error(
                     "`unreadable`: another content type, invalid JSON or JSON that is not an "
                     "object, or a multipart body that cannot be parsed"
@@ -1240,6 +915,7 @@ _PATHS: dict[str, Any] = {
                     "over its message total; `attachments_not_accepted`: count is 0"
                 ),
                 "422": _json(_ref("FormInvalid"), "`invalid`: field errors by field name"),
+                "429": _response("RateLimited"),
                 "503": _error(
                     "`disabled`: channels/webchat.toml has enabled = false; `unavailable`: "
                     "not stored, send it again later"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import msgspec
 import trio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -36,7 +36,9 @@ from channels.contract import (
 from channels.http import (
     MULTIPART_OVERHEAD,
     UploadRefused,
+    UploadScan,
     address_key,
+    answer,
     file_response,
     problem,
     upload_one_file,
@@ -62,6 +64,15 @@ from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, too_many
 from .sessions import ChatSession, ChatSessions, Notice
 
 log = logging.getLogger(__name__)
+
+
+class Upload(msgspec.Struct, frozen=True):
+    """A file stored for a chat session; its `upload_id` goes in a message's attachments."""
+
+    upload_id: str
+    size: int
+    scan: UploadScan
+
 
 _STATIC = resources.files("channels.webchat").joinpath("static")
 _STATIC_TYPES = {
@@ -432,13 +443,8 @@ class WebchatChannel:
         except AttachmentRefused as exc:
             self.bad_input(self.channel, exc.code)
             return problem(413, exc.code, REFUSALS.get(exc.code, exc.reason))
-        return JSONResponse(
-            {
-                "upload_id": receipt.id,
-                "size": receipt.size,
-                "scan": {"status": receipt.status, "detail": receipt.detail},
-            },
-            status_code=201,
+        return answer(
+            Upload(receipt.id, receipt.size, UploadScan(receipt.status, receipt.detail)), 201
         )
 
     async def _session_of(self, request: Request) -> ChatSession | None:

@@ -8,13 +8,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import trio
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from channels.contract import (
@@ -32,6 +32,7 @@ from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
     address_key,
+    answer,
     limit_body,
     problem,
     read_form,
@@ -46,6 +47,30 @@ log = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
+
+
+class FormFiled(msgspec.Struct, frozen=True):
+    """A submission stored and filed as a new ticket."""
+
+    ticket: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The new ticket's number; null (with envelope_id null) only if filing "
+            "failed and the submission was kept as dead letter intake:ID"
+        ),
+    ]
+    envelope_id: str | None
+
+
+class FormInvalid(msgspec.Struct, frozen=True):
+    """A submission whose fields are refused, each with what is wrong with it."""
+
+    error: Literal["invalid"]
+    message: str
+    fields: Annotated[
+        dict[str, str],
+        msgspec.Meta(description="A message per field name (text, name, email, phone, type)"),
+    ]
 
 
 class FeedbackForm:
@@ -114,10 +139,7 @@ class FeedbackForm:
                 await file.close()
         if errors:
             self.ports.bad_input("form", "invalid")
-            return JSONResponse(
-                {"error": "invalid", "message": "Проверьте поля формы.", "fields": errors},
-                status_code=422,
-            )
+            return answer(FormInvalid("invalid", "Проверьте поля формы.", errors), 422)
         if len(files) > allowed:
             self.ports.bad_input("form", "too_many_attachments")
             return problem(413, "too_many_attachments", REFUSALS["too_many_attachments"])
@@ -167,10 +189,7 @@ class FeedbackForm:
         except Exception:
             log.exception("a feedback form could not be persisted")
             return problem(503, "unavailable", "the request was not stored; send it again later")
-        return JSONResponse(
-            {"ticket": acceptance.ticket_number, "envelope_id": acceptance.envelope_id},
-            status_code=201,
-        )
+        return answer(FormFiled(acceptance.ticket_number, acceptance.envelope_id), 201)
 
 
 async def _form_fields(request: Request, max_files: int) -> tuple[dict[str, str], list[UploadFile]]:

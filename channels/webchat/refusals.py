@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from typing import Literal
+
+import msgspec
+from starlette.responses import Response
+
+from channels.http import answer
 
 # What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
 REFUSALS = {
@@ -15,12 +20,20 @@ REFUSALS = {
 RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
 
 
-def too_many(wait: int) -> JSONResponse:
+class RateLimited(msgspec.Struct, frozen=True):
+    """Over a rate limit: send again after `retry_after` seconds."""
+
+    error: Literal["rate_limited"]
+    message: str
+    retry_after: int
+
+
+def too_many(wait: int) -> Response:
     """429 with Retry-After (RFC 6585 4); the unread body goes with the connection."""
-    return JSONResponse(
-        {"error": "rate_limited", "message": RATE_LIMITED, "retry_after": wait},
-        status_code=429,
-        headers={"Retry-After": str(wait), "Connection": "close"},
+    return answer(
+        RateLimited("rate_limited", RATE_LIMITED, wait),
+        429,
+        {"Retry-After": str(wait), "Connection": "close"},
     )
 
 
