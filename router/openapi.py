@@ -312,7 +312,7 @@ _SCHEMAS: dict[str, Any] = {
             "inn": {**_STRINGS, "description": "10 or 12 digits, check digits valid"},
             "phones": {
                 **_STRINGS,
-                "description": "E.164; a form's phone is included",
+                "description": "E.164, valid numbers only; a form's phone is included",
             },
             "emails": {**_STRINGS, "description": "Domain lower-cased; a form's email is included"},
             "ticket_refs": {**_STRINGS, "description": "Ticket numbers with a valid check digit"},
@@ -552,7 +552,11 @@ _SCHEMAS: dict[str, Any] = {
         "Surrounding spaces are stripped; in JSON, values that are not strings are ignored.",
         "properties": {
             "name": {"type": "string", "description": "At most [form] max_name_chars (200)"},
-            "phone": {"type": "string", "description": "10 to 15 digits"},
+            "phone": {
+                "type": "string",
+                "description": "A valid number: national as typed in Russia (8 (916) 123-45-67, "
+                "9161234567) or international with + (+375 29 123-45-67); filed in E.164",
+            },
             "email": _STRING,
             "type": {
                 "type": "string",
