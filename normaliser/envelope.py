@@ -71,7 +71,9 @@ class Identifiers(msgspec.Struct, frozen=True):
 
     snils: Annotated[list[str], Meta(description="Check digits valid, as 123-456-789 01")] = []
     inn: Annotated[list[str], Meta(description="10 or 12 digits, check digits valid")] = []
-    phones: Annotated[list[str], Meta(description="E.164; a form's phone is included")] = []
+    phones: Annotated[
+        list[str], Meta(description="E.164, valid numbers only; a form's phone is included")
+    ] = []
     emails: Annotated[
         list[str], Meta(description="Domain lower-cased; a form's email is included")
     ] = []

@@ -10,8 +10,11 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 import msgspec
+import phonenumbers
+from phonenumbers import PhoneNumberFormat
 
 from channels.contract import Sender
+from channels.phones import HOME_REGION, canonical_phone, phone_number
 from normaliser import damm
 from normaliser.envelope import Identifiers
 
@@ -26,7 +29,6 @@ _SEPARATOR_CHARS = r"\x20\u00A0\u2009\u202F\-\u2010-\u2013."
 _SEP = f"[{_SEPARATOR_CHARS}]"
 # Between two digits of a phone number: up to three separators or parentheses, as in "8 (495) 7".
 _PHONE_GAP = f"[{_SEPARATOR_CHARS}()]{{0,3}}"
-_PHONE_NOISE = re.compile(f"[{_SEPARATOR_CHARS}()]")
 _NON_DIGIT = re.compile(r"\D")
 # Python's \d is Unicode category Nd, so this finds fullwidth, Arabic-Indic, etc. digits.
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
@@ -55,6 +57,11 @@ _SNILS_GROUPED = re.compile(
 # SNILS typed as 11 bare digits; tried after phones, so 8XXXXXXXXXX stays a phone number.
 _SNILS_PLAIN = re.compile(r"(?<!\d) \d{11} (?!\d)", re.VERBOSE)
 
+# Phone numbers in free text: these patterns find the candidates, and libphonenumber says which
+# are valid numbers (_phone_is_valid) and reads the international ones (_international_value).
+# Not its own PhoneNumberMatcher: that reads "СНИЛС 891-612-345 20" and the digits of
+# "89161234567@mail.ru" as phone numbers, which the precedence of _rules() settles here, and
+# misses "8\u202f800\u202f555-35-35" (DOMAIN.md), since its separators lack U+202F and U+2009.
 _PHONE_RU = re.compile(
     rf"""
     (?<![\d+])                 # not the tail of a longer number
@@ -169,59 +176,6 @@ def inn_is_valid(digits: str) -> bool:
     return True
 
 
-class _NumberingPlan(NamedTuple):
-    national_length: int
-    trunk_prefix: str
-
-
-# Country code -> what a domestic number looks like there; only plans we complete numbers for.
-# Russia (shared with Kazakhstan): 10-digit national numbers, dialled domestically after 8.
-_NUMBERING_PLANS: dict[str, _NumberingPlan] = {"7": _NumberingPlan(10, "8")}
-
-# ITU-T E.164 country codes are prefix-free: 1 and 7 are one digit, these are two, the rest three.
-_ONE_DIGIT_COUNTRY_CODES = frozenset({"1", "7"})
-_TWO_DIGIT_COUNTRY_CODES = frozenset(
-    {
-        *("20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45"),
-        *("46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61"),
-        *("62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94"),
-        *("95", "98"),
-    }
-)
-
-
-def phone_country_code(e164: str) -> str:
-    """Return the country code of an E.164 number such as "+74957777777" ("7")."""
-    digits = e164.removeprefix("+")
-    if digits[:1] in _ONE_DIGIT_COUNTRY_CODES:
-        return digits[:1]
-    if digits[:2] in _TWO_DIGIT_COUNTRY_CODES:
-        return digits[:2]
-    return digits[:3]
-
-
-def _is_e164(digits: str) -> bool:
-    if not (digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15):
-        return False
-    plan = _NUMBERING_PLANS.get(phone_country_code(digits))
-    return plan is None or len(digits) == len(phone_country_code(digits)) + plan.national_length
-
-
-def phone_to_e164(s: str, default_country: str = "7") -> str | None:
-    """Return the phone number written in `s` in E.164 form ("+74957777777"), or None."""
-    compact = _PHONE_NOISE.sub("", _ascii_digits(s.strip()))
-    if compact.startswith("+"):
-        return compact if _is_e164(compact[1:]) else None
-    plan = _NUMBERING_PLANS.get(default_country)
-    if plan is None or not (compact.isascii() and compact.isdigit()):
-        return None
-    # 4957777777, 84957777777 and 74957777777 are the same Moscow number.
-    for prefix in ("", plan.trunk_prefix, default_country):
-        if len(compact) == len(prefix) + plan.national_length and compact.startswith(prefix):
-            return f"+{default_country}{compact[len(prefix) :]}"
-    return None
-
-
 def _email_value(match: str) -> str:
     local, _, domain = match.rpartition("@")
     return f"{local}@{domain.lower()}"  # domains are case-insensitive (RFC 1035 2.3.3)
@@ -230,10 +184,11 @@ def _email_value(match: str) -> str:
 def canonical_sender(sender: Sender) -> Sender:
     """The sender with a phone in E.164 and an email's domain in lower case, as found in text.
 
-    A form's typed-in phone and an SMS from the same number must be one identity.
+    A form's typed-in phone and an SMS from the same number must be one identity. A phone that
+    is no valid number is kept as written: it matches no one's E.164 identity.
     """
     if sender.kind == "phone":
-        address = phone_to_e164(sender.address) or sender.address.strip()
+        address = canonical_phone(sender.address, HOME_REGION) or sender.address.strip()
     elif sender.kind == "email" and "@" in sender.address:
         address = _email_value(sender.address.strip())
     else:
@@ -243,6 +198,26 @@ def canonical_sender(sender: Sender) -> Sender:
 
 def _digits(match: str) -> str:
     return _NON_DIGIT.sub("", match)
+
+
+def _zone7_value(match: re.Match[str]) -> str:
+    # _PHONE_RU has read +7, 7 or the trunk prefix 8 before the 10 national digits: "8 10 …",
+    # which libphonenumber would dial abroad (8~10 is Russia's old international prefix), is
+    # masked as what the writer meant, a mistyped Russian number.
+    return "+7" + _digits(match.group())[-10:]
+
+
+def _international_value(match: re.Match[str]) -> str:
+    # libphonenumber's reading drops a national prefix written in brackets: "+44 (0)20 7946 0958".
+    written = match.group()
+    number = phone_number(written, None)
+    if number is None:  # a country code no plan has, "+999 …": its digits are all there is
+        return "+" + _digits(written)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _phone_is_valid(value: str) -> bool:
+    return canonical_phone(value, None) is not None
 
 
 def _snils_value(match: str) -> str:
@@ -329,8 +304,11 @@ def _rules(ticket_length: int) -> tuple[_Rule, ...]:
     return (
         _Rule("email", _EMAIL, _whole(_email_value), _no_checksum),
         _Rule("snils", _SNILS_GROUPED, _whole(_snils_value), _snils_checksum),
-        _Rule("phone", _PHONE_RU, _whole(phone_to_e164), _no_checksum),
-        _Rule("phone", _PHONE_INTERNATIONAL, _whole(phone_to_e164), _no_checksum),
+        # Every phone candidate claims its digits, valid or not (_phone_is_valid says what is
+        # reported): they are no SNILS, INN or ticket number, and a mistyped number is still
+        # someone's to mask.
+        _Rule("phone", _PHONE_RU, _zone7_value, _phone_is_valid),
+        _Rule("phone", _PHONE_INTERNATIONAL, _international_value, _phone_is_valid),
         _Rule("ticket", _ticket_pattern(ticket_length), _ticket_value, _no_checksum, _inn_as_well),
         _Rule("snils", _SNILS_PLAIN, _whole(_snils_value), _snils_checksum),
         _Rule("inn", _INN, _whole(_digits), inn_is_valid),

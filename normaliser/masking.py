@@ -7,12 +7,8 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from normaliser.identifiers import (
-    TICKET_LENGTH,
-    IdentifierKind,
-    phone_country_code,
-    scan_identifiers,
-)
+from channels.phones import phone_number
+from normaliser.identifiers import TICKET_LENGTH, IdentifierKind, scan_identifiers
 
 # The patterns below are wider than those of identifiers.py on purpose: those decide what an
 # envelope reports and must be precise, a mask must rather hide too much than too little.
@@ -69,8 +65,11 @@ def _mask_email(email: str) -> str:
 
 
 def _mask_phone(e164: str) -> str:
-    # A fixed run of stars, so the mask does not tell how long the number was.
-    return f"+{phone_country_code(e164)}*******{e164[-2:]}"
+    # A fixed run of stars, so the mask does not tell how long the number was; digits after a
+    # "+" that start no country code libphonenumber knows are all starred.
+    number = phone_number(e164, None)
+    country = "" if number is None else number.country_code
+    return f"+{country}*******{e164[-2:]}"
 
 
 def _mask_inn(inn: str) -> str:

@@ -138,7 +138,11 @@ _FEEDBACK_FORM = {
     "Surrounding spaces are stripped; in JSON, values that are not strings are ignored.",
     "properties": {
         "name": {"type": "string", "description": "At most [form] max_name_chars (200)"},
-        "phone": {"type": "string", "description": "10 to 15 digits"},
+        "phone": {
+            "type": "string",
+            "description": "A valid number: national as typed in Russia (8 (916) 123-45-67, "
+            "9161234567) or international with + (+375 29 123-45-67); filed in E.164",
+        },
         "email": _STRING,
         "type": {"type": "string", "description": "A key of [form.types] in channels/webchat.toml"},
         "text": {

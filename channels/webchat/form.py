@@ -38,6 +38,7 @@ from channels.http import (
     read_form,
     receive_upload,
 )
+from channels.phones import HOME_REGION, canonical_phone
 
 from .config import WebchatSettings
 from .limits import ClientLimits
@@ -46,7 +47,6 @@ from .refusals import REFUSALS, has_visible_text, too_many
 log = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE_CHARS = re.compile(r"^\+?[\d\s\-\u2010-\u2013\u00a0\u202f().]{6,30}$")
 
 
 class FormFiled(msgspec.Struct, frozen=True):
@@ -156,7 +156,9 @@ class FeedbackForm:
             for file in files:
                 await file.close()
         form = settings.form
-        email, phone = fields.get("email", ""), fields.get("phone", "")
+        # _check_form let through no phone but a valid one: the citizen's identity, in E.164.
+        email = fields.get("email", "")
+        phone = canonical_phone(fields.get("phone", ""), HOME_REGION) or ""
         name = fields.get("name") or None
         declared = [Sender("email", email, name), Sender("phone", phone, name)]
         sender = next(s for s in declared if s.address)
@@ -234,7 +236,7 @@ def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, 
         errors["email"] = "Укажите электронную почту или телефон для ответа."
     if email and not _EMAIL.match(email):
         errors["email"] = "Адрес почты выглядит неверно."
-    if phone and (not _PHONE_CHARS.match(phone) or not 10 <= sum(c.isdigit() for c in phone) <= 15):
+    if phone and canonical_phone(phone, HOME_REGION) is None:
         errors["phone"] = "Номер телефона выглядит неверно."
     kind = fields.get("type", "")
     if kind and kind not in settings.form.types:

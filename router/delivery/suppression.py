@@ -7,7 +7,8 @@ import unicodedata
 import msgspec
 
 from channels.contract import Sender
-from normaliser.identifiers import canonical_sender, phone_to_e164
+from channels.phones import HOME_REGION, canonical_phone
+from normaliser.identifiers import canonical_sender
 
 # The channels notices go out on, and the sender kind of each one's addresses.
 KINDS = {"email": "email", "sms": "phone", "messenger": "telegram", "webchat": "webchat"}
@@ -41,7 +42,7 @@ def entry_key(address: str, channel: str | None) -> tuple[str, str]:
     kind = KINDS.get(channel)
     if kind is None:
         raise SuppressionRefused(f"channel is one of {', '.join(KINDS)}")
-    if kind == "phone" and phone_to_e164(address) is None:
+    if kind == "phone" and canonical_phone(address, HOME_REGION) is None:
         raise SuppressionRefused("not a phone number (E.164, e.g. +79161234567)")
     if kind == "email" and "@" not in address:
         raise SuppressionRefused("not an email address")
@@ -57,7 +58,7 @@ def suppression_address(channel: str, address: str) -> str:
 def _channel_of(address: str) -> str:
     if "@" in address:
         return "email"
-    if address.startswith("+") and phone_to_e164(address) is not None:
+    if address.startswith("+") and canonical_phone(address, HOME_REGION) is not None:
         return "sms"
     if address.isascii() and address.isdigit():
         return "messenger"

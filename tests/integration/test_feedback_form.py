@@ -142,6 +142,10 @@ async def test_request_type_decides_the_category(
         pytest.param({"email": "not-an-email", "text": "Вопрос"}, {"email"}, id="bad-email"),
         pytest.param({"text": "Вопрос без контактов"}, {"email", "phone"}, id="no-contact"),
         pytest.param({"phone": "12", "text": "Вопрос"}, {"phone"}, id="bad-phone"),
+        # Eleven digits in the right shape, but Russia assigns no area code 1xx: no one's number.
+        pytest.param(
+            {"phone": "+7 123 456-78-90", "text": "Вопрос"}, {"phone"}, id="unassigned-phone"
+        ),
         pytest.param(
             {"email": "a@example.ru", "type": "other", "text": "Вопрос"}, {"type"}, id="bad-type"
         ),

@@ -83,6 +83,7 @@ async def test_entries_that_cannot_be_read_are_refused(module_daemon: DaemonProc
         for entry in (
             {"address": "someone", "reason": "bounced"},  # which channel?
             {"address": "+7 abc", "channel": "sms", "reason": "bounced"},
+            {"address": "+7 123 456-78-90", "channel": "sms", "reason": "bounced"},  # unassigned
             {"address": "a@b.ru", "reason": "  "},
             {"address": "a\u202e@b.ru", "reason": "bounced"},
             {"address": "a@b.ru", "reason": "bounced", "until": "0999-01-01T00:00:00Z"},

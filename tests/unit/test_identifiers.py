@@ -8,12 +8,11 @@ from hypothesis import strategies as st
 
 from channels.contract import Sender
 from normaliser import damm
+from normaliser.envelope import Identifiers
 from normaliser.identifiers import (
     canonical_sender,
     find_identifiers,
     inn_is_valid,
-    phone_country_code,
-    phone_to_e164,
     snils_is_valid,
 )
 from tests.unit.phones import SEPARATORS, russian_phones
@@ -125,85 +124,7 @@ def test_generated_snils_is_valid(nine: str) -> None:
     assert snils_is_valid(nine + snils_check(nine))
 
 
-# --- phones -----------------------------------------------------------------------------------
-
-
-def test_phone_with_plus_seven() -> None:
-    assert phone_to_e164("+7 495 777-77-77") == "+74957777777"
-
-
-def test_phone_with_trunk_prefix_eight() -> None:
-    assert phone_to_e164("8 800 555-35-35") == "+78005553535"
-
-
-def test_phone_with_parentheses() -> None:
-    assert phone_to_e164("8(495)777-77-77") == "+74957777777"
-
-
-def test_phone_with_seven_without_plus() -> None:
-    assert phone_to_e164("7 495 777 77 77") == "+74957777777"
-
-
-def test_phone_with_unicode_hyphens_and_spaces() -> None:
-    assert phone_to_e164("8\u2011800\u2011555\u201135\u201135") == "+78005553535"
-    assert phone_to_e164("8\u202f800\u202f555\u201135\u201135") == "+78005553535"
-    assert phone_to_e164("+7\u00a0495\u2009777\u201077\u201277") == "+74957777777"
-    assert phone_to_e164("+7 (495) 777\u201377\u201377") == "+74957777777"
-
-
-def test_phone_with_dots() -> None:
-    assert phone_to_e164("8.916.123.45.67") == "+79161234567"
-
-
-def test_plain_eleven_digits_with_eight() -> None:
-    assert phone_to_e164("89161234567") == "+79161234567"
-
-
-def test_ten_digit_national_number_gets_the_default_country() -> None:
-    assert phone_to_e164("916 123-45-67") == "+79161234567"
-
-
-def test_international_number_is_kept() -> None:
-    assert phone_to_e164("+44 20 7946 0958") == "+442079460958"
-    assert phone_to_e164("+375 29 123-45-67") == "+375291234567"
-
-
-def test_international_number_needs_8_to_15_digits() -> None:
-    assert phone_to_e164("+44 2079") is None
-    assert phone_to_e164("+1234567") is None
-    assert phone_to_e164("+12345678") == "+12345678"
-    assert phone_to_e164("+123456789012345") == "+123456789012345"
-    assert phone_to_e164("+1234567890123456") is None
-
-
-def test_russian_number_of_wrong_length_is_rejected() -> None:
-    assert phone_to_e164("+7 495 777-77-7") is None
-    assert phone_to_e164("8 495 777-77-777") is None
-
-
-def test_not_a_phone_number() -> None:
-    assert phone_to_e164("позвоните мне") is None
-    assert phone_to_e164("") is None
-
-
-def test_unknown_default_country_cannot_complete_a_national_number() -> None:
-    assert phone_to_e164("020 7946 0958", default_country="44") is None
-
-
-def test_fullwidth_digits_in_a_phone() -> None:
-    assert phone_to_e164("８ ９１６ １２３-４５-６７") == "+79161234567"
-
-
-def test_country_codes_of_one_two_and_three_digits() -> None:
-    assert phone_country_code("+74957777777") == "7"
-    assert phone_country_code("+442079460958") == "44"
-    assert phone_country_code("+375291234567") == "375"
-
-
-@given(russian_phones())
-def test_any_russian_phone_format_normalises_to_e164(phone: tuple[str, str]) -> None:
-    written, e164 = phone
-    assert phone_to_e164(written) == e164
+# --- find_identifiers: phones ----------------------------------------------------------------
 
 
 @given(russian_phones())
@@ -389,6 +310,20 @@ def test_international_phone_is_found() -> None:
     assert find_identifiers("Я в Минске, тел. +375 29 123-45-67").phones == ["+375291234567"]
 
 
+def test_a_number_in_no_assigned_range_is_reported_as_nothing() -> None:
+    # Its digits are a phone number mistyped, not a SNILS (81234567891 passes that check).
+    assert snils_is_valid("81234567891")
+    assert find_identifiers("тел. +7 123 456-78-90, 81234567891") == Identifiers()
+
+
+def test_a_national_prefix_in_brackets_after_the_country_code_is_dropped() -> None:
+    assert find_identifiers("тел. +44 (0)20 7946 0958").phones == ["+442079460958"]
+
+
+def test_a_country_code_no_plan_has_is_no_phone() -> None:
+    assert find_identifiers("тел. +999 1234 5678").phones == []
+
+
 def test_eleven_digits_not_starting_with_7_or_8_are_no_phone() -> None:
     assert find_identifiers("номер 91612345678").phones == []
 
@@ -498,5 +433,6 @@ def test_an_email_sender_keeps_its_local_part_and_lowers_its_domain() -> None:
 def test_an_address_that_cannot_be_read_is_kept_as_written() -> None:
     """A phone that is not a phone number is kept (trimmed); other kinds are left alone."""
     assert canonical_sender(Sender("phone", " 12-34 ")).address == "12-34"
+    assert canonical_sender(Sender("phone", "+7 123 456-78-90")).address == "+7 123 456-78-90"
     session = Sender("webchat", "01M83SESSION", None, True)
     assert canonical_sender(session) == session

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from normaliser import damm
 from normaliser.masking import mask_names, mask_personal_data
-from tests.unit.phones import russian_phones
+from tests.unit.phones import ANY, russian_phones
 
 
 def test_email_keeps_first_letter_and_tld() -> None:
@@ -23,6 +23,22 @@ def test_phone_keeps_country_code_and_last_two_digits() -> None:
 
 def test_international_phone_keeps_its_country_code() -> None:
     assert mask_personal_data("+44 20 7946 0958") == "+44*******58"
+    assert mask_personal_data("+375 29 123-45-67") == "+375*******67"
+
+
+def test_a_phone_in_no_assigned_range_is_masked_all_the_same() -> None:
+    # Not a valid number, so not reported in an envelope; still somebody's digits, mistyped.
+    assert mask_personal_data("тел. +7 123 456-78-90") == "тел. +7*******90"
+    assert mask_personal_data("тел. 8 (012) 345-67-89") == "тел. +7*******89"
+
+
+def test_eight_ten_before_eight_digits_is_masked_as_a_russian_number() -> None:
+    # 8~10 dials abroad from Russia, but 8 and 10 digits are how a Russian number is written.
+    assert mask_personal_data("тел. 8 101 234-56-00") == "тел. +7*******00"
+
+
+def test_a_country_code_no_plan_has_is_masked_with_the_rest() -> None:
+    assert mask_personal_data("тел. +999 1234 5678") == "тел. +*******78"
 
 
 def test_snils_is_fully_masked() -> None:
@@ -168,7 +184,7 @@ def test_eleven_digits_passing_the_damm_check_are_masked_as_a_snils() -> None:
 # --- properties --------------------------------------------------------------------------------
 
 
-@given(russian_phones(prefixes=("+7", "8", "7", "")))
+@given(russian_phones(prefixes=("+7", "8", "7", ""), starts=ANY))
 def test_russian_phone_in_any_format_never_survives_masking(phone: tuple[str, str]) -> None:
     written, e164 = phone
     national = e164.removeprefix("+7")
