@@ -126,8 +126,31 @@ class OutboundFile(msgspec.Struct, frozen=True):
     size: int
 
 
+class Button(msgspec.Struct, frozen=True):
+    """A button under a message (a messenger's inline keyboard): its label, and the text it
+    sends back as the citizen's message (a command such as "/status 2600000128")."""
+
+    text: str
+    data: str
+
+
+class Threading(msgspec.Struct, frozen=True):
+    """Where a message stands in its conversation, for a channel that threads (Lane.threads):
+    the citizen's message it answers, and the conversation's earlier messages on the channel,
+    oldest first: the citizen's message ids and the references our peers gave for ours."""
+
+    in_reply_to: str | None = None
+    references: list[str] = []
+
+
 class Outbound(msgspec.Struct, frozen=True):
-    """A message to deliver to a citizen; `id` is stable across retries so peers can dedupe."""
+    """A notice rendered for its channel; `id` is stable across retries so peers can dedupe.
+
+    `parts` is `text` as the channel sends it (Fit): one message, or several where the channel
+    splits a long text. `subject` and `html` are for email, `buttons` for a messenger; an
+    adapter leaves out what its channel cannot show. `automatic` tells an answer the router
+    sent by itself (RFC 3834 Auto-Submitted) from an operator's reply.
+    """
 
     id: str
     channel: Channel
@@ -138,6 +161,26 @@ class Outbound(msgspec.Struct, frozen=True):
     text: str
     created_at: str
     attachments: list[OutboundFile] = []
+    parts: list[str] = []
+    subject: str | None = None
+    html: str | None = None
+    buttons: list[Button] = []
+    language: str = "ru"
+    automatic: bool = True
+    threading: Threading = Threading()
+
+
+class DoesNotFit(ValueError):
+    """A text cannot go out on a channel (an SMS over `max_parts`); `reason` says by how much."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# How a channel sends a text: the messages it goes out as (one; or several where the channel
+# splits a long text, a Telegram message at 4096 characters), or DoesNotFit.
+Fit = Callable[[str], list[str]]
 
 
 class DeliveryFailed(Exception):
@@ -296,6 +339,11 @@ class Lane(NamedTuple):
     attempt_timeout: float = 30.0
     account_rate: float | None = None
     address_rate: float | None = None
+    # The channel threads its messages (email's References, a Telegram reply): each notice
+    # comes with Threading, which costs the outbox a read of the conversation per attempt.
+    threads: bool = False
+    # The channel sends an HTML part beside the text (email): each notice comes with `html`.
+    html: bool = False
 
 
 class Sent(NamedTuple):
@@ -429,6 +477,12 @@ class ChannelPlugin(Protocol):
     def commands(self) -> Mapping[Channel, Sequence[CommandRow]]:
         """Rows the channel adds to the shared command table for its messages, by channel,
         tried first (Telegram's "/start"); most channels add none."""
+        ...
+
+    def fit(self, channel: Channel, settings: BaseModel) -> Fit | None:
+        """How texts fit `channel` with the file's `settings` (SMS parts for the encoding and
+        `max_parts`, Telegram's 4096 characters), or None where any length goes (email, the
+        chat): check-config fits every template with it, the outbox every notice."""
         ...
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:

@@ -9,6 +9,7 @@ import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -26,10 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from channels.contract import DoesNotFit
 from router import registry
 from router.attachments.content_types import TypePolicy
-from router.templates import TemplateError, Templates
-from router.tickets import Catalogue, Span, TicketNumbering
+from router.templates import TemplateError, Templates, format_due
+from router.tickets import STATUSES, Catalogue, Span, TicketNumbering
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -459,12 +461,69 @@ def load_settings(directory: Path) -> Settings:
             _read_key,
             problems,
         )
+    if router is not None and catalogue is not None and templates is not None:
+        problems.extend(_unfit_templates(router, catalogue, templates, channels))
     if problems:
         raise ConfigError(problems)
     assert router and catalogue and templates and backend and admin
     router = _with_clamd_resolved(directory, router)
     files = {name: model for name, model in channels.items() if model is not None}
     return Settings(directory, router, files, catalogue, templates, backend, admin, metrics, secret)
+
+
+def _unfit_templates(
+    router: RouterFile,
+    catalogue: Catalogue,
+    templates: Templates,
+    channels: Mapping[str, BaseModel | None],
+) -> list[Problem]:
+    """Every template text that cannot go out on a channel that limits texts (an SMS over
+    `max_parts`); rendered with the longest values the router fills in (see _longest)."""
+    problems = []
+    for name, plugin in registry.installed().items():
+        settings = channels.get(name)
+        if settings is None:
+            continue
+        for channel in dict.fromkeys(spec.channel for spec in plugin.accounts(settings)):
+            fit = plugin.fit(channel, settings)
+            if fit is None:
+                continue
+            for language in templates.languages:
+                longest = _longest(router, catalogue, templates, language)
+                for event in templates.events():
+                    wanted = templates.fields(event)
+                    fields = {key: value for key, value in longest.items() if key in wanted}
+                    try:
+                        fit(templates.render(event, language=language, channel=channel, **fields))
+                    except DoesNotFit as exc:
+                        problems.append(
+                            Problem(
+                                f"templates/{language}.toml",
+                                event,
+                                f"does not fit the {channel} channel: {exc.reason}",
+                            )
+                        )
+    return problems
+
+
+def _longest(
+    router: RouterFile, catalogue: Catalogue, templates: Templates, language: str
+) -> dict[str, str]:
+    """The longest value of each field the router fills in: a full ticket number, the longest
+    category and status names, a date as the language writes it. What an operator writes (a
+    reply, a comment, a reason) counts as one character: it is fitted when it is sent."""
+    tz = ZoneInfo(router.router.timezone)
+    due = format_due(datetime(2026, 12, 31, 23, 59, tzinfo=tz), language, tz)
+    return {
+        "ticket": "9" * router.tickets.pattern_length,
+        "category": max(
+            (catalogue.category_name(code, language) for code in catalogue.categories), key=len
+        ),
+        "status": max(STATUSES, key=lambda status: len(templates.status_name(status, language))),
+        "first_response_due": due,
+        "expected_at": due,
+        **dict.fromkeys(("text", "comment", "reason", "not_accepted"), "…"),
+    }
 
 
 def _valid_sections(directory: Path) -> tuple[ApiSection | None, HandoffSection | None]:

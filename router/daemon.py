@@ -19,7 +19,7 @@ import trio
 import trio_asyncio
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Lane, Ports
+from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Fit, Lane, Ports
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
@@ -89,6 +89,7 @@ class Daemon:
             self._rate_limit,
             lambda: self.settings.router.notifier.fallback,
             self._lanes,
+            lambda: self._fits,
         )
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
@@ -118,6 +119,8 @@ class Daemon:
         )
         self.tickets = Tickets(self.db)
         self.supervisor = Supervisor(self._restart_backoff)
+        # How texts fit each channel, from its file (set with the accounts, on every reload).
+        self._fits: dict[str, Fit] = {}
         self.api = Api(self)
         self.app = build_app(
             self.api,
@@ -319,14 +322,20 @@ class Daemon:
         """Run the accounts the channel files ask for: start new ones, restart changed ones,
         stop removed ones; the others go on untouched."""
         wanted: dict[tuple[str, str], tuple[ChannelPlugin, AccountSpec]] = {}
+        fits: dict[str, Fit] = {}
         for name, plugin in registry.installed().items():
             settings = self.settings.channels.get(name)
             try:
                 specs = [] if settings is None else plugin.accounts(settings)
+                for channel in {spec.channel for spec in specs}:
+                    assert settings is not None
+                    if (fit := plugin.fit(channel, settings)) is not None:
+                        fits[channel] = fit
             except Exception:  # a plug-in's bug stops its channel, not the daemon
                 log.exception("channel file %s: its accounts could not be read", name)
                 continue
             wanted.update(((spec.channel, spec.account), (plugin, spec)) for spec in specs)
+        self._fits = fits
         for key, account in list(self.supervisor.accounts.items()):
             # An account that ended by itself runs again, as a reload is asked to make it.
             ended = account.state is AccountState.STOPPED

@@ -7,11 +7,27 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from channels.contract import Channel, NoticeKind
+import msgspec
+
+from channels.contract import Button, Channel, NoticeKind
 from router.clock import parse_rfc3339, rfc3339
 from router.store.transaction import TicketRecord, Tx
-from router.templates import Templates, format_due
+from router.templates import DEFAULT_LANGUAGE, Templates, format_due
 from router.tickets import CLOSED_STATUSES, Catalogue
+
+
+class Rendering(msgspec.Struct, frozen=True):
+    """What a notice carries beside its text, rendered when it is queued (and kept with it,
+    so a fallback copy on another channel carries it too): its language, the email Subject,
+    and the buttons a messenger shows under it. Adapters leave out what they cannot show."""
+
+    language: str = DEFAULT_LANGUAGE
+    subject: str | None = None
+    buttons: list[Button] = []
+
+
+rendering_encoder = msgspec.json.Encoder()
+rendering_decoder = msgspec.json.Decoder(Rendering)
 
 
 class ReplyRoute(NamedTuple):
@@ -61,11 +77,12 @@ class Notifier:
             **(fields or {}),
         }
         wanted = self.templates.fields(event)
-        text = self.templates.render(
+        text, rendering = self.render(
             event,
-            language=language,
-            channel=channel,
-            **{name: value for name, value in available.items() if name in wanted},
+            channel,
+            language,
+            ticket.number,
+            {name: value for name, value in available.items() if name in wanted},
         )
         return tx.queue_notification(
             source_key,
@@ -80,7 +97,29 @@ class Notifier:
             automatic=automatic,
             text=text,
             attachments=attachments,
+            rendering=rendering,
         )
+
+    def render(
+        self,
+        event: str,
+        channel: Channel,
+        language: str,
+        ticket: str | None,
+        fields: Mapping[str, str],
+    ) -> tuple[str, str]:
+        """`event` rendered for `channel`: its text, and its Rendering as the store keeps it."""
+        templates = self.templates
+        text = templates.render(event, language=language, channel=channel, **fields)
+        # A notice about a ticket offers its status in one touch (a command, so any channel's
+        # reply "/status N" means the same).
+        buttons = (
+            []
+            if ticket is None
+            else [Button(templates.status_button(language), f"/status {ticket}")]
+        )
+        subject = templates.subject(event, language=language, **fields)
+        return text, rendering_encoder.encode(Rendering(language, subject, buttons)).decode()
 
     def status_fields(self, ticket: TicketRecord, language: str) -> dict[str, str]:
         """Fields every status text may use, from the ticket's current state."""

@@ -21,7 +21,16 @@ from typing import NamedTuple
 
 import trio
 
-from channels.contract import Deliver, DeliveryFailed, Lane, Outbound, OutboundFile
+from channels.contract import (
+    Deliver,
+    DeliveryFailed,
+    DoesNotFit,
+    Fit,
+    Lane,
+    Outbound,
+    OutboundFile,
+    Threading,
+)
 from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fail_for_good
@@ -29,9 +38,11 @@ from router.delivery.lanes import InFlight, Pacing
 from router.delivery.reports import refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import STOP_REQUESTED, suppression_address
+from router.notifier import rendering_decoder
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
+from router.templates import html_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,22 @@ class RateLimit:
     window: float
 
 
+def _threading(tx: Tx, record: NotificationRecord) -> Threading:
+    """Where a notice stands in its ticket's conversation on its channel: the citizen's last
+    message before it (the one it answers) and every message before it, oldest first."""
+    assert record.ticket_number is not None
+    before = [
+        (theirs, message_id)
+        for at, theirs, message_id in tx.thread_messages(record.ticket_number, record.channel)
+        if at <= record.created_at
+    ]
+    answered = [message_id for theirs, message_id in before if theirs]
+    return Threading(
+        in_reply_to=answered[-1] if answered else None,
+        references=[message_id for _, message_id in before],
+    )
+
+
 class Outbox:
     """Claims due notifications and hands each to its channel's adapter."""
 
@@ -68,6 +95,7 @@ class Outbox:
         rate: Callable[[], RateLimit],
         fallback: Callable[[], Sequence[str]] = tuple,
         lanes: Callable[[], Mapping[str, Lane]] = dict,
+        fits: Callable[[], Mapping[str, Fit]] = dict,
         *,
         concurrency: int = 16,
         delivery_timeout: float = DELIVERY_TIMEOUT,
@@ -79,6 +107,7 @@ class Outbox:
         self.fallback = fallback
         self.wakeup = Wakeup()
         self.lanes = lanes
+        self.fits = fits
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
         self._in_flight = InFlight()
@@ -216,22 +245,11 @@ class Outbox:
         lane = lanes.get(record.channel, self.default_lane)
         try:
             adapter = self.adapters().get(record.channel)
-            files = await self._files(record)
-            message = Outbound(
-                id=record.id,
-                channel=record.channel,
-                account=record.account,
-                address=record.address,
-                kind=record.kind,
-                ticket=record.ticket_number,
-                text=record.text,
-                created_at=record.created_at,
-                attachments=files,
-            )
             started = time.perf_counter()
             try:
                 if adapter is None:
                     raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
+                message = await self._outbound(record, lane)
                 with trio.fail_after(lane.attempt_timeout):
                     sent = await adapter(message)
             except DeliveryFailed as exc:
@@ -254,6 +272,40 @@ class Outbox:
             self._in_flight[record.channel] -= 1
             self._settle()
             self.wakeup.wake()  # its lane has room again
+
+    async def _outbound(self, record: NotificationRecord, lane: Lane) -> Outbound:
+        """The notice as its channel sends it; DeliveryFailed (for good) if its text cannot go
+        out there, so that it falls back to a channel it fits."""
+        text = record.text
+        fit = self.fits().get(record.channel)
+        try:
+            parts = [text] if fit is None else fit(text)
+        except DoesNotFit as exc:
+            raise DeliveryFailed(
+                f"does not fit the {record.channel} channel: {exc.reason}", permanent=True
+            ) from exc
+        rendering = rendering_decoder.decode(record.rendering)
+        threading = Threading()
+        if lane.threads and record.ticket_number is not None:
+            threading = await self.db.read(lambda conn: _threading(Tx(conn), record))
+        return Outbound(
+            id=record.id,
+            channel=record.channel,
+            account=record.account,
+            address=record.address,
+            kind=record.kind,
+            ticket=record.ticket_number,
+            text=text,
+            created_at=record.created_at,
+            attachments=await self._files(record),
+            parts=parts,
+            subject=rendering.subject,
+            html=html_of(text, rendering.language) if lane.html else None,
+            buttons=rendering.buttons,
+            language=rendering.language,
+            automatic=record.automatic,
+            threading=threading,
+        )
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:
         """The files sent with a notification (checked clean when the reply was queued)."""

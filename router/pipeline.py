@@ -377,8 +377,8 @@ class _Filing:
         self, event: str, *, confirms_stop: bool = False, **fields: str
     ) -> None:
         """Queue an automatic answer about no ticket of the sender's (once per journal entry)."""
-        text = self.filer.notifier.templates.render(
-            event, language=self.language, channel=self.answer.channel, **fields
+        text, rendering = self.filer.notifier.render(
+            event, self.answer.channel, self.language, None, fields
         )
         self.tx.queue_notification(
             f"{event}:{self.journal_id}",
@@ -393,6 +393,7 @@ class _Filing:
             automatic=True,
             text=text,
             confirms_stop=confirms_stop,
+            rendering=rendering,
         )
         self.queued += 1
 

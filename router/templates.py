@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 import string
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, NamedTuple, TypeVar, get_args
@@ -207,6 +208,8 @@ class _Texts(BaseModel):
     email: str | None = None
     messenger: str | None = None
     webchat: str | None = None
+    # The email's Subject (the email channel adds the ticket's tag); [meta] subject if absent.
+    subject: str | None = None
 
 
 class _Meta(BaseModel):
@@ -214,6 +217,11 @@ class _Meta(BaseModel):
 
     name: str = Field(min_length=1)
     help_url: str = Field(pattern=r"^https?://\S+$")
+    # The Subject of an email whose event has none of its own.
+    subject: str = Field(min_length=1)
+    # The label of the button a messenger shows under a notice about a ticket: it asks for
+    # the ticket's status ("/status NUMBER").
+    status_button: str = Field(min_length=1, max_length=64)
 
 
 class _TemplateFile(BaseModel):
@@ -248,6 +256,8 @@ class _TemplateFile(BaseModel):
 class _Language:
     name: str
     help_url: str
+    subject: str
+    status_button: str
     status_names: Mapping[str, str]
     attachment_reasons: Mapping[str, str]
     events: Mapping[str, Mapping[str, tuple[_Piece, ...]]]  # event -> channel|"default" -> text
@@ -274,15 +284,27 @@ def _read_language(path: Path, problems: list[TemplateProblem]) -> _Language | N
         for channel, text in texts:
             if text is None:
                 continue
+            # A Subject only names the notice: the email channel adds the ticket's tag, and
+            # what the event must say is said in the text.
+            spec = _EVENTS[event]
+            if channel == "subject":
+                spec = replace(spec, required=frozenset())
             try:
-                events[event][channel] = _compile(text, _EVENTS[event])
+                events[event][channel] = _compile(text, spec)
             except ValueError as exc:
                 problems.append(TemplateProblem(path, f"{event}.{channel}", str(exc)))
     if len(problems) > found_before:
         return None
     status_names: dict[str, str] = {status: name for status, name in parsed.status_names.items()}
+    meta = parsed.meta
     return _Language(
-        parsed.meta.name, parsed.meta.help_url, status_names, parsed.attachment_reasons, events
+        meta.name,
+        meta.help_url,
+        meta.subject,
+        meta.status_button,
+        status_names,
+        parsed.attachment_reasons,
+        events,
     )
 
 
@@ -318,6 +340,11 @@ class Templates:
         return self._language(language).attachment_reasons[code]
 
     @staticmethod
+    def events() -> list[str]:
+        """Every event a template file has a text for."""
+        return list(_EVENTS)
+
+    @staticmethod
     def fields(event: str) -> frozenset[str]:
         """The fields a caller may pass to render(`event`)."""
         spec = _EVENTS.get(event)
@@ -334,34 +361,77 @@ class Templates:
             raise ValueError(f"unknown status {status!r}")
         return self._language(language).status_names[status]
 
+    def subject(self, event: str, *, language: str, **fields: str) -> str:
+        """The email Subject of `event` in `language`: its own, else the file's."""
+        chosen = self._language(language)
+        pieces = chosen.events[event].get("subject")
+        if pieces is None:
+            return chosen.subject
+        return self._text(event, pieces, chosen, language, fields)
+
+    def status_button(self, language: str) -> str:
+        """The label of a messenger's "status" button in `language`."""
+        return self._language(language).status_button
+
     def render(self, event: str, *, language: str, channel: Channel, **fields: str) -> str:
         """The text of `event` for a citizen writing in `language` through `channel`.
 
         `fields` are the event's placeholders, formatted by the caller (see format_due); an
         optional one (comment, expected_at) may be empty, and its [[ ]] segment is then left out.
         """
+        if channel not in get_args(Channel):
+            raise ValueError(f"unknown channel {channel!r}")
+        chosen = self._language(language)
+        texts = chosen.events[event] if event in _EVENTS else {}
+        pieces = texts.get(channel) or texts.get("default", ())
+        return self._text(event, pieces, chosen, language, fields)
+
+    def _text(
+        self,
+        event: str,
+        pieces: tuple[_Piece, ...],
+        chosen: _Language,
+        language: str,
+        fields: Mapping[str, str],
+    ) -> str:
+        """A text of `event` from its pieces, the fields checked against the event's."""
         spec = _EVENTS.get(event)
         if spec is None:
             raise ValueError(f"unknown event {event!r}")
-        if channel not in get_args(Channel):
-            raise ValueError(f"unknown channel {channel!r}")
         if unexpected := fields.keys() - spec.given - spec.optional:
             raise ValueError(f"{event} takes no {_braced(frozenset(unexpected))}")
         if missing := {name for name in spec.given if not fields.get(name)}:
             raise ValueError(f"{event} needs {_braced(frozenset(missing))}")
-        chosen = self._language(language)
         values = {**fields, "help_url": chosen.help_url}
         if event.startswith("status."):
             values["status"] = chosen.status_names[event.removeprefix("status.")]
         elif "status" in fields:
             values["status"] = self.status_name(fields["status"], language)
-        texts = chosen.events[event]
-        pieces = texts.get(channel) or texts["default"]
         return "".join(piece.render(values) for piece in pieces).strip()
 
 
 _MOSCOW_OFFSET = timedelta(hours=3)
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def html_of(text: str, language: str) -> str:
+    """A notice's text as the HTML part of an email: escaped, a paragraph per blank line, line
+    breaks kept, links made links; nothing the text did not say."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+
+    def paragraph(plain: str) -> str:
+        escaped = html.escape(plain, quote=True)
+        linked = _LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escaped)
+        return "<p>" + linked.replace("\n", "<br>\n") + "</p>"
+
+    body = "\n".join(paragraph(p) for p in paragraphs)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{html.escape(language)}"><head><meta charset="utf-8">'
+        f"</head><body>\n{body}\n</body></html>\n"
+    )
 
 
 def _offset_text(offset: timedelta) -> str:

@@ -8,7 +8,7 @@ from typing import cast
 
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Parser, Ports
+from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Fit, Parser, Ports
 
 from .adapter import WebchatChannel
 from .config import WebchatSettings
@@ -24,6 +24,10 @@ class WebchatPlugin:
     parsers: Mapping[Channel, Parser] = MappingProxyType({})
     # The chat's citizens write the shared commands; a form is always a request.
     commands: Mapping[Channel, Sequence[CommandRow]] = MappingProxyType({})
+
+    def fit(self, channel: Channel, settings: BaseModel) -> Fit | None:
+        """Any length goes: the chat shows the whole text, and the form sends nothing."""
+        return None
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         """Both accounts while `enabled`; they read the rest of the file live, so only a new

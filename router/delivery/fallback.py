@@ -70,6 +70,7 @@ def fall_back(
                 automatic=bool(record.automatic),
                 text=record.text,
                 attachments=json.loads(record.attachments),
+                rendering=record.rendering,
             )
             return channel, notification_id
     return None

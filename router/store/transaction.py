@@ -76,6 +76,7 @@ class NotificationRecord(msgspec.Struct, frozen=True):
     last_error: str | None
     attachments: str  # JSON: the ids of the files sent with it
     confirms_stop: bool  # the confirmation of a «СТОП», let past that one suppression
+    rendering: str  # JSON: what it carries beside its text (router/notifier.py Rendering)
 
 
 class AttachmentRecord(msgspec.Struct, frozen=True):
@@ -102,7 +103,7 @@ _ATTACHMENT_COLUMNS = ", ".join(AttachmentRecord.__struct_fields__)
 _NOTIFICATION_COLUMNS = (
     "id, created_at, ticket_number, contact_id, channel, account, address, kind, automatic, "
     "text, state, attempts, next_attempt_at, first_queued_at, last_error, attachments, "
-    "confirms_stop"
+    "confirms_stop, rendering"
 )
 
 
@@ -114,6 +115,17 @@ _DEAD_LETTER_TABLES = {
     "notification": ("notifications", "id"),
     "intake": ("journal", "id"),
 }
+
+
+class _MessageHead(msgspec.Struct):
+    """The fields of a stored envelope that thread a conversation (the rest is skipped)."""
+
+    channel: str
+    channel_message_id: str
+    received_at: str
+
+
+_message_head = msgspec.json.Decoder(_MessageHead)
 
 
 class JournalEntry(NamedTuple):
@@ -612,6 +624,23 @@ class Tx:
         ).fetchall()
         return [bytes(r[0]) for r in rows]
 
+    def thread_messages(self, number: str, channel: str) -> list[tuple[str, bool, str]]:
+        """A ticket's messages on a channel, oldest first: (at, the citizen's, id) for each
+        message the citizen sent (its channel message id) and each of ours a peer took (the
+        peer's reference)."""
+        theirs = [
+            (head.received_at, True, head.channel_message_id)
+            for head in map(_message_head.decode, self.ticket_envelopes(number))
+            if head.channel == channel
+        ]
+        ours = self.conn.execute(
+            "SELECT n.created_at, 0, r.reference FROM peer_references r "
+            "JOIN notifications n ON n.id = r.notification_id "
+            "WHERE n.ticket_number = ? AND r.channel = ?",
+            (number, channel),
+        ).fetchall()
+        return sorted([*theirs, *((at, False, ref) for at, _, ref in ours)])
+
     # -- webhook handoff -----------------------------------------------------------------
 
     def queue_handoff(self, seq: int, now: float) -> None:
@@ -682,13 +711,15 @@ class Tx:
         text: str,
         attachments: Sequence[str] = (),
         confirms_stop: bool = False,
+        rendering: str = "{}",
     ) -> tuple[str, bool]:
         """Queue a notification once per source key; return (id, is_new)."""
         notification_id = new_ulid()
         row = self._one(
             "INSERT INTO notifications (id, source_key, created_at, ticket_number, contact_id, "
             "channel, account, address, kind, automatic, text, next_attempt_at, first_queued_at, "
-            "attachments, confirms_stop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "attachments, confirms_stop, rendering) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source_key) DO NOTHING RETURNING id",
             notification_id,
             source_key,
@@ -705,6 +736,7 @@ class Tx:
             now,
             json.dumps(list(attachments)),
             int(confirms_stop),
+            rendering,
         )
         if row is not None:
             self._history(notification_id, now_iso, State.QUEUED, "created", None)

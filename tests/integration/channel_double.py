@@ -11,6 +11,7 @@ overtakes the answer to the attempt.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ from channels.contract import (
     CommandRow,
     Deliver,
     DeliveryFailed,
+    DoesNotFit,
+    Fit,
     Lane,
     Outbound,
     Parser,
@@ -56,11 +59,35 @@ class DoubleAccount(BaseModel):
 
 
 class DoubleFile(BaseModel):
-    """channels/messenger.toml as the double reads it."""
+    """channels/messenger.toml as the double reads it: a messenger message holds
+    `messenger_chars` (longer texts are split at paragraphs), an SMS `sms_chars` (longer ones
+    do not fit)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = False
+    messenger_chars: int = 4096
+    sms_chars: int = 1000
     accounts: dict[str, DoubleAccount] = {}
+
+
+def split_at_paragraphs(text: str, limit: int) -> list[str]:
+    """`text` in messages of at most `limit` characters, cut between paragraphs."""
+    parts: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if len(paragraph) > limit:
+            raise DoesNotFit(f"a paragraph of {len(paragraph)} characters, over {limit}")
+        if parts and len(parts[-1]) + 2 + len(paragraph) <= limit:
+            parts[-1] += "\n\n" + paragraph
+        else:
+            parts.append(paragraph)
+    return parts
+
+
+def within(text: str, limit: int) -> list[str]:
+    """`text` as one message, or DoesNotFit over `limit` characters."""
+    if len(text) > limit:
+        raise DoesNotFit(f"{len(text)} characters, over {limit}")
+    return [text]
 
 
 def parse(received: Received) -> RawInbound:
@@ -151,7 +178,10 @@ class DoubleAdapter:
         """Answer as the address asks: `throttled-*` once with a 429, `blocked-*` for good,
         `early-*` with a receipt sent before the answer; anything else taken."""
         attempts = sum(1 for d in self.deliveries if d["id"] == message.id) + 1
-        self.deliveries.append({"id": message.id, "address": message.address, "attempt": attempts})
+        self.deliveries.append(
+            {"id": message.id, "address": message.address, "attempt": attempts,
+             "parts": len(message.parts)}
+        )  # fmt: skip
         if message.address.startswith("throttled-") and attempts == 1:
             raise DeliveryFailed("429 Too Many Requests", retry_after=0.5)
         if message.address.startswith("blocked-"):
@@ -178,6 +208,12 @@ class DoublePlugin:
     commands: Mapping[Channel, Sequence[CommandRow]] = {
         "messenger": (CommandRow("help", None, ("/start",)),)
     }
+
+    def fit(self, channel: Channel, settings: BaseModel) -> Fit:
+        file = cast(DoubleFile, settings)
+        if channel == "sms":
+            return functools.partial(within, limit=file.sms_chars)
+        return functools.partial(split_at_paragraphs, limit=file.messenger_chars)
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         file = cast(DoubleFile, settings)

@@ -200,7 +200,7 @@ class DaemonProcess:
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
         )
 
 

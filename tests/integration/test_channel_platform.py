@@ -212,3 +212,23 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
         assert daemon.process is not None and daemon.process.poll() is None
     finally:
         daemon.stop()
+
+
+def test_check_config_refuses_a_template_that_cannot_fit_its_channel(tmp_path: Path) -> None:
+    """Every template is fitted to every channel that limits texts, with the longest values
+    the router fills in; a reload would be refused the same way."""
+    daemon = DaemonProcess(tmp_path / "daemon")
+    daemon.env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(install(tmp_path / "site"))])
+    messenger = daemon.config / "channels" / "messenger.toml"
+    messenger.write_text('enabled = true\nsms_chars = 70\n[accounts.default]\nchannel = "sms"\n')
+    refused = daemon.cli("check-config")
+    assert refused.returncode != 0
+    lines = refused.stdout.splitlines() + refused.stderr.splitlines()
+    unfit = [line for line in lines if "does not fit the sms channel" in line]
+    # The shipped SMS texts fit one Cyrillic SMS (70 characters) but for the longest.
+    assert unfit and all(line.startswith("templates/") for line in unfit), lines
+    assert not any(line.startswith("templates/ru.toml: confirmation:") for line in unfit)
+    assert any(line.startswith("templates/en.toml: ") for line in unfit)
+
+    messenger.write_text('enabled = true\nsms_chars = 1000\n[accounts.default]\nchannel = "sms"\n')
+    assert daemon.cli("check-config").returncode == 0

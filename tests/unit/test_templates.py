@@ -415,7 +415,11 @@ def test_unknown_status_name(tmp_path: Path) -> None:
 
 
 def test_every_event_needs_a_default(tmp_path: Path) -> None:
-    directory = shipped_copy(tmp_path, "[added_to_request]\ndefault", "[added_to_request]\nchat")
+    directory = shipped_copy(
+        tmp_path,
+        '[added_to_request]\nsubject = "Сообщение добавлено к обращению"\ndefault',
+        "[added_to_request]\nchat",
+    )
     assert problems(directory) == [
         "ru.toml: added_to_request.default: Field required",
         "ru.toml: added_to_request.chat: Extra inputs are not permitted",
