@@ -21,7 +21,7 @@ class Policy(msgspec.Struct, frozen=True):
     closed_statuses: frozenset[str] = frozenset({"resolved", "rejected"})
 
 
-class Filing(msgspec.Struct, frozen=True):
+class Destination(msgspec.Struct, frozen=True):
     """Where a message goes: `ticket` None means open a new ticket."""
 
     reason: Reason
@@ -41,7 +41,7 @@ def route(
     ticket_refs: list[str],
     repeat_since: str,
     trusted: bool,
-) -> Filing:
+) -> Destination:
     """Pick the ticket for a message; follow-ups join, near-identical repeats are marked.
 
     An untrusted sender (an address typed into a form, which anyone can type) never joins an
@@ -52,7 +52,7 @@ def route(
         _near_identical(state, policy, contact_id, fingerprint, repeat_since) if trusted else None
     )
 
-    def join(ticket: TicketState, reason: Reason) -> Filing | None:
+    def join(ticket: TicketState, reason: Reason) -> Destination | None:
         closed = ticket.status in policy.closed_statuses
         # Only a resolved ticket may be reopened: a rejection is a decision, and what is written
         # after it is a new request (linked as related).
@@ -60,7 +60,7 @@ def route(
             related.append(ticket.number)
             return None
         dup = duplicate[0] if duplicate and duplicate[1] == ticket.number else None
-        return Filing(reason, ticket.number, reopen=closed, duplicate_of=dup)
+        return Destination(reason, ticket.number, reopen=closed, duplicate_of=dup)
 
     for ref in ticket_refs:
         ticket = state.ticket(ref)
@@ -86,7 +86,7 @@ def route(
         ticket = state.ticket(duplicate[1])
         if ticket is not None and (filing := join(ticket, "repeat")) is not None:
             return filing
-    return Filing("new", related=tuple(dict.fromkeys(related)))
+    return Destination("new", related=tuple(dict.fromkeys(related)))
 
 
 def _near_identical(

@@ -12,7 +12,7 @@ from channels.contract import Channel, Sender
 SCHEMA = "omnirouter.envelope/v1"
 
 ScanStatus = Literal["clean", "infected", "rejected", "error"]
-# The descriptions below are the OpenAPI document's (router/openapi.py); they check nothing.
+# The descriptions below are the OpenAPI document's (router/http/openapi.py); they check nothing.
 Time = Annotated[str, Meta(description="RFC 3339, UTC", extra_json_schema={"format": "date-time"})]
 
 

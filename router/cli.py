@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from normaliser.masking import mask_personal_data
-from router import logs
 from router.config import ConfigError, Settings, load_settings
+from router.ops import logs
 
 DEFAULT_CONFIG = "/etc/omnirouter"
 

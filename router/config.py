@@ -28,10 +28,10 @@ from pydantic import (
 )
 
 from channels.contract import DoesNotFit
-from router import registry
 from router.attachments.content_types import TypePolicy
-from router.templates import TemplateError, Templates, format_due
-from router.tickets import STATUSES, Catalogue, Span, TicketNumbering
+from router.delivery.templates import TemplateError, Templates, format_due
+from router.platform import registry
+from router.ticketing.catalogue import STATUSES, Catalogue, Span, TicketNumbering
 
 M = TypeVar("M", bound=BaseModel)
 

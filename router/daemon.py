@@ -23,29 +23,30 @@ from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Fit,
 from dedupe.identity import undo_merge
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
-from router import logs, metrics, registry
-from router.api import Api, build_app, constant_time_member
 from router.attachments.service import AttachmentService
-from router.channel_ports import ChannelState, Tickets
 from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
+from router.delivery.notifier import Notifier
+from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import Reports
-from router.edge import Edge, EdgeLimits, parse_networks
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
-from router.intake import Intake
-from router.memory import Trimmer
-from router.notifier import Notifier
-from router.outbox import Outbox, RateLimit
-from router.pipeline import Filed, Filer, tell_refused_later
+from router.http.api import Api, build_app, constant_time_member
+from router.http.edge import Edge, EdgeLimits, parse_networks
+from router.http.views import AccountStatus, AttachmentsStatus, ChannelStatus, DaemonStatus, Queues
+from router.intake.filing import Filed, FilingRules, tell_refused_later
+from router.intake.journal import Intake
+from router.ops import logs, metrics
+from router.ops.memory import Trimmer
+from router.ops.systemd import ServiceManager
+from router.platform import registry
+from router.platform.ports import ChannelState, Tickets
+from router.platform.supervisor import AccountState, Backoff, Supervisor
 from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import AttachmentRecord, Tx
-from router.supervisor import AccountState, Backoff, Supervisor
-from router.systemd import ServiceManager
-from router.tickets import CLOSED_STATUSES
-from router.updates import TicketUpdates
-from router.views import AccountStatus, AttachmentsStatus, ChannelStatus, DaemonStatus, Queues
+from router.ticketing.catalogue import CLOSED_STATUSES
+from router.ticketing.updates import TicketUpdates
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -53,10 +54,10 @@ VERSION = "0.1.0"
 DATABASE = "omnirouter.db"
 
 
-def build_filer(settings: Settings) -> Filer:
+def filing_rules(settings: Settings) -> FilingRules:
     """The filing rules of a configuration."""
     r = settings.router
-    return Filer(
+    return FilingRules(
         catalogue=settings.catalogue,
         numbering=r.tickets,
         notifier=Notifier(settings.templates, settings.catalogue, settings.tz),
@@ -76,7 +77,7 @@ class Daemon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.filer = build_filer(settings)
+        self.filer = filing_rules(settings)
         logs.use_ticket_length(settings.router.tickets.pattern_length)
         self.db = Database(settings.state_dir / DATABASE)
         self.db.on_commit = metrics.commit_group.observe
@@ -309,7 +310,7 @@ class Daemon:
             return False
         fresh = self._keep_restart_only(self.settings, fresh)
         self.settings = fresh
-        self.filer = build_filer(fresh)
+        self.filer = filing_rules(fresh)
         logs.use_ticket_length(fresh.router.tickets.pattern_length)
         await self._reconcile_accounts()
         metrics.config_reloads.labels("applied").inc()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 import trio
 
-from router import metrics
+from router.ops import metrics
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import Tx

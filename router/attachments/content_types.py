@@ -41,30 +41,25 @@ _MAX_CONTROL_SHARE = 0.05
 _NAME_SHOWN = 120
 
 
+# Why a file is refused, in the citizen's words: a key of the templates' [attachment_reasons],
+# which say it in each language (the operator's reason names the detail, the member included).
+ReasonCode = Literal["dangerous", "archive", "type_not_allowed", "encrypted"]
+
+
 @dataclass(frozen=True, slots=True)
 class TypeRefusal:
-    """Why a file is refused: for the operator (English) and for the citizen (Russian)."""
+    """Why a file is refused: for the operator, and which of the citizen's reasons it is."""
 
     reason: str
-    citizen: str
+    code: ReasonCode = "archive"
 
 
-EXECUTABLE = TypeRefusal("executable file", "исполняемые файлы не принимаются")
-MACROS = TypeRefusal("macro-enabled Office document", "документы с макросами не принимаются")
-OLE2 = TypeRefusal(
-    "legacy Office document or installer, may carry macros",
-    "документы старого формата Office и установщики не принимаются; "
-    "пришлите документ в формате PDF или DOCX",
-)
-SCRIPT = TypeRefusal("script or program", "исполняемые файлы не принимаются")
-MARKUP = TypeRefusal("web page or SVG, may carry scripts", "веб-страницы не принимаются")
-NOT_ALLOWED = "файл этого типа не принимается"
-TOO_BIG = "архив слишком велик после распаковки"
-DAMAGED = "архив повреждён и не может быть проверен"
-ENCRYPTED = TypeRefusal(
-    "encrypted archive: contents cannot be scanned",
-    "архив защищён паролем и не может быть проверен",
-)
+EXECUTABLE = TypeRefusal("executable file", "dangerous")
+MACROS = TypeRefusal("macro-enabled Office document", "dangerous")
+OLE2 = TypeRefusal("legacy Office document or installer, may carry macros", "dangerous")
+SCRIPT = TypeRefusal("script or program", "dangerous")
+MARKUP = TypeRefusal("web page or SVG, may carry scripts", "dangerous")
+ENCRYPTED = TypeRefusal("encrypted archive: contents cannot be scanned", "encrypted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +293,7 @@ class TypeVerdict(msgspec.Struct, frozen=True):
     content_type: str
     status: Literal["ok", "rejected"]
     reason: str | None = None
-    citizen_reason: str | None = None
+    reason_code: ReasonCode | None = None
     flags: tuple[str, ...] = ()
 
 
@@ -347,7 +342,7 @@ class _Inspection:
             content_type=TYPES[detected].mime,
             status="ok" if refusal is None else "rejected",
             reason=notice.reason if notice else None,
-            citizen_reason=notice.citizen if notice else None,
+            reason_code=notice.code if notice else None,
             flags=flags,
         )
 
@@ -355,7 +350,7 @@ class _Inspection:
         """Refuse a dangerous type or one the policy does not allow."""
         refusal = TYPES[kind].danger
         if refusal is None and kind not in self.policy.allowed:
-            refusal = TypeRefusal(f"type {kind} not allowed", NOT_ALLOWED)
+            refusal = TypeRefusal(f"type {kind} not allowed", "type_not_allowed")
         if refusal is not None:
             raise _Refused(_inside(refusal, where))
         if kind in OPAQUE_ARCHIVES:
@@ -371,7 +366,6 @@ class _Inspection:
             _refuse(
                 f"archive has too many files: {self.entries + entries} or more,"
                 f" over {self.policy.max_archive_entries}",
-                "в архиве слишком много файлов",
                 where,
             )
         with zipfile.ZipFile(fh) as archive:
@@ -383,10 +377,7 @@ class _Inspection:
         members = archive.infolist()
         self.entries += len(members)
         if self.entries > policy.max_archive_entries:
-            _refuse(
-                f"archive has too many files: {self.entries} over {policy.max_archive_entries}",
-                "в архиве слишком много файлов",
-            )
+            _refuse(f"archive has too many files: {self.entries} over {policy.max_archive_entries}")
         declared = sum(member.file_size for member in members)
         if declared > policy.max_expanded_bytes:
             _refuse(
@@ -401,7 +392,7 @@ class _Inspection:
         if kind != "zip":
             return kind  # an office document: its parts are the scanner's business, not files
         if depth >= policy.max_archive_depth:
-            _refuse("archive nested too deep", "в архиве слишком много вложенных архивов", where)
+            _refuse("archive nested too deep", where)
         for member in members:
             if member.is_dir():
                 continue
@@ -440,17 +431,16 @@ class _Inspection:
                 self.judge(kind, where)
 
 
-def _refuse(reason: str, citizen: str = TOO_BIG, where: str = "") -> NoReturn:
-    raise _Refused(_inside(TypeRefusal(reason, citizen), where))
+def _refuse(reason: str, where: str = "") -> NoReturn:
+    """Refuse the archive (the citizen is told it is too big, damaged or unsafe)."""
+    raise _Refused(_inside(TypeRefusal(reason), where))
 
 
 def _inside(refusal: TypeRefusal, where: str) -> TypeRefusal:
     """The refusal of a member, naming it, as the refusal of the whole archive."""
     if not where:
         return refusal
-    return TypeRefusal(
-        f"{refusal.reason} in archive: {where}", f"{refusal.citizen} (в архиве: {where})"
-    )
+    return TypeRefusal(f"{refusal.reason} in archive: {where}", refusal.code)
 
 
 def _joined(where: str, name: str) -> str:
@@ -465,7 +455,7 @@ def _zip_errors() -> Iterator[None]:
     try:
         yield
     except _ZIP_ERRORS as exc:
-        _refuse(f"damaged archive: {exc}", DAMAGED)
+        _refuse(f"damaged archive: {exc}")
 
 
 def _check_name(member: zipfile.ZipInfo, where: str) -> None:
@@ -473,10 +463,7 @@ def _check_name(member: zipfile.ZipInfo, where: str) -> None:
     name = member.filename
     parts = re.split(r"[/\\]", name)
     if not name or name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in parts:
-        _refuse(
-            f"unsafe path in archive: {_joined(where, name)}",
-            "архив содержит недопустимые имена файлов",
-        )
+        _refuse(f"unsafe path in archive: {_joined(where, name)}")
 
 
 def _check_ratio(member: zipfile.ZipInfo, limit: int, where: str) -> None:
@@ -493,12 +480,12 @@ def _check_overlap(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], whe
         for m in members
     )
     if spans and spans[0][0] < 0:
-        _refuse("damaged archive: member before the start of the file", DAMAGED, where)
+        _refuse("damaged archive: member before the start of the file", where)
     # The central directory follows the last member's data.
     fence = (archive.start_dir, archive.start_dir)
     for (_, end), (following, _) in itertools.pairwise([*spans, fence]):
         if end > following:
-            _refuse("zip bomb: overlapping archive entries", DAMAGED, where)
+            _refuse("zip bomb: overlapping archive entries", where)
 
 
 def _end_record(fh: IO[bytes]) -> tuple[int, int]:

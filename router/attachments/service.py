@@ -23,11 +23,11 @@ from channels.contract import (
     OutboundFile,
 )
 from normaliser.envelope import Envelope, envelope_decoder, envelope_encoder
-from router import metrics
 from router.attachments import content_types
 from router.attachments.clamd import Clamd, ClamdAddress, ClamdUnavailable
 from router.attachments.verdicts import with_attachments
 from router.config import AttachmentsSection
+from router.ops import metrics
 from router.retry import Wakeup
 from router.store.blobs import BlobTooLarge, FileBlobStore, StoredBlob
 from router.store.database import Database
@@ -526,8 +526,4 @@ def _record_verdict(
 
 def _reason_code(typed: content_types.TypeVerdict) -> str:
     """Which [attachment_reasons] text tells the citizen why a file was refused."""
-    if typed.detected in content_types.DANGEROUS:
-        return "dangerous"
-    if typed.detected == "zip":
-        return "archive"
-    return "type_not_allowed"
+    return typed.reason_code or "type_not_allowed"

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from channels.contract import Channel, Sent
-from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fail_for_good
 from router.delivery.states import Event, State, TransitionRefused
+from router.ops import metrics
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
 

@@ -76,7 +76,7 @@ class NotificationRecord(msgspec.Struct, frozen=True):
     last_error: str | None
     attachments: str  # JSON: the ids of the files sent with it
     confirms_stop: bool  # the confirmation of a «СТОП», let past that one suppression
-    rendering: str  # JSON: what it carries beside its text (router/notifier.py Rendering)
+    rendering: str  # JSON: what it carries beside its text (router/delivery/notifier.py Rendering)
 
 
 class AttachmentRecord(msgspec.Struct, frozen=True):

@@ -17,7 +17,7 @@ from channels.contract import Ports
 from channels.webchat import PLUGIN
 from channels.webchat.config import WebchatSettings
 from normaliser.damm import check_digit
-from router.api import Api, build_app
+from router.http.api import Api, build_app
 
 from .daemon import (
     ChatClient,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 
-from router.openapi import OPENAPI
+from router.http.openapi import OPENAPI
 
 from .daemon import running_daemon
 

@@ -13,8 +13,8 @@ import schemathesis
 from channels.contract import Sender
 from channels.http import UploadScan
 from normaliser.envelope import Category, Envelope, Thread, envelope_encoder
-from router.openapi import OPENAPI
-from router.views import Queued, ReplyFile
+from router.http.openapi import OPENAPI
+from router.http.views import Queued, ReplyFile
 from tests.api_document import ApiDocument
 
 DOCUMENT = ApiDocument(OPENAPI)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.openapi import OPENAPI
-from router.tickets import STATUSES
-from router.updates import (
+from router.http.openapi import OPENAPI
+from router.ticketing.catalogue import STATUSES
+from router.ticketing.updates import (
     Reply,
     StatusChange,
     UpdateRejected,

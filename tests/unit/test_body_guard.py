@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from channels.http import BODY_LIMIT, BodyGuard
-from router.edge import ClientAddress, parse_networks
+from router.http.edge import ClientAddress, parse_networks
 
 
 def http_scope(headers: list[tuple[bytes, bytes]], client: str = "192.0.2.10") -> Scope:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from router.tickets import Catalogue, Classification, Span, load_catalogue
+from router.ticketing.catalogue import Catalogue, Classification, Span, load_catalogue
 
 CATALOGUE = load_catalogue(Path(__file__).parents[2] / "config" / "categories.toml")
 

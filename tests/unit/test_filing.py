@@ -15,11 +15,11 @@ from dedupe.routing import Policy
 from normaliser.damm import is_valid
 from normaliser.envelope import envelope_decoder
 from normaliser.normalise import normalise
-from router.notifier import Notifier
-from router.pipeline import COMMAND_HANDLERS, Filed, Filer, Origin, file_inbound
+from router.delivery.notifier import Notifier
+from router.delivery.templates import Templates
+from router.intake.filing import COMMAND_HANDLERS, Filed, FilingRules, Origin, file_inbound
 from router.store.transaction import JournalEntry, Tx
-from router.templates import Templates
-from router.tickets import CLOSED_STATUSES, Catalogue, TicketNumbering, load_catalogue
+from router.ticketing.catalogue import CLOSED_STATUSES, Catalogue, TicketNumbering, load_catalogue
 
 from .conftest import CONFIG
 
@@ -27,10 +27,10 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def filer(*, reopen: bool = False) -> Filer:
+def filer(*, reopen: bool = False) -> FilingRules:
     """Filing rules from the shipped catalogue and templates."""
     catalogue: Catalogue = load_catalogue(CONFIG / "categories.toml")
-    return Filer(
+    return FilingRules(
         catalogue=catalogue,
         numbering=TicketNumbering(reopen_after_resolved=reopen),
         notifier=Notifier(Templates.load(CONFIG / "templates"), catalogue, MOSCOW),
@@ -48,7 +48,7 @@ class Citizen:
         self,
         tx: Tx,
         session: str,
-        rules: Filer | None = None,
+        rules: FilingRules | None = None,
         *,
         verified: bool = True,
         kind: str = "webchat",

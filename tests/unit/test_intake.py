@@ -12,10 +12,10 @@ from pydantic import BaseModel
 
 from channels.contract import AccountSpec, Channel, CommandRow, RawInbound, Sender
 from normaliser.envelope import envelope_decoder
-from router import intake as intake_module
-from router.intake import Intake
-from router.pipeline import Filed
-from router.registry import command_tables
+from router.intake import journal as intake_module
+from router.intake.filing import Filed
+from router.intake.journal import Intake
+from router.platform.registry import command_tables
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import Tx

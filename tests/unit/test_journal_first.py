@@ -21,8 +21,8 @@ from channels.contract import (
     Unparseable,
 )
 from normaliser.envelope import Envelope, envelope_decoder
-from router.channel_ports import ChannelState
-from router.intake import RAW_INLINE_BYTES, Intake
+from router.intake.journal import RAW_INLINE_BYTES, Intake
+from router.platform.ports import ChannelState
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
 from router.store.transaction import Tx

@@ -16,9 +16,9 @@ import trio
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
 from router.clock import parse_rfc3339
 from router.delivery.lanes import Pacing
+from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import Reports
 from router.delivery.states import Event, TransitionRefused
-from router.outbox import Outbox, RateLimit
 from router.retry import RetryPolicy
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx

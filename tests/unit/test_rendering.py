@@ -14,8 +14,8 @@ import trio
 
 from channels.contract import Button, Fit, Lane, Outbound, RawInbound, Sender, Sent
 from router.clock import utc_now
-from router.intake import Intake
-from router.outbox import Outbox, RateLimit
+from router.delivery.outbox import Outbox, RateLimit
+from router.intake.journal import Intake
 from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
 from router.store.database import Database

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from router.tickets import PriorityClass, Span, load_catalogue
+from router.ticketing.catalogue import PriorityClass, Span, load_catalogue
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 CATALOGUE = load_catalogue(Path(__file__).parents[2] / "config" / "categories.toml")

@@ -10,8 +10,8 @@ import trio.testing
 from starlette.routing import BaseRoute
 
 from channels.contract import AccountSpec, Channel, Deliver, Lane
-from router import metrics
-from router.supervisor import AccountState, Backoff, Supervisor
+from router.ops import metrics
+from router.platform.supervisor import AccountState, Backoff, Supervisor
 
 
 class Flaky:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.contract import Channel
-from router.templates import TemplateError, Templates, format_due
-from router.tickets import STATUSES
+from router.delivery.templates import TemplateError, Templates, format_due
+from router.ticketing.catalogue import STATUSES
 
 SHIPPED = Path(__file__).parents[2] / "config" / "templates"
 TEMPLATES = Templates.load(SHIPPED)

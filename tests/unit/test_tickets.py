@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from normaliser.damm import is_valid
-from router.tickets import CLOSED_STATUSES, STATUSES, TicketNumbering
+from router.ticketing.catalogue import CLOSED_STATUSES, STATUSES, TicketNumbering
 
 
 def test_default_number_matches_the_contract_example() -> None:

@@ -31,18 +31,18 @@ from channels.contract import (
     OutboundFile,
     Threading,
 )
-from router import metrics
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fail_for_good
 from router.delivery.lanes import InFlight, Pacing
+from router.delivery.notifier import rendering_decoder
 from router.delivery.reports import refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import STOP_REQUESTED, suppression_address
-from router.notifier import rendering_decoder
+from router.delivery.templates import html_of
+from router.ops import metrics
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
-from router.templates import html_of
 
 log = logging.getLogger(__name__)
 

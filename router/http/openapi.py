@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json.
 
-Every HTTP route of the listener is here (router/api.py and channels/webchat/adapter.py; the
+Every HTTP route of the listener is here (router/http/api.py and channels/webchat/adapter.py; the
 WebSocket /chat/ws is described in docs/api.md), with every status its handler can answer. The
 paths are written by hand; the schemas of the answers are made by msgspec from the Structs the
-handlers answer with (router/views.py and the channels' own), so the two cannot drift apart.
+handlers answer with (router/http/views.py and the channels' own), so the two cannot drift apart.
 tests/integration/test_backend_api.py compares these paths with the app's route table, and
 tests/integration/test_api_document.py checks the daemon's real answers against them.
 """
@@ -19,10 +19,10 @@ from channels.http import Error
 from channels.webchat.adapter import Upload
 from channels.webchat.form import FormFiled, FormInvalid
 from channels.webchat.refusals import RateLimited
-from router import views
 from router.delivery.suppression import KINDS
-from router.tickets import STATUSES
-from router.updates import EXPECTED_AT
+from router.http import views
+from router.ticketing.catalogue import STATUSES
+from router.ticketing.updates import EXPECTED_AT
 
 # -- building blocks ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 import trio
 
 from channels.contract import AccountSpec, Adapter
-from router import logs, metrics
+from router.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,8 @@ from channels.http import (
 )
 from normaliser.envelope import Category, envelope_decoder
 from normaliser.masking import mask_names, mask_personal_data
-from router import metrics
 from router.clock import rfc3339, utc_now
+from router.delivery.notifier import ticket_route
 from router.delivery.states import State
 from router.delivery.suppression import (
     Suppression,
@@ -45,12 +45,9 @@ from router.delivery.suppression import (
     checked_reason,
     entry_key,
 )
-from router.edge import ClientAddress, IPNetwork
-from router.notifier import ticket_route
-from router.openapi import OPENAPI
-from router.store.transaction import Tx
-from router.updates import Reply, StatusChange, UpdateRejected, planned_time
-from router.views import (
+from router.http.edge import ClientAddress, IPNetwork
+from router.http.openapi import OPENAPI
+from router.http.views import (
     Contact,
     DeadLetter,
     DeadLetterAction,
@@ -72,6 +69,9 @@ from router.views import (
     Transition,
     Unsuppressed,
 )
+from router.ops import metrics
+from router.store.transaction import Tx
+from router.ticketing.updates import Reply, StatusChange, UpdateRejected, planned_time
 
 log = logging.getLogger(__name__)
 Role = Literal["backend", "admin", "metrics"]

@@ -35,9 +35,9 @@ from channels.contract import (
 from normaliser.commands import COMMANDS, CommandTable
 from normaliser.envelope import Identifiers, RawRef, envelope_decoder
 from normaliser.normalise import Normalised, normalise
-from router import metrics
 from router.clock import rfc3339, utc_now
-from router.pipeline import Filed, Filer, Origin, acceptance_of, file_inbound
+from router.intake.filing import Filed, FilingRules, Origin, acceptance_of, file_inbound
+from router.ops import metrics
 from router.retry import Wakeup
 from router.store.blobs import BlobStore, from_bytes
 from router.store.database import Database
@@ -71,7 +71,7 @@ class Intake:
         self,
         db: Database,
         blobs: BlobStore,
-        filer: Callable[[], Filer],
+        filer: Callable[[], FilingRules],
         max_chars: Callable[[], int],
         on_filed: Callable[[Filed], None],
         parsers: Callable[[], Mapping[Channel, Parser]] = dict,
@@ -115,11 +115,11 @@ class Intake:
                 return _redelivery(tx, row.envelope_id, conflicting=False)
             return file_inbound(tx, filer, Origin(row.id, unparseable=unparseable), raw, norm, now)
 
-        def keep(tx: Tx, error: str) -> None:
+        def dead_letter(tx: Tx, error: str) -> None:
             tx.journal_failed(tx.journal_append(entry).id, error)
 
         persisted = time.perf_counter()
-        result = await self._file_or_keep(journal_and_file, keep, raw.channel)
+        result = await self._file_or_dead_letter(journal_and_file, dead_letter, raw.channel)
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
         if isinstance(result, Redelivery):
             if result.conflicting:
@@ -202,12 +202,12 @@ class Intake:
             if origin.unparseable is not None and row.envelope_id is not None:
                 # A replayed dead letter still unreadable: its flagged envelope stands.
                 await self.db.write(
-                    functools.partial(_keep_failed_conn, row.id, origin.unparseable)
+                    functools.partial(_dead_letter_again, row.id, origin.unparseable)
                 )
                 continue
-            result = await self._file_or_keep(
-                functools.partial(_refile, self.filer(), origin, raw, norm, utc_now()),
-                functools.partial(_keep_failed, row.id),
+            result = await self._file_or_dead_letter(
+                functools.partial(_file_journalled, self.filer(), origin, raw, norm, utc_now()),
+                functools.partial(_dead_letter, row.id),
                 raw.channel,
             )
             if isinstance(result, Filed) and result.acceptance.envelope_id is not None:
@@ -294,10 +294,10 @@ class Intake:
             return work()
         return await trio.to_thread.run_sync(work)
 
-    async def _file_or_keep(
+    async def _file_or_dead_letter(
         self,
         job: Callable[[sqlite3.Connection], T],
-        keep: Callable[[Tx, str], None],
+        dead_letter: Callable[[Tx, str], None],
         channel: str,
     ) -> T | Filed:
         """Run a filing job; if it fails (and so rolled back whole), journal the raw as failed.
@@ -310,7 +310,7 @@ class Intake:
         except Exception as exc:
             log.exception("filing a %s message failed; kept for replay", channel)
             error = f"{type(exc).__name__}: {exc}"
-            await self.db.write(lambda conn: keep(Tx(conn), error))
+            await self.db.write(lambda conn: dead_letter(Tx(conn), error))
             return _NOT_FILED
 
     def _observe(self, channel: str, filed: Filed) -> None:
@@ -377,8 +377,8 @@ def _changed(channel: str, changed: Literal["revision", "conflict"]) -> None:
         log.warning("%s key received again with other content; kept as a dead letter", channel)
 
 
-def _refile(
-    filer: Filer,
+def _file_journalled(
+    filer: FilingRules,
     origin: Origin,
     raw: RawInbound,
     norm: Normalised,
@@ -396,11 +396,11 @@ def _refile(
     return file_inbound(tx, filer, origin, raw, norm, now)
 
 
-def _keep_failed(journal_id: int, tx: Tx, error: str) -> None:
+def _dead_letter(journal_id: int, tx: Tx, error: str) -> None:
     tx.journal_failed(journal_id, error)
 
 
-def _keep_failed_conn(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
+def _dead_letter_again(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
     Tx(conn).journal_failed(journal_id, error)
 
 

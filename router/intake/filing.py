@@ -18,7 +18,7 @@ import msgspec
 
 from channels.contract import Acceptance, Channel, CommandName, NoticeKind, RawInbound, Sender
 from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
-from dedupe.routing import Filing, Policy, route
+from dedupe.routing import Destination, Policy, route
 from dedupe.similarity import fingerprint
 from normaliser.commands import Command
 from normaliser.envelope import (
@@ -34,11 +34,11 @@ from normaliser.identifiers import canonical_sender
 from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
+from router.delivery.notifier import Notifier, ReplyRoute
 from router.delivery.suppression import STOP_REQUESTED, suppression_address
-from router.notifier import Notifier, ReplyRoute
+from router.delivery.templates import Templates
 from router.store.transaction import AttachmentRecord, TicketRecord, Tx
-from router.templates import Templates
-from router.tickets import Catalogue, TicketNumbering
+from router.ticketing.catalogue import Catalogue, TicketNumbering
 from router.ulid import new_ulid
 
 # The notice kind the citizen's client shows each automatic answer as.
@@ -52,7 +52,7 @@ INLINE_ACK_CHANNELS = frozenset({"webchat"})
 
 
 @dataclass(frozen=True)
-class Filer:
+class FilingRules:
     """Everything filing needs from the configuration, swapped whole on reload."""
 
     catalogue: Catalogue
@@ -102,19 +102,19 @@ class Origin(NamedTuple):
 
 
 def file_inbound(
-    tx: Tx, filer: Filer, origin: Origin, raw: RawInbound, norm: Normalised, now: datetime
+    tx: Tx, filer: FilingRules, origin: Origin, raw: RawInbound, norm: Normalised, now: datetime
 ) -> Filed:
     """File one journalled inbound; the caller checked it is not filed yet."""
-    return _Filing(tx, filer, origin, raw, norm, now).run()
+    return InboundFiling(tx, filer, origin, raw, norm, now).run()
 
 
-class _Filing:
+class InboundFiling:
     """The filing of one inbound message, inside the writer's transaction."""
 
     def __init__(
         self,
         tx: Tx,
-        filer: Filer,
+        filer: FilingRules,
         origin: Origin,
         raw: RawInbound,
         norm: Normalised,
@@ -176,7 +176,7 @@ class _Filing:
         if command is not None:
             return self._command(command)
         self._lift_stop()
-        filing = route(
+        destination = route(
             self.tx,
             self.filer.policy,
             contact_id=self.contact,
@@ -186,23 +186,24 @@ class _Filing:
             repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
             trusted=self.raw.sender.verified,
         )
-        if self.claimed is not None and self.claimed not in filing.related:
-            filing = msgspec.structs.replace(filing, related=(*filing.related, self.claimed))
-        if filing.ticket is None:
-            ticket = self._open_ticket(filing)
+        if self.claimed is not None and self.claimed not in destination.related:
+            related = (*destination.related, self.claimed)
+            destination = msgspec.structs.replace(destination, related=related)
+        if destination.ticket is None:
+            ticket = self._open_ticket(destination)
             self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
             # The form's HTTP answer carries the number: that is its confirmation.
             if self.raw.channel != "form":
                 self._answer("confirmation", ticket, self._not_accepted())
             return self._store(_ticket_ref(ticket, is_new=True), duplicate_of=None)
-        ticket = self._join(filing)
+        ticket = self._join(destination)
         self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
-        if filing.duplicate_of is not None:
+        if destination.duplicate_of is not None:
             self.flags.append("duplicate")
         not_accepted = self._not_accepted()
-        if filing.duplicate_of or not_accepted or self.raw.channel not in INLINE_ACK_CHANNELS:
+        if destination.duplicate_of or not_accepted or self.raw.channel not in INLINE_ACK_CHANNELS:
             self._answer("added_to_request", ticket, not_accepted)
-        return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=filing.duplicate_of)
+        return self._store(_ticket_ref(ticket, is_new=False), duplicate_of=destination.duplicate_of)
 
     def _command(self, command: Command) -> Filed:
         """Answer a command instead of filing a request."""
@@ -277,7 +278,7 @@ class _Filing:
         if self.raw.sender.verified:
             self.tx.unsuppress(*self._suppression_key(), reason=STOP_REQUESTED)
 
-    def _open_ticket(self, filing: Filing) -> TicketRecord:
+    def _open_ticket(self, destination: Destination) -> TicketRecord:
         """Number, classify and create a ticket."""
         raw, filer = self.raw, self.filer
         received = parse_rfc3339(raw.received_at)
@@ -302,7 +303,7 @@ class _Filing:
             language=self.language,
             conversation_id=self.conversation,
             contact_id=self.own,
-            related=list(filing.related),
+            related=list(destination.related),
             status_comment=None,
             status_reason=None,
             expected_at=None,
@@ -311,14 +312,14 @@ class _Filing:
         self.tx.add_ticket_event(number, raw.received_at, "status", "accepted", {}, None)
         return ticket
 
-    def _join(self, filing: Filing) -> TicketRecord:
+    def _join(self, destination: Destination) -> TicketRecord:
         """Link the contact to the chosen ticket, reopening it if so configured."""
-        number = filing.ticket
+        number = destination.ticket
         assert number is not None
         self.tx.link_ticket_contact(number, self.own)
         ticket = self.tx.ticket_record(number)
         assert ticket is not None
-        return self._reopen(ticket) if filing.reopen else ticket
+        return self._reopen(ticket) if destination.reopen else ticket
 
     def _reopen(self, ticket: TicketRecord) -> TicketRecord:
         """A resolved ticket written to again: accepted, with new due times, and everyone told;
@@ -447,17 +448,17 @@ class CommandHandling(NamedTuple):
     """What the router does with one command: its answer, the envelope's flag, and whether it
     counts as writing to us again (which lifts a «СТОП»)."""
 
-    answer: Callable[[_Filing, Command], Filed]
+    answer: Callable[[InboundFiling, Command], Filed]
     flag: str
     lifts_stop: bool = True
 
 
 # Each command the normaliser's table recognises (normaliser/commands.py), by name.
 COMMAND_HANDLERS: Mapping[CommandName, CommandHandling] = {
-    "status": CommandHandling(_Filing._status_query, "status_query"),
-    "stop": CommandHandling(_Filing._stop, STOP_REQUESTED, lifts_stop=False),
-    "start": CommandHandling(_Filing._start, "start_requested"),
-    "help": CommandHandling(_Filing._help, "help_requested"),
+    "status": CommandHandling(InboundFiling._status_query, "status_query"),
+    "stop": CommandHandling(InboundFiling._stop, STOP_REQUESTED, lifts_stop=False),
+    "start": CommandHandling(InboundFiling._start, "start_requested"),
+    "help": CommandHandling(InboundFiling._help, "help_requested"),
 }
 
 
@@ -475,7 +476,7 @@ def acceptance_of(envelope: Envelope, *, redelivery: bool) -> Acceptance:
 
 
 def tell_refused_later(
-    tx: Tx, filer: Filer, held: Envelope, records: list[AttachmentRecord], now: datetime
+    tx: Tx, filer: FilingRules, held: Envelope, records: list[AttachmentRecord], now: datetime
 ) -> bool:
     """After a delayed scan, tell the citizen which files were not accepted; True if queued."""
     was_pending = {a.id for a in held.attachments if a.scan.detail == PENDING}

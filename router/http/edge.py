@@ -37,7 +37,7 @@ from hypercorn.typing import ConnectionState
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from channels.http import address_key
-from router import logs, metrics
+from router.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 # The unit of progress a slow reader must make within send_timeout: 16 KiB, a few TCP

@@ -10,14 +10,14 @@ import msgspec
 
 from channels.contract import AttachmentPort, AttachmentRefused
 from router.clock import parse_rfc3339, rfc3339, utc_now
-from router.notifier import Notifier, ticket_route
+from router.delivery.notifier import Notifier, ticket_route
 from router.store.database import Database
 from router.store.transaction import Tx
-from router.tickets import STATUSES
+from router.ticketing.catalogue import STATUSES
 
 # An expected completion time: RFC 3339 (its T and Z in either case) in the years 2000-2999 as
 # written; any other year is a typo, not a plan, and the citizen's notice must print it as a date.
-# router/openapi.py publishes this pattern, so the document refuses what the server refuses.
+# router/http/openapi.py publishes this pattern, so the document refuses what the server refuses.
 EXPECTED_AT = (
     r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]"
     r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"

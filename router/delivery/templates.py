@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from channels.contract import Channel
-from router.tickets import STATUSES, Status
+from router.ticketing.catalogue import STATUSES, Status
 
 # DOMAIN.md "Languages": Russian first; a missing language falls back to it.
 DEFAULT_LANGUAGE = "ru"

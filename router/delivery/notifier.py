@@ -11,9 +11,9 @@ import msgspec
 
 from channels.contract import Button, Channel, NoticeKind
 from router.clock import parse_rfc3339, rfc3339
+from router.delivery.templates import DEFAULT_LANGUAGE, Templates, format_due
 from router.store.transaction import TicketRecord, Tx
-from router.templates import DEFAULT_LANGUAGE, Templates, format_due
-from router.tickets import CLOSED_STATUSES, Catalogue
+from router.ticketing.catalogue import CLOSED_STATUSES, Catalogue
 
 
 class Rendering(msgspec.Struct, frozen=True):

@@ -1,4 +1,4 @@
-"""What the HTTP API answers: msgspec writes these Structs on the wire and router/openapi.py
+"""What the HTTP API answers: msgspec writes these Structs on the wire and router/http/openapi.py
 describes them in the OpenAPI document, so an answer and its schema cannot drift apart."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dedupe.ports import Merge
 from normaliser.envelope import Category, Envelope
 from router.delivery.states import Event, State
 from router.delivery.suppression import KINDS
-from router.tickets import STATUSES
+from router.ticketing.catalogue import STATUSES
 
 Time = Annotated[str, Meta(description="RFC 3339, UTC", extra_json_schema={"format": "date-time"})]
 # The store keeps a ticket's status as text; these are the ones it writes (CONTRACTS.md).

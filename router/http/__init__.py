@@ -1,0 +1,1 @@
+"""The HTTP listener: the public edge, the API and its OpenAPI document."""

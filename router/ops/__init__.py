@@ -1,0 +1,1 @@
+"""Operations: logs, metrics, memory and the service manager."""

@@ -1,0 +1,1 @@
+"""The channel platform: the registry of installed channels, supervision, the ports."""

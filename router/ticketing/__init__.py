@@ -1,0 +1,1 @@
+"""Ticketing: the category catalogue, ticket numbers and SLAs, and the backend's updates."""
