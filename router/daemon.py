@@ -239,9 +239,12 @@ class Daemon:
                 nursery.start_soon(self._heartbeat)
                 nursery.start_soon(self._trim_memory)
                 await self._shutdown.wait()
-                # The listener has drained; deliveries in flight get what is left of the time.
+                # The listener has drained; deliveries and webhook posts in flight get what is
+                # left of the time.
                 with trio.move_on_at(self._drain_deadline):
                     await self.outbox.drain()
+                    if self.filer.webhook:
+                        await self.webhook.drain()
                 nursery.cancel_scope.cancel()
         finally:
             self.db.close()

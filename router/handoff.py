@@ -6,19 +6,22 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
 import trio
 
 from router.ops import metrics
-from router.retry import RetryPolicy, Wakeup
+from router.retry import RetryPolicy
 from router.store.database import Database
-from router.store.transaction import Tx
+from router.store.transaction import Handoff, Tx
+from router.workqueue import Claim, Worker
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 64
+# The webhook's one lane in the work-queue worker.
+LANE = "webhook"
 
 
 class Feed:
@@ -71,7 +74,10 @@ class WebhookTarget:
 
 
 class WebhookHandoff:
-    """Posts each envelope to the backend until a 2xx, with backoff, then dead-letters it."""
+    """Posts each envelope to the backend until a 2xx, with backoff, then dead-letters it: a
+    durable queue of the one work-queue mechanism (router/workqueue.py), in one lane."""
+
+    batch = CLAIM_BATCH
 
     def __init__(
         self,
@@ -84,78 +90,101 @@ class WebhookHandoff:
         self.db = db
         self.target = target
         self.retry = retry
-        self.wakeup = Wakeup()
-        self._limiter = trio.CapacityLimiter(concurrency)
+        self.concurrency = concurrency
+        self.worker: Worker[Handoff] = Worker(self)
+        self._client: httpx.AsyncClient | None = None
 
     def wake(self) -> None:
         """An envelope was queued for handoff."""
-        self.wakeup.wake()
+        self.worker.wake()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hand off until cancelled."""
+        async with httpx.AsyncClient() as client:
+            self._client = client
+            await self.worker.run(task_status=task_status)
+
+    async def drain(self) -> None:
+        """Claim nothing more; let the posts in flight finish (the daemon stops)."""
+        await self.worker.drain()
+
+    # -- the queue, as the work-queue worker asks for it --------------------------------------
+
+    def lane(self, item: Handoff) -> str:
+        """One lane: the backend's webhook."""
+        return LANE
+
+    def capacity(self, lane: str) -> int:
+        """Posts to the backend at once."""
+        return self.concurrency
+
+    async def recover(self) -> int:
+        """Posts under way at the last stop are due again."""
         recovered = await self.db.write(lambda conn: Tx(conn).recover_handoffs())
         if recovered:
             log.info("webhook: %d envelopes were mid-delivery at the last stop", recovered)
-        async with httpx.AsyncClient() as client, trio.open_nursery() as nursery:
-            task_status.started()
-            while True:
-                claimed = await self.db.write(
-                    lambda conn: Tx(conn).claim_handoffs(time.time(), CLAIM_BATCH)
-                )
-                for seq, envelope_id, body, attempts, first_queued in claimed:
-                    await self._limiter.acquire_on_behalf_of(seq)
-                    nursery.start_soon(
-                        self._post, client, seq, envelope_id, bytes(body), attempts, first_queued
-                    )
-                if len(claimed) < CLAIM_BATCH:
-                    next_due = await self.db.read(lambda conn: Tx(conn).next_handoff_at())
-                    await self.wakeup.sleep_until(next_due, time.time())
+        return recovered
 
-    async def _post(
-        self,
-        client: httpx.AsyncClient,
-        seq: int,
-        envelope_id: str,
-        body: bytes,
-        attempts: int,
-        first_queued: float,
-    ) -> None:
+    async def claim(self, room: Mapping[str, int]) -> Claim[Handoff]:
+        """Due envelopes, as many as the lane has room for."""
+        limit = min(CLAIM_BATCH, room.get(LANE, self.concurrency))
+        now = time.time()
+        if limit <= 0:
+            return Claim([], 0, now)
+        claimed = await self.db.write(lambda conn: Tx(conn).claim_handoffs(now, limit))
+        # As many as there was room for: there may be more due behind them.
+        return Claim(claimed, CLAIM_BATCH if len(claimed) == limit else len(claimed), now)
+
+    async def next_due(self, full: Sequence[str], after: float) -> float | None:
+        """When the next envelope is due, unless every post slot is taken."""
+        if LANE in full:
+            return None  # a post ending wakes the worker
+        return await self.db.read(lambda conn: Tx(conn).next_handoff_at())
+
+    async def give_back(self, items: Sequence[Handoff]) -> None:
+        """Claimed as the drain began: queued again, for after the restart."""
+        seqs = [item.seq for item in items]
+        if seqs:
+            await self.db.write(lambda conn: Tx(conn).requeue_handoffs(seqs))
+
+    async def attempt(self, item: Handoff) -> None:
+        """POST one envelope, signed; record the outcome (delivered, retried, or dead)."""
+        assert self._client is not None, "run() opens the client"
         target = self.target()
         timestamp = str(int(time.time()))
         started = time.perf_counter()
         error: str | None
         try:
-            response = await client.post(
+            response = await self._client.post(
                 target.url,
-                content=body,
+                content=item.body,
                 timeout=target.timeout,
                 headers={
                     "Content-Type": "application/json",
-                    "Idempotency-Key": envelope_id,
+                    "Idempotency-Key": item.envelope_id,
                     "X-Omnirouter-Timestamp": timestamp,
-                    "X-Omnirouter-Signature": sign(target.secret, timestamp, body),
+                    "X-Omnirouter-Signature": sign(target.secret, timestamp, item.body),
                 },
             )
             error = None if response.is_success else f"HTTP {response.status_code}"
         except Exception as exc:  # any failure is one attempt, retried; never the daemon's end
             error = f"{type(exc).__name__}: {exc}"
         now = time.time()
-        attempts += 1
+        attempts = item.attempts + 1
         if error is None:
             state, next_at = "delivered", now
             metrics.stage_seconds.labels("handoff").observe(time.perf_counter() - started)
         else:
-            retry_at = self.retry().next_attempt(attempts, first_queued, now)
+            retry_at = self.retry().next_attempt(attempts, item.first_queued_at, now)
             state, next_at = ("dead", now) if retry_at is None else ("queued", retry_at)
             log.warning(
-                "webhook handoff of %s: %s (attempt %d, %s)", envelope_id, error, attempts, state
+                "webhook handoff of %s: %s (attempt %d, %s)",
+                item.envelope_id,
+                error,
+                attempts,
+                state,
             )
-        try:
-            await self.db.write(
-                lambda conn: Tx(conn).handoff_result(seq, state, attempts, next_at, error)
-            )
-        finally:
-            self._limiter.release_on_behalf_of(seq)
-        if state != "delivered":
-            self.wakeup.wake()  # its retry time may be earlier than the sleep now under way
+        await self.db.write(
+            lambda conn: Tx(conn).handoff_result(item.seq, state, attempts, next_at, error)
+        )
         metrics.handed_off.labels("webhook", state).inc()

@@ -4,28 +4,12 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from channels.contract import Lane
 
 # Pacing entries kept at most; the ones whose time has passed are forgotten first.
 MAX_PACED = 100_000
-
-
-class InFlight(Counter[str]):
-    """How many attempts are in flight on each channel."""
-
-    def room(self, lanes: dict[str, Lane], default: Lane) -> dict[str, int]:
-        """How many more attempts each busy channel's lane takes now."""
-        return {
-            channel: lanes.get(channel, default).concurrency - count
-            for channel, count in self.items()
-        }
-
-    def full(self, lanes: dict[str, Lane], default: Lane) -> list[str]:
-        """Channels whose lane takes no more attempts now."""
-        return [channel for channel, free in self.room(lanes, default).items() if free <= 0]
 
 
 class Pacing:

@@ -17,7 +17,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import trio
 
@@ -33,31 +32,23 @@ from channels.contract import (
 )
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import fail_for_good
-from router.delivery.lanes import InFlight, Pacing
+from router.delivery.lanes import Pacing
 from router.delivery.notifier import rendering_decoder
 from router.delivery.reports import refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import STOP_REQUESTED, suppression_address
 from router.delivery.templates import html_of
 from router.ops import metrics
-from router.retry import RetryPolicy, Wakeup
+from router.retry import RetryPolicy
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
+from router.workqueue import Claim, Worker
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 64
 # A peer that has not answered in this long is treated as a failed attempt and retried.
 DELIVERY_TIMEOUT = 30.0
-
-
-class Claim(NamedTuple):
-    """What one claim took, when it looked (epoch seconds), and how many due notices it
-    looked at (CLAIM_BATCH: there may be more behind them)."""
-
-    records: list[NotificationRecord]
-    at: float
-    examined: int
 
 
 @dataclass(frozen=True)
@@ -105,88 +96,74 @@ class Outbox:
         self.retry = retry
         self.rate = rate
         self.fallback = fallback
-        self.wakeup = Wakeup()
         self.lanes = lanes
         self.fits = fits
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
-        self._in_flight = InFlight()
         # Pacing is decided in the claim, in the writer thread, and only there.
         self._pacing = Pacing()
-        self._claiming = False
-        self._draining = False
-        self._idle = trio.Event()
+        self.worker: Worker[NotificationRecord] = Worker(self)
 
     def wake(self) -> None:
         """A notification was queued: look now rather than at the next due time."""
-        self.wakeup.wake()
+        self.worker.wake()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver until cancelled."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending(_now_iso()))
-        if recovered:
-            log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
-        task_status.started()
-        async with trio.open_nursery() as nursery:
-            while not self._draining:
-                lanes = dict(self.lanes())
-                room = self._in_flight.room(lanes, self.default_lane)
-                self._claiming = True
-                try:
-                    claim = await self.db.write(
-                        functools.partial(self._claim, lanes=lanes, room=room)
-                    )
-                finally:
-                    self._claiming = False
-                if self.draining():  # the drain began meanwhile: these wait for the restart
-                    await self._give_back(claim.records)
-                    break
-                self._in_flight.update(record.channel for record in claim.records)
-                for record in claim.records:
-                    nursery.start_soon(self._deliver, record, lanes)
-                if claim.examined < CLAIM_BATCH:
-                    # Every due notice was looked at, and those not claimed were passed over
-                    # because their lane is full (a delivery ending wakes the loop): sleep
-                    # until one becomes due later.
-                    full = self._in_flight.full(lanes, self.default_lane)
-                    due = await self.db.read(
-                        functools.partial(_next_due, exclude=full, after=claim.at)
-                    )
-                    await self.wakeup.sleep_until(due, time.time())
-            self._settle()
-            await trio.sleep_forever()  # draining: the deliveries in flight go on
+        await self.worker.run(task_status=task_status)
 
     async def drain(self) -> None:
         """Claim nothing more and wait until the deliveries in flight have ended (the daemon
         stops; the caller bounds the wait). What is still queued goes out after the restart."""
-        self._draining = True
-        self.wakeup.wake()
-        if self._in_flight.total() or self._claiming:
-            await self._idle.wait()
+        await self.worker.drain()
 
-    def draining(self) -> bool:
-        """Whether a drain has begun (it may begin during any await)."""
-        return self._draining
+    # -- the queue, as the work-queue worker asks for it --------------------------------------
 
-    def _settle(self) -> None:
-        """Draining, and nothing in flight or being claimed: the drain is over."""
-        if self._draining and not self._in_flight.total() and not self._claiming:
-            self._idle.set()
+    batch = CLAIM_BATCH
 
-    async def _give_back(self, records: list[NotificationRecord]) -> None:
+    def lane(self, item: NotificationRecord) -> str:
+        """Each channel has its lane."""
+        return item.channel
+
+    def capacity(self, lane: str) -> int:
+        """The channel's lane's concurrency."""
+        return self.lanes().get(lane, self.default_lane).concurrency
+
+    async def recover(self) -> int:
+        """Notices that were being sent at the last stop go back to the queue."""
+        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending(_now_iso()))
+        if recovered:
+            log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
+        return recovered
+
+    async def claim(self, room: Mapping[str, int]) -> Claim[NotificationRecord]:
+        """Due notices whose lane has room, their pace come, their address not suppressed."""
+        lanes = dict(self.lanes())
+        return await self.db.write(functools.partial(self._claim, lanes=lanes, room=dict(room)))
+
+    async def next_due(self, full: Sequence[str], after: float) -> float | None:
+        """When the next notice of a lane with room is due."""
+        return await self.db.read(functools.partial(_next_due, exclude=list(full), after=after))
+
+    async def attempt(self, item: NotificationRecord) -> None:
+        """One delivery attempt, its outcome settled through the state machine."""
+        await self._deliver(item, self.lanes().get(item.channel, self.default_lane))
+
+    async def give_back(self, items: Sequence[NotificationRecord]) -> None:
+        """Claimed as the drain began: queued again, for after the restart."""
         at = _now_iso()
 
         def give_back(conn: sqlite3.Connection) -> None:
             tx = Tx(conn)
-            for record in records:
+            for record in items:
                 tx.move_notification(record.id, Event.INTERRUPTED, at)
 
-        if records:
+        if items:
             await self.db.write(give_back)
 
     def _claim(
         self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
-    ) -> Claim:
+    ) -> Claim[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
         those whose account or address must wait for its pace (they hold no lane slot
         meanwhile)."""
@@ -239,39 +216,31 @@ class Outbox:
             ready.append(record.id)
             self._pacing.reserve(lane, record.channel, record.account, record.address)
             room[record.channel] = room.get(record.channel, lane.concurrency) - 1
-        return Claim(tx.claim_notifications(ready, at), now, len(due))
+        return Claim(tx.claim_notifications(ready, at), len(due), now)
 
-    async def _deliver(self, record: NotificationRecord, lanes: dict[str, Lane]) -> None:
-        lane = lanes.get(record.channel, self.default_lane)
+    async def _deliver(self, record: NotificationRecord, lane: Lane) -> None:
+        adapter = self.adapters().get(record.channel)
+        started = time.perf_counter()
         try:
-            adapter = self.adapters().get(record.channel)
-            started = time.perf_counter()
-            try:
-                if adapter is None:
-                    raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
-                message = await self._outbound(record, lane)
-                with trio.fail_after(lane.attempt_timeout):
-                    sent = await adapter(message)
-            except DeliveryFailed as exc:
-                await self._failed(record, exc)
-            except trio.TooSlowError:
-                await self._failed(
-                    record, DeliveryFailed(f"no answer in {lane.attempt_timeout:g}s")
-                )
-            except Exception as exc:
-                # An adapter's bug or a full disk is one failed attempt, retried with backoff;
-                # it must not take the whole outbox, and with it the daemon, down.
-                log.exception("notification %s via %s: unexpected error", record.id, record.channel)
-                await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
-            else:
-                order = self.fallback()
-                state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, order))
-                metrics.notification_attempts.labels(record.channel, str(state)).inc()
-                metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
-        finally:
-            self._in_flight[record.channel] -= 1
-            self._settle()
-            self.wakeup.wake()  # its lane has room again
+            if adapter is None:
+                raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
+            message = await self._outbound(record, lane)
+            with trio.fail_after(lane.attempt_timeout):
+                sent = await adapter(message)
+        except DeliveryFailed as exc:
+            await self._failed(record, exc)
+        except trio.TooSlowError:
+            await self._failed(record, DeliveryFailed(f"no answer in {lane.attempt_timeout:g}s"))
+        except Exception as exc:
+            # An adapter's bug or a full disk is one failed attempt, retried with backoff; it
+            # must not take the whole outbox, and with it the daemon, down.
+            log.exception("notification %s via %s: unexpected error", record.id, record.channel)
+            await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
+        else:
+            order = self.fallback()
+            state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, order))
+            metrics.notification_attempts.labels(record.channel, str(state)).inc()
+            metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
 
     async def _outbound(self, record: NotificationRecord, lane: Lane) -> Outbound:
         """The notice as its channel sends it; DeliveryFailed (for good) if its text cannot go
@@ -348,8 +317,6 @@ class Outbox:
             "throttled" if failure.retry_after is not None and state is State.QUEUED else state
         )
         metrics.notification_attempts.labels(record.channel, str(outcome)).inc()
-        # The loop may be asleep with nothing else due: it must learn of the retry's due time.
-        self.wakeup.wake()
 
     async def _move(
         self,

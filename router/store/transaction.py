@@ -117,6 +117,16 @@ _DEAD_LETTER_TABLES = {
 }
 
 
+class Handoff(NamedTuple):
+    """A claimed webhook delivery: the envelope, and its attempts so far since it was queued."""
+
+    seq: int
+    envelope_id: str
+    body: bytes
+    attempts: int
+    first_queued_at: float
+
+
 class _MessageHead(msgspec.Struct):
     """The fields of a stored envelope that thread a conversation (the rest is skipped)."""
 
@@ -651,8 +661,8 @@ class Tx:
             (seq, now, now),
         )
 
-    def claim_handoffs(self, now: float, limit: int) -> list[tuple[int, str, bytes, int, float]]:
-        """Move due webhook deliveries to `sending`: (seq, envelope id, body, attempts, since).
+    def claim_handoffs(self, now: float, limit: int) -> list[Handoff]:
+        """Move due webhook deliveries to `sending`, oldest envelope first.
 
         Claiming in the writer is what makes one delivery attempt per envelope at a time: a row
         in `sending` is nobody else's to pick up.
@@ -665,12 +675,16 @@ class Tx:
         ).fetchall()
         seqs = sorted(row[0] for row in claimed)
         marks = ", ".join("?" for _ in seqs)
-        return self.conn.execute(
+        rows = self.conn.execute(
             f"SELECT h.envelope_seq, e.id, e.body, h.attempts, h.first_queued_at FROM handoffs h "
             f"JOIN envelopes e ON e.seq = h.envelope_seq WHERE h.envelope_seq IN ({marks}) "
             f"ORDER BY h.envelope_seq",
             seqs,
         ).fetchall()
+        return [
+            Handoff(seq, envelope_id, bytes(body), n, since)
+            for seq, envelope_id, body, n, since in rows
+        ]
 
     def next_handoff_at(self) -> float | None:
         """When the next queued webhook delivery is due."""
@@ -692,6 +706,13 @@ class Tx:
         return self.conn.execute(
             "UPDATE handoffs SET state = 'queued' WHERE state = 'sending'"
         ).rowcount
+
+    def requeue_handoffs(self, seqs: Sequence[int]) -> None:
+        """Claimed webhook deliveries not attempted (the daemon stops): queued again."""
+        self.conn.executemany(
+            "UPDATE handoffs SET state = 'queued' WHERE envelope_seq = ? AND state = 'sending'",
+            [(seq,) for seq in seqs],
+        )
 
     # -- outbox ---------------------------------------------------------------------------
 
