@@ -76,6 +76,9 @@ def _pattern(row: CommandRow) -> re.Pattern[str]:
 def _read_as_cyrillic(text: str) -> str:
     """`text` with every word whose only Latin letters are look-alikes written in Cyrillic; as
     long as `text`, letter for letter."""
+    # Most messages have no Latin letter: nothing to read again, and a call per word is not cheap.
+    if _LATIN_LETTER.search(text) is None:
+        return text
 
     def word(match: re.Match[str]) -> str:
         cyrillic = match[0].translate(_LOOKALIKES)

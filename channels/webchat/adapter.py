@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -105,6 +104,8 @@ class _Connection:
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
+        # Keyed once: parsing the address again for every message costs more than its limit.
+        self.address = address_key(ws.client.host if ws.client else "")
         self.session: ChatSession | None = None
         self._queue, self._frames = trio.open_memory_channel[str | int](SEND_QUEUE)
         self._scope = trio.CancelScope()
@@ -274,9 +275,14 @@ class WebchatChannel:
         async def read() -> None:
             while True:
                 event = None
-                # A socket that never says hello holds a connection for nothing.
-                with trio.move_on_after(math.inf if conn.session else HELLO_TIMEOUT):
+                if conn.session is not None:
+                    # No deadline once it said hello: a cancel scope per frame would cost for
+                    # nothing.
                     event = await ws.receive()
+                else:
+                    # A socket that never says hello holds a connection for nothing.
+                    with trio.move_on_after(HELLO_TIMEOUT):
+                        event = await ws.receive()
                 if event is None:
                     self.bad_input(self.channel, "no_hello")
                     await ws.close(code=NOT_READING)
@@ -341,8 +347,7 @@ class WebchatChannel:
         if token:
             session = await self.sessions.find(_token_hash(token))
         if session is None:
-            client = conn.ws.client
-            if wait := self.limits.over("session", address_key(client.host if client else "")):
+            if wait := self.limits.over("session", conn.address):
                 await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
                 return
             token = secrets.token_urlsafe(32)
@@ -355,12 +360,10 @@ class WebchatChannel:
         await conn.send(Welcome(token, ticket, session.last_seq))
 
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
-        client = conn.ws.client
-        address = address_key(client.host if client else "")
         # Per session, and per address: sessions are cheap, so one address's many sessions
         # are held to a total too.
         wait = self.limits.over("message", session.id) or self.limits.over(
-            "address_message", address
+            "address_message", conn.address
         )
         if wait:
             await self._reject(

@@ -91,9 +91,12 @@ class ClientLimits:
         self.counted = counted
 
         def rate(kind: str) -> Callable[[], tuple[float, int]]:
+            # Named once: this runs for every message, twice.
+            rate_field, burst_field = f"{kind}_rate", f"{kind}_burst"
+
             def current() -> tuple[float, int]:
                 limits = settings()
-                return getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
+                return getattr(limits, rate_field), getattr(limits, burst_field)
 
             return current
 

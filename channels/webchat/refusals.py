@@ -39,4 +39,6 @@ def too_many(wait: int) -> Response:
 
 def has_visible_text(text: str) -> bool:
     """True when the text shows something: NULs, controls and spaces alone are an empty message."""
+    if text.isprintable():  # the usual message, checked in C; the only printable space is " "
+        return text.strip(" ") != ""
     return any(c.isprintable() and not c.isspace() for c in text)
