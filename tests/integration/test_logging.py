@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import signal
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import trio
 from trio_websocket import open_websocket_url
+
+from router.http.api import token_fingerprint
 
 from .daemon import ChatClient, DaemonProcess, log_text_lines, wait_notice
 
@@ -91,7 +92,6 @@ async def test_log_is_json_and_masks_personal_data(tmp_path: Path) -> None:
     assert leaks == {}, whole
     # The unmasked view is on record: which token (a fingerprint, never the token) and where from.
     (audit,) = [json.loads(line) for line in lines if '"audit": "unmask"' in line]
-    fingerprint = hashlib.sha256(daemon.admin_token.encode()).hexdigest()[:12]
-    assert audit["actor"] == f"token:{fingerprint}"
+    assert audit["actor"] == f"token:{token_fingerprint(daemon.admin_token)}"
     assert audit["client"] == "127.0.0.1"
     assert daemon.admin_token not in whole
