@@ -56,7 +56,14 @@ class RawInbound(msgspec.Struct, frozen=True):
     html: str | None = None
     topic: str | None = None
     conversation_hint: str | None = None
+    # The message this one answers and the thread before it (an email's In-Reply-To and
+    # References, a Telegram reply): it joins their conversation only from the same contact,
+    # as verified or more.
     in_reply_to: str | None = None
+    references: list[str] = []
+    # Replies on this channel name this message by its channel_message_id (an email's
+    # Message-ID, a Telegram message id): the router keeps it against its conversation.
+    referable: bool = False
     language_hint: str | None = None
     # Identities the channel vouches for as belonging to the same person as `sender`
     # (a portal-signed phone, a Telegram shared contact): evidence for the identity graph.

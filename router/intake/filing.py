@@ -35,7 +35,7 @@ from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
 from router.delivery.notifier import Notifier, ReplyRoute
-from router.delivery.suppression import STOP_REQUESTED, suppression_address
+from router.delivery.suppression import KINDS, STOP_REQUESTED, suppression_address
 from router.delivery.templates import Templates
 from router.store.transaction import AttachmentRecord, TicketRecord, Tx
 from router.ticketing.catalogue import Catalogue, TicketNumbering
@@ -145,7 +145,7 @@ class InboundFiling:
             raw.language_hint if raw.language_hint in templates.languages else norm.language
         )
         self.answer = reply_route(raw.channel, raw.account, raw.sender)
-        self.conversation = conversation_of(raw)
+        self.conversation = self._replied_conversation() or conversation_of(raw)
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
         self.flags = list(norm.flags)
@@ -168,6 +168,21 @@ class InboundFiling:
             self.claimed = None if claimed is None else claimed.number
             self.conversation = f"unverified:{raw.channel}:{raw.account}:{raw.idempotency_key}"
         self.queued = 0
+
+    def _replied_conversation(self) -> str | None:
+        """The conversation of the message this one replies to, nearest first, if the sender
+        is the contact it belongs to and the channel vouches for them as much as it did
+        (ARCHITECTURE.md 3a): a reference alone proves nothing, anyone can quote a Message-ID."""
+        raw, tx = self.raw, self.tx
+        kind = KINDS.get(raw.channel, raw.sender.kind)
+        for message_id in dict.fromkeys([raw.in_reply_to or "", *reversed(raw.references)]):
+            thread = tx.message_thread(raw.channel, message_id, kind) if message_id else None
+            if thread is None:
+                continue
+            same = canonical_contact(tx, thread.contact_id) == self.contact
+            if same and (raw.sender.verified or not thread.verified):
+                return thread.conversation_id
+        return None
 
     def run(self) -> Filed:
         # A form submission is always a request: the portal shows its number as the answer;
@@ -439,6 +454,11 @@ class InboundFiling:
         )
         if feed_seq is not None and self.filer.webhook:
             tx.queue_handoff(seq, self.now.timestamp())
+        if raw.referable:
+            tx.keep_message_thread(
+                raw.channel, raw.channel_message_id, self.conversation, self.own,
+                raw.sender.verified,
+            )  # fmt: skip
         tx.journal_filed(self.journal_id, envelope.id, unparseable=self.origin.unparseable)
         acceptance = acceptance_of(envelope, redelivery=False)
         return Filed(acceptance, feed_seq, self.queued, duplicate_of is not None)

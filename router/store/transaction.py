@@ -117,6 +117,14 @@ _DEAD_LETTER_TABLES = {
 }
 
 
+class MessageThread(NamedTuple):
+    """The conversation a known message belongs to, whose it is, and whether verified."""
+
+    conversation_id: str
+    contact_id: str
+    verified: bool
+
+
 class Handoff(NamedTuple):
     """A claimed webhook delivery: the envelope, and its attempts so far since it was queued."""
 
@@ -633,6 +641,39 @@ class Tx:
             "SELECT body FROM envelopes WHERE ticket_number = ? ORDER BY seq", (number,)
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def keep_message_thread(
+        self, channel: str, message_id: str, conversation: str, contact: str, verified: bool
+    ) -> None:
+        """Keep a citizen's message that replies may name, against its conversation."""
+        self.conn.execute(
+            "INSERT INTO message_threads (channel, message_id, conversation_id, contact_id, "
+            "verified) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, message_id) DO NOTHING",
+            (channel, message_id, conversation, contact, int(verified)),
+        )
+
+    def message_thread(self, channel: str, message_id: str, kind: str) -> MessageThread | None:
+        """The conversation a message on a channel belongs to, the citizen's or ours (by the
+        peer's reference), with its contact and whether that contact's address there is
+        verified; None for a message we do not know."""
+        row = self._one(
+            "SELECT conversation_id, contact_id, verified FROM message_threads "
+            "WHERE channel = ? AND message_id = ?",
+            channel,
+            message_id,
+        )
+        if row is None:
+            row = self._one(
+                "SELECT t.conversation_id, t.contact_id, coalesce(i.verified, 0) "
+                "FROM peer_references r JOIN notifications n ON n.id = r.notification_id "
+                "JOIN tickets t ON t.number = n.ticket_number "
+                "LEFT JOIN identities i ON i.kind = ? AND i.address = n.address "
+                "WHERE r.channel = ? AND r.reference = ?",
+                kind,
+                channel,
+                message_id,
+            )
+        return None if row is None else MessageThread(row[0], row[1], bool(row[2]))
 
     def thread_messages(self, number: str, channel: str) -> list[tuple[str, bool, str]]:
         """A ticket's messages on a channel, oldest first: (at, the citizen's, id) for each

@@ -65,13 +65,17 @@ class Citizen:
         topic: str | None = None,
         channel: str = "webchat",
         conversation: str | None = None,
+        replying_to: str | None = None,
     ) -> Filed:
         self.sent += 1
         raw = RawInbound(
             channel=channel,  # type: ignore[arg-type]
             account="portal",
             idempotency_key=f"{self.session}:{self.verified}:{self.sent}",
-            channel_message_id=str(self.sent),
+            # As an email's Message-ID: what a reply names.
+            channel_message_id=f"<{self.sent}.{self.verified}.{self.session}>",
+            in_reply_to=replying_to,
+            referable=True,
             sender=Sender(self.kind, self.session, verified=self.verified),
             verified_links=list(self.links),
             text=text,
@@ -476,3 +480,51 @@ def test_a_form_is_always_a_request(tx: Tx, text: str) -> None:
     filed = form.write(text, channel="form")
     assert filed.acceptance.ticket_is_new
     assert listed(tx, "email", "ivan@example.ru") is None
+
+
+def test_a_reply_joins_the_conversation_it_names_only_from_its_own_contact(tx: Tx) -> None:
+    """Point 10 of the platform issue: In-Reply-To finds the conversation, a reference alone
+    proves nothing. The citizen's reply from another thread of theirs joins the one it names;
+    a forged sender, or another citizen quoting the Message-ID, does not."""
+    owner = Citizen(tx, "ivan.petrov@example.ru", kind="email")
+    first = owner.write("Где моя справка?", channel="email", conversation="email:thread-1")
+    message_id = owner.envelope(first)["channel_message_id"]
+    assert isinstance(message_id, str)
+    # Their client started a new thread (new subject), but the reply names the first message.
+    reply = owner.write(
+        "Дополняю: справка 2-НДФЛ", channel="email", conversation="email:thread-2",
+        replying_to=message_id,
+    )  # fmt: skip
+    assert reply.acceptance.ticket_number == first.acceptance.ticket_number
+    assert owner.envelope(reply)["thread"] == {
+        "conversation_id": "email:thread-1",
+        "in_reply_to": message_id,
+    }
+    stranger = Citizen(tx, "petr@example.ru", kind="email")
+    quoted = stranger.write(
+        "У меня тоже", channel="email", conversation="email:thread-3", replying_to=message_id
+    )
+    assert quoted.acceptance.ticket_number != first.acceptance.ticket_number
+    forger = Citizen(tx, "ivan.petrov@example.ru", kind="email", verified=False)
+    forged = forger.write(
+        "Отмените заявку", channel="email", conversation="email:thread-4", replying_to=message_id
+    )
+    assert forged.acceptance.ticket_number != first.acceptance.ticket_number
+    assert "unverified_sender" in forger.envelope(forged)["flags"]  # type: ignore[operator]
+
+
+def test_a_reply_to_our_message_joins_its_ticket(tx: Tx) -> None:
+    """Our messages are found by the reference the peer gave for them."""
+    owner = Citizen(tx, "ivan.petrov@example.ru", kind="email")
+    first = owner.write("Где моя справка?", channel="email", conversation="email:thread-1")
+    number = first.acceptance.ticket_number
+    assert number is not None
+    [(notification_id,)] = tx.conn.execute(
+        "SELECT id FROM notifications WHERE ticket_number = ?", (number,)
+    ).fetchall()
+    tx.add_references(notification_id, "email", ["<ours-1@omnirouter>"])
+    reply = owner.write(
+        "Спасибо, жду", channel="email", conversation="email:thread-9",
+        replying_to="<ours-1@omnirouter>",
+    )  # fmt: skip
+    assert reply.acceptance.ticket_number == number
