@@ -48,8 +48,8 @@ class DoubleAccount(BaseModel):
     """[accounts.NAME]: `steady` stays up; `crashing` fails a moment after each start.
 
     `inbound`: deliveries the account receives once up, each `USER\\nTEXT`, where USER may link
-    a phone the channel vouches for (`42+phone:+79161234567`); one that starts with `!` cannot
-    be parsed.
+    a phone the channel vouches for (`42+phone:+79161234567`) or start with `?` for a sender the
+    channel does not vouch for; one that starts with `!` cannot be parsed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,11 +91,13 @@ def within(text: str, limit: int) -> list[str]:
 
 
 def parse(received: Received) -> RawInbound:
-    """The double's parser: `USER[+phone:NUMBER]\\nTEXT`."""
+    """The double's parser: `[?]USER[+phone:NUMBER]\\nTEXT`, where `?` marks a sender the
+    channel does not vouch for (a forged one)."""
     if received.payload.startswith(b"!"):
         raise Unparseable("the payload starts with '!'")
     user, _, text = received.payload.decode().partition("\n")
-    user, _, phone = user.partition("+phone:")
+    forged = user.startswith("?")
+    user, _, phone = user.removeprefix("?").partition("+phone:")
     links = [Sender("phone", phone, verified=True)] if phone else []
     kind = "phone" if received.channel == "sms" else "telegram"
     return RawInbound(
@@ -103,7 +105,7 @@ def parse(received: Received) -> RawInbound:
         account=received.account,
         idempotency_key=received.idempotency_key,
         channel_message_id=received.idempotency_key,
-        sender=Sender(kind, user, verified=True),
+        sender=Sender(kind, user, verified=not forged),
         text=text,
         received_at=received.received_at,
         verified_links=links,
@@ -149,7 +151,7 @@ class DoubleAdapter:
                 received_at=rfc3339(datetime.now(UTC)),
                 content_type="text/plain; charset=utf-8",
                 payload=payload.encode(),
-                sender=Sender("telegram", payload.partition("\n")[0].partition("+")[0]),
+                sender=Sender("telegram", payload.partition("\n")[0].partition("+")[0].lstrip("?")),
             )
             receipt = await self.ports.intake.receive(
                 received, {f"{self.account}:next": b"%d" % (index + 1)}

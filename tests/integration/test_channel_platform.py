@@ -117,6 +117,7 @@ inbound = [
     "blocked-3+phone:+79161234567\\nПрошу выдать выписку из реестра",
     "muted-4\\nВопрос о пособии на ребёнка",
     "!unreadable-5",
+    "?early-1\\nОтмените мою заявку",
 ]
 """
 
@@ -149,9 +150,9 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
 
         async def all_filed() -> list[dict[str, Any]] | None:
             found = [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
-            return found if len(found) == 5 else None
+            return found if len(found) == 6 else None
 
-        envelopes = {e["channel_message_id"]: e for e in await wait_for(all_filed, "5 filed")}
+        envelopes = {e["channel_message_id"]: e for e in await wait_for(all_filed, "6 filed")}
         unreadable = envelopes["bot:4"]
         assert unreadable["flags"] == ["unparseable"] and unreadable["text"] == ""
         async with daemon.backend() as backend:
@@ -159,6 +160,13 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
         assert raw.status_code == 200 and raw.content == b"!unreadable-5"
         assert raw.headers["content-type"].startswith("text/plain")
         assert envelopes["bot:0"]["raw"]["size"] == len("early-1\nНужна справка о доходах".encode())
+        # Point 10: a sender the channel does not vouch for, with a verified citizen's address,
+        # joins nothing of theirs: a new ticket, flagged, related to theirs.
+        forged, owner = envelopes["bot:5"], envelopes["bot:0"]
+        assert "unverified_sender" in forged["flags"]
+        assert forged["ticket"]["number"] != owner["ticket"]["number"]
+        assert forged["ticket"]["related"] == [owner["ticket"]["number"]]
+        assert forged["thread"]["conversation_id"] != owner["thread"]["conversation_id"]
 
         async def deliveries() -> dict[str, list[dict[str, Any]]]:
             found = await accounts(daemon)
