@@ -13,6 +13,8 @@ from msgspec import Meta
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
+from channels.openapi import HttpDocs
+
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 UTC text with millisecond precision, e.g. 2026-11-23T02:07:37.123Z."""
@@ -484,6 +486,11 @@ class ChannelPlugin(Protocol):
     def commands(self) -> Mapping[Channel, Sequence[CommandRow]]:
         """Rows the channel adds to the shared command table for its messages, by channel,
         tried first (Telegram's "/start"); most channels add none."""
+        ...
+
+    @property
+    def http_docs(self) -> HttpDocs:
+        """The OpenAPI description of the routes its accounts serve (none for most)."""
         ...
 
     def fit(self, channel: Channel, settings: BaseModel) -> Fit | None:

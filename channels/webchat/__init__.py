@@ -13,6 +13,7 @@ from channels.contract import AccountSpec, Adapter, Channel, CommandRow, Fit, Pa
 from .adapter import WebchatChannel
 from .config import WebchatSettings
 from .form import FeedbackForm
+from .openapi import DOCS
 
 
 class WebchatPlugin:
@@ -22,6 +23,8 @@ class WebchatPlugin:
     settings_model: type[BaseModel] = WebchatSettings
     # Both build their RawInbound themselves: the chat's peer waits for the ticket number.
     parsers: Mapping[Channel, Parser] = MappingProxyType({})
+    # Their routes, as the daemon's OpenAPI document shows them.
+    http_docs = DOCS
     # The chat's citizens write the shared commands; a form is always a request.
     commands: Mapping[Channel, Sequence[CommandRow]] = MappingProxyType({})
 

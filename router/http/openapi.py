@@ -16,55 +16,41 @@ import msgspec
 from msgspec import UNSET
 
 from channels.http import Error
-from channels.webchat.adapter import Upload
-from channels.webchat.form import FormFiled, FormInvalid
-from channels.webchat.refusals import RateLimited
+from channels.openapi import (
+    NOT_BLANK,
+    ONE_FILE,
+    PUBLIC,
+    REF,
+    STRING,
+    error_answer,
+    json_answer,
+    path_parameter,
+    ref,
+    response,
+)
 from router.delivery.suppression import KINDS
 from router.http import views
+from router.platform import registry
 from router.ticketing.catalogue import STATUSES
 from router.ticketing.updates import EXPECTED_AT
 
 # -- building blocks ---------------------------------------------------------------------------
 
 
-_REF = "#/components/schemas/{name}"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF.format(name=name)}
-
-
-def _response(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/responses/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    """An `Error` answer; `description` names the `error` codes it can carry."""
-    return _json(_ref("Error"), description)
-
-
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-_STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 # The largest integer SQLite holds: ids and cursors past it name nothing.
 _SQLITE_MAX = 2**63 - 1
-# A character that str.strip() keeps (Python's whitespace spelled out, the same in ECMA-262
-# and Python regexes): a field the server refuses when blank after strip() must match it.
-_NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 _SUPPRESSED_CHANNELS = list(KINDS)
 # An address as written: not blank, no control or invisible (bidi, zero-width) characters.
 _SUPPRESSED_ADDRESS = {
     "type": "string",
     "allOf": [
-        {"pattern": _NOT_BLANK},
+        {"pattern": NOT_BLANK},
         {"pattern": "^[^\x00-\x1f\x7f-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]*$"},
     ],
 }
@@ -74,27 +60,14 @@ _BACKEND: _Security = [{"backend": []}]
 _ADMIN: _Security = [{"admin": []}]
 _METRICS: _Security = [{"metrics": []}, {"admin": []}]
 _BACKEND_OR_ADMIN: _Security = [{"backend": []}, {"admin": []}]
-_PUBLIC: _Security = []
 
 # Answers of every guarded route (the guard runs before the handler).
-_GUARDED = {"401": _response("Unauthorized"), "403": _response("Forbidden")}
+_GUARDED = {"401": response("Unauthorized"), "403": response("Forbidden")}
 
 
-def _path_parameter(
-    name: str, description: str, schema: dict[str, Any] = _STRING
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": schema,
-    }
-
-
-_NUMBER = _path_parameter("number", "Ticket number, e.g. 2600000128")
-_ATTACHMENT_ID = _path_parameter("id", "Attachment id (`attachments[].id` of an envelope)")
-_DEAD_LETTER_ID = _path_parameter(
+_NUMBER = path_parameter("number", "Ticket number, e.g. 2600000128")
+_ATTACHMENT_ID = path_parameter("id", "Attachment id (`attachments[].id` of an envelope)")
+_DEAD_LETTER_ID = path_parameter(
     "id",
     "Dead letter id: `handoff:SEQ`, `notification:ID` or `intake:JOURNAL_ID`",
     {"type": "string", "pattern": "^(handoff:[0-9]+|notification:.+|intake:.+)$"},
@@ -105,57 +78,12 @@ _IDEMPOTENCY = {
     "required": False,
     "description": "A repeat with the same key for the same ticket changes nothing and answers "
     "the first notification id",
-    "schema": _STRING,
+    "schema": STRING,
 }
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-# The body of an upload: one multipart file part.
-_ONE_FILE: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "description": "One file part (the server takes it under any field name)",
-                "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "additionalProperties": False,
-            }
-        }
-    },
-}
-
-
-# The feedback form's fields, in any of its three encodings (the form is read as text fields).
-_FEEDBACK_FORM = {
-    "type": "object",
-    "required": ["text"],
-    "description": "`text` and one of `phone` or `email` are required (422 otherwise). "
-    "Surrounding spaces are stripped; in JSON, values that are not strings are ignored.",
-    "properties": {
-        "name": {"type": "string", "description": "At most [form] max_name_chars (200)"},
-        "phone": {
-            "type": "string",
-            "description": "A valid number: national as typed in Russia (8 (916) 123-45-67, "
-            "9161234567) or international with + (+375 29 123-45-67); filed in E.164",
-        },
-        "email": _STRING,
-        "type": {"type": "string", "description": "A key of [form.types] in channels/webchat.toml"},
-        "text": {
-            "type": "string",
-            "pattern": _NOT_BLANK,
-            "description": "Not blank; at most max_text_chars (4000)",
-        },
-    },
-    "anyOf": [
-        {"required": [field], "properties": {field: {"type": "string", "pattern": _NOT_BLANK}}}
-        for field in ("phone", "email")
-    ],
-}
 
 
 def _ticket_update(
@@ -174,13 +102,15 @@ def _ticket_update(
             "parameters": [_NUMBER, _IDEMPOTENCY],
             "requestBody": _json_body(body),
             "responses": {
-                "202": _json(_ref("Queued"), "Applied; the notification to the citizen is queued"),
-                "400": _response("BadJson"),
+                "202": json_answer(
+                    ref("Queued"), "Applied; the notification to the citizen is queued"
+                ),
+                "400": response("BadJson"),
                 **_GUARDED,
-                "404": _error("`not_found`: no such ticket"),
-                "411": _response("LengthRequired"),
-                "413": _response("BodyTooLarge"),
-                "422": _error(rejections),
+                "404": error_answer("`not_found`: no such ticket"),
+                "411": response("LengthRequired"),
+                "413": response("BodyTooLarge"),
+                "422": error_answer(rejections),
                 **(more or {}),
             },
         }
@@ -204,13 +134,13 @@ def _attachment_download(summary: str, operation_id: str, *, admin: bool) -> dic
                         "Content-Disposition": {
                             "description": "`attachment` with an ASCII fallback name and the "
                             "UTF-8 name (RFC 6266, RFC 5987)",
-                            "schema": _STRING,
+                            "schema": STRING,
                         },
                         "X-Content-Type-Options": {"schema": {"const": "nosniff"}},
                         "Cache-Control": {"schema": {"const": "no-store"}},
                         "X-Omnirouter-Scan": {
                             "description": f"The verdict: {scan}",
-                            "schema": _STRING,
+                            "schema": STRING,
                         },
                     },
                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
@@ -221,14 +151,14 @@ def _attachment_download(summary: str, operation_id: str, *, admin: bool) -> dic
                         "403": {
                             "description": "`forbidden`: the token is not a backend token; "
                             "`quarantined`: the file is infected or rejected",
-                            "content": {"application/json": {"schema": _ref("Error")}},
+                            "content": {"application/json": {"schema": ref("Error")}},
                         }
                     }
                     if not admin
                     else {}
                 ),
-                "404": _error("`not_found`: no such attachment"),
-                "409": _error("`scan_pending`: not scanned yet"),
+                "404": error_answer("`not_found`: no such attachment"),
+                "409": error_answer("`scan_pending`: not scanned yet"),
             },
         }
     }
@@ -239,7 +169,6 @@ def _attachment_download(summary: str, operation_id: str, *, admin: bool) -> dic
 # Every answer with a JSON body: what it answers is one of these Structs, written by msgspec.
 _ANSWERS: tuple[type[msgspec.Struct], ...] = (
     Error,
-    RateLimited,
     views.Health,
     views.Readiness,
     views.FeedPage,
@@ -255,9 +184,8 @@ _ANSWERS: tuple[type[msgspec.Struct], ...] = (
     views.SuppressionList,
     views.Unsuppressed,
     views.MergeUndone,
-    Upload,
-    FormFiled,
-    FormInvalid,
+    # The channels' answers (registry.http_docs), beside the router's own.
+    *(answer for docs in registry.http_docs() for answer in docs.answers),
 )
 
 
@@ -280,29 +208,24 @@ def _answer_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 _SCHEMAS = {
     name: _answer_schema(schema)
-    for name, schema in msgspec.json.schema_components(_ANSWERS, ref_template=_REF)[1].items()
+    for name, schema in msgspec.json.schema_components(_ANSWERS, ref_template=REF)[1].items()
 }
 
 _RESPONSES: dict[str, Any] = {
-    "RateLimited": {
-        "description": "`rate_limited`: over a [rate_limits] limit of channels/webchat.toml",
-        "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
-        "content": {"application/json": {"schema": _ref("RateLimited")}},
-    },
     "Unauthorized": {
         "description": "`unauthorized`: no bearer token, or one in no tokens file",
         "headers": {
             "WWW-Authenticate": {
                 "description": 'Bearer realm="omnirouter", or Bearer error="invalid_token"',
-                "schema": _STRING,
+                "schema": STRING,
             }
         },
-        "content": {"application/json": {"schema": _ref("Error")}},
+        "content": {"application/json": {"schema": ref("Error")}},
     },
-    "Forbidden": _error("`forbidden`: a valid token that does not give this route's role"),
-    "BadJson": _error("`bad_json`: the body is not JSON; `bad_content_length`: not a number"),
-    "LengthRequired": _error("`length_required`: no Content-Length (a chunked body)"),
-    "BodyTooLarge": _error(
+    "Forbidden": error_answer("`forbidden`: a valid token that does not give this route's role"),
+    "BadJson": error_answer("`bad_json`: the body is not JSON; `bad_content_length`: not a number"),
+    "LengthRequired": error_answer("`length_required`: no Content-Length (a chunked body)"),
+    "BodyTooLarge": error_answer(
         "`body_too_large`: Content-Length over the limit (1 MiB); nothing was read"
     ),
 }
@@ -315,18 +238,18 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "Liveness: the event loop answers",
             "operationId": "healthz",
-            "security": _PUBLIC,
-            "responses": {"200": _json(_ref("Health"), "Alive")},
+            "security": PUBLIC,
+            "responses": {"200": json_answer(ref("Health"), "Alive")},
         }
     },
     "/readyz": {
         "get": {
             "summary": "Readiness: recovery is done and the daemon is not draining",
             "operationId": "readyz",
-            "security": _PUBLIC,
+            "security": PUBLIC,
             "responses": {
-                "200": _json(_ref("Readiness"), "Ready"),
-                "503": _json(_ref("Readiness"), "Starting or draining"),
+                "200": json_answer(ref("Readiness"), "Ready"),
+                "503": json_answer(ref("Readiness"), "Starting or draining"),
             },
         }
     },
@@ -338,7 +261,7 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "Prometheus text exposition format",
-                    "content": {"text/plain": {"schema": _STRING}},
+                    "content": {"text/plain": {"schema": STRING}},
                 },
                 **_GUARDED,
             },
@@ -349,7 +272,7 @@ _PATHS: dict[str, Any] = {
             "summary": "This document (a backend or admin token)",
             "operationId": "openapi",
             "security": _BACKEND_OR_ADMIN,
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_GUARDED},
+            "responses": {"200": json_answer({"type": "object"}, "OpenAPI 3.1"), **_GUARDED},
         }
     },
     # backend
@@ -390,8 +313,8 @@ _PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(_ref("FeedPage"), "Envelopes in commit order, each once"),
-                "400": _error(
+                "200": json_answer(ref("FeedPage"), "Envelopes in commit order, each once"),
+                "400": error_answer(
                     "`bad_query`: after or limit is not decimal digits, wait not a number, or "
                     "one is out of range"
                 ),
@@ -406,9 +329,9 @@ _PATHS: dict[str, Any] = {
             "security": _BACKEND,
             "parameters": [_NUMBER],
             "responses": {
-                "200": _json(_ref("Ticket")),
+                "200": json_answer(ref("Ticket")),
                 **_GUARDED,
-                "404": _error("`not_found`: no such ticket"),
+                "404": error_answer("`not_found`: no such ticket"),
             },
         }
     },
@@ -436,7 +359,7 @@ _PATHS: dict[str, Any] = {
             "if": {"required": ["status"], "properties": {"status": {"const": "rejected"}}},
             "then": {
                 "required": ["reason"],
-                "properties": {"reason": {"type": "string", "pattern": _NOT_BLANK}},
+                "properties": {"reason": {"type": "string", "pattern": NOT_BLANK}},
             },
         },
         "`invalid` (wrong type, unknown field, not an object), `unknown_status`, "
@@ -453,12 +376,12 @@ _PATHS: dict[str, Any] = {
                 "text": {
                     "type": "string",
                     "minLength": 1,
-                    "pattern": _NOT_BLANK,
+                    "pattern": NOT_BLANK,
                     "description": "Not blank",
                 },
                 "attachments": {
                     "type": "array",
-                    "items": _STRING,
+                    "items": STRING,
                     "description": "Files sent with the reply: `attachment_id`s uploaded to this "
                     "ticket (POST .../attachments), scanned clean",
                 },
@@ -469,7 +392,11 @@ _PATHS: dict[str, Any] = {
         "`too_many_attachments`, `attachments_too_large` (the count and size limits of the "
         "citizen's channel, as for a citizen's own files; SMS carries none)",
         "reply",
-        {"409": _error("`scan_pending`: a file is still being scanned; send the reply again")},
+        {
+            "409": error_answer(
+                "`scan_pending`: a file is still being scanned; send the reply again"
+            )
+        },
     ),
     "/api/v1/tickets/{number}/attachments": {
         "post": {
@@ -477,21 +404,23 @@ _PATHS: dict[str, Any] = {
             "operationId": "ticketAttachment",
             "security": _BACKEND,
             "parameters": [_NUMBER],
-            "requestBody": _ONE_FILE,
+            "requestBody": ONE_FILE,
             "responses": {
-                "201": _json(_ref("ReplyFile"), "Stored, type-checked and scanned"),
-                "400": _error(
+                "201": json_answer(ref("ReplyFile"), "Stored, type-checked and scanned"),
+                "400": error_answer(
                     "`unreadable`: a multipart body that cannot be parsed; `no_file`: no file "
                     "part; `bad_content_length`"
                 ),
                 **_GUARDED,
-                "404": _error("`not_found`: no such ticket"),
-                "411": _response("LengthRequired"),
-                "413": _error(
+                "404": error_answer("`not_found`: no such ticket"),
+                "411": response("LengthRequired"),
+                "413": error_answer(
                     "`body_too_large`: Content-Length over the file limit of the citizen's "
                     "channel + 256 KiB, nothing read; `file_too_large`: the file is over it"
                 ),
-                "422": _error("`attachments_not_accepted`: the citizen's channel carries no files"),
+                "422": error_answer(
+                    "`attachments_not_accepted`: the citizen's channel carries no files"
+                ),
             },
         }
     },
@@ -500,11 +429,11 @@ _PATHS: dict[str, Any] = {
             "summary": "Delivery state of a notification",
             "operationId": "notification",
             "security": _BACKEND,
-            "parameters": [_path_parameter("id", "The `notification_id` of a 202 answer")],
+            "parameters": [path_parameter("id", "The `notification_id` of a 202 answer")],
             "responses": {
-                "200": _json(_ref("Notification")),
+                "200": json_answer(ref("Notification")),
                 **_GUARDED,
-                "404": _error("`not_found`: no such notification"),
+                "404": error_answer("`not_found`: no such notification"),
             },
         }
     },
@@ -517,7 +446,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "raw",
             "security": _BACKEND,
             "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": _STRING},
+                {"name": "id", "in": "path", "required": True, "schema": STRING},
             ],
             "responses": {
                 "200": {
@@ -526,7 +455,7 @@ _PATHS: dict[str, Any] = {
                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 },
                 **_GUARDED,
-                "404": _error("`not_found`: no such raw message"),
+                "404": error_answer("`not_found`: no such raw message"),
             },
         }
     },
@@ -536,7 +465,7 @@ _PATHS: dict[str, Any] = {
             "summary": "Instance, readiness, channels, clamd, queue depths, oldest undelivered",
             "operationId": "adminStatus",
             "security": _ADMIN,
-            "responses": {"200": _json(_ref("DaemonStatus")), **_GUARDED},
+            "responses": {"200": json_answer(ref("DaemonStatus")), **_GUARDED},
         }
     },
     "/api/v1/admin/tickets/{number}": {
@@ -551,13 +480,13 @@ _PATHS: dict[str, Any] = {
                     "in": "query",
                     "description": "1, true or yes: personal data unmasked (the access is "
                     "logged); anything else or absent: masked",
-                    "schema": _STRING,
+                    "schema": STRING,
                 },
             ],
             "responses": {
-                "200": _json(_ref("Ticket")),
+                "200": json_answer(ref("Ticket")),
                 **_GUARDED,
-                "404": _error("`not_found`: no such ticket"),
+                "404": error_answer("`not_found`: no such ticket"),
             },
         }
     },
@@ -570,7 +499,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "dlqList",
             "security": _ADMIN,
             "responses": {
-                "200": _json(_ref("DeadLetters")),
+                "200": json_answer(ref("DeadLetters")),
                 **_GUARDED,
             },
         }
@@ -581,7 +510,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "dlqReplayAll",
             "security": _ADMIN,
             "responses": {
-                "200": _json(_ref("Replayed")),
+                "200": json_answer(ref("Replayed")),
                 **_GUARDED,
             },
         }
@@ -593,9 +522,9 @@ _PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": [_DEAD_LETTER_ID],
             "responses": {
-                "200": _json(_ref("DeadLetter")),
+                "200": json_answer(ref("DeadLetter")),
                 **_GUARDED,
-                "404": _error("`not_found`: no such dead letter"),
+                "404": error_answer("`not_found`: no such dead letter"),
             },
         },
         "delete": {
@@ -604,12 +533,12 @@ _PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": [_DEAD_LETTER_ID],
             "responses": {
-                "200": _json(_ref("DeadLetterAction"), "Dropped; `action` is drop"),
-                "400": _error(
+                "200": json_answer(ref("DeadLetterAction"), "Dropped; `action` is drop"),
+                "400": error_answer(
                     "`bad_id`: not KIND:KEY with a known kind (a handoff's KEY in digits)"
                 ),
                 **_GUARDED,
-                "404": _error("`not_found`: no such dead letter"),
+                "404": error_answer("`not_found`: no such dead letter"),
             },
         },
     },
@@ -620,12 +549,12 @@ _PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": [_DEAD_LETTER_ID],
             "responses": {
-                "200": _json(_ref("DeadLetterAction"), "Queued again; `action` is replay"),
-                "400": _error(
+                "200": json_answer(ref("DeadLetterAction"), "Queued again; `action` is replay"),
+                "400": error_answer(
                     "`bad_id`: not KIND:KEY with a known kind (a handoff's KEY in digits)"
                 ),
                 **_GUARDED,
-                "404": _error("`not_found`: no such dead letter"),
+                "404": error_answer("`not_found`: no such dead letter"),
             },
         }
     },
@@ -634,11 +563,11 @@ _PATHS: dict[str, Any] = {
             "summary": "A contact's identities (masked) and merges",
             "operationId": "contact",
             "security": _ADMIN,
-            "parameters": [_path_parameter("id", "Contact id (`contact_id` of an envelope)")],
+            "parameters": [path_parameter("id", "Contact id (`contact_id` of an envelope)")],
             "responses": {
-                "200": _json(_ref("Contact")),
+                "200": json_answer(ref("Contact")),
                 **_GUARDED,
-                "404": _error("`not_found`: no identities and no merges under this id"),
+                "404": error_answer("`not_found`: no identities and no merges under this id"),
             },
         }
     },
@@ -648,8 +577,8 @@ _PATHS: dict[str, Any] = {
             "operationId": "suppressionList",
             "security": _ADMIN,
             "responses": {
-                "200": _json(
-                    _ref("SuppressionList"),
+                "200": json_answer(
+                    ref("SuppressionList"),
                     "The entries in force, addresses in full (the read is logged)",
                 ),
                 **_GUARDED,
@@ -674,7 +603,7 @@ _PATHS: dict[str, Any] = {
                             "type": "string",
                             "minLength": 1,
                             "maxLength": 200,
-                            "pattern": _NOT_BLANK,
+                            "pattern": NOT_BLANK,
                             "description": "bounced, stop_requested, bot_blocked, or an "
                             "operator's note",
                         },
@@ -690,12 +619,12 @@ _PATHS: dict[str, Any] = {
                 }
             ),
             "responses": {
-                "201": _json(_ref("SuppressionEntry"), "On the list"),
-                "400": _response("BadJson"),
+                "201": json_answer(ref("SuppressionEntry"), "On the list"),
+                "400": response("BadJson"),
                 **_GUARDED,
-                "411": _response("LengthRequired"),
-                "413": _response("BodyTooLarge"),
-                "422": _error(
+                "411": response("LengthRequired"),
+                "413": response("BodyTooLarge"),
+                "422": error_answer(
                     "`invalid`: an address or channel that cannot be read, a blank "
                     "reason, an `until` that is no date"
                 ),
@@ -720,10 +649,10 @@ _PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(_ref("Unsuppressed")),
-                "400": _error("`bad_query`: an address or channel that cannot be read"),
+                "200": json_answer(ref("Unsuppressed")),
+                "400": error_answer("`bad_query`: an address or channel that cannot be read"),
                 **_GUARDED,
-                "404": _error("`not_found`: that address is not on the list"),
+                "404": error_answer("`not_found`: that address is not on the list"),
             },
         },
     },
@@ -733,196 +662,18 @@ _PATHS: dict[str, Any] = {
             "operationId": "undoMerge",
             "security": _ADMIN,
             "parameters": [
-                _path_parameter(
+                path_parameter(
                     "id",
                     "Merge id (`merges[].id`)",
                     {"type": "integer", "minimum": 1, "maximum": _SQLITE_MAX},
                 )
             ],
             "responses": {
-                "200": _json(_ref("MergeUndone")),
-                "400": _error("`bad_id`: not decimal digits"),
+                "200": json_answer(ref("MergeUndone")),
+                "400": error_answer("`bad_id`: not decimal digits"),
                 **_GUARDED,
-                "404": _error(
+                "404": error_answer(
                     "`not_found`: no such merge (ids are 1 to 2^63-1), or already undone"
-                ),
-            },
-        }
-    },
-    # web chat and feedback form (public)
-    "/chat": {
-        "get": {
-            "summary": "Redirect to /chat/",
-            "operationId": "chatRedirect",
-            "security": _PUBLIC,
-            "responses": {
-                "308": {
-                    "description": "To /chat/",
-                    "headers": {"Location": {"schema": {"const": "/chat/"}}},
-                }
-            },
-        }
-    },
-    "/chat/": {
-        "get": {
-            "summary": "The page with the chat widget",
-            "operationId": "chatPage",
-            "security": _PUBLIC,
-            "responses": {
-                "200": {
-                    "description": "index.html, with a Content-Security-Policy header",
-                    "content": {"text/html": {"schema": _STRING}},
-                }
-            },
-        }
-    },
-    "/chat/{name}": {
-        "get": {
-            "summary": "The widget's files: index.html, widget.js (embed with one script tag), "
-            "widget.css",
-            "operationId": "chatFile",
-            "security": _PUBLIC,
-            "parameters": [_path_parameter("name", "File name")],
-            "responses": {
-                "200": {
-                    "description": "The file",
-                    "content": {
-                        "text/html": {"schema": _STRING},
-                        "text/javascript": {"schema": _STRING},
-                        "text/css": {"schema": _STRING},
-                    },
-                },
-                "404": {
-                    "description": "Any other name",
-                    "content": {"text/plain": {"schema": _STRING}},
-                },
-            },
-        }
-    },
-    "/chat/files/{id}": {
-        "get": {
-            "summary": "A file an operator sent to this chat session (a notice's attachments)",
-            "operationId": "chatSessionFile",
-            "security": _PUBLIC,
-            "parameters": [
-                _path_parameter("id", "The `id` of a file in a notice frame"),
-                {
-                    "name": "X-Chat-Session",
-                    "in": "header",
-                    "required": True,
-                    "description": "The session token of the chat's welcome frame",
-                    "schema": _STRING,
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "The file, streamed, as an attachment (nosniff, no-store)",
-                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                },
-                "401": _error("`no_session`: no or unknown X-Chat-Session"),
-                "404": _error("`not_found`: never sent to this session, or no longer clean"),
-            },
-        },
-        "options": {
-            "summary": "CORS preflight of the widget embedded on a page of allowed_origins",
-            "operationId": "chatFilePreflight",
-            "security": _PUBLIC,
-            "parameters": [_path_parameter("id", "The `id` of a file in a notice frame")],
-            "responses": {
-                "204": {"description": "Allowed: GET with X-Chat-Session from this Origin"},
-                "403": {"description": "The Origin is not one of allowed_origins"},
-            },
-        },
-    },
-    "/chat/upload": {
-        "post": {
-            "summary": "A web chat upload; X-Chat-Session names the session",
-            "operationId": "chatUpload",
-            "security": _PUBLIC,
-            "parameters": [
-                {
-                    "name": "X-Chat-Session",
-                    "in": "header",
-                    "required": True,
-                    "description": "The session token of the chat's welcome frame",
-                    "schema": _STRING,
-                },
-            ],
-            "requestBody": _ONE_FILE,
-            "responses": {
-                "201": _json(_ref("Upload"), "Stored, type-checked and scanned"),
-                "400": _error(
-                    "`unreadable`: a multipart body that cannot be parsed (no boundary), more "
-                    "than one file part, or more than 4 other fields; `no_file`: no file "
-                    "part (also a body that is not a form)"
-                ),
-                "401": _error(
-                    "`no_session`: no or unknown X-Chat-Session, or the web chat is disabled"
-                ),
-                "411": _response("LengthRequired"),
-                "413": _error(
-                    "`body_too_large`: Content-Length over [attachments.limits.webchat] file "
-                    "+ 256 KiB, nothing read; `file_too_large`: the file is over "
-                    "[attachments.limits.webchat] file, nothing kept; "
-                    "`attachments_not_accepted`: the channel's count limit is 0"
-                ),
-                "429": _response("RateLimited"),
-            },
-        }
-    },
-    "/api/v1/forms/feedback": {
-        "post": {
-            "summary": "The portal's feedback form; always files a new ticket",
-            "operationId": "feedbackForm",
-            "security": _PUBLIC,
-            "parameters": [
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "description": "Scopes redelivery: the same fields, file contents and key "
-                    "answer the same ticket",
-                    "schema": _STRING,
-                }
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "allOf": [
-                                _FEEDBACK_FORM,
-                                {
-                                    "description": "Plus up to [form] max_files (5) file "
-                                    "parts under any field name",
-                                },
-                            ]
-                        }
-                    },
-                    "application/x-www-form-urlencoded": {"schema": _FEEDBACK_FORM},
-                    "application/json": {"schema": _FEEDBACK_FORM},
-                },
-            },
-            "responses": {
-                "201": _json(_ref("FormFiled"), "Stored and filed"),
-                "400": _error(
-                    "`unreadable`: another content type, invalid JSON or JSON that is not an "
-                    "object, or a multipart body that cannot be parsed"
-                ),
-                "411": _response("LengthRequired"),
-                "413": _error(
-                    "`body_too_large`: Content-Length over [attachments.limits.form] message "
-                    "+ 256 KiB (multipart) or 1 MiB (otherwise), nothing read; "
-                    "`file_too_large`: a file over [attachments.limits.form] file; "
-                    "`too_many_attachments`: more files than [form] max_files or its count "
-                    "(nothing stored); `attachments_too_large`: files "
-                    "over its message total; `attachments_not_accepted`: count is 0"
-                ),
-                "422": _json(_ref("FormInvalid"), "`invalid`: field errors by field name"),
-                "429": _response("RateLimited"),
-                "503": _error(
-                    "`disabled`: channels/webchat.toml has enabled = false; `unavailable`: "
-                    "not stored, send it again later"
                 ),
             },
         }
@@ -959,7 +710,13 @@ OPENAPI: dict[str, Any] = {
             },
         },
         "schemas": _SCHEMAS,
-        "responses": _RESPONSES,
+        "responses": {
+            **_RESPONSES,
+            **{name: r for docs in registry.http_docs() for name, r in docs.responses.items()},
+        },
     },
-    "paths": _PATHS,
+    "paths": {
+        **_PATHS,
+        **{path: item for docs in registry.http_docs() for path, item in docs.paths.items()},
+    },
 }

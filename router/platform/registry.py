@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
 from channels.contract import Channel, ChannelPlugin, Parser
+from channels.openapi import HttpDocs
 from normaliser.commands import COMMANDS, CommandTable
 
 GROUP = "omnirouter.channels"
@@ -49,3 +50,8 @@ def command_tables(plugins: Iterable[ChannelPlugin]) -> dict[str, CommandTable]:
         for plugin in plugins
         for channel, rows in plugin.commands.items()
     }
+
+
+def http_docs() -> list[HttpDocs]:
+    """The OpenAPI description of every installed channel's HTTP routes."""
+    return [plugin.http_docs for plugin in installed().values()]

@@ -42,6 +42,7 @@ from channels.contract import (
     Unparseable,
     rfc3339,
 )
+from channels.openapi import HttpDocs
 
 
 class DoubleAccount(BaseModel):
@@ -205,6 +206,7 @@ class DoublePlugin:
 
     name = "messenger"
     settings_model: type[BaseModel] = DoubleFile
+    http_docs = HttpDocs()
     parsers: Mapping[Channel, Parser] = {"messenger": Parser(parse), "sms": Parser(parse)}
     # As a Telegram bot would: the app sends "/start" when a citizen first opens the bot.
     commands: Mapping[Channel, Sequence[CommandRow]] = {
