@@ -242,9 +242,10 @@ class Daemon:
                 # The listener has drained; deliveries and webhook posts in flight get what is
                 # left of the time.
                 with trio.move_on_at(self._drain_deadline):
-                    await self.outbox.drain()
-                    if self.filer.webhook:
-                        await self.webhook.drain()
+                    async with trio.open_nursery() as draining:
+                        draining.start_soon(self.outbox.drain)
+                        if self.filer.webhook:
+                            draining.start_soon(self.webhook.drain)
                 nursery.cancel_scope.cancel()
         finally:
             self.db.close()

@@ -367,7 +367,8 @@ class Templates:
         pieces = chosen.events[event].get("subject")
         if pieces is None:
             return chosen.subject
-        return self._text(event, pieces, chosen, language, fields)
+        # One line: an operator's text in it must not break the header in two.
+        return " ".join(self._text(event, pieces, chosen, language, fields).split())
 
     def status_button(self, language: str) -> str:
         """The label of a messenger's "status" button in `language`."""
@@ -414,7 +415,7 @@ _MOSCOW_OFFSET = timedelta(hours=3)
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-_LINK = re.compile(r"https?://[^\s<>\"']+")
+_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
 def html_of(text: str, language: str) -> str:
@@ -423,9 +424,16 @@ def html_of(text: str, language: str) -> str:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
 
     def paragraph(plain: str) -> str:
-        escaped = html.escape(plain, quote=True)
-        linked = _LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escaped)
-        return "<p>" + linked.replace("\n", "<br>\n") + "</p>"
+        # Links are found in the plain text and each piece escaped on its own, so that an
+        # escaped quote or bracket never runs into a link's address.
+        pieces, end = [], 0
+        for link in _LINK.finditer(plain):
+            pieces.append(html.escape(plain[end : link.start()]))
+            address = html.escape(link[0], quote=True)
+            pieces.append(f'<a href="{address}">{address}</a>')
+            end = link.end()
+        pieces.append(html.escape(plain[end:]))
+        return "<p>" + "".join(pieces).replace("\n", "<br>\n") + "</p>"
 
     body = "\n".join(paragraph(p) for p in paragraphs)
     return (

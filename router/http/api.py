@@ -9,6 +9,7 @@ import hmac
 import logging
 import math
 import mimetypes
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,6 +68,7 @@ from router.http.views import (
     ThreadEntry,
     Ticket,
     TicketEvent,
+    TicketNotification,
     Transition,
     Unsuppressed,
 )
@@ -304,7 +306,9 @@ class Api:
     async def raw(self, request: Request) -> Response:
         """A message as its channel received it (an envelope's `raw`), byte for byte."""
         raw_id = request.path_params["id"]
-        received = await self.daemon.intake.received(int(raw_id)) if raw_id.isdigit() else None
+        # ASCII digits within SQLite's integers: "²" is a digit to str.isdigit, not to int().
+        found = re.fullmatch(r"[0-9]{1,18}", raw_id) is not None
+        received = await self.daemon.intake.received(int(raw_id)) if found else None
         if received is None:
             return _error(404, "not_found", "no such raw message")
         payload = received.payload
@@ -569,7 +573,15 @@ def _ticket_view(tx: Tx, number: str, *, mask: Callable[[str], str] | None) -> T
         conversation_id=ticket.conversation_id,
         thread=thread,
         events=events,
+        notifications=_ticket_notifications(tx, ticket.number),
     )
+
+
+def _ticket_notifications(tx: Tx, number: str) -> list[TicketNotification]:
+    """What was sent (or is on its way) to the citizen about a ticket."""
+    fields = TicketNotification.__struct_fields__
+    rows = [dict(zip(fields, row, strict=True)) for row in tx.ticket_notifications(number)]
+    return msgspec.convert(rows, list[TicketNotification])
 
 
 # The fields of a ticket event that hold free text.

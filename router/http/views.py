@@ -82,8 +82,17 @@ class TicketEvent(msgspec.Struct, frozen=True):
     attachments: list[str] | UnsetType = UNSET
 
 
+class TicketNotification(msgspec.Struct, frozen=True):
+    """A notification about the ticket: GET /api/v1/notifications/{id} has its history."""
+
+    id: str
+    kind: NoticeKind
+    channel: Channel
+    state: State
+
+
 class Ticket(msgspec.Struct, frozen=True):
-    """A ticket with its status, category, channel, thread and history."""
+    """A ticket with its status, category, channel, thread, history and notifications."""
 
     number: str
     status: TicketStatus
@@ -106,6 +115,10 @@ class Ticket(msgspec.Struct, frozen=True):
     thread: Annotated[list[ThreadEntry], Meta(description="The ticket's envelopes, oldest first")]
     events: Annotated[
         list[TicketEvent], Meta(description="Status changes and replies, oldest first")
+    ]
+    notifications: Annotated[
+        list[TicketNotification],
+        Meta(description="What was sent (or is on its way) to the citizen about it, oldest first"),
     ]
 
 

@@ -99,6 +99,9 @@ class Origin(NamedTuple):
     raw: RawRef | None = None
     revision: bool = False
     unparseable: str | None = None
+    # Read again after it was filed unparseable: a revision of that envelope, but news to the
+    # citizen, who was never answered.
+    reread: bool = False
 
 
 def file_inbound(
@@ -149,7 +152,7 @@ class InboundFiling:
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
         self.flags = list(norm.flags)
-        if origin.revision:
+        if origin.revision or origin.reread:
             self.flags.append("revision")
         if origin.unparseable is not None and "unparseable" not in self.flags:
             self.flags.append("unparseable")
@@ -290,8 +293,14 @@ class InboundFiling:
         """CONTRACTS.md: writing to us again lifts a «СТОП» (a bounce or a blocked bot stays)."""
         # Only a sender the channel vouches for: a forged From must not undo a citizen's
         # «СТОП», nor may a form, whose addresses are typed text.
-        if self.raw.sender.verified:
-            self.tx.unsuppress(*self._suppression_key(), reason=STOP_REQUESTED)
+        # And only a message written after the «СТОП»: an edit or a dead letter replayed now
+        # is older news.
+        if self.raw.sender.verified and not self.origin.revision:
+            self.tx.unsuppress(
+                *self._suppression_key(),
+                reason=STOP_REQUESTED,
+                listed_before=self.raw.received_at,
+            )
 
     def _open_ticket(self, destination: Destination) -> TicketRecord:
         """Number, classify and create a ticket."""

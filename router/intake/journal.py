@@ -34,6 +34,7 @@ from channels.contract import (
 )
 from normaliser.commands import COMMANDS, CommandTable
 from normaliser.envelope import Identifiers, RawRef, envelope_decoder
+from normaliser.masking import mask_personal_data
 from normaliser.normalise import Normalised, normalise
 from router.clock import rfc3339, utc_now
 from router.intake.filing import Filed, FilingRules, Origin, acceptance_of, file_inbound
@@ -190,10 +191,18 @@ class Intake:
         pending = await self.db.read(lambda conn: Tx(conn).journal_unfiled())
         filed = 0
         for row in pending:
-            encoded = row.raw
-            if row.raw_sha256 is not None:
-                encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
-            raw, origin = await self._read(row, encoded)
+            try:
+                encoded = row.raw
+                if row.raw_sha256 is not None:
+                    encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
+                raw, origin = await self._read(row, encoded)
+            except Exception as exc:
+                # A row the journal cannot give back (its blob gone, its encoding from a future
+                # version) must not stop every row behind it, at every start: it is set aside.
+                reason = f"the journal row cannot be read: {type(exc).__name__}"
+                log.error("intake:%d %s; kept as a dead letter", row.id, reason)
+                await self.db.write(functools.partial(_dead_letter_conn, row.id, reason))
+                continue
             if origin.unparseable is None:
                 norm, unparseable = await self._normalise(raw)
                 origin = origin._replace(unparseable=unparseable)
@@ -274,6 +283,9 @@ class Intake:
                 sender,
                 "",
                 received.received_at,
+                # A conversation of its own: what it says is unknown, so it must not join (or
+                # reopen) anyone's ticket, nor share one with other unreadable messages.
+                conversation_hint=f"unparseable:{received.channel}:{row.id}",
             )
             return raw, origin._replace(unparseable=reason)
         # The journal's key and account stand, whatever the parser says.
@@ -309,7 +321,9 @@ class Intake:
             return await self.db.write(job)
         except Exception as exc:
             log.exception("filing a %s message failed; kept for replay", channel)
-            error = f"{type(exc).__name__}: {exc}"
+            # Operators read it in the dead-letter list, unmasked there: the exception's text
+            # may quote the message.
+            error = f"{type(exc).__name__}: {mask_personal_data(str(exc))}"
             await self.db.write(lambda conn: dead_letter(Tx(conn), error))
             return _NOT_FILED
 
@@ -392,7 +406,7 @@ def _file_journalled(
     if row.envelope_id is not None:
         # Read again after it was filed unparseable: its flagged envelope went to the backend,
         # so what it says now is a revision of that, filed from a row of its own.
-        origin = origin._replace(journal_id=tx.journal_reread(row.id), revision=True)
+        origin = origin._replace(journal_id=tx.journal_reread(row.id), reread=True)
     return file_inbound(tx, filer, origin, raw, norm, now)
 
 
@@ -400,8 +414,12 @@ def _dead_letter(journal_id: int, tx: Tx, error: str) -> None:
     tx.journal_failed(journal_id, error)
 
 
-def _dead_letter_again(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
+def _dead_letter_conn(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
     Tx(conn).journal_failed(journal_id, error)
+
+
+def _dead_letter_again(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
+    Tx(conn).journal_still_unparseable(journal_id, error)
 
 
 class Redelivery(NamedTuple):

@@ -242,10 +242,18 @@ class Tx:
         )  # fmt: skip
 
     def journal_failed(self, journal_id: int, error: str) -> None:
-        """Keep a journal row that could not be filed (or parsed again), with the reason."""
+        """Keep a journal row that could not be filed, with the reason (a filed row stays)."""
         self.conn.execute(
-            "UPDATE journal SET state = CASE WHEN envelope_id IS NULL THEN 'failed' "
-            "ELSE 'unparseable' END, error = ? WHERE id = ?",
+            "UPDATE journal SET state = 'failed', error = ? WHERE id = ? AND envelope_id IS NULL",
+            (error, journal_id),
+        )
+
+    def journal_still_unparseable(self, journal_id: int, error: str) -> None:
+        """A row filed unparseable and replayed, still unreadable: its flagged envelope stands,
+        and it is a dead letter again."""
+        self.conn.execute(
+            "UPDATE journal SET state = 'unparseable', error = ? WHERE id = ? "
+            "AND envelope_id IS NOT NULL",
             (error, journal_id),
         )
 
@@ -675,6 +683,14 @@ class Tx:
             )
         return None if row is None else MessageThread(row[0], row[1], bool(row[2]))
 
+    def ticket_notifications(self, number: str) -> list[tuple[str, str, str, str]]:
+        """A ticket's notifications, oldest first: (id, kind, channel, state)."""
+        return self.conn.execute(
+            "SELECT id, kind, channel, state FROM notifications WHERE ticket_number = ? "
+            "ORDER BY first_queued_at, id",
+            (number,),
+        ).fetchall()
+
     def thread_messages(self, number: str, channel: str) -> list[tuple[str, bool, str]]:
         """A ticket's messages on a channel, oldest first: (at, the citizen's, id) for each
         message the citizen sent (its channel message id) and each of ours a peer took (the
@@ -1012,14 +1028,21 @@ class Tx:
         )
         return row is not None
 
-    def unsuppress(self, channel: str, address: str, *, reason: str | None = None) -> bool:
-        """Take an address off the list (only if listed for `reason`, when given); False if it
-        was not on it."""
+    def unsuppress(
+        self,
+        channel: str,
+        address: str,
+        *,
+        reason: str | None = None,
+        listed_before: str | None = None,
+    ) -> bool:
+        """Take an address off the list (only if listed for `reason`, and before the moment
+        `listed_before`, when given); False if it was not on it."""
         return (
             self.conn.execute(
                 "DELETE FROM suppressions WHERE channel = ?1 AND address = ?2 "
-                "AND (?3 IS NULL OR reason = ?3)",
-                (channel, address, reason),
+                "AND (?3 IS NULL OR reason = ?3) AND (?4 IS NULL OR since < ?4)",
+                (channel, address, reason, listed_before),
             ).rowcount
             == 1
         )

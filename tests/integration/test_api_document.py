@@ -121,6 +121,7 @@ async def _raw(call: Caller, daemon: DaemonProcess) -> None:
     kept = await call("backend", "GET", "/api/v1/raw/{id}", {"id": received[0]["raw"]["id"]})
     assert kept.content == "42\nНе приходит код подтверждения".encode()
     await call("backend", "GET", "/api/v1/raw/{id}", {"id": "999999"})
+    await call("backend", "GET", "/api/v1/raw/{id}", {"id": "²"})  # a digit, but not to int()
 
 
 async def _public(call: Caller) -> None:

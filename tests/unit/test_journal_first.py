@@ -141,6 +141,7 @@ async def test_what_the_parser_cannot_read_is_filed_flagged_and_replayed_later(
     [envelope] = await envelopes(db)
     assert envelope.flags == ["unparseable"] and envelope.text == ""
     assert envelope.sender == Sender("phone", "+79161234567")  # the transport's, unverified
+    assert envelope.ticket is not None and envelope.ticket.is_new  # joined nobody's ticket
     assert await notifications(db) == 0  # nothing can say whether answering is safe
     [letter] = await db.read(lambda c: Tx(c).dead_letters())
     assert letter["last_error"] == "unparseable: no blank line after the headers"
@@ -164,8 +165,9 @@ async def test_what_the_parser_cannot_read_is_filed_flagged_and_replayed_later(
     assert await intake.file_pending() == 1
     flagged, read = await envelopes(db)
     assert (read.text, read.flags, read.channel_message_id) == ("Справка", ["revision"], "m1")
-    assert read.ticket is not None and flagged.ticket is not None
-    assert read.ticket.number == flagged.ticket.number
+    # What could not be read sat in a conversation of its own; read, it is the sender's.
+    assert flagged.thread.conversation_id == f"unparseable:sms:{key}"
+    assert read.thread.conversation_id == "sms:short:+79161234567"
     assert await db.read(lambda c: Tx(c).dead_letters()) == []
 
 
@@ -245,3 +247,41 @@ async def test_the_state_port_keeps_values_and_streams(db: Database) -> None:
     assert (await state.append("log", "n2", b"two")).seq == 2
     assert [e.value for e in await state.entries("log", 1)] == [b"two"]
     assert await state.last("log") == 2 and await state.last("empty") == 0
+
+
+async def test_a_row_the_journal_cannot_give_back_holds_up_nothing_behind_it(
+    db: Database, tmp_path: Path
+) -> None:
+    intake = intake_for(db, tmp_path, LineParser())
+    await intake.receive(delivery("m1", "+79161234567\nПервое".encode()))
+    await intake.receive(delivery("m2", "+79161234567\nВторое".encode()))
+    await db.write(lambda c: c.execute("UPDATE journal SET raw = x'c1' WHERE idem_key = 'm1'"))
+    assert await intake.file_pending() == 1
+    assert [e.text for e in await envelopes(db)] == ["Второе"]
+    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    assert letter["last_error"] == "the journal row cannot be read: DecodeError"
+
+
+async def test_a_replayed_message_is_answered_and_lifts_no_later_stop(
+    db: Database, tmp_path: Path
+) -> None:
+    """Read again, a message the parser failed on gets the answer it never had; being older
+    than the citizen's «СТОП» since, it does not undo it."""
+    parser = LineParser()
+    parser.broken = True
+    intake = intake_for(db, tmp_path, parser)
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка".encode()))
+    await intake.file_pending()
+    parser.broken = False
+    await intake.receive(delivery("m2", "+79161234567\nСТОП".encode()))
+    await intake.file_pending()
+    stopped = await db.read(lambda c: Tx(c).suppressed("sms", "+79161234567", "2100-01-01"))
+    assert stopped == "stop_requested"
+    before = await notifications(db)
+    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    key = letter["id"].removeprefix("intake:")
+    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    assert await intake.file_pending() == 1
+    assert await notifications(db) == before + 1  # its answer, at last
+    stopped = await db.read(lambda c: Tx(c).suppressed("sms", "+79161234567", "2100-01-01"))
+    assert stopped == "stop_requested"

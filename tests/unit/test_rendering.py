@@ -15,6 +15,7 @@ import trio
 from channels.contract import Button, Fit, Lane, Outbound, RawInbound, Sender, Sent
 from router.clock import utc_now
 from router.delivery.outbox import Outbox, RateLimit
+from router.delivery.templates import html_of
 from router.intake.journal import Intake
 from router.retry import RetryPolicy
 from router.store.blobs import FileBlobStore
@@ -224,3 +225,13 @@ async def test_a_text_that_cannot_fit_fails_with_the_reason_and_falls_back(
     assert (
         failed["reason"] == f"does not fit the messenger channel: {len(text)} characters, over 100"
     )
+
+
+def test_the_html_part_escapes_everything_and_links_only_addresses() -> None:
+    html = html_of(
+        'Ответ: <b>"жирный"</b>\n\nСм. https://x.ru/a?b=1&c=2, а также "https://y.ru".', "ru"
+    )
+    assert "<b>" not in html and "&lt;b&gt;&quot;жирный&quot;&lt;/b&gt;" in html
+    assert '<a href="https://x.ru/a?b=1&amp;c=2">https://x.ru/a?b=1&amp;c=2</a>,' in html
+    assert '&quot;<a href="https://y.ru">https://y.ru</a>&quot;.' in html
+    assert html.count("<p>") == 2
