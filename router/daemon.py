@@ -26,6 +26,7 @@ from normaliser.envelope import Envelope
 from router.attachments.service import AttachmentService
 from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
+from router.delivery.fallback import Fallback
 from router.delivery.notifier import Notifier
 from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import Reports
@@ -88,7 +89,7 @@ class Daemon:
             self._adapters,
             self._notifier_retry,
             self._rate_limit,
-            lambda: self.settings.router.notifier.fallback,
+            self._fallback,
             self._lanes,
             lambda: self._fits,
         )
@@ -115,9 +116,7 @@ class Daemon:
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
-        self.reports = Reports(
-            self.db, lambda: self.settings.router.notifier.fallback, self.outbox.wake
-        )
+        self.reports = Reports(self.db, self._fallback, self.outbox.wake)
         self.tickets = Tickets(self.db)
         self.supervisor = Supervisor(self._restart_backoff)
         # How texts fit each channel, from its file (set with the accounts, on every reload).
@@ -150,6 +149,10 @@ class Daemon:
     def _adapters(self) -> dict[str, Deliver]:
         """Each channel's deliver function."""
         return {channel: a.deliver for channel, a in self._senders().items() if a.deliver}
+
+    def _fallback(self) -> Fallback:
+        """Where an undeliverable notice goes next, rendered anew for that channel."""
+        return Fallback(self.settings.router.notifier.fallback, self.filer.notifier.rerender)
 
     def _lanes(self) -> dict[str, Lane]:
         """Each channel's delivery lane, as its sending adapter declares it."""

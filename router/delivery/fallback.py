@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from dedupe.identity import canonical_contact
 from router.delivery.states import Event, State
 from router.delivery.suppression import KINDS, suppression_address
 from router.store.transaction import NotificationRecord, Tx
+
+# How a notice is rendered anew for another channel from what its Rendering kept: (text,
+# rendering) for that channel, or None to send the text as it is.
+Rerender = Callable[[str, str], tuple[str, str] | None]
+
+
+class Fallback(NamedTuple):
+    """Where a notice goes when its channel cannot deliver it for good: the channels in order
+    (`[notifier] fallback`), and how to render it for one of them (its SMS text, not the
+    email's)."""
+
+    order: Sequence[str]
+    rerender: Rerender | None = None
 
 
 def fail_for_good(
@@ -20,12 +34,12 @@ def fail_for_good(
     event: Event,
     reason: str,
     at: str,
-    order: Sequence[str],
+    fallback: Fallback,
 ) -> State:
     """`event` says the notice never reaches the citizen on its channel: it is failed, and on
     to the person's next verified channel, or a dead letter."""
     tx.move_notification(record.id, event, at, reason=reason)
-    fallen = fall_back(tx, record, order, at, time.time())
+    fallen = fall_back(tx, record, fallback, at, time.time())
     if fallen is None:
         return tx.move_notification(record.id, Event.NO_FALLBACK, at, reason=reason)
     channel, copy = fallen
@@ -34,7 +48,7 @@ def fail_for_good(
 
 
 def fall_back(
-    tx: Tx, record: NotificationRecord, order: Sequence[str], at: str, now: float
+    tx: Tx, record: NotificationRecord, fallback: Fallback, at: str, now: float
 ) -> tuple[str, str] | None:
     """Queue the notice on the next channel of `order` after its own where the person has a
     verified, unsuppressed identity; (channel, new notification id), or None if none is left.
@@ -44,6 +58,7 @@ def fall_back(
     """
     if record.contact_id is None:
         return None
+    order = fallback.order
     later = order[order.index(record.channel) + 1 :] if record.channel in order else order
     person = canonical_contact(tx, record.contact_id)
     identities = [
@@ -57,6 +72,8 @@ def fall_back(
             address = suppression_address(channel, identity.address)
             if identity.kind != KINDS[channel] or tx.suppressed(channel, address, at):
                 continue
+            rendered = fallback.rerender(record.rendering, channel) if fallback.rerender else None
+            text, rendering = rendered or (record.text, record.rendering)
             notification_id, _ = tx.queue_notification(
                 f"fallback:{record.id}:{channel}",
                 at,
@@ -68,9 +85,9 @@ def fall_back(
                 address=identity.address,
                 kind=record.kind,
                 automatic=bool(record.automatic),
-                text=record.text,
+                text=text,
                 attachments=json.loads(record.attachments),
-                rendering=record.rendering,
+                rendering=rendering,
             )
             return channel, notification_id
     return None

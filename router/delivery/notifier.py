@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -24,6 +24,10 @@ class Rendering(msgspec.Struct, frozen=True):
     language: str = DEFAULT_LANGUAGE
     subject: str | None = None
     buttons: list[Button] = []
+    # What it was rendered from, so that a fallback renders it anew for its new channel.
+    event: str | None = None
+    ticket: str | None = None
+    fields: dict[str, str] = {}
 
 
 rendering_encoder = msgspec.json.Encoder()
@@ -119,7 +123,22 @@ class Notifier:
             else [Button(templates.status_button(language), f"/status {ticket}")]
         )
         subject = templates.subject(event, language=language, **fields)
-        return text, rendering_encoder.encode(Rendering(language, subject, buttons)).decode()
+        rendering = Rendering(language, subject, buttons, event, ticket, dict(fields))
+        return text, rendering_encoder.encode(rendering).decode()
+
+    def rerender(self, kept: str, channel: str) -> tuple[str, str] | None:
+        """A notice rendered anew for `channel` (a fallback), from its kept Rendering; None
+        for one kept without its event (an operator's reply is the same on any channel)."""
+        rendering = rendering_decoder.decode(kept)
+        if rendering.event is None or channel not in get_args(Channel):
+            return None
+        return self.render(
+            rendering.event,
+            cast(Channel, channel),
+            rendering.language,
+            rendering.ticket,
+            rendering.fields,
+        )
 
     def status_fields(self, ticket: TicketRecord, language: str) -> dict[str, str]:
         """Fields every status text may use, from the ticket's current state."""

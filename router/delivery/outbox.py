@@ -31,7 +31,7 @@ from channels.contract import (
     Threading,
 )
 from router.clock import rfc3339, utc_now
-from router.delivery.fallback import fail_for_good
+from router.delivery.fallback import Fallback, fail_for_good
 from router.delivery.lanes import Pacing
 from router.delivery.notifier import rendering_decoder
 from router.delivery.reports import refused_move, took
@@ -45,6 +45,7 @@ from router.store.transaction import NotificationRecord, Tx
 from router.workqueue import Claim, Worker
 
 log = logging.getLogger(__name__)
+_NO_FALLBACK = Fallback(())
 
 CLAIM_BATCH = 64
 # A peer that has not answered in this long is treated as a failed attempt and retried.
@@ -84,7 +85,7 @@ class Outbox:
         adapters: Callable[[], Mapping[str, Deliver]],
         retry: Callable[[], RetryPolicy],
         rate: Callable[[], RateLimit],
-        fallback: Callable[[], Sequence[str]] = tuple,
+        fallback: Callable[[], Fallback] = lambda: _NO_FALLBACK,
         lanes: Callable[[], Mapping[str, Lane]] = dict,
         fits: Callable[[], Mapping[str, Fit]] = dict,
         *,
@@ -237,8 +238,8 @@ class Outbox:
             log.exception("notification %s via %s: unexpected error", record.id, record.channel)
             await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
         else:
-            order = self.fallback()
-            state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, order))
+            fallback = self.fallback()
+            state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, fallback))
             metrics.notification_attempts.labels(record.channel, str(state)).inc()
             metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - started)
 
@@ -288,10 +289,12 @@ class Outbox:
         now = time.time()
         retry = self.retry()
         if failure.permanent:
-            order = self.fallback()
+            fallback = self.fallback()
             state = await self._apply(
                 record,
-                lambda tx, at: fail_for_good(tx, record, Event.REFUSED, failure.reason, at, order),
+                lambda tx, at: fail_for_good(
+                    tx, record, Event.REFUSED, failure.reason, at, fallback
+                ),
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
             state = await self._move(

@@ -15,6 +15,7 @@ import trio
 
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
 from router.clock import parse_rfc3339
+from router.delivery.fallback import Fallback
 from router.delivery.lanes import Pacing
 from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import Reports
@@ -84,7 +85,7 @@ async def running(
         lambda: {"webchat": channel, **(channels or {})},
         lambda: retry,
         lambda: rate,
-        lambda: ("sms", "email"),
+        lambda: Fallback(("sms", "email")),
         lambda: lanes or {},
         delivery_timeout=delivery_timeout,
     )
@@ -566,7 +567,7 @@ async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Pat
         holder: list[Outbox] = []
 
         def rate_while_stopping() -> RateLimit:
-            holder[0]._draining = True  # the drain begins as this claim runs
+            holder[0].worker._draining = True  # the drain begins as this claim runs
             return NO_LIMIT
 
         outbox = Outbox(db, lambda: {"webchat": channel}, lambda: FAST_RETRY, rate_while_stopping)
@@ -585,7 +586,7 @@ async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Pat
 async def test_a_receipt_that_overtakes_the_answer_is_held_and_applied(tmp_path: Path) -> None:
     """SMPP can send deliver_sm before submit_sm_resp: the receipt waits for the reference."""
     with database(tmp_path) as db:
-        reports = Reports(db, lambda: (), lambda: None)
+        reports = Reports(db, lambda: Fallback(()), lambda: None)
         channel = Channel(hold=trio.Event(), references=True)
         notification_id = await queue(db, "Статус изменён")
         async with running(db, channel):
@@ -611,7 +612,7 @@ async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
             return contact
 
         contact = await db.write(person)
-        reports = Reports(db, lambda: ("sms", "email"), lambda: None)
+        reports = Reports(db, lambda: Fallback(("sms", "email")), lambda: None)
         chat, sms = Channel(references=True), Channel()
         notification_id = await queue(db, "Статус изменён", contact=contact)
         async with running(db, chat, channels={"sms": sms}) as outbox:

@@ -14,6 +14,7 @@ import trio
 
 from channels.contract import Button, Fit, Lane, Outbound, RawInbound, Sender, Sent
 from router.clock import utc_now
+from router.delivery.fallback import Fallback
 from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.templates import html_of
 from router.intake.journal import Intake
@@ -72,7 +73,7 @@ async def test_a_notice_goes_out_rendered_for_a_channel_that_threads(tmp_path: P
         lambda: {"webchat": recorder},
         lambda: RetryPolicy(0.05, 0.2, 3600),
         lambda: RateLimit(1000, 3600),
-        lambda: (),
+        lambda: Fallback(()),
         lambda: {"webchat": Lane(threads=True, html=True)},
     )
     try:
@@ -154,7 +155,7 @@ async def deliver_with_fits(
         lambda: {"messenger": messenger, "sms": sms},
         lambda: RetryPolicy(0.05, 0.2, 3600),
         lambda: RateLimit(1000, 3600),
-        lambda: ("sms",),
+        lambda: Fallback(("sms",)),
         dict,
         lambda: fits,
     )
@@ -235,3 +236,43 @@ def test_the_html_part_escapes_everything_and_links_only_addresses() -> None:
     assert '<a href="https://x.ru/a?b=1&amp;c=2">https://x.ru/a?b=1&amp;c=2</a>,' in html
     assert '&quot;<a href="https://y.ru">https://y.ru</a>&quot;.' in html
     assert html.count("<p>") == 2
+
+
+async def test_a_fallback_copy_is_rendered_anew_for_its_channel(tmp_path: Path) -> None:
+    """The messenger's confirmation that cannot go falls back to SMS as the SMS text."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    rules = filer()
+    intake = Intake(db, FileBlobStore(tmp_path / "blobs"), lambda: rules, lambda: 20000, print)
+    messenger, sms = Recorder(), Recorder()
+    outbox = Outbox(
+        db,
+        lambda: {"messenger": messenger, "sms": sms},
+        lambda: RetryPolicy(0.05, 0.2, 3600),
+        lambda: RateLimit(1000, 3600),
+        lambda: Fallback(("sms",), rules.notifier.rerender),
+        dict,
+        lambda: {"messenger": functools.partial(fits_within, limit=10)},
+    )
+    message = RawInbound(
+        channel="messenger",
+        account="bot",
+        idempotency_key="u1",
+        channel_message_id="m1",
+        sender=Sender("telegram", "123456789", verified=True),
+        verified_links=[Sender("phone", "+79161234567", verified=True)],
+        text="Нужна справка о доходах",
+        received_at="2026-12-02T09:00:00.000Z",
+    )
+    try:
+        number = (await intake.accept(message)).ticket_number
+        async with trio.open_nursery() as nursery:
+            await nursery.start(outbox.run)
+            await wait_for(1, sms)
+            nursery.cancel_scope.cancel()
+    finally:
+        db.close()
+    [copy] = sms.sent
+    assert messenger.sent == []
+    assert copy.text.startswith(f"Обращение №{number} принято.")  # the SMS template's
+    assert copy.subject == "Обращение зарегистрировано" and copy.language == "ru"
