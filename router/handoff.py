@@ -15,7 +15,6 @@ import trio
 from router.ops import metrics
 from router.retry import RetryPolicy, Wakeup
 from router.store.database import Database
-from router.store.transaction import Tx
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 64
@@ -45,7 +44,7 @@ class Feed:
         while True:
             # Taken before the read so an envelope published during the read still wakes us.
             published = self._published
-            rows = await self.db.read(lambda conn: Tx(conn).feed_after(after, limit))
+            rows = await self.db.read(lambda tx: tx.feed_after(after, limit))
             if rows or self._closing or trio.current_time() >= deadline:
                 break
             with trio.move_on_at(deadline):
@@ -93,14 +92,14 @@ class WebhookHandoff:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hand off until cancelled."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_handoffs())
+        recovered = await self.db.write(lambda tx: tx.recover_handoffs())
         if recovered:
             log.info("webhook: %d envelopes were mid-delivery at the last stop", recovered)
         async with httpx.AsyncClient() as client, trio.open_nursery() as nursery:
             task_status.started()
             while True:
                 claimed = await self.db.write(
-                    lambda conn: Tx(conn).claim_handoffs(time.time(), CLAIM_BATCH)
+                    lambda tx: tx.claim_handoffs(time.time(), CLAIM_BATCH)
                 )
                 for seq, envelope_id, body, attempts, first_queued in claimed:
                     await self._limiter.acquire_on_behalf_of(seq)
@@ -108,7 +107,7 @@ class WebhookHandoff:
                         self._post, client, seq, envelope_id, bytes(body), attempts, first_queued
                     )
                 if len(claimed) < CLAIM_BATCH:
-                    next_due = await self.db.read(lambda conn: Tx(conn).next_handoff_at())
+                    next_due = await self.db.read(lambda tx: tx.next_handoff_at())
                     await self.wakeup.sleep_until(next_due, time.time())
 
     async def _post(
@@ -151,9 +150,7 @@ class WebhookHandoff:
                 "webhook handoff of %s: %s (attempt %d, %s)", envelope_id, error, attempts, state
             )
         try:
-            await self.db.write(
-                lambda conn: Tx(conn).handoff_result(seq, state, attempts, next_at, error)
-            )
+            await self.db.write(lambda tx: tx.handoff_result(seq, state, attempts, next_at, error))
         finally:
             self._limiter.release_on_behalf_of(seq)
         if state != "delivered":

@@ -7,15 +7,37 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
+from channels.contract import Sender
 from dedupe.identity import canonical_contact
+from dedupe.ports import DedupeState
+from router.delivery.notifier import NotificationQueue
 from router.delivery.states import Event, State
 from router.delivery.suppression import KINDS, suppression_address
-from router.store.transaction import NotificationRecord, Tx
+from router.store.transaction import NotificationRecord
+
+
+class FallbackStore(DedupeState, NotificationQueue, Protocol):
+    """The store as the fallback uses it: the person's identities, the suppression list, and
+    the notification's moves; with dedupe's state, to find the person."""
+
+    def identities(self, contact_id: str) -> list[Sender]: ...
+    def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
+    def move_notification(
+        self,
+        notification_id: str,
+        event: Event,
+        at: str,
+        *,
+        reason: str | None = None,
+        next_at: float | None = None,
+        sent_at: float | None = None,
+    ) -> State: ...
 
 
 def fail_for_good(
-    tx: Tx,
+    tx: FallbackStore,
     record: NotificationRecord,
     event: Event,
     reason: str,
@@ -34,7 +56,7 @@ def fail_for_good(
 
 
 def fall_back(
-    tx: Tx, record: NotificationRecord, order: Sequence[str], at: str, now: float
+    tx: FallbackStore, record: NotificationRecord, order: Sequence[str], at: str, now: float
 ) -> tuple[str, str] | None:
     """Queue the notice on the next channel of `order` after its own where the person has a
     verified, unsuppressed identity; (channel, new notification id), or None if none is left.

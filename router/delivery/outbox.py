@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,7 +122,7 @@ class Outbox:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver until cancelled."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending(_now_iso()))
+        recovered = await self.db.write(lambda tx: tx.recover_sending(_now_iso()))
         if recovered:
             log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
         task_status.started()
@@ -176,21 +175,17 @@ class Outbox:
     async def _give_back(self, records: list[NotificationRecord]) -> None:
         at = _now_iso()
 
-        def give_back(conn: sqlite3.Connection) -> None:
-            tx = Tx(conn)
+        def give_back(tx: Tx) -> None:
             for record in records:
                 tx.move_notification(record.id, Event.INTERRUPTED, at)
 
         if records:
             await self.db.write(give_back)
 
-    def _claim(
-        self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
-    ) -> Claim:
+    def _claim(self, tx: Tx, *, lanes: dict[str, Lane], room: dict[str, int]) -> Claim:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
         those whose account or address must wait for its pace (they hold no lane slot
         meanwhile)."""
-        tx = Tx(conn)
         now = time.time()
         rate = self.rate()
         ready = []
@@ -287,7 +282,7 @@ class Outbox:
         rendering = rendering_decoder.decode(record.rendering)
         threading = Threading()
         if lane.threads and record.ticket_number is not None:
-            threading = await self.db.read(lambda conn: _threading(Tx(conn), record))
+            threading = await self.db.read(lambda tx: _threading(tx, record))
         return Outbound(
             id=record.id,
             channel=record.channel,
@@ -312,7 +307,7 @@ class Outbox:
         ids = json.loads(record.attachments)
         if not ids:
             return []
-        records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
+        records = await self.db.read(lambda tx: tx.attachments(ids))
         return [OutboundFile(r.id, r.filename, r.content_type, r.size) for r in records]
 
     async def _failed(self, record: NotificationRecord, failure: DeliveryFailed) -> None:
@@ -373,14 +368,14 @@ class Outbox:
         not allow is logged and counted, and leaves the notification as it is."""
         at = _now_iso()
         try:
-            return await self.db.write(lambda conn: change(Tx(conn), at))
+            return await self.db.write(lambda tx: change(tx, at))
         except TransitionRefused as refused:
             refused_move(record.id, refused)
             return refused.state
 
 
-def _next_due(conn: sqlite3.Connection, *, exclude: list[str], after: float) -> float | None:
-    return Tx(conn).next_notification_at(exclude=exclude, after=after)
+def _next_due(tx: Tx, *, exclude: list[str], after: float) -> float | None:
+    return tx.next_notification_at(exclude=exclude, after=after)
 
 
 def _now_iso() -> str:
