@@ -6,13 +6,12 @@ import logging
 import math
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 import trio
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 
 from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Fit, Lane, Ports
 from dedupe.identity import undo_merge
+from dedupe.ports import DedupeState
 from dedupe.routing import Policy
 from normaliser.envelope import Envelope
 from router.attachments.service import AttachmentService
@@ -34,7 +34,7 @@ from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.http.api import Api, build_app, constant_time_member
 from router.http.edge import Edge, EdgeLimits, parse_networks
 from router.http.views import AccountStatus, AttachmentsStatus, ChannelStatus, DaemonStatus, Queues
-from router.intake.filing import Filed, FilingRules, tell_refused_later
+from router.intake.filing import Filed, FilingRules, LateNoticeStore, tell_refused_later
 from router.intake.journal import Intake
 from router.ops import logs, metrics
 from router.ops.memory import Trimmer
@@ -43,9 +43,10 @@ from router.platform import registry
 from router.platform.ports import ChannelState, Tickets
 from router.platform.supervisor import AccountState, Backoff, Supervisor
 from router.retry import RetryPolicy
+from router.store.access import Store
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
-from router.store.transaction import AttachmentRecord, Tx
+from router.store.transaction import AttachmentRecord
 from router.ticketing.catalogue import CLOSED_STATUSES
 from router.ticketing.updates import TicketUpdates
 
@@ -73,6 +74,18 @@ def filing_rules(settings: Settings) -> FilingRules:
     )
 
 
+class DaemonStore(DedupeState, LateNoticeStore, Protocol):
+    """The store as the daemon's own operations use it: queue depths for the watchdog and
+    `status`, dead letters, merges undone, and a released envelope's handoff and late notice."""
+
+    def queue_depths(self) -> dict[str, int]: ...
+    def oldest_undelivered(self) -> float | None: ...
+    def quarantine_totals(self) -> tuple[int, int]: ...
+    def revive_dead(self, kind: str, key: str, now: float) -> bool: ...
+    def drop_dead(self, kind: str, key: str) -> bool: ...
+    def queue_handoff(self, seq: int, now: float) -> None: ...
+
+
 class Daemon:
     """One running omnirouter: its database, workers, channels and HTTP listener."""
 
@@ -83,6 +96,9 @@ class Daemon:
         self.db = Database(settings.state_dir / DATABASE)
         self.db.on_commit = metrics.commit_group.observe
         self.db.on_writer_death = writer_died
+        # The daemon's own queries see the store as DaemonStore; the services it wires are
+        # handed the database as a Store of their own protocols (mypy checks Tx implements each).
+        self.store: Store[DaemonStore] = self.db
         self.feed = Feed(self.db)
         self.outbox = Outbox(
             self.db,
@@ -121,7 +137,7 @@ class Daemon:
         self.supervisor = Supervisor(self._restart_backoff)
         # How texts fit each channel, from its file (set with the accounts, on every reload).
         self._fits: dict[str, Fit] = {}
-        self.api = Api(self)
+        self.api = Api(self, self.db)
         self.app = build_app(
             self.api,
             [],
@@ -193,7 +209,7 @@ class Daemon:
         self.outbox.wake()  # a release may have queued a notice about refused files
 
     def _attachments_released(
-        self, tx: Tx, seq: int, held: Envelope, records: list[AttachmentRecord]
+        self, tx: DaemonStore, seq: int, held: Envelope, records: list[AttachmentRecord]
     ) -> None:
         """A held envelope's scans finished: queue its handoff and any late refusal notice."""
         if self.filer.webhook:
@@ -290,7 +306,7 @@ class Daemon:
         interval = self.systemd.watchdog_interval
         while True:
             # A write round trip proves both the event loop and the writer thread are alive.
-            depths = await self.db.write(lambda conn: Tx(conn).queue_depths())
+            depths = await self.store.write(lambda tx: tx.queue_depths())
             self.systemd.send(
                 WATCHDOG="1",
                 STATUS=f"running; connections {self.edge.connections}; "
@@ -418,13 +434,10 @@ class Daemon:
     async def status(self) -> DaemonStatus:
         """What `omnirouter status` shows."""
 
-        def read(
-            conn: sqlite3.Connection,
-        ) -> tuple[dict[str, int], float | None, tuple[int, int]]:
-            tx = Tx(conn)
+        def read(tx: DaemonStore) -> tuple[dict[str, int], float | None, tuple[int, int]]:
             return tx.queue_depths(), tx.oldest_undelivered(), tx.quarantine_totals()
 
-        depths, oldest, (quarantined, quarantined_bytes) = await self.db.read(read)
+        depths, oldest, (quarantined, quarantined_bytes) = await self.store.read(read)
         clamd = await self.attachments.clamd_state()
         accounts: dict[str, dict[str, AccountStatus]] = {}
         for (channel, name), account in self.supervisor.accounts.items():
@@ -454,8 +467,8 @@ class Daemon:
         kind, _, key = letter_id.partition(":")
         now = time.time()
         if action == "drop":
-            return await self.db.write(lambda conn: Tx(conn).drop_dead(kind, key))
-        revived = await self.db.write(lambda conn: Tx(conn).revive_dead(kind, key, now))
+            return await self.store.write(lambda tx: tx.drop_dead(kind, key))
+        revived = await self.store.write(lambda tx: tx.revive_dead(kind, key, now))
         if revived:
             if kind == "intake":
                 # Filed before the answer, so `dlq replay` shows its outcome; a worker filing
@@ -469,7 +482,7 @@ class Daemon:
 
     async def undo_merge(self, merge_id: int) -> bool:
         """Undo a recorded contact merge."""
-        return await self.db.write(lambda conn: undo_merge(Tx(conn), merge_id))
+        return await self.store.write(lambda tx: undo_merge(tx, merge_id))
 
 
 # EX_SOFTWARE (sysexits.h): an internal error; Restart=on-failure starts the daemon again.

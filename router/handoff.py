@@ -8,14 +8,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 import trio
 
 from router.ops import metrics
 from router.retry import RetryPolicy
-from router.store.database import Database
-from router.store.transaction import Handoff, Tx
+from router.store.access import Store
+from router.store.transaction import Handoff
 from router.workqueue import Claim, Worker
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,23 @@ CLAIM_BATCH = 64
 LANE = "webhook"
 
 
+class HandoffStore(Protocol):
+    """The store as the handoff uses it: the feed after a cursor, and the webhook's queue."""
+
+    def feed_after(self, after: int, limit: int) -> list[tuple[int, bytes]]: ...
+    def recover_handoffs(self) -> int: ...
+    def claim_handoffs(self, now: float, limit: int) -> list[Handoff]: ...
+    def requeue_handoffs(self, seqs: Sequence[int]) -> None: ...
+    def next_handoff_at(self) -> float | None: ...
+    def handoff_result(
+        self, seq: int, state: str, attempts: int, next_at: float, error: str | None
+    ) -> None: ...
+
+
 class Feed:
     """The pull feed: envelopes after a cursor, waiting for new ones when asked to."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store[HandoffStore]) -> None:
         self.db = db
         self._published = trio.Event()
         self._closing = False
@@ -48,7 +62,7 @@ class Feed:
         while True:
             # Taken before the read so an envelope published during the read still wakes us.
             published = self._published
-            rows = await self.db.read(lambda conn: Tx(conn).feed_after(after, limit))
+            rows = await self.db.read(lambda tx: tx.feed_after(after, limit))
             if rows or self._closing or trio.current_time() >= deadline:
                 break
             with trio.move_on_at(deadline):
@@ -81,7 +95,7 @@ class WebhookHandoff:
 
     def __init__(
         self,
-        db: Database,
+        db: Store[HandoffStore],
         target: Callable[[], WebhookTarget],
         retry: Callable[[], RetryPolicy],
         *,
@@ -120,7 +134,7 @@ class WebhookHandoff:
 
     async def recover(self) -> int:
         """Posts under way at the last stop are due again."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_handoffs())
+        recovered = await self.db.write(lambda tx: tx.recover_handoffs())
         if recovered:
             log.info("webhook: %d envelopes were mid-delivery at the last stop", recovered)
         return recovered
@@ -131,7 +145,7 @@ class WebhookHandoff:
         now = time.time()
         if limit <= 0:
             return Claim([], 0, now)
-        claimed = await self.db.write(lambda conn: Tx(conn).claim_handoffs(now, limit))
+        claimed = await self.db.write(lambda tx: tx.claim_handoffs(now, limit))
         # As many as there was room for: there may be more due behind them.
         return Claim(claimed, CLAIM_BATCH if len(claimed) == limit else len(claimed), now)
 
@@ -139,13 +153,13 @@ class WebhookHandoff:
         """When the next envelope is due, unless every post slot is taken."""
         if LANE in full:
             return None  # a post ending wakes the worker
-        return await self.db.read(lambda conn: Tx(conn).next_handoff_at())
+        return await self.db.read(lambda tx: tx.next_handoff_at())
 
     async def give_back(self, items: Sequence[Handoff]) -> None:
         """Claimed as the drain began: queued again, for after the restart."""
         seqs = [item.seq for item in items]
         if seqs:
-            await self.db.write(lambda conn: Tx(conn).requeue_handoffs(seqs))
+            await self.db.write(lambda tx: tx.requeue_handoffs(seqs))
 
     async def attempt(self, item: Handoff) -> None:
         """POST one envelope, signed; record the outcome (delivered, retried, or dead)."""
@@ -184,7 +198,5 @@ class WebhookHandoff:
                 attempts,
                 state,
             )
-        await self.db.write(
-            lambda conn: Tx(conn).handoff_result(item.seq, state, attempts, next_at, error)
-        )
+        await self.db.write(lambda tx: tx.handoff_result(item.seq, state, attempts, next_at, error))
         metrics.handed_off.labels("webhook", state).inc()

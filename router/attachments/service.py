@@ -6,10 +6,10 @@ import functools
 import logging
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing, suppress
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 import trio
@@ -29,9 +29,9 @@ from router.attachments.verdicts import with_attachments
 from router.config import AttachmentsSection
 from router.ops import metrics
 from router.retry import Wakeup
+from router.store.access import Store
 from router.store.blobs import BlobTooLarge, FileBlobStore, StoredBlob
-from router.store.database import Database
-from router.store.transaction import AttachmentRecord, Tx
+from router.store.transaction import AttachmentRecord
 from router.ulid import new_ulid
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,48 @@ class Verdict(msgspec.Struct, frozen=True):
     flags: tuple[str, ...] = ()
 
 
-class AttachmentService:
+class AttachmentStore(Protocol):
+    """The store as the attachment service uses it: attachment rows and their verdicts, and
+    the envelopes held until their files are scanned."""
+
+    def insert_attachment(self, record: AttachmentRecord) -> None: ...
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
+    def pending_attachments(self, limit: int) -> list[AttachmentRecord]: ...
+    def unscanned_attachments(self, limit: int) -> list[AttachmentRecord]: ...
+    def attachment_verdict(
+        self,
+        attachment_id: str,
+        status: str,
+        detail: str | None,
+        reason_code: str | None,
+        flags: list[str],
+        *,
+        quarantined: bool,
+        scanned_at: float,
+        was: str,
+    ) -> bool: ...
+    def share_infected_verdict(self, sha256: str, now: float) -> list[str]: ...
+    def infected_contents(self) -> list[tuple[str, bool]]: ...
+    def accepted_with_content(self, sha256: str) -> bool: ...
+    def held_for_scan(self) -> list[tuple[int, bytes]]: ...
+    def hand_off(self, seq: int, body: bytes | None = None) -> int: ...
+
+
+# The store the service is handed: at least an AttachmentStore, and whatever `released` needs
+# of it beside (the daemon queues the handoff and a late notice in the same transaction).
+S = TypeVar("S", bound=AttachmentStore)
+
+
+class AttachmentService(Generic[S]):
     """Implements the channels' AttachmentPort and rescans what waited for clamd."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store[S],
         blobs: FileBlobStore,
         quarantine: FileBlobStore,
         settings: Callable[[], AttachmentsSection],
-        released: Callable[[Tx, int, Envelope, list[AttachmentRecord]], None],
+        released: Callable[[S, int, Envelope, list[AttachmentRecord]], None],
         on_released: Callable[[], None],
     ) -> None:
         self.db = db
@@ -175,7 +207,7 @@ class AttachmentService:
 
     async def content(self, attachment_id: str) -> tuple[OutboundFile, AsyncIterator[bytes]] | None:
         """A clean file's description and bytes, for a citizen it was sent to; else None."""
-        records = await self.db.read(lambda conn: Tx(conn).attachments([attachment_id]))
+        records = await self.db.read(lambda tx: tx.attachments([attachment_id]))
         if not records or records[0].status != "clean" or records[0].quarantined:
             return None
         record = records[0]
@@ -190,7 +222,7 @@ class AttachmentService:
             raise AttachmentRefused(
                 "too_many_attachments", f"at most {limits.count} files in one message"
             )
-        records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
+        records = await self.db.read(lambda tx: tx.attachments(ids))
         mine = [r for r in records if r.owner == owner and r.channel == channel]
         if len(mine) != len(set(ids)):
             raise AttachmentRefused("unknown_attachment", "an upload_id is unknown or not yours")
@@ -325,7 +357,7 @@ class AttachmentService:
         content-addressed: a file refused for its name may share its content with one that
         was accepted). Content known to be infected is accepted for nobody."""
         await self._keep_apart(sha256)
-        shared = await self.db.read(lambda conn: Tx(conn).accepted_with_content(sha256))
+        shared = await self.db.read(lambda tx: tx.accepted_with_content(sha256))
         if not shared:
             source = self.blobs.path(sha256)
             await trio.to_thread.run_sync(functools.partial(source.unlink, missing_ok=True))
@@ -347,9 +379,7 @@ class AttachmentService:
         and scan what went out unscanned once clamd answers again."""
         task_status.started()
         await self._settle_infected()
-        self.unscanned_waiting = bool(
-            await self.db.read(lambda conn: Tx(conn).unscanned_attachments(1))
-        )
+        self.unscanned_waiting = bool(await self.db.read(lambda tx: tx.unscanned_attachments(1)))
         while True:
             clamd_down = await self._rescan_pending()
             more = False
@@ -358,7 +388,7 @@ class AttachmentService:
             released = await self.db.write(self._release_ready)
             if released:
                 self.on_released()
-            still_pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(1))
+            still_pending = await self.db.read(lambda tx: tx.pending_attachments(1))
             now = time.time()
             if more:
                 due: float | None = now
@@ -370,7 +400,7 @@ class AttachmentService:
 
     async def _rescan_pending(self) -> bool:
         """Scan the files that held envelopes; True if clamd was found unavailable."""
-        pending = await self.db.read(lambda conn: Tx(conn).pending_attachments(RESCAN_BATCH))
+        pending = await self.db.read(lambda tx: tx.pending_attachments(RESCAN_BATCH))
         for record in pending:
             verdict = await self._rescan(record)
             if verdict is None:
@@ -388,7 +418,7 @@ class AttachmentService:
         and counted. True if a whole batch was scanned and more may wait."""
         if await self.clamd_state() != "up":
             return False
-        unscanned = await self.db.read(lambda conn: Tx(conn).unscanned_attachments(RESCAN_BATCH))
+        unscanned = await self.db.read(lambda tx: tx.unscanned_attachments(RESCAN_BATCH))
         if not unscanned:
             self.unscanned_waiting = False
             return False
@@ -433,7 +463,7 @@ class AttachmentService:
     async def _settle_infected(self) -> None:
         """On start: content found infected is infected under every id, and out of the main
         store (rows recorded before this rule, or a stop between the two steps)."""
-        contents = await self.db.read(lambda conn: Tx(conn).infected_contents())
+        contents = await self.db.read(lambda tx: tx.infected_contents())
         for sha256, unmarked in contents:
             marked = await self.db.write(functools.partial(_share, sha256)) if unmarked else []
             if marked:
@@ -463,9 +493,8 @@ class AttachmentService:
             )
         return None
 
-    def _release_ready(self, conn: sqlite3.Connection) -> int:
+    def _release_ready(self, tx: S) -> int:
         """Hand off every held envelope whose attachments all have a verdict; return how many."""
-        tx = Tx(conn)
         released = 0
         for seq, body in tx.held_for_scan():
             envelope = envelope_decoder.decode(body)
@@ -479,11 +508,10 @@ class AttachmentService:
 
 
 def _insert(
-    record: AttachmentRecord, conn: sqlite3.Connection, *, share: bool
+    record: AttachmentRecord, tx: AttachmentStore, *, share: bool
 ) -> tuple[AttachmentRecord, list[str]]:
     """Insert a new attachment; with `share`, in the same transaction, give it or its siblings
     the content's infected verdict. The row as stored, and the other ids made infected."""
-    tx = Tx(conn)
     tx.insert_attachment(record)
     if not share:
         return record, []
@@ -492,17 +520,16 @@ def _insert(
     return stored, [i for i in marked if i != record.id]
 
 
-def _share(sha256: str, conn: sqlite3.Connection) -> list[str]:
-    return Tx(conn).share_infected_verdict(sha256, time.time())
+def _share(sha256: str, tx: AttachmentStore) -> list[str]:
+    return tx.share_infected_verdict(sha256, time.time())
 
 
 def _record_verdict(
-    record: AttachmentRecord, verdict: Verdict, conn: sqlite3.Connection
+    record: AttachmentRecord, verdict: Verdict, tx: AttachmentStore
 ) -> tuple[AttachmentRecord | None, list[str]]:
     """Record the verdict of a file still as read in `record`; an infected one is shared with
     every attachment of the same content in the same transaction. The row as stored (None if
     it had changed meanwhile), and the other ids made infected."""
-    tx = Tx(conn)
     recorded = tx.attachment_verdict(
         record.id,
         verdict.status,

@@ -7,12 +7,34 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+from channels.contract import Sender
 from dedupe.identity import canonical_contact
+from dedupe.ports import DedupeState
+from router.delivery.notifier import NotificationQueue
 from router.delivery.states import Event, State
 from router.delivery.suppression import KINDS, suppression_address
-from router.store.transaction import NotificationRecord, Tx
+from router.store.transaction import NotificationRecord
+
+
+class FallbackStore(DedupeState, NotificationQueue, Protocol):
+    """The store as the fallback uses it: the person's identities, the suppression list, and
+    the notification's moves; with dedupe's state, to find the person."""
+
+    def identities(self, contact_id: str) -> list[Sender]: ...
+    def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
+    def move_notification(
+        self,
+        notification_id: str,
+        event: Event,
+        at: str,
+        *,
+        reason: str | None = None,
+        next_at: float | None = None,
+        sent_at: float | None = None,
+    ) -> State: ...
+
 
 # How a notice is rendered anew for another channel from what its Rendering kept: (text,
 # rendering) for that channel, or None to send the text as it is.
@@ -29,7 +51,7 @@ class Fallback(NamedTuple):
 
 
 def fail_for_good(
-    tx: Tx,
+    tx: FallbackStore,
     record: NotificationRecord,
     event: Event,
     reason: str,
@@ -48,7 +70,7 @@ def fail_for_good(
 
 
 def fall_back(
-    tx: Tx, record: NotificationRecord, fallback: Fallback, at: str, now: float
+    tx: FallbackStore, record: NotificationRecord, fallback: Fallback, at: str, now: float
 ) -> tuple[str, str] | None:
     """Queue the notice on the next channel of `order` after its own where the person has a
     verified, unsuppressed identity; (channel, new notification id), or None if none is left.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple, cast, get_args
+from typing import NamedTuple, Protocol, cast, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -12,7 +12,7 @@ import msgspec
 from channels.contract import Button, Channel, NoticeKind
 from router.clock import parse_rfc3339, rfc3339
 from router.delivery.templates import DEFAULT_LANGUAGE, Templates, format_due
-from router.store.transaction import TicketRecord, Tx
+from router.store.transaction import TicketRecord
 from router.ticketing.catalogue import CLOSED_STATUSES, Catalogue
 
 
@@ -47,6 +47,29 @@ def ticket_route(ticket: TicketRecord) -> ReplyRoute:
     return ReplyRoute(ticket.channel, ticket.account, ticket.address)
 
 
+class NotificationQueue(Protocol):
+    """The store as the notifier uses it: the outbox's queue, once per source key."""
+
+    def queue_notification(
+        self,
+        source_key: str,
+        now_iso: str,
+        now: float,
+        *,
+        ticket: str | None,
+        contact_id: str | None,
+        channel: str,
+        account: str,
+        address: str,
+        kind: str,
+        automatic: bool,
+        text: str,
+        attachments: Sequence[str] = (),
+        confirms_stop: bool = False,
+        rendering: str = "{}",
+    ) -> tuple[str, bool]: ...
+
+
 class Notifier:
     """Renders and queues confirmations, status notices, replies and answers."""
 
@@ -57,7 +80,7 @@ class Notifier:
 
     def queue(
         self,
-        tx: Tx,
+        tx: NotificationQueue,
         event: str,
         ticket: TicketRecord,
         *,

@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
@@ -34,14 +35,14 @@ from router.clock import rfc3339, utc_now
 from router.delivery.fallback import Fallback, fail_for_good
 from router.delivery.lanes import Pacing
 from router.delivery.notifier import rendering_decoder
-from router.delivery.reports import refused_move, took
+from router.delivery.reports import ReportStore, refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
 from router.delivery.suppression import STOP_REQUESTED, suppression_address
 from router.delivery.templates import html_of
 from router.ops import metrics
 from router.retry import RetryPolicy
-from router.store.database import Database
-from router.store.transaction import NotificationRecord, Tx
+from router.store.access import Store
+from router.store.transaction import AttachmentRecord, NotificationRecord
 from router.workqueue import Claim, Worker
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,24 @@ class RateLimit:
     window: float
 
 
-def _threading(tx: Tx, record: NotificationRecord) -> Threading:
+class OutboxStore(ReportStore, Protocol):
+    """The store as the outbox uses it: due notices claimed, paced or deferred, the files and
+    the thread of one; with the reports' and the fallback's, to settle an attempt."""
+
+    def recover_sending(self, at: str) -> int: ...
+    def due_notifications(
+        self, now: float, limit: int, *, exclude: Sequence[str] = ()
+    ) -> list[NotificationRecord]: ...
+    def claim_notifications(self, ids: list[str], at: str) -> list[NotificationRecord]: ...
+    def next_notification_at(
+        self, *, exclude: Sequence[str] = (), after: float = -math.inf
+    ) -> float | None: ...
+    def automatic_sent_since(self, contact_id: str, since: float, now: float) -> list[float]: ...
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
+    def thread_messages(self, number: str, channel: str) -> list[tuple[str, bool, str]]: ...
+
+
+def _threading(tx: OutboxStore, record: NotificationRecord) -> Threading:
     """Where a notice stands in its ticket's conversation on its channel: the citizen's last
     message before it (the one it answers) and every message before it, oldest first."""
     assert record.ticket_number is not None
@@ -81,7 +99,7 @@ class Outbox:
 
     def __init__(
         self,
-        db: Database,
+        db: Store[OutboxStore],
         adapters: Callable[[], Mapping[str, Deliver]],
         retry: Callable[[], RetryPolicy],
         rate: Callable[[], RateLimit],
@@ -132,7 +150,7 @@ class Outbox:
 
     async def recover(self) -> int:
         """Notices that were being sent at the last stop go back to the queue."""
-        recovered = await self.db.write(lambda conn: Tx(conn).recover_sending(_now_iso()))
+        recovered = await self.db.write(lambda tx: tx.recover_sending(_now_iso()))
         if recovered:
             log.info("outbox: %d notifications were mid-delivery at the last stop", recovered)
         return recovered
@@ -154,8 +172,7 @@ class Outbox:
         """Claimed as the drain began: queued again, for after the restart."""
         at = _now_iso()
 
-        def give_back(conn: sqlite3.Connection) -> None:
-            tx = Tx(conn)
+        def give_back(tx: OutboxStore) -> None:
             for record in items:
                 tx.move_notification(record.id, Event.INTERRUPTED, at)
 
@@ -163,12 +180,11 @@ class Outbox:
             await self.db.write(give_back)
 
     def _claim(
-        self, conn: sqlite3.Connection, *, lanes: dict[str, Lane], room: dict[str, int]
+        self, tx: OutboxStore, *, lanes: dict[str, Lane], room: dict[str, int]
     ) -> Claim[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
         those whose account or address must wait for its pace (they hold no lane slot
         meanwhile)."""
-        tx = Tx(conn)
         now = time.time()
         rate = self.rate()
         ready = []
@@ -257,7 +273,7 @@ class Outbox:
         rendering = rendering_decoder.decode(record.rendering)
         threading = Threading()
         if lane.threads and record.ticket_number is not None:
-            threading = await self.db.read(lambda conn: _threading(Tx(conn), record))
+            threading = await self.db.read(lambda tx: _threading(tx, record))
         return Outbound(
             id=record.id,
             channel=record.channel,
@@ -282,7 +298,7 @@ class Outbox:
         ids = json.loads(record.attachments)
         if not ids:
             return []
-        records = await self.db.read(lambda conn: Tx(conn).attachments(ids))
+        records = await self.db.read(lambda tx: tx.attachments(ids))
         return [OutboundFile(r.id, r.filename, r.content_type, r.size) for r in records]
 
     async def _failed(self, record: NotificationRecord, failure: DeliveryFailed) -> None:
@@ -338,19 +354,21 @@ class Outbox:
             ),
         )
 
-    async def _apply(self, record: NotificationRecord, change: Callable[[Tx, str], State]) -> State:
+    async def _apply(
+        self, record: NotificationRecord, change: Callable[[OutboxStore, str], State]
+    ) -> State:
         """Run a change of the notification's state in one transaction; a move the table does
         not allow is logged and counted, and leaves the notification as it is."""
         at = _now_iso()
         try:
-            return await self.db.write(lambda conn: change(Tx(conn), at))
+            return await self.db.write(lambda tx: change(tx, at))
         except TransitionRefused as refused:
             refused_move(record.id, refused)
             return refused.state
 
 
-def _next_due(conn: sqlite3.Connection, *, exclude: list[str], after: float) -> float | None:
-    return Tx(conn).next_notification_at(exclude=exclude, after=after)
+def _next_due(tx: OutboxStore, *, exclude: list[str], after: float) -> float | None:
+    return tx.next_notification_at(exclude=exclude, after=after)
 
 
 def _now_iso() -> str:

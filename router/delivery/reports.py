@@ -5,22 +5,39 @@ deliver_sm before submit_sm_resp) is held and matched when the references are st
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from channels.contract import Channel, Sent
 from router.clock import rfc3339, utc_now
-from router.delivery.fallback import Fallback, fail_for_good
+from router.delivery.fallback import Fallback, FallbackStore, fail_for_good
 from router.delivery.states import Event, State, TransitionRefused
 from router.ops import metrics
-from router.store.database import Database
-from router.store.transaction import NotificationRecord, Tx
+from router.store.access import Store
+from router.store.transaction import NotificationRecord
 
 log = logging.getLogger(__name__)
 
 
-def took(tx: Tx, record: NotificationRecord, sent: Sent, at: str, fallback: Fallback) -> State:
+class ReportStore(FallbackStore, Protocol):
+    """The store as reports use it: notifications by peer reference, reports held until the
+    references are stored; with the fallback's, for a report that fails a notice for good."""
+
+    def add_references(
+        self, notification_id: str, channel: str, references: Sequence[str]
+    ) -> list[tuple[bool, str | None]]: ...
+    def referenced_notification(
+        self, channel: str, reference: str
+    ) -> NotificationRecord | None: ...
+    def hold_report(
+        self, channel: str, reference: str, delivered: bool, reason: str | None, at: str
+    ) -> None: ...
+
+
+def took(
+    tx: ReportStore, record: NotificationRecord, sent: Sent, at: str, fallback: Fallback
+) -> State:
     """The peer took the attempt: sent (or delivered), its references kept, and any report
     that came before them applied now."""
     event = Event.CONFIRMED if sent.confirmed else Event.ACCEPTED
@@ -34,7 +51,7 @@ def took(tx: Tx, record: NotificationRecord, sent: Sent, at: str, fallback: Fall
 
 
 def settle(
-    tx: Tx,
+    tx: FallbackStore,
     record: NotificationRecord,
     delivered: bool,
     reason: str | None,
@@ -52,7 +69,10 @@ class Reports:
     """The ReportPort the channels are handed."""
 
     def __init__(
-        self, db: Database, fallback: Callable[[], Fallback], wake: Callable[[], None]
+        self,
+        db: Store[ReportStore],
+        fallback: Callable[[], Fallback],
+        wake: Callable[[], None],
     ) -> None:
         self.db = db
         self.fallback = fallback
@@ -65,8 +85,7 @@ class Reports:
         at = rfc3339(utc_now())
         fallback = self.fallback()
 
-        def apply(conn: sqlite3.Connection) -> None:
-            tx = Tx(conn)
+        def apply(tx: ReportStore) -> None:
             record = tx.referenced_notification(channel, reference)
             if record is None:
                 tx.hold_report(channel, reference, delivered, reason, at)

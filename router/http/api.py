@@ -10,10 +10,9 @@ import logging
 import math
 import mimetypes
 import re
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from channels.contract import AttachmentRefused
+from channels.contract import AttachmentRefused, Sender
 from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
@@ -36,6 +35,7 @@ from channels.http import (
     problem,
     upload_one_file,
 )
+from dedupe.ports import Merge
 from normaliser.envelope import Category, envelope_decoder
 from normaliser.masking import mask_names, mask_personal_data
 from router.clock import rfc3339, utc_now
@@ -73,7 +73,8 @@ from router.http.views import (
     Unsuppressed,
 )
 from router.ops import metrics
-from router.store.transaction import Tx
+from router.store.access import Store
+from router.store.transaction import AttachmentRecord, NotificationRecord, TicketRecord
 from router.ticketing.updates import Reply, StatusChange, UpdateRejected, planned_time
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,54 @@ Role = Literal["backend", "admin", "metrics"]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class Api:
-    """Builds the routes; `daemon` is the running Daemon (duck-typed to avoid an import cycle)."""
+class TicketViewStore(Protocol):
+    """The store as the API's ticket views use it: the ticket, its thread and its events."""
 
-    def __init__(self, daemon: Any) -> None:
+    def ticket_record(self, number: str) -> TicketRecord | None: ...
+    def ticket_envelopes(self, number: str) -> list[bytes]: ...
+    def ticket_events(self, number: str) -> list[dict[str, Any]]: ...
+    def ticket_notifications(self, number: str) -> list[tuple[str, str, str, str]]: ...
+
+
+class DeliveryViewStore(Protocol):
+    """The store as the API's notification and attachment views use it."""
+
+    def notification(self, notification_id: str) -> NotificationRecord | None: ...
+    def notification_history(self, notification_id: str) -> list[dict[str, Any]]: ...
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
+
+
+class AdminStore(Protocol):
+    """The store as the admin API and the metrics scrape use it: queues, dead letters,
+    contacts and the suppression list."""
+
+    def queue_depths(self) -> dict[str, int]: ...
+    def notification_states(self) -> dict[str, int]: ...
+    def oldest_undelivered(self) -> float | None: ...
+    def quarantine_totals(self) -> tuple[int, int]: ...
+    def dead_letters(self) -> list[dict[str, Any]]: ...
+    def identities(self, contact_id: str) -> list[Sender]: ...
+    def merges(self, contact_id: str) -> list[Merge]: ...
+    def merged_into(self, contact_id: str) -> str | None: ...
+    def suppressions(self, now: str) -> list[dict[str, Any]]: ...
+    def suppress(
+        self, channel: str, address: str, reason: str, since: str, until: str | None
+    ) -> dict[str, Any]: ...
+    def unsuppress(self, channel: str, address: str, *, reason: str | None = None) -> bool: ...
+
+
+class ApiStore(TicketViewStore, DeliveryViewStore, AdminStore, Protocol):
+    """The store as the HTTP API reads and writes it itself (updates, intake and dead-letter
+    actions go through the daemon's services)."""
+
+
+class Api:
+    """Builds the routes; `daemon` is the running Daemon (duck-typed to avoid an import cycle),
+    `store` its database as the API sees it."""
+
+    def __init__(self, daemon: Any, store: Store[ApiStore]) -> None:
         self.daemon = daemon
+        self.store = store
 
     def routes(self) -> list[BaseRoute]:
         """Every non-channel route."""
@@ -174,7 +218,7 @@ class Api:
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text, with queue gauges read from the store at scrape time."""
-        depths, states, oldest, quarantine = await self.daemon.db.read(_queue_snapshot)
+        depths, states, oldest, quarantine = await self.store.read(_queue_snapshot)
         for queue, depth in depths.items():
             metrics.queue_depth.labels(queue).set(depth)
         for state in ("queued", "sending", "sent", "delivered", "failed", "dead", "dropped"):
@@ -220,8 +264,8 @@ class Api:
 
     async def ticket(self, request: Request) -> Response:
         """A ticket with its status, category, channel and thread."""
-        view = await self.daemon.db.read(
-            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=None)
+        view = await self.store.read(
+            lambda tx: _ticket_view(tx, request.path_params["number"], mask=None)
         )
         return answer(view) if view else _error(404, "not_found", "no such ticket")
 
@@ -237,7 +281,7 @@ class Api:
         """Upload a file for a reply: stored, typed and scanned like a citizen's, kept with the
         ticket, and held to the limits of the channel its citizen is answered on."""
         number = request.path_params["number"]
-        ticket = await self.daemon.db.read(lambda conn: Tx(conn).ticket_record(number))
+        ticket = await self.store.read(lambda tx: tx.ticket_record(number))
         if ticket is None:
             return _error(404, "not_found", f"no ticket {number}")
         channel = ticket_route(ticket).channel
@@ -278,11 +322,10 @@ class Api:
         """Delivery state of one notification."""
         notification_id = request.path_params["id"]
 
-        def read(conn: sqlite3.Connection) -> tuple[Any, list[dict[str, Any]]]:
-            tx = Tx(conn)
+        def read(tx: DeliveryViewStore) -> tuple[NotificationRecord | None, list[dict[str, Any]]]:
             return tx.notification(notification_id), tx.notification_history(notification_id)
 
-        record, history = await self.daemon.db.read(read)
+        record, history = await self.store.read(read)
         if record is None:
             return _error(404, "not_found", "no such notification")
         return answer(
@@ -325,7 +368,7 @@ class Api:
         )
 
     async def _attachment(self, attachment_id: str, *, quarantined_ok: bool) -> Response:
-        records = await self.daemon.db.read(lambda conn: Tx(conn).attachments([attachment_id]))
+        records = await self.store.read(lambda tx: tx.attachments([attachment_id]))
         if not records:
             return _error(404, "not_found", "no such attachment")
         record = records[0]
@@ -356,8 +399,8 @@ class Api:
         else:  # ticket numbers (as [tickets] makes them) stay readable
             length = self.daemon.settings.router.tickets.pattern_length
             mask = functools.partial(mask_personal_data, ticket_length=length)
-        view = await self.daemon.db.read(
-            lambda conn: _ticket_view(Tx(conn), request.path_params["number"], mask=mask)
+        view = await self.store.read(
+            lambda tx: _ticket_view(tx, request.path_params["number"], mask=mask)
         )
         return answer(view) if view else _error(404, "not_found", "no such ticket")
 
@@ -368,7 +411,7 @@ class Api:
 
     async def dlq_list(self, request: Request) -> Response:
         """Every dead letter."""
-        return answer(DeadLetters(await self.daemon.db.read(_dead_letters)))
+        return answer(DeadLetters(await self.store.read(_dead_letters)))
 
     async def dlq_letter(self, request: Request) -> Response:
         """One dead letter: GET shows it, DELETE sets it aside."""
@@ -379,7 +422,7 @@ class Api:
     async def dlq_show(self, request: Request) -> Response:
         """One dead letter."""
         wanted = request.path_params["id"]
-        for letter in await self.daemon.db.read(_dead_letters):
+        for letter in await self.store.read(_dead_letters):
             if letter.id == wanted:
                 return answer(letter)
         return _error(404, "not_found", f"no dead letter {wanted}")
@@ -394,7 +437,7 @@ class Api:
 
     async def dlq_replay_all(self, request: Request) -> Response:
         """Put every dead letter back in its queue."""
-        letters = await self.daemon.db.read(_dead_letters)
+        letters = await self.store.read(_dead_letters)
         # Only those still dead when their turn came: another admin may have acted meanwhile.
         replayed = [
             letter.id for letter in letters if await self.daemon.dead_letter(letter.id, "replay")
@@ -415,8 +458,7 @@ class Api:
         """A contact's identities and merges."""
         contact_id = request.path_params["id"]
 
-        def read(conn: sqlite3.Connection) -> Contact | None:
-            tx = Tx(conn)
+        def read(tx: AdminStore) -> Contact | None:
             identities = tx.identities(contact_id)
             merges = tx.merges(contact_id)
             if not identities and not merges:
@@ -430,7 +472,7 @@ class Api:
                 merges=merges,
             )
 
-        view = await self.daemon.db.read(read)
+        view = await self.store.read(read)
         return answer(view) if view else _error(404, "not_found", "no such contact")
 
     async def suppressions(self, request: Request) -> Response:
@@ -438,7 +480,7 @@ class Api:
         now = rfc3339(utc_now())
         if request.method == "GET":
             _audit(request, "suppressions", "the suppression list read")
-            listed = await self.daemon.db.read(lambda conn: Tx(conn).suppressions(now))
+            listed = await self.store.read(lambda tx: tx.suppressions(now))
             return answer(SuppressionList(msgspec.convert(listed, list[SuppressionEntry])))
         if request.method == "DELETE":
             address = request.query_params.get("address", "")
@@ -446,7 +488,7 @@ class Api:
                 channel, address = entry_key(address, request.query_params.get("channel"))
             except SuppressionRefused as exc:
                 return _error(400, "bad_query", str(exc))
-            removed = await self.daemon.db.write(lambda conn: Tx(conn).unsuppress(channel, address))
+            removed = await self.store.write(lambda tx: tx.unsuppress(channel, address))
             if not removed:
                 return _error(404, "not_found", "that address is not on the list")
             self.daemon.outbox.wake()
@@ -463,9 +505,7 @@ class Api:
             until = None if body.until is None else planned_time(body.until)
         except ValueError as exc:
             return _error(422, "invalid", f"until: {exc}")
-        entry = await self.daemon.db.write(
-            lambda conn: Tx(conn).suppress(channel, address, reason, now, until)
-        )
+        entry = await self.store.write(lambda tx: tx.suppress(channel, address, reason, now, until))
         return answer(msgspec.convert(entry, SuppressionEntry), 201)
 
     async def undo_merge(self, request: Request) -> Response:
@@ -494,9 +534,8 @@ def _whole_number(text: str) -> int | None:
 
 
 def _queue_snapshot(
-    conn: sqlite3.Connection,
+    tx: AdminStore,
 ) -> tuple[dict[str, int], dict[str, int], float | None, tuple[int, int]]:
-    tx = Tx(conn)
     return (
         tx.queue_depths(),
         tx.notification_states(),
@@ -505,11 +544,13 @@ def _queue_snapshot(
     )
 
 
-def _dead_letters(conn: sqlite3.Connection) -> list[DeadLetter]:
-    return msgspec.convert(Tx(conn).dead_letters(), list[DeadLetter])
+def _dead_letters(tx: AdminStore) -> list[DeadLetter]:
+    return msgspec.convert(tx.dead_letters(), list[DeadLetter])
 
 
-def _ticket_view(tx: Tx, number: str, *, mask: Callable[[str], str] | None) -> Ticket | None:
+def _ticket_view(
+    tx: TicketViewStore, number: str, *, mask: Callable[[str], str] | None
+) -> Ticket | None:
     """A ticket with its thread and history; with `mask`, everything written about the citizen
     (the thread, and operators' comments, reasons and replies) passes through it."""
     ticket = tx.ticket_record(number)
@@ -577,7 +618,7 @@ def _ticket_view(tx: Tx, number: str, *, mask: Callable[[str], str] | None) -> T
     )
 
 
-def _ticket_notifications(tx: Tx, number: str) -> list[TicketNotification]:
+def _ticket_notifications(tx: TicketViewStore, number: str) -> list[TicketNotification]:
     """What was sent (or is on its way) to the citizen about a ticket."""
     fields = TicketNotification.__struct_fields__
     rows = [dict(zip(fields, row, strict=True)) for row in tx.ticket_notifications(number)]

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from channels.contract import Acceptance, Channel, CommandName, NoticeKind, RawInbound, Sender
 from dedupe.identity import canonical_contact, linked_to_ticket, resolve_contact
+from dedupe.ports import DedupeState
 from dedupe.routing import Destination, Policy, route
 from dedupe.similarity import fingerprint
 from normaliser.commands import Command
@@ -34,10 +35,10 @@ from normaliser.identifiers import canonical_sender
 from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
-from router.delivery.notifier import Notifier, ReplyRoute
+from router.delivery.notifier import NotificationQueue, Notifier, ReplyRoute
 from router.delivery.suppression import KINDS, STOP_REQUESTED, suppression_address
 from router.delivery.templates import Templates
-from router.store.transaction import AttachmentRecord, TicketRecord, Tx
+from router.store.transaction import AttachmentRecord, MessageThread, TicketRecord
 from router.ticketing.catalogue import Catalogue, TicketNumbering
 from router.ulid import new_ulid
 
@@ -49,6 +50,75 @@ _NOTICE_KINDS: dict[str, NoticeKind] = {
 # Channels whose own protocol already shows the citizen the ticket a message joined (the web
 # chat's `accepted` frame), so a follow-up needs no separate "added to your request" notice.
 INLINE_ACK_CHANNELS = frozenset({"webchat"})
+
+
+class LateNoticeStore(NotificationQueue, Protocol):
+    """The store as the late notice of refused files uses it: the ticket, and the queue."""
+
+    def ticket_record(self, number: str) -> TicketRecord | None: ...
+
+
+class FilingStore(DedupeState, LateNoticeStore, Protocol):
+    """The store as filing uses it, inside the transaction that journals the inbound: dedupe's
+    state, tickets and their events, the suppression list, the envelope and its handoff."""
+
+    def identity_verified(self, identity: Sender) -> bool: ...
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
+    def file_conversation(self, conversation_id: str, number: str, at: str) -> None: ...
+    def latest_contact_ticket(self, contact_ids: list[str]) -> str | None: ...
+    def next_ticket_counter(self, year: int) -> int: ...
+    def insert_ticket(self, ticket: TicketRecord) -> None: ...
+    def link_ticket_contact(self, number: str, contact_id: str) -> None: ...
+    def set_ticket_due(self, number: str, first_response: str, resolution: str) -> None: ...
+    def set_ticket_status(
+        self,
+        number: str,
+        status: str,
+        now: str,
+        *,
+        comment: str | None = None,
+        reason: str | None = None,
+        expected_at: str | None = None,
+    ) -> None: ...
+    def add_ticket_event(
+        self,
+        number: str,
+        at: str,
+        kind: str,
+        status: str | None,
+        detail: dict[str, Any],
+        idem_key: str | None,
+    ) -> tuple[int, bool]: ...
+    def suppress_anew(self, channel: str, address: str, reason: str, since: str) -> bool: ...
+    def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
+    def unsuppress(
+        self,
+        channel: str,
+        address: str,
+        *,
+        reason: str | None = None,
+        listed_before: str | None = None,
+    ) -> bool: ...
+    def keep_message_thread(
+        self, channel: str, message_id: str, conversation: str, contact: str, verified: bool
+    ) -> None: ...
+    def message_thread(self, channel: str, message_id: str, kind: str) -> MessageThread | None: ...
+    def insert_envelope(
+        self,
+        envelope_id: str,
+        journal_id: int,
+        received_at: str,
+        ticket: str | None,
+        contact_id: str,
+        fingerprint: str,
+        body: bytes,
+        *,
+        held: str | None,
+    ) -> tuple[int, int | None]: ...
+    def queue_handoff(self, seq: int, now: float) -> None: ...
+    def journal_filed(
+        self, journal_id: int, envelope_id: str, *, unparseable: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +175,12 @@ class Origin(NamedTuple):
 
 
 def file_inbound(
-    tx: Tx, filer: FilingRules, origin: Origin, raw: RawInbound, norm: Normalised, now: datetime
+    tx: FilingStore,
+    filer: FilingRules,
+    origin: Origin,
+    raw: RawInbound,
+    norm: Normalised,
+    now: datetime,
 ) -> Filed:
     """File one journalled inbound; the caller checked it is not filed yet."""
     return InboundFiling(tx, filer, origin, raw, norm, now).run()
@@ -116,7 +191,7 @@ class InboundFiling:
 
     def __init__(
         self,
-        tx: Tx,
+        tx: FilingStore,
         filer: FilingRules,
         origin: Origin,
         raw: RawInbound,
@@ -505,7 +580,11 @@ def acceptance_of(envelope: Envelope, *, redelivery: bool) -> Acceptance:
 
 
 def tell_refused_later(
-    tx: Tx, filer: FilingRules, held: Envelope, records: list[AttachmentRecord], now: datetime
+    tx: LateNoticeStore,
+    filer: FilingRules,
+    held: Envelope,
+    records: list[AttachmentRecord],
+    now: datetime,
 ) -> bool:
     """After a delayed scan, tell the citizen which files were not accepted; True if queued."""
     was_pending = {a.id for a in held.attachments if a.scan.detail == PENDING}

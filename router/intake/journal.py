@@ -13,11 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 import trio
@@ -37,12 +36,19 @@ from normaliser.envelope import Identifiers, RawRef, envelope_decoder
 from normaliser.masking import mask_personal_data
 from normaliser.normalise import Normalised, normalise
 from router.clock import rfc3339, utc_now
-from router.intake.filing import Filed, FilingRules, Origin, acceptance_of, file_inbound
+from router.intake.filing import (
+    Filed,
+    FilingRules,
+    FilingStore,
+    Origin,
+    acceptance_of,
+    file_inbound,
+)
 from router.ops import metrics
 from router.retry import Wakeup
+from router.store.access import Store
 from router.store.blobs import BlobStore, from_bytes
-from router.store.database import Database
-from router.store.transaction import JournalEntry, JournalRow, Tx
+from router.store.transaction import JournalEntry, JournalRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,12 +71,26 @@ INLINE_PARSE_BYTES = 4096
 _NOT_FILED = Filed(Acceptance(None, None, False, None, None, False), None, 0)
 
 
+class JournalStore(FilingStore, Protocol):
+    """The store as intake uses it: the journal, the adapter state committed with what it
+    journals, the first answer to a redelivery; with filing's, to file in the same commit."""
+
+    def journal_append(self, entry: JournalEntry) -> JournalRow: ...
+    def journal_row(self, journal_id: int) -> JournalRow | None: ...
+    def journal_failed(self, journal_id: int, error: str) -> None: ...
+    def journal_still_unparseable(self, journal_id: int, error: str) -> None: ...
+    def journal_reread(self, journal_id: int) -> int: ...
+    def journal_unfiled(self) -> list[JournalRow]: ...
+    def envelope_body(self, envelope_id: str) -> bytes | None: ...
+    def state_put(self, channel: str, changes: Mapping[str, bytes | None], now: str) -> None: ...
+
+
 class Intake:
     """Persists each inbound once, files it, and tells the workers there is new work."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store[JournalStore],
         blobs: BlobStore,
         filer: Callable[[], FilingRules],
         max_chars: Callable[[], int],
@@ -105,8 +125,7 @@ class Intake:
         )
         now = utc_now()
 
-        def journal_and_file(conn: sqlite3.Connection) -> Filed | Redelivery:
-            tx = Tx(conn)
+        def journal_and_file(tx: JournalStore) -> Filed | Redelivery:
             row = tx.journal_append(entry)
             if row.revision_of is not None:  # the key came with other content: a conflict
                 first = tx.journal_row(row.revision_of)
@@ -116,7 +135,7 @@ class Intake:
                 return _redelivery(tx, row.envelope_id, conflicting=False)
             return file_inbound(tx, filer, Origin(row.id, unparseable=unparseable), raw, norm, now)
 
-        def dead_letter(tx: Tx, error: str) -> None:
+        def dead_letter(tx: JournalStore, error: str) -> None:
             tx.journal_failed(tx.journal_append(entry).id, error)
 
         persisted = time.perf_counter()
@@ -152,8 +171,7 @@ class Intake:
         )
         now = rfc3339(utc_now())
 
-        def journal(conn: sqlite3.Connection) -> JournalRow:
-            tx = Tx(conn)
+        def journal(tx: JournalStore) -> JournalRow:
             row = tx.journal_append(entry)
             # A redelivery's state goes in too: an offset must move past what is journalled.
             if state:
@@ -188,7 +206,7 @@ class Intake:
     async def file_pending(self) -> int:
         """File journalled inbound not filed yet: received bytes, what a crash left unfiled, or
         a dead letter replayed. The number filed."""
-        pending = await self.db.read(lambda conn: Tx(conn).journal_unfiled())
+        pending = await self.db.read(lambda tx: tx.journal_unfiled())
         filed = 0
         for row in pending:
             try:
@@ -226,7 +244,7 @@ class Intake:
 
     async def received(self, journal_id: int) -> Received | None:
         """What a peer delivered, as journalled (GET /api/v1/raw/{id})."""
-        row = await self.db.read(lambda conn: Tx(conn).journal_row(journal_id))
+        row = await self.db.read(lambda tx: tx.journal_row(journal_id))
         if row is None or row.format != "received":
             return None
         encoded = row.raw
@@ -308,8 +326,8 @@ class Intake:
 
     async def _file_or_dead_letter(
         self,
-        job: Callable[[sqlite3.Connection], T],
-        dead_letter: Callable[[Tx, str], None],
+        job: Callable[[JournalStore], T],
+        dead_letter: Callable[[JournalStore, str], None],
         channel: str,
     ) -> T | Filed:
         """Run a filing job; if it fails (and so rolled back whole), journal the raw as failed.
@@ -324,7 +342,7 @@ class Intake:
             # Operators read it in the dead-letter list, unmasked there: the exception's text
             # may quote the message.
             error = f"{type(exc).__name__}: {mask_personal_data(str(exc))}"
-            await self.db.write(lambda conn: dead_letter(Tx(conn), error))
+            await self.db.write(lambda tx: dead_letter(tx, error))
             return _NOT_FILED
 
     def _observe(self, channel: str, filed: Filed) -> None:
@@ -397,9 +415,8 @@ def _file_journalled(
     raw: RawInbound,
     norm: Normalised,
     now: datetime,
-    conn: sqlite3.Connection,
+    tx: JournalStore,
 ) -> Filed | None:
-    tx = Tx(conn)
     row = tx.journal_row(origin.journal_id)
     if row is None or row.state != "received":  # a redelivery filed it meanwhile
         return None
@@ -410,16 +427,16 @@ def _file_journalled(
     return file_inbound(tx, filer, origin, raw, norm, now)
 
 
-def _dead_letter(journal_id: int, tx: Tx, error: str) -> None:
+def _dead_letter(journal_id: int, tx: JournalStore, error: str) -> None:
     tx.journal_failed(journal_id, error)
 
 
-def _dead_letter_conn(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
-    Tx(conn).journal_failed(journal_id, error)
+def _dead_letter_conn(journal_id: int, error: str, tx: JournalStore) -> None:
+    tx.journal_failed(journal_id, error)
 
 
-def _dead_letter_again(journal_id: int, error: str, conn: sqlite3.Connection) -> None:
-    Tx(conn).journal_still_unparseable(journal_id, error)
+def _dead_letter_again(journal_id: int, error: str, tx: JournalStore) -> None:
+    tx.journal_still_unparseable(journal_id, error)
 
 
 class Redelivery(NamedTuple):
@@ -429,7 +446,7 @@ class Redelivery(NamedTuple):
     conflicting: bool
 
 
-def _redelivery(tx: Tx, envelope_id: str | None, *, conflicting: bool) -> Redelivery:
+def _redelivery(tx: JournalStore, envelope_id: str | None, *, conflicting: bool) -> Redelivery:
     """The answer first given for an envelope, rebuilt from the store."""
     body = None if envelope_id is None else tx.envelope_body(envelope_id)
     if body is None:  # the first delivery is a dead letter itself

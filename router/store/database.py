@@ -1,4 +1,9 @@
-"""SQLite in WAL mode reached from one writer thread that commits queued jobs in groups."""
+"""SQLite in WAL mode reached from one writer thread that commits queued jobs in groups.
+
+Jobs are handed a Tx (router/store/transaction.py), never the connection: only this package
+knows SQL and sqlite3. Consumers hold a Database as a router.store.access.Store of their own
+protocol.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import trio
+
+from router.store.transaction import Tx
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,7 +56,7 @@ WRITER_PAUSE_SECONDS = 5.0
 class _Job(Generic[T]):
     __slots__ = ("error", "event", "fn", "result", "token")
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], T], token: trio.lowlevel.TrioToken):
+    def __init__(self, fn: Callable[[Tx], T], token: trio.lowlevel.TrioToken):
         self.fn = fn
         self.token = token
         self.event = trio.Event()
@@ -174,8 +181,8 @@ class Database:
             self._checkpointer.close()
             self._checkpointer = None
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` in the next write group; return once its group has committed."""
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn` on a Tx in the next write group; return once its group has committed."""
         job = _Job(fn, trio.lowlevel.current_trio_token())
         self._jobs.put(job)
         # Shielded: once queued, the job commits whether or not the caller still waits, and a
@@ -186,12 +193,12 @@ class Database:
             raise job.error
         return job.result  # type: ignore[return-value]
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read-only `fn` on the reader connection in a worker thread."""
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read-only `fn` on a Tx over the reader connection in a worker thread."""
         reader = self._reader
         assert reader is not None, "database is not open"
         async with self._read_lock:
-            return await trio.to_thread.run_sync(fn, reader)
+            return await trio.to_thread.run_sync(fn, Tx(reader))
 
     async def checkpoint_loop(self) -> None:
         """Copy the WAL back into the database regularly, off the writer's path, until cancelled."""
@@ -333,7 +340,7 @@ def _run(conn: sqlite3.Connection, job: _Job[Any]) -> None:
     """Run one job in a savepoint: its failure rolls back only its own writes."""
     conn.execute("SAVEPOINT job")
     try:
-        job.result = job.fn(conn)
+        job.result = job.fn(Tx(conn))
     except Exception as exc:
         job.error = exc
         if not conn.in_transaction:

@@ -179,7 +179,9 @@ _JOURNAL_COLUMNS = ", ".join(JournalRow._fields)
 
 
 class Tx:
-    """A view of the database inside one transaction; implements dedupe's DedupeState."""
+    """A view of the database inside one transaction, what Database.read and write hand their
+    jobs; implements dedupe's DedupeState and every consumer's store protocol (JournalStore,
+    FilingStore, UpdatesStore, AttachmentStore, ReportStore, ApiStore, DaemonStore, ...)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

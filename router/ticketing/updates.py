@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import msgspec
 
 from channels.contract import AttachmentPort, AttachmentRefused
 from router.clock import parse_rfc3339, rfc3339, utc_now
-from router.delivery.notifier import Notifier, ticket_route
-from router.store.database import Database
-from router.store.transaction import Tx
+from router.delivery.notifier import NotificationQueue, Notifier, ticket_route
+from router.store.access import Store
+from router.store.transaction import AttachmentRecord, TicketRecord
 from router.ticketing.catalogue import STATUSES
 
 # An expected completion time: RFC 3339 (its T and Z in either case) in the years 2000-2999 as
@@ -50,12 +50,45 @@ class Reply(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     attachments: list[str] = []
 
 
+class TicketStore(Protocol):
+    """The store as a reader of one ticket uses it."""
+
+    def ticket_record(self, number: str) -> TicketRecord | None: ...
+
+
+class UpdatesStore(TicketStore, NotificationQueue, Protocol):
+    """The store as ticket updates use it: the ticket's status and events, the reply's files,
+    and the notification queue."""
+
+    def last_status_event(self, number: str) -> int | None: ...
+    def add_ticket_event(
+        self,
+        number: str,
+        at: str,
+        kind: str,
+        status: str | None,
+        detail: dict[str, Any],
+        idem_key: str | None,
+    ) -> tuple[int, bool]: ...
+    def set_ticket_status(
+        self,
+        number: str,
+        status: str,
+        now: str,
+        *,
+        comment: str | None = None,
+        reason: str | None = None,
+        expected_at: str | None = None,
+    ) -> None: ...
+    def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
+
+
 class TicketUpdates:
     """Applies backend updates to tickets and queues what the citizen must be told."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store[UpdatesStore],
         notifier: Callable[[], Notifier],
         wake: Callable[[], None],
         attachments: AttachmentPort,
@@ -68,7 +101,7 @@ class TicketUpdates:
     async def _check_files(self, number: str, ids: list[str]) -> None:
         """The files were uploaded to this ticket and may go together in one message on the
         channel its citizen is answered on (the same rules as a citizen's files)."""
-        ticket = await self.db.read(lambda conn: Tx(conn).ticket_record(number))
+        ticket = await self.db.read(lambda tx: tx.ticket_record(number))
         if ticket is None:
             raise UpdateRejected(404, "not_found", f"no ticket {number}")
         channel = ticket_route(ticket).channel
@@ -84,8 +117,7 @@ class TicketUpdates:
         now = utc_now()
         detail = {"comment": change.comment, "reason": change.reason, "expected_at": expected}
 
-        def apply(conn: sqlite3.Connection) -> str:
-            tx = Tx(conn)
+        def apply(tx: UpdatesStore) -> str:
             ticket = tx.ticket_record(number)
             if ticket is None:
                 raise UpdateRejected(404, "not_found", f"no ticket {number}")
@@ -144,8 +176,7 @@ class TicketUpdates:
         if files:
             await self._check_files(number, files)
 
-        def apply(conn: sqlite3.Connection) -> str:
-            tx = Tx(conn)
+        def apply(tx: UpdatesStore) -> str:
             ticket = tx.ticket_record(number)
             if ticket is None:
                 raise UpdateRejected(404, "not_found", f"no ticket {number}")
@@ -202,7 +233,7 @@ def checked_reply(reply: Reply) -> None:
         raise UpdateRejected(422, "empty_text", "a reply needs text")
 
 
-def _require_clean(tx: Tx, ids: list[str]) -> None:
+def _require_clean(tx: UpdatesStore, ids: list[str]) -> None:
     """Refuse files whose scan is not done or not clean (read in the reply's transaction, so a
     verdict that arrives meanwhile is not missed)."""
     for record in tx.attachments(ids):

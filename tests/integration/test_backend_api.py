@@ -577,7 +577,7 @@ def _route_table() -> set[tuple[str, str]]:
     nothing: Any = None
     ports = Ports(nothing, nothing, nothing, nothing, nothing)
     app = build_app(
-        Api(nothing),
+        Api(nothing, nothing),
         [
             route
             for spec in PLUGIN.accounts(WebchatSettings())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,12 +171,12 @@ async def test_known_infected_content_is_refused_while_clamd_is_down(
     """A new upload of bytes already found infected is infected at once, not pending."""
     attachments = service(tmp_path, db)
     await store(attachments.quarantine, EICAR_LIKE)
-    await db.write(lambda conn: Tx(conn).insert_attachment(infected("found")))
+    await db.write(lambda tx: tx.insert_attachment(infected("found")))
     receipt = await attachments.receive(
         from_bytes(EICAR_LIKE), channel="webchat", filename="again.txt", declared_type="text/plain"
     )
     assert (receipt.status, receipt.detail) == ("infected", SIGNATURE)
-    record = await db.read(lambda conn: one(Tx(conn), receipt.id))
+    record = await db.read(lambda tx: one(tx, receipt.id))
     assert record.quarantined
     assert not attachments.blobs.path(SHA).exists()
     assert attachments.quarantine.path(SHA).read_bytes() == EICAR_LIKE
@@ -190,7 +189,7 @@ async def test_content_quarantined_for_its_name_only_stays_pending_while_clamd_i
     attachments = service(tmp_path, db)
     await store(attachments.quarantine, EICAR_LIKE)
     await db.write(
-        lambda conn: Tx(conn).insert_attachment(
+        lambda tx: tx.insert_attachment(
             attachment("refused", status="rejected", reason_code="dangerous")
         )
     )
@@ -212,15 +211,14 @@ async def test_start_marks_rows_recorded_before_and_drops_the_main_copy(
     clean = b"a clean file"
     await store(attachments.blobs, clean)
 
-    def legacy(conn: sqlite3.Connection) -> None:
-        tx = Tx(conn)
+    def legacy(tx: Tx) -> None:
         tx.insert_attachment(attachment("unscanned", **UNSCANNED))
         tx.insert_attachment(infected("found"))
         tx.insert_attachment(attachment("clean", hashlib.sha256(clean).hexdigest()))
 
     await db.write(legacy)
     await attachments._settle_infected()
-    records = await db.read(lambda conn: Tx(conn).attachments(["unscanned", "found", "clean"]))
+    records = await db.read(lambda tx: tx.attachments(["unscanned", "found", "clean"]))
     assert [(r.status, r.quarantined) for r in records] == [
         ("infected", True),
         ("infected", True),

@@ -18,7 +18,6 @@ from router.intake.journal import Intake
 from router.platform.registry import command_tables
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
-from router.store.transaction import Tx
 
 from .test_filing import filer
 
@@ -58,22 +57,22 @@ async def test_failed_filing_keeps_the_message_and_replay_files_it(tmp_path: Pat
     try:
         acceptance = await intake.accept(message("m1"))
         assert acceptance.envelope_id is None and acceptance.ticket_number is None
-        [letter] = await db.read(lambda conn: Tx(conn).dead_letters())
+        [letter] = await db.read(lambda tx: tx.dead_letters())
         assert letter["id"].startswith("intake:")
         assert letter["subject"] == "webchat/portal"
         assert letter["last_error"] == "RuntimeError: classification exploded"
 
         current[0] = rules
         journal_id = letter["id"].removeprefix("intake:")
-        assert await db.write(lambda conn: Tx(conn).revive_dead("intake", journal_id, 0))
+        assert await db.write(lambda tx: tx.revive_dead("intake", journal_id, 0))
         assert await intake.file_pending() == 1
         again = await intake.accept(message("m1"))
         assert again.redelivery and again.ticket_number is not None
         envelopes = await db.read(
-            lambda conn: conn.execute("SELECT count(*) FROM envelopes").fetchone()[0]
+            lambda tx: tx.conn.execute("SELECT count(*) FROM envelopes").fetchone()[0]
         )
         assert envelopes == 1
-        assert await db.read(lambda conn: Tx(conn).dead_letters()) == []
+        assert await db.read(lambda tx: tx.dead_letters()) == []
     finally:
         db.close()
 
@@ -93,12 +92,12 @@ async def test_a_message_the_normaliser_fails_on_is_filed_unparseable_with_its_r
     try:
         acceptance = await intake.accept(message("m1"))
         assert acceptance.envelope_id is not None and acceptance.ticket_number is not None
-        body = await db.read(lambda conn: Tx(conn).envelope_body(acceptance.envelope_id or ""))
+        body = await db.read(lambda tx: tx.envelope_body(acceptance.envelope_id or ""))
         assert body is not None
         envelope = envelope_decoder.decode(body)
         assert envelope.flags == ["unparseable"] and envelope.text == ""
         [(kept,)] = await db.read(
-            lambda conn: conn.execute("SELECT raw FROM journal WHERE idem_key = 'm1'").fetchall()
+            lambda tx: tx.conn.execute("SELECT raw FROM journal WHERE idem_key = 'm1'").fetchall()
         )
         assert msgspec.msgpack.decode(kept, type=RawInbound) == message("m1")
     finally:
@@ -149,7 +148,7 @@ async def test_a_command_row_a_channel_adds_reads_its_messages_alone(tmp_path: P
             acceptance = await intake.accept(raw)
             assert acceptance.envelope_id is not None and acceptance.ticket_number is None
         answered = await db.read(
-            lambda conn: conn.execute(
+            lambda tx: tx.conn.execute(
                 "SELECT channel, source_key FROM notifications ORDER BY rowid"
             ).fetchall()
         )

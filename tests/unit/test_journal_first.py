@@ -25,7 +25,6 @@ from router.intake.journal import RAW_INLINE_BYTES, Intake
 from router.platform.ports import ChannelState
 from router.store.blobs import FileBlobStore
 from router.store.database import Database
-from router.store.transaction import Tx
 
 from .test_filing import filer
 
@@ -85,13 +84,17 @@ def intake_for(
 
 
 async def envelopes(db: Database) -> list[Envelope]:
-    rows = await db.read(lambda c: c.execute("SELECT body FROM envelopes ORDER BY seq").fetchall())
+    rows = await db.read(
+        lambda tx: tx.conn.execute("SELECT body FROM envelopes ORDER BY seq").fetchall()
+    )
     return [envelope_decoder.decode(body) for (body,) in rows]
 
 
 async def notifications(db: Database) -> int:
     return int(
-        await db.read(lambda c: c.execute("SELECT count(*) FROM notifications").fetchone()[0])
+        await db.read(
+            lambda tx: tx.conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+        )
     )
 
 
@@ -126,7 +129,7 @@ async def test_a_large_delivery_is_kept_in_the_blob_store_and_read_back(
     assert await intake.file_pending() == 1
     [envelope] = await envelopes(db)
     assert envelope.text.startswith("Прошу выдать справку.")
-    [(inline,)] = await db.read(lambda c: c.execute("SELECT raw FROM journal").fetchall())
+    [(inline,)] = await db.read(lambda tx: tx.conn.execute("SELECT raw FROM journal").fetchall())
     assert inline == b""
 
 
@@ -143,32 +146,32 @@ async def test_what_the_parser_cannot_read_is_filed_flagged_and_replayed_later(
     assert envelope.sender == Sender("phone", "+79161234567")  # the transport's, unverified
     assert envelope.ticket is not None and envelope.ticket.is_new  # joined nobody's ticket
     assert await notifications(db) == 0  # nothing can say whether answering is safe
-    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    [letter] = await db.read(lambda tx: tx.dead_letters())
     assert letter["last_error"] == "unparseable: no blank line after the headers"
 
     # Replayed while still unreadable: no second envelope, still a dead letter.
     key = letter["id"].removeprefix("intake:")
-    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    assert await db.write(lambda tx: tx.revive_dead("intake", key, 0))
     await intake.file_pending()
     assert len(await envelopes(db)) == 1
-    assert len(await db.read(lambda c: Tx(c).dead_letters())) == 1
+    assert len(await db.read(lambda tx: tx.dead_letters())) == 1
 
     # The parser fixed, the replay files the message as written and the letter is gone.
     parser.broken = False
     await db.write(
-        lambda c: c.execute(
+        lambda tx: tx.conn.execute(
             "UPDATE journal SET raw = ? WHERE id = ?",
             (msgspec.msgpack.encode(delivery("m1", "+79161234567\nСправка".encode())), key),
         )
     )
-    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    assert await db.write(lambda tx: tx.revive_dead("intake", key, 0))
     assert await intake.file_pending() == 1
     flagged, read = await envelopes(db)
     assert (read.text, read.flags, read.channel_message_id) == ("Справка", ["revision"], "m1")
     # What could not be read sat in a conversation of its own; read, it is the sender's.
     assert flagged.thread.conversation_id == f"unparseable:sms:{key}"
     assert read.thread.conversation_id == "sms:short:+79161234567"
-    assert await db.read(lambda c: Tx(c).dead_letters()) == []
+    assert await db.read(lambda tx: tx.dead_letters()) == []
 
 
 async def test_a_redelivery_is_answered_again_and_filed_once(db: Database, tmp_path: Path) -> None:
@@ -191,11 +194,11 @@ async def test_other_content_under_a_known_key_is_a_conflict_kept_for_an_operato
     assert (await intake.receive(delivery("m1", "+79161234567\nВторое".encode()))).redelivery
     await intake.file_pending()
     assert [e.text for e in await envelopes(db)] == ["Первое"]
-    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    [letter] = await db.read(lambda tx: tx.dead_letters())
     assert letter["last_error"].startswith("conflict")
     # An operator who finds both real files the second as a message of its own.
     assert await db.write(
-        lambda c: Tx(c).revive_dead("intake", letter["id"].removeprefix("intake:"), 0)
+        lambda tx: tx.revive_dead("intake", letter["id"].removeprefix("intake:"), 0)
     )
     await intake.file_pending()
     filed = await envelopes(db)
@@ -218,7 +221,7 @@ async def test_a_revision_is_filed_flagged_without_a_second_answer(
     assert revised.ticket is not None and first.ticket is not None
     assert revised.ticket.number == first.ticket.number
     assert await notifications(db) == 1  # the first message's confirmation alone
-    assert await db.read(lambda c: Tx(c).dead_letters()) == []
+    assert await db.read(lambda tx: tx.dead_letters()) == []
 
 
 async def test_adapter_state_is_committed_with_its_inbound_even_a_redelivery(
@@ -255,10 +258,12 @@ async def test_a_row_the_journal_cannot_give_back_holds_up_nothing_behind_it(
     intake = intake_for(db, tmp_path, LineParser())
     await intake.receive(delivery("m1", "+79161234567\nПервое".encode()))
     await intake.receive(delivery("m2", "+79161234567\nВторое".encode()))
-    await db.write(lambda c: c.execute("UPDATE journal SET raw = x'c1' WHERE idem_key = 'm1'"))
+    await db.write(
+        lambda tx: tx.conn.execute("UPDATE journal SET raw = x'c1' WHERE idem_key = 'm1'")
+    )
     assert await intake.file_pending() == 1
     assert [e.text for e in await envelopes(db)] == ["Второе"]
-    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    [letter] = await db.read(lambda tx: tx.dead_letters())
     assert letter["last_error"] == "the journal row cannot be read: DecodeError"
 
 
@@ -275,13 +280,13 @@ async def test_a_replayed_message_is_answered_and_lifts_no_later_stop(
     parser.broken = False
     await intake.receive(delivery("m2", "+79161234567\nСТОП".encode()))
     await intake.file_pending()
-    stopped = await db.read(lambda c: Tx(c).suppressed("sms", "+79161234567", "2100-01-01"))
+    stopped = await db.read(lambda tx: tx.suppressed("sms", "+79161234567", "2100-01-01"))
     assert stopped == "stop_requested"
     before = await notifications(db)
-    [letter] = await db.read(lambda c: Tx(c).dead_letters())
+    [letter] = await db.read(lambda tx: tx.dead_letters())
     key = letter["id"].removeprefix("intake:")
-    assert await db.write(lambda c: Tx(c).revive_dead("intake", key, 0))
+    assert await db.write(lambda tx: tx.revive_dead("intake", key, 0))
     assert await intake.file_pending() == 1
     assert await notifications(db) == before + 1  # its answer, at last
-    stopped = await db.read(lambda c: Tx(c).suppressed("sms", "+79161234567", "2100-01-01"))
+    stopped = await db.read(lambda tx: tx.suppressed("sms", "+79161234567", "2100-01-01"))
     assert stopped == "stop_requested"

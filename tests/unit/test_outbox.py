@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -107,7 +106,7 @@ async def queue(
     """Queue one notification; return its id."""
     now = time.time()
     notification_id, _ = await db.write(
-        lambda conn: Tx(conn).queue_notification(
+        lambda tx: tx.queue_notification(
             f"test:{text}",
             "2026-11-23T10:00:00Z",
             now,
@@ -127,7 +126,7 @@ async def queue(
 
 async def record(db: Database, notification_id: str) -> NotificationRecord:
     """The notification's row as it is now."""
-    found = await db.read(lambda conn: Tx(conn).notification(notification_id))
+    found = await db.read(lambda tx: tx.notification(notification_id))
     assert found is not None
     return found
 
@@ -201,16 +200,14 @@ async def test_a_permanent_failure_is_a_dead_letter_that_can_be_replayed(tmp_pat
         async with running(db, channel) as outbox:
             dead = await until_state(db, notification_id, "dead")
             assert dead.attempts == 1
-            letters = await db.read(lambda conn: Tx(conn).dead_letters())
+            letters = await db.read(lambda tx: tx.dead_letters())
             assert [(d["id"], d["last_error"]) for d in letters] == [
                 (f"notification:{notification_id}", "citizen blocked the bot")
             ]
             since = parse_rfc3339(letters[0]["since"]).timestamp()  # RFC 3339, ms precision
             assert abs(since - dead.first_queued_at) < 0.001
             now = time.time()
-            assert await db.write(
-                lambda conn: Tx(conn).revive_dead("notification", notification_id, now)
-            )
+            assert await db.write(lambda tx: tx.revive_dead("notification", notification_id, now))
             outbox.wake()
             await until_state(db, notification_id, "sent")
     assert len(channel.attempts) == 2
@@ -359,7 +356,7 @@ async def test_a_throttle_waits_retry_after_and_is_not_a_failed_attempt(tmp_path
             assert throttled.attempts == 0
             assert throttled.next_attempt_at - time.time() > 0.1
             sent = await until_state(db, notification_id, "sent")
-        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+        history = await db.read(lambda tx: tx.notification_history(notification_id))
     assert sent.attempts == 1
     assert [(h["state"], h["event"]) for h in history] == [
         ("queued", "created"),
@@ -377,7 +374,7 @@ async def test_a_permanent_failure_is_failed_then_dead_in_one_step(tmp_path: Pat
         notification_id = await queue(db, "Статус изменён")
         async with running(db, channel):
             await until_state(db, notification_id, "dead")
-        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+        history = await db.read(lambda tx: tx.notification_history(notification_id))
     assert [h["state"] for h in history] == ["queued", "sending", "failed", "dead"]
 
 
@@ -386,8 +383,7 @@ async def test_a_move_the_table_does_not_allow_changes_nothing(tmp_path: Path) -
     with database(tmp_path) as db:
         notification_id = await queue(db, "Статус изменён")
 
-        def deliver_then_accept(conn: sqlite3.Connection) -> None:
-            tx = Tx(conn)
+        def deliver_then_accept(tx: Tx) -> None:
             tx.claim_notifications([notification_id], "2026-12-02T10:00:00.000Z")
             tx.move_notification(notification_id, Event.RECEIPT_DELIVERED, "2026-12-02T10:00:01Z")
             with pytest.raises(TransitionRefused):
@@ -404,8 +400,7 @@ async def test_a_notice_that_fails_for_good_goes_to_the_next_verified_channel(
     (not to an unverified email), and the original says where it went."""
     with database(tmp_path) as db:
 
-        def person(conn: sqlite3.Connection) -> str:
-            tx = Tx(conn)
+        def person(tx: Tx) -> str:
             contact = tx.create_contact(Sender("webchat", "session-1", verified=True))
             tx.add_identity(contact, Sender("email", "typed@example.ru", verified=False))
             tx.add_identity(contact, Sender("phone", "+79161234567", verified=True))
@@ -418,9 +413,9 @@ async def test_a_notice_that_fails_for_good_goes_to_the_next_verified_channel(
         async with running(db, chat, channels={"sms": sms}):
             await until(lambda: sms.attempts)
             failed = await until_state(db, original, "failed")
-        history = await db.read(lambda conn: Tx(conn).notification_history(original))
+        history = await db.read(lambda tx: tx.notification_history(original))
         copies = await db.read(
-            lambda conn: conn.execute(
+            lambda tx: tx.conn.execute(
                 "SELECT channel, address, state FROM notifications WHERE id != ?", (original,)
             ).fetchall()
         )
@@ -433,20 +428,20 @@ async def test_a_notice_that_fails_for_good_goes_to_the_next_verified_channel(
 async def test_with_no_verified_channel_left_the_notice_is_a_dead_letter(tmp_path: Path) -> None:
     with database(tmp_path) as db:
         contact = await db.write(
-            lambda conn: Tx(conn).create_contact(Sender("webchat", "session-1", verified=True))
+            lambda tx: tx.create_contact(Sender("webchat", "session-1", verified=True))
         )
         chat = Channel(outcomes=[DeliveryFailed("session gone", permanent=True)])
         original = await queue(db, "Статус изменён", contact=contact)
         async with running(db, chat):
             await until_state(db, original, "dead")
-        history = await db.read(lambda conn: Tx(conn).notification_history(original))
+        history = await db.read(lambda tx: tx.notification_history(original))
     assert [h["event"] for h in history][-2:] == ["refused", "no_fallback"]
 
 
 async def suppress(db: Database, reason: str) -> None:
     """Put the chat address the notices go to on the suppression list for `reason`."""
     await db.write(
-        lambda conn: Tx(conn).suppress("webchat", "session-1", reason, "2026-11-23T09:00:00Z", None)
+        lambda tx: tx.suppress("webchat", "session-1", reason, "2026-11-23T09:00:00Z", None)
     )
 
 
@@ -534,7 +529,7 @@ async def test_a_paced_address_holds_no_slot_of_its_lane(tmp_path: Path) -> None
         async def other() -> str:
             now = time.time()
             notification_id, _ = await db.write(
-                lambda conn: Tx(conn).queue_notification(
+                lambda tx: tx.queue_notification(
                     "test:other", "2026-11-23T10:00:00Z", now, ticket=None, contact_id=None,
                     channel="sms", account="default", address="other", kind="status",
                     automatic=False, text="other",
@@ -550,7 +545,7 @@ async def test_a_paced_address_holds_no_slot_of_its_lane(tmp_path: Path) -> None
             # The second busy notice still waits for its turn, and it waits queued.
             assert sms.texts().count("other") == 1 and len(sms.attempts) == 2
             states = await db.read(
-                lambda conn: conn.execute(
+                lambda tx: tx.conn.execute(
                     "SELECT state FROM notifications WHERE text LIKE 'busy%' ORDER BY text"
                 ).fetchall()
             )
@@ -577,7 +572,7 @@ async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Pat
             with trio.fail_after(10):
                 await outbox.drain()
             nursery.cancel_scope.cancel()
-        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+        history = await db.read(lambda tx: tx.notification_history(notification_id))
     assert channel.attempts == []
     last = history[-1]
     assert (last["state"], last["event"]) == ("queued", "interrupted")
@@ -595,7 +590,7 @@ async def test_a_receipt_that_overtakes_the_answer_is_held_and_applied(tmp_path:
             assert (await record(db, notification_id)).state == "sending"
             channel.hold.set()
             delivered = await until_state(db, notification_id, "delivered")
-        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+        history = await db.read(lambda tx: tx.notification_history(notification_id))
     assert delivered.attempts == 1
     assert [h["event"] for h in history][-2:] == ["accepted", "receipt_delivered"]
 
@@ -605,8 +600,7 @@ async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
 ) -> None:
     with database(tmp_path) as db:
 
-        def person(conn: sqlite3.Connection) -> str:
-            tx = Tx(conn)
+        def person(tx: Tx) -> str:
             contact = tx.create_contact(Sender("webchat", "session-1", verified=True))
             tx.add_identity(contact, Sender("phone", "+79161234567", verified=True))
             return contact
@@ -621,9 +615,7 @@ async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
             outbox.wake()
             await until(lambda: sms.attempts)
         failed = await record(db, notification_id)
-        unknown = await db.read(
-            lambda conn: Tx(conn).referenced_notification("webchat", "no-such-ref")
-        )
+        unknown = await db.read(lambda tx: tx.referenced_notification("webchat", "no-such-ref"))
     assert failed.state == "failed" and failed.last_error == "mailbox full"
     assert sms.texts() == ["Статус изменён"]
     assert unknown is None

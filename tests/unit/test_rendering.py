@@ -83,11 +83,11 @@ async def test_a_notice_goes_out_rendered_for_a_channel_that_threads(tmp_path: P
         async with trio.open_nursery() as nursery:
             await nursery.start(outbox.run)
             await wait_for(1, recorder)
-            ticket = await db.read(lambda conn: Tx(conn).ticket_record(number))
+            ticket = await db.read(lambda tx: tx.ticket_record(number))
             assert ticket is not None
             await db.write(
-                lambda conn: rules.notifier.queue(
-                    Tx(conn),
+                lambda tx: rules.notifier.queue(
+                    tx,
                     "status.in_progress",
                     ticket,
                     source_key="test:status",
@@ -160,8 +160,7 @@ async def deliver_with_fits(
         lambda: fits,
     )
 
-    def queue(conn: object) -> str:
-        tx = Tx(conn)  # type: ignore[arg-type]
+    def queue(tx: Tx) -> str:
         contact = tx.create_contact(Sender("telegram", "123456789", verified=True))
         tx.add_identity(contact, Sender("phone", "+79161234567", verified=True))
         notification_id, _ = tx.queue_notification(
@@ -189,7 +188,7 @@ async def deliver_with_fits(
                         for recorder in (messenger, sms):
                             either.start_soon(_took_then_cancel, recorder, either)
             nursery.cancel_scope.cancel()
-        history = await db.read(lambda conn: Tx(conn).notification_history(notification_id))
+        history = await db.read(lambda tx: tx.notification_history(notification_id))
     finally:
         db.close()
     return messenger, sms, history

@@ -29,15 +29,15 @@ async def test_concurrent_writes_commit_in_groups(tmp_path: Path) -> None:
     db.on_commit = groups.append
     db.open()
     try:
-        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+        await db.write(lambda tx: tx.conn.execute("CREATE TABLE t (n INTEGER)"))
 
         async def insert(n: int) -> None:
-            await db.write(lambda c: c.execute("INSERT INTO t VALUES (?)", (n,)))
+            await db.write(lambda tx: tx.conn.execute("INSERT INTO t VALUES (?)", (n,)))
 
         async with trio.open_nursery() as nursery:
             for n in range(500):
                 nursery.start_soon(insert, n)
-        count = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
+        count = await db.read(lambda tx: tx.conn.execute("SELECT count(*) FROM t").fetchone()[0])
         assert count == 500
         assert sum(groups) == 501  # every job committed, the CREATE included
         assert len(groups) < sum(groups)
@@ -50,14 +50,14 @@ async def test_failing_job_rolls_back_only_itself(tmp_path: Path) -> None:
     db = Database(tmp_path / "db.sqlite")
     db.open()
     try:
-        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER UNIQUE)"))
+        await db.write(lambda tx: tx.conn.execute("CREATE TABLE t (n INTEGER UNIQUE)"))
 
-        def bad(c: sqlite3.Connection) -> None:
-            c.execute("INSERT INTO t VALUES (100)")
-            c.execute("INSERT INTO t VALUES (100)")  # violates UNIQUE: the whole job fails
+        def bad(tx: Tx) -> None:
+            tx.conn.execute("INSERT INTO t VALUES (100)")
+            tx.conn.execute("INSERT INTO t VALUES (100)")  # violates UNIQUE: the whole job fails
 
         async def good() -> None:
-            await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+            await db.write(lambda tx: tx.conn.execute("INSERT INTO t VALUES (1)"))
 
         errors: list[BaseException] = []
 
@@ -70,7 +70,7 @@ async def test_failing_job_rolls_back_only_itself(tmp_path: Path) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(good)
             nursery.start_soon(failing)
-        rows = await db.read(lambda c: [r[0] for r in c.execute("SELECT n FROM t")])
+        rows = await db.read(lambda tx: [r[0] for r in tx.conn.execute("SELECT n FROM t")])
         assert rows == [1]
         assert len(errors) == 1
     finally:
@@ -82,8 +82,8 @@ async def test_committed_writes_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     db = Database(path)
     db.open()
-    await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
-    await db.write(lambda c: c.execute("INSERT INTO t VALUES (7)"))
+    await db.write(lambda tx: tx.conn.execute("CREATE TABLE t (n INTEGER)"))
+    await db.write(lambda tx: tx.conn.execute("INSERT INTO t VALUES (7)"))
     db.close()
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT n FROM t").fetchall() == [(7,)]
@@ -148,22 +148,20 @@ def test_a_transaction_lost_to_a_full_disk_fails_its_callers(tmp_path: Path) -> 
 
     async def write_on_a_full_disk() -> None:
         journal_id = await db.write(
-            lambda c: (
-                Tx(c)
-                .journal_append(
+            lambda tx: (
+                tx.journal_append(
                     JournalEntry("webchat", "portal", "k", "2026", b"raw", None, "inbound", None)
-                )
-                .id
+                ).id
             )
         )
 
-        def fill_the_disk(conn: sqlite3.Connection) -> None:
-            pages = conn.execute("PRAGMA page_count").fetchone()[0]
-            conn.execute(f"PRAGMA max_page_count={pages + 2}")
+        def fill_the_disk(tx: Tx) -> None:
+            pages = tx.conn.execute("PRAGMA page_count").fetchone()[0]
+            tx.conn.execute(f"PRAGMA max_page_count={pages + 2}")
 
         await db.write(fill_the_disk)
         try:
-            await db.write(lambda c: Tx(c).journal_failed(journal_id, "e" * 500_000))
+            await db.write(lambda tx: tx.journal_failed(journal_id, "e" * 500_000))
         except sqlite3.Error as exc:
             outcome.append(f"raised: {exc}")
 
@@ -201,7 +199,7 @@ from pathlib import Path
 from router.daemon import writer_died
 from router.store.database import Database
 
-def boom(conn):
+def boom(tx):
     raise SystemExit("not an Exception: it gets past the job's savepoint")
 
 db = Database(Path({str(tmp_path / "db.sqlite")!r}))

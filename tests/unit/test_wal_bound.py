@@ -61,7 +61,9 @@ async def test_wal_stays_bounded_under_flood_and_is_truncated_when_idle(tmp_path
     )
     db.open()
     try:
-        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, body TEXT)"))
+        await db.write(
+            lambda tx: tx.conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, body TEXT)")
+        )
         next_row = 0
         flood_over = trio.Event()
         reads = 0
@@ -71,12 +73,14 @@ async def test_wal_stays_bounded_under_flood_and_is_truncated_when_idle(tmp_path
             while next_row < ROWS:
                 row = (next_row, f"{next_row:08d}".ljust(BODY, "x"))
                 next_row += 1
-                await db.write(lambda c, row=row: c.execute("INSERT INTO t VALUES (?, ?)", row))
+                await db.write(
+                    lambda tx, row=row: tx.conn.execute("INSERT INTO t VALUES (?, ?)", row)
+                )
 
         async def read() -> None:
             nonlocal reads
             while not flood_over.is_set():
-                await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone())
+                await db.read(lambda tx: tx.conn.execute("SELECT count(*) FROM t").fetchone())
                 reads += 1
 
         async with trio.open_nursery() as nursery:
@@ -97,7 +101,7 @@ async def test_wal_stays_bounded_under_flood_and_is_truncated_when_idle(tmp_path
             after = db.wal_size()
             nursery.cancel_scope.cancel()
 
-        count = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
+        count = await db.read(lambda tx: tx.conn.execute("SELECT count(*) FROM t").fetchone()[0])
         assert count == ROWS
         assert reads > 0 and sampler.samples > 0
         # The flood wrote many times the allowance: an unbounded WAL could not stay under it.
