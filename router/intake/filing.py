@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -40,6 +40,7 @@ from router.delivery.suppression import KINDS, STOP_REQUESTED, suppression_addre
 from router.delivery.templates import Templates
 from router.store.transaction import AttachmentRecord, MessageThread, TicketRecord
 from router.ticketing.catalogue import Catalogue, TicketNumbering
+from router.ticketing.updates import TicketHistory
 from router.ulid import new_ulid
 
 # The notice kind the citizen's client shows each automatic answer as.
@@ -58,7 +59,7 @@ class LateNoticeStore(NotificationQueue, Protocol):
     def ticket_record(self, number: str) -> TicketRecord | None: ...
 
 
-class FilingStore(DedupeState, LateNoticeStore, Protocol):
+class FilingStore(DedupeState, LateNoticeStore, TicketHistory, Protocol):
     """The store as filing uses it, inside the transaction that journals the inbound: dedupe's
     state, tickets and their events, the suppression list, the envelope and its handoff."""
 
@@ -70,25 +71,6 @@ class FilingStore(DedupeState, LateNoticeStore, Protocol):
     def insert_ticket(self, ticket: TicketRecord) -> None: ...
     def link_ticket_contact(self, number: str, contact_id: str) -> None: ...
     def set_ticket_due(self, number: str, first_response: str, resolution: str) -> None: ...
-    def set_ticket_status(
-        self,
-        number: str,
-        status: str,
-        now: str,
-        *,
-        comment: str | None = None,
-        reason: str | None = None,
-        expected_at: str | None = None,
-    ) -> None: ...
-    def add_ticket_event(
-        self,
-        number: str,
-        at: str,
-        kind: str,
-        status: str | None,
-        detail: dict[str, Any],
-        idem_key: str | None,
-    ) -> tuple[int, bool]: ...
     def suppress_anew(self, channel: str, address: str, reason: str, since: str) -> bool: ...
     def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
     def unsuppress(

@@ -56,11 +56,10 @@ class TicketStore(Protocol):
     def ticket_record(self, number: str) -> TicketRecord | None: ...
 
 
-class UpdatesStore(TicketStore, NotificationQueue, Protocol):
-    """The store as ticket updates use it: the ticket's status and events, the reply's files,
-    and the notification queue."""
+class TicketHistory(TicketStore, Protocol):
+    """A ticket's status and its events, as whatever changes them uses them (a citizen's
+    message reopening it, the backend's updates)."""
 
-    def last_status_event(self, number: str) -> int | None: ...
     def add_ticket_event(
         self,
         number: str,
@@ -80,6 +79,13 @@ class UpdatesStore(TicketStore, NotificationQueue, Protocol):
         reason: str | None = None,
         expected_at: str | None = None,
     ) -> None: ...
+
+
+class UpdatesStore(TicketHistory, NotificationQueue, Protocol):
+    """The store as ticket updates use it: the ticket's status and events, the reply's files,
+    and the notification queue."""
+
+    def last_status_event(self, number: str) -> int | None: ...
     def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
 
 

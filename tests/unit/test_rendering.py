@@ -48,6 +48,29 @@ async def wait_for(count: int, recorder: Recorder) -> None:
             recorder.took = trio.Event()
 
 
+NO_FALLBACK = Fallback(())
+
+
+def outbox_for(
+    db: Database,
+    channels: Mapping[str, Recorder],
+    *,
+    fallback: Fallback = NO_FALLBACK,
+    lanes: Mapping[str, Lane] | None = None,
+    fits: Mapping[str, Fit] | None = None,
+) -> Outbox:
+    """An outbox delivering to these recorders, retrying fast, with no per-contact limit."""
+    return Outbox(
+        db,
+        lambda: channels,
+        lambda: RetryPolicy(0.05, 0.2, 3600),
+        lambda: RateLimit(1000, 3600),
+        lambda: fallback,
+        lambda: lanes or {},
+        lambda: fits or {},
+    )
+
+
 def chat_message(key: str, text: str) -> RawInbound:
     return RawInbound(
         channel="webchat",
@@ -68,14 +91,7 @@ async def test_a_notice_goes_out_rendered_for_a_channel_that_threads(tmp_path: P
     rules = filer()
     intake = Intake(db, FileBlobStore(tmp_path / "blobs"), lambda: rules, lambda: 20000, print)
     recorder = Recorder()
-    outbox = Outbox(
-        db,
-        lambda: {"webchat": recorder},
-        lambda: RetryPolicy(0.05, 0.2, 3600),
-        lambda: RateLimit(1000, 3600),
-        lambda: Fallback(()),
-        lambda: {"webchat": Lane(threads=True, html=True)},
-    )
+    outbox = outbox_for(db, {"webchat": recorder}, lanes={"webchat": Lane(threads=True, html=True)})
     try:
         accepted = await intake.accept(chat_message("m1", "Нужна справка о доходах"))
         number = accepted.ticket_number
@@ -123,12 +139,7 @@ async def test_a_channel_without_threading_or_html_is_spared_them(tmp_path: Path
     rules = filer()
     intake = Intake(db, FileBlobStore(tmp_path / "blobs"), lambda: rules, lambda: 20000, print)
     recorder = Recorder()
-    outbox = Outbox(
-        db,
-        lambda: {"webchat": recorder},
-        lambda: RetryPolicy(0.05, 0.2, 3600),
-        lambda: RateLimit(1000, 3600),
-    )
+    outbox = outbox_for(db, {"webchat": recorder})
     try:
         await intake.accept(chat_message("m1", "Нужна справка о доходах"))
         async with trio.open_nursery() as nursery:
@@ -150,14 +161,8 @@ async def deliver_with_fits(
     db = Database(tmp_path / "db.sqlite")
     db.open()
     messenger, sms = Recorder(), Recorder()
-    outbox = Outbox(
-        db,
-        lambda: {"messenger": messenger, "sms": sms},
-        lambda: RetryPolicy(0.05, 0.2, 3600),
-        lambda: RateLimit(1000, 3600),
-        lambda: Fallback(("sms",)),
-        dict,
-        lambda: fits,
+    outbox = outbox_for(
+        db, {"messenger": messenger, "sms": sms}, fallback=Fallback(("sms",)), fits=fits
     )
 
     def queue(tx: Tx) -> str:
@@ -244,14 +249,11 @@ async def test_a_fallback_copy_is_rendered_anew_for_its_channel(tmp_path: Path) 
     rules = filer()
     intake = Intake(db, FileBlobStore(tmp_path / "blobs"), lambda: rules, lambda: 20000, print)
     messenger, sms = Recorder(), Recorder()
-    outbox = Outbox(
+    outbox = outbox_for(
         db,
-        lambda: {"messenger": messenger, "sms": sms},
-        lambda: RetryPolicy(0.05, 0.2, 3600),
-        lambda: RateLimit(1000, 3600),
-        lambda: Fallback(("sms",), rules.notifier.rerender),
-        dict,
-        lambda: {"messenger": functools.partial(fits_within, limit=10)},
+        {"messenger": messenger, "sms": sms},
+        fallback=Fallback(("sms",), rules.notifier.rerender),
+        fits={"messenger": functools.partial(fits_within, limit=10)},
     )
     message = RawInbound(
         channel="messenger",
