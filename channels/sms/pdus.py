@@ -24,8 +24,8 @@ HEADER_LENGTH: Final = HEADER.size  # §3.2: command_length, command_id, command
 # maximum (348 octets, §4.4.1 / §4.6.1) plus a message_payload TLV of 64K octets (§5.3.2.32:
 # its 2-octet length caps it at 65,535), plus room for the other TLVs. A command_length above
 # this is corrupt, not a big message: without a cap a 4-byte length field could make us buffer
-# 4 GiB. Precedents: Kannel's smpp_pdu.c first capped at 1,024 octets, then 7,424 ("message_payload
-# can be up to 64K"); jSMPP and Cloudhopper read the whole length. 68 KiB admits every PDU the
+# 4 GiB. Precedent: Kannel's smpp_pdu.c first capped at 1,024 octets, then 7,424 ("message_payload
+# can be up to 64K"), which refuses payloads SMPP allows. 68 KiB admits every PDU the
 # specification allows and nothing a broken peer would need beyond it.
 MAX_PDU_LENGTH: Final = 68 * 1024
 
@@ -450,8 +450,8 @@ class _Reader:
 
     def c_string(self, field: str) -> str:
         # Read up to the NUL however long: the sizes of §4 bind what we send; what an SMSC sends
-        # a little longer is still its message (Kannel reads the same way), and the PDU as a
-        # whole is already capped. Latin-1 keeps every octet as it came.
+        # a little longer is still its message, and the PDU as a whole is already capped.
+        # Latin-1 keeps every octet as it came.
         end = self._data.find(b"\0", self._pos)
         if end < 0:
             raise DecodeError(Status.ESME_RINVMSGLEN, f"{field} has no terminating NUL")

@@ -36,8 +36,8 @@ from channels.sms.receipts import parse_receipt
 # §3.2: "The allowed sequence_number range is from 0x00000001 to 0x7FFFFFFF."
 MAX_SEQUENCE: Final = 0x7FFFFFFF
 
-# Kannel's max-pending-submits and Jasmin's default submit window are 10 as well; the contract's
-# `window` key (sms.toml) overrides it per account.
+# Kannel's SMPP_MAX_PENDING_SUBMITS is 10 as well; the contract's `window` key (sms.toml)
+# overrides it per account.
 DEFAULT_WINDOW: Final = 10
 
 
