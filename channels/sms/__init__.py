@@ -1,1 +1,1 @@
-"""The SMS channel: SMPP 3.4 to the operators' SMSCs."""
+"""The SMS channel: an SMPP 3.4 client (ESME) towards the operators' SMSCs."""

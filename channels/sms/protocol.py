@@ -1,0 +1,564 @@
+"""The SMPP 3.4 ESME session as a state machine over bytes, with no I/O (the h11 way)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from enum import Enum, auto
+from typing import Final, Literal
+
+from channels.sms import pdus
+from channels.sms.events import (
+    Alert,
+    BadPdu,
+    BindFailed,
+    BindKind,
+    Bound,
+    ConnectionClosed,
+    Event,
+    GenericNack,
+    Inbound,
+    LinkAlive,
+    OutbindReceived,
+    Outstanding,
+    RequestRefused,
+    ResponseTimeout,
+    StreamCorrupt,
+    SubmitFailed,
+    Submitted,
+    Unbound,
+    UnexpectedResponse,
+)
+from channels.sms.pdus import CommandId, DecodeError, Header, Status, status_name
+from channels.sms.receipts import parse_receipt
+
+# §3.2: "The allowed sequence_number range is from 0x00000001 to 0x7FFFFFFF."
+MAX_SEQUENCE: Final = 0x7FFFFFFF
+
+# Kannel's SMPP_MAX_PENDING_SUBMITS is 10 as well; the contract's `window` key (sms.toml)
+# overrides it per account.
+DEFAULT_WINDOW: Final = 10
+
+
+class State(Enum):
+    """§2.2's session states, plus the two halves of a bind and an unbind in flight."""
+
+    OPEN = auto()
+    BINDING = auto()
+    BOUND_TX = auto()
+    BOUND_RX = auto()
+    BOUND_TRX = auto()
+    UNBINDING = auto()
+    CLOSED = auto()
+    ERROR = auto()
+
+
+class LocalProtocolError(Exception):
+    """We were asked to send something SMPP does not allow in this state; a bug in the caller."""
+
+
+class WindowFull(Exception):
+    """`window` submits await their response; the driver waits for one before sending more."""
+
+
+class NeedData(Enum):
+    """next_event() has nothing until more bytes arrive."""
+
+    NEED_DATA = auto()
+
+
+NEED_DATA: Final = NeedData.NEED_DATA
+
+
+class Policy(Enum):
+    """What the outbox does with a refused submit_sm (issue 10, point 3)."""
+
+    BACK_OFF = auto()  # the SMSC is busy: wait and requeue, not a failed attempt
+    RETRY = auto()  # a transient fault at the SMSC: a failed attempt, retried with backoff
+    PERMANENT = auto()  # this message will never be taken: fail the notification with the code
+
+
+_POLICY: Final[Mapping[int, Policy]] = {
+    Status.ESME_RTHROTTLED: Policy.BACK_OFF,
+    Status.ESME_RMSGQFUL: Policy.BACK_OFF,
+    Status.ESME_RSYSERR: Policy.RETRY,
+}
+
+
+def classify(status: int) -> Policy:
+    """The outbox's policy for a submit_sm (or its generic_nack) answered with `status`."""
+    if status == Status.ESME_ROK:
+        raise ValueError("ESME_ROK is not a failure")
+    return _POLICY.get(status, Policy.PERMANENT)
+
+
+class _Outcome(Enum):
+    """What moves the session besides a PDU's command_id: the answer to a bind or an unbind."""
+
+    BOUND_AS_TX = auto()
+    BOUND_AS_RX = auto()
+    BOUND_AS_TRX = auto()
+    BIND_REFUSED = auto()
+    UNBIND_ANSWERED = auto()
+    TIMED_OUT = auto()
+    EOF = auto()
+    CORRUPT = auto()
+
+
+_BOUND: Final[Mapping[BindKind, _Outcome]] = {
+    BindKind.TRANSMITTER: _Outcome.BOUND_AS_TX,
+    BindKind.RECEIVER: _Outcome.BOUND_AS_RX,
+    BindKind.TRANSCEIVER: _Outcome.BOUND_AS_TRX,
+}
+
+_S = State
+_C = CommandId
+
+# §2.3 Table 2-1, the ESME column: what we may send in each state, and the state it leads to.
+# Our automatic answers (enquire_link_resp, unbind_resp, generic_nack) follow from the PDU they
+# answer and are not listed. One bind at a time: §4.1 has the SMSC refuse a second with
+# ESME_RALYBND, so BINDING allows nothing.
+_WE_SEND: Final[Mapping[State, Mapping[CommandId, State]]] = {
+    _S.OPEN: {
+        _C.BIND_TRANSMITTER: _S.BINDING,
+        _C.BIND_RECEIVER: _S.BINDING,
+        _C.BIND_TRANSCEIVER: _S.BINDING,
+    },
+    _S.BINDING: {},
+    _S.BOUND_TX: {
+        _C.SUBMIT_SM: _S.BOUND_TX,
+        _C.ENQUIRE_LINK: _S.BOUND_TX,
+        _C.DATA_SM_RESP: _S.BOUND_TX,
+        _C.UNBIND: _S.UNBINDING,
+    },
+    _S.BOUND_RX: {
+        _C.ENQUIRE_LINK: _S.BOUND_RX,
+        _C.DELIVER_SM_RESP: _S.BOUND_RX,
+        _C.DATA_SM_RESP: _S.BOUND_RX,
+        _C.UNBIND: _S.UNBINDING,
+    },
+    _S.BOUND_TRX: {
+        _C.SUBMIT_SM: _S.BOUND_TRX,
+        _C.ENQUIRE_LINK: _S.BOUND_TRX,
+        _C.DELIVER_SM_RESP: _S.BOUND_TRX,
+        _C.DATA_SM_RESP: _S.BOUND_TRX,
+        _C.UNBIND: _S.UNBINDING,
+    },
+    # A message the SMSC delivered before our unbind crossed it is still answered once committed.
+    _S.UNBINDING: {_C.DELIVER_SM_RESP: _S.UNBINDING, _C.DATA_SM_RESP: _S.UNBINDING},
+    _S.CLOSED: {},
+    _S.ERROR: {},
+}
+
+# §2.3 Table 2-1, the SMSC column: the requests it may send us in each state. enquire_link is
+# answered before the bind too: it costs nothing, and a generic_nack would tell the SMSC the
+# link is dead (ulibsmpp's SMPP table makes the same exception).
+_THEY_SEND: Final[Mapping[State, Mapping[CommandId, State]]] = {
+    _S.OPEN: {_C.OUTBIND: _S.OPEN, _C.ENQUIRE_LINK: _S.OPEN},
+    _S.BINDING: {_C.ENQUIRE_LINK: _S.BINDING},
+    _S.BOUND_TX: {
+        _C.ENQUIRE_LINK: _S.BOUND_TX,
+        _C.DATA_SM: _S.BOUND_TX,  # Table 2-1 allows data_sm to a transmitter
+        _C.UNBIND: _S.CLOSED,
+    },
+    _S.BOUND_RX: {
+        _C.ENQUIRE_LINK: _S.BOUND_RX,
+        _C.DELIVER_SM: _S.BOUND_RX,
+        _C.DATA_SM: _S.BOUND_RX,
+        _C.ALERT_NOTIFICATION: _S.BOUND_RX,
+        _C.UNBIND: _S.CLOSED,
+    },
+    _S.BOUND_TRX: {
+        _C.ENQUIRE_LINK: _S.BOUND_TRX,
+        _C.DELIVER_SM: _S.BOUND_TRX,
+        _C.DATA_SM: _S.BOUND_TRX,
+        _C.ALERT_NOTIFICATION: _S.BOUND_TRX,
+        _C.UNBIND: _S.CLOSED,
+    },
+    # What crossed our unbind on the wire is still the SMSC's message: take it.
+    _S.UNBINDING: {
+        _C.ENQUIRE_LINK: _S.UNBINDING,
+        _C.DELIVER_SM: _S.UNBINDING,
+        _C.DATA_SM: _S.UNBINDING,
+        _C.UNBIND: _S.CLOSED,
+    },
+    _S.CLOSED: {},
+    _S.ERROR: {},
+}
+
+# §2.6: the requests an SMSC ever sends an ESME. Any other request (a bind, a submit_sm, a
+# query_sm) is an invalid command for us, not a wrong state: ESME_RINVCMDID.
+_SMSC_REQUESTS: Final = frozenset(command for table in _THEY_SEND.values() for command in table)
+
+_BINDS: Final = frozenset(CommandId(kind.value) for kind in BindKind)
+_SESSION_REQUESTS: Final = _BINDS | {CommandId.UNBIND}
+
+# The address_range of a bind that asks for every message of the account (§5.2.7: NULL).
+_ANY_ADDRESS: Final = pdus.Address("")
+
+_LIVE: Final = (_S.OPEN, _S.BINDING, _S.BOUND_TX, _S.BOUND_RX, _S.BOUND_TRX, _S.UNBINDING)
+
+# The answers to our binds and unbinds, and the two ends every live state can meet.
+_OUTCOMES: Final[Mapping[State, Mapping[_Outcome, State]]] = {
+    state: {
+        _Outcome.EOF: _S.CLOSED,
+        _Outcome.CORRUPT: _S.ERROR,
+        **{
+            _S.BINDING: {
+                _Outcome.BOUND_AS_TX: _S.BOUND_TX,
+                _Outcome.BOUND_AS_RX: _S.BOUND_RX,
+                _Outcome.BOUND_AS_TRX: _S.BOUND_TRX,
+                # §4.1.2: a refused bind leaves the connection open; the driver may bind again.
+                _Outcome.BIND_REFUSED: _S.OPEN,
+                _Outcome.TIMED_OUT: _S.CLOSED,
+            },
+            _S.UNBINDING: {_Outcome.UNBIND_ANSWERED: _S.CLOSED, _Outcome.TIMED_OUT: _S.CLOSED},
+        }.get(state, {}),
+    }
+    for state in _LIVE
+}
+
+# §4.6.2 / §4.7.2 carry a message_id (unused, NULL) even in an error answer; the other responses
+# we send have no body (§4.4.2: "not returned if the command_status field contains a non-zero
+# value").
+_RESPONSE_BODY: Final[Mapping[CommandId, bytes]] = {
+    _C.DELIVER_SM_RESP: pdus.EMPTY_MESSAGE_ID,
+    _C.DATA_SM_RESP: pdus.EMPTY_MESSAGE_ID,
+}
+
+
+class Connection:
+    """One SMPP session of an ESME: feed it bytes, take events, call commands, send its bytes."""
+
+    def __init__(
+        self,
+        *,
+        window: int = DEFAULT_WINDOW,
+        max_pdu_length: int = pdus.MAX_PDU_LENGTH,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1: {window}")
+        self._window = window
+        self._max_pdu_length = max_pdu_length
+        self._clock = clock
+        self._state = State.OPEN
+        self._next_seq = 1
+        self._pending: dict[int, Outstanding] = {}
+        self._submits = 0
+        self._awaiting: dict[int, CommandId] = {}  # deliver_sm / data_sm seq → its command
+        self._in = bytearray()
+        self._eof = False
+        self._out = bytearray()
+        self._events: deque[Event] = deque()
+
+    # --- what the driver reads ----------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Where the session is (§2.2)."""
+        return self._state
+
+    @property
+    def window_free(self) -> int:
+        """How many more submit_sm may go out before a response comes back."""
+        return self._window - self._submits
+
+    def pending(self) -> tuple[Outstanding, ...]:
+        """Our requests without an answer, oldest first, for the driver's response_timeout."""
+        return tuple(sorted(self._pending.values(), key=lambda item: item.sent_at))
+
+    def data_to_send(self) -> bytes:
+        """The bytes our commands and automatic answers produced since the last call."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def bind(
+        self,
+        kind: BindKind,
+        system_id: str,
+        password: str,
+        *,
+        system_type: str = "",
+        address_range: pdus.Address = _ANY_ADDRESS,
+    ) -> int:
+        """§4.1: ask to bind as `kind`; Bound or BindFailed follows. Returns the sequence number."""
+        command = CommandId(kind.value)
+        self._allowed(command)
+        body = pdus.bind_body(system_id, password, system_type, address_range)
+        return self._request(command, body)
+
+    def submit(self, sm: pdus.SubmitSm) -> int:
+        """§4.4: send a message; Submitted, SubmitFailed or GenericNack answers the number."""
+        self._allowed(CommandId.SUBMIT_SM)
+        if self._submits >= self._window:
+            raise WindowFull(f"{self._submits} submit_sm await their response (window)")
+        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm))
+        self._submits += 1
+        return seq
+
+    def enquire_link(self) -> int:
+        """§4.11: test the link; LinkAlive answers, or the driver expire()s it."""
+        self._allowed(CommandId.ENQUIRE_LINK)
+        return self._request(CommandId.ENQUIRE_LINK, b"")
+
+    def unbind(self) -> int:
+        """§4.2: end the session; Unbound follows the SMSC's unbind_resp."""
+        self._allowed(CommandId.UNBIND)
+        return self._request(CommandId.UNBIND, b"")
+
+    def deliver_resp(self, seq: int, status: int = Status.ESME_ROK) -> None:
+        """Answer the SMSC's deliver_sm or data_sm `seq`, once its message is committed."""
+        request = self._awaiting.get(seq)
+        if request is None:
+            raise LocalProtocolError(f"no deliver_sm or data_sm with sequence {seq} awaits us")
+        response = pdus.RESPONSE_TO[request]
+        self._state = self._allowed(response)
+        del self._awaiting[seq]
+        self._out += pdus.encode(response, seq, _RESPONSE_BODY[response], status)
+
+    def expire(self, seq: int) -> ResponseTimeout:
+        """Stop waiting for the answer to `seq`: its outcome stays unknown, nothing is guessed."""
+        request = self._pending.pop(seq, None)
+        if request is None:
+            raise LocalProtocolError(f"no request with sequence {seq} awaits an answer")
+        if request.command is CommandId.SUBMIT_SM:
+            self._submits -= 1
+        if request.command in _SESSION_REQUESTS:
+            self._move(_Outcome.TIMED_OUT)  # a bind or unbind never answered ends the session
+        return ResponseTimeout(request)
+
+    # --- bytes in, events out -----------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes read from the SMSC; b"" when it closed the connection."""
+        if data:
+            self._in += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | Literal[NeedData.NEED_DATA]:
+        """The next thing that happened, or NEED_DATA until more bytes arrive."""
+        while not self._events and self._read_one():
+            pass
+        return self._events.popleft() if self._events else NEED_DATA
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _allowed(self, command: CommandId) -> State:
+        next_state = _WE_SEND[self._state].get(command)
+        if next_state is None:
+            raise LocalProtocolError(
+                f"cannot send {command.name.lower()} in state {self._state.name} "
+                "(SMPP 3.4 §2.3 table 2-1)"
+            )
+        return next_state
+
+    def _move(self, outcome: _Outcome) -> None:
+        self._state = _OUTCOMES.get(self._state, {}).get(outcome, self._state)
+
+    def _request(self, command: CommandId, body: bytes) -> int:
+        self._state = self._allowed(command)
+        seq = self._next_seq
+        while seq in self._pending:  # after a wrap, skip a number still awaiting its answer
+            seq = seq % MAX_SEQUENCE + 1
+        self._next_seq = seq % MAX_SEQUENCE + 1
+        self._pending[seq] = Outstanding(seq, command, self._clock())
+        self._out += pdus.encode(command, seq, body)
+        return seq
+
+    def _answer(self, command: CommandId, seq: int, status: int) -> None:
+        """Answer a request of the SMSC's with its own response, or generic_nack if it has none."""
+        response = pdus.RESPONSE_TO.get(command, CommandId.GENERIC_NACK)
+        self._out += pdus.encode(response, seq, _RESPONSE_BODY.get(response, b""), status)
+
+    def _nack(self, seq: int, status: Status) -> None:
+        # §4.3: generic_nack echoes the sequence number of the PDU it refuses.
+        self._out += pdus.encode(CommandId.GENERIC_NACK, seq, b"", status)
+
+    def _read_one(self) -> bool:
+        """Frame and handle one PDU from the buffer; False when there is none yet."""
+        if self._state not in _LIVE:
+            self._in.clear()  # after unbind or a corrupt stream the driver closes; nothing counts
+            return False
+        if len(self._in) < pdus.HEADER_LENGTH:
+            return self._end_of_stream()
+        header = pdus.parse_header(self._in)
+        if not pdus.HEADER_LENGTH <= header.length <= self._max_pdu_length:
+            # §4.3: an invalid command_length means the data is corrupt; answer generic_nack.
+            # Where the next PDU starts is unknown now, so the session cannot go on.
+            self._nack(header.sequence, Status.ESME_RINVCMDLEN)
+            self._in.clear()
+            self._move(_Outcome.CORRUPT)
+            self._events.append(
+                StreamCorrupt(
+                    header.length,
+                    f"command_length {header.length} outside "
+                    f"{pdus.HEADER_LENGTH}..{self._max_pdu_length}",
+                )
+            )
+            return True
+        if len(self._in) < header.length:
+            return self._end_of_stream()
+        raw = bytes(self._in[: header.length])
+        del self._in[: header.length]
+        self._handle(header, raw)
+        return True
+
+    def _end_of_stream(self) -> bool:
+        if not self._eof:
+            return False
+        self._in.clear()
+        self._move(_Outcome.EOF)
+        self._events.append(ConnectionClosed(self.pending()))
+        return True
+
+    def _handle(self, header: Header, raw: bytes) -> None:
+        try:
+            command = CommandId(header.command_id)
+        except ValueError:
+            # §4.3: an unknown command_id is answered generic_nack; the PDU's length was sound,
+            # so the stream is still framed and the bind is kept.
+            self._nack(header.sequence, Status.ESME_RINVCMDID)
+            self._bad(header, Status.ESME_RINVCMDID, "unknown command_id", raw, awaits=False)
+            return
+        if command.is_response:
+            self._on_response(command, header, raw)
+        else:
+            self._on_request(command, header, raw)
+
+    def _bad(self, header: Header, status: int, reason: str, raw: bytes, *, awaits: bool) -> None:
+        self._events.append(
+            BadPdu(
+                seq=header.sequence,
+                command_id=header.command_id,
+                status=status,
+                status_name=status_name(status),
+                reason=reason,
+                raw=raw,
+                awaits_answer=awaits,
+            )
+        )
+
+    def _on_request(self, command: CommandId, header: Header, raw: bytes) -> None:
+        seq, body = header.sequence, raw[pdus.HEADER_LENGTH :]
+        next_state = _THEY_SEND[self._state].get(command)
+        if next_state is None:
+            # §2.3: a request the SMSC may send, but not in this state, is ESME_RINVBNDSTS;
+            # one an SMSC never sends an ESME is an invalid command for us.
+            status = Status.ESME_RINVBNDSTS if command in _SMSC_REQUESTS else Status.ESME_RINVCMDID
+            self._answer(command, seq, status)
+            self._events.append(RequestRefused(seq, command, status, status.name))
+            return
+        if command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND) and body:
+            # §4.11.1 / §4.2.1: header only. The length framed it, so only this PDU is refused.
+            self._nack(seq, Status.ESME_RINVCMDLEN)
+            reason = "a body where none belongs"
+            self._bad(header, Status.ESME_RINVCMDLEN, reason, raw, awaits=False)
+            return
+        try:
+            event = _REQUEST_HANDLERS[command](self, seq, body)
+        except DecodeError as error:
+            # An unreadable deliver_sm or data_sm is the driver's to file and answer; other
+            # requests are refused here with the status that names the fault (§2.8).
+            awaits = command in (CommandId.DELIVER_SM, CommandId.DATA_SM)
+            if awaits:
+                self._awaiting[seq] = command
+            else:
+                self._answer(command, seq, error.status)
+            self._bad(header, error.status, error.reason, raw, awaits=awaits)
+            return
+        self._state = next_state
+        if event is not None:
+            self._events.append(event)
+
+    def _on_enquire_link(self, seq: int, body: bytes) -> None:
+        # §4.11: answered at once, whatever the driver is busy with.
+        self._out += pdus.encode(CommandId.ENQUIRE_LINK_RESP, seq)
+
+    def _on_unbind(self, seq: int, body: bytes) -> Unbound:
+        # §4.2: the SMSC ends the session; we answer, and the driver closes and binds again.
+        self._out += pdus.encode(CommandId.UNBIND_RESP, seq)
+        return Unbound(by_peer=True)
+
+    def _on_short_message(self, seq: int, body: bytes, command: CommandId) -> Inbound:
+        decode = pdus.decode_deliver_sm if command is CommandId.DELIVER_SM else pdus.decode_data_sm
+        message = decode(body)
+        # Not answered here: deliver_sm_resp only after the message is committed (issue 10.5).
+        self._awaiting[seq] = command
+        return Inbound(seq, message, parse_receipt(message))
+
+    def _on_deliver_sm(self, seq: int, body: bytes) -> Inbound:
+        return self._on_short_message(seq, body, CommandId.DELIVER_SM)
+
+    def _on_data_sm(self, seq: int, body: bytes) -> Inbound:
+        return self._on_short_message(seq, body, CommandId.DATA_SM)
+
+    def _on_outbind(self, seq: int, body: bytes) -> OutbindReceived:
+        outbind = pdus.decode_outbind(body)
+        return OutbindReceived(outbind.system_id, outbind.password)
+
+    def _on_alert(self, seq: int, body: bytes) -> Alert:
+        return Alert(seq, pdus.decode_alert_notification(body))
+
+    def _on_response(self, command: CommandId, header: Header, raw: bytes) -> None:
+        # Responses are never answered, not even a bad one: a generic_nack for a generic_nack
+        # could loop between two peers forever.
+        seq, body = header.sequence, raw[pdus.HEADER_LENGTH :]
+        request = self._pending.get(seq)
+        if request is None or command not in (
+            CommandId.GENERIC_NACK,
+            pdus.RESPONSE_TO[request.command],
+        ):
+            self._events.append(UnexpectedResponse(seq, command, header.status))
+            return
+        try:
+            event = self._response_event(request, command, header.status, body)
+        except DecodeError as error:
+            # The request stays pending: its outcome is unread, and expire() will say so.
+            self._bad(header, error.status, error.reason, raw, awaits=False)
+            return
+        del self._pending[seq]
+        if request.command is CommandId.SUBMIT_SM:
+            self._submits -= 1
+        self._events.append(event)
+
+    def _response_event(
+        self, request: Outstanding, command: CommandId, status: int, body: bytes
+    ) -> Event:
+        seq = request.seq
+        if request.command in _BINDS:
+            if status != Status.ESME_ROK or command is CommandId.GENERIC_NACK:
+                self._move(_Outcome.BIND_REFUSED)
+                return BindFailed(status, status_name(status))
+            system_id, tlvs = pdus.decode_id_and_tlvs(body, "system_id")
+            kind = BindKind(request.command)
+            self._move(_BOUND[kind])
+            return Bound(kind, system_id, tlvs.sc_interface_version)
+        if request.command is CommandId.UNBIND:
+            self._move(_Outcome.UNBIND_ANSWERED)
+            return Unbound(by_peer=False)
+        if command is CommandId.GENERIC_NACK:
+            return GenericNack(seq, status, status_name(status), request.command)
+        if request.command is CommandId.ENQUIRE_LINK:
+            return LinkAlive(seq)
+        # submit_sm: §4.4.2, the body (message_id) only with ESME_ROK.
+        if status != Status.ESME_ROK:
+            return SubmitFailed(seq, status, status_name(status))
+        message_id, _ = pdus.decode_id_and_tlvs(body, "message_id")
+        return Submitted(seq, message_id)
+
+
+# Readers picked by command, not by an if-ladder (h11's READERS table). None: no event.
+_REQUEST_HANDLERS: Final[Mapping[CommandId, Callable[[Connection, int, bytes], Event | None]]] = {
+    CommandId.ENQUIRE_LINK: Connection._on_enquire_link,
+    CommandId.UNBIND: Connection._on_unbind,
+    CommandId.DELIVER_SM: Connection._on_deliver_sm,
+    CommandId.DATA_SM: Connection._on_data_sm,
+    CommandId.OUTBIND: Connection._on_outbind,
+    CommandId.ALERT_NOTIFICATION: Connection._on_alert,
+}

@@ -1,0 +1,126 @@
+"""Delivery receipts read from a deliver_sm or data_sm, and message ids made comparable."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final, Literal
+
+from channels.sms.pdus import ShortMessage
+
+
+class MessageState(IntEnum):
+    """§5.2.28: the message_state values."""
+
+    ENROUTE = 1
+    DELIVERED = 2
+    EXPIRED = 3
+    DELETED = 4
+    UNDELIVERABLE = 5
+    ACCEPTED = 6
+    UNKNOWN = 7
+    REJECTED = 8
+
+
+# Appendix B: the 7-letter stat words of the text receipt, as §5.2.28 names them.
+_STAT: Final[dict[str, MessageState]] = {
+    "ENROUTE": MessageState.ENROUTE,
+    "DELIVRD": MessageState.DELIVERED,
+    "EXPIRED": MessageState.EXPIRED,
+    "DELETED": MessageState.DELETED,
+    "UNDELIV": MessageState.UNDELIVERABLE,
+    "ACCEPTD": MessageState.ACCEPTED,
+    "UNKNOWN": MessageState.UNKNOWN,
+    "REJECTD": MessageState.REJECTED,
+}
+
+# Appendix B: "id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm
+# stat:DDDDDDD err:E text: ...". The format is "SMSC vendor specific"; SMSCs differ in case
+# ("Text:"), in padding, and in leaving fields out, so each key is found on its own.
+_KEY = re.compile(r"(?i)\b(id|sub|dlvrd|submit date|done date|stat|err|text):")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a receipt says about one submitted message; the raw stat word kept for the log."""
+
+    message_id: str
+    state: MessageState | None
+    stat: str | None = None
+    error: str | None = None
+    from_tlvs: bool = False
+
+
+def text_fields(text: str) -> dict[str, str]:
+    """The key:value pairs of an Appendix B receipt text; "text" takes the rest of the line."""
+    fields: dict[str, str] = {}
+    matches = list(_KEY.finditer(text))
+    for index, match in enumerate(matches):
+        key = match.group(1).lower()
+        if key in fields:
+            continue  # "id:" inside the quoted text is the message's, not the receipt's
+        if key == "text":
+            fields[key] = text[match.end() :]
+            break
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        fields[key] = text[match.end() : end].strip()
+    return fields
+
+
+def parse_receipt(sm: ShortMessage) -> Receipt | None:
+    """The receipt `sm` carries: the TLVs first (§5.3.2.12, §5.3.2.35), else the Appendix B text.
+
+    None when `sm` is not a receipt (§5.2.12 esm_class) or names no message id.
+    """
+    if not sm.is_receipt:
+        return None
+    # Receipt texts are in the SMSC default alphabet, whose printable letters, digits and
+    # punctuation are ASCII's; Latin-1 reads them and never fails on the rest.
+    fields = text_fields(sm.payload.decode("latin-1"))
+    tlv_id, tlv_state = sm.tlvs.receipted_message_id, sm.tlvs.message_state
+    message_id = tlv_id or fields.get("id")
+    if not message_id:
+        return None
+    stat = fields.get("stat")
+    state = _state(tlv_state) or (_STAT.get(stat.upper()) if stat else None)
+    error = fields.get("err")
+    if error is None and sm.tlvs.network_error_code is not None:
+        error = sm.tlvs.network_error_code.hex()  # §5.3.2.31: network type, then its code
+    return Receipt(
+        message_id=message_id,
+        state=state,
+        stat=stat,
+        error=error,
+        from_tlvs=tlv_id is not None and tlv_state is not None,
+    )
+
+
+def _state(value: int | None) -> MessageState | None:
+    try:
+        return None if value is None else MessageState(value)
+    except ValueError:
+        return None  # a value §5.2.28 does not define: the text may still say
+
+
+IdRadix = Literal["auto", "decimal", "hex", "text"]
+
+_DIGITS = re.compile(r"[0-9]+")
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
+
+
+def normalise_message_id(raw: str, radix: IdRadix = "auto") -> str:
+    """One spelling of a message id, so a submit_sm_resp's and a receipt's compare equal.
+
+    SMSCs give an id in one base in submit_sm_resp and in another in the receipt (SMPP 3.3
+    SMSCs answered hex, many 3.4 ones write receipts in decimal), in either case, with leading
+    zeros. A number becomes its decimal value; anything else is compared case-blind. "auto"
+    reads digits-only as decimal and other hex digits as hex; an SMSC whose hex ids may lack
+    letters needs its radix named, as Kannel's msg-id-type does, since "10" cannot tell.
+    """
+    value = raw.strip().strip("\0")
+    if radix in ("auto", "decimal") and _DIGITS.fullmatch(value):
+        return str(int(value, 10))
+    if radix in ("auto", "hex") and _HEX_DIGITS.fullmatch(value):
+        return str(int(value, 16))
+    return value.casefold()

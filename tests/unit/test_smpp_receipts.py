@@ -1,0 +1,132 @@
+"""Delivery receipts from TLVs and from Appendix B text, and message ids made comparable."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from channels.sms import pdus
+from channels.sms.pdus import Address, CommandId, ShortMessage, Tlvs
+from channels.sms.receipts import MessageState, normalise_message_id, parse_receipt, text_fields
+
+
+def receipt_sm(text: bytes, *, esm_class: int = 0x04, tlvs: bytes = b"") -> ShortMessage:
+    body = (
+        b"\0\x01\x0179161234567\0\x00\x001234\0"
+        + bytes((esm_class, 0, 0))
+        + b"\0\0\0\0\0\0"
+        + bytes((len(text),))
+        + text
+        + tlvs
+    )
+    return pdus.decode_deliver_sm(body)
+
+
+def test_the_appendix_b_text() -> None:
+    sm = receipt_sm(
+        b"id:0123456789 sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 "
+        b"stat:DELIVRD err:000 text:id:99 hello"
+    )
+    receipt = parse_receipt(sm)
+    assert receipt is not None
+    assert receipt.message_id == "0123456789"
+    assert receipt.state is MessageState.DELIVERED
+    assert (receipt.stat, receipt.error, receipt.from_tlvs) == ("DELIVRD", "000", False)
+    assert text_fields(sm.payload.decode())["text"] == "id:99 hello"
+
+
+@pytest.mark.parametrize(
+    ("stat", "state"),
+    [
+        ("UNDELIV", MessageState.UNDELIVERABLE),
+        ("expired", MessageState.EXPIRED),
+        ("REJECTD", MessageState.REJECTED),
+        ("ACCEPTD", MessageState.ACCEPTED),
+        ("ENROUTE", MessageState.ENROUTE),
+        ("WHATEVER", None),
+    ],
+)
+def test_stat_words(stat: str, state: MessageState | None) -> None:
+    receipt = parse_receipt(receipt_sm(f"id:7 Stat:{stat} Err:075 Text:".encode()))
+    assert receipt is not None
+    assert (receipt.state, receipt.error) == (state, "075")
+
+
+def test_the_tlvs_come_first() -> None:
+    tlvs = (
+        struct.pack(">HH", pdus.Tag.RECEIPTED_MESSAGE_ID, 4)
+        + b"a1f\0"
+        + struct.pack(">HHB", pdus.Tag.MESSAGE_STATE, 1, 2)
+        + struct.pack(">HH", pdus.Tag.NETWORK_ERROR_CODE, 3)
+        + b"\x03\x00\x00"
+    )
+    receipt = parse_receipt(receipt_sm(b"id:zzz stat:UNDELIV", tlvs=tlvs))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state, receipt.from_tlvs) == (
+        "a1f",
+        MessageState.DELIVERED,
+        True,
+    )
+
+
+def test_a_receipt_id_tlv_without_its_nul_and_without_a_state() -> None:
+    tlvs = struct.pack(">HH", pdus.Tag.RECEIPTED_MESSAGE_ID, 3) + b"a1f"
+    tlvs += struct.pack(">HH", pdus.Tag.NETWORK_ERROR_CODE, 3) + b"\x03\x00\x01"
+    receipt = parse_receipt(receipt_sm(b"", tlvs=tlvs))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state, receipt.error) == ("a1f", None, "030001")
+
+
+def test_data_sm_receipt_in_message_payload() -> None:
+    sm = ShortMessage(
+        command=CommandId.DATA_SM,
+        service_type="",
+        source=Address("7916"),
+        destination=Address("1234"),
+        esm_class=0x04,
+        registered_delivery=0,
+        data_coding=0,
+        tlvs=Tlvs(message_payload=b"id:55 stat:DELIVRD err:000"),
+    )
+    receipt = parse_receipt(sm)
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state) == ("55", MessageState.DELIVERED)
+
+
+def test_not_a_receipt_or_no_id() -> None:
+    assert parse_receipt(receipt_sm(b"id:1 stat:DELIVRD", esm_class=0)) is None
+    assert parse_receipt(receipt_sm(b"stat:DELIVRD")) is None
+
+
+@pytest.mark.parametrize(
+    ("submitted", "receipted", "radices"),
+    [
+        ("0A1B2C", "a1b2c", ("auto", "auto")),
+        ("000123", "123", ("auto", "auto")),
+        ("1A2B", "6699", ("auto", "auto")),
+        ("1234", "4660", ("hex", "decimal")),
+        ("4660", "00001234", ("decimal", "hex")),
+        ("AbC-Def", "abc-def", ("auto", "text")),
+    ],
+)
+def test_ids_of_one_message_compare_equal(
+    submitted: str, receipted: str, radices: tuple[str, str]
+) -> None:
+    first, second = radices
+    assert normalise_message_id(submitted, first) == normalise_message_id(receipted, second)  # type: ignore[arg-type]
+
+
+def test_ids_of_different_messages_stay_different() -> None:
+    assert normalise_message_id("0012") != normalise_message_id("12a")
+    assert normalise_message_id("abc-1") != normalise_message_id("abc-01")
+
+
+@given(st.integers(min_value=0, max_value=2**64), st.integers(0, 5))
+def test_a_number_is_the_same_id_in_any_base_case_or_padding(number: int, zeros: int) -> None:
+    decimal = "0" * zeros + str(number)
+    upper, lower = "0" * zeros + f"{number:X}", f"{number:x}"
+    assert normalise_message_id(decimal, "decimal") == str(number)
+    assert normalise_message_id(upper, "hex") == normalise_message_id(lower, "hex") == str(number)
