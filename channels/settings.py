@@ -1,0 +1,29 @@
+"""Value types of the channels' config files (CONTRACTS.md: durations are strings)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def seconds(text: object) -> float:
+    """ "30s", "250ms", "5m", "1h" or "2d" as seconds; a number is taken as seconds already."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        match = _DURATION.fullmatch(str(text).strip())
+        if match is None:
+            raise ValueError('a duration such as "30s", "250ms", "5m", "1h" or "2d"')
+        value = float(match[1]) * _SECONDS[match[2]]
+    if value <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return value
+
+
+# A duration in seconds, written in the file as "30s".
+Duration = Annotated[float, BeforeValidator(seconds)]

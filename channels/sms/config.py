@@ -1,0 +1,52 @@
+"""Settings of the SMS channel (channels/sms.toml; the keys CONTRACTS.md fixes, and ours)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from channels.settings import Duration
+
+
+class SmsAccount(BaseModel):
+    """[accounts.NAME]: one SMSC connection set (an operator's short number)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(2775, ge=1, le=65535)  # IANA's SMPP port
+    tls: StrictBool = False
+    system_id: str = Field(min_length=1, max_length=15)  # SMPP 3.4 5.2.1: C-Octet String(16)
+    password_file: Path
+    system_type: str = Field("", max_length=12)  # 5.2.2: C-Octet String(13)
+    bind: Literal["transceiver", "receiver+transmitter"] = "transceiver"
+    binds: int = Field(1, ge=1, le=16)
+    source_addr: str = Field(min_length=1, max_length=20)  # 5.2.8: C-Octet String(21)
+    # Jasmin and Kannel default to 10 and 10; most SMSCs allow 10 to 100 outstanding.
+    window: int = Field(10, ge=1, le=1000)
+    # Submits per second per bind (an operator's contract states it); None: unpaced.
+    throughput: float | None = Field(None, gt=0)
+    enquire_link: Duration = 30.0
+    response_timeout: Duration = 10.0
+    bind_timeout: Duration = 10.0
+    # GSM networks join at most 255 parts (3GPP TS 23.040 9.2.3.24.1); operators bill each,
+    # and handsets show 6 to 10 well.
+    max_parts: int = Field(6, ge=1, le=255)
+    # Concatenation references of 8 bits (the common default) or 16.
+    reference_bits: Literal[8, 16] = 8
+    # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs).
+    default_alphabet: Literal["gsm7", "latin1"] = "gsm7"
+    # How long the parts of a long message wait for the rest before what came is filed
+    # flagged `incomplete`.
+    reassembly_timeout: Duration = 300.0
+
+
+class SmsFile(BaseModel):
+    """channels/sms.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: StrictBool = False
+    accounts: dict[str, SmsAccount] = {}

@@ -1,0 +1,303 @@
+"""One bind to an SMSC, driven by trio: the sans-IO Connection (protocol.py) over a socket.
+
+The session owns the socket and the timers; everything SMPP says is decided by the
+Connection. It connects, binds, answers what the SMSC asks, sends an enquire_link every
+`enquire_link` and expires requests left unanswered for `response_timeout`. A submit waits for
+room in the window and for its turn under `throughput`, and answers with the SMSC's message id
+or a SubmitError. Anything that ends the session (the SMSC's unbind, a lost connection, a link
+that stops answering, a refused bind) raises SessionEnded out of run(), and the supervisor binds
+again after its backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+from . import pdus
+from .events import (
+    BadPdu,
+    BindFailed,
+    BindKind,
+    Bound,
+    ConnectionClosed,
+    Event,
+    GenericNack,
+    Inbound,
+    LinkAlive,
+    ResponseTimeout,
+    StreamCorrupt,
+    SubmitFailed,
+    Submitted,
+    Unbound,
+)
+from .protocol import NEED_DATA, Connection, Policy, classify
+
+log = logging.getLogger(__name__)
+READ_BYTES = 65536
+
+
+class SessionEnded(Exception):
+    """The session is over: why, in an operator's words (the status shows it)."""
+
+
+class SubmitError(Exception):
+    """The SMSC did not take a submit: its status and what to do about it (classify)."""
+
+    def __init__(self, reason: str, policy: Policy | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        # None: no answer came in time; whether the SMSC took it is unknown.
+        self.policy = policy
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom the session binds."""
+
+    host: str
+    port: int
+    tls: bool
+    kind: BindKind
+    system_id: str
+    password: str
+    system_type: str
+
+
+class SessionLost:
+    """The session ended with the request unanswered: its outcome is unknown."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+# What the session hands its account: an inbound message (or receipt) to commit. The session
+# answers the SMSC (deliver_sm_resp) only once this returns, with the status it returns.
+OnInbound = Callable[[Inbound | BadPdu], Awaitable[int]]
+
+
+class Session:
+    """A bound SMPP session; `submit` is safe to call from many tasks at once."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        on_inbound: OnInbound,
+        *,
+        window: int,
+        throughput: float | None,
+        enquire_link: float,
+        response_timeout: float,
+        bind_timeout: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self.on_inbound = on_inbound
+        self.connection = Connection(window=window, clock=trio.current_time)
+        self.throughput = throughput
+        self.enquire_link = enquire_link
+        self.response_timeout = response_timeout
+        self.bind_timeout = bind_timeout
+        self._stream: trio.abc.Stream | None = None
+        self._send_lock = trio.Lock()
+        self._answers: dict[int, Event | SessionLost] = {}
+        self._answered: dict[int, trio.Event] = {}
+        self._room = trio.Event()  # set (and replaced) when an answer frees a slot
+        self._next_submit_at = 0.0
+        self._bound = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def bound(self) -> bool:
+        """Whether the session is bound and takes submits."""
+        return self._bound.is_set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect, bind, report started, and serve until the session ends (SessionEnded)."""
+        self._stream = await self._connect()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._read)
+                await self._bind()
+                task_status.started()
+                nursery.start_soon(self._keep_alive)
+                nursery.start_soon(self._expire_late)
+        finally:
+            self._bound = trio.Event()
+            self._fail_waiting("the session ended before the SMSC answered")
+            with trio.CancelScope(shield=True):
+                await self._stream.aclose()
+
+    async def submit(self, sm: pdus.SubmitSm) -> str:
+        """Send one submit_sm; the SMSC's message id, or SubmitError."""
+        if not self.bound:
+            raise SubmitError("not bound to the SMSC", Policy.RETRY)
+        await self._pace()
+        while self.connection.window_free <= 0:
+            await self._room.wait()
+        # No await between the look at the window and the submit: the slot is this task's.
+        seq = self.connection.submit(sm)
+        answered = self._answered[seq] = trio.Event()
+        await self._flush()
+        await answered.wait()
+        answer = self._answers.pop(seq)
+        del self._answered[seq]
+        return _message_id(answer)
+
+    async def unbind(self) -> None:
+        """Ask the SMSC to end the session (the daemon stops); its answer ends run()."""
+        if self.bound:
+            self.connection.unbind()
+            await self._flush()
+
+    async def _connect(self) -> trio.abc.Stream:
+        endpoint = self.endpoint
+        with trio.fail_after(self.bind_timeout):
+            stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+            if endpoint.tls:
+                stream = trio.SSLStream(
+                    stream, ssl.create_default_context(), server_hostname=endpoint.host
+                )
+                await stream.do_handshake()
+        return stream
+
+    async def _bind(self) -> None:
+        endpoint = self.endpoint
+        seq = self.connection.bind(
+            endpoint.kind,
+            endpoint.system_id,
+            endpoint.password,
+            system_type=endpoint.system_type,
+        )
+        answered = self._answered[seq] = trio.Event()
+        await self._flush()
+        with trio.move_on_after(self.bind_timeout) as late:
+            await answered.wait()
+        if late.cancelled_caught:
+            self.connection.expire(seq)
+            raise SessionEnded(f"no answer to the bind in {self.bind_timeout:g}s")
+        answer = self._answers.pop(seq)
+        del self._answered[seq]
+        if isinstance(answer, BindFailed):
+            # ESME_RINVPASWD, ESME_RBINDFAIL...: the operator's words for it, then backoff.
+            raise SessionEnded(f"bind refused: {answer.status_name}")
+        log.info("SMPP bound to %s:%d as %s", endpoint.host, endpoint.port, endpoint.kind.name)
+        self._bound.set()
+
+    async def _read(self) -> None:
+        stream = self._stream
+        assert stream is not None
+        while True:
+            data = await stream.receive_some(READ_BYTES)
+            self.connection.receive_data(bytes(data))
+            while (event := self.connection.next_event()) is not NEED_DATA:
+                await self._handle(event)
+            await self._flush()  # the Connection's own answers (enquire_link_resp, nacks)
+            if not data:
+                raise SessionEnded("the SMSC closed the connection")
+
+    async def _handle(self, event: Event) -> None:
+        """What the SMSC said, each to its place."""
+        match event:
+            case Inbound() | BadPdu(awaits_answer=True):
+                assert self._nursery is not None
+                self._nursery.start_soon(self._commit_then_answer, event)
+            case Submitted() | SubmitFailed() | GenericNack():
+                self._answer(event.seq, event)
+            case Bound() | BindFailed():
+                # The bind's answer names no sequence here: it is the one request in flight.
+                self._answer(next(iter(self._answered), None), event)
+            case LinkAlive():
+                pass
+            case Unbound(by_peer=True):
+                raise SessionEnded("the SMSC unbound the session")
+            case Unbound():
+                raise SessionEnded("unbound")
+            case ConnectionClosed() | StreamCorrupt():
+                raise SessionEnded(f"connection lost: {type(event).__name__}")
+            case _:
+                log.info("SMPP %s", type(event).__name__)
+
+    def _answer(self, seq: int | None, event: Event | SessionLost) -> None:
+        """A response to one of our requests: wake whoever waits for it."""
+        waiting = None if seq is None else self._answered.get(seq)
+        if seq is None or waiting is None:
+            return
+        self._answers[seq] = event
+        waiting.set()
+        self._room.set()
+        self._room = trio.Event()
+
+    async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
+        """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
+        commit, so a crash before it makes the SMSC deliver it again (the intake dedupes)."""
+        status = await self.on_inbound(event)
+        self.connection.deliver_resp(event.seq, status)
+        await self._flush()
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await trio.sleep(self.enquire_link)
+            self.connection.enquire_link()
+            await self._flush()
+
+    async def _expire_late(self) -> None:
+        """Requests without an answer for response_timeout: their outcome is unknown."""
+        while True:
+            await trio.sleep(min(1.0, self.response_timeout / 4))
+            now = trio.current_time()
+            for request in self.connection.pending():
+                if now - request.sent_at < self.response_timeout:
+                    break  # oldest first
+                timeout = self.connection.expire(request.seq)
+                if request.command is not pdus.CommandId.SUBMIT_SM:
+                    raise SessionEnded(
+                        f"no answer to {request.command.name.lower()} in {self.response_timeout:g}s"
+                    )
+                self._answer(request.seq, timeout)
+
+    async def _pace(self) -> None:
+        """At most `throughput` submits a second on this bind."""
+        if self.throughput is None:
+            return
+        now = trio.current_time()
+        turn = max(now, self._next_submit_at)
+        self._next_submit_at = turn + 1 / self.throughput
+        await trio.sleep_until(turn)
+
+    async def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            assert self._stream is not None
+            async with self._send_lock:
+                await self._stream.send_all(data)
+
+    def _fail_waiting(self, reason: str) -> None:
+        for seq in list(self._answered):
+            if seq not in self._answers:
+                self._answer(seq, SessionLost(reason))
+
+
+def _message_id(answer: object) -> str:
+    """The message id of a taken submit, or SubmitError with what to do about it."""
+    match answer:
+        case Submitted(message_id=message_id):
+            return message_id
+        case (
+            SubmitFailed(status=status, status_name=name)
+            | GenericNack(status=status, status_name=name)
+        ):
+            return _refused(status, name)
+        case ResponseTimeout():
+            raise SubmitError("no submit_sm_resp in time: the SMSC may or may not have it", None)
+        case SessionLost(reason=reason):
+            raise SubmitError(f"{reason}: the SMSC may or may not have it", None)
+    raise SubmitError(f"unexpected answer {type(answer).__name__}", Policy.RETRY)
+
+
+def _refused(status: int, name: str) -> str:
+    raise SubmitError(f"the SMSC refused it: {name}", classify(status))
