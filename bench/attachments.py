@@ -44,7 +44,7 @@ async def _raw(clamd: Clamd, files: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-async def _ours(service: AttachmentService, files: list[bytes]) -> float:
+async def _ours(service: AttachmentService[Any], files: list[bytes]) -> float:
     """Seconds for the attachment service to store durably, type-check and scan the files."""
     started = time.perf_counter()
     for number, data in enumerate(files):

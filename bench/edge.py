@@ -107,7 +107,7 @@ def run() -> dict[str, Any]:
     daemon.env["MALLOC_ARENA_MAX"] = "2"  # as the systemd unit and `make run` set it
     daemon.start()
     try:
-        figures = {"stuck_readers": trio.run(_stuck_readers, daemon)}
+        figures: dict[str, Any] = {"stuck_readers": trio.run(_stuck_readers, daemon)}
         figures["connection_waves"] = [trio.run(_wave, daemon) for _ in range(WAVES)]
     finally:
         daemon.stop(timeout=60)
