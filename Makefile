@@ -23,10 +23,19 @@ $(CONFIG)/secrets/%.tokens:
 run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens $(CONFIG)/secrets/metrics.tokens
 	MALLOC_ARENA_MAX=2 $(BIN)/omnirouter --config $(CONFIG) run
 
-# The real peers the suite talks to, installed from Debian's packages.
-peers:
+# The real peers the suite talks to, installed from Debian's packages, and the SMSC simulator's
+# npm packages (tests/peers/smsc) at the versions its package-lock.json pins.
+SMSC := tests/peers/smsc
+
+peers: $(SMSC)/node_modules/.installed
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd >/dev/null; }
 	@command -v clamd >/dev/null || test -x /usr/sbin/clamd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }
+
+# npm ci starts from an empty node_modules each time: run it only when the lock file changes.
+$(SMSC)/node_modules/.installed: $(SMSC)/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	@cd $(SMSC) && npm ci --silent --no-audit --no-fund
+	@touch $@
 
 test: $(STAMP) peers
 	$(BIN)/python -m pytest -q

@@ -126,9 +126,13 @@ class Session:
                 task_status.started()
                 nursery.start_soon(self._keep_alive)
                 nursery.start_soon(self._expire_late)
+        except* SessionEnded as ended:
+            # The nursery wraps what its tasks raise; the supervisor wants the reason itself.
+            raise ended.exceptions[0] from None
         finally:
             self._bound = trio.Event()
             self._fail_waiting("the session ended before the SMSC answered")
+            self._room.set()  # submits waiting for a slot learn that there will be none
             with trio.CancelScope(shield=True):
                 await self._stream.aclose()
 
@@ -137,8 +141,11 @@ class Session:
         if not self.bound:
             raise SubmitError("not bound to the SMSC", Policy.RETRY)
         await self._pace()
-        while self.connection.window_free <= 0:
+        while self.bound and self.connection.window_free <= 0:
             await self._room.wait()
+        if not self.bound:
+            # The session ended while this submit waited for its turn: it was never sent.
+            raise SubmitError("not bound to the SMSC", Policy.RETRY)
         # No await between the look at the window and the submit: the slot is this task's.
         seq = self.connection.submit(sm)
         answered = self._answered[seq] = trio.Event()
@@ -156,13 +163,20 @@ class Session:
 
     async def _connect(self) -> trio.abc.Stream:
         endpoint = self.endpoint
-        with trio.fail_after(self.bind_timeout):
-            stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
-            if endpoint.tls:
-                stream = trio.SSLStream(
-                    stream, ssl.create_default_context(), server_hostname=endpoint.host
-                )
-                await stream.do_handshake()
+        try:
+            with trio.fail_after(self.bind_timeout):
+                stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+                if endpoint.tls:
+                    stream = trio.SSLStream(
+                        stream, ssl.create_default_context(), server_hostname=endpoint.host
+                    )
+                    await stream.do_handshake()
+        except (OSError, trio.TooSlowError, trio.BrokenResourceError) as error:
+            # Unreachable is one more way the session ends: the supervisor backs off the same.
+            reason = str(error) or type(error).__name__
+            raise SessionEnded(
+                f"cannot connect to {endpoint.host}:{endpoint.port}: {reason}"
+            ) from error
         return stream
 
     async def _bind(self) -> None:
@@ -192,11 +206,18 @@ class Session:
         stream = self._stream
         assert stream is not None
         while True:
-            data = await stream.receive_some(READ_BYTES)
+            try:
+                data = await stream.receive_some(READ_BYTES)
+            except trio.BrokenResourceError as error:
+                raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
             self.connection.receive_data(bytes(data))
             while (event := self.connection.next_event()) is not NEED_DATA:
+                # The Connection's own answers (enquire_link_resp, unbind_resp, generic_nack)
+                # go out before the event is handled: an unbind or a corrupt stream ends the
+                # session in _handle, and the SMSC is still owed its answer.
+                await self._flush()
                 await self._handle(event)
-            await self._flush()  # the Connection's own answers (enquire_link_resp, nacks)
+            await self._flush()
             if not data:
                 raise SessionEnded("the SMSC closed the connection")
 
@@ -217,8 +238,10 @@ class Session:
                 raise SessionEnded("the SMSC unbound the session")
             case Unbound():
                 raise SessionEnded("unbound")
-            case ConnectionClosed() | StreamCorrupt():
-                raise SessionEnded(f"connection lost: {type(event).__name__}")
+            case ConnectionClosed():
+                raise SessionEnded("the SMSC closed the connection")
+            case StreamCorrupt(reason=reason):
+                raise SessionEnded(f"unreadable stream from the SMSC: {reason}")
             case _:
                 log.info("SMPP %s", type(event).__name__)
 

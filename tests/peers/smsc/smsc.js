@@ -1,0 +1,305 @@
+// A scriptable SMSC for the SMS channel's tests, on the npm `smpp` package.
+//
+//   node smsc.js PORT SYSTEM_ID PASSWORD
+//
+// Listens for ESMEs on PORT (0: any free port) and for the tests on a control port of its own;
+// prints {"port": N, "control": M} as the first line of stdout. The control port speaks one
+// JSON object per line each way: {"cmd": "name", ...arguments} in, {"ok": true, ...} or
+// {"error": "..."} out. It exits when its stdin closes, so it never outlives the test run.
+'use strict';
+
+const net = require('net');
+const readline = require('readline');
+const smpp = require('smpp');
+
+const [port, systemId, password] = [Number(process.argv[2] || 0), process.argv[3], process.argv[4]];
+if (systemId === undefined || password === undefined) {
+  process.stderr.write('usage: node smsc.js PORT SYSTEM_ID PASSWORD\n');
+  process.exit(2);
+}
+
+// What the script says about the next submits; `reset` puts it back.
+let script;
+// Everything the ESMEs sent and the simulator did, in order, for the tests to assert on.
+let log;
+// The session that bound last: where deliver_sm, unbind and the like go.
+let esme;
+let nextMessageId = 0;
+
+function reset() {
+  script = { throttle: 0, queueFull: 0, silence: 0, hold: false, held: [] };
+  log = [];
+  esme = null;
+}
+reset();
+
+function record(entry) {
+  log.push(entry);
+}
+
+// Message ids in hex with letters in them, as many SMSCs answer, so that the client's
+// normalisation (case, leading zeros) has something to do.
+function newMessageId() {
+  nextMessageId += 1;
+  return (0xabc00000 + nextMessageId).toString(16);
+}
+
+const BINDS = ['bind_transceiver', 'bind_transmitter', 'bind_receiver'];
+
+// `smpp` decodes short_message into {udh, message}; the log keeps both readable.
+function decodedText(value) {
+  if (value === undefined || value === null) return null;
+  if (Buffer.isBuffer(value)) return value.toString('hex');
+  if (typeof value === 'string') return value;
+  return Buffer.isBuffer(value.message) ? value.message.toString('hex') : value.message;
+}
+
+function udhHex(value) {
+  if (value && Array.isArray(value.udh)) return value.udh.map((part) => part.toString('hex'));
+  return [];
+}
+
+function onSession(session) {
+  // A socket error (the ESME reset the connection) must not end the simulator.
+  session.on('error', (error) => record({ type: 'error', message: String(error.message) }));
+  session.on('close', () => {
+    record({ type: 'closed' });
+    if (esme === session) esme = null;
+  });
+
+  for (const command of BINDS) {
+    session.on(command, (pdu) => {
+      let status = smpp.ESME_ROK;
+      if (pdu.system_id !== systemId) status = smpp.ESME_RINVSYSID;
+      else if (pdu.password !== password) status = smpp.ESME_RINVPASWD;
+      record({ type: command, system_id: pdu.system_id, system_type: pdu.system_type, status });
+      session.send(pdu.response({ command_status: status, system_id: 'smsc-sim' }));
+      if (status === smpp.ESME_ROK) esme = session;
+    });
+  }
+
+  session.on('submit_sm', (pdu) => {
+    const messageId = newMessageId();
+    let status = smpp.ESME_ROK;
+    if (script.throttle > 0) {
+      script.throttle -= 1;
+      status = smpp.ESME_RTHROTTLED;
+    } else if (script.queueFull > 0) {
+      script.queueFull -= 1;
+      status = smpp.ESME_RMSGQFUL;
+    }
+    const silent = script.silence > 0;
+    if (silent) script.silence -= 1;
+    record({
+      type: 'submit_sm',
+      sequence: pdu.sequence_number,
+      message_id: status === smpp.ESME_ROK && !silent ? messageId : null,
+      status,
+      answered: !silent,
+      source_addr: pdu.source_addr,
+      destination_addr: pdu.destination_addr,
+      esm_class: pdu.esm_class,
+      data_coding: pdu.data_coding,
+      registered_delivery: pdu.registered_delivery,
+      text: decodedText(pdu.short_message),
+      udh: udhHex(pdu.short_message),
+      message_payload: decodedText(pdu.message_payload),
+    });
+    if (silent) return;
+    const response = status === smpp.ESME_ROK
+      ? pdu.response({ message_id: messageId })
+      : pdu.response({ command_status: status });
+    if (script.hold) script.held.push([session, response]);
+    else session.send(response);
+  });
+
+  session.on('enquire_link', (pdu) => {
+    record({ type: 'enquire_link', sequence: pdu.sequence_number });
+    session.send(pdu.response());
+  });
+
+  session.on('unbind', (pdu) => {
+    record({ type: 'unbind', sequence: pdu.sequence_number });
+    session.send(pdu.response(), () => session.close());
+  });
+
+  // Answers to what the simulator sent; the statuses are what the tests look at.
+  for (const command of ['deliver_sm_resp', 'unbind_resp', 'enquire_link_resp', 'generic_nack']) {
+    session.on(command, (pdu) => {
+      record({ type: command, sequence: pdu.sequence_number, status: pdu.command_status });
+    });
+  }
+}
+
+// {"hex": "..."} anywhere in a deliver's fields stands for those bytes (UDH, binary payloads).
+function bytesFromJson(value) {
+  if (value && typeof value === 'object' && typeof value.hex === 'string') {
+    return Buffer.from(value.hex, 'hex');
+  }
+  return value;
+}
+
+function boundEsme() {
+  if (!esme) throw new Error('no ESME is bound');
+  return esme;
+}
+
+// Sends a request PDU to the bound ESME; the control answer carries its sequence number.
+function sendRequest(command, fields) {
+  const pdu = new smpp.PDU(command, fields);
+  boundEsme().send(pdu);
+  record({ type: `sent_${command}`, sequence: pdu.sequence_number });
+  return { sequence: pdu.sequence_number };
+}
+
+// Appendix B of SMPP 3.4: the text receipt most SMSCs send.
+function receiptText(messageId, stat, err) {
+  return `id:${messageId} sub:001 dlvrd:001 submit date:2501011200 done date:2501011201 `
+    + `stat:${stat} err:${err} text:`;
+}
+
+const MESSAGE_STATES = { DELIVRD: 2, EXPIRED: 3, DELETED: 4, UNDELIV: 5, ACCEPTD: 6, REJECTD: 8 };
+
+function header(length, commandId, sequence) {
+  const buffer = Buffer.alloc(16);
+  buffer.writeUInt32BE(length, 0);
+  buffer.writeUInt32BE(commandId, 4);
+  buffer.writeUInt32BE(0, 8);
+  buffer.writeUInt32BE(sequence, 12);
+  return buffer;
+}
+
+const COMMANDS = {
+  // Forget the script and the log and drop every connection: each test starts clean.
+  reset() {
+    for (const session of server.sessions.slice()) session.destroy();
+    reset();
+    return {};
+  },
+  // The log so far (see record() calls for the entries).
+  log() {
+    return { log };
+  },
+  // The next `count` submits are answered ESME_RTHROTTLED.
+  throttle({ count = 1 }) {
+    script.throttle += count;
+    return {};
+  },
+  // The next `count` submits are answered ESME_RMSGQFUL.
+  queue_full({ count = 1 }) {
+    script.queueFull += count;
+    return {};
+  },
+  // The next `count` submits get no answer at all (the client's response timeout).
+  silence({ count = 1 }) {
+    script.silence += count;
+    return {};
+  },
+  // Keep the answers to submits until `release` (a full window; a receipt before its answer).
+  hold() {
+    script.hold = true;
+    return {};
+  },
+  // Send the held answers, in the order the submits came, and stop holding.
+  release() {
+    const held = script.held;
+    script.hold = false;
+    script.held = [];
+    for (const [session, response] of held) session.send(response);
+    return { released: held.length };
+  },
+  // A deliver_sm to the bound ESME: `text` (encoded by `smpp` after data_coding) or
+  // `short_message` {"hex"}, with any deliver_sm field or TLV by its SMPP name.
+  deliver({ source = '79161234567', destination = '1234', text, ...fields }) {
+    const options = { source_addr: source, destination_addr: destination };
+    for (const [name, value] of Object.entries(fields)) options[name] = bytesFromJson(value);
+    if (text !== undefined) {
+      options.short_message = options.udh ? { udh: options.udh, message: text } : text;
+      delete options.udh;
+    }
+    return sendRequest('deliver_sm', options);
+  },
+  // A delivery receipt for `message_id`: format "text" (Appendix B), "tlvs"
+  // (receipted_message_id, message_state) or "both".
+  receipt({ message_id: messageId, stat = 'DELIVRD', err = '000', format = 'text' }) {
+    const options = {
+      source_addr: '79161234567',
+      destination_addr: '1234',
+      esm_class: smpp.ESM_CLASS.MC_DELIVERY_RECEIPT,
+      data_coding: 0,
+    };
+    if (format === 'text' || format === 'both') {
+      options.short_message = receiptText(messageId, stat, err);
+    }
+    if (format === 'tlvs' || format === 'both') {
+      options.receipted_message_id = messageId;
+      options.message_state = MESSAGE_STATES[stat] || 7;
+    }
+    return sendRequest('deliver_sm', options);
+  },
+  // The SMSC ends the session; the ESME's unbind_resp shows in the log.
+  unbind() {
+    return sendRequest('unbind', {});
+  },
+  // An enquire_link answered before the control reply: everything the ESME sent before that
+  // answer is in the log by then (a barrier, not a timer).
+  ping() {
+    return new Promise((resolve, reject) => {
+      const sent = boundEsme().enquire_link({}, (response) => {
+        resolve({ status: response.command_status });
+      });
+      if (!sent) reject(new Error('the ESME connection is not writable'));
+    });
+  },
+  // A PDU SMPP cannot read: "command_length" (below the 16-byte header: the stream is lost),
+  // "command_id" (unknown to SMPP 3.4, framed correctly) or "body" (a deliver_sm cut short).
+  malformed({ kind, sequence = 0x7000 }) {
+    let bytes;
+    if (kind === 'command_length') bytes = header(8, 0x00000005, sequence);
+    else if (kind === 'command_id') bytes = header(16, 0x00000777, sequence);
+    else if (kind === 'body') bytes = Buffer.concat([header(19, 0x00000005, sequence), Buffer.from('ab\0')]);
+    else throw new Error(`unknown malformed kind ${kind}`);
+    boundEsme().socket.write(bytes);
+    record({ type: 'sent_malformed', kind, sequence });
+    return { sequence };
+  },
+  // Close every ESME connection at once, without an unbind (a network fault): with a FIN,
+  // or with `reset` a TCP RST, which the client reads as an error rather than an end.
+  drop({ reset = false }) {
+    const sessions = server.sessions.slice();
+    for (const session of sessions) {
+      if (reset) session.socket.resetAndDestroy();
+      else session.destroy();
+    }
+    return { dropped: sessions.length };
+  },
+};
+
+const server = smpp.createServer(onSession);
+
+function serveControl(socket) {
+  const lines = readline.createInterface({ input: socket });
+  lines.on('line', async (line) => {
+    let reply;
+    try {
+      const { cmd, ...args } = JSON.parse(line);
+      if (!Object.hasOwn(COMMANDS, cmd)) throw new Error(`unknown command ${cmd}`);
+      reply = { ok: true, ...(await COMMANDS[cmd](args)) };
+    } catch (error) {
+      reply = { error: String(error.message) };
+    }
+    socket.write(`${JSON.stringify(reply)}\n`);
+  });
+  socket.on('error', () => {});
+}
+
+const control = net.createServer(serveControl);
+server.listen(port, '127.0.0.1', () => {
+  control.listen(0, '127.0.0.1', () => {
+    process.stdout.write(
+      `${JSON.stringify({ port: server.address().port, control: control.address().port })}\n`,
+    );
+  });
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
