@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -20,8 +21,8 @@ def seconds(text: object) -> float:
         if match is None:
             raise ValueError('a duration such as "30s", "250ms", "5m", "1h" or "2d"')
         value = float(match[1]) * _SECONDS[match[2]]
-    if value <= 0:
-        raise ValueError("a duration must be greater than zero")
+    if not 0 < value < math.inf:  # TOML has nan and inf: neither is a duration
+        raise ValueError("a duration must be greater than zero and finite")
     return value
 
 

@@ -323,7 +323,9 @@ class InboundFiling:
         # An address already on the list gets no confirmation: a stopped one has had its one,
         # and a bounced or blocked one cannot take it.
         channel, address = self._suppression_key()
-        if self.tx.suppress_anew(channel, address, STOP_REQUESTED, rfc3339(self.now)):
+        # Since the «СТОП» was written, not filed: a later message filed in the same backlog
+        # must still lift it.
+        if self.tx.suppress_anew(channel, address, STOP_REQUESTED, self.raw.received_at):
             self._answer_without_ticket("stop_confirmation", confirms_stop=True)
         return self._store(None, duplicate_of=None)
 

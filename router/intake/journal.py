@@ -78,7 +78,6 @@ class JournalStore(FilingStore, Protocol):
     def journal_append(self, entry: JournalEntry) -> JournalRow: ...
     def journal_row(self, journal_id: int) -> JournalRow | None: ...
     def journal_failed(self, journal_id: int, error: str) -> None: ...
-    def journal_still_unparseable(self, journal_id: int, error: str) -> None: ...
     def journal_reread(self, journal_id: int) -> int: ...
     def journal_unfiled(self) -> list[JournalRow]: ...
     def envelope_body(self, envelope_id: str) -> bytes | None: ...
@@ -229,7 +228,7 @@ class Intake:
             if origin.unparseable is not None and row.envelope_id is not None:
                 # A replayed dead letter still unreadable: its flagged envelope stands.
                 await self.db.write(
-                    functools.partial(_dead_letter_again, row.id, origin.unparseable)
+                    functools.partial(_dead_letter_conn, row.id, origin.unparseable)
                 )
                 continue
             result = await self._file_or_dead_letter(
@@ -433,10 +432,6 @@ def _dead_letter(journal_id: int, tx: JournalStore, error: str) -> None:
 
 def _dead_letter_conn(journal_id: int, error: str, tx: JournalStore) -> None:
     tx.journal_failed(journal_id, error)
-
-
-def _dead_letter_again(journal_id: int, error: str, tx: JournalStore) -> None:
-    tx.journal_still_unparseable(journal_id, error)
 
 
 class Redelivery(NamedTuple):

@@ -244,18 +244,12 @@ class Tx:
         )  # fmt: skip
 
     def journal_failed(self, journal_id: int, error: str) -> None:
-        """Keep a journal row that could not be filed, with the reason (a filed row stays)."""
+        """Keep a journal row being filed that could not be, with the reason: a dead letter,
+        `failed`, or `unparseable` again for one replayed whose flagged envelope stands. A row
+        filed meanwhile stays filed."""
         self.conn.execute(
-            "UPDATE journal SET state = 'failed', error = ? WHERE id = ? AND envelope_id IS NULL",
-            (error, journal_id),
-        )
-
-    def journal_still_unparseable(self, journal_id: int, error: str) -> None:
-        """A row filed unparseable and replayed, still unreadable: its flagged envelope stands,
-        and it is a dead letter again."""
-        self.conn.execute(
-            "UPDATE journal SET state = 'unparseable', error = ? WHERE id = ? "
-            "AND envelope_id IS NOT NULL",
+            "UPDATE journal SET state = CASE WHEN envelope_id IS NULL THEN 'failed' "
+            "ELSE 'unparseable' END, error = ? WHERE id = ? AND state = 'received'",
             (error, journal_id),
         )
 

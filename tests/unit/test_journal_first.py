@@ -21,6 +21,7 @@ from channels.contract import (
     Unparseable,
 )
 from normaliser.envelope import Envelope, envelope_decoder
+from router.intake import journal
 from router.intake.journal import RAW_INLINE_BYTES, Intake
 from router.platform.ports import ChannelState
 from router.store.blobs import FileBlobStore
@@ -52,13 +53,19 @@ class LineParser:
         )
 
 
-def delivery(key: str, payload: bytes, *, sender: str = "+79161234567") -> Received:
+def delivery(
+    key: str,
+    payload: bytes,
+    *,
+    sender: str = "+79161234567",
+    received_at: str = "2026-12-02T09:00:00.000Z",
+) -> Received:
     """An SMS-like delivery on account `short`."""
     return Received(
         channel="sms",
         account="short",
         idempotency_key=key,
-        received_at="2026-12-02T09:00:00.000Z",
+        received_at=received_at,
         content_type="text/plain",
         payload=payload,
         metadata={"source_addr": sender},
@@ -290,3 +297,37 @@ async def test_a_replayed_message_is_answered_and_lifts_no_later_stop(
     assert await notifications(db) == before + 1  # its answer, at last
     stopped = await db.read(lambda tx: tx.suppressed("sms", "+79161234567", "2100-01-01"))
     assert stopped == "stop_requested"
+
+
+async def test_a_message_written_after_a_stop_lifts_it_though_filed_in_the_same_backlog(
+    db: Database, tmp_path: Path
+) -> None:
+    """A «СТОП» counts from when it was written: the citizen's next message lifts it even when
+    both wait in the journal and are filed together (after a restart, say)."""
+    intake = intake_for(db, tmp_path, LineParser())
+    await intake.receive(delivery("m1", "+79161234567\nСТОП".encode()))
+    later = "2026-12-02T09:05:00.000Z"
+    await intake.receive(delivery("m2", "+79161234567\nЕсть новости?".encode(), received_at=later))
+    await intake.file_pending()
+    assert await db.read(lambda tx: tx.suppressed("sms", "+79161234567", "2100-01-01")) is None
+
+
+async def test_a_replayed_dead_letter_that_fails_again_is_a_dead_letter_again(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parser = LineParser()
+    parser.broken = True
+    intake = intake_for(db, tmp_path, parser)
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка".encode()))
+    await intake.file_pending()
+    [letter] = await db.read(lambda tx: tx.dead_letters())
+    parser.broken = False
+
+    def exploding(*args: object) -> None:
+        raise RuntimeError("filing broke")
+
+    monkeypatch.setattr(journal, "file_inbound", exploding)
+    assert await db.write(lambda tx: tx.revive_dead("intake", letter["id"][7:], 0))
+    await intake.file_pending()
+    [again] = await db.read(lambda tx: tx.dead_letters())
+    assert again["id"] == letter["id"] and again["last_error"].startswith("unparseable")
