@@ -138,26 +138,33 @@ class Session:
 
     async def submit(self, sm: pdus.SubmitSm) -> str:
         """Send one submit_sm; the SMSC's message id, or SubmitError."""
-        if not self.bound:
-            raise SubmitError("not bound to the SMSC", Policy.RETRY)
-        await self._pace()
-        while self.bound and self.connection.window_free <= 0:
-            await self._room.wait()
-        if not self.bound:
-            # The session ended while this submit waited for its turn: it was never sent.
-            raise SubmitError("not bound to the SMSC", Policy.RETRY)
-        # No await between the look at the window and the submit: the slot is this task's.
+        while True:
+            while self.bound and self.connection.window_free <= 0:
+                await self._room.wait()
+            if not self.bound:
+                # The session ended (or never began) before this submit went: never sent.
+                raise SubmitError("not bound to the SMSC", Policy.RETRY)
+            # Paced once a slot is free, so that slots freed together do not send a burst
+            # over `throughput`; another task may have taken the slot meanwhile.
+            await self._pace()
+            if self.bound and self.connection.window_free > 0:
+                break
+        # No await between the last look at the window and the submit: the slot is ours.
         seq = self.connection.submit(sm)
         answered = self._answered[seq] = trio.Event()
-        await self._flush()
-        await answered.wait()
-        answer = self._answers.pop(seq)
-        del self._answered[seq]
+        try:
+            await self._flush()
+            await answered.wait()
+            answer = self._answers[seq]
+        finally:  # a caller that gave up leaves nothing behind
+            self._answers.pop(seq, None)
+            self._answered.pop(seq, None)
         return _message_id(answer)
 
     async def unbind(self) -> None:
         """Ask the SMSC to end the session (the daemon stops); its answer ends run()."""
         if self.bound:
+            self._bound = trio.Event()  # no submit or enquire_link after the unbind
             self.connection.unbind()
             await self._flush()
 
@@ -265,8 +272,9 @@ class Session:
     async def _keep_alive(self) -> None:
         while True:
             await trio.sleep(self.enquire_link)
-            self.connection.enquire_link()
-            await self._flush()
+            if self.bound:  # not while our unbind waits for its answer
+                self.connection.enquire_link()
+                await self._flush()
 
     async def _expire_late(self) -> None:
         """Requests without an answer for response_timeout: their outcome is unknown."""
@@ -293,11 +301,26 @@ class Session:
         await trio.sleep_until(turn)
 
     async def _flush(self) -> None:
-        data = self.connection.data_to_send()
-        if data:
-            assert self._stream is not None
+        """Send what the Connection has for the SMSC. Shielded, and the bytes taken under the
+        lock: a caller cancelled half way through a PDU would break the stream's framing, and
+        one cancelled while waiting its turn would drop a submit the window still counts."""
+        stream = self._stream
+        assert stream is not None
+        with trio.CancelScope(shield=True):
             async with self._send_lock:
-                await self._stream.send_all(data)
+                data = self.connection.data_to_send()
+                if not data:
+                    return
+                with trio.move_on_after(self.response_timeout) as stuck:
+                    try:
+                        await stream.send_all(data)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        stuck.cancel()
+                if stuck.cancel_called:
+                    # An SMSC that stopped reading, or a broken connection: closing it ends
+                    # the reader, and so the session; whoever waits learns the outcome is
+                    # unknown.
+                    await stream.aclose()
 
     def _fail_waiting(self, reason: str) -> None:
         for seq in list(self._answered):
