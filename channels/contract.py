@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal, NamedTuple, Protocol
 
 import msgspec
@@ -397,6 +398,8 @@ class Ports:
     state: StatePort
     tickets: TicketLookup
     reports: ReportPort | None = None
+    # The configuration directory: a channel file's relative paths (its secrets) start here.
+    config_dir: Path = Path(".")
 
 
 class Adapter(Protocol):

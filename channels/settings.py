@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator
@@ -28,3 +31,11 @@ def seconds(text: object) -> float:
 
 # A duration in seconds, written in the file as "30s".
 Duration = Annotated[float, BeforeValidator(seconds)]
+
+
+def read_secret(path: Path) -> bytes:
+    """A secret file's bytes, refused when every user on the machine may read it (as ssh does)."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_mode & stat.S_IROTH:
+            raise ValueError("every user on the machine can read it; chmod o-r (600 or 640)")
+        return file.read()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pydantic import (
 )
 
 from channels.contract import DoesNotFit
+from channels.settings import read_secret
 from router.attachments.content_types import TypePolicy
 from router.delivery.templates import TemplateError, Templates, format_due
 from router.platform import registry
@@ -361,14 +361,6 @@ def resolve(directory: Path, path: str) -> Path:
             raise ValueError(f"{path}: CREDENTIALS_DIRECTORY is not set (no LoadCredential=)")
         return Path(credentials) / path.removeprefix("credential:")
     return directory / path
-
-
-def read_secret(path: Path) -> bytes:
-    """A secret file's bytes, refused when every user on the machine may read it (as ssh does)."""
-    with path.open("rb") as file:
-        if os.fstat(file.fileno()).st_mode & stat.S_IROTH:
-            raise ValueError("every user on the machine can read it; chmod o-r (600 or 640)")
-        return file.read()
 
 
 def read_tokens(path: Path) -> frozenset[str]:

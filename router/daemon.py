@@ -402,6 +402,7 @@ class Daemon:
             ChannelState(self.db, channel),
             self.tickets,
             self.reports,
+            self.settings.directory,
         )
 
     def _channel_settings(self, file: str) -> Callable[[], BaseModel]:

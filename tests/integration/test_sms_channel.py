@@ -1,0 +1,99 @@
+"""The SMS channel over the real daemon and the SMSC simulator: a citizen's SMS is committed
+before its deliver_sm_resp and filed from their verified number, its confirmation goes out as
+a submit_sm, and the SMSC's receipt makes the notification delivered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
+
+from .daemon import DaemonProcess, feed_all, write_secret
+
+__all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
+
+CITIZEN = "79161234567"
+SHORT_NUMBER = "0911"
+
+
+def sms_daemon(root: Path, smsc: Smsc) -> DaemonProcess:
+    """A daemon with one SMS account bound to the simulator."""
+    daemon = DaemonProcess(root)
+    write_secret(daemon.config / "secrets" / "sms.password", PASSWORD + "\n")
+    (daemon.config / "channels" / "sms.toml").write_text(
+        f"""enabled = true
+[accounts.short]
+host = "127.0.0.1"
+port = {smsc.port}
+system_id = "{SYSTEM_ID}"
+password_file = "secrets/sms.password"
+source_addr = "{SHORT_NUMBER}"
+"""
+    )
+    return daemon
+
+
+async def until(probe: Any, what: str) -> Any:
+    """Poll `probe` (bounded) until it returns something."""
+    for _ in range(400):
+        found = await probe()
+        if found:
+            return found
+        await trio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        sequence = await smsc.deliver(
+            source=CITIZEN, destination=SHORT_NUMBER, text="Нужна справка о доходах",
+            data_coding=8,
+        )  # fmt: skip
+
+        async def filed() -> list[dict[str, Any]]:
+            return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+
+        [envelope] = await until(filed, "the SMS filed")
+        assert envelope["sender"] == {
+            "kind": "phone",
+            "address": "+" + CITIZEN,
+            "display_name": None,
+            "verified": True,  # the operator's network vouches for the number
+        }
+        assert envelope["text"] == "Нужна справка о доходах"
+        assert envelope["raw"]["content_type"] == "application/x-smpp-pdus+json"
+        [answer] = await smsc.wait_for("deliver_sm_resp", where=lambda e: e["sequence"] == sequence)
+        assert answer["status"] == 0
+
+        [submit] = await smsc.wait_for(
+            "submit_sm", where=lambda e: e["destination_addr"] == CITIZEN
+        )
+        number = envelope["ticket"]["number"]
+        assert f"№{number}" in submit["text"] and submit["source_addr"] == SHORT_NUMBER
+
+        async with daemon.backend() as backend:
+            ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
+        [notice] = ticket["notifications"]
+        await smsc.receipt(submit["message_id"], stat="DELIVRD")
+
+        async def delivered() -> dict[str, Any] | None:
+            async with daemon.backend() as backend:
+                found: dict[str, Any] = (
+                    await backend.get(f"/api/v1/notifications/{notice['id']}")
+                ).json()
+            return found if found["state"] == "delivered" else None
+
+        await until(delivered, "the receipt applied")
+        async with daemon.admin() as admin:
+            accounts = (await admin.get("/api/v1/admin/status")).json()["channels"]["sms"]
+        assert accounts["accounts"]["short"]["state"] == "up"
+    finally:
+        daemon.stop()
