@@ -447,6 +447,8 @@ class Daemon:
             channel: ChannelStatus(enabled=True, accounts=by_name)
             for channel, by_name in accounts.items()
         }
+        for name in registry.installed():  # installed, its file asks for no account
+            channels.setdefault(name, ChannelStatus(enabled=False, state="disabled"))
         for name in registry.planned():  # unless another plug-in runs accounts of that channel
             channels.setdefault(
                 name, ChannelStatus(enabled=False, state="not available in this version")
