@@ -92,6 +92,19 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
             return found if found["state"] == "delivered" else None
 
         await until(delivered, "the receipt applied")
+
+        # Point 8: «СТАТУС N» in Latin look-alike letters answers by SMS; «СТОП» is confirmed
+        # once and the number is on the suppression list.
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text=f"CTATYC {number}")
+        [status] = await smsc.wait_for(
+            "submit_sm", where=lambda e: e["text"].startswith(f"Обращение №{number}: Принято")
+        )
+        assert status["destination_addr"] == CITIZEN
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="стоп", data_coding=8)
+        await smsc.wait_for("submit_sm", where=lambda e: e["text"].startswith("Вы отписаны"))
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        assert [(e["address"], e["reason"]) for e in listed] == [("+" + CITIZEN, "stop_requested")]
         async with daemon.admin() as admin:
             accounts = (await admin.get("/api/v1/admin/status")).json()["channels"]["sms"]
         assert accounts["accounts"]["short"]["state"] == "up"
