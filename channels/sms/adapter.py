@@ -21,6 +21,7 @@ from channels.contract import (
     Channel,
     Deliver,
     DeliveryFailed,
+    DoesNotFit,
     Lane,
     Outbound,
     Ports,
@@ -140,12 +141,15 @@ class SmsAdapter:
         session = self._transmitter()
         account = self.settings
         reference = random.randrange(1 << account.reference_bits)
-        parts = encoding.split(
-            message.text,
-            max_parts=account.max_parts,
-            reference=reference,
-            reference_bits=account.reference_bits,
-        )
+        try:
+            parts = encoding.split(
+                message.text,
+                max_parts=account.max_parts,
+                reference=reference,
+                reference_bits=account.reference_bits,
+            )
+        except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
+            raise DeliveryFailed(too_long.reason, permanent=True) from too_long
         destination = message.address.removeprefix("+")
         ids = []
         for part in parts.parts:
@@ -179,9 +183,11 @@ class SmsAdapter:
             await self._report(event)
             return Status.ESME_ROK
         if isinstance(event, BadPdu):
-            payload, sender = event.raw, None
+            # Kept byte for byte: filed unparseable, its raw for an operator to read.
+            payload, content_type, sender = event.raw, "application/octet-stream", None
         else:
             payload = inbound.kept(event.message, self.settings.default_alphabet)
+            content_type = inbound.CONTENT_TYPE
             source = event.message.source.addr
             sender = Sender("phone", source if source.startswith("+") else f"+{source}")
         received = Received(
@@ -189,7 +195,7 @@ class SmsAdapter:
             account=self.account,
             idempotency_key=inbound.key(payload),
             received_at=rfc3339(datetime.now(UTC)),
-            content_type=inbound.CONTENT_TYPE,
+            content_type=content_type,
             payload=payload,
             sender=sender,
         )

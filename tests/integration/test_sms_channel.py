@@ -110,3 +110,32 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         assert accounts["accounts"]["short"]["state"] == "up"
     finally:
         daemon.stop()
+
+
+async def test_an_unreadable_deliver_sm_is_kept_answered_and_listed(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """Never lost, never refused for ever: its bytes are filed unparseable and listed."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        sequence = await smsc.malformed("body")
+
+        async def listed() -> list[dict[str, Any]]:
+            async with daemon.admin() as admin:
+                letters = (await admin.get("/api/v1/admin/dlq")).json()["dead_letters"]
+            return [letter for letter in letters if letter["subject"] == "sms/short"]
+
+        [letter] = await until(listed, "the unreadable SMS listed")
+        assert letter["last_error"].startswith("unparseable")
+        [answer] = await smsc.wait_for("deliver_sm_resp", where=lambda e: e["sequence"] == sequence)
+        assert answer["status"] == 0  # taken: the SMSC must not resend it for ever
+        [envelope] = [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+        assert envelope["flags"] == ["unparseable"]
+        async with daemon.backend() as backend:
+            raw = await backend.get(f"/api/v1/raw/{envelope['raw']['id']}")
+        assert raw.headers["content-type"] == "application/octet-stream"
+        assert len(raw.content) == envelope["raw"]["size"] > 0
+    finally:
+        daemon.stop()
