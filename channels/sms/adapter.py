@@ -133,8 +133,10 @@ class SmsAdapter:
                 for session in sessions:
                     await nursery.start(session.run)
                 task_status.started()
-        except SessionEnded as ended:
-            raise ConnectionError(f"{account.host}:{account.port}: {ended}") from ended
+        except* SessionEnded as ended:
+            # The nursery wraps it in a group: the account's last_error names the reason.
+            reason = ended.exceptions[0]
+            raise ConnectionError(f"{account.host}:{account.port}: {reason}") from None
 
     async def _deliver(self, message: Outbound) -> Sent:
         """Each part of the notice as a submit_sm on the next bound transmitter."""

@@ -139,3 +139,24 @@ async def test_an_unreadable_deliver_sm_is_kept_answered_and_listed(
         assert len(raw.content) == envelope["raw"]["size"] > 0
     finally:
         daemon.stop()
+
+
+async def test_a_refused_bind_is_shown_and_retried(tmp_path: Path, smsc: Smsc) -> None:
+    """The account backs off and says why; the daemon and its other channels go on."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    write_secret(daemon.config / "secrets" / "sms.password", "wrong\n")
+    daemon.start()
+    try:
+
+        async def refused() -> dict[str, Any] | None:
+            async with daemon.admin() as admin:
+                status = (await admin.get("/api/v1/admin/status")).json()
+            account: dict[str, Any] = status["channels"]["sms"]["accounts"]["short"]
+            return account if account["last_error"] else None
+
+        account = await until(refused, "the refused bind shown")
+        assert "bind refused: ESME_RINVPASWD" in account["last_error"]
+        assert account["state"] in ("backoff", "starting")
+        assert daemon.process is not None and daemon.process.poll() is None
+    finally:
+        daemon.stop()
