@@ -190,8 +190,10 @@ class SmsAdapter:
         else:
             payload = inbound.kept(event.message, self.settings.default_alphabet)
             content_type = inbound.CONTENT_TYPE
-            source = event.message.source.addr
-            sender = Sender("phone", source if source.startswith("+") else f"+{source}")
+            # The transport's word for who sent it, should the PDU's text prove unreadable.
+            source = event.message.source
+            phone = inbound.msisdn(source.addr, source.ton)
+            sender = None if phone is None else Sender("phone", phone)
         received = Received(
             channel="sms",
             account=self.account,

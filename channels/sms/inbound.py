@@ -66,6 +66,11 @@ def key(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def msisdn(source: str, ton: int) -> str | None:
+    """An SMSC's source address in E.164, or None if it is no phone number."""
+    return canonical_phone(source, None if ton == _INTERNATIONAL else HOME_REGION)
+
+
 def parse(received: Received) -> RawInbound:
     """The journal's SMS as the message the citizen wrote, from their verified number."""
     try:
@@ -82,8 +87,7 @@ def parse(received: Received) -> RawInbound:
         )
         for pdu in kept_pdus.pdus
     )
-    region = None if first.source_ton == _INTERNATIONAL else HOME_REGION
-    phone = canonical_phone(first.source, region)
+    phone = msisdn(first.source, first.source_ton)
     if phone is None:
         raise Unparseable(f"the source address is no phone number (TON {first.source_ton})")
     return RawInbound(

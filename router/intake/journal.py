@@ -134,7 +134,7 @@ class Intake:
                 return _redelivery(tx, row.envelope_id, conflicting=False)
             return file_inbound(tx, filer, Origin(row.id, unparseable=unparseable), raw, norm, now)
 
-        def dead_letter(tx: JournalStore, error: str) -> None:
+        def dead_letter(error: str, tx: JournalStore) -> None:
             tx.journal_failed(tx.journal_append(entry).id, error)
 
         persisted = time.perf_counter()
@@ -218,7 +218,7 @@ class Intake:
                 # version) must not stop every row behind it, at every start: it is set aside.
                 reason = f"the journal row cannot be read: {type(exc).__name__}"
                 log.error("intake:%d %s; kept as a dead letter", row.id, reason)
-                await self.db.write(functools.partial(_dead_letter_conn, row.id, reason))
+                await self.db.write(functools.partial(_dead_letter, row.id, reason))
                 continue
             if origin.unparseable is None:
                 norm, unparseable = await self._normalise(raw)
@@ -227,9 +227,7 @@ class Intake:
                 norm = _unparseable(raw)
             if origin.unparseable is not None and row.envelope_id is not None:
                 # A replayed dead letter still unreadable: its flagged envelope stands.
-                await self.db.write(
-                    functools.partial(_dead_letter_conn, row.id, origin.unparseable)
-                )
+                await self.db.write(functools.partial(_dead_letter, row.id, origin.unparseable))
                 continue
             result = await self._file_or_dead_letter(
                 functools.partial(_file_journalled, self.filer(), origin, raw, norm, utc_now()),
@@ -326,7 +324,7 @@ class Intake:
     async def _file_or_dead_letter(
         self,
         job: Callable[[JournalStore], T],
-        dead_letter: Callable[[JournalStore, str], None],
+        dead_letter: Callable[[str, JournalStore], None],
         channel: str,
     ) -> T | Filed:
         """Run a filing job; if it fails (and so rolled back whole), journal the raw as failed.
@@ -341,7 +339,7 @@ class Intake:
             # Operators read it in the dead-letter list, unmasked there: the exception's text
             # may quote the message.
             error = f"{type(exc).__name__}: {mask_personal_data(str(exc))}"
-            await self.db.write(lambda tx: dead_letter(tx, error))
+            await self.db.write(functools.partial(dead_letter, error))
             return _NOT_FILED
 
     def _observe(self, channel: str, filed: Filed) -> None:
@@ -426,11 +424,7 @@ def _file_journalled(
     return file_inbound(tx, filer, origin, raw, norm, now)
 
 
-def _dead_letter(journal_id: int, tx: JournalStore, error: str) -> None:
-    tx.journal_failed(journal_id, error)
-
-
-def _dead_letter_conn(journal_id: int, error: str, tx: JournalStore) -> None:
+def _dead_letter(journal_id: int, error: str, tx: JournalStore) -> None:
     tx.journal_failed(journal_id, error)
 
 

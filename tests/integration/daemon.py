@@ -11,15 +11,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 # Generous for a loaded CI machine; the daemon answers in milliseconds.
 FRAME_DEADLINE = 10.0
@@ -384,3 +385,13 @@ async def final_notification(backend: httpx.AsyncClient, notification_id: str) -
             return record
         await trio.sleep(0.05)
     raise AssertionError(f"notification {notification_id} stayed {record['state']}")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
+    """Poll `probe` (bounded: 20 s) until it returns something, not None and not empty."""
+    for _ in range(400):
+        found = await probe()
+        if found:
+            return found
+        await trio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
 from .channel_double import install
-from .daemon import REPO, DaemonProcess, feed_all, open_chat
+from .daemon import REPO, DaemonProcess, eventually, feed_all, open_chat
 from .test_public_edge import metric
-
-T = TypeVar("T")
 
 DOUBLE = """
 enabled = true
@@ -120,16 +117,6 @@ inbound = [
 """
 
 
-async def wait_for(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    """Poll `probe` (bounded) until it returns something."""
-    for _ in range(400):
-        found = await probe()
-        if found is not None:
-            return found
-        await trio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
     """Raw deliveries are journalled and parsed after; a receipt that overtakes the answer to
     its attempt, a throttle, a block that falls back to SMS, a suppressed address and an
@@ -150,7 +137,7 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
             found = [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
             return found if len(found) == 6 else None
 
-        envelopes = {e["channel_message_id"]: e for e in await wait_for(all_filed, "6 filed")}
+        envelopes = {e["channel_message_id"]: e for e in await eventually(all_filed, "6 filed")}
         unreadable = envelopes["bot:4"]
         assert unreadable["flags"] == ["unparseable"] and unreadable["text"] == ""
         async with daemon.backend() as backend:
@@ -186,7 +173,7 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
                 else None
             )
 
-        sent = await wait_for(settled, "the deliveries")
+        sent = await eventually(settled, "the deliveries")
         assert "muted-4" not in sent  # suppressed: no automatic message
         assert "!unreadable-5" not in sent and "unreadable-5" not in sent  # nothing to answer
 
@@ -197,14 +184,14 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
                 ).json()
             return found if found["state"] == state else None
 
-        early = await wait_for(
+        early = await eventually(
             lambda: notification(sent["early-1"][0], "delivered"), "the early receipt applied"
         )
         assert [h["state"] for h in early["history"]][-2:] == ["sent", "delivered"]
-        throttled = await wait_for(lambda: notification(sent["throttled-2"][0], "sent"), "sent")
+        throttled = await eventually(lambda: notification(sent["throttled-2"][0], "sent"), "sent")
         assert "throttled" in [h["event"] for h in throttled["history"]]
         assert throttled["attempts"] == 1  # the throttle is not counted as a failed attempt
-        fallback = await wait_for(lambda: notification(sent["+79161234567"][0], "sent"), "sent")
+        fallback = await eventually(lambda: notification(sent["+79161234567"][0], "sent"), "sent")
         assert fallback["channel"] == "sms"
 
         async with daemon.admin() as admin:

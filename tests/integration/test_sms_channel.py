@@ -7,11 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
 
-from .daemon import DaemonProcess, feed_all, write_secret
+from .daemon import DaemonProcess, eventually, feed_all, write_secret
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -36,16 +34,6 @@ source_addr = "{SHORT_NUMBER}"
     return daemon
 
 
-async def until(probe: Any, what: str) -> Any:
-    """Poll `probe` (bounded) until it returns something."""
-    for _ in range(400):
-        found = await probe()
-        if found:
-            return found
-        await trio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
     tmp_path: Path, smsc: Smsc
 ) -> None:
@@ -61,7 +49,7 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         async def filed() -> list[dict[str, Any]]:
             return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
 
-        [envelope] = await until(filed, "the SMS filed")
+        [envelope] = await eventually(filed, "the SMS filed")
         assert envelope["sender"] == {
             "kind": "phone",
             "address": "+" + CITIZEN,
@@ -91,7 +79,7 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
                 ).json()
             return found if found["state"] == "delivered" else None
 
-        await until(delivered, "the receipt applied")
+        await eventually(delivered, "the receipt applied")
 
         # Point 8: «СТАТУС N» in Latin look-alike letters answers by SMS; «СТОП» is confirmed
         # once and the number is on the suppression list.
@@ -127,7 +115,7 @@ async def test_an_unreadable_deliver_sm_is_kept_answered_and_listed(
                 letters = (await admin.get("/api/v1/admin/dlq")).json()["dead_letters"]
             return [letter for letter in letters if letter["subject"] == "sms/short"]
 
-        [letter] = await until(listed, "the unreadable SMS listed")
+        [letter] = await eventually(listed, "the unreadable SMS listed")
         assert letter["last_error"].startswith("unparseable")
         [answer] = await smsc.wait_for("deliver_sm_resp", where=lambda e: e["sequence"] == sequence)
         assert answer["status"] == 0  # taken: the SMSC must not resend it for ever
@@ -154,7 +142,7 @@ async def test_a_refused_bind_is_shown_and_retried(tmp_path: Path, smsc: Smsc) -
             account: dict[str, Any] = status["channels"]["sms"]["accounts"]["short"]
             return account if account["last_error"] else None
 
-        account = await until(refused, "the refused bind shown")
+        account = await eventually(refused, "the refused bind shown")
         assert "bind refused: ESME_RINVPASWD" in account["last_error"]
         assert account["state"] in ("backoff", "starting")
         assert daemon.process is not None and daemon.process.poll() is None
