@@ -74,6 +74,10 @@ class RawInbound(msgspec.Struct, frozen=True):
     # Addresses the citizen gave without proof (a feedback form's phone and email).
     declared: list[Sender] = []
     attachment_ids: list[str] = []
+    # What the channel found that the backend should know (CONTRACTS.md `flags`): `incomplete`
+    # (a long SMS whose parts never all came), `oversize`, `auto_submitted` (loop protection:
+    # the router sends no automatic answer to it).
+    flags: list[str] = []
 
 
 class Received(msgspec.Struct, frozen=True):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
+import msgspec
 import trio
 from starlette.routing import BaseRoute
 
@@ -38,7 +40,7 @@ from .events import BadPdu, BindKind, Inbound
 from .pdus import Address, Status, SubmitSm
 from .protocol import Policy
 from .receipts import MessageState, normalise_message_id
-from .session import Endpoint, Session, SessionEnded, SubmitError
+from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
 # SMPP 3.4 5.2.17: registered_delivery 1 asks for a receipt of final success or failure.
@@ -47,6 +49,11 @@ FINAL_RECEIPT = 0x01
 INTERNATIONAL, E164 = 1, 1
 # A throttled submit is tried again after this long (the SMSC names no time).
 THROTTLED_RETRY = 1.0
+# Held parts of long messages are looked at this often at most (and four times a timeout).
+EXPIRY_SCAN = 30.0
+# How long a long message's parts are remembered after it was filed: an SMSC sends a part again
+# when our answer to it was lost, within its retry schedule (hours; a day covers them).
+REDELIVERY_HORIZON = 86400.0
 _BINDS: dict[str, tuple[BindKind, ...]] = {
     "transceiver": (BindKind.TRANSCEIVER,),
     "receiver+transmitter": (BindKind.RECEIVER, BindKind.TRANSMITTER),
@@ -72,6 +79,14 @@ class SmsAdapter:
         self._transmitters: list[Session] = []
         self._turn = 0
         self._stopping = False
+        # One long message's parts may come on several binds at once.
+        self._parts_lock = trio.Lock()
+        # Content committed but not yet answered, by digest (see _file).
+        self._unanswered: dict[str, trio.Event] = {}
+
+    @property
+    def _alphabet(self) -> encoding.DefaultAlphabet:
+        return self.settings.default_alphabet
 
     @property
     def lane(self) -> Lane:
@@ -132,6 +147,7 @@ class SmsAdapter:
             async with trio.open_nursery() as nursery:
                 for session in sessions:
                     await nursery.start(session.run)
+                nursery.start_soon(self._expire_parts)
                 task_status.started()
         except* SessionEnded as ended:
             # The nursery wraps it in a group: the account's last_error names the reason.
@@ -149,6 +165,7 @@ class SmsAdapter:
                 max_parts=account.max_parts,
                 reference=reference,
                 reference_bits=account.reference_bits,
+                use_sar=account.concatenation == "sar",
             )
         except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
             raise DeliveryFailed(too_long.reason, permanent=True) from too_long
@@ -162,6 +179,7 @@ class SmsAdapter:
                 data_coding=parts.data_coding,
                 esm_class=parts.esm_class,
                 registered_delivery=FINAL_RECEIPT,
+                sar=parts.sar(part),
             )
             try:
                 ids.append(normalise_message_id(await session.submit(sm)))
@@ -176,35 +194,115 @@ class SmsAdapter:
         self._turn += 1
         return bound[self._turn % len(bound)]
 
-    async def _inbound(self, event: Inbound | BadPdu) -> int:
-        """Commit what the SMSC delivered; the status its deliver_sm_resp answers with."""
+    async def _inbound(self, event: Inbound | BadPdu) -> Answer:
+        """Commit what the SMSC delivered; how its deliver_sm_resp answers."""
         if self._stopping:
             # SMPP 3.4 5.1.3: a temporary error: the SMSC delivers it again after the restart.
-            return Status.ESME_RX_T_APPN
+            return Answer(Status.ESME_RX_T_APPN)
         if isinstance(event, Inbound) and event.receipt is not None:
             await self._report(event)
-            return Status.ESME_ROK
+            return Answer(Status.ESME_ROK)
         if isinstance(event, BadPdu):
             # Kept byte for byte: filed unparseable, its raw for an operator to read.
-            payload, content_type, sender = event.raw, "application/octet-stream", None
-        else:
-            payload = inbound.kept(event.message, self.settings.default_alphabet)
-            content_type = inbound.CONTENT_TYPE
+            return await self._file(event.raw, "application/octet-stream", None)
+        pdu = inbound.pdu_of(event.message)
+        try:
+            part = pdu.segment()
+        except encoding.MalformedShortMessage:
+            part = None  # filed as it came; the parser flags it unparseable
+        if part is None:
+            return await self._file(inbound.kept([pdu], self._alphabet), inbound.CONTENT_TYPE, pdu)
+        return await self._hold(pdu, part)
+
+    async def _hold(self, pdu: inbound.Pdu, part: encoding.Segment) -> Answer:
+        """Keep a part of a long message in the state until the last one comes, then file the
+        whole message in the same commit that marks its parts filed."""
+        group = f"{self.account}/parts/{part.source}/{part.reference}/{part.total}"
+        async with self._parts_lock:
+            held = inbound.held(await self.ports.state.get(group))
+            if held is not None and held.redelivered(pdu, part.seq):
+                return Answer(Status.ESME_ROK)
+            if held is None or held.filed is not None:
+                # The first part, or a new message under a reference used before.
+                held = inbound.Held(since=time.time(), pdus=[])
+            held = msgspec.structs.replace(held, pdus=[*held.pdus, pdu])
+            if len(held.pdus) < part.total:
+                await self.ports.state.put({group: inbound.encode_held(held)})
+                return Answer(Status.ESME_ROK)
+            return await self._file_whole(group, held)
+
+    async def _file_whole(self, group: str, held: inbound.Held) -> Answer:
+        """File a long message, all its parts or those that came, and mark them filed."""
+        filed = msgspec.structs.replace(held, filed=time.time())
+        whole = inbound.kept(held.pdus, self._alphabet)
+        changes = {group: inbound.encode_held(filed)}
+        return await self._file(whole, inbound.CONTENT_TYPE, held.pdus[0], changes)
+
+    async def _file(
+        self,
+        payload: bytes,
+        content_type: str,
+        pdu: inbound.Pdu | None,
+        state: Mapping[str, bytes | None] | None = None,
+    ) -> Answer:
+        """Commit an SMS (with the state changes that go with it) and answer once committed.
+
+        An SMSC names a deliver_sm by nothing of its own, so the journal's key is the content's
+        digest and how many times that content was answered before: a redelivery (our answer
+        never reached the SMSC) has the same key, the same text sent again the next one."""
+        digest = inbound.key(payload)
+        while (busy := self._unanswered.get(digest)) is not None:
+            await busy.wait()  # the same content again, before the first copy is answered
+        self._unanswered[digest] = trio.Event()
+        answered_key = f"{self.account}/answered/{digest}"
+        try:
+            times = int(await self.ports.state.get(answered_key) or b"0")
             # The transport's word for who sent it, should the PDU's text prove unreadable.
-            source = event.message.source
-            phone = inbound.msisdn(source.addr, source.ton)
-            sender = None if phone is None else Sender("phone", phone)
-        received = Received(
-            channel="sms",
-            account=self.account,
-            idempotency_key=inbound.key(payload),
-            received_at=rfc3339(datetime.now(UTC)),
-            content_type=content_type,
-            payload=payload,
-            sender=sender,
-        )
-        await self.ports.intake.receive(received)
-        return Status.ESME_ROK
+            phone = None if pdu is None else inbound.msisdn(pdu.source, pdu.source_ton)
+            received = Received(
+                channel="sms",
+                account=self.account,
+                idempotency_key=digest if times == 0 else f"{digest}.{times}",
+                received_at=rfc3339(datetime.now(UTC)),
+                content_type=content_type,
+                payload=payload,
+                sender=None if phone is None else Sender("phone", phone),
+            )
+            await self.ports.intake.receive(received, state)
+        except BaseException:
+            self._unanswered.pop(digest).set()
+            raise
+
+        async def settled(sent: bool) -> None:
+            try:
+                if sent:
+                    await self.ports.state.put({answered_key: str(times + 1).encode()})
+            finally:
+                self._unanswered.pop(digest).set()
+
+        return Answer(Status.ESME_ROK, settled)
+
+    async def _expire_parts(self) -> None:
+        """File the long messages whose parts stopped coming (the parser flags them incomplete),
+        and forget filed ones once the SMSC can no longer send a part of them again."""
+        timeout = self.settings.reassembly_timeout
+        while True:
+            await trio.sleep(min(timeout / 4, EXPIRY_SCAN))
+            for group, _ in await self.ports.state.items(f"{self.account}/parts/"):
+                async with self._parts_lock:
+                    held = inbound.held(await self.ports.state.get(group))
+                    now = time.time()
+                    if held is None:
+                        continue
+                    if held.filed is not None:
+                        if now - held.filed > REDELIVERY_HORIZON:
+                            await self.ports.state.put({group: None})
+                        continue
+                    if now - held.since < timeout:
+                        continue
+                    answer = await self._file_whole(group, held)
+                if answer.settled is not None:
+                    await answer.settled(True)  # no SMSC waits for an answer to it
 
     async def _report(self, event: Inbound) -> None:
         receipt = event.receipt

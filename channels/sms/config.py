@@ -36,6 +36,9 @@ class SmsAccount(BaseModel):
     max_parts: int = Field(6, ge=1, le=255)
     # Concatenation references of 8 bits (the common default) or 16.
     reference_bits: Literal[8, 16] = 8
+    # How the parts of a long notice say their place: a UDH in the short_message (every SMSC
+    # passes it on), or SMPP's sar_* TLVs, from which the SMSC builds the UDH itself.
+    concatenation: Literal["udh", "sar"] = "udh"
     # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs).
     default_alphabet: Literal["gsm7", "latin1"] = "gsm7"
     # How long the parts of a long message wait for the rest before what came is filed

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-import msgspec
-
 from channels.contract import DoesNotFit, Unparseable
+
+from .pdus import Concat
 
 # --- the GSM 7 bit default alphabet (3GPP TS 23.038 6.2.1) ----------------------------------
 
@@ -145,14 +145,6 @@ class TooLong(DoesNotFit):
         self.encoding = encoding
 
 
-class Concat(NamedTuple):
-    """A part's place in a long message: a UDH's IE 0x00/0x08 or SMPP 3.4's sar_* TLVs."""
-
-    reference: int
-    total: int
-    seq: int
-
-
 class Part(NamedTuple):
     """One submit_sm's short_message (UDH and user data), the text in it, and its place."""
 
@@ -172,7 +164,7 @@ class Parts:
     encoding: Encoding
     parts: tuple[Part, ...]
     # The parts say their place with SMPP's sar_* TLVs, not with a UDH.
-    sar: bool = False
+    use_sar: bool = False
 
     @property
     def data_coding(self) -> int:
@@ -182,17 +174,11 @@ class Parts:
     @property
     def esm_class(self) -> int:
         """Every part's esm_class: UDHI when its short_message starts with a UDH."""
-        return UDHI if len(self.parts) > 1 and not self.sar else 0
+        return UDHI if len(self.parts) > 1 and not self.use_sar else 0
 
-    def tlvs(self, part: Part) -> dict[str, int]:
-        """The sar_* TLVs of `part` by their SMPP 3.4 5.3.2.22-24 names; none for UDH parts."""
-        if not self.sar or part.concat is None:
-            return {}
-        return {
-            "sar_msg_ref_num": part.concat.reference,
-            "sar_total_segments": part.concat.total,
-            "sar_segment_seqnum": part.concat.seq,
-        }
+    def sar(self, part: Part) -> Concat | None:
+        """The sar_* TLVs of `part` (SMPP 3.4 5.3.2.22-24); none for UDH parts."""
+        return part.concat if self.use_sar else None
 
 
 class _Plan(NamedTuple):
@@ -220,14 +206,14 @@ def split(
     ]
     texts = [text[start:end] for start, end in itertools.pairwise([0, *plan.ends])]
     if len(user_data) == 1:
-        return Parts(plan.encoding, (Part(user_data[0], texts[0], None),), sar=False)
+        return Parts(plan.encoding, (Part(user_data[0], texts[0], None),), use_sar=False)
     total = len(user_data)
     parts: list[Part] = []
     for seq, (data, part_text) in enumerate(zip(user_data, texts, strict=True), start=1):
         concat = Concat(reference, total, seq)
         header = b"" if use_sar else _udh(concat, reference_bits)
         parts.append(Part(header + data, part_text, concat))
-    return Parts(plan.encoding, tuple(parts), sar=use_sar)
+    return Parts(plan.encoding, tuple(parts), use_sar=use_sar)
 
 
 def fits(text: str, max_parts: int, *, reference_bits: ReferenceBits = 8) -> list[str]:
@@ -412,23 +398,6 @@ def _elements(header: bytes) -> Iterator[tuple[int, bytes]]:
         at += 2 + length
 
 
-class Segment(msgspec.Struct, frozen=True):
-    """One part of a long message as received, its UDH removed, at the caller's clock's time."""
-
-    source: str
-    reference: int
-    total: int
-    seq: int
-    data_coding: int
-    data: bytes
-    received_at: float
-
-    @property
-    def key(self) -> GroupKey:
-        """The long message it is part of."""
-        return GroupKey(self.source, self.reference, self.total)
-
-
 class GroupKey(NamedTuple):
     """A long message: the sender's address, its reference, and its number of parts."""
 
@@ -437,16 +406,27 @@ class GroupKey(NamedTuple):
     total: int
 
 
+class Segment(NamedTuple):
+    """One part of a long message as received, its UDH removed."""
+
+    source: str
+    reference: int
+    total: int
+    seq: int
+    data_coding: int
+    data: bytes
+
+    @property
+    def key(self) -> GroupKey:
+        """The long message it is part of."""
+        return GroupKey(self.source, self.reference, self.total)
+
+
 def segment(
-    source: str,
-    data_coding: int,
-    payload: bytes,
-    *,
-    esm_class: int,
-    received_at: float,
-    sar: Concat | None = None,
+    source: str, data_coding: int, payload: bytes, *, esm_class: int, sar: Concat | None = None
 ) -> Segment | None:
-    """A deliver_sm as part of a long message (by its UDH, else its sar_* TLVs), else None."""
+    """A deliver_sm as part of a long message (by its UDH, else its sar_* TLVs), else None;
+    MalformedShortMessage for a UDH that overruns it."""
     concat, data = sar, payload
     if esm_class & UDHI:
         data = split_udh(payload)[1]
@@ -455,9 +435,7 @@ def segment(
     # SMPP 3.4 5.3.2.23-24: SAR totals and sequence numbers run from 1, as 23.040's do.
     if concat is None or not 1 <= concat.seq <= concat.total:
         return None
-    return Segment(
-        source, concat.reference, concat.total, concat.seq, data_coding, data, received_at
-    )
+    return Segment(source, concat.reference, concat.total, concat.seq, data_coding, data)
 
 
 # Stands where parts are missing in the text of a long message filed incomplete.
@@ -465,13 +443,10 @@ GAP = "[…]"
 
 
 class Reassembled(NamedTuple):
-    """A long message, complete or as far as it came: its text and the parts it is made of."""
+    """A long message, complete or as far as it came: its text and the parts it lacks."""
 
-    key: GroupKey
     text: str
-    segments: tuple[Segment, ...]
     missing: tuple[int, ...]
-    first_received_at: float
 
     @property
     def complete(self) -> bool:
@@ -479,65 +454,26 @@ class Reassembled(NamedTuple):
         return not self.missing
 
 
-class Reassembly(msgspec.Struct, frozen=True):
-    """The parts of long messages held until each is whole, keyed by source, reference, total."""
-
-    default_alphabet: DefaultAlphabet = "gsm7"
-    segments: tuple[Segment, ...] = ()
-
-    def add(self, part: Segment) -> tuple[Reassembly, Reassembled | None]:
-        """With `part` held, and the message it completes; a part held already changes nothing."""
-        if not 1 <= part.seq <= part.total:
-            raise ValueError(f"part {part.seq} of {part.total} has no place in its message")
-        # Checked now, so that a part whose coding is no text is refused, not held.
-        _codec(part.data_coding, self.default_alphabet)
-        group = [held for held in self.segments if held.key == part.key]
-        if any(held.seq == part.seq for held in group):
-            # Redelivered (its deliver_sm_resp never reached the SMSC): the first copy stands.
-            return self, None
-        if len(group) + 1 < part.total:
-            return msgspec.structs.replace(self, segments=(*self.segments, part)), None
-        rest = tuple(held for held in self.segments if held.key != part.key)
-        whole = self._reassembled(part.key, [*group, part])
-        return msgspec.structs.replace(self, segments=rest), whole
-
-    def held(self) -> list[Reassembled]:
-        """Every long message still incomplete, the longest waiting first."""
-        keys = dict.fromkeys(held.key for held in self.segments)
-        messages = [
-            self._reassembled(key, [held for held in self.segments if held.key == key])
-            for key in keys
-        ]
-        return sorted(messages, key=lambda message: message.first_received_at)
-
-    def expire(self, before: float) -> tuple[Reassembly, list[Reassembled]]:
-        """Without the messages whose first part came before `before`, and those, incomplete."""
-        expired = [message for message in self.held() if message.first_received_at < before]
-        gone = {message.key for message in expired}
-        rest = tuple(held for held in self.segments if held.key not in gone)
-        return msgspec.structs.replace(self, segments=rest), expired
-
-    def _reassembled(self, key: GroupKey, group: list[Segment]) -> Reassembled:
-        """The text of the parts held of `key`, in order, GAP where parts are missing."""
-        by_seq = {held.seq: held for held in group}
-        pieces: list[str] = []
-        # Runs of consecutive parts are decoded together: a handset may cut a surrogate pair or
-        # an escape between two parts, which only joined read as one character.
-        for present, run in itertools.groupby(range(1, key.total + 1), key=by_seq.__contains__):
-            if not present:
-                pieces.append(GAP)
-                continue
-            for data_coding, same in itertools.groupby(
-                (by_seq[seq] for seq in run), key=lambda held: held.data_coding
-            ):
-                data = b"".join(held.data for held in same)
-                pieces.append(
-                    decode_text(data_coding, data, default_alphabet=self.default_alphabet)
-                )
-        return Reassembled(
-            key=key,
-            text="".join(pieces),
-            segments=tuple(sorted(group, key=lambda held: held.seq)),
-            missing=tuple(seq for seq in range(1, key.total + 1) if seq not in by_seq),
-            first_received_at=min(held.received_at for held in group),
-        )
+def reassemble(
+    segments: Sequence[Segment], *, default_alphabet: DefaultAlphabet = "gsm7"
+) -> Reassembled:
+    """The text of one long message's parts in order, GAP where parts are missing; a part
+    given twice counts once."""
+    if not segments or len({part.key for part in segments}) > 1:
+        raise ValueError("the parts of exactly one long message are reassembled")
+    total = segments[0].total
+    by_seq = {part.seq: part for part in reversed(segments)}  # the first copy stands
+    pieces: list[str] = []
+    # Runs of consecutive parts are decoded together: a handset may cut a surrogate pair or an
+    # escape between two parts, which only joined read as one character.
+    for present, run in itertools.groupby(range(1, total + 1), key=by_seq.__contains__):
+        if not present:
+            pieces.append(GAP)
+            continue
+        for data_coding, same in itertools.groupby(
+            (by_seq[seq] for seq in run), key=lambda part: part.data_coding
+        ):
+            data = b"".join(part.data for part in same)
+            pieces.append(decode_text(data_coding, data, default_alphabet=default_alphabet))
+    missing = tuple(seq for seq in range(1, total + 1) if seq not in by_seq)
+    return Reassembled("".join(pieces), missing)

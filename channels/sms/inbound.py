@@ -1,5 +1,5 @@
-"""An SMS as the journal keeps it (its PDU's fields as JSON, CONTRACTS.md `raw`), and the parser
-that reads it into a RawInbound after the commit."""
+"""An SMS as the journal keeps it (its PDUs' fields as JSON, CONTRACTS.md `raw`), the parts of a
+long one held until it is whole, and the parser that reads it into a RawInbound after the commit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from channels.contract import RawInbound, Received, Sender, Unparseable
 from channels.phones import HOME_REGION, canonical_phone
 
 from . import encoding
-from .pdus import ShortMessage
+from .pdus import Concat, ShortMessage
 
 CONTENT_TYPE = "application/x-smpp-pdus+json"
 # SMPP 3.4 5.2.5: TON 1 is an international number; national (2) and unknown (0) numbers are
@@ -30,6 +30,21 @@ class Pdu(msgspec.Struct, frozen=True):
     data_coding: int
     short_message: str
     message_payload: str | None = None
+    # SMPP 3.4 5.3.2.22-24: the part of a long message it is, by the SMSC's sar_* TLVs.
+    sar: Concat | None = None
+
+    @property
+    def user_data(self) -> bytes:
+        """The message's octets: message_payload when present, else short_message."""
+        return bytes.fromhex(self.message_payload or self.short_message)
+
+    def segment(self) -> encoding.Segment | None:
+        """The part of a long message this PDU carries, if it is one; MalformedShortMessage
+        when its UDH overruns it."""
+        part = encoding.segment(
+            self.source, self.data_coding, self.user_data, esm_class=self.esm_class, sar=self.sar
+        )
+        return None if part is None or part.total == 1 else part
 
 
 class Pdus(msgspec.Struct, frozen=True):
@@ -40,14 +55,31 @@ class Pdus(msgspec.Struct, frozen=True):
     default_alphabet: encoding.DefaultAlphabet = "gsm7"
 
 
+class Held(msgspec.Struct, frozen=True):
+    """The parts of one long message as the adapter's state keeps them: received so far, since
+    the first came (`since`), until the last comes or `reassembly_timeout` is over; then, for
+    REDELIVERY_HORIZON after it was filed (`filed`), to know a part the SMSC sends again."""
+
+    since: float
+    pdus: list[Pdu]
+    filed: float | None = None
+
+    def redelivered(self, pdu: Pdu, seq: int) -> bool:
+        """Whether this part came already (the SMSC missed our answer to it)."""
+        if self.filed is not None:
+            return pdu in self.pdus
+        return any(_seq(held) == seq for held in self.pdus)
+
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Pdus)
+_held = msgspec.json.Decoder(Held)
 
 
-def kept(message: ShortMessage, default_alphabet: encoding.DefaultAlphabet) -> bytes:
-    """A one-part SMS as the journal keeps it."""
+def pdu_of(message: ShortMessage) -> Pdu:
+    """The fields of a deliver_sm or data_sm a message is read from."""
     payload = message.tlvs.message_payload
-    pdu = Pdu(
+    return Pdu(
         source=message.source.addr,
         source_ton=message.source.ton,
         source_npi=message.source.npi,
@@ -56,8 +88,32 @@ def kept(message: ShortMessage, default_alphabet: encoding.DefaultAlphabet) -> b
         data_coding=message.data_coding,
         short_message=message.short_message.hex(),
         message_payload=None if payload is None else payload.hex(),
+        sar=message.tlvs.sar,
     )
-    return _encoder.encode(Pdus([pdu], default_alphabet))
+
+
+def kept(pdus: list[Pdu], default_alphabet: encoding.DefaultAlphabet) -> bytes:
+    """An SMS as the journal keeps it: its PDUs in the order of their parts."""
+    return _encoder.encode(Pdus(sorted(pdus, key=_seq), default_alphabet))
+
+
+def held(value: bytes | None) -> Held | None:
+    """The parts of a long message the state holds, if any."""
+    return None if value is None else _held.decode(value)
+
+
+def encode_held(parts: Held) -> bytes:
+    """Held parts as the state keeps them."""
+    return _encoder.encode(parts)
+
+
+def _seq(pdu: Pdu) -> int:
+    """A PDU's place in its long message (a single SMS, or an unreadable UDH, is part 1)."""
+    try:
+        part = pdu.segment()
+    except encoding.MalformedShortMessage:
+        return 1
+    return 1 if part is None else part.seq
 
 
 def key(payload: bytes) -> str:
@@ -78,15 +134,7 @@ def parse(received: Received) -> RawInbound:
     except msgspec.DecodeError as exc:
         raise Unparseable("the kept PDUs are not JSON of their fields") from exc
     first = kept_pdus.pdus[0]
-    text = "".join(
-        encoding.decode_short_message(
-            pdu.data_coding,
-            bytes.fromhex(pdu.message_payload or pdu.short_message),
-            esm_class=pdu.esm_class,
-            default_alphabet=kept_pdus.default_alphabet,
-        )
-        for pdu in kept_pdus.pdus
-    )
+    text, flags = _text(kept_pdus)
     phone = msisdn(first.source, first.source_ton)
     if phone is None:
         raise Unparseable(f"the source address is no phone number (TON {first.source_ton})")
@@ -99,4 +147,24 @@ def parse(received: Received) -> RawInbound:
         sender=Sender("phone", phone, verified=True),
         text=text,
         received_at=received.received_at,
+        flags=flags,
     )
+
+
+def _text(kept_pdus: Pdus) -> tuple[str, list[str]]:
+    """The text of the kept PDUs, and `incomplete` when parts of a long message never came."""
+    alphabet = kept_pdus.default_alphabet
+    if not kept_pdus.pdus:
+        raise Unparseable("no PDU was kept")
+    parts = [pdu.segment() for pdu in kept_pdus.pdus]
+    if parts == [None]:
+        pdu = kept_pdus.pdus[0]
+        text = encoding.decode_short_message(
+            pdu.data_coding, pdu.user_data, esm_class=pdu.esm_class, default_alphabet=alphabet
+        )
+        return text, []
+    segments = [part for part in parts if part is not None]
+    if len(segments) != len(parts) or len({part.key for part in segments}) != 1:
+        raise Unparseable("the kept PDUs are not the parts of one long message")
+    whole = encoding.reassemble(segments, default_alphabet=alphabet)
+    return whole.text, [] if whole.complete else ["incomplete"]

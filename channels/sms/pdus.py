@@ -220,12 +220,13 @@ class Tlv:
 
 
 @dataclass(frozen=True, slots=True)
-class Sar:
-    """§5.3.2.22-24: the part of a concatenated message a PDU carries, by SAR TLVs."""
+class Concat:
+    """A part's place in a long message: §5.3.2.22-24's sar_* TLVs, or a UDH's concatenation
+    IE (3GPP TS 23.040 9.2.3.24.1/.8)."""
 
-    ref: int
+    reference: int
     total: int
-    seqnum: int
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,7 @@ class Tlvs:
 
     raw: tuple[Tlv, ...] = ()
     message_payload: bytes | None = None
-    sar: Sar | None = None
+    sar: Concat | None = None
     receipted_message_id: str | None = None
     message_state: int | None = None
     network_error_code: bytes | None = None
@@ -295,7 +296,7 @@ class SubmitSm:
     schedule_delivery_time: str = ""
     validity_period: str = ""
     message_payload: bytes | None = None
-    sar: Sar | None = None
+    sar: Concat | None = None
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
@@ -408,9 +409,9 @@ def submit_sm_body(sm: SubmitSm) -> bytes:
     ]
     if sm.sar is not None:
         body += [
-            tlv(Tag.SAR_MSG_REF_NUM, struct.pack(">H", sm.sar.ref)),
+            tlv(Tag.SAR_MSG_REF_NUM, struct.pack(">H", sm.sar.reference)),
             tlv(Tag.SAR_TOTAL_SEGMENTS, _octet(sm.sar.total, "sar_total_segments")),
-            tlv(Tag.SAR_SEGMENT_SEQNUM, _octet(sm.sar.seqnum, "sar_segment_seqnum")),
+            tlv(Tag.SAR_SEGMENT_SEQNUM, _octet(sm.sar.seq, "sar_segment_seqnum")),
         ]
     if sm.message_payload is not None:
         body.append(tlv(Tag.MESSAGE_PAYLOAD, sm.message_payload))
@@ -506,7 +507,7 @@ def _read_tlvs(raw: tuple[Tlv, ...]) -> Tlvs:
         raw=raw,
         message_payload=values.get(Tag.MESSAGE_PAYLOAD),
         # §5.3.2.22-24: the three SAR TLVs mean something only together.
-        sar=None if ref is None or total is None or seqnum is None else Sar(ref, total, seqnum),
+        sar=None if ref is None or total is None or seqnum is None else Concat(ref, total, seqnum),
         receipted_message_id=receipted_id,
         message_state=number(Tag.MESSAGE_STATE),
         network_error_code=values.get(Tag.NETWORK_ERROR_CODE),

@@ -15,6 +15,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import trio
 
@@ -75,9 +76,17 @@ class SessionLost:
         self.reason = reason
 
 
+class Answer(NamedTuple):
+    """How the account answers a deliver_sm: the status, and what it does once the answer is
+    sent or cannot be (`settled(sent)`): a redelivery is told from a new message by it."""
+
+    status: int
+    settled: Callable[[bool], Awaitable[None]] | None = None
+
+
 # What the session hands its account: an inbound message (or receipt) to commit. The session
-# answers the SMSC (deliver_sm_resp) only once this returns, with the status it returns.
-OnInbound = Callable[[Inbound | BadPdu], Awaitable[int]]
+# answers the SMSC (deliver_sm_resp) only once this returns, as it says.
+OnInbound = Callable[[Inbound | BadPdu], Awaitable[Answer]]
 
 
 class Session:
@@ -102,6 +111,8 @@ class Session:
         self.response_timeout = response_timeout
         self.bind_timeout = bind_timeout
         self._stream: trio.abc.Stream | None = None
+        # A send failed: the stream is closed, and what was to go on it never went.
+        self._broken = False
         self._send_lock = trio.Lock()
         self._answers: dict[int, Event | SessionLost] = {}
         self._answered: dict[int, trio.Event] = {}
@@ -265,9 +276,16 @@ class Session:
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
         """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
         commit, so a crash before it makes the SMSC deliver it again (the intake dedupes)."""
-        status = await self.on_inbound(event)
-        self.connection.deliver_resp(event.seq, status)
-        await self._flush()
+        answer = await self.on_inbound(event)
+        sent = False
+        try:
+            self.connection.deliver_resp(event.seq, answer.status)
+            await self._flush()
+            sent = not self._broken
+        finally:
+            if answer.settled is not None:
+                with trio.CancelScope(shield=True):
+                    await answer.settled(sent)
 
     async def _keep_alive(self) -> None:
         while True:
@@ -317,6 +335,7 @@ class Session:
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         stuck.cancel()
                 if stuck.cancel_called:
+                    self._broken = True
                     # An SMSC that stopped reading, or a broken connection: closing it ends
                     # the reader, and so the session; whoever waits learns the outcome is
                     # unknown.

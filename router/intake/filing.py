@@ -208,14 +208,17 @@ class InboundFiling:
         self.conversation = self._replied_conversation() or conversation_of(raw)
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
-        self.flags = list(norm.flags)
+        self.flags = list(dict.fromkeys([*norm.flags, *raw.flags]))
         if origin.revision or origin.reread:
             self.flags.append("revision")
         if origin.unparseable is not None and "unparseable" not in self.flags:
             self.flags.append("unparseable")
         # An edit was answered when first filed; what could not be read cannot be checked for
-        # loop protection (Auto-Submitted, a bounce), so an answer could start a mail loop.
-        self.answers = not origin.revision and origin.unparseable is None
+        # loop protection (Auto-Submitted, a bounce), so an answer could start a mail loop; what
+        # the channel flags auto_submitted gets no automatic answer (RFC 3834).
+        self.answers = (
+            not origin.revision and origin.unparseable is None and "auto_submitted" not in raw.flags
+        )
         self.flags.extend(f for f in attachment_flags(self.attachments) if f not in self.flags)
         # ARCHITECTURE.md 3a: identity is only as strong as the channel proves it. A sender the
         # channel does not vouch for, writing from an address a channel once vouched for (a

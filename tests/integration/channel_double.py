@@ -92,13 +92,13 @@ def within(text: str, limit: int) -> list[str]:
 
 
 def parse(received: Received) -> RawInbound:
-    """The double's parser: `[?]USER[+phone:NUMBER]\\nTEXT`, where `?` marks a sender the
-    channel does not vouch for (a forged one)."""
+    """The double's parser: `[?|~]USER[+phone:NUMBER]\\nTEXT`, where `?` marks a sender the
+    channel does not vouch for (a forged one), `~` a message sent by a machine (an autoreply)."""
     if received.payload.startswith(b"!"):
         raise Unparseable("the payload starts with '!'")
     user, _, text = received.payload.decode().partition("\n")
-    forged = user.startswith("?")
-    user, _, phone = user.removeprefix("?").partition("+phone:")
+    forged, automatic = user.startswith("?"), user.startswith("~")
+    user, _, phone = user.lstrip("?~").partition("+phone:")
     links = [Sender("phone", phone, verified=True)] if phone else []
     kind = "phone" if received.channel == "sms" else "telegram"
     return RawInbound(
@@ -110,6 +110,7 @@ def parse(received: Received) -> RawInbound:
         text=text,
         received_at=received.received_at,
         verified_links=links,
+        flags=["auto_submitted"] if automatic else [],
     )
 
 

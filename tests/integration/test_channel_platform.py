@@ -113,6 +113,7 @@ inbound = [
     "muted-4\\nВопрос о пособии на ребёнка",
     "!unreadable-5",
     "?early-1\\nОтмените мою заявку",
+    "~auto-6\\nЯ в отпуске до понедельника",
 ]
 """
 
@@ -135,9 +136,9 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
 
         async def all_filed() -> list[dict[str, Any]] | None:
             found = [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
-            return found if len(found) == 6 else None
+            return found if len(found) == 7 else None
 
-        envelopes = {e["channel_message_id"]: e for e in await eventually(all_filed, "6 filed")}
+        envelopes = {e["channel_message_id"]: e for e in await eventually(all_filed, "7 filed")}
         unreadable = envelopes["bot:4"]
         assert unreadable["flags"] == ["unparseable"] and unreadable["text"] == ""
         async with daemon.backend() as backend:
@@ -176,6 +177,9 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
         sent = await eventually(settled, "the deliveries")
         assert "muted-4" not in sent  # suppressed: no automatic message
         assert "!unreadable-5" not in sent and "unreadable-5" not in sent  # nothing to answer
+        # A channel's auto_submitted (an autoreply) is filed, flagged, and never answered.
+        assert "auto_submitted" in envelopes["bot:6"]["flags"]
+        assert "auto-6" not in sent
 
         async def notification(delivery: dict[str, Any], state: str) -> dict[str, Any] | None:
             async with daemon.backend() as backend:

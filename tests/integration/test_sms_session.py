@@ -12,7 +12,7 @@ from channels.sms.encoding import gsm7_encode
 from channels.sms.events import BadPdu, BindKind, Inbound
 from channels.sms.pdus import Address, Status, SubmitSm
 from channels.sms.protocol import Policy
-from channels.sms.session import Endpoint, OnInbound, Session, SessionEnded, SubmitError
+from channels.sms.session import Answer, Endpoint, OnInbound, Session, SessionEnded, SubmitError
 from tests.integration.daemon import free_port
 from tests.smsc import Smsc, smsc, smsc_server
 
@@ -26,9 +26,9 @@ DEADLINE = 10.0
 RESPONSE_TIMEOUT = 0.2
 
 
-async def accept(event: Inbound | BadPdu) -> int:
+async def accept(event: Inbound | BadPdu) -> Answer:
     """Commit nothing, answer ESME_ROK."""
-    return Status.ESME_ROK
+    return Answer(Status.ESME_ROK)
 
 
 def session_for(
@@ -228,11 +228,11 @@ async def test_deliver_sm_is_answered_after_the_commit(smsc: Smsc) -> None:
     entered = trio.Event()
     committed = trio.Event()
 
-    async def commit(event: Inbound | BadPdu) -> int:
+    async def commit(event: Inbound | BadPdu) -> Answer:
         received.append(event)
         entered.set()
         await committed.wait()
-        return Status.ESME_ROK
+        return Answer(Status.ESME_ROK)
 
     session = session_for(smsc, commit)
     async with bound(session):
@@ -253,8 +253,8 @@ async def test_deliver_sm_is_answered_after_the_commit(smsc: Smsc) -> None:
 
 
 async def test_the_commit_status_is_the_answer(smsc: Smsc) -> None:
-    async def refuse(event: Inbound | BadPdu) -> int:
-        return Status.ESME_RSYSERR
+    async def refuse(event: Inbound | BadPdu) -> Answer:
+        return Answer(Status.ESME_RSYSERR)
 
     session = session_for(smsc, refuse)
     async with bound(session):
@@ -263,14 +263,34 @@ async def test_the_commit_status_is_the_answer(smsc: Smsc) -> None:
     assert (answer["sequence"], answer["status"]) == (sequence, Status.ESME_RSYSERR)
 
 
+async def test_the_account_learns_once_its_answer_went(smsc: Smsc) -> None:
+    settled: list[bool] = []
+    done = trio.Event()
+
+    async def note(sent: bool) -> None:
+        settled.append(sent)
+        done.set()
+
+    async def commit(event: Inbound | BadPdu) -> Answer:
+        return Answer(Status.ESME_ROK, note)
+
+    session = session_for(smsc, commit)
+    async with bound(session):
+        await smsc.deliver(text="hello")
+        await smsc.wait_for("deliver_sm_resp")
+        with trio.fail_after(DEADLINE):
+            await done.wait()
+    assert settled == [True]
+
+
 async def test_a_receipt_before_the_submit_answer(smsc: Smsc) -> None:
     received: list[Inbound | BadPdu] = []
     got = trio.Event()
 
-    async def commit(event: Inbound | BadPdu) -> int:
+    async def commit(event: Inbound | BadPdu) -> Answer:
         received.append(event)
         got.set()
-        return Status.ESME_ROK
+        return Answer(Status.ESME_ROK)
 
     session = session_for(smsc, commit)
     results = Results()
@@ -321,9 +341,9 @@ async def test_an_unknown_command_id_is_nacked_and_the_bind_kept(smsc: Smsc) -> 
 async def test_an_unreadable_deliver_sm_is_filed_then_answered(smsc: Smsc) -> None:
     received: list[Inbound | BadPdu] = []
 
-    async def commit(event: Inbound | BadPdu) -> int:
+    async def commit(event: Inbound | BadPdu) -> Answer:
         received.append(event)
-        return Status.ESME_ROK if isinstance(event, Inbound) else event.status
+        return Answer(Status.ESME_ROK if isinstance(event, Inbound) else event.status)
 
     session = session_for(smsc, commit)
     async with bound(session) as (served, _):

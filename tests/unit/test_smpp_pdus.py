@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.sms import pdus
-from channels.sms.pdus import Address, CommandId, DecodeError, Sar, Status, SubmitSm
+from channels.sms.pdus import Address, CommandId, Concat, DecodeError, Status, SubmitSm
 
 ADDR = st.text(alphabet="0123456789+ABCDEFabcdef", max_size=20)
 OCTET = st.integers(min_value=0, max_value=255)
@@ -52,7 +52,7 @@ def test_our_bind_is_byte_for_byte_smpplib_s() -> None:
     data_coding=OCTET,
     esm_class=OCTET,
     registered=OCTET,
-    sar=st.none() | st.builds(Sar, st.integers(0, 0xFFFF), OCTET, OCTET),
+    sar=st.none() | st.builds(Concat, st.integers(0, 0xFFFF), OCTET, OCTET),
 )
 def test_smpplib_reads_our_submit_sm(
     source: str,
@@ -63,7 +63,7 @@ def test_smpplib_reads_our_submit_sm(
     data_coding: int,
     esm_class: int,
     registered: int,
-    sar: Sar | None,
+    sar: Concat | None,
 ) -> None:
     sm = SubmitSm(
         Address(source, ton, npi),
@@ -88,9 +88,9 @@ def test_smpplib_reads_our_submit_sm(
     )
     if sar is not None:
         assert (parsed.sar_msg_ref_num, parsed.sar_total_segments, parsed.sar_segment_seqnum) == (
-            sar.ref,
+            sar.reference,
             sar.total,
-            sar.seqnum,
+            sar.seq,
         )
 
 

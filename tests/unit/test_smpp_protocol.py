@@ -243,7 +243,7 @@ def test_submit_sends_every_field_and_the_response_gives_the_message_id() -> Non
         data_coding=8,
         esm_class=pdus.ESM_UDHI,
         registered_delivery=pdus.REGISTERED_DELIVERY_RECEIPT,
-        sar=pdus.Sar(0x1234, 2, 1),
+        sar=pdus.Concat(0x1234, 2, 1),
     )
     seq = conn.submit(sm)
     [(command, _, sent_seq, body)] = pdu_list(conn.data_to_send())
@@ -567,7 +567,7 @@ def test_deliver_sm_is_an_event_answered_only_by_the_driver() -> None:
     assert message.source == Address("79161234567", 1, 1)
     assert message.destination == Address("1234", 0, 0)
     assert message.payload.decode("utf-16-be") == "Привет"
-    assert message.tlvs.sar == pdus.Sar(0x0102, 3, 2)
+    assert message.tlvs.sar == pdus.Concat(0x0102, 3, 2)
     assert message.tlvs.raw[-1] == pdus.Tlv(0x1401, b"zz")
     assert conn.data_to_send() == b""  # not before the commit
     conn.deliver_resp(11)

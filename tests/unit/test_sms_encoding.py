@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,12 +11,10 @@ from channels.sms.encoding import (
     ESC,
     GAP,
     UDHI,
-    Concat,
     Encoding,
     MalformedShortMessage,
     Part,
     Parts,
-    Reassembly,
     ReferenceBits,
     Segment,
     TooLong,
@@ -27,12 +24,14 @@ from channels.sms.encoding import (
     fits,
     gsm7_decode,
     gsm7_encode,
+    reassemble,
     segment,
     septets,
     split,
     split_udh,
     udh_concat,
 )
+from channels.sms.pdus import Concat
 
 BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -130,7 +129,7 @@ def test_a_text_in_one_sms_up_to_160_septets_or_70_ucs2_characters(text: str, co
     if count == 1:
         assert parts.parts[0].concat is None
         assert parts.esm_class == 0
-        assert parts.tlvs(parts.parts[0]) == {}
+        assert parts.sar(parts.parts[0]) is None
 
 
 # --- worked examples -------------------------------------------------------------------------
@@ -206,11 +205,7 @@ def test_sar_parts_carry_no_udh_and_the_same_room() -> None:
     assert parts.esm_class == 0
     # The SMSC adds a 16-bit reference's UDH on the air: 152 septets a part.
     assert [len(part.short_message) for part in parts.parts] == [152, 9]
-    assert parts.tlvs(parts.parts[1]) == {
-        "sar_msg_ref_num": 0x0102,
-        "sar_total_segments": 2,
-        "sar_segment_seqnum": 2,
-    }
+    assert parts.sar(parts.parts[1]) == Concat(0x0102, 2, 2)
     eight = split("a" * 153 + "b" * 8, max_parts=2, reference=7, use_sar=True)
     assert [len(part.short_message) for part in eight.parts] == [153, 8]
 
@@ -314,7 +309,7 @@ def test_no_part_over_its_limit_nor_cut_inside_a_character(
             assert data.decode("utf-16-be") == part.text
         if sar:
             assert part.short_message == data
-            assert parts.tlvs(part)["sar_segment_seqnum"] == seq
+            assert parts.sar(part) == Concat(200, len(parts.parts), seq)
         else:
             assert len(part.short_message) == header + len(data)
             assert udh_concat(part.short_message) == Concat(200, len(parts.parts), seq)
@@ -435,14 +430,13 @@ def segments_of(text: str, source: str = "79161234567", *, sar: bool = False) ->
     """What a handset sending `text` in parts delivers, as segments."""
     parts = split(text, max_parts=255, reference=77, use_sar=sar)
     found: list[Segment] = []
-    for at, part in enumerate(parts.parts):
+    for part in parts.parts:
         made = segment(
             source,
             parts.data_coding,
             part.short_message,
             esm_class=parts.esm_class,
-            received_at=float(at),
-            sar=part.concat if sar else None,
+            sar=parts.sar(part),
         )
         assert made is not None
         found.append(made)
@@ -450,50 +444,34 @@ def segments_of(text: str, source: str = "79161234567", *, sar: bool = False) ->
 
 
 def test_a_message_in_one_piece_is_no_segment() -> None:
-    assert segment("7916", 0, b"hi", esm_class=0, received_at=0.0) is None
-    assert segment("7916", 0, bytes([0]) + b"hi", esm_class=UDHI, received_at=0.0) is None
-    assert segment("7916", 0, b"hi", esm_class=0, received_at=0, sar=Concat(1, 2, 3)) is None
+    assert segment("7916", 0, b"hi", esm_class=0) is None
+    assert segment("7916", 0, bytes([0]) + b"hi", esm_class=UDHI) is None
+    assert segment("7916", 0, b"hi", esm_class=0, sar=Concat(1, 2, 3)) is None
 
 
 def test_parts_out_of_order_make_the_text() -> None:
     text = "Прошу проверить начисления за отопление. " * 6
-    first, *rest = segments_of(text)
-    state = Reassembly()
-    for part in reversed(rest):
-        state, done = state.add(part)
-        assert done is None
-    state, done = state.add(first)
-    assert done is not None and done.complete
-    assert done.text == text
-    assert [part.seq for part in done.segments] == list(range(1, len(rest) + 2))
-    assert state.segments == ()
+    parts = segments_of(text)
+    done = reassemble(parts[::-1])
+    assert done.complete and done.text == text
 
 
 def test_sar_parts_reassemble_too() -> None:
-    text = "a" * 400
-    state, done = Reassembly(), None
-    for part in segments_of(text, sar=True):
-        state, done = state.add(part)
-    assert done is not None and done.text == text
+    assert reassemble(segments_of("a" * 400, sar=True)).text == "a" * 400
 
 
-def test_a_redelivered_part_changes_nothing() -> None:
+def test_a_part_given_twice_counts_once_and_the_first_copy_stands() -> None:
     first, second = segments_of("x" * 200)
-    state, _ = Reassembly().add(first)
-    again, done = state.add(first)
-    assert again == state and done is None
-    _, done = again.add(second)
-    assert done is not None and done.text == "x" * 200
+    other = first._replace(data=b"y" * len(first.data))
+    assert reassemble([first, other, second]).text == "x" * 200
 
 
-def test_messages_are_kept_apart_by_source_reference_and_total() -> None:
+def test_only_the_parts_of_one_message_reassemble() -> None:
     mine, theirs = segments_of("a" * 200, "7916"), segments_of("b" * 200, "7926")
-    state = Reassembly()
-    state, _ = state.add(mine[0])
-    state, _ = state.add(theirs[1])
-    state, done = state.add(mine[1])
-    assert done is not None and done.text == "a" * 200
-    assert [message.key.source for message in state.held()] == ["7926"]
+    with pytest.raises(ValueError, match="exactly one"):
+        reassemble([mine[0], theirs[1]])
+    with pytest.raises(ValueError, match="exactly one"):
+        reassemble([])
 
 
 def test_what_a_handset_cut_inside_a_character_is_joined_back() -> None:
@@ -501,62 +479,39 @@ def test_what_a_handset_cut_inside_a_character_is_joined_back() -> None:
     halves = [b"\x04\x16" + emoji[:2], emoji[2:] + b"\x04\x36"]
     escape = [b"a" + bytes([ESC]), b"\x65b"]
     for data_coding, pieces, text in ((8, halves, "Ж😀ж"), (0, escape, "a€b")):
-        state, done = Reassembly(), None
-        for seq in (2, 1):
-            part = Segment("7916", 1, 2, seq, data_coding, pieces[seq - 1], 0.0)
-            state, done = state.add(part)
-        assert done is not None and done.text == text
+        parts = [Segment("7916", 1, 2, seq, data_coding, pieces[seq - 1]) for seq in (2, 1)]
+        assert reassemble(parts).text == text
 
 
 def test_parts_in_different_codings() -> None:
-    state, _ = Reassembly().add(Segment("7916", 1, 2, 2, 8, "ЖЖ".encode("utf-16-be"), 0.0))
-    _, done = state.add(Segment("7916", 1, 2, 1, 0, b"ab", 0.0))
-    assert done is not None and done.text == "abЖЖ"
+    parts = [
+        Segment("7916", 1, 2, 2, 8, "ЖЖ".encode("utf-16-be")),
+        Segment("7916", 1, 2, 1, 0, b"ab"),
+    ]
+    assert reassemble(parts).text == "abЖЖ"
 
 
 def test_latin1_as_the_default_alphabet() -> None:
-    state, _ = Reassembly(default_alphabet="latin1").add(Segment("7916", 1, 2, 1, 0, b"\xe9", 0))
-    _, done = state.add(Segment("7916", 1, 2, 2, 0, b"!", 0))
-    assert done is not None and done.text == "é!"
+    parts = [Segment("7916", 1, 2, 1, 0, b"\xe9"), Segment("7916", 1, 2, 2, 0, b"!")]
+    assert reassemble(parts, default_alphabet="latin1").text == "é!"
 
 
-def test_a_part_that_carries_no_text_is_refused_not_held() -> None:
+def test_a_part_that_carries_no_text_is_unreadable() -> None:
     with pytest.raises(MalformedShortMessage):
-        Reassembly().add(Segment("7916", 1, 2, 1, 4, b"\x00", 0.0))
-    with pytest.raises(ValueError, match="part 3 of 2"):
-        Reassembly().add(Segment("7916", 1, 2, 3, 0, b"a", 0.0))
+        reassemble([Segment("7916", 1, 2, 1, 4, b"\x00")])
 
 
-def test_what_is_held_and_what_a_timeout_files_incomplete() -> None:
-    one, two, three = segments_of("a" * 153 + "b" * 153 + "c" * 10)
-    other = segments_of("z" * 200, "7926")[0]
-    state = Reassembly()
-    for part, at in ((two, 10.0), (other, 5.0), (three, 20.0)):
-        state, _ = state.add(arrived(part, at))
-    held = state.held()
-    assert [message.first_received_at for message in held] == [5.0, 10.0]
-    assert held[1].missing == (1,)
-    assert held[1].text == GAP + "b" * 153 + "c" * 10
-    assert held[0].text == "z" * 153 + GAP
-    state, expired = state.expire(before=8.0)
-    assert [message.key.source for message in expired] == ["7926"]
-    assert not expired[0].complete
-    _, done = state.add(one)
-    assert done is not None and done.text == "a" * 153 + "b" * 153 + "c" * 10
-
-
-def arrived(part: Segment, at: float) -> Segment:
-    """`part` as received at another time."""
-    return msgspec.structs.replace(part, received_at=at)
+def test_missing_parts_stand_as_gaps() -> None:
+    _, two, three = segments_of("a" * 153 + "b" * 153 + "c" * 10)
+    done = reassemble([three, two])
+    assert done.missing == (1,) and not done.complete
+    assert done.text == GAP + "b" * 153 + "c" * 10
+    first, _ = segments_of("z" * 200, "7926")
+    assert reassemble([first]).text == "z" * 153 + GAP
 
 
 @settings(max_examples=200)
 @given(st.data(), TEXTS, st.booleans())
 def test_reassembly_in_any_order_gives_the_text(data: st.DataObject, text: str, sar: bool) -> None:
     parts = segments_of(text + "x" * 161, sar=sar)
-    state, done = Reassembly(), None
-    for part in data.draw(st.permutations(parts)):
-        assert done is None
-        state, done = state.add(part)
-    assert done is not None and done.text == text + "x" * 161
-    assert state.segments == ()
+    assert reassemble(data.draw(st.permutations(parts))).text == text + "x" * 161

@@ -22,14 +22,19 @@ if (systemId === undefined || password === undefined) {
 let script;
 // Everything the ESMEs sent and the simulator did, in order, for the tests to assert on.
 let log;
-// The session that bound last: where deliver_sm, unbind and the like go.
+// The session that bound last as a receiver or transceiver: where deliver_sm, unbind and the
+// like go.
 let esme;
 let nextMessageId = 0;
+// deliver_sm fields whose deliver_sm_resp never came before their session closed: a real SMSC
+// delivers them again on the ESME's next receiving bind.
+let undelivered;
 
 function reset() {
   script = { throttle: 0, queueFull: 0, silence: 0, hold: false, held: [] };
   log = [];
   esme = null;
+  undelivered = [];
 }
 reset();
 
@@ -62,9 +67,13 @@ function udhHex(value) {
 function onSession(session) {
   // A socket error (the ESME reset the connection) must not end the simulator.
   session.on('error', (error) => record({ type: 'error', message: String(error.message) }));
+  // deliver_sm sent on this session and not answered yet, by sequence number.
+  session.unanswered = new Map();
   session.on('close', () => {
     record({ type: 'closed' });
     if (esme === session) esme = null;
+    undelivered.push(...session.unanswered.values());
+    session.unanswered.clear();
   });
 
   for (const command of BINDS) {
@@ -74,7 +83,12 @@ function onSession(session) {
       else if (pdu.password !== password) status = smpp.ESME_RINVPASWD;
       record({ type: command, system_id: pdu.system_id, system_type: pdu.system_type, status });
       session.send(pdu.response({ command_status: status, system_id: 'smsc-sim' }));
-      if (status === smpp.ESME_ROK) esme = session;
+      if (status !== smpp.ESME_ROK || command === 'bind_transmitter') return;
+      esme = session;
+      for (const fields of undelivered.splice(0)) {
+        const sent = sendRequest('deliver_sm', fields);
+        record({ type: 'redelivered', sequence: sent.sequence });
+      }
     });
   }
 
@@ -126,6 +140,8 @@ function onSession(session) {
   // Answers to what the simulator sent; the statuses are what the tests look at.
   for (const command of ['deliver_sm_resp', 'unbind_resp', 'enquire_link_resp', 'generic_nack']) {
     session.on(command, (pdu) => {
+      // An error status is an answer too; only a missing one makes the SMSC deliver again.
+      if (command === 'deliver_sm_resp') session.unanswered.delete(pdu.sequence_number);
       record({ type: command, sequence: pdu.sequence_number, status: pdu.command_status });
     });
   }
@@ -147,7 +163,9 @@ function boundEsme() {
 // Sends a request PDU to the bound ESME; the control answer carries its sequence number.
 function sendRequest(command, fields) {
   const pdu = new smpp.PDU(command, fields);
-  boundEsme().send(pdu);
+  const session = boundEsme();
+  session.send(pdu); // numbers the PDU
+  if (command === 'deliver_sm') session.unanswered.set(pdu.sequence_number, fields);
   record({ type: `sent_${command}`, sequence: pdu.sequence_number });
   return { sequence: pdu.sequence_number };
 }

@@ -1,0 +1,152 @@
+"""Citizens' SMS over the daemon and the SMSC simulator: long messages reassembled from parts in
+any order and across reconnects, or filed incomplete after the timeout; a daemon killed before
+its commit loses nothing and files nothing twice; the same text sent again is a new message."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+from tests.smsc import Smsc, smsc, smsc_server
+
+from .daemon import DaemonProcess, eventually, feed_all
+from .test_sms_channel import CITIZEN, SHORT_NUMBER, sms_daemon
+
+__all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
+
+# 3GPP TS 23.040 9.2.3.24.1 and .8: a concatenation UDH with an 8-bit and a 16-bit reference.
+UDH8 = "050003{ref:02x}{total:02x}{seq:02x}"
+UDH16 = "060804{ref:04x}{total:02x}{seq:02x}"
+# Three parts of a citizen's long SMS in UCS2 (67 characters a part with an 8-bit reference).
+PARTS = ["Здравствуйте! " * 4 + "Прошу ", "пересчитать плату за отопление ", "за ноябрь."]
+
+
+async def sms_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
+    """The SMS envelopes in the feed."""
+    return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+
+
+async def deliver_part(smsc: Smsc, udh: str, text: str, source: str = CITIZEN) -> int:
+    """One part of a long SMS, its place in a UDH."""
+    return await smsc.deliver(
+        source=source, destination=SHORT_NUMBER, text=text, data_coding=8, udh={"hex": udh}
+    )
+
+
+async def test_long_sms_are_reassembled_in_any_order_and_across_a_reconnect(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        # An 8-bit reference: the last part first, then the connection drops.
+        await deliver_part(smsc, UDH8.format(ref=7, total=3, seq=3), PARTS[2])
+        await deliver_part(smsc, UDH8.format(ref=7, total=3, seq=1), PARTS[0])
+        await smsc.wait_for("deliver_sm_resp", count=2)
+        await smsc.drop()
+        await smsc.wait_for("bind_transceiver", count=2)
+        await deliver_part(smsc, UDH8.format(ref=7, total=3, seq=2), PARTS[1])
+        # A 16-bit reference from another number, and SMPP's sar_* TLVs from a third.
+        await deliver_part(smsc, UDH16.format(ref=0x1234, total=2, seq=2), "вторая", "79161112233")
+        await deliver_part(
+            smsc, UDH16.format(ref=0x1234, total=2, seq=1), "Первая и ", "79161112233"
+        )
+        for seq, text in ((2, "world"), (1, "hello ")):
+            await smsc.deliver(
+                source="79162223344", destination=SHORT_NUMBER, text=text,
+                sar_msg_ref_num=9, sar_total_segments=2, sar_segment_seqnum=seq,
+            )  # fmt: skip
+
+        async def three() -> list[dict[str, Any]] | None:
+            found = await sms_envelopes(daemon)
+            return found if len(found) == 3 else None
+
+        envelopes = {e["sender"]["address"]: e for e in await eventually(three, "3 long SMS")}
+        assert envelopes["+" + CITIZEN]["text"] == "".join(PARTS).strip()
+        assert envelopes["+79161112233"]["text"] == "Первая и вторая"
+        assert envelopes["+79162223344"]["text"] == "hello world"
+        assert all("incomplete" not in e["flags"] for e in envelopes.values())
+        # Every part was answered, each once it was kept.
+        answers = await smsc.wait_for("deliver_sm_resp", count=7)
+        assert {answer["status"] for answer in answers} == {0}
+        async with daemon.backend() as backend:
+            raw = await backend.get(f"/api/v1/raw/{envelopes['+' + CITIZEN]['raw']['id']}")
+        assert len(raw.json()["pdus"]) == 3
+    finally:
+        daemon.stop()
+
+
+async def test_parts_that_stop_coming_are_filed_incomplete(tmp_path: Path, smsc: Smsc) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'reassembly_timeout = "1s"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await deliver_part(smsc, UDH8.format(ref=40, total=3, seq=1), PARTS[0])
+        await deliver_part(smsc, UDH8.format(ref=40, total=3, seq=3), PARTS[2])
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the parts filed")
+        assert "incomplete" in envelope["flags"]
+        assert envelope["text"] == PARTS[0] + "[…]" + PARTS[2]
+        # Part 2 after all: the SMSC had it late. It is filed too, not lost.
+        await deliver_part(smsc, UDH8.format(ref=40, total=3, seq=2), PARTS[1])
+
+        async def two() -> list[dict[str, Any]] | None:
+            found = await sms_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        late = (await eventually(two, "the late part filed"))[1]
+        assert late["text"] == "[…]" + PARTS[1] + "[…]" and "incomplete" in late["flags"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_daemon_killed_before_its_commit_files_the_redelivery_once(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        # Frozen, the daemon reads nothing: the deliver_sm waits in its socket, uncommitted and
+        # unanswered, when it dies. The SMSC delivers it again on the next bind.
+        daemon.signal(signal.SIGSTOP)
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Где мой паспорт?")
+        daemon.kill()
+        daemon.start()
+        await smsc.wait_for("redelivered")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the redelivery filed")
+        assert envelope["text"] == "Где мой паспорт?"
+        # Committed and answered once, then the daemon restarts: nothing comes twice.
+        daemon.stop()
+        daemon.start()
+        await smsc.wait_for("bind_transceiver", count=3)
+        await smsc.ping()
+        assert len(await sms_envelopes(daemon)) == 1
+        assert [e for e in await smsc.log() if e["type"] == "redelivered"] != []
+    finally:
+        daemon.stop()
+
+
+async def test_the_same_text_sent_again_is_a_new_message(tmp_path: Path, smsc: Smsc) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Прошу перезвонить")
+        [first] = await eventually(lambda: sms_envelopes(daemon), "the first SMS filed")
+        await smsc.wait_for("deliver_sm_resp")
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Прошу перезвонить")
+
+        async def two() -> list[dict[str, Any]] | None:
+            found = await sms_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        second = (await eventually(two, "the same text filed again"))[1]
+        assert second["id"] != first["id"]
+        assert second["text"] == first["text"]
+        assert second["ticket"]["number"] == first["ticket"]["number"]
+    finally:
+        daemon.stop()
