@@ -212,6 +212,10 @@ def _print(code: int, body: Any, raw: bool, formatter: Any) -> int:
     return 0
 
 
+# The supervisor's fields of an account's status line; the rest are the adapter's own.
+_ACCOUNT_KEYS = frozenset({"state", "restarts", "last_error"})
+
+
 def _format_status(body: dict[str, Any]) -> str:
     lines = [
         f"instance   {body['instance']} {body['version']} "
@@ -225,8 +229,10 @@ def _format_status(body: dict[str, Any]) -> str:
             line = f"channel    {name}/{account}: {figures['state']}"
             if figures["restarts"]:
                 line += f", {figures['restarts']} restarts (last: {figures['last_error']})"
-            if "connections" in figures:
-                line += f", {figures['connections']} connections"
+            # What the adapter counts of itself (the chat's connections, SMS binds).
+            line += "".join(
+                f", {value} {key}" for key, value in figures.items() if key not in _ACCOUNT_KEYS
+            )
             lines.append(line)
     attachments = body["attachments"]
     lines.append(

@@ -76,6 +76,7 @@ class SmsAdapter:
         self.account = spec.account
         self.settings: SmsAccount = settings().accounts[spec.account]
         self.ports = ports
+        self._sessions: list[Session] = []
         self._transmitters: list[Session] = []
         self._turn = 0
         self._stopping = False
@@ -104,8 +105,8 @@ class SmsAdapter:
         return []
 
     def detail(self) -> dict[str, object]:
-        """The binds up now."""
-        return {"binds": sum(session.bound for session in self._transmitters)}
+        """The binds up now (omnirouter_channel_detail{figure="binds"} as well)."""
+        return {"binds": sum(session.bound for session in self._sessions)}
 
     def stop_intake(self) -> None:
         """Take nothing new: the binds stay for the deliveries in flight until cancelled."""
@@ -142,6 +143,7 @@ class SmsAdapter:
             for _ in range(account.binds)
             for kind in _BINDS[account.bind]
         ]
+        self._sessions = sessions
         self._transmitters = [s for s in sessions if s.endpoint.kind is not BindKind.RECEIVER]
         try:
             async with trio.open_nursery() as nursery:

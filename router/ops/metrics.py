@@ -97,6 +97,13 @@ channel_state = Gauge(
     ["channel", "account", "state"],
     registry=registry,
 )
+channel_detail = Gauge(
+    "omnirouter_channel_detail",
+    "What a channel account counts of itself, read when scraped: the chat's connections, the "
+    "SMS binds up",
+    ["channel", "account", "figure"],
+    registry=registry,
+)
 channel_restarts = Counter(
     "omnirouter_channel_restarts",
     "Channel accounts restarted by the supervisor after a failure",

@@ -8,6 +8,7 @@ together do not retry together.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -93,6 +94,10 @@ class Supervisor:
         assert self._nursery is not None, "the supervisor is not running"
         account = Account(spec, adapter)
         self.accounts[account.key] = account
+        for key in adapter.detail():
+            metrics.channel_detail.labels(*account.key, key).set_function(
+                functools.partial(_detail, adapter, key)
+            )
         self._nursery.start_soon(self._supervise, account)
         return account
 
@@ -145,6 +150,8 @@ class Supervisor:
                         return
             finally:
                 self._enter(account, AccountState.STOPPED)
+                for key in account.adapter.detail():
+                    metrics.channel_detail.remove(channel, name, key)
                 account.stopped.set()
 
     @staticmethod
@@ -154,3 +161,9 @@ class Supervisor:
         for each in AccountState:
             metrics.channel_state.labels(channel, name, str(each)).set(int(each is state))
         metrics.channel_up.labels(channel, name).set(int(state is AccountState.UP))
+
+
+def _detail(adapter: Adapter, key: str) -> float:
+    """One figure of an adapter's detail, for its gauge."""
+    value = adapter.detail().get(key, 0)
+    return float(value) if isinstance(value, int | float) else 0.0

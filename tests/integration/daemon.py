@@ -395,3 +395,21 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
             return found
         await trio.sleep(0.05)
     raise AssertionError(f"never happened: {what}")
+
+
+def metric(daemon: DaemonProcess, name: str, **labels: str) -> float:
+    """The sum of a metric's samples (every label set, or those with `labels`) from /metrics."""
+    response = httpx.get(
+        daemon.base + "/metrics",
+        headers={"Authorization": f"Bearer {daemon.metrics_token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    text = response.text
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith(name)
+        and line[len(name)] in "{ "
+        and all(f'{key}="{value}"' in line for key, value in labels.items())
+    )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trio
 
-from .daemon import DaemonProcess, open_chat, running_daemon
+from .daemon import DaemonProcess, metric, open_chat, running_daemon
 from .hostile import (
     ANSWER_DEADLINE,
     STUCK_READERS,
@@ -59,24 +59,6 @@ def still_the_same(daemon: DaemonProcess, pid: int) -> None:
 def open_fds(daemon: DaemonProcess) -> int:
     assert daemon.process is not None
     return len(os.listdir(f"/proc/{daemon.process.pid}/fd"))
-
-
-def metric(daemon: DaemonProcess, name: str, **labels: str) -> float:
-    """The sum of a metric's samples (every label set, or those with `labels`) from /metrics."""
-    response = httpx.get(
-        daemon.base + "/metrics",
-        headers={"Authorization": f"Bearer {daemon.metrics_token}"},
-        timeout=ANSWER_DEADLINE,
-    )
-    assert response.status_code == 200, response.text
-    text = response.text
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith(name)
-        and line[len(name)] in "{ "
-        and all(f'{key}="{value}"' in line for key, value in labels.items())
-    )
 
 
 @pytest.mark.parametrize(

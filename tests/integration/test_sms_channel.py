@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
 
-from .daemon import DaemonProcess, eventually, feed_all, write_secret
+from .daemon import DaemonProcess, eventually, feed_all, metric, write_secret
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -34,6 +34,11 @@ source_addr = "{SHORT_NUMBER}"
     return daemon
 
 
+async def sms_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
+    """The SMS envelopes in the feed."""
+    return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+
+
 async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
     tmp_path: Path, smsc: Smsc
 ) -> None:
@@ -46,10 +51,7 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
             data_coding=8,
         )  # fmt: skip
 
-        async def filed() -> list[dict[str, Any]]:
-            return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
-
-        [envelope] = await eventually(filed, "the SMS filed")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
         assert envelope["sender"] == {
             "kind": "phone",
             "address": "+" + CITIZEN,
@@ -100,6 +102,48 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         daemon.stop()
 
 
+async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, smsc: Smsc) -> None:
+    """Two binds of each kind; a throttled or full SMSC is waited out without a failed attempt,
+    and the binds up are in the status and a gauge."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\nbinds = 2\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_receiver", count=2)
+        await smsc.wait_for("bind_transmitter", count=2)
+        await smsc.throttle(1)
+        await smsc.queue_full(1)
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
+        [envelope] = await eventually(
+            lambda: sms_envelopes(daemon), "the SMS filed from a receiver bind"
+        )
+        refused = await smsc.wait_for("submit_sm", count=2)
+        assert [entry["status"] for entry in refused] == [0x58, 0x14]  # THROTTLED, MSGQFUL
+        [confirmation] = await smsc.wait_for("submit_sm", where=lambda e: e["status"] == 0)
+        assert confirmation["destination_addr"] == CITIZEN
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+
+        async def sent() -> dict[str, Any] | None:
+            async with daemon.backend() as backend:
+                found: dict[str, Any] = (
+                    await backend.get(f"/api/v1/notifications/{notice['id']}")
+                ).json()
+            return found if found["state"] == "sent" else None
+
+        notification = await eventually(sent, "the confirmation sent")
+        assert notification["attempts"] == 1  # neither answer counted as a failed attempt
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        assert status["channels"]["sms"]["accounts"]["short"]["binds"] == 4
+        assert metric(daemon, "omnirouter_channel_detail", channel="sms", figure="binds") == 4
+        assert ", 4 binds" in daemon.cli("status").stdout
+    finally:
+        daemon.stop()
+
+
 async def test_an_unreadable_deliver_sm_is_kept_answered_and_listed(
     tmp_path: Path, smsc: Smsc
 ) -> None:
@@ -119,7 +163,7 @@ async def test_an_unreadable_deliver_sm_is_kept_answered_and_listed(
         assert letter["last_error"].startswith("unparseable")
         [answer] = await smsc.wait_for("deliver_sm_resp", where=lambda e: e["sequence"] == sequence)
         assert answer["status"] == 0  # taken: the SMSC must not resend it for ever
-        [envelope] = [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+        [envelope] = await sms_envelopes(daemon)
         assert envelope["flags"] == ["unparseable"]
         async with daemon.backend() as backend:
             raw = await backend.get(f"/api/v1/raw/{envelope['raw']['id']}")

@@ -10,8 +10,8 @@ from typing import Any
 
 from tests.smsc import Smsc, smsc, smsc_server
 
-from .daemon import DaemonProcess, eventually, feed_all
-from .test_sms_channel import CITIZEN, SHORT_NUMBER, sms_daemon
+from .daemon import DaemonProcess, eventually
+from .test_sms_channel import CITIZEN, SHORT_NUMBER, sms_daemon, sms_envelopes
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -22,9 +22,10 @@ UDH16 = "060804{ref:04x}{total:02x}{seq:02x}"
 PARTS = ["Здравствуйте! " * 4 + "Прошу ", "пересчитать плату за отопление ", "за ноябрь."]
 
 
-async def sms_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
-    """The SMS envelopes in the feed."""
-    return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+async def filed_sms(daemon: DaemonProcess, count: int) -> list[dict[str, Any]] | None:
+    """The SMS envelopes in the feed once there are `count`."""
+    found = await sms_envelopes(daemon)
+    return found if len(found) == count else None
 
 
 async def deliver_part(smsc: Smsc, udh: str, text: str, source: str = CITIZEN) -> int:
@@ -59,11 +60,8 @@ async def test_long_sms_are_reassembled_in_any_order_and_across_a_reconnect(
                 sar_msg_ref_num=9, sar_total_segments=2, sar_segment_seqnum=seq,
             )  # fmt: skip
 
-        async def three() -> list[dict[str, Any]] | None:
-            found = await sms_envelopes(daemon)
-            return found if len(found) == 3 else None
-
-        envelopes = {e["sender"]["address"]: e for e in await eventually(three, "3 long SMS")}
+        filed = await eventually(lambda: filed_sms(daemon, 3), "3 long SMS")
+        envelopes = {e["sender"]["address"]: e for e in filed}
         assert envelopes["+" + CITIZEN]["text"] == "".join(PARTS).strip()
         assert envelopes["+79161112233"]["text"] == "Первая и вторая"
         assert envelopes["+79162223344"]["text"] == "hello world"
@@ -93,11 +91,7 @@ async def test_parts_that_stop_coming_are_filed_incomplete(tmp_path: Path, smsc:
         # Part 2 after all: the SMSC had it late. It is filed too, not lost.
         await deliver_part(smsc, UDH8.format(ref=40, total=3, seq=2), PARTS[1])
 
-        async def two() -> list[dict[str, Any]] | None:
-            found = await sms_envelopes(daemon)
-            return found if len(found) == 2 else None
-
-        late = (await eventually(two, "the late part filed"))[1]
+        late = (await eventually(lambda: filed_sms(daemon, 2), "the late part filed"))[1]
         assert late["text"] == "[…]" + PARTS[1] + "[…]" and "incomplete" in late["flags"]
     finally:
         daemon.stop()
@@ -140,11 +134,7 @@ async def test_the_same_text_sent_again_is_a_new_message(tmp_path: Path, smsc: S
         await smsc.wait_for("deliver_sm_resp")
         await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Прошу перезвонить")
 
-        async def two() -> list[dict[str, Any]] | None:
-            found = await sms_envelopes(daemon)
-            return found if len(found) == 2 else None
-
-        second = (await eventually(two, "the same text filed again"))[1]
+        second = (await eventually(lambda: filed_sms(daemon, 2), "the same text again"))[1]
         assert second["id"] != first["id"]
         assert second["text"] == first["text"]
         assert second["ticket"]["number"] == first["ticket"]["number"]
