@@ -150,6 +150,10 @@ class Smsc:
         """Close every ESME connection without an unbind; with `reset`, by a TCP RST."""
         await self.command("drop", reset=reset)
 
+    async def outbind(self, port: int, **credentials: str) -> None:
+        """Connect to an ESME's outbind listener and send outbind (system_id, password)."""
+        await self.command("outbind", port=port, **credentials)
+
     async def wait_for(
         self, kind: str, count: int = 1, where: Callable[[LogEntry], bool] = lambda _: True
     ) -> list[LogEntry]:

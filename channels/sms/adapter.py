@@ -8,6 +8,7 @@ as many parts as its encoding needs (encoding.split) under one concatenation ref
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -118,30 +119,11 @@ class SmsAdapter:
         return self._deliver
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Bind `binds` times as configured; a bind that ends ends the account (the supervisor
-        binds again after its backoff)."""
+        """Bind `binds` times as configured, and listen for the SMSC's outbind if asked; a bind
+        that ends ends the account (the supervisor binds again after its backoff)."""
         account = self.settings
-        password = read_secret(self.ports.config_dir / account.password_file)
         sessions = [
-            Session(
-                Endpoint(
-                    account.host,
-                    account.port,
-                    account.tls,
-                    kind,
-                    account.system_id,
-                    password.decode().splitlines()[0].strip() if password else "",
-                    account.system_type,
-                ),
-                self._inbound,
-                window=account.window,
-                throughput=account.throughput,
-                enquire_link=account.enquire_link,
-                response_timeout=account.response_timeout,
-                bind_timeout=account.bind_timeout,
-            )
-            for _ in range(account.binds)
-            for kind in _BINDS[account.bind]
+            self._session(kind) for _ in range(account.binds) for kind in _BINDS[account.bind]
         ]
         self._sessions = sessions
         self._transmitters = [s for s in sessions if s.endpoint.kind is not BindKind.RECEIVER]
@@ -149,12 +131,52 @@ class SmsAdapter:
             async with trio.open_nursery() as nursery:
                 for session in sessions:
                     await nursery.start(session.run)
+                if account.outbind_listen is not None:
+                    host, _, port = account.outbind_listen.rpartition(":")
+                    await nursery.start(
+                        functools.partial(trio.serve_tcp, self._outbound, int(port), host=host)
+                    )
                 nursery.start_soon(self._expire_parts)
                 task_status.started()
         except* SessionEnded as ended:
             # The nursery wraps it in a group: the account's last_error names the reason.
             reason = ended.exceptions[0]
             raise ConnectionError(f"{account.host}:{account.port}: {reason}") from None
+
+    def _session(self, kind: BindKind) -> Session:
+        account = self.settings
+        password = read_secret(self.ports.config_dir / account.password_file)
+        endpoint = Endpoint(
+            account.host,
+            account.port,
+            account.tls,
+            kind,
+            account.system_id,
+            password.decode().splitlines()[0].strip() if password else "",
+            account.system_type,
+            account.address_range,
+        )
+        return Session(
+            endpoint,
+            self._inbound,
+            window=account.window,
+            throughput=account.throughput,
+            enquire_link=account.enquire_link,
+            response_timeout=account.response_timeout,
+            bind_timeout=account.bind_timeout,
+        )
+
+    async def _outbound(self, stream: trio.SocketStream) -> None:
+        """A connection the SMSC opened for its outbind: a receiver bind while it lasts. Its end
+        is the SMSC's to decide and ends nothing else of the account."""
+        session = self._session(BindKind.RECEIVER)
+        self._sessions.append(session)
+        try:
+            await session.run(stream)
+        except SessionEnded as ended:
+            log.info("SMPP outbind session of %s ended: %s", self.account, ended)
+        finally:
+            self._sessions.remove(session)
 
     async def _deliver(self, message: Outbound) -> Sent:
         """Each part of the notice as a submit_sm on the next bound transmitter."""

@@ -21,6 +21,12 @@ class SmsAccount(BaseModel):
     system_id: str = Field(min_length=1, max_length=15)  # SMPP 3.4 5.2.1: C-Octet String(16)
     password_file: Path
     system_type: str = Field("", max_length=12)  # 5.2.2: C-Octet String(13)
+    # 5.2.7: the addresses a receiving bind serves, as a regular expression the SMSC applies
+    # (empty: every address of the account).
+    address_range: str = Field("", max_length=40)  # C-Octet String(41)
+    # host:port to listen on for the SMSC's outbind (4.1.7): it connects when it has messages
+    # and we bind as a receiver on that connection. Unset: we only connect out.
+    outbind_listen: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
     bind: Literal["transceiver", "receiver+transmitter"] = "transceiver"
     binds: int = Field(1, ge=1, le=16)
     source_addr: str = Field(min_length=1, max_length=20)  # 5.2.8: C-Octet String(21)

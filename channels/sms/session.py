@@ -11,6 +11,7 @@ again after its backoff.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from .events import (
     GenericNack,
     Inbound,
     LinkAlive,
+    OutbindReceived,
     ResponseTimeout,
     StreamCorrupt,
     SubmitFailed,
@@ -67,6 +69,7 @@ class Endpoint:
     system_id: str
     password: str
     system_type: str
+    address_range: str = ""
 
 
 class SessionLost:
@@ -120,19 +123,31 @@ class Session:
         self._next_submit_at = 0.0
         self._bound = trio.Event()
         self._nursery: trio.Nursery | None = None
+        # The SMSC's outbind, on a connection it opened (§4.1.7); never more than one.
+        self._outbind_sender, self._outbind = trio.open_memory_channel[OutbindReceived](1)
 
     @property
     def bound(self) -> bool:
         """Whether the session is bound and takes submits."""
         return self._bound.is_set()
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, bind, report started, and serve until the session ends (SessionEnded)."""
-        self._stream = await self._connect()
+    async def run(
+        self,
+        outbound: trio.abc.Stream | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Connect, bind, report started, and serve until the session ends (SessionEnded).
+
+        Given the connection an SMSC opened to us (`outbound`), wait for its outbind instead of
+        connecting, and bind on it (SMPP 3.4 2.2.1)."""
+        self._stream = await self._connect() if outbound is None else outbound
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._read)
+                if outbound is not None:
+                    await self._outbound()
                 await self._bind()
                 task_status.started()
                 nursery.start_soon(self._keep_alive)
@@ -197,6 +212,16 @@ class Session:
             ) from error
         return stream
 
+    async def _outbound(self) -> None:
+        """The SMSC's outbind, naming this account, before the bind_timeout."""
+        with trio.move_on_after(self.bind_timeout):
+            outbind = await self._outbind.receive()
+            endpoint = self.endpoint
+            if (outbind.system_id, outbind.password) != (endpoint.system_id, endpoint.password):
+                raise SessionEnded(f"outbind as {outbind.system_id!r}, not this account")
+            return
+        raise SessionEnded(f"no outbind in {self.bind_timeout:g}s")
+
     async def _bind(self) -> None:
         endpoint = self.endpoint
         seq = self.connection.bind(
@@ -204,6 +229,7 @@ class Session:
             endpoint.system_id,
             endpoint.password,
             system_type=endpoint.system_type,
+            address_range=pdus.Address(endpoint.address_range),
         )
         answered = self._answered[seq] = trio.Event()
         await self._flush()
@@ -252,6 +278,9 @@ class Session:
                 self._answer(next(iter(self._answered), None), event)
             case LinkAlive():
                 pass
+            case OutbindReceived():
+                with contextlib.suppress(trio.WouldBlock):  # the first one counts
+                    self._outbind_sender.send_nowait(event)
             case Unbound(by_peer=True):
                 raise SessionEnded("the SMSC unbound the session")
             case Unbound():

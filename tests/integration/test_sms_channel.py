@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
 
-from .daemon import DaemonProcess, eventually, feed_all, metric, write_secret
+from .daemon import DaemonProcess, eventually, feed_all, free_port, metric, write_secret
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -107,10 +107,13 @@ async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, sm
     and the binds up are in the status and a gauge."""
     daemon = sms_daemon(tmp_path / "daemon", smsc)
     account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\nbinds = 2\n')
+    account.write_text(
+        account.read_text() + 'bind = "receiver+transmitter"\nbinds = 2\naddress_range = "^0911"\n'
+    )
     daemon.start()
     try:
-        await smsc.wait_for("bind_receiver", count=2)
+        receivers = await smsc.wait_for("bind_receiver", count=2)
+        assert {bind["address_range"] for bind in receivers} == {"^0911"}
         await smsc.wait_for("bind_transmitter", count=2)
         await smsc.throttle(1)
         await smsc.queue_full(1)
@@ -140,6 +143,32 @@ async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, sm
         assert status["channels"]["sms"]["accounts"]["short"]["binds"] == 4
         assert metric(daemon, "omnirouter_channel_detail", channel="sms", figure="binds") == 4
         assert ", 4 binds" in daemon.cli("status").stdout
+    finally:
+        daemon.stop()
+
+
+async def test_the_smscs_outbind_opens_a_receiver_bind(tmp_path: Path, smsc: Smsc) -> None:
+    """An outbind with the wrong credentials is refused without harm to the account; with the
+    right ones we bind as a receiver on the SMSC's connection and take its messages there."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    port = free_port()
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + f'outbind_listen = "127.0.0.1:{port}"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.outbind(port, password="forged")
+        await smsc.wait_for("closed")  # no bind on it: we hung up
+        await smsc.outbind(port)
+        [bind] = await smsc.wait_for("bind_receiver")
+        assert bind["status"] == 0 and bind["system_id"] == SYSTEM_ID
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="via outbind")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        assert envelope["text"] == "via outbind"
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        short = status["channels"]["sms"]["accounts"]["short"]
+        assert (short["state"], short["binds"], short["restarts"]) == ("up", 2, 0)
     finally:
         daemon.stop()
 

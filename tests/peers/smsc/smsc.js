@@ -29,6 +29,8 @@ let nextMessageId = 0;
 // deliver_sm fields whose deliver_sm_resp never came before their session closed: a real SMSC
 // delivers them again on the ESME's next receiving bind.
 let undelivered;
+// Connections the simulator opened to an ESME for an outbind.
+const outbound = [];
 
 function reset() {
   script = { throttle: 0, queueFull: 0, silence: 0, hold: false, held: [] };
@@ -81,7 +83,13 @@ function onSession(session) {
       let status = smpp.ESME_ROK;
       if (pdu.system_id !== systemId) status = smpp.ESME_RINVSYSID;
       else if (pdu.password !== password) status = smpp.ESME_RINVPASWD;
-      record({ type: command, system_id: pdu.system_id, system_type: pdu.system_type, status });
+      record({
+        type: command,
+        system_id: pdu.system_id,
+        system_type: pdu.system_type,
+        address_range: pdu.address_range,
+        status,
+      });
       session.send(pdu.response({ command_status: status, system_id: 'smsc-sim' }));
       if (status !== smpp.ESME_ROK || command === 'bind_transmitter') return;
       esme = session;
@@ -190,7 +198,7 @@ function header(length, commandId, sequence) {
 const COMMANDS = {
   // Forget the script and the log and drop every connection: each test starts clean.
   reset() {
-    for (const session of server.sessions.slice()) session.destroy();
+    for (const session of [...server.sessions, ...outbound]) session.destroy();
     reset();
     return {};
   },
@@ -284,12 +292,27 @@ const COMMANDS = {
   // Close every ESME connection at once, without an unbind (a network fault): with a FIN,
   // or with `reset` a TCP RST, which the client reads as an error rather than an end.
   drop({ reset = false }) {
-    const sessions = server.sessions.slice();
+    const sessions = [...server.sessions, ...outbound];
     for (const session of sessions) {
       if (reset) session.socket.resetAndDestroy();
       else session.destroy();
     }
     return { dropped: sessions.length };
+  },
+  // SMPP 3.4 4.1.7: connect to the ESME's outbind listener and send outbind; the ESME's
+  // bind_receiver on that connection is answered like any bind, and it becomes the ESME.
+  outbind({ port: esmePort, system_id: id = systemId, password: secret = password }) {
+    return new Promise((resolve) => {
+      const session = smpp.connect({ host: '127.0.0.1', port: esmePort }, () => {
+        outbound.push(session);
+        session.on('close', () => outbound.splice(outbound.indexOf(session), 1));
+        onSession(session);
+        session.send(new smpp.PDU('outbind', { system_id: id, password: secret }));
+        record({ type: 'sent_outbind', system_id: id });
+        resolve({});
+      });
+      session.on('error', (error) => resolve({ error: String(error.message) }));
+    });
   },
 };
 
