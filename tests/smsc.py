@@ -7,10 +7,11 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import trio
+import trustme
 
 SIMULATOR = Path(__file__).parent / "peers" / "smsc"
 SYSTEM_ID = "omnirouter"
@@ -30,8 +31,18 @@ class SmscError(Exception):
     """The simulator refused a control command (no ESME bound, an unknown command)."""
 
 
-def start_simulator() -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start node on the simulator; the process, its SMPP port and its control port."""
+class Started(NamedTuple):
+    """A running simulator process and its ports."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    tls_port: int | None
+    control_port: int
+
+
+def start_simulator(tls: tuple[trustme.LeafCert, Path] | None = None) -> Started:
+    """Start node on the simulator, serving TLS as well with a certificate (its files written
+    to a directory)."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError(
@@ -41,10 +52,17 @@ def start_simulator() -> tuple[subprocess.Popen[bytes], int, int]:
         raise RuntimeError(
             f"the npm package smpp is not installed in {SIMULATOR}: run `make peers` (npm ci)"
         )
+    tls_files: list[str] = []
+    if tls is not None:
+        certificate, directory = tls
+        key, cert = directory / "smsc.key", directory / "smsc.pem"
+        certificate.private_key_pem.write_to_path(str(key))
+        certificate.cert_chain_pems[0].write_to_path(str(cert))
+        tls_files = [str(key), str(cert)]
     # stdin stays open for the simulator's lifetime: it exits when it closes, so a killed
     # pytest leaves no node behind.
     process = subprocess.Popen(
-        [node, str(SIMULATOR / "smsc.js"), "0", SYSTEM_ID, PASSWORD],
+        [node, str(SIMULATOR / "smsc.js"), "0", SYSTEM_ID, PASSWORD, *tls_files],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -57,16 +75,21 @@ def start_simulator() -> tuple[subprocess.Popen[bytes], int, int]:
         process.kill()
         _, error = process.communicate(timeout=START_DEADLINE)
         raise RuntimeError(f"the SMSC simulator did not start:\n{error.decode()[-2000:]}") from None
-    return process, int(ports["port"]), int(ports["control"])
+    return Started(process, int(ports["port"]), ports["tls"], int(ports["control"]))
 
 
 class Smsc:
     """The running simulator: its SMPP port, and its control commands as async methods."""
 
-    def __init__(self, port: int, control_port: int) -> None:
+    def __init__(
+        self, port: int, control_port: int, tls_port: int | None = None, ca_file: Path | None = None
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port
         self.control_port = control_port
+        # The same SMSC over TLS, with a certificate for 127.0.0.1 that `ca_file` signed.
+        self.tls_port = tls_port
+        self.ca_file = ca_file
         self.system_id = SYSTEM_ID
         self.password = PASSWORD
 
@@ -167,14 +190,18 @@ class Smsc:
 
 
 @pytest.fixture(scope="session")
-def smsc_server() -> Iterator[Smsc]:
-    """One simulator for the whole test session."""
+def smsc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smsc]:
+    """One simulator for the whole test session, over TCP and TLS."""
+    authority, directory = trustme.CA(), tmp_path_factory.mktemp("smsc-tls")
     try:
-        process, port, control_port = start_simulator()
+        started = start_simulator((authority.issue_cert("127.0.0.1"), directory))
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
+    ca_file = directory / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    process = started.process
     try:
-        yield Smsc(port, control_port)
+        yield Smsc(started.port, started.control_port, started.tls_port, ca_file)
     finally:
         assert process.stdin is not None
         process.stdin.close()

@@ -155,6 +155,7 @@ class SmsAdapter:
             password.decode().splitlines()[0].strip() if password else "",
             account.system_type,
             account.address_range,
+            None if account.tls_ca_file is None else self.ports.config_dir / account.tls_ca_file,
         )
         return Session(
             endpoint,

@@ -18,6 +18,9 @@ class SmsAccount(BaseModel):
     host: str
     port: int = Field(2775, ge=1, le=65535)  # IANA's SMPP port
     tls: StrictBool = False
+    # The CA file the SMSC's certificate is checked against when it is not a public one (an
+    # operator's own CA), relative to the configuration directory.
+    tls_ca_file: Path | None = None
     system_id: str = Field(min_length=1, max_length=15)  # SMPP 3.4 5.2.1: C-Octet String(16)
     password_file: Path
     system_type: str = Field("", max_length=12)  # 5.2.2: C-Octet String(13)

@@ -16,6 +16,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import trio
@@ -70,6 +71,8 @@ class Endpoint:
     password: str
     system_type: str
     address_range: str = ""
+    # The CA the SMSC's certificate is checked against (an operator's own); None: the system's.
+    ca_file: Path | None = None
 
 
 class SessionLost:
@@ -200,13 +203,15 @@ class Session:
             with trio.fail_after(self.bind_timeout):
                 stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
                 if endpoint.tls:
-                    stream = trio.SSLStream(
-                        stream, ssl.create_default_context(), server_hostname=endpoint.host
-                    )
+                    context = ssl.create_default_context(cafile=endpoint.ca_file)
+                    stream = trio.SSLStream(stream, context, server_hostname=endpoint.host)
                     await stream.do_handshake()
         except (OSError, trio.TooSlowError, trio.BrokenResourceError) as error:
             # Unreachable is one more way the session ends: the supervisor backs off the same.
-            reason = str(error) or type(error).__name__
+            # A failed TLS handshake is a BrokenResourceError; its cause says why (a certificate
+            # no CA we trust signed, a name that does not match).
+            cause = error.__cause__ or error
+            reason = str(cause) or type(cause).__name__
             raise SessionEnded(
                 f"cannot connect to {endpoint.host}:{endpoint.port}: {reason}"
             ) from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import trio
@@ -40,12 +41,18 @@ def session_for(
     window: int = 10,
     enquire_link: float = 30.0,
     response_timeout: float = DEADLINE,
+    tls: bool = False,
+    ca_file: Path | None = None,
 ) -> Session:
-    """A transceiver session to the simulator."""
+    """A transceiver session to the simulator (over TLS, checked against `ca_file`)."""
+    if port is None:
+        port = smsc.tls_port if tls else smsc.port
+    assert port is not None
     endpoint = Endpoint(
         host=smsc.host,
-        port=smsc.port if port is None else port,
-        tls=False,
+        port=port,
+        tls=tls,
+        ca_file=ca_file,
         kind=BindKind.TRANSCEIVER,
         system_id=smsc.system_id,
         password=smsc.password if password is None else password,
@@ -135,6 +142,20 @@ async def test_bind_ok(smsc: Smsc) -> None:
         [bind] = await smsc.wait_for("bind_transceiver")
     assert bind["system_id"] == smsc.system_id
     assert bind["status"] == Status.ESME_ROK
+
+
+async def test_bind_over_tls_with_the_operators_ca(smsc: Smsc) -> None:
+    session = session_for(smsc, tls=True, ca_file=smsc.ca_file)
+    async with bound(session):
+        assert await session.submit(text_sm("over TLS"))
+    [submit] = await smsc.wait_for("submit_sm")
+    assert submit["text"] == "over TLS"
+
+
+async def test_a_certificate_no_ca_we_trust_signed_ends_the_session(smsc: Smsc) -> None:
+    session = session_for(smsc, tls=True)  # the system's CAs never signed the simulator's
+    with trio.fail_after(DEADLINE), pytest.raises(SessionEnded, match="CERTIFICATE_VERIFY_FAILED"):
+        await session.run()
 
 
 async def test_bind_refused_names_the_status(smsc: Smsc) -> None:

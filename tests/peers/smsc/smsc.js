@@ -1,18 +1,21 @@
 // A scriptable SMSC for the SMS channel's tests, on the npm `smpp` package.
 //
-//   node smsc.js PORT SYSTEM_ID PASSWORD
+//   node smsc.js PORT SYSTEM_ID PASSWORD [KEY_FILE CERT_FILE]
 //
-// Listens for ESMEs on PORT (0: any free port) and for the tests on a control port of its own;
-// prints {"port": N, "control": M} as the first line of stdout. The control port speaks one
+// Listens for ESMEs on PORT (0: any free port), with KEY_FILE and CERT_FILE over TLS on another
+// free port as well, and for the tests on a control port of its own; prints {"port": N,
+// "tls": T or null, "control": M} as the first line of stdout. The control port speaks one
 // JSON object per line each way: {"cmd": "name", ...arguments} in, {"ok": true, ...} or
 // {"error": "..."} out. It exits when its stdin closes, so it never outlives the test run.
 'use strict';
 
+const fs = require('fs');
 const net = require('net');
 const readline = require('readline');
 const smpp = require('smpp');
 
 const [port, systemId, password] = [Number(process.argv[2] || 0), process.argv[3], process.argv[4]];
+const [keyFile, certFile] = [process.argv[5], process.argv[6]];
 if (systemId === undefined || password === undefined) {
   process.stderr.write('usage: node smsc.js PORT SYSTEM_ID PASSWORD\n');
   process.exit(2);
@@ -198,7 +201,7 @@ function header(length, commandId, sequence) {
 const COMMANDS = {
   // Forget the script and the log and drop every connection: each test starts clean.
   reset() {
-    for (const session of [...server.sessions, ...outbound]) session.destroy();
+    for (const session of esmeSessions()) session.destroy();
     reset();
     return {};
   },
@@ -292,7 +295,7 @@ const COMMANDS = {
   // Close every ESME connection at once, without an unbind (a network fault): with a FIN,
   // or with `reset` a TCP RST, which the client reads as an error rather than an end.
   drop({ reset = false }) {
-    const sessions = [...server.sessions, ...outbound];
+    const sessions = esmeSessions();
     for (const session of sessions) {
       if (reset) session.socket.resetAndDestroy();
       else session.destroy();
@@ -317,6 +320,13 @@ const COMMANDS = {
 };
 
 const server = smpp.createServer(onSession);
+const secure = keyFile
+  ? smpp.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, onSession)
+  : null;
+// Every ESME connection, plain or TLS (drop and reset close them all).
+function esmeSessions() {
+  return [...server.sessions, ...(secure ? secure.sessions : []), ...outbound];
+}
 
 function serveControl(socket) {
   const lines = readline.createInterface({ input: socket });
@@ -335,12 +345,16 @@ function serveControl(socket) {
 }
 
 const control = net.createServer(serveControl);
-server.listen(port, '127.0.0.1', () => {
-  control.listen(0, '127.0.0.1', () => {
-    process.stdout.write(
-      `${JSON.stringify({ port: server.address().port, control: control.address().port })}\n`,
-    );
-  });
+function listening(listener) {
+  return new Promise((resolve) => listener.listen(listener === server ? port : 0, '127.0.0.1', resolve));
+}
+Promise.all([server, control, ...(secure ? [secure] : [])].map(listening)).then(() => {
+  const ports = {
+    port: server.address().port,
+    tls: secure ? secure.address().port : null,
+    control: control.address().port,
+  };
+  process.stdout.write(`${JSON.stringify(ports)}\n`);
 });
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
