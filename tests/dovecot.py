@@ -171,8 +171,8 @@ class Dovecot:
 
     @property
     def running(self) -> bool:
-        """Whether the server was started and not stopped."""
-        return self.process is not None
+        """Whether the server was started, not stopped, and has not died."""
+        return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
         """Start Dovecot and wait until it greets an IMAP client."""
@@ -347,7 +347,8 @@ def dovecot_server() -> Iterator[Dovecot]:
 def dovecot(dovecot_server: Dovecot, request: pytest.FixtureRequest) -> Iterator[Dovecot]:
     """The running server with empty mailboxes; its log of the test is shown if the test fails."""
     if not dovecot_server.running:
-        dovecot_server.start()
+        # Stopped by the test before, or died: stop() also ends what a dead master left behind.
+        dovecot_server.restart()
     dovecot_server.reset()
     offset = dovecot_server.log_path.stat().st_size
     yield dovecot_server
