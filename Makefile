@@ -24,12 +24,15 @@ run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens $(
 	MALLOC_ARENA_MAX=2 $(BIN)/omnirouter --config $(CONFIG) run
 
 # The real peers the suite talks to, installed from Debian's packages, and the SMSC simulator's
-# npm packages (tests/peers/smsc) at the versions its package-lock.json pins.
+# npm packages (tests/peers/smsc) at the versions its package-lock.json pins. The tests start
+# their own clamd and Dovecot with their own configs, sockets and ports: the packages' system
+# services are neither needed nor in the way (without an init system they are not started).
 SMSC := tests/peers/smsc
 
 peers: $(SMSC)/node_modules/.installed
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd >/dev/null; }
 	@command -v clamd >/dev/null || test -x /usr/sbin/clamd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }
+	@command -v dovecot >/dev/null || test -x /usr/sbin/dovecot || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; }
 
 # npm ci starts from an empty node_modules each time: run it only when the lock file changes.
 $(SMSC)/node_modules/.installed: $(SMSC)/package-lock.json

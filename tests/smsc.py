@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import pytest
 import trio
-import trustme
+
+from tests.certificates import ServerCertificate, issue_server_certificate
 
 SIMULATOR = Path(__file__).parent / "peers" / "smsc"
 SYSTEM_ID = "omnirouter"
@@ -40,9 +41,8 @@ class Started(NamedTuple):
     control_port: int
 
 
-def start_simulator(tls: tuple[trustme.LeafCert, Path] | None = None) -> Started:
-    """Start node on the simulator, serving TLS as well with a certificate (its files written
-    to a directory)."""
+def start_simulator(tls: ServerCertificate | None = None) -> Started:
+    """Start node on the simulator, serving TLS as well with `tls`."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError(
@@ -52,13 +52,7 @@ def start_simulator(tls: tuple[trustme.LeafCert, Path] | None = None) -> Started
         raise RuntimeError(
             f"the npm package smpp is not installed in {SIMULATOR}: run `make peers` (npm ci)"
         )
-    tls_files: list[str] = []
-    if tls is not None:
-        certificate, directory = tls
-        key, cert = directory / "smsc.key", directory / "smsc.pem"
-        certificate.private_key_pem.write_to_path(str(key))
-        certificate.cert_chain_pems[0].write_to_path(str(cert))
-        tls_files = [str(key), str(cert)]
+    tls_files = [] if tls is None else [str(tls.keyfile), str(tls.certfile)]
     # stdin stays open for the simulator's lifetime: it exits when it closes, so a killed
     # pytest leaves no node behind.
     process = subprocess.Popen(
@@ -192,13 +186,12 @@ class Smsc:
 @pytest.fixture(scope="session")
 def smsc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smsc]:
     """One simulator for the whole test session, over TCP and TLS."""
-    authority, directory = trustme.CA(), tmp_path_factory.mktemp("smsc-tls")
+    certificate = issue_server_certificate(tmp_path_factory.mktemp("smsc-tls"))
     try:
-        started = start_simulator((authority.issue_cert("127.0.0.1"), directory))
+        started = start_simulator(certificate)
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
-    ca_file = directory / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
+    ca_file = certificate.cafile
     process = started.process
     try:
         yield Smsc(started.port, started.control_port, started.tls_port, ca_file)
