@@ -147,6 +147,26 @@ async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, sm
         daemon.stop()
 
 
+async def test_the_smscs_unbind_is_answered_and_bound_again(tmp_path: Path, smsc: Smsc) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        sequence = await smsc.unbind()
+        [answer] = await smsc.wait_for("unbind_resp")
+        assert (answer["sequence"], answer["status"]) == (sequence, 0)
+        await smsc.wait_for("bind_transceiver", count=2)
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        short = status["channels"]["sms"]["accounts"]["short"]
+        assert short["restarts"] == 1 and "the SMSC unbound the session" in short["last_error"]
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="after the rebind")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        assert envelope["text"] == "after the rebind"
+    finally:
+        daemon.stop()
+
+
 async def test_the_smscs_outbind_opens_a_receiver_bind(tmp_path: Path, smsc: Smsc) -> None:
     """An outbind with the wrong credentials is refused without harm to the account; with the
     right ones we bind as a receiver on the SMSC's connection and take its messages there."""
