@@ -144,10 +144,6 @@ class CitizenPage:
         """Type `text` into the field labelled `label`."""
         await self.command("fill", label=label, text=text)
 
-    async def choose(self, label: str, option: str) -> None:
-        """Choose the option shown as `option` in the list labelled `label`."""
-        await self.command("select", label=label, option=option)
-
     async def type(self, text: str) -> None:
         """Type on the keyboard into whatever has focus."""
         await self.command("type", text=text)
@@ -156,18 +152,13 @@ class CitizenPage:
         """Press a key (Playwright's names: "Enter", "Tab", "Shift+Tab")."""
         await self.command("press", key=key)
 
-    async def click(self, role: str, name: str) -> None:
-        """Click the control of ARIA `role` named `name`."""
-        await self.command("click", role=role, name=name)
-
     async def see(self, text: str, within: str = "body") -> None:
         """Wait (bounded) until `text` is visible inside the CSS selector `within`."""
         await self.command("see", text=text, within=within)
 
-    async def wait_for(self, selector: str, count: int = 1) -> int:
-        """Wait (bounded) until `count` elements match `selector`; how many match then."""
-        found: int = await self.command("wait_for", selector=selector, count=count)
-        return found
+    async def wait_for(self, selector: str) -> None:
+        """Wait (bounded) until an element matches the CSS selector `selector`."""
+        await self.command("wait_for", selector=selector)
 
     async def texts(self, selector: str) -> list[str]:
         """The rendered text of every element matching `selector`, in page order."""

@@ -163,7 +163,7 @@ const COMMANDS = {
   start: (c, args) => c.start(args),
   open: async (c, { url }) => {
     await c.page.goto(url);
-    return c.page.url();
+    return null;
   },
   reload: async (c) => {
     await c.page.reload();
@@ -177,7 +177,6 @@ const COMMANDS = {
     await c.page.getByLabel(label, { exact: true }).fill(text);
     return null;
   },
-  select: async (c, { label, option }) => c.page.getByLabel(label, { exact: true }).selectOption({ label: option }),
   type: async (c, { text }) => {
     await c.page.keyboard.type(text);
     return null;
@@ -186,18 +185,13 @@ const COMMANDS = {
     await c.page.keyboard.press(key);
     return null;
   },
-  click: async (c, { role, name }) => {
-    await c.page.getByRole(role, { name, exact: true }).click();
-    return null;
-  },
   see: async (c, { text, within }) => {
-    await c.page.locator(within || 'body').getByText(text).first().waitFor({ state: 'visible' });
+    await c.page.locator(within).getByText(text).first().waitFor({ state: 'visible' });
     return null;
   },
-  wait_for: async (c, { selector, count }) => {
-    const locator = c.page.locator(selector);
-    await locator.nth(count - 1).waitFor({ state: 'attached' });
-    return locator.count();
+  wait_for: async (c, { selector }) => {
+    await c.page.locator(selector).first().waitFor({ state: 'attached' });
+    return null;
   },
   texts: async (c, { selector }) => c.page.locator(selector).allInnerTexts(),
   offline: async (c, { offline }) => {
@@ -211,7 +205,6 @@ const COMMANDS = {
   focused: (c) => c.focused(),
   audit: (c, args) => c.audit(args),
   screenshot: (c, { name }) => c.screenshot(name),
-  console: async (c) => c.console,
 };
 
 async function runCommand(citizen, request) {
