@@ -23,21 +23,25 @@ $(CONFIG)/secrets/%.tokens:
 run: $(STAMP) $(CONFIG)/secrets/backend.tokens $(CONFIG)/secrets/admin.tokens $(CONFIG)/secrets/metrics.tokens
 	MALLOC_ARENA_MAX=2 $(BIN)/omnirouter --config $(CONFIG) run
 
-# The real peers the suite talks to, installed from Debian's packages, and the SMSC simulator's
-# npm packages (tests/peers/smsc) at the versions its package-lock.json pins. The tests start
-# their own clamd and Dovecot with their own configs, sockets and ports: the packages' system
-# services are neither needed nor in the way (without an init system they are not started).
-SMSC := tests/peers/smsc
+# The real peers the suite talks to, installed from Debian's packages, and the npm packages of
+# the SMSC simulator (tests/peers/smsc) and of the browser tests (tests/peers/browser: Playwright
+# driving Debian's Chromium, axe-core) at the versions each package-lock.json pins. The tests
+# start their own clamd and Dovecot with their own configs, sockets and ports: the packages'
+# system services are neither needed nor in the way (without an init system they are not started).
+PEERS := tests/peers/smsc tests/peers/browser
 
-peers: $(SMSC)/node_modules/.installed
+peers: $(PEERS:%=%/node_modules/.installed)
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd >/dev/null; }
 	@command -v clamd >/dev/null || test -x /usr/sbin/clamd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }
 	@command -v dovecot >/dev/null || test -x /usr/sbin/dovecot || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; }
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # npm ci starts from an empty node_modules each time: run it only when the lock file changes.
-$(SMSC)/node_modules/.installed: $(SMSC)/package-lock.json
+# Playwright must never fetch a browser of its own (nothing but registries is reachable here):
+# the tests launch Debian's /usr/bin/chromium.
+tests/peers/%/node_modules/.installed: tests/peers/%/package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
-	@cd $(SMSC) && npm ci --silent --no-audit --no-fund
+	@cd $(<D) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund
 	@touch $@
 
 test: $(STAMP) peers

@@ -1,0 +1,277 @@
+// Headless Chromium for the web chat's browser tests, driven by npm `playwright-core`.
+//
+//   node browser.js [CHROMIUM]
+//
+// Launches one Chromium (Debian's /usr/bin/chromium unless CHROMIUM is given) for the whole
+// test session, serves a portal page that embeds the widget, and listens for the tests on a
+// control port. Prints {"control": N, "portal": M, "chromium": VERSION, "launch_ms": T} as the
+// first line of stdout. Each control connection is one citizen: a fresh browser context (its own
+// storage, cookies, network) with one page, closed when the connection closes. The connection
+// speaks one JSON object per line each way: {"cmd": "name", ...arguments} in, {"ok": true,
+// "result": ...} or {"error": "...", "console": [...], "screenshot": PATH} out. Everything the
+// page logs goes to console.log in the connection's artifacts directory as it happens, so a
+// failed test can show it. It exits when its stdin closes, so it never outlives the test run.
+'use strict';
+
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const path = require('path');
+const readline = require('readline');
+const { chromium } = require('playwright-core');
+
+const CHROMIUM = process.argv[2] || '/usr/bin/chromium';
+// The sandbox needs user namespaces a container rarely grants; the GPU is absent; background
+// networking would try hosts this machine cannot reach.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+// A bounded wait for each action and for what the page should show: generous for a loaded CI
+// machine, where the daemon answers in milliseconds.
+const WAIT_MS = 10000;
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+// The portal's page as the portal's developers would write it: the widget is one script tag,
+// and the page's own Content-Security-Policy names only the daemon's origin for the widget.
+function portalPage(widgetUrl, lang) {
+  const daemon = new URL(widgetUrl);
+  const socket = `${daemon.protocol === 'https:' ? 'wss:' : 'ws:'}//${daemon.host}`;
+  const csp = [
+    "default-src 'self'",
+    `script-src ${daemon.origin}`,
+    `style-src ${daemon.origin}`,
+    `connect-src ${daemon.origin} ${socket}`,
+    "img-src 'self' data:",
+  ].join('; ');
+  const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const langAttribute = lang ? ` data-lang="${escape(lang)}"` : '';
+  const html = `<!doctype html>
+<html lang="ru">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Портал государственных услуг — поддержка</title>
+</head>
+<body>
+  <main>
+    <h1>Поддержка портала</h1>
+    <p>Задайте вопрос в чате: ответ придёт сюда же.</p>
+    <script src="${escape(widgetUrl)}"${langAttribute}></script>
+  </main>
+</body>
+</html>
+`;
+  return { html, csp };
+}
+
+function servePortal(request, response) {
+  const url = new URL(request.url, 'http://portal');
+  const widget = url.searchParams.get('widget');
+  if (url.pathname === '/favicon.ico') {
+    response.writeHead(204); // the portal has one; a 404 would be noise in every console log
+    response.end();
+    return;
+  }
+  if (url.pathname !== '/portal' || !widget) {
+    response.writeHead(404, { 'Content-Type': 'text/plain' });
+    response.end('GET /portal?widget=URL[&lang=ru]\n');
+    return;
+  }
+  const { html, csp } = portalPage(widget, url.searchParams.get('lang'));
+  response.writeHead(200, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Security-Policy': csp,
+    'Cache-Control': 'no-store',
+  });
+  response.end(html);
+}
+
+// One citizen's browser: a context and its page, and what the page said.
+class Citizen {
+  constructor(browser) {
+    this.browser = browser;
+    this.context = null;
+    this.page = null;
+    this.artifacts = null;
+    this.console = [];
+  }
+
+  note(line) {
+    this.console.push(line);
+    if (this.artifacts) fs.appendFileSync(path.join(this.artifacts, 'console.log'), `${line}\n`);
+  }
+
+  async start({ artifacts }) {
+    fs.mkdirSync(artifacts, { recursive: true });
+    this.artifacts = artifacts;
+    this.context = await this.browser.newContext({ locale: 'ru-RU', viewport: { width: 1024, height: 768 } });
+    this.context.setDefaultTimeout(WAIT_MS); // every action and wait, not only `see`
+    this.page = await this.context.newPage();
+    this.page.on('console', (m) => this.note(`console.${m.type()}: ${m.text()}`));
+    this.page.on('pageerror', (e) => this.note(`pageerror: ${e.message}`));
+    this.page.on('requestfailed', (r) => this.note(`requestfailed: ${r.url()} ${r.failure().errorText}`));
+    this.page.on('websocket', (ws) => {
+      this.note(`websocket open: ${ws.url()}`);
+      ws.on('close', () => this.note(`websocket closed: ${ws.url()}`));
+    });
+    return null;
+  }
+
+  async close() {
+    if (this.context) await this.context.close();
+  }
+
+  async screenshot(name) {
+    const file = path.join(this.artifacts, `${name}.png`);
+    await this.page.screenshot({ path: file, fullPage: true });
+    return file;
+  }
+
+  // What has keyboard focus, and whether a sighted keyboard user can see it.
+  async focused() {
+    return this.page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const style = getComputedStyle(el);
+      const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+      const label = el.labels && el.labels.length ? el.labels[0].textContent : el.getAttribute('aria-label');
+      return {
+        tag: el.tagName.toLowerCase(),
+        id: el.id,
+        label: label || el.textContent.trim().slice(0, 80),
+        focus_visible: el.matches(':focus-visible'),
+        indicator: outline || style.boxShadow !== 'none',
+      };
+    });
+  }
+
+  // axe-core's audit of the part of the page `include` selects, violations only.
+  async audit({ include }) {
+    await this.page.evaluate(AXE_SOURCE);
+    return this.page.evaluate(async (selector) => {
+      const result = await window.axe.run({ include: [selector] }, { resultTypes: ['violations'] });
+      return result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
+      }));
+    }, include);
+  }
+}
+
+// The control commands: what a citizen does and sees, in Playwright's own terms.
+const COMMANDS = {
+  start: (c, args) => c.start(args),
+  open: async (c, { url }) => {
+    await c.page.goto(url);
+    return null;
+  },
+  reload: async (c) => {
+    await c.page.reload();
+    return null;
+  },
+  leave: async (c) => {
+    await c.page.goto('about:blank');
+    return null;
+  },
+  fill: async (c, { label, text }) => {
+    await c.page.getByLabel(label, { exact: true }).fill(text);
+    return null;
+  },
+  type: async (c, { text }) => {
+    await c.page.keyboard.type(text);
+    return null;
+  },
+  press: async (c, { key }) => {
+    await c.page.keyboard.press(key);
+    return null;
+  },
+  see: async (c, { text, within }) => {
+    await c.page.locator(within).getByText(text).first().waitFor({ state: 'visible' });
+    return null;
+  },
+  wait_for: async (c, { selector }) => {
+    await c.page.locator(selector).first().waitFor({ state: 'attached' });
+    return null;
+  },
+  texts: async (c, { selector }) => c.page.locator(selector).allInnerTexts(),
+  offline: async (c, { offline }) => {
+    await c.context.setOffline(offline);
+    return null;
+  },
+  color_scheme: async (c, { scheme }) => {
+    await c.page.emulateMedia({ colorScheme: scheme });
+    return null;
+  },
+  focused: (c) => c.focused(),
+  audit: (c, args) => c.audit(args),
+  screenshot: (c, { name }) => c.screenshot(name),
+};
+
+async function runCommand(citizen, request) {
+  const command = COMMANDS[request.cmd];
+  if (!command) return { error: `unknown command: ${request.cmd}` };
+  if (request.cmd !== 'start' && !citizen.page) return { error: 'send start first' };
+  try {
+    return { ok: true, result: await command(citizen, request) };
+  } catch (error) {
+    const answer = { error: error.message, console: citizen.console.slice(-50) };
+    try {
+      answer.screenshot = await citizen.screenshot('failure');
+    } catch (shotError) {
+      answer.screenshot = `none: ${shotError.message}`;
+    }
+    return answer;
+  }
+}
+
+function serveControl(browser) {
+  return (socket) => {
+    const citizen = new Citizen(browser);
+    const lines = readline.createInterface({ input: socket });
+    // One command at a time, in order: the next line waits for the previous answer.
+    let queue = Promise.resolve();
+    lines.on('line', (line) => {
+      queue = queue.then(async () => {
+        let answer;
+        try {
+          answer = await runCommand(citizen, JSON.parse(line));
+        } catch (error) {
+          answer = { error: `bad command line: ${error.message}` };
+        }
+        if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
+      });
+    });
+    socket.on('error', () => {}); // the test hung up: the close below tidies up
+    socket.on('close', () => {
+      queue = queue.then(() => citizen.close()).catch(() => {});
+    });
+  };
+}
+
+async function main() {
+  const started = process.hrtime.bigint();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const launchMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const portal = http.createServer(servePortal);
+  const control = net.createServer(serveControl(browser));
+  await new Promise((resolve) => portal.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => control.listen(0, '127.0.0.1', resolve));
+  process.stdout.write(
+    `${JSON.stringify({
+      control: control.address().port,
+      portal: portal.address().port,
+      chromium: browser.version(),
+      launch_ms: Math.round(launchMs),
+    })}\n`,
+  );
+  process.stdin.on('end', async () => {
+    await browser.close();
+    process.exit(0);
+  });
+  process.stdin.resume();
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack || error}\n`);
+  process.exit(1);
+});
