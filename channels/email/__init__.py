@@ -1,0 +1,1 @@
+"""The email channel: citizens' mail in over IMAP or LMTP/SMTP, notices out over SMTP."""
