@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.policy import default as default_policy
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from typing import Literal, NamedTuple, get_args
 
+from channels.email.headers import addresses, first_value, raw_values, text_value
 from channels.email.loops import from_mail_system
 
 # RFC 3464 2.3.3: what the reporting MTA did for a recipient.
@@ -186,11 +187,9 @@ def _recipients(
     # Where a report came to; the returned message's Return-Path is the MAIL FROM it was sent
     # with, should an alias have rewritten the report's own recipient.
     headers = [
-        str(v)
-        for name in ("Delivered-To", "X-Original-To", "To")
-        for v in message.get_all(name, [])
+        v for name in ("Delivered-To", "X-Original-To", "To") for v in raw_values(message, name)
     ]
-    return_path = [] if returned is None else [str(v) for v in returned.get_all("Return-Path", [])]
+    return_path = [] if returned is None else raw_values(returned, "Return-Path")
     return [*([recipient] if recipient else []), *headers, *return_path]
 
 
@@ -223,26 +222,26 @@ def _blocks(report: Message) -> list[Message]:
 def _recipient_fields(block: Message) -> BouncedRecipient | None:
     # RFC 3464 2.3.1/2.3.2: Original-Recipient is the address as we gave it in RCPT TO,
     # Final-Recipient as the reporting MTA last saw it (after an alias).
-    address = _typed_value(block.get("Original-Recipient")) or _typed_value(
-        block.get("Final-Recipient")
+    address = _typed_value(first_value(block, "Original-Recipient")) or _typed_value(
+        first_value(block, "Final-Recipient")
     )
     if not address:
         return None
-    diagnostic = _typed_value(block.get("Diagnostic-Code"))
-    status = _status(str(block.get("Status", ""))) or _status(diagnostic or "")
-    action_text = str(block.get("Action", "")).strip().lower()
+    diagnostic = _typed_value(first_value(block, "Diagnostic-Code"))
+    status = _status(first_value(block, "Status") or "") or _status(diagnostic)
+    action_text = (first_value(block, "Action") or "").strip().lower()
     action: Action | None = next((a for a in _ACTIONS if a == action_text), None)
     if action is None:
         action = _CLASS_ACTION.get(status[0], "failed") if status else "failed"
     return BouncedRecipient(_address(address), action, status, diagnostic or None)
 
 
-def _typed_value(value: object) -> str:
+def _typed_value(value: str | None) -> str:
     """A DSN field's value without its type ("rfc822; x@y" → "x@y", "smtp; 550 …" → "550 …"),
     its folding undone."""
     if value is None:
         return ""
-    text = " ".join(str(value).split())
+    text = " ".join(value.split())
     kind, separator, rest = text.partition(";")
     return rest.strip() if separator and " " not in kind.strip() else text
 
@@ -251,15 +250,13 @@ def _typed_value(value: object) -> str:
 
 
 def _plain_text(message: EmailMessage, notice: str, accounts: tuple[str, ...]) -> Bounce | None:
-    subject = str(message.get("Subject", ""))
+    subject = text_value(message, "Subject")
     form = next(
         (form for form, words in _FORMS if words.search(subject) or words.search(notice)), None
     )
     if form is None:
         return None
-    ignored = {a.lower() for a in accounts} | {
-        address.lower() for _, address in getaddresses([str(message.get("From", ""))])
-    }
+    ignored = {a.lower() for a in (*accounts, *addresses(message, "From"))}
     delayed_words = _DELAY_WORDS.search(notice) is not None
     permanent_words = _PERMANENT_WORDS.search(notice) is not None
     found: dict[str, tuple[str | None, str | None]] = {}
@@ -358,10 +355,10 @@ def _reported_message_id(
     # The returned copy says it best; Gmail also names it in its per-message fields, and Exim
     # and Exchange make the report a reply to it (In-Reply-To, References).
     candidates = [
-        returned.get("Message-ID") if returned is not None else None,
-        *(fields.get("X-Original-Message-ID") for fields in per_message),
-        message.get("In-Reply-To"),
-        *str(message.get("References", "")).split()[-1:],
+        first_value(returned, "Message-ID") if returned is not None else None,
+        *(first_value(fields, "X-Original-Message-ID") for fields in per_message),
+        first_value(message, "In-Reply-To"),
+        *(first_value(message, "References") or "").split()[-1:],
     ]
     for candidate in candidates:
         if candidate and (found := re.search(r"<[^<>\s]+>", str(candidate))):

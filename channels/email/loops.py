@@ -9,8 +9,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
+from channels.email.headers import addresses, first_value, text_value
 from channels.email.subjects import without_reply_prefixes
 
 # The header every notice we send carries, its value the notice id: mail that comes back with it
@@ -101,7 +102,7 @@ def _list_headers(message: EmailMessage, ours: set[str]) -> str | None:
 
 def _suppression_asked(message: EmailMessage, ours: set[str]) -> str | None:
     # [MS-OXCMAIL] 2.2.3.2.14: the sender asks for no automatic replies (All, or AutoReply).
-    value = str(message.get("X-Auto-Response-Suppress", "")).lower()
+    value = (first_value(message, "X-Auto-Response-Suppress") or "").lower()
     asked = {part.strip() for part in value.split(",")}
     return "X-Auto-Response-Suppress" if asked & {"all", "autoreply"} else None
 
@@ -113,7 +114,7 @@ def _exchange_rule(message: EmailMessage, ours: set[str]) -> str | None:
 
 def _x_loop(message: EmailMessage, ours: set[str]) -> str | None:
     # X-Loop names the addresses a message has passed through (procmail, RT, list servers).
-    looped = {address.lower() for _, address in getaddresses(_values(message, "X-Loop"))}
+    looped = {address.lower() for address in addresses(message, "X-Loop")}
     return "X-Loop names our address" if looped & ours else None
 
 
@@ -127,7 +128,7 @@ def _our_own(message: EmailMessage, ours: set[str]) -> str | None:
         return "From is our own address"
     if NOTICE_HEADER in message:
         return f"{NOTICE_HEADER} (our own notice)"
-    message_id = str(message.get("Message-ID", "")).strip()
+    message_id = first_value(message, "Message-ID") or ""
     domains = "|".join(re.escape(_domain(address)) for address in ours)
     if domains and re.fullmatch(rf"<{_NOTICE_ID}\.notice@(?:{domains})>", message_id, re.I):
         return "Message-ID of our own notice"
@@ -172,7 +173,7 @@ def is_out_of_office(message: EmailMessage) -> bool:
     # Mail.ru, Yandex and older responders mark themselves with their own headers.
     if any(name in message for name in ("X-Autoreply", "X-Autorespond", "X-Yandex-Autoreply")):
         return True
-    subject = without_reply_prefixes(str(message.get("Subject", "")))
+    subject = without_reply_prefixes(text_value(message, "Subject"))
     if _OOO_SUBJECT.match(subject):
         return True
     # Generated mail (Exchange's out-of-office is "auto-generated", sent by an inbox rule) says
@@ -203,22 +204,19 @@ class ReplyBudget:
 
 
 def _senders(message: EmailMessage) -> list[str]:
-    return [address for _, address in getaddresses(_values(message, "From"))]
+    return addresses(message, "From")
 
 
 def _return_path(message: EmailMessage, envelope_sender: str | None) -> str | None:
-    if envelope_sender is not None or "Return-Path" not in message:
+    written = first_value(message, "Return-Path")
+    if envelope_sender is not None or written is None:
         return envelope_sender
-    return parseaddr(str(message["Return-Path"]))[1]
-
-
-def _values(message: EmailMessage, name: str) -> list[str]:
-    return [str(value) for value in message.get_all(name, [])]
+    return parseaddr(written)[1]
 
 
 def _token(message: EmailMessage, name: str) -> str | None:
-    value = message.get(name)
-    return None if value is None else str(value).split(";")[0].strip().lower()
+    value = first_value(message, name)
+    return None if value is None else value.split(";")[0].strip().lower()
 
 
 def _local_part(address: str) -> str:

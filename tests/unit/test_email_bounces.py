@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.email.bounces import Bounce, notice_of_verp, read_bounce, verp_sender
-from tests.email_corpus import corpus_message, corpus_names, parse
+from tests.email_corpus import MALFORMED_HEADERS, corpus_message, corpus_names, parse, with_header
 
 OURS = ("support@gov.example",)
 
@@ -297,3 +297,22 @@ def test_not_our_verp(recipient: str) -> None:
 def test_every_notice_id_comes_back(notice_id: str) -> None:
     sender = verp_sender("support@gov.example", notice_id)
     assert notice_of_verp(sender, ["support@gov.example"]) == ("support@gov.example", notice_id)
+
+
+@pytest.mark.parametrize("line", MALFORMED_HEADERS)
+def test_malformed_headers_are_read_as_text(line: str) -> None:
+    assert read_bounce(with_header(line), account_addresses=OURS) is None
+
+
+def test_a_malformed_report() -> None:
+    # The Return-Path and Message-ID the stdlib cannot read, a recipient block without an
+    # address, and a Status that is no status: still a report, read as far as it goes.
+    text = REPORT.format(
+        recipients="Action: failed\n\nFinal-Recipient: rfc822; ivan@example.org\nStatus: x\n"
+    ).replace("To: support@gov.example", "To: ivan@\nMessage-ID: <<>>")
+    bounce = read_bounce(parse(text), account_addresses=OURS)
+    assert bounce is not None
+    assert [(r.address, r.action, r.status) for r in bounce.recipients] == [
+        ("ivan@example.org", "failed", None)
+    ]
+    assert not bounce.permanent

@@ -15,7 +15,7 @@ from channels.email.loops import (
     mail_system_address,
     notice_message_id,
 )
-from tests.email_corpus import corpus_message, corpus_names, parse
+from tests.email_corpus import MALFORMED_HEADERS, corpus_message, corpus_names, parse, with_header
 
 OURS = ("support@gov.example", "priem@gov.example")
 
@@ -202,3 +202,10 @@ def test_the_default_budget_stops_a_loop_within_the_day() -> None:
             sent.append(moment)
         moment += timedelta(minutes=1)
     assert len(sent) == budget.limit == 10
+
+
+@pytest.mark.parametrize("line", MALFORMED_HEADERS)
+def test_malformed_headers_are_read_as_text(line: str) -> None:
+    message = with_header(line)
+    auto_reply_forbidden(message, our_addresses=OURS)
+    is_out_of_office(message)
