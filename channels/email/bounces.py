@@ -72,7 +72,10 @@ class Bounce(NamedTuple):
 # notice id in it survives an MTA that loses the returned message or its headers. The id is
 # written in lower case, as many MTAs rewrite local parts anyway, and read in any case.
 _VERP_TAG = "n."
-_VERP = re.compile(r"(?P<base>[^+@]+)\+n\.(?P<notice>[0-9a-hjkmnp-tv-z]{26})@(?P<domain>.+)", re.I)
+_VERP = re.compile(
+    rf"(?P<base>.+)\+{re.escape(_VERP_TAG)}(?P<notice>[0-9a-hjkmnp-tv-z]{{26}})@(?P<domain>[^@]+)",
+    re.IGNORECASE,
+)
 
 
 def verp_sender(account_address: str, notice_id: str) -> str:
@@ -203,15 +206,9 @@ def _delivery_status(message: EmailMessage) -> Message | None:
         return None
     if str(message.get_param("report-type", "")).lower() != "delivery-status":
         return None
-    return next(
-        (
-            part
-            for part in message.walk()
-            if part.get_content_type()
-            in ("message/delivery-status", "message/global-delivery-status")
-        ),
-        None,
-    )
+    # RFC 3462 1: the report is a part of the report itself, not of the message it returns.
+    kinds = ("message/delivery-status", "message/global-delivery-status")
+    return next((part for part in message.iter_parts() if part.get_content_type() in kinds), None)
 
 
 def _blocks(report: Message) -> list[Message]:
@@ -268,6 +265,9 @@ def _plain_text(message: EmailMessage, notice: str, accounts: tuple[str, ...]) -
         # Exchange names a recipient twice: first in words, then with the server's answer.
         if earlier is None or (earlier[0] is None and status is not None):
             found[address] = (status, diagnostic or None)
+    # Exim names the failed recipients in a header of its own as well.
+    for address in filter(None, addresses(message, "X-Failed-Recipients")):
+        found.setdefault(address.lower(), (None, None))
     recipients = tuple(
         BouncedRecipient(address, _action(status, delayed_words, permanent_words), status, text)
         for address, (status, text) in found.items()

@@ -72,8 +72,9 @@ def auto_reply_forbidden(
         if (reason := check(message, ours)) is not None:
             return reason
     return_path = _return_path(message, envelope_sender)
-    # RFC 3834 3.1.5/RFC 5321 4.5.5: the null reverse-path is the mail system's own; an answer
-    # to it would go nowhere, or to whoever the From of a forged bounce names.
+    # RFC 3834 2: no response where it would go to the null address; RFC 5321 4.5.5: that
+    # is the mail system's own reverse-path, and answering the From of such mail instead would
+    # answer whoever a forged bounce names.
     if return_path == "":
         return "null return path (a mail system's message)"
     if return_path is not None and _robot(return_path):
@@ -89,7 +90,7 @@ def _auto_submitted(message: EmailMessage, ours: set[str]) -> str | None:
 
 
 def _precedence(message: EmailMessage, ours: set[str]) -> str | None:
-    # Not a standard (RFC 3834 2 notes its use), but what list servers and bulk senders set.
+    # No standard defines Precedence, but list servers and bulk senders set it.
     value = _token(message, "Precedence")
     return f"Precedence: {value}" if value in ("bulk", "list", "junk") else None
 
@@ -101,7 +102,8 @@ def _list_headers(message: EmailMessage, ours: set[str]) -> str | None:
 
 
 def _suppression_asked(message: EmailMessage, ours: set[str]) -> str | None:
-    # [MS-OXCMAIL] 2.2.3.2.14: the sender asks for no automatic replies (All, or AutoReply).
+    # Microsoft's [MS-OXCMAIL]: the sender asks for no automatic replies (All, or AutoReply;
+    # OOF alone only declines out-of-office replies, which we never send).
     value = (first_value(message, "X-Auto-Response-Suppress") or "").lower()
     asked = {part.strip() for part in value.split(",")}
     return "X-Auto-Response-Suppress" if asked & {"all", "autoreply"} else None

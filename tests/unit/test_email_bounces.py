@@ -237,6 +237,22 @@ def test_a_plain_text_report_without_recipients_is_still_a_report() -> None:
     assert bounce.message_id == "<01JFB1Q2R3S4T5V6W7X8Y9Z0A1.notice@gov.example>"
 
 
+def test_exim_names_the_failed_recipients_in_a_header() -> None:
+    message = parse(
+        "From: Mail Delivery System <Mailer-Daemon@relay.example.org>\nTo: support@gov.example\n"
+        "X-Failed-Recipients: o.smirnova@example.org, ,\n"
+        "Subject: Mail delivery failed: returning message to sender\nContent-Type: text/plain\n\n"
+        "This message was created automatically by mail delivery software.\n"
+        "A message that you sent could not be delivered. This is a permanent error.\n"
+    )
+    bounce = read_bounce(message, account_addresses=OURS)
+    assert bounce is not None
+    assert [(r.address, r.action, r.status) for r in bounce.recipients] == [
+        ("o.smirnova@example.org", "failed", None)
+    ]
+    assert bounce.permanent
+
+
 def test_a_plain_text_warning_is_a_delay() -> None:
     message = parse(
         "From: Mail Delivery System <Mailer-Daemon@relay.example.org>\nTo: support@gov.example\n"
@@ -274,6 +290,12 @@ def test_the_verp_form() -> None:
     assert notice_of_verp(sender, accounts) == expected
     assert notice_of_verp(f"<{sender.upper()}>", accounts) == expected
     assert notice_of_verp(f"Support <{sender}>", accounts) == expected
+    # An account whose own address has a subaddress keeps it.
+    tagged = verp_sender("support+gov@gov.example", "01JF8Z6N3QK4V7W9X2Y5A8B1C3")
+    assert notice_of_verp(tagged, ["support+gov@gov.example"]) == (
+        "support+gov@gov.example",
+        "01JF8Z6N3QK4V7W9X2Y5A8B1C3",
+    )
 
 
 @pytest.mark.parametrize(
