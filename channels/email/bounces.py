@@ -161,17 +161,17 @@ def read_bounce(
     the Return-Path the sender.
     """
     accounts = tuple(account_addresses)
-    notice_text, copy_text = _report_text(message)
     report = _delivery_status(message)
+    # Citizens' mail, nearly all there is, stops here: its text is never decoded.
+    if report is None and not from_mail_system(message, envelope_sender=envelope_sender):
+        return None
+    notice_text, copy_text = _report_text(message)
     blocks = _blocks(report) if report is not None else []
     if report is not None:
         # RFC 3464 2.1: the per-message fields, then one block of fields per recipient.
         recipients = tuple(filter(None, map(_recipient_fields, blocks[1:])))
         bounce = _bounce("rfc3464", recipients)
-    elif from_mail_system(message, envelope_sender=envelope_sender):
-        found = _plain_text(message, notice_text, accounts)
-        if found is None:
-            return None
+    elif (found := _plain_text(message, notice_text, accounts)) is not None:
         bounce = found
     else:
         return None
