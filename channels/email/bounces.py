@@ -315,9 +315,8 @@ def _recipient_paragraphs(text: str) -> Iterator[tuple[str, str]]:
 
 
 def _bounce(form: str, recipients: tuple[BouncedRecipient, ...]) -> Bounce:
-    failed = [r for r in recipients if r.action == "failed"]
     delayed = bool(recipients) and all(r.action == "delayed" for r in recipients)
-    return Bounce(form, recipients, any(r.permanent for r in failed), delayed)
+    return Bounce(form, recipients, any(r.permanent for r in recipients), delayed)
 
 
 def _status(text: str) -> str | None:

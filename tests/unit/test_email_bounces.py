@@ -4,10 +4,12 @@ report on; a citizen's mail that merely talks about bounces is none; the VERP se
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channels.email.bounces import Bounce, notice_of_verp, read_bounce, verp_sender
+from channels.email.identity import verified_sender
+from channels.email.loops import auto_reply_forbidden, is_out_of_office
 from tests.email_corpus import MALFORMED_HEADERS, corpus_message, corpus_names, parse, with_header
 
 OURS = ("support@gov.example",)
@@ -338,3 +340,32 @@ def test_a_malformed_report() -> None:
         ("ivan@example.org", "failed", None)
     ]
     assert not bounce.permanent
+
+
+# Pieces of header values the stdlib's and our readers treat specially, and the fields they go in.
+_PIECES = [
+    *'<>@"(),;:=?.-_ aZ09\\[]ёЯ\t',
+    *("=?utf-8?b?", "?=", "multipart/report", "report-type=delivery-status", "boundary=b"),
+    *("MAILER-DAEMON", "mx.gov.example"),
+]
+_NAMES = ["From", "To", "Subject", "Return-Path", "Message-ID", "Content-Type", "Auto-Submitted",
+          "X-Loop", "Authentication-Results", "References", "X-Failed-Recipients"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_NAMES), st.lists(st.sampled_from(_PIECES)).map("".join)),
+        max_size=6,
+    ),
+    st.text(max_size=200),
+)
+def test_no_message_makes_the_policy_raise(headers: list[tuple[str, str]], body: str) -> None:
+    head = "".join(f"{name}: {value}\n" for name, value in headers)
+    message = parse(
+        f"{head}\n--b\nContent-Type: message/delivery-status\n\nAction: failed\n\n--b--\n{body}"
+    )
+    read_bounce(message, account_addresses=OURS)
+    auto_reply_forbidden(message, our_addresses=OURS)
+    is_out_of_office(message)
+    verified_sender(message, authserv_id="mx.gov.example")
