@@ -120,14 +120,31 @@ class Unparseable(ValueError):
         self.reason = reason
 
 
+class DeliveryReport(msgspec.Struct, frozen=True):
+    """What a parser reads from a message that is a peer's report on one of our notices (a
+    bounce), not a citizen's request: it opens no ticket and is never answered, but moves the
+    notice it names, found by the references the peer took it under (section 4, ReportPort).
+
+    `delivered` is None for a report of no outcome yet (a delayed DSN). `unreachable`, for a
+    permanent failure, is the address that goes on the suppression list for `suppress_for`
+    seconds."""
+
+    references: list[str]
+    delivered: bool | None
+    reason: str | None = None
+    unreachable: str | None = None
+    suppress_for: float | None = None
+
+
 class Parser(NamedTuple):
     """How the router reads what a channel received, after the commit. `parse` is pure and may
-    raise: what it cannot read is filed flagged `unparseable`, its raw kept. `changed_content`
-    is the channel's rule for its key arriving again with other content: an edit of the same
-    message (`revision`, a Telegram edit, filed as well) or a peer that reused a key
-    (`conflict`, kept as a dead letter for an operator)."""
+    raise: what it cannot read is filed flagged `unparseable`, its raw kept; a peer's report on
+    a notice (a bounce) it reads as a DeliveryReport, journalled and applied but filed as no
+    message. `changed_content` is the channel's rule for its key arriving again with other
+    content: an edit of the same message (`revision`, a Telegram edit, filed as well) or a peer
+    that reused a key (`conflict`, kept as a dead letter for an operator)."""
 
-    parse: Callable[[Received], RawInbound]
+    parse: Callable[[Received], RawInbound | DeliveryReport]
     changed_content: ChangedContent = "conflict"
 
 

@@ -120,6 +120,7 @@ class Daemon:
             self._attachments_released,
             self._published,
         )
+        self.reports = Reports(self.db, self._fallback, self.outbox.wake)
         self.intake = Intake(
             self.db,
             self.blobs,
@@ -128,11 +129,11 @@ class Daemon:
             self._on_filed,
             registry.parsers,
             registry.command_tables(registry.installed().values()),
+            reports=self.reports,
         )
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
-        self.reports = Reports(self.db, self._fallback, self.outbox.wake)
         self.tickets = Tickets(self.db)
         self.supervisor = Supervisor(self._restart_backoff)
         # How texts fit each channel, from its file (set with the accounts, on every reload).

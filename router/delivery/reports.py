@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from datetime import timedelta
+from typing import Any, Protocol
 
-from channels.contract import Channel, Sent
-from router.clock import rfc3339, utc_now
+from channels.contract import Channel, DeliveryReport, Sent
+from router.clock import parse_rfc3339, rfc3339, utc_now
 from router.delivery.fallback import Fallback, FallbackStore, fail_for_good
 from router.delivery.states import Event, State, TransitionRefused
+from router.delivery.suppression import BOUNCED, suppression_address
 from router.ops import metrics
 from router.store.access import Store
 from router.store.transaction import NotificationRecord
@@ -33,6 +35,9 @@ class ReportStore(FallbackStore, Protocol):
     def hold_report(
         self, channel: str, reference: str, delivered: bool, reason: str | None, at: str
     ) -> None: ...
+    def suppress(
+        self, channel: str, address: str, reason: str, since: str, until: str | None
+    ) -> dict[str, Any]: ...
 
 
 def took(
@@ -84,19 +89,46 @@ class Reports:
         """Apply a receipt or a bounce, or hold it until its attempt's answer is stored."""
         at = rfc3339(utc_now())
         fallback = self.fallback()
-
-        def apply(tx: ReportStore) -> None:
-            record = tx.referenced_notification(channel, reference)
-            if record is None:
-                tx.hold_report(channel, reference, delivered, reason, at)
-                return
-            try:
-                settle(tx, record, delivered, reason, at, fallback)
-            except TransitionRefused as refused:
-                refused_move(record.id, refused)
-
-        await self.db.write(apply)
+        await self.db.write(
+            lambda tx: apply_report(tx, channel, reference, delivered, reason, at, fallback)
+        )
         self.wake()  # a fallback copy may have been queued
+
+    def file(self, tx: ReportStore, channel: Channel, report: DeliveryReport, at: str) -> None:
+        """Apply a report a parser read from a message (a bounce), in the caller's commit: the
+        notice it names moves, and an unreachable address is suppressed for a while."""
+        fallback = self.fallback()
+        if report.delivered is not None:
+            for reference in report.references:
+                apply_report(tx, channel, reference, report.delivered, report.reason, at, fallback)
+        if report.unreachable is not None and report.suppress_for is not None:
+            until = rfc3339(parse_rfc3339(at) + timedelta(seconds=report.suppress_for))
+            address = suppression_address(channel, report.unreachable)
+            tx.suppress(channel, address, BOUNCED, at, until)
+        if not report.references:
+            metrics.reports_unmatched.labels(channel).inc()
+            log.warning("a %s report names no notice of ours; kept in the journal", channel)
+
+
+def apply_report(
+    tx: ReportStore,
+    channel: Channel,
+    reference: str,
+    delivered: bool,
+    reason: str | None,
+    at: str,
+    fallback: Fallback,
+) -> None:
+    """A receipt or a bounce applied to the notification it names, or held until the answer to
+    its attempt stores the reference."""
+    record = tx.referenced_notification(channel, reference)
+    if record is None:
+        tx.hold_report(channel, reference, delivered, reason, at)
+        return
+    try:
+        settle(tx, record, delivered, reason, at, fallback)
+    except TransitionRefused as refused:
+        refused_move(record.id, refused)
 
 
 def refused_move(notification_id: str, refused: TransitionRefused) -> None:

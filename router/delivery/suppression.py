@@ -16,6 +16,8 @@ KINDS = {"email": "email", "sms": "phone", "messenger": "telegram", "webchat": "
 REASON_MAX = 200
 # A citizen's «СТОП»: the one reason the citizen lifts by writing to us again (CONTRACTS.md).
 STOP_REQUESTED = "stop_requested"
+# A permanent bounce: the address cannot be reached, for the channel's suppress_for.
+BOUNCED = "bounced"
 
 
 class Suppression(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

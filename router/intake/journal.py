@@ -24,6 +24,7 @@ import trio
 from channels.contract import (
     Acceptance,
     Channel,
+    DeliveryReport,
     Parser,
     RawInbound,
     Receipt,
@@ -36,6 +37,7 @@ from normaliser.envelope import Identifiers, RawRef, envelope_decoder
 from normaliser.masking import mask_personal_data
 from normaliser.normalise import Normalised, normalise
 from router.clock import rfc3339, utc_now
+from router.delivery.reports import ReportStore
 from router.intake.filing import (
     Filed,
     FilingRules,
@@ -71,13 +73,28 @@ INLINE_PARSE_BYTES = 4096
 _NOT_FILED = Filed(Acceptance(None, None, False, None, None, False), None, 0)
 
 
-class JournalStore(FilingStore, Protocol):
+class Reported(NamedTuple):
+    """A peer's report a parser read from the journal (a bounce), and the channel it came on."""
+
+    channel: Channel
+    report: DeliveryReport
+
+
+class ReportFiling(Protocol):
+    """Applies a report in the filing worker's commit (router/delivery/reports.py)."""
+
+    def file(self, tx: ReportStore, channel: Channel, report: DeliveryReport, at: str) -> None: ...
+
+
+class JournalStore(FilingStore, ReportStore, Protocol):
     """The store as intake uses it: the journal, the adapter state committed with what it
-    journals, the first answer to a redelivery; with filing's, to file in the same commit."""
+    journals, the first answer to a redelivery; with filing's, to file in the same commit, and
+    reports', to apply a bounce read from the journal in the same commit."""
 
     def journal_append(self, entry: JournalEntry) -> JournalRow: ...
     def journal_row(self, journal_id: int) -> JournalRow | None: ...
     def journal_failed(self, journal_id: int, error: str) -> None: ...
+    def journal_reported(self, journal_id: int) -> None: ...
     def journal_reread(self, journal_id: int) -> int: ...
     def journal_unfiled(self) -> list[JournalRow]: ...
     def envelope_body(self, envelope_id: str) -> bytes | None: ...
@@ -96,6 +113,7 @@ class Intake:
         on_filed: Callable[[Filed], None],
         parsers: Callable[[], Mapping[Channel, Parser]] = dict,
         commands: Mapping[str, CommandTable] | None = None,
+        reports: ReportFiling | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -106,6 +124,7 @@ class Intake:
         self.wakeup = Wakeup()
         # By channel: a channel that adds no rows of its own reads the shared table.
         self.commands = commands or {}
+        self.reports = reports
 
     async def accept(self, raw: RawInbound) -> Acceptance:
         """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
@@ -220,6 +239,13 @@ class Intake:
                 log.error("intake:%d %s; kept as a dead letter", row.id, reason)
                 await self.db.write(functools.partial(_dead_letter, row.id, reason))
                 continue
+            if isinstance(raw, Reported):
+                await self._file_or_dead_letter(
+                    functools.partial(self._file_report, row.id, raw),
+                    functools.partial(_dead_letter, row.id),
+                    raw.channel,
+                )
+                continue
             if origin.unparseable is None:
                 norm, unparseable = await self._normalise(raw)
                 origin = origin._replace(unparseable=unparseable)
@@ -238,6 +264,16 @@ class Intake:
                 filed += 1
                 self._observe(raw.channel, result)
         return filed
+
+    def _file_report(self, journal_id: int, reported: Reported, tx: JournalStore) -> None:
+        """A peer's report read from the journal: applied, and its row filed with no envelope."""
+        row = tx.journal_row(journal_id)
+        if row is None or row.state != "received":  # filed meanwhile
+            return
+        if self.reports is None:
+            raise LookupError("no report port to apply a delivery report")
+        self.reports.file(tx, reported.channel, reported.report, rfc3339(utc_now()))
+        tx.journal_reported(journal_id)
 
     async def received(self, journal_id: int) -> Received | None:
         """What a peer delivered, as journalled (GET /api/v1/raw/{id})."""
@@ -269,7 +305,7 @@ class Intake:
             channel, account, key, received_at, encoded, raw_sha256, form, digest, changed_content
         )
 
-    async def _read(self, row: JournalRow, encoded: bytes) -> tuple[RawInbound, Origin]:
+    async def _read(self, row: JournalRow, encoded: bytes) -> tuple[RawInbound | Reported, Origin]:
         """The RawInbound a journal row holds, parsing received bytes with their channel's
         parser; what the parser cannot read becomes an empty message from the transport's
         sender, flagged."""
@@ -303,6 +339,8 @@ class Intake:
                 conversation_hint=f"unparseable:{received.channel}:{row.id}",
             )
             return raw, origin._replace(unparseable=reason)
+        if isinstance(raw, DeliveryReport):
+            return Reported(received.channel, raw), origin
         # The journal's key and account stand, whatever the parser says.
         return msgspec.structs.replace(
             raw,
@@ -312,7 +350,7 @@ class Intake:
             received_at=received.received_at,
         ), origin
 
-    async def _parse(self, received: Received) -> RawInbound:
+    async def _parse(self, received: Received) -> RawInbound | DeliveryReport:
         parser = self.parsers().get(received.channel)
         if parser is None:
             raise Unparseable(f"the {received.channel} channel is not installed")

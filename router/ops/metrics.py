@@ -97,6 +97,12 @@ channel_state = Gauge(
     ["channel", "account", "state"],
     registry=registry,
 )
+reports_unmatched = Counter(
+    "omnirouter_reports_unmatched",
+    "Reports read from messages (bounces) that name no notice of ours",
+    ["channel"],
+    registry=registry,
+)
 channel_detail = Gauge(
     "omnirouter_channel_detail",
     "What a channel account counts of itself, read when scraped: the chat's connections, the "

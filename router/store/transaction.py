@@ -243,6 +243,10 @@ class Tx:
              journal_id),
         )  # fmt: skip
 
+    def journal_reported(self, journal_id: int) -> None:
+        """Mark a journal row filed as a peer's report (a bounce): applied, no envelope."""
+        self.conn.execute("UPDATE journal SET state = 'filed' WHERE id = ?", (journal_id,))
+
     def journal_failed(self, journal_id: int, error: str) -> None:
         """Keep a journal row being filed that could not be, with the reason: a dead letter,
         `failed`, or `unparseable` again for one replayed whose flagged envelope stands. A row

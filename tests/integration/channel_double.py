@@ -29,6 +29,7 @@ from channels.contract import (
     CommandRow,
     Deliver,
     DeliveryFailed,
+    DeliveryReport,
     DoesNotFit,
     Fit,
     Lane,
@@ -50,7 +51,8 @@ class DoubleAccount(BaseModel):
 
     `inbound`: deliveries the account receives once up, each `USER\\nTEXT`, where USER may link
     a phone the channel vouches for (`42+phone:+79161234567`) or start with `?` for a sender the
-    channel does not vouch for; one that starts with `!` cannot be parsed.
+    channel does not vouch for; one that starts with `!` cannot be parsed. A notice to an
+    address `bounced-*` comes back as a bounce (`#bounce:ADDRESS`), as an MTA's would.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,11 +93,17 @@ def within(text: str, limit: int) -> list[str]:
     return [text]
 
 
-def parse(received: Received) -> RawInbound:
+def parse(received: Received) -> RawInbound | DeliveryReport:
     """The double's parser: `[?|~]USER[+phone:NUMBER]\\nTEXT`, where `?` marks a sender the
     channel does not vouch for (a forged one), `~` a message sent by a machine (an autoreply)."""
     if received.payload.startswith(b"!"):
         raise Unparseable("the payload starts with '!'")
+    if received.payload.startswith(b"#bounce:"):
+        # As an email bounce is: a report on the notice sent to ADDRESS, which never arrives.
+        address = received.payload.decode().removeprefix("#bounce:")
+        return DeliveryReport(
+            [f"ref-{address}"], False, "550 5.1.1 no such user", address, suppress_for=3600
+        )
     user, _, text = received.payload.decode().partition("\n")
     forged, automatic = user.startswith("?"), user.startswith("~")
     user, _, phone = user.lstrip("?~").partition("+phone:")
@@ -132,6 +140,7 @@ class DoubleAdapter:
         self.loop = ""
         self.receipts: list[dict[str, object]] = []
         self.deliveries: list[dict[str, object]] = []
+        self._bounce, self._bounces = trio.open_memory_channel[str](100)
 
     def routes(self) -> Sequence[BaseRoute]:
         return []
@@ -146,22 +155,23 @@ class DoubleAdapter:
             await trio.sleep(0.05)
             raise ConnectionResetError(f"the double's peer hung up (run {self.runs})")
         for index, payload in enumerate(self.inbound):
-            received = Received(
-                channel=self.channel,
-                account=self.account,
-                idempotency_key=f"{self.account}:{index}",
-                received_at=rfc3339(datetime.now(UTC)),
-                content_type="text/plain; charset=utf-8",
-                payload=payload.encode(),
-                sender=Sender("telegram", payload.partition("\n")[0].partition("+")[0].lstrip("?")),
-            )
-            receipt = await self.ports.intake.receive(
-                received, {f"{self.account}:next": b"%d" % (index + 1)}
-            )
-            self.receipts.append(
-                {"key": received.idempotency_key, "redelivery": receipt.redelivery}
-            )
-        await trio.sleep_forever()
+            await self._receive(f"{self.account}:{index}", payload, index + 1)
+        async for address in self._bounces:
+            await self._receive(f"{self.account}:bounce:{address}", f"#bounce:{address}")
+
+    async def _receive(self, key: str, payload: str, next_index: int | None = None) -> None:
+        received = Received(
+            channel=self.channel,
+            account=self.account,
+            idempotency_key=key,
+            received_at=rfc3339(datetime.now(UTC)),
+            content_type="text/plain; charset=utf-8",
+            payload=payload.encode(),
+            sender=Sender("telegram", payload.partition("\n")[0].partition("+")[0].lstrip("?")),
+        )
+        state = {} if next_index is None else {f"{self.account}:next": b"%d" % next_index}
+        receipt = await self.ports.intake.receive(received, state)
+        self.receipts.append({"key": key, "redelivery": receipt.redelivery})
 
     def stop_intake(self) -> None:
         pass
@@ -180,7 +190,8 @@ class DoubleAdapter:
 
     async def _deliver(self, message: Outbound) -> Sent:
         """Answer as the address asks: `throttled-*` once with a 429, `blocked-*` for good,
-        `early-*` with a receipt sent before the answer; anything else taken."""
+        `early-*` with a receipt sent before the answer, `bounced-*` taken and then bounced;
+        anything else taken."""
         attempts = sum(1 for d in self.deliveries if d["id"] == message.id) + 1
         self.deliveries.append(
             {"id": message.id, "address": message.address, "attempt": attempts,
@@ -191,6 +202,10 @@ class DoubleAdapter:
         if message.address.startswith("blocked-"):
             raise DeliveryFailed("403 Forbidden: bot was blocked by the user", permanent=True)
         reference = f"ref-{message.id}"
+        if message.address.startswith("bounced-"):
+            # An MTA takes it, then bounces it back (named by address in the double).
+            reference = f"ref-{message.address}"
+            self._bounce.send_nowait(message.address)
         if message.address.startswith("early-"):
             assert self.ports.reports is not None
             await self.ports.reports.report(self.channel, reference, delivered=True)

@@ -114,6 +114,7 @@ inbound = [
     "!unreadable-5",
     "?early-1\\nОтмените мою заявку",
     "~auto-6\\nЯ в отпуске до понедельника",
+    "bounced-7\\nПрошу выслать ответ почтой",
 ]
 """
 
@@ -136,9 +137,10 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
 
         async def all_filed() -> list[dict[str, Any]] | None:
             found = [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
-            return found if len(found) == 7 else None
+            return found if len(found) == 8 else None
 
-        envelopes = {e["channel_message_id"]: e for e in await eventually(all_filed, "7 filed")}
+        envelopes = {e["channel_message_id"]: e for e in await eventually(all_filed, "8 filed")}
+        assert not any("bounce" in key for key in envelopes)  # a bounce files no message
         unreadable = envelopes["bot:4"]
         assert unreadable["flags"] == ["unparseable"] and unreadable["text"] == ""
         async with daemon.backend() as backend:
@@ -169,7 +171,7 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
             found = await deliveries()
             return (
                 found
-                if {"early-1", "throttled-2", "+79161234567"} <= set(found)
+                if {"early-1", "throttled-2", "+79161234567", "bounced-7"} <= set(found)
                 and len(found["throttled-2"]) == 2
                 else None
             )
@@ -197,6 +199,18 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
         assert throttled["attempts"] == 1  # the throttle is not counted as a failed attempt
         fallback = await eventually(lambda: notification(sent["+79161234567"][0], "sent"), "sent")
         assert fallback["channel"] == "sms"
+        # A bounce read from a message fails the notice it names and suppresses the address
+        # for the channel's time.
+        # (failed, then dead: the contact has no other verified channel to fall back to)
+        bounced = await eventually(
+            lambda: notification(sent["bounced-7"][0], "dead"), "the bounce applied"
+        )
+        failed = [h for h in bounced["history"] if h["event"] == "receipt_failed"]
+        assert [h["reason"] for h in failed] == ["550 5.1.1 no such user"]
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        [entry] = [e for e in listed if e["address"] == "bounced-7"]
+        assert entry["reason"] == "bounced" and entry["until"] is not None
 
         async with daemon.admin() as admin:
             letters = (await admin.get("/api/v1/admin/dlq")).json()["dead_letters"]
