@@ -38,6 +38,7 @@ KEY = "portal-key-shared-with-omnirouter"
 KEY_FILE = "secrets/portal-identity.key"
 CITIZEN = "79161234567"
 SHORT_NUMBER = "0911"
+PORTAL = "https://portal.example"
 
 
 def portal_daemon(root: Path, *, inactivity: str = "15m", key: str | None = KEY) -> DaemonProcess:
@@ -47,7 +48,8 @@ def portal_daemon(root: Path, *, inactivity: str = "15m", key: str | None = KEY)
         write_secret(daemon.config / KEY_FILE, key + "\n")
     webchat = daemon.config / "channels" / "webchat.toml"
     text = webchat.read_text()
-    assert 'inactivity_timeout = "15m"' in text
+    assert 'inactivity_timeout = "15m"' in text and "allowed_origins = []" in text
+    text = text.replace("allowed_origins = []", f'allowed_origins = ["{PORTAL}"]')
     webchat.write_text(
         text.replace(
             'inactivity_timeout = "15m"',
@@ -166,6 +168,11 @@ async def test_a_verified_citizen_sees_their_tickets_on_another_device(
         again = await phone.write("Пароль не подходит")
         assert again["ticket"]["number"] == number and again["ticket"]["is_new"] is False
 
+    # The laptop reloads: its token and a fresh identity of the same user resume its session.
+    async with open_chat(daemon, hello=False) as reloaded:
+        welcome = await hello_as(reloaded, identity(who), session=laptop_token)
+    assert welcome["session"] == laptop_token and welcome["last_seq"] == 2
+
 
 async def test_a_token_of_another_user_does_not_open_their_session(daemon: DaemonProcess) -> None:
     """On a shared computer the next portal user gets a session of their own, not the last
@@ -252,8 +259,13 @@ async def test_without_a_key_an_identity_is_refused_and_logged(tmp_path: Path) -
 async def test_chat_config_offers_topics_limits_and_the_timeout(daemon: DaemonProcess) -> None:
     """Topics named in the language asked for; the chosen one files the ticket in it."""
     async with httpx.AsyncClient(base_url=daemon.base) as http:
-        english = (await http.get("/chat/config", params={"lang": "en"})).json()
+        answer = await http.get("/chat/config", params={"lang": "en"}, headers={"Origin": PORTAL})
+        english = answer.json()
         russian = (await http.get("/chat/config")).json()
+        # The portal's pages may read it; another site's may not.
+        assert answer.headers["Access-Control-Allow-Origin"] == PORTAL
+        elsewhere = await http.get("/chat/config", headers={"Origin": "https://elsewhere.example"})
+        assert "Access-Control-Allow-Origin" not in elsewhere.headers
     codes = [topic["code"] for topic in english["topics"]]
     assert codes == sorted(codes) and {"01", "02", "10", "12"} <= set(codes)
     names = {topic["code"]: topic["name"] for topic in english["topics"]}
