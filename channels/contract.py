@@ -251,11 +251,13 @@ class AttachmentRefused(Exception):
 
 
 class AttachmentLimits(msgspec.Struct, frozen=True):
-    """A channel's attachment limits: largest file, total of one message, number of files."""
+    """A channel's attachment limits: largest file, total of one message, number of files, and
+    the types accepted (as `[attachments] allowed` names them: "pdf", "jpeg")."""
 
     file: int
     message: int
     count: int
+    types: list[str] = []
 
 
 class AttachmentPort(Protocol):
@@ -352,11 +354,47 @@ class StatePort(Protocol):
         ...
 
 
+class TicketSummary(msgspec.Struct, frozen=True):
+    """A ticket as a citizen's client lists it: number, current status, category (its name in
+    the language asked for)."""
+
+    number: str
+    status: str
+    category_code: str
+    category_name: str
+
+
+class Topic(msgspec.Struct, frozen=True):
+    """A category a citizen may pick before writing: its subject code and name."""
+
+    code: str
+    name: str
+
+
 class TicketLookup(Protocol):
-    """What an adapter may read of the tickets."""
+    """What an adapter may read of the tickets, and the one thing it may add: an address the
+    citizen declared for a conversation's notices (the web chat's contact frame)."""
 
     async def current_ticket(self, conversation_id: str) -> str | None:
         """The ticket a conversation is about now, if any."""
+        ...
+
+    async def contact_tickets(
+        self, identity: Sender, since: str, language: str
+    ) -> list[TicketSummary]:
+        """The tickets of the person who holds `identity` (across their merged contacts) active
+        at or after `since` (RFC 3339), newest first; none for an identity never seen."""
+        ...
+
+    async def topics(self, language: str) -> list[Topic]:
+        """The categories of categories.toml, by code, named in `language`."""
+        ...
+
+    async def declare_recipients(self, conversation_id: str, addresses: list[Sender]) -> None:
+        """The conversation's tickets' notices go to these addresses (phones, emails) as well
+        as to the conversation's own channel, from now on, in one commit: declared by the
+        citizen, not verified, so no identity of theirs and joining them to nobody
+        (ARCHITECTURE.md 3a)."""
         ...
 
 

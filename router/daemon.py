@@ -134,7 +134,7 @@ class Daemon:
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
         )
-        self.tickets = Tickets(self.db)
+        self.tickets = Tickets(self.db, lambda: self.settings.catalogue)
         self.supervisor = Supervisor(self._restart_backoff)
         # How texts fit each channel, from its file (set with the accounts, on every reload).
         self._fits: dict[str, Fit] = {}

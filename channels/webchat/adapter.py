@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -42,23 +44,37 @@ from channels.http import (
     problem,
     upload_one_file,
 )
+from channels.settings import read_secret
 
 from .config import WebchatSettings
 from .frames import (
     Accepted,
-    AcceptedCategory,
     AcceptedTicket,
+    Contact,
+    ContactSaved,
     Error,
     Hello,
     Message,
     NoticeFile,
     NoticeFrame,
+    Offline,
     Resume,
+    TicketCategory,
+    TicketItem,
     Welcome,
     decode_client_frame,
     encode_frame,
 )
+from .identity import IdentityInvalid, PortalUser, verify
 from .limits import ClientLimits
+from .offline import (
+    TRANSITIONS,
+    Activity,
+    ContactInvalid,
+    Presence,
+    contact_addresses,
+    offline_text,
+)
 from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, too_many
 from .sessions import ChatSession, ChatSessions, Notice
 
@@ -71,6 +87,32 @@ class Upload(msgspec.Struct, frozen=True):
     upload_id: str
     size: int
     scan: UploadScan
+
+
+class ChatLimits(msgspec.Struct, frozen=True):
+    """What the widget checks before an upload: bytes of a file and of one message's files,
+    files per message, and the types accepted (as `[attachments] allowed` names them)."""
+
+    file: int
+    message: int
+    count: int
+    types: list[str]
+
+
+class ChatTopic(msgspec.Struct, frozen=True):
+    """A topic the citizen may pick before the first message: a category's code and name."""
+
+    code: str
+    name: str
+
+
+class ChatConfig(msgspec.Struct, frozen=True):
+    """GET /chat/config: topics in the language asked for, upload limits, and the seconds
+    without activity after which the dialogue goes offline."""
+
+    topics: list[ChatTopic]
+    limits: ChatLimits
+    inactivity_timeout: int
 
 
 _STATIC = resources.files("channels.webchat").joinpath("static")
@@ -96,6 +138,9 @@ GOING_AWAY, NOT_READING = 1001, 1008
 # A socket must say hello within this long: the widget sends it on open, so ten seconds allow
 # for a slow mobile link; a socket that says nothing holds a connection for nothing.
 HELLO_TIMEOUT = 10.0
+# CONTRACTS.md: welcome.tickets lists the tickets of the last 183 days, the six months
+# DOMAIN.md keeps chat history for at least.
+HISTORY = timedelta(days=183)
 
 
 class _Connection:
@@ -107,8 +152,22 @@ class _Connection:
         # Keyed once: parsing the address again for every message costs more than its limit.
         self.address = address_key(ws.client.host if ws.client else "")
         self.session: ChatSession | None = None
+        # When the client must have said hello, then when the dialogue goes offline (trio time).
+        self.deadline = trio.current_time() + HELLO_TIMEOUT
+        self.presence = Presence.ACTIVE
         self._queue, self._frames = trio.open_memory_channel[str | int](SEND_QUEUE)
         self._scope = trio.CancelScope()
+
+    def touch(self, activity: Activity, timeout: float) -> None:
+        """The client was active: the dialogue is (back) online for another `timeout` s."""
+        self.presence = TRANSITIONS[(self.presence, activity)]
+        self.deadline = trio.current_time() + timeout
+
+    def idle(self) -> bool:
+        """Its deadline passed without activity: True if the dialogue has just gone offline."""
+        before, self.presence = self.presence, TRANSITIONS[(self.presence, Activity.IDLE)]
+        self.deadline = math.inf  # offline until the client comes back
+        return before is Presence.ACTIVE and self.presence is Presence.OFFLINE
 
     def push(self, frame: msgspec.Struct) -> bool:
         """Queue a frame without waiting; False if this client is too far behind (it is closed:
@@ -171,7 +230,9 @@ class WebchatChannel:
         self.settings = settings
         self.intake = ports.intake
         self.attachments = ports.attachments
-        self.sessions = ChatSessions(ports.state, ports.tickets)
+        self.tickets = ports.tickets
+        self.config_dir = ports.config_dir
+        self.sessions = ChatSessions(ports.state)
         self.bad_input = ports.bad_input
         self.limits = ClientLimits(
             ("session", "message", "address_message", "upload"),
@@ -188,6 +249,7 @@ class WebchatChannel:
             Route("/chat", lambda _: RedirectResponse("/chat/", 308), methods=["GET"]),
             Route("/chat/", self._static, methods=["GET"]),
             WebSocketRoute("/chat/ws", self._websocket),
+            Route("/chat/config", self._config, methods=["GET"]),
             Route("/chat/upload", self._upload, methods=["POST"]),
             Route("/chat/files/{id:str}", self._download, methods=["GET"]),
             Route("/chat/files/{id:str}", self._download_preflight, methods=["OPTIONS"]),
@@ -275,25 +337,27 @@ class WebchatChannel:
         async def read() -> None:
             while True:
                 event = None
-                if conn.session is not None:
-                    # No deadline once it said hello: a cancel scope per frame would cost for
-                    # nothing.
+                with trio.move_on_at(conn.deadline):
                     event = await ws.receive()
-                else:
-                    # A socket that never says hello holds a connection for nothing.
-                    with trio.move_on_after(HELLO_TIMEOUT):
-                        event = await ws.receive()
                 if event is None:
-                    self.bad_input(self.channel, "no_hello")
-                    await ws.close(code=NOT_READING)
-                    return
+                    if conn.session is None:
+                        # A socket that never says hello holds a connection for nothing.
+                        self.bad_input(self.channel, "no_hello")
+                        await ws.close(code=NOT_READING)
+                        return
+                    # An upload may have moved the deadline on while this receive waited.
+                    if trio.current_time() >= conn.deadline and conn.idle():
+                        await conn.send(Offline(offline_text(conn.session.language)))
+                    continue
                 if event["type"] == "websocket.disconnect":
                     return
                 text = event.get("text")
                 if text is None:
                     await self._reject(conn, "binary_frame", "Ожидается текстовый кадр JSON.")
-                    continue
-                await self._on_frame(conn, text)
+                else:
+                    await self._on_frame(conn, text)
+                if conn.session is not None:  # any frame, even a bad one, is the citizen back
+                    self._active(conn.session, Activity.FRAME)
 
         try:
             await conn.serve(read)
@@ -303,15 +367,23 @@ class WebchatChannel:
             self._open.discard(conn)
             self._leave(conn)
 
+    def _active(self, session: ChatSession, activity: Activity) -> None:
+        """The session's client did something: each of its connections (tabs) is online for
+        another inactivity_timeout."""
+        timeout = self.settings().inactivity_timeout
+        for conn in self._live.get(session.address, ()):
+            if conn.session is not None and conn.session.id == session.id:
+                conn.touch(activity, timeout)
+
     def _leave(self, conn: _Connection) -> None:
         """The connection no longer receives its session's notices."""
         if conn.session is None:
             return
-        live = self._live.get(conn.session.id)
+        live = self._live.get(conn.session.address)
         if live is not None:
             live.discard(conn)
             if not live:
-                del self._live[conn.session.id]
+                del self._live[conn.session.address]
 
     async def _on_frame(self, conn: _Connection, text: str) -> None:
         try:
@@ -330,34 +402,96 @@ class WebchatChannel:
         elif isinstance(frame, Message):
             await self._message(conn, conn.session, frame)
         elif isinstance(frame, Resume):
-            for notice in await self.sessions.notices_after(conn.session.id, frame.after_seq):
+            for notice in await self.sessions.notices_after(conn.session.address, frame.after_seq):
                 await conn.send(_notice_frame(notice))
+        elif isinstance(frame, Contact):
+            await self._contact(conn, conn.session, frame)
 
     async def _hello(self, conn: _Connection, hello: Hello) -> None:
+        user = None
         if hello.identity is not None:
-            # Signed portal identities come with the citizen widget; until then the session
-            # stays anonymous rather than trusting an unsigned claim.
-            await self._reject(
-                conn,
-                "identity_not_supported",
-                "Подтверждённая личность портала пока не поддерживается.",
-            )
+            # Counted as a new session whatever it turns out to be: checking one reads the key.
+            if wait := self.limits.over("session", conn.address):
+                await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
+                return
+            try:
+                user = await self._portal_user(hello.identity)
+            except IdentityInvalid as exc:
+                # No session: a forged or stale identity must not fall back to an anonymous
+                # chat the citizen would take for their own.
+                log.info("a portal identity was refused: %s", exc.reason)
+                await self._reject(
+                    conn,
+                    "identity_invalid",
+                    f"Вход через портал не подтверждён ({exc.reason}); обновите страницу портала.",
+                )
+                return
         session = None
         token = hello.session
         if token:
             session = await self.sessions.find(_token_hash(token))
+        if session is not None and user is not None and session.identity != user.user_id:
+            # The portal now vouches for someone else (or for the anonymous visitor who logged
+            # in): their own session, not this one's history.
+            session = None
         if session is None:
-            if wait := self.limits.over("session", conn.address):
+            if user is None and (wait := self.limits.over("session", conn.address)):
                 await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
                 return
             token = secrets.token_urlsafe(32)
-            session = await self.sessions.create(_token_hash(token), hello.lang[:8], None)
+            session = await self.sessions.create(_token_hash(token), hello.lang[:8], user)
         assert token is not None
         self._leave(conn)
         conn.session = session
-        self._live.setdefault(session.id, set()).add(conn)
-        ticket = await self.sessions.current_ticket(session.id)
-        await conn.send(Welcome(token, ticket, session.last_seq))
+        self._live.setdefault(session.address, set()).add(conn)
+        ticket = await self.tickets.current_ticket(_conversation(session))
+        since = rfc3339(datetime.now(UTC) - HISTORY)
+        tickets = [
+            TicketItem(t.number, t.status, TicketCategory(t.category_code, t.category_name))
+            for t in await self.tickets.contact_tickets(_sender(session), since, session.language)
+        ]
+        verified = session.identity is not None
+        await conn.send(Welcome(token, ticket, session.last_seq, verified, tickets))
+
+    async def _portal_user(self, identity: dict[str, object]) -> PortalUser:
+        """The portal user a signed identity proves, with the key read now (a new key file
+        takes effect without a reload); IdentityInvalid if it proves nobody."""
+        settings = self.settings()
+        if settings.identity_secret_file is None:
+            log.error(
+                "a portal identity was presented, but channels/webchat.toml sets no "
+                "identity_secret_file: every chat stays anonymous until it does"
+            )
+            raise IdentityInvalid("signed identities are not configured")
+        path = self.config_dir / settings.identity_secret_file
+        try:
+            secret = await trio.to_thread.run_sync(read_secret, path)
+            key = secret.decode("utf-8").strip().encode()
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            log.error("identity_secret_file %s cannot be read: %s", path, exc)
+            raise IdentityInvalid("the identity key cannot be read") from None
+        if not key:
+            log.error("identity_secret_file %s is empty", path)
+            raise IdentityInvalid("the identity key cannot be read")
+        return verify(identity, key, time.time(), settings.identity_max_age)
+
+    async def _contact(self, conn: _Connection, session: ChatSession, contact: Contact) -> None:
+        """Notices of the chat's tickets go to the email or phone the citizen leaves, too."""
+        if wait := self.limits.over("message", session.id):
+            await self._reject(conn, "rate_limited", RATE_LIMITED, retry_after=wait)
+            return
+        try:
+            addresses = contact_addresses(contact.email, contact.phone)
+        except ContactInvalid as exc:
+            await self._reject(conn, exc.code, exc.message)
+            return
+        try:
+            await self.tickets.declare_recipients(_conversation(session), addresses)
+        except Exception:
+            log.exception("a chat contact could not be saved")
+            await self._reject(conn, "unavailable", "Контакт не сохранён, повторите позже.")
+            return
+        await conn.send(ContactSaved())
 
     async def _message(self, conn: _Connection, session: ChatSession, message: Message) -> None:
         # Per session, and per address: sessions are cheap, so one address's many sessions
@@ -387,13 +521,19 @@ class WebchatChannel:
             account=settings.account,
             idempotency_key=f"{session.id}:{message.client_id}",
             channel_message_id=message.client_id,
-            # Verified: only the holder of the session's bearer token can write as it.
-            sender=Sender("webchat", session.id, verified=True),
+            sender=_sender(session),
             text=message.text,
             received_at=rfc3339(datetime.now(UTC)),
             topic=message.topic,
-            conversation_hint=f"chat:{session.id}",
+            conversation_hint=_conversation(session),
             language_hint=session.language,
+            # The portal vouches for its user's phone and email: an SMS or a mail from them
+            # reaches the same person.
+            verified_links=[
+                Sender(kind, address, verified=True)
+                for kind, address in (("phone", session.phone), ("email", session.email))
+                if address
+            ],
             attachment_ids=list(message.attachments),
         )
         try:
@@ -435,6 +575,8 @@ class WebchatChannel:
             return problem(401, "no_session", "send the chat session token in X-Chat-Session")
         if wait := self.limits.over("upload", session.id):
             return too_many(wait)
+        # The dialogue does not go offline while files go up.
+        self._active(session, Activity.UPLOAD)
         limit = self.attachments.limits("webchat").file + MULTIPART_OVERHEAD
         try:
             receipt = await upload_one_file(
@@ -448,6 +590,21 @@ class WebchatChannel:
             return problem(413, exc.code, REFUSALS.get(exc.code, exc.reason))
         return answer(
             Upload(receipt.id, receipt.size, UploadScan(receipt.status, receipt.detail)), 201
+        )
+
+    async def _config(self, request: Request) -> Response:
+        """GET /chat/config?lang=: what the widget offers and checks before the first message."""
+        settings = self.settings()
+        language = request.query_params.get("lang", "ru")
+        topics = [ChatTopic(t.code, t.name) for t in await self.tickets.topics(language)]
+        limits = self.attachments.limits("webchat")
+        return answer(
+            ChatConfig(
+                topics,
+                ChatLimits(limits.file, limits.message, limits.count, limits.types),
+                round(settings.inactivity_timeout),
+            ),
+            headers={"Cache-Control": "no-cache", **self._cors(request)},
         )
 
     async def _session_of(self, request: Request) -> ChatSession | None:
@@ -488,7 +645,7 @@ class WebchatChannel:
             return problem(401, "no_session", "send the chat session token in X-Chat-Session")
         attachment_id = request.path_params["id"]
         found = None
-        if await self.sessions.was_sent(session.id, attachment_id):
+        if await self.sessions.was_sent(session.address, attachment_id):
             found = await self.attachments.content(attachment_id)
         if found is None:  # never sent to this session, or no longer clean: the same answer
             return problem(404, "not_found", "no such file in this chat")
@@ -536,8 +693,19 @@ def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
     return AcceptedTicket(
         acceptance.ticket_number,
         acceptance.ticket_is_new,
-        AcceptedCategory(acceptance.category_code or "", acceptance.category_name or ""),
+        TicketCategory(acceptance.category_code or "", acceptance.category_name or ""),
     )
+
+
+def _sender(session: ChatSession) -> Sender:
+    """Who writes in a session: the portal user a signed identity proved, else the session.
+    Verified either way: only the holder of the session's bearer token can write as it."""
+    return Sender("webchat", session.address, verified=True)
+
+
+def _conversation(session: ChatSession) -> str:
+    """The session's conversation: the portal user's on every device, else the session's own."""
+    return f"chat:{session.address}"
 
 
 def _notice_frame(notice: Notice) -> NoticeFrame:

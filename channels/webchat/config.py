@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from channels.settings import Duration
 
 from .limits import RateLimitSettings
 
@@ -41,5 +45,13 @@ class WebchatSettings(BaseModel):
     # the daemon's own /chat/ page. Browsers always send Origin on WebSocket handshakes, so
     # this stops other sites' pages from opening chats in their visitors' names.
     allowed_origins: list[str] = []
+    # The portal's HMAC-SHA256 key for the signed identity of its logged-in users (CONTRACTS.md);
+    # unset, a presented identity is refused and every chat is anonymous.
+    identity_secret_file: Path | None = None
+    # A signed identity is good this long after the portal issued it: long enough for a page
+    # to load on a slow link, short enough that a copied one is soon useless.
+    identity_max_age: Duration = 300.0
+    # DOMAIN.md: after 15 minutes without activity the dialogue goes offline.
+    inactivity_timeout: Duration = 900.0
     form: FeedbackFormSettings = FeedbackFormSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from channels.contract import (
     Sender,
     rfc3339,
 )
+from channels.emails import canonical_email
 from channels.http import (
     JSON_BODY_MAX,
     MULTIPART_OVERHEAD,
@@ -45,8 +45,6 @@ from .limits import ClientLimits
 from .refusals import REFUSALS, has_visible_text, too_many
 
 log = logging.getLogger(__name__)
-
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 class FormFiled(msgspec.Struct, frozen=True):
@@ -234,7 +232,7 @@ def _check_form(fields: dict[str, str], settings: WebchatSettings) -> dict[str, 
     email, phone = fields.get("email", ""), fields.get("phone", "")
     if not email and not phone:
         errors["email"] = "Укажите электронную почту или телефон для ответа."
-    if email and not _EMAIL.match(email):
+    if email and canonical_email(email) is None:
         errors["email"] = "Адрес почты выглядит неверно."
     if phone and canonical_phone(phone, HOME_REGION) is None:
         errors["phone"] = "Номер телефона выглядит неверно."

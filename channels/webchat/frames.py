@@ -33,22 +33,40 @@ class Resume(msgspec.Struct, tag="resume", tag_field="type", frozen=True):
     after_seq: Seq = 0
 
 
-ClientFrame = Hello | Message | Resume
+class Contact(msgspec.Struct, tag="contact", tag_field="type", frozen=True):
+    """Client leaves an email or a phone for the answer (after `offline`, or any time)."""
+
+    email: str | None = None
+    phone: str | None = None
+
+
+ClientFrame = Hello | Message | Resume | Contact
+
+
+class TicketCategory(msgspec.Struct, frozen=True):
+    """A ticket's category: its code and its name in the session's language."""
+
+    code: str
+    name: str
+
+
+class TicketItem(msgspec.Struct, frozen=True):
+    """One of the contact's tickets in `welcome`, with its current status."""
+
+    number: str
+    status: str
+    category: TicketCategory
 
 
 class Welcome(msgspec.Struct, tag="welcome", tag_field="type", frozen=True):
-    """Server names the session, its current ticket and the last notice number."""
+    """Server names the session, its current ticket, the last notice number, whether a portal
+    identity vouches for it, and the contact's tickets of the last 183 days, newest first."""
 
     session: str
     ticket: str | None
     last_seq: int
-
-
-class AcceptedCategory(msgspec.Struct, frozen=True):
-    """Category in an `accepted` frame."""
-
-    code: str
-    name: str
+    verified: bool
+    tickets: list[TicketItem]
 
 
 class AcceptedTicket(msgspec.Struct, frozen=True):
@@ -56,7 +74,7 @@ class AcceptedTicket(msgspec.Struct, frozen=True):
 
     number: str
     is_new: bool
-    category: AcceptedCategory
+    category: TicketCategory
 
 
 class Accepted(msgspec.Struct, tag="accepted", tag_field="type", frozen=True):
@@ -96,6 +114,16 @@ class Error(msgspec.Struct, tag="error", tag_field="type", frozen=True, omit_def
     message: str
     client_id: str | None = None
     retry_after: int | None = None
+
+
+class Offline(msgspec.Struct, tag="offline", tag_field="type", frozen=True):
+    """The dialogue went offline after `inactivity_timeout`; `text` says how the answer comes."""
+
+    text: str
+
+
+class ContactSaved(msgspec.Struct, tag="contact_saved", tag_field="type", frozen=True):
+    """The contact frame's addresses will get the ticket's notices too."""
 
 
 decode_client_frame = msgspec.json.Decoder(ClientFrame).decode

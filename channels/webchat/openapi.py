@@ -15,7 +15,7 @@ from channels.openapi import (
     response,
 )
 
-from .adapter import Upload
+from .adapter import ChatConfig, Upload
 from .form import FormFiled, FormInvalid
 from .refusals import RateLimited
 
@@ -134,6 +134,31 @@ DOCS = HttpDocs(
                 },
             },
         },
+        "/chat/config": {
+            "get": {
+                "summary": "Topics in a language, upload limits and the inactivity timeout the "
+                "widget offers and checks before the first message; CORS for allowed_origins",
+                "operationId": "chatConfig",
+                "security": PUBLIC,
+                "parameters": [
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "required": False,
+                        "description": "ru (the default) or en: the language of topic names",
+                        "schema": STRING,
+                    }
+                ],
+                "responses": {
+                    "200": json_answer(
+                        ref("ChatConfig"),
+                        "Topics from categories.toml by code; limits from "
+                        "[attachments.limits.webchat] in bytes and [attachments] allowed; "
+                        "inactivity_timeout in seconds",
+                    )
+                },
+            }
+        },
         "/chat/upload": {
             "post": {
                 "summary": "A web chat upload; X-Chat-Session names the session",
@@ -235,5 +260,5 @@ DOCS = HttpDocs(
             "content": {"application/json": {"schema": ref("RateLimited")}},
         },
     },
-    answers=(Upload, FormFiled, FormInvalid, RateLimited),
+    answers=(ChatConfig, Upload, FormFiled, FormInvalid, RateLimited),
 )

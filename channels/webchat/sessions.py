@@ -1,9 +1,11 @@
 """Web chat sessions and their notice history, kept through the adapter state port.
 
-A session is the value under `session:TOKEN_HASH`; its notices are the stream
-`notices:SESSION_ID`, appended once per notification; each file a notice carried is a key
-`file:SESSION_ID:ATTACHMENT_ID`, which lets the session download it. Values are JSON, which
-the migration that moved the sessions here (0009) writes too.
+A session is the value under `session:TOKEN_HASH`. Notices are addressed to the session's
+`address`: its own id, or the portal user's id when a signed identity vouches for it (so every
+session of that user, on any tab or device, shares them). Each address's notices are the stream
+`notices:ADDRESS`, appended once per notification; each file a notice carried is a key
+`file:ADDRESS:ATTACHMENT_ID`, which lets its sessions download it. Values are JSON, which the
+migration that moved the sessions here (0009) writes too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from channels.contract import OutboundFile, StatePort, TicketLookup, rfc3339
+from channels.contract import OutboundFile, StatePort, rfc3339
+
+from .identity import PortalUser
 
 
 class Notice(msgspec.Struct, frozen=True):
@@ -28,12 +32,20 @@ class Notice(msgspec.Struct, frozen=True):
 
 
 class ChatSession(msgspec.Struct, frozen=True):
-    """A session; its bearer token is never stored, only the token's hash."""
+    """A session; its bearer token is never stored, only the token's hash. `identity` is the
+    portal user a signed identity proved, with the phone and email the portal vouched for."""
 
     id: str
     language: str
     last_seq: int
     identity: str | None
+    phone: str | None = None
+    email: str | None = None
+
+    @property
+    def address(self) -> str:
+        """Where its notices go: the portal user's, or the session's own."""
+        return self.identity or self.id
 
 
 class _Kept(msgspec.Struct, frozen=True):
@@ -42,6 +54,8 @@ class _Kept(msgspec.Struct, frozen=True):
     id: str
     language: str
     identity: str | None
+    phone: str | None = None
+    email: str | None = None
 
 
 class _KeptNotice(msgspec.Struct, frozen=True):
@@ -61,9 +75,8 @@ _notice_decoder = msgspec.json.Decoder(_KeptNotice)
 class ChatSessions:
     """The chat's sessions and notice history."""
 
-    def __init__(self, state: StatePort, tickets: TicketLookup) -> None:
+    def __init__(self, state: StatePort) -> None:
         self.state = state
-        self.tickets = tickets
 
     async def find(self, token_hash: str) -> ChatSession | None:
         """The session whose token hashes to `token_hash`."""
@@ -71,27 +84,27 @@ class ChatSessions:
         if value is None:
             return None
         kept = _session_decoder.decode(value)
-        last = await self.state.last(f"notices:{kept.id}")
-        return ChatSession(kept.id, kept.language, last, kept.identity)
+        last = await self.state.last(f"notices:{kept.identity or kept.id}")
+        return ChatSession(kept.id, kept.language, last, kept.identity, kept.phone, kept.email)
 
-    async def create(self, token_hash: str, language: str, identity: str | None) -> ChatSession:
-        """Start a session."""
-        kept = _Kept(uuid.uuid4().hex, language, identity)
+    async def create(
+        self, token_hash: str, language: str, user: PortalUser | None = None
+    ) -> ChatSession:
+        """Start a session, anonymous or for the portal user a signed identity proved."""
+        identity, phone, email = user or (None, None, None)
+        kept = _Kept(uuid.uuid4().hex, language, identity, phone, email)
         await self.state.put({f"session:{token_hash}": msgspec.json.encode(kept)})
-        return ChatSession(kept.id, language, 0, identity)
+        last = await self.state.last(f"notices:{identity}") if identity else 0
+        return ChatSession(kept.id, language, last, identity, phone, email)
 
-    async def current_ticket(self, session_id: str) -> str | None:
-        """The ticket the session's conversation is about now."""
-        return await self.tickets.current_ticket(f"chat:{session_id}")
-
-    async def notices_after(self, session_id: str, after: int) -> list[Notice]:
-        """Notices after a sequence number, in order."""
-        entries = await self.state.entries(f"notices:{session_id}", after)
+    async def notices_after(self, address: str, after: int) -> list[Notice]:
+        """An address's notices after a sequence number, in order."""
+        entries = await self.state.entries(f"notices:{address}", after)
         return [_notice(entry.seq, _notice_decoder.decode(entry.value)) for entry in entries]
 
     async def append(
         self,
-        session_id: str,
+        address: str,
         notification_id: str,
         kind: str,
         ticket: str | None,
@@ -101,16 +114,16 @@ class ChatSessions:
         """Append a notice once per notification id and return it as kept."""
         # The files first: once the notice can be seen, its files can be downloaded.
         if attachments:
-            await self.state.put({f"file:{session_id}:{a.id}": b"" for a in attachments})
+            await self.state.put({f"file:{address}:{a.id}": b"" for a in attachments})
         kept = _KeptNotice(kind, ticket, text, rfc3339(datetime.now(UTC)), attachments)
         entry = await self.state.append(
-            f"notices:{session_id}", notification_id, msgspec.json.encode(kept)
+            f"notices:{address}", notification_id, msgspec.json.encode(kept)
         )
         return _notice(entry.seq, _notice_decoder.decode(entry.value))
 
-    async def was_sent(self, session_id: str, attachment_id: str) -> bool:
-        """Whether a notice of the session carries this file (only then may it download it)."""
-        return await self.state.get(f"file:{session_id}:{attachment_id}") is not None
+    async def was_sent(self, address: str, attachment_id: str) -> bool:
+        """Whether a notice to the address carries this file (only then may it download it)."""
+        return await self.state.get(f"file:{address}:{attachment_id}") is not None
 
 
 def _notice(seq: int, kept: _KeptNotice) -> Notice:

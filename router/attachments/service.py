@@ -146,8 +146,9 @@ class AttachmentService(Generic[S]):
 
     def limits(self, channel: Channel) -> AttachmentLimits:
         """The channel's current limits (they change on reload)."""
-        limits = self.settings().limits[channel]
-        return AttachmentLimits(limits.file, limits.message, limits.count)
+        settings = self.settings()
+        limits = settings.limits[channel]
+        return AttachmentLimits(limits.file, limits.message, limits.count, list(settings.allowed))
 
     # -- AttachmentPort ---------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class NotificationQueue(Protocol):
         confirms_stop: bool = False,
         rendering: str = "{}",
     ) -> tuple[str, bool]: ...
+    def notice_recipients(self, number: str) -> list[tuple[str, str]]: ...
 
 
 class Notifier:
@@ -93,8 +94,12 @@ class Notifier:
         fields: Mapping[str, str] | None = None,
         attachments: Sequence[str] = (),
     ) -> tuple[str, bool]:
-        """Render `event` for the ticket and queue it once per source key; (id, is_new)."""
-        channel, account, address = route or ticket_route(ticket)
+        """Render `event` for the ticket and queue it once per source key; (id, is_new).
+
+        Without a `route`, it is the ticket's own notice (a status change, an operator's reply):
+        it also goes to each address the citizen declared for the ticket's conversations (a
+        Recipient List), rendered for that address's channel."""
+        own = route or ticket_route(ticket)
         language = language or ticket.language
         available = {
             "ticket": ticket.number,
@@ -104,28 +109,37 @@ class Notifier:
             **(fields or {}),
         }
         wanted = self.templates.fields(event)
-        text, rendering = self.render(
-            event,
-            channel,
-            language,
-            ticket.number,
-            {name: value for name, value in available.items() if name in wanted},
-        )
-        return tx.queue_notification(
-            source_key,
-            rfc3339(now),
-            now.timestamp(),
-            ticket=ticket.number,
-            contact_id=ticket.contact_id,
-            channel=channel,
-            account=account,
-            address=address,
-            kind=kind,
-            automatic=automatic,
-            text=text,
-            attachments=attachments,
-            rendering=rendering,
-        )
+        chosen = {name: value for name, value in available.items() if name in wanted}
+        recipients = [] if route is not None else tx.notice_recipients(ticket.number)
+        copies = [
+            (
+                ReplyRoute(cast(Channel, channel), "default", address),
+                f"{source_key}:{channel}:{address}",
+            )
+            for channel, address in recipients
+            if (channel, address) != (own.channel, own.address)
+        ]
+        queued = []
+        for (channel, account, address), key in [(own, source_key), *copies]:
+            text, rendering = self.render(event, channel, language, ticket.number, chosen)
+            queued.append(
+                tx.queue_notification(
+                    key,
+                    rfc3339(now),
+                    now.timestamp(),
+                    ticket=ticket.number,
+                    contact_id=ticket.contact_id,
+                    channel=channel,
+                    account=account,
+                    address=address,
+                    kind=kind,
+                    automatic=automatic,
+                    text=text,
+                    attachments=attachments,
+                    rendering=rendering,
+                )
+            )
+        return queued[0]
 
     def render(
         self,

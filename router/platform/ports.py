@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from channels.contract import StateEntry
-from dedupe.ports import TicketState
+from channels.contract import Sender, StateEntry, TicketSummary, Topic
+from dedupe.identity import canonical_contact
+from dedupe.ports import DedupeState
 from router.clock import rfc3339, utc_now
+from router.delivery.suppression import KINDS
 from router.store.access import Store
+from router.ticketing.catalogue import Catalogue
+
+# The channel that reaches an address of each kind ("phone" by SMS).
+_CHANNEL_OF_KIND = {kind: channel for channel, kind in KINDS.items()}
 
 
 class AdapterStateStore(Protocol):
@@ -24,10 +30,14 @@ class AdapterStateStore(Protocol):
     def state_last(self, channel: str, stream: str) -> int: ...
 
 
-class TicketLookupStore(Protocol):
-    """The store as the adapters' ticket lookup uses it."""
+class TicketLookupStore(DedupeState, Protocol):
+    """The store as the adapters' ticket lookup uses it: with dedupe's state, to find the
+    person who holds an identity."""
 
-    def conversation_ticket(self, conversation_id: str) -> TicketState | None: ...
+    def contact_tickets(self, contact_ids: list[str], since: str) -> list[tuple[str, str, str]]: ...
+    def declare_recipient(
+        self, conversation_id: str, channel: str, address: str, at: str
+    ) -> None: ...
 
 
 class ChannelState:
@@ -69,10 +79,54 @@ class ChannelState:
 class Tickets:
     """What adapters may read of the tickets (channels.contract.TicketLookup)."""
 
-    def __init__(self, db: Store[TicketLookupStore]) -> None:
+    def __init__(self, db: Store[TicketLookupStore], catalogue: Callable[[], Catalogue]) -> None:
         self.db = db
+        self.catalogue = catalogue
 
     async def current_ticket(self, conversation_id: str) -> str | None:
         """The ticket a conversation is about now, if any."""
         ticket = await self.db.read(lambda tx: tx.conversation_ticket(conversation_id))
         return None if ticket is None else ticket.number
+
+    async def contact_tickets(
+        self, identity: Sender, since: str, language: str
+    ) -> list[TicketSummary]:
+        """The tickets of the person who holds `identity`, active since `since`, newest first."""
+
+        def tickets(tx: TicketLookupStore) -> list[tuple[str, str, str]]:
+            own = tx.identity_contact(identity)
+            if own is None:
+                return []
+            person = canonical_contact(tx, own)
+            return tx.contact_tickets(tx.merged_contacts(person), since)
+
+        catalogue = self.catalogue()
+        return [
+            TicketSummary(number, status, code, catalogue.category_name(code, language))
+            for number, status, code in await self.db.read(tickets)
+        ]
+
+    async def topics(self, language: str) -> list[Topic]:
+        """The categories of categories.toml, by code, named in `language`."""
+        catalogue = self.catalogue()
+        return [
+            Topic(code, catalogue.category_name(code, language))
+            for code in sorted(catalogue.categories)
+        ]
+
+    async def declare_recipients(self, conversation_id: str, addresses: list[Sender]) -> None:
+        """The conversation's tickets' notices go to these addresses too (declared, not
+        verified), in one commit."""
+        routes = []
+        for address in addresses:
+            channel = _CHANNEL_OF_KIND.get(address.kind)
+            if channel is None or channel == "webchat":
+                raise ValueError(f"notices cannot go to an address of kind {address.kind!r}")
+            routes.append((channel, address.address))
+        at = rfc3339(utc_now())
+
+        def declare(tx: TicketLookupStore) -> None:
+            for channel, address in routes:
+                tx.declare_recipient(conversation_id, channel, address, at)
+
+        await self.db.write(declare)

@@ -467,6 +467,38 @@ class Tx:
         )
         return None if row is None else str(row[0])
 
+    def contact_tickets(self, contact_ids: list[str], since: str) -> list[tuple[str, str, str]]:
+        """(number, status, category code) of the tickets linked to any of these contacts and
+        updated at or after `since`, newest first."""
+        marks = ", ".join("?" for _ in contact_ids)
+        rows = self.conn.execute(
+            f"SELECT DISTINCT t.number, t.status, t.category_code, t.created_at FROM tickets t "
+            f"JOIN ticket_contacts c ON c.number = t.number "
+            f"WHERE c.contact_id IN ({marks}) AND t.updated_at >= ? "
+            f"ORDER BY t.created_at DESC, t.number DESC",
+            (*contact_ids, since),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def declare_recipient(self, conversation_id: str, channel: str, address: str, at: str) -> None:
+        """Notices of the conversation's tickets go to this address too (kept once)."""
+        self.conn.execute(
+            "INSERT INTO notice_recipients (conversation_id, channel, address, declared_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (conversation_id, channel, address, at),
+        )
+
+    def notice_recipients(self, number: str) -> list[tuple[str, str]]:
+        """(channel, address) declared for the conversations a ticket was opened or filed in."""
+        rows = self.conn.execute(
+            "SELECT channel, address FROM notice_recipients WHERE conversation_id IN "
+            "(SELECT conversation_id FROM tickets WHERE number = ? "
+            "UNION SELECT id FROM conversations WHERE ticket_number = ?) "
+            "GROUP BY channel, address ORDER BY min(declared_at)",
+            (number, number),
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def next_ticket_counter(self, year: int) -> int:
         """Take the next counter value of a year; never reused, survives restarts."""
         row = self._one(

@@ -131,6 +131,7 @@ async def _public(call: Caller) -> None:
     await call(None, "GET", "/chat/")
     await call(None, "GET", "/chat/{name}", {"name": "widget.js"})
     await call(None, "GET", "/chat/{name}", {"name": "no-such-file.js"})
+    await call(None, "GET", "/chat/config", params={"lang": "en"}, headers={"Origin": PORTAL})
     await call("admin", "GET", "/metrics")
     await call(None, "GET", "/metrics")
     await call("backend", "GET", "/metrics")
