@@ -1,0 +1,1 @@
+"""A Telegram Bot API test double: the HTTP contract PTB speaks, and a control API for tests."""
