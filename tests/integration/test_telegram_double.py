@@ -310,6 +310,8 @@ async def test_text_over_4096_characters_is_too_long_after_entity_parsing(
             await bot.send_message(anna.id, "ж" * 4097)
         with pytest.raises(BadRequest, match="Can't parse entities"):
             await bot.send_message(anna.id, "<b>не закрыт", parse_mode="HTML")
+        with pytest.raises(BadRequest, match="is reserved and must be escaped"):
+            await bot.send_message(anna.id, "Обращение принято.", parse_mode="MarkdownV2")
 
 
 async def test_edits_replies_contacts_and_unsupported_kinds_arrive_as_telegram_sends_them(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ import httpx
 import trio
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -67,8 +69,7 @@ class Live:
                 raise ApiError(401, "Unauthorized")
             if self.polls != mine:
                 raise ApiError(409, OVERLAPPING_POLL)
-            if self.world.webhook is not None:
-                self.world.poll(params)  # raises the webhook's 409
+            self.world.refuse_polls_under_webhook()
             updates = self.world.pending(limit)
             if updates or trio.current_time() >= deadline:
                 return updates
@@ -166,17 +167,24 @@ async def read_params(request: Request) -> Params:
     if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
         raise ApiError(413, "Request Entity Too Large")
     if content_type.startswith("application/json"):
-        body = await request.json()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
         if not isinstance(body, dict):
-            raise bad_request("can't parse request JSON object")
+            raise bad_request("can't parse JSON object")
         values.update(body)
     elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        async with request.form(max_part_size=MAX_UPLOAD) as form:
-            for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    uploads[name] = Upload(value.filename, value.content_type, await value.read())
-                else:
-                    values[name] = value
+        try:
+            async with request.form(max_part_size=MAX_UPLOAD) as form:
+                for name, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        part = Upload(value.filename, value.content_type, await value.read())
+                        uploads[name] = part
+                    else:
+                        values[name] = value
+        except HTTPException as error:  # Starlette's answer to a malformed multipart body
+            raise bad_request(str(error.detail)) from None
     return Params(values, uploads)
 
 

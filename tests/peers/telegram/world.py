@@ -283,12 +283,7 @@ class World:
 
     def poll(self, params: Params) -> tuple[int, int]:
         """getUpdates' confirmation step: forget what `offset` confirms; the (limit, timeout)."""
-        if self.webhook is not None:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
+        self.refuse_polls_under_webhook()
         if params.has("allowed_updates"):
             self._allow(params.json("allowed_updates"))
         offset = params.integer("offset", 0)
@@ -301,6 +296,15 @@ class World:
         limit = min(max(params.integer("limit", MAX_UPDATES), 1), MAX_UPDATES)
         self.log.append({"method": "getUpdates", "at": self.clock(), "offset": offset, "ok": True})
         return limit, max(params.integer("timeout", 0), 0)
+
+    def refuse_polls_under_webhook(self) -> None:
+        """getUpdates and a webhook exclude each other: 409 while one is set."""
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
 
     def pending(self, limit: int = MAX_UPDATES) -> list[Json]:
         """The oldest `limit` updates not confirmed yet."""
@@ -491,15 +495,21 @@ class World:
         reply = params.json("reply_parameters") or {}
         if not isinstance(reply, dict):
             raise bad_request("can't parse reply parameters JSON object")
-        message_id = reply.get("message_id", params.values.get("reply_to_message_id"))
-        if message_id in (None, ""):
+        # reply_to_message_id and allow_sending_without_reply: the older form of the same.
+        given = Params(
+            {
+                "message_id": reply.get("message_id", params.values.get("reply_to_message_id")),
+                "tolerant": reply.get(
+                    "allow_sending_without_reply", params.values.get("allow_sending_without_reply")
+                ),
+            },
+            {},
+        )
+        if not given.has("message_id"):
             return None
-        replied = chat.messages.get(int(message_id))
+        replied = chat.messages.get(given.integer("message_id"))
         if replied is None:
-            tolerant = reply.get("allow_sending_without_reply") or params.flag(
-                "allow_sending_without_reply"
-            )
-            if tolerant:
+            if given.flag("tolerant"):
                 return None
             raise bad_request("message to be replied not found")
         return _quoted(replied)
