@@ -89,8 +89,8 @@ class BotDouble:
     async def _says(self, user: Citizen, content: Json, reply_to: int | None = None) -> Json:
         """The user's message with `content`; its update (update_id None if not allowed)."""
         body = {"user_id": user.id, "content": content, "reply_to": reply_to}
-        update: Json = await self._call("POST", "messages", json=body)
-        return update
+        updates: list[Json] = await self._call("POST", "messages", json=body)
+        return updates[0]
 
     async def _upload(self, kind: str, data: bytes, **query: str) -> Any:
         """A file the user attaches; what their message shows of it."""
@@ -99,6 +99,12 @@ class BotDouble:
     async def write(self, user: Citizen, text: str, *, reply_to: int | None = None) -> Json:
         """The user writes `text` (in reply to the bot's message `reply_to`); the update."""
         return await self._says(user, {"text": text}, reply_to)
+
+    async def write_many(self, messages: Iterable[tuple[Citizen, str]]) -> list[Json]:
+        """Many users' texts in one control request (a backlog for a benchmark); the updates."""
+        body = [{"user_id": user.id, "content": {"text": text}} for user, text in messages]
+        updates: list[Json] = await self._call("POST", "messages", json=body)
+        return updates
 
     async def send_photo(self, user: Citizen, data: bytes, caption: str | None = None) -> Json:
         """The user sends an image; the double makes its sizes, as Telegram does."""
@@ -174,9 +180,15 @@ class BotDouble:
         body = {"duration": duration, "retry_after": retry_after, "methods": _list(methods)}
         await self._call("POST", "storms", json=body)
 
-    async def flood_control(self, per_chat: int | None = 1, overall: int = 30) -> None:
+    async def flood_control(
+        self, per_chat: int | None = 1, overall: int = 30, tolerance: float | None = None
+    ) -> None:
         """Enforce Telegram's limits (messages a second to a chat, to all); None turns it off."""
-        await self._call("POST", "flood", json={"per_chat": per_chat, "overall": overall})
+        # `tolerance`: the slack for arrival jitter (tests/peers/telegram/limits.py).
+        body = {"per_chat": per_chat, "overall": overall}
+        await self._call(
+            "POST", "flood", json=body | ({} if tolerance is None else {"tolerance": tolerance})
+        )
 
     async def calls(self) -> list[Json]:
         """Every Bot API call the bot made, in order, with its outcome (ok, error_code, at)."""

@@ -126,6 +126,17 @@ async def test_a_long_poll_returns_a_written_message_and_the_offset_confirms_it(
     assert await telegram.pending_updates() == []
 
 
+async def test_a_backlog_comes_in_batches_of_limit(telegram: BotDouble) -> None:
+    citizens = [await telegram.citizen(f"Гражданин {n}") for n in range(3)]
+    written = await telegram.write_many((citizens[n % 3], f"Обращение {n}") for n in range(150))
+    async with ptb(telegram) as bot:
+        first = await bot.get_updates(limit=100, timeout=0)
+        rest = await bot.get_updates(offset=first[-1].update_id + 1, timeout=0)
+    received = [u.update_id for u in (*first, *rest)]
+    assert (len(first), received) == (100, [u["update_id"] for u in written])
+    assert [u.message.text for u in rest][-1] == "Обращение 149"
+
+
 async def test_an_inline_keyboard_is_sent_pressed_and_the_press_answered(
     telegram: BotDouble,
 ) -> None:

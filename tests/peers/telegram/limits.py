@@ -12,9 +12,11 @@ SENDS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 
 # The window the published limits are stated over: "messages per second".
 WINDOW = 1.0
-# Arrival times at the double jitter against the sender's clock by a few milliseconds over
-# loopback; an adapter pacing exactly at the limit must not be refused for that.
-DEFAULT_TOLERANCE = 0.02
+# Arrival times at the double lag the sender's schedule: PTB's sends over loopback through
+# trio-asyncio arrived 4 ms late at the median and 13-25 ms at the 99th percentile here, with
+# rare spikes of hundreds on a loaded machine. An adapter pacing exactly at the limit must not be
+# refused for the usual lag; one 10% too fast still is (1/1.1 s = 0.91 s between messages).
+DEFAULT_TOLERANCE = 0.05
 
 
 @dataclass
