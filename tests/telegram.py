@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from tests.integration.daemon import eventually
+from tests.peers.telegram.limits import SENDS
 
 REPO = Path(__file__).resolve().parents[1]
 # Python and Hypercorn start in about a second; a loaded CI box gets slack.
@@ -205,7 +206,7 @@ class BotDouble:
             if c["ok"]
             and "message_id" in c
             and chat_id in (None, c.get("chat_id"))
-            and c["method"].lower() in ("sendmessage", "sendphoto", "senddocument")
+            and c["method"].lower() in SENDS
         ]
 
     async def wait_for_sent(self, count: int, chat: Citizen | int | None = None) -> list[Json]:

@@ -340,6 +340,7 @@ async def test_edits_replies_contacts_and_unsupported_kinds_arrive_as_telegram_s
         await telegram.send_voice(anna)
         await telegram.send_location(anna, 55.75, 37.62)
         updates = await bot.get_updates(timeout=0)
+    assert updates[0].message.text == "Номер 123"
     edited = updates[1].edited_message
     assert edited is not None and (edited.message_id, edited.text) == (1, "Номер 124")
     assert edited.edit_date is not None

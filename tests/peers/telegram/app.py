@@ -58,8 +58,8 @@ class Live:
     async def get_updates(self, params: Params) -> list[Json]:
         """getUpdates: what is pending, or wait up to `timeout` seconds for it."""
         limit, timeout = self.world.poll(params)
-        # A new poll ends the one in progress with 409 (https://core.telegram.org/bots/api#getupdates
-        # is one consumer per bot); the newest poll is the one served.
+        # Telegram serves one getUpdates per bot: a new one ends the one waiting with 409
+        # "terminated by other getUpdates request", what a second instance of a bot sees.
         self.polls += 1
         mine = self.polls
         self.changed()

@@ -8,6 +8,7 @@ Every Bot API method is a function of the world and the call's parameters that r
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import mimetypes
@@ -353,11 +354,7 @@ class World:
         chat = self._recipient(params)
         upload = params.uploads.get("document")
         if upload is not None:
-            name = upload.filename or "document"
-            mime = upload.content_type
-            if not mime or mime == "application/octet-stream":
-                mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            document = self.store_document(upload.data, name, mime)
+            document = self.store_document(upload.data, upload.filename, upload.content_type)
         else:
             document = self._reused(params, "document").shown
         content = {"document": document, **_caption(params)}
@@ -432,7 +429,7 @@ class World:
 
     def edit_message_reply_markup(self, params: Params) -> tuple[Any, str | None]:
         """editMessageReplyMarkup on one of the bot's messages."""
-        chat = self._chat(params)
+        chat = self._recipient(params)
         message = chat.messages.get(params.integer("message_id"))
         if message is None:
             raise bad_request("message to edit not found")
@@ -453,8 +450,9 @@ class World:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _chat(self, params: Params) -> Chat:
-        """The private chat `chat_id` names; a username or an unknown id is not found."""
+    def _recipient(self, params: Params) -> Chat:
+        """The private chat `chat_id` names, if the bot may write there now."""
+        # A username (channels only) or an unknown id is "chat not found".
         try:
             chat_id = params.integer("chat_id")
         except ApiError as error:
@@ -464,11 +462,6 @@ class World:
         chat = self.chats.get(chat_id)
         if chat is None:
             raise bad_request("chat not found")
-        return chat
-
-    def _recipient(self, params: Params) -> Chat:
-        """A chat the bot may write to now."""
-        chat = self._chat(params)
         if chat.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
@@ -555,8 +548,11 @@ class World:
             stored.shown = shown
         return shown
 
-    def store_document(self, data: bytes, file_name: str, mime_type: str) -> Json:
-        """Keep a document; its Document object."""
+    def store_document(self, data: bytes, file_name: str | None, mime_type: str | None) -> Json:
+        """Keep a document; its Document object, its type guessed from its name if not given."""
+        file_name = file_name or "document"
+        if not mime_type or mime_type == "application/octet-stream":
+            mime_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         suffix = Path(file_name).suffix or mimetypes.guess_extension(mime_type) or ""
         stored = self.store("document", data, suffix)
         stored.shown = {**stored.reference(), "file_name": file_name, "mime_type": mime_type}
@@ -584,9 +580,7 @@ class World:
             except photos.NotAnImage as error:
                 raise ControlError(f"not an image: {error}") from None
         if kind == "document":
-            name = file_name or "document"
-            mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-            return self.store_document(data, name, mime)
+            return self.store_document(data, file_name, mime_type)
         if kind not in MEDIA_FIELDS:
             raise ControlError(f"no such kind of file: {kind}")
         stored = self.store(kind, data, SUFFIXES[kind])
@@ -632,7 +626,7 @@ class World:
             raise ControlError(f"message {message_id} is not the user's")
         message["caption" if "caption" in message else "text"] = text
         message["edit_date"] = int(self.wall_clock())
-        return self.enqueue("edited_message", dict(message))
+        return self.enqueue("edited_message", message)
 
     def user_presses(self, user_id: int, message_id: int, data: str) -> Json:
         """A citizen presses an inline button of the bot's message; the callback_query update."""
@@ -669,6 +663,8 @@ class World:
 
     def enqueue(self, kind: str, payload: Json) -> Json:
         """An update for the bot, unless allowed_updates leaves its kind out (then it is lost)."""
+        # A snapshot: a later edit is an update of its own and leaves this one as it was.
+        payload = copy.deepcopy(payload)
         if kind not in self.allowed_updates:
             return {"update_id": None, kind: payload}
         update = {"update_id": self.next_update_id, kind: payload}
