@@ -415,6 +415,33 @@ async def test_a_webhook_gets_updates_with_the_secret_until_it_answers_2xx(
     assert await telegram.pending_updates() == []
 
 
+async def test_a_webhook_gets_up_to_max_connections_updates_at_once(telegram: BotDouble) -> None:
+    arrived: list[int] = []
+    open_requests, most = 0, 0
+    three_in = trio.Event()
+
+    async def hook(request: Request) -> Response:
+        # Each request is held until three are open at once: a double that sent one at a time
+        # would never get there.
+        nonlocal open_requests, most
+        open_requests += 1
+        most = max(most, open_requests)
+        arrived.append((await request.json())["update_id"])
+        if len(arrived) == 3:
+            three_in.set()
+        await three_in.wait()
+        open_requests -= 1
+        return Response(status_code=200)
+
+    anna = await telegram.citizen()
+    async with webhook_receiver(hook) as url, ptb(telegram) as bot:
+        assert await bot.set_webhook(url, max_connections=3)
+        written = await telegram.write_many((anna, f"Сообщение {n}") for n in range(5))
+        await telegram.wait_for_webhook(5)
+    assert sorted(arrived) == [u["update_id"] for u in written]
+    assert most == 3
+
+
 @asynccontextmanager
 async def webhook_receiver(
     handler: Callable[[Request], Awaitable[Response]],

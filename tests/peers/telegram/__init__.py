@@ -5,9 +5,8 @@ API); world.py holds the rules, app.py the HTTP. Where it knowingly differs from
 - private chats only; methods it does not implement answer 404 Not Found, as unknown ones do;
 - a photo's largest size is the bytes as sent (Telegram re-encodes it), the smaller ones are
   JPEG thumbnails at Telegram's sides;
-- webhooks may be plain HTTP on any loopback port; one update is in flight at a time (Telegram
-  allows up to max_connections), a refused one is retried after 50 ms doubling up to 1 s, and a
-  method in the webhook's answer is not run;
+- webhooks may be plain HTTP on any loopback port; a refused update is retried after 50 ms
+  doubling up to 1 s, for as long as it takes; a method in the webhook's answer is not run;
 - text length is counted in code points after entity parsing; legacy Markdown is refused;
 - a local server's getFile paths are in a temporary directory and are not served over HTTP;
 - flood control is a sliding one-second window with 50 ms of slack for arrival jitter: the

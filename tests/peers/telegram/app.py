@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .limits import SENDS, FloodControl, Refusals, Storm
-from .world import ApiError, ControlError, Json, Params, Upload, World, bad_request
+from .world import ApiError, ControlError, Json, Params, Upload, Webhook, World, bad_request
 
 # https://core.telegram.org/bots/api#sending-files: "50 MB max size" for multipart uploads.
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -30,6 +30,7 @@ WEBHOOK_RETRY_CAP = 1.0
 # How long the double waits for a webhook receiver to answer.
 WEBHOOK_TIMEOUT = 10.0
 
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 OVERLAPPING_POLL = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
@@ -76,44 +77,49 @@ class Live:
             await self.wait(deadline)
 
     async def push_webhook(self, client: httpx.AsyncClient) -> None:
-        """While a webhook is set, POST each update to it in order until it answers 2xx."""
-        delay = WEBHOOK_RETRY
-        while not self.revoked:
-            hook, pending = self.world.webhook, self.world.pending(1)
-            if hook is None or not pending:
+        """While a webhook is set, POST each pending update to it until it answers 2xx."""
+        # Up to max_connections at a time, as Telegram does: not necessarily in order.
+        in_flight: set[int] = set()
+        async with trio.open_nursery() as deliveries:
+            while not self.revoked:
+                hook = self.world.webhook
+                if hook is not None:
+                    waiting = [u for u in self.world.pending() if u["update_id"] not in in_flight]
+                    for update in waiting[: hook.max_connections - len(in_flight)]:
+                        in_flight.add(update["update_id"])
+                        deliveries.start_soon(self._deliver, client, hook, update, in_flight)
                 await self.wait(math.inf)
-                continue
-            update = pending[0]
-            headers = (
-                {}
-                if hook.secret_token is None
-                else {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token}
-            )
-            try:
-                response = await client.post(
-                    hook.url, json=update, headers=headers, timeout=WEBHOOK_TIMEOUT
-                )
-                status: int | None = response.status_code
-                error = f"Wrong response from the webhook: {status} {response.reason_phrase}"
-            except httpx.HTTPError as failure:
-                status, error = None, f"Connection failed: {failure!r}"
-            self.world.webhook_attempts.append(
-                {
-                    "update_id": update["update_id"],
-                    "url": hook.url,
-                    "status": status,
-                    "secret_token": hook.secret_token,
-                    "at": self.world.clock(),
-                }
-            )
-            if status is not None and 200 <= status < 300:
-                self.world.confirm(update["update_id"])
-                delay = WEBHOOK_RETRY
-                continue
-            hook.last_error_date = int(self.world.wall_clock())
-            hook.last_error_message = error
-            await trio.sleep(delay)
-            delay = min(delay * 2, WEBHOOK_RETRY_CAP)
+            deliveries.cancel_scope.cancel()
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, hook: Webhook, update: Json, in_flight: set[int]
+    ) -> None:
+        """POST one update until the webhook takes it, or is deleted or replaced."""
+        update_id, delay = update["update_id"], WEBHOOK_RETRY
+        headers = {} if hook.secret_token is None else {SECRET_HEADER: hook.secret_token}
+        try:
+            while self.world.webhook is hook and self.world.is_pending(update_id):
+                try:
+                    response = await client.post(
+                        hook.url, json=update, headers=headers, timeout=WEBHOOK_TIMEOUT
+                    )
+                    status: int | None = response.status_code
+                    error = f"Wrong response from the webhook: {status} {response.reason_phrase}"
+                except httpx.HTTPError as failure:
+                    status, error = None, f"Connection failed: {failure!r}"
+                attempt = {"update_id": update_id, "url": hook.url, "status": status}
+                attempt.update(secret_token=hook.secret_token, at=self.world.clock())
+                self.world.webhook_attempts.append(attempt)
+                if status is not None and 200 <= status < 300:
+                    self.world.confirm(update_id)
+                    return
+                hook.last_error_date = int(self.world.wall_clock())
+                hook.last_error_message = error
+                await trio.sleep(delay)
+                delay = min(delay * 2, WEBHOOK_RETRY_CAP)
+        finally:
+            in_flight.discard(update_id)
+            self.changed()
 
 
 class Service:

@@ -672,6 +672,10 @@ class World:
         self.updates.append(update)
         return update
 
+    def is_pending(self, update_id: int) -> bool:
+        """Whether the update is still to be delivered (not confirmed, not dropped)."""
+        return any(u["update_id"] == update_id for u in self.updates)
+
     def confirm(self, update_id: int) -> None:
         """A webhook delivery was answered 2xx: the update is done."""
         self.updates = [u for u in self.updates if u["update_id"] != update_id]
