@@ -18,7 +18,7 @@ from tests.integration.daemon import eventually
 from tests.peers.telegram.limits import SENDS
 
 REPO = Path(__file__).resolve().parents[1]
-# Python and Hypercorn start in about a second; a loaded CI box gets slack.
+# The double listens within half a second; a loaded CI box gets slack.
 START_DEADLINE = 30.0
 # A control request is answered at once.
 CONTROL_DEADLINE = 10.0
@@ -61,6 +61,9 @@ class Citizen:
 
 class BotDouble:
     """One bot in the double: where to point the adapter, and what citizens do to it."""
+
+    # An adapter under test gets `api_url` in messenger.toml and `token` in its token_file;
+    # a test acts as citizens with the methods below and asserts on sent() and calls().
 
     def __init__(self, client: httpx.AsyncClient, api_url: str, token: str, bot: Json) -> None:
         self.client = client

@@ -467,6 +467,8 @@ async def test_errors_have_the_real_shapes_and_status_codes(telegram: BotDouble)
         wrong = await client.post(f"{telegram.base_url}{bot_id}:{'A' * 35}/getMe", data={"x": "1"})
         unknown = await client.get(f"{telegram.base_url}{telegram.token}/sendSticker")
         missing = await client.post(send, data={"chat_id": str(anna.id + 1), "text": "x"})
+        # GET with the parameters in the query string works as well as a body.
+        polled = await client.get(f"{telegram.base_url}{telegram.token}/getUpdates?limit=1")
     assert refused.status_code == 429 and refused.headers["retry-after"] == "5"
     assert refused.json() == {
         "ok": False,
@@ -480,3 +482,4 @@ async def test_errors_have_the_real_shapes_and_status_codes(telegram: BotDouble)
     )
     assert (unknown.status_code, json.loads(unknown.text)["description"]) == (404, "Not Found")
     assert missing.json()["description"] == "Bad Request: chat not found"
+    assert polled.json()["result"][0]["message"]["text"] == "Привет"
