@@ -83,11 +83,12 @@ class BotDouble:
             raise ControlError(f"{action}: {response.text}")
         return response.json()
 
-    async def citizen(self, first_name: str = "Анна", username: str | None = None) -> Citizen:
-        """A new Telegram user who may write to the bot."""
-        user = await self._call(
-            "POST", "users", json={"first_name": first_name, "username": username}
-        )
+    async def citizen(
+        self, first_name: str = "Анна", username: str | None = None, language_code: str = "ru"
+    ) -> Citizen:
+        """A new Telegram user who may write to the bot (language_code: their app's language)."""
+        body = {"first_name": first_name, "username": username, "language_code": language_code}
+        user = await self._call("POST", "users", json=body)
         return Citizen(user["id"], user["first_name"], user.get("username"))
 
     async def _says(self, user: Citizen, content: Json, reply_to: int | None = None) -> Json:

@@ -111,6 +111,7 @@ async def test_a_long_poll_returns_a_written_message_and_the_offset_confirms_it(
     [update] = received
     assert update.message is not None and update.message.text == "Здравствуйте, не работает портал"
     assert (update.message.chat.id, update.message.from_user.id) == (anna.id, anna.id)
+    assert update.message.from_user.language_code == "ru"
     assert update.message.message_id == 1
 
     async with ptb(telegram) as bot:

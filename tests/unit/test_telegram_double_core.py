@@ -10,7 +10,7 @@ import pytest
 
 from tests.peers.telegram.limits import FloodControl, Limits, Refusals, Storm
 from tests.peers.telegram.markup import EntityError, parse
-from tests.peers.telegram.world import ApiError, Params, World
+from tests.peers.telegram.world import ApiError, Params, Upload, World
 
 
 class Clock:
@@ -154,6 +154,14 @@ def test_sends_are_refused_as_telegram_refuses_them() -> None:
     world.user_blocks(anna, True)
     blocked = refused(world, anna)
     assert (blocked.code, blocked.description) == (403, "Forbidden: bot was blocked by the user")
+
+
+def test_a_photo_that_is_no_image_is_refused_and_nothing_is_sent() -> None:
+    world, _, anna = world_with_chat()
+    upload = Upload("scan.jpg", "image/jpeg", b"%PDF-1.4 not a picture")
+    with pytest.raises(ApiError, match="IMAGE_PROCESS_FAILED"):
+        world.call("sendPhoto", Params({"chat_id": anna}, {"photo": upload}))
+    assert list(world.chats[anna].messages) == [1]
 
 
 def test_flood_control_refuses_over_the_limit_with_the_wait_in_whole_seconds() -> None:
