@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from channels.email.headers import addresses, first_value, text_value
-from channels.email.subjects import without_reply_prefixes
+from channels.subjects import without_reply_prefixes
 
 # The header every notice we send carries, its value the notice id: mail that comes back with it
 # (a citizen's server redirecting it to us, an alias looping to itself) is our own. A Message-ID

@@ -368,7 +368,9 @@ class InboundFiling:
         """Number, classify and create a ticket."""
         raw, filer = self.raw, self.filer
         received = parse_rfc3339(raw.received_at)
-        category = filer.catalogue.classify(raw.subject, self.norm.text, raw.topic)
+        # The code the citizen wrote, after a reply's prefixes and our tag ("Re: [№N] [01] ...").
+        subject = None if raw.subject is None else filer.notifier.subject_tag.topic(raw.subject)
+        category = filer.catalogue.classify(subject, self.norm.text, raw.topic)
         self.flags.extend(f for f in category.flags if f not in self.flags)
         first_due, resolution_due = filer.catalogue.due_times(category.priority, received, filer.tz)
         year = received.astimezone(filer.tz).year
