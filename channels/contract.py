@@ -41,6 +41,15 @@ class Sender(msgspec.Struct, frozen=True):
     ] = False
 
 
+class InboundFile(msgspec.Struct, frozen=True):
+    """A file a parser found inside what was received (a mail's attachment): the router
+    stores, type-checks and scans it before the message is filed, as an upload would be."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 class RawInbound(msgspec.Struct, frozen=True):
     """A message exactly as a channel received it, before normalisation.
 
@@ -78,6 +87,9 @@ class RawInbound(msgspec.Struct, frozen=True):
     # (a long SMS whose parts never all came), `oversize`, `auto_submitted` (loop protection:
     # the router sends no automatic answer to it).
     flags: list[str] = []
+    # Files the parser found in the message, stored and scanned by the router before filing,
+    # which puts their ids in `attachment_ids` (what an adapter stores itself goes there).
+    files: list[InboundFile] = []
 
 
 class Received(msgspec.Struct, frozen=True):

@@ -133,6 +133,7 @@ class Daemon:
             registry.parsers,
             registry.command_tables(registry.installed().values()),
             reports=self.reports,
+            attachments=self.attachments,
         )
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments
