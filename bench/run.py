@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline, compare, edge, wal
+from bench import attachments, baseline, compare, edge, sms, wal
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -305,7 +305,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=("throughput", "rate", "status", "attachments", "wal", "edge", "compare"),
+        choices=("throughput", "rate", "status", "attachments", "wal", "edge", "compare", "sms"),
         action="append",
         help="subset",
     )
@@ -325,15 +325,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    every = ("throughput", "rate", "status", "attachments", "wal", "edge", "compare")
+    every = ("throughput", "rate", "status", "attachments", "wal", "edge", "compare", "sms")
     wanted = set(args.only or every)
+    # The scenarios that drive the shared daemon (its idle RSS is read around them).
+    on_daemon = bool(wanted & {"throughput", "rate", "status", "wal"})
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
     tmp = Path(tempfile.mkdtemp(prefix="omnirouter-bench-"))
     daemon = DaemonProcess(tmp)
     print(f"bench: daemon in {tmp}", file=sys.stderr)
-    daemon.start()
+    if on_daemon:
+        daemon.start()
     load = {"warmup": args.warmup, "duration": args.duration}
     # Status first: the open-loop scenario may overload the daemon, and the backlog it leaves
     # (frames of closed connections still being filed) would be billed to the next scenario.
@@ -347,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
          {**load, "seed": 2, "rate": args.rate, "session_messages": args.session_messages}),
     ]  # fmt: skip
     try:
-        figures["idle_after_start"] = idle_rss(daemon)
+        if on_daemon:
+            figures["idle_after_start"] = idle_rss(daemon)
         for name, key, mode, sessions, workers, job in scenarios:
             if name not in wanted:
                 continue
@@ -362,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             figures[key]["daemon_busy_after_window_s"] = wait_idle(daemon)
         if "fixed_rate" in figures:
             figures["fixed_rate"]["target_rate_per_s"] = args.rate
-        figures["idle_after_load"] = idle_rss(daemon)
+        if on_daemon:
+            figures["idle_after_load"] = idle_rss(daemon)
         if "wal" in wanted:
             # Last, after the idle RSS: a minute of flood must not change the figures above.
             print(f"bench: WAL during a {args.wal_seconds:g} s flood (closed)…", file=sys.stderr)
@@ -378,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 figures["wal_flood"] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         try:
-            exit_code: int | str = daemon.stop()
+            exit_code: int | str = daemon.stop() if on_daemon else 0
         except subprocess.TimeoutExpired:
             # DaemonProcess.stop killed it: a finding (drain took too long), not a bench error.
             exit_code = "SIGKILLed: still running 20 s after SIGTERM"
@@ -402,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
             figures["compare"] = compare.run(rounds=args.compare_rounds)
         except (OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
             figures["compare"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if "sms" in wanted:
+        print("bench: SMPP submits and delivers vs a bare PDU client…", file=sys.stderr)
+        try:
+            figures["sms"] = sms.run(wait_idle)
+        except Exception as exc:  # one broken scenario must not lose the others' figures
+            figures["sms"] = {"error": f"{type(exc).__name__}: {exc}"}
     figures["bench_seconds"] = round(time.monotonic() - began, 1)
     rows = table(figures)
     print_table(rows)
@@ -506,6 +517,8 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row(label, "database growth MiB", w["db_growth_mib"]),
         ]  # fmt: skip
     for key, label in (("idle_after_start", "after start"), ("idle_after_load", "after load")):
+        if key not in f:
+            continue
         rss = f[key]["rss_mb"]
         rows.append(
             Row("idle RSS", f"{label} MiB", rss, f"< {TARGET_IDLE_RSS_MB:g}",
@@ -557,6 +570,10 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row(label, "CPU per msg, now / then", ratio, f"<= {compare.TARGET_RATIO:g}",
                 ratio <= compare.TARGET_RATIO),
         ]  # fmt: skip
+    if "error" in f.get("sms", {}):
+        rows.append(Row("SMS", "error", f["sms"]["error"][:60], "", False))
+    elif "sms" in f:
+        rows += [Row(*row) for row in sms.rows(f["sms"])]
     a = f.get("attachments")
     if a:
         rows += [

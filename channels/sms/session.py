@@ -356,6 +356,10 @@ class Session:
         """Send what the Connection has for the SMSC. Shielded, and the bytes taken under the
         lock: a caller cancelled half way through a PDU would break the stream's framing, and
         one cancelled while waiting its turn would drop a submit the window still counts."""
+        if not self.connection.has_data_to_send:
+            # Nothing to send, nothing to order: the reader asks after every PDU, and after a
+            # submit_sm_resp it has nothing; the shield and the lock cost more than the submit.
+            return
         stream = self._stream
         assert stream is not None
         with trio.CancelScope(shield=True):
