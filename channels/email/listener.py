@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # What an oversize message's sender reads in the MTA's bounce (RFC 3463 5.3.4: message too big
 # for system); SMTP replies are ASCII (RFC 5321 4.2), so it is in English.
 OVERSIZE_REPLY = (
-    "552-5.3.4 Your message is larger than {limit} MB, the most the support centre accepts\r\n"
+    "552-5.3.4 Your message is larger than {limit}, the most the support centre accepts\r\n"
     "552-5.3.4 by mail, and it was not received. Please send large scans in several\r\n"
     "552 5.3.4 messages, or attach them in the portal's chat or feedback form."
 )
@@ -76,7 +76,7 @@ class MailListener:
         def connection() -> SMTP:
             limit = self.ports.attachments.limits("email").message
             server = protocol(_Handler(self), data_size_limit=limit, hostname="omnirouter")
-            server.oversize_reply = OVERSIZE_REPLY.format(limit=round(limit / 1_000_000, 1))
+            server.oversize_reply = OVERSIZE_REPLY.format(limit=_size(limit))
             server.refused = self._refuse
             return server
 
@@ -189,3 +189,8 @@ class _Handler:
             log.error("mail for %s not committed (%s)", recipient.account, type(error).__name__)
             return "451 4.3.0 Temporary failure: the message could not be stored; try again later"
         return f"250 2.0.0 OK: committed to {recipient.account}"
+
+
+def _size(limit: int) -> str:
+    """A size limit as people say it: 10 MB, 500 KB."""
+    return f"{limit / 1_000_000:g} MB" if limit >= 1_000_000 else f"{limit / 1000:g} KB"

@@ -119,6 +119,8 @@ class Session:
         self._stream: trio.abc.Stream | None = None
         # A send failed: the stream is closed, and what was to go on it never went.
         self._broken = False
+        # Set when submits wait for the writer (_write).
+        self._unsent = trio.Event()
         self._send_lock = trio.Lock()
         self._answers: dict[int, Event | SessionLost] = {}
         self._answered: dict[int, trio.Event] = {}
@@ -149,6 +151,7 @@ class Session:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._read)
+                nursery.start_soon(self._write)
                 if outbound is not None:
                     await self._outbound()
                 await self._bind()
@@ -181,8 +184,10 @@ class Session:
         # No await between the last look at the window and the submit: the slot is ours.
         seq = self.connection.submit(sm)
         answered = self._answered[seq] = trio.Event()
+        # The writer sends it with whatever else is waiting: one send for a window's burst,
+        # and no lock or shield per submit.
+        self._unsent.set()
         try:
-            await self._flush()
             await answered.wait()
             answer = self._answers[seq]
         finally:  # a caller that gave up leaves nothing behind
@@ -342,6 +347,13 @@ class Session:
                         f"no answer to {request.command.name.lower()} in {self.response_timeout:g}s"
                     )
                 self._answer(request.seq, timeout)
+
+    async def _write(self) -> None:
+        """Send the submits as they come, those that came meanwhile together."""
+        while True:
+            await self._unsent.wait()
+            self._unsent = trio.Event()
+            await self._flush()
 
     async def _pace(self) -> None:
         """At most `throughput` submits a second on this bind."""
