@@ -187,6 +187,15 @@ class CitizenPage:
         """Emulate the citizen's system asking for reduced motion (or not)."""
         await self.command("reduced_motion", reduce=reduce)
 
+    async def text_size(self, percent: int) -> None:
+        """Set the browser's text size to `percent` of the default, as its settings do."""
+        await self.command("text_size", percent=percent)
+
+    async def overflows(self, selector: str) -> bool:
+        """Whether the element `selector` is wider than its box (scrolls sideways, cuts text)."""
+        wider: bool = await self.command("overflows", selector=selector)
+        return wider
+
     async def style(self, selector: str, prop: str) -> str:
         """The computed CSS property `prop` of the first element matching `selector`."""
         value: str = await self.command("style", selector=selector, property=prop)

@@ -192,3 +192,17 @@ async def test_new_messages_do_not_move_when_the_citizen_asks_for_reduced_motion
     assert await citizen.style(OWN_MESSAGES, "animation-name") == "omni-arrive"
     await citizen.reduce_motion(True)
     assert await citizen.style(OWN_MESSAGES, "animation-name") == "none"
+
+
+async def test_text_at_twice_its_size_still_fits_the_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """Browser text at 200% (WCAG 2.1 1.4.4): the chat's text grows, nothing scrolls sideways."""
+    await open_portal(citizen, portal_daemon)
+    await write(citizen, "Проверка крупного шрифта")
+    normal = float((await citizen.style("#omni-text", "font-size")).removesuffix("px"))
+    await citizen.text_size(200)
+    assert float((await citizen.style("#omni-text", "font-size")).removesuffix("px")) == 2 * normal
+    await citizen.screenshot("text-200")
+    assert [s for s in (WIDGET, "#omni-log", "#omni-form") if await citizen.overflows(s)] == []
+    assert serious(by_impact(await citizen.audit(WIDGET))) == {}

@@ -749,7 +749,9 @@
     var limits = this.config && this.config.limits;
     var problems = [];
     for (var i = 0; i < files.length; i++) {
-      var why = refusal(files[i], this.drafts, limits);
+      // Refused files do not go with the message: they take no room in it.
+      var going = this.drafts.filter(function (a) { return a.state !== "refused" && a.state !== "failed"; });
+      var why = refusal(files[i], going, limits);
       if (why) {
         problems.push(why);
         continue;

@@ -233,6 +233,14 @@ const COMMANDS = {
     await c.page.emulateMedia({ reducedMotion: reduce ? 'reduce' : 'no-preference' });
     return null;
   },
+  // The citizen's browser set to show text at `percent` of its size (WCAG 2.1, 1.4.4).
+  text_size: async (c, { percent }) => {
+    await c.page.evaluate((p) => { document.documentElement.style.fontSize = `${p}%`; }, percent);
+    return null;
+  },
+  // Whether the element `selector` is wider than its box (a horizontal scroll bar, cut text).
+  overflows: async (c, { selector }) =>
+    c.page.locator(selector).first().evaluate((el) => el.scrollWidth > el.clientWidth),
   style: async (c, { selector, property }) =>
     c.page.locator(selector).first().evaluate((el, name) => getComputedStyle(el).getPropertyValue(name), property),
   fill: async (c, { label, text }) => {
