@@ -71,3 +71,22 @@ async def test_the_portal_identifies_its_user_after_the_chat_opened(
         envelopes, _ = await read_feed(backend)
     (filed,) = [e for e in envelopes if e["text"] == text]
     assert filed["sender"]["address"] == "user-7003" and filed["sender"]["verified"] is True
+
+
+async def test_after_the_portal_logout_the_next_visitor_does_not_get_the_users_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A shared computer: the user's chat, then the portal page without a login (logged out)
+    starts an anonymous chat that shows none of the user's tickets or notices."""
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7004"))
+    number = await write(citizen, "Пишу с библиотечного компьютера")
+    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await citizen.open_portal(portal_daemon.base)
+    await citizen.see(CONNECTED, within="#omni-status")
+    assert await citizen.style("#omni-verified", "display") == "none"
+    assert await citizen.texts("#omni-tickets li") == []  # the welcome listed none
+    # The visitor's own confirmation comes after any history the chat would replay.
+    own = await write(citizen, "Я другой посетитель")
+    await citizen.see(f"Ваше обращение №{own} зарегистрировано", within=NOTICES)
+    (notice,) = await citizen.texts(NOTICES)
+    assert own != number and f"№{number}" not in notice

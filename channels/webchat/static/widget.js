@@ -489,8 +489,17 @@
     return null;
   }
 
-  // One file on its way: uploading -> clean | pending | refused | failed; "waiting" = not yet
-  // uploaded (no session yet, or the connection is gone).
+  // A file's states and the steps each may take: "waiting" (no session yet, or the connection
+  // is gone) -> "uploading" (again after a 429 or a lost connection) -> a verdict, which is final.
+  var FILE_STEPS = {
+    waiting: ["uploading"],
+    uploading: ["uploading", "waiting", "clean", "pending", "refused", "failed"],
+    clean: [],
+    pending: [],
+    refused: [],
+    failed: []
+  };
+
   function Attachment(file) {
     this.file = file;
     this.state = "waiting";
@@ -504,6 +513,9 @@
   }
 
   Attachment.prototype.settle = function (state, text) {
+    if (FILE_STEPS[this.state].indexOf(state) < 0) {
+      throw new Error("omniChat: a file cannot go from " + this.state + " to " + state);
+    }
     this.state = state;
     this.li.setAttribute("data-state", state);
     this.note.textContent = text;
