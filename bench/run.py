@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline, compare, edge, sms, wal
+from bench import attachments, baseline, compare, edge, sms, wal, widget
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -107,8 +108,10 @@ def run_workers(
     workers: int,
     job: dict[str, Any],
     profile: Path | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one scenario on `workers` load-generator processes; merge their results."""
+    """Run one scenario on `workers` load-generator processes; merge their results.
+    `on_ready` runs once every session is open and greeted, before any message."""
     assert daemon.process is not None
     warmup, duration = job.get("warmup", 0.0), job["duration"]
     shares = [sessions // workers + (1 if i < sessions % workers else 0) for i in range(workers)]
@@ -141,6 +144,8 @@ def run_workers(
         setup = [_expect(p, "ready") for p in procs]
         if mode == "status":
             wait_idle(daemon)  # the tickets' confirmations are out before the clock starts
+        if on_ready is not None:
+            on_ready()
         before = stage_seconds(daemon)
         start = time.monotonic() + START_DELAY
         for p in procs:
@@ -305,7 +310,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=("throughput", "rate", "status", "attachments", "wal", "edge", "compare", "sms"),
+        choices=(
+            "throughput",
+            "rate",
+            "status",
+            "attachments",
+            "wal",
+            "edge",
+            "widget",
+            "compare",
+            "sms",
+        ),
         action="append",
         help="subset",
     )
@@ -325,7 +340,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    every = ("throughput", "rate", "status", "attachments", "wal", "edge", "compare", "sms")
+    every = (
+        "throughput",
+        "rate",
+        "status",
+        "attachments",
+        "wal",
+        "edge",
+        "widget",
+        "compare",
+        "sms",
+    )
     wanted = set(args.only or every)
     # The scenarios that drive the shared daemon (its idle RSS is read around them).
     on_daemon = bool(wanted & {"throughput", "rate", "status", "wal"})
@@ -397,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     if "edge" in wanted:
         print("bench: stuck readers and a wave of connections…", file=sys.stderr)
         figures["edge"] = edge.run()
+    if "widget" in wanted:
+        print(f"bench: {widget.SESSIONS} chat sessions held open, then loaded…", file=sys.stderr)
+        figures["widget"] = widget.run(run_workers, args.warmup, args.duration)
     if "compare" in wanted:
         print(
             f"bench: this tree and {compare.BEFORE_PLATFORM}, {args.compare_rounds} rounds "
@@ -556,6 +584,21 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row(label, "RSS MiB open", wave["rss_open_mb"]),
                 Row(label, "RSS MiB kept after close", wave["kept_after_close_mb"]),
             ]
+    w = f.get("widget")
+    if w:
+        label = f"widget, {w['sessions']} sessions"
+        size = w["size"]["gzip_total_kb"]
+        rows += [
+            Row(label, "daemon RSS MiB idle", w["idle_rss_mb"]),
+            Row(label, "daemon RSS MiB sessions open", w["sessions_open_rss_mb"]),
+            Row(label, "KB per open session", w["kb_per_session"],
+                f"< {widget.TARGET_KB_PER_SESSION:g}",
+                w["kb_per_session"] < widget.TARGET_KB_PER_SESSION),
+            Row(label, "accepted msg/s (closed loop)", w["accepted_per_s"]),
+            Row(label, "accept p99 ms", w["latency"]["p99_ms"]),
+            Row("widget", "JS + CSS gzipped KB", size, f"< {widget.TARGET_WIDGET_GZIP_KB:g}",
+                size < widget.TARGET_WIDGET_GZIP_KB),
+        ]  # fmt: skip
     c = f.get("compare")
     if c and "error" in c:
         rows.append(Row("vs earlier commit", "error", c["error"][:60], "", False))
