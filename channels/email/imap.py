@@ -76,6 +76,8 @@ class FolderReader:
         self.ca_file = ca_file
         self.key = f"{account}/imap/{folder}"
         self.client: aioimaplib.IMAP4 | None = None
+        # Why the connection is gone, once it is: every command after it fails at once.
+        self.lost: str | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Read the folder until cancelled; ImapError when the connection fails."""
@@ -170,6 +172,8 @@ class FolderReader:
             await trio.sleep(self.settings.poll_interval)
             return
         await self._aio(self._idle)
+        if self.lost is not None:
+            raise ImapError(self.lost)
 
     # -- asyncio side ----------------------------------------------------------------------
 
@@ -217,9 +221,16 @@ class FolderReader:
             await asyncio.wait_for(idle, COMMAND_TIMEOUT)
 
     def _lost(self, error: Exception | None) -> None:
-        """The connection is gone: an IDLE waiting for the server's word stops waiting."""
-        if self.client is not None:
-            self.client.protocol.idle_queue.put_nowait(aioimaplib.STOP_WAIT_SERVER_PUSH)
+        """The connection is gone: what waits for the server's word (an IDLE, a command)
+        stops waiting, as aioimaplib itself would let it wait until its timeout."""
+        self.lost = f"connection lost: {error or 'closed by the server'}"
+        if self.client is None:
+            return
+        protocol = self.client.protocol
+        protocol.idle_queue.put_nowait(aioimaplib.STOP_WAIT_SERVER_PUSH)
+        waiting = [protocol.pending_sync_command, *protocol.pending_async_commands.values()]
+        for command in filter(None, waiting):
+            command.close(b"connection lost", "NO")
 
     async def _logout(self) -> None:
         if self.client is not None and self.client.get_state() in ("AUTH", "SELECTED"):
@@ -229,6 +240,8 @@ class FolderReader:
         """One command; ImapError unless the server answers OK."""
         client = self.client
         assert client is not None
+        if self.lost is not None:
+            raise ImapError(self.lost)
         response: aioimaplib.Response = await self._aio(getattr(client, name), *args)
         if response.result != "OK":
             raise ImapError(f"{name} {args[0] if args else ''}: {_said(response.lines)}")

@@ -440,8 +440,14 @@ class InboundFiling:
         return reopened
 
     def _not_accepted(self) -> dict[str, str]:
-        """The `not_accepted` field: files already known to be refused, in plain words."""
-        text = not_accepted_text(self.filer.notifier.templates, self.attachments, self.language)
+        """The `not_accepted` field: files already known to be refused, in plain words; and a
+        message too big to receive (a mailbox's, of which only the header came)."""
+        templates = self.filer.notifier.templates
+        refused = [not_accepted_text(templates, self.attachments, self.language)]
+        if "oversize" in self.flags:
+            reason = templates.attachment_reason("oversize", self.language)
+            refused.insert(0, f"«{self.raw.subject or '—'}» — {reason}")
+        text = "; ".join(filter(None, refused))
         return {"not_accepted": text} if text else {}
 
     def _answer(self, event: str, ticket: TicketRecord, fields: dict[str, str]) -> None:

@@ -234,8 +234,110 @@ async def test_mailbox_mail_is_filed_then_moved_and_an_oversize_one_kept_flagged
             )
 
         assert len(await eventually(moved, "the filed mail moved")) == 1
+        # Its sender is told, once, that it did not come and how to send it.
+
+        async def answered() -> dict[str, Any] | None:
+            for sent in await smtp_peer.queued():
+                mail = BytesParser(policy=default).parsebytes(sent.data)
+                if mail["In-Reply-To"] == "<m3@mail.example>":
+                    return {"text": mail.get_body(("plain",)).get_content()}
+            return None
+
+        explained = await eventually(answered, "the oversize mail's sender told")
+        assert "«Скан» — письмо больше допустимого размера и не получено" in explained["text"]
         # The oversize one stays where it was, flagged for the mailbox's owner; never deleted.
         assert dovecot.uids("support", "INBOX") == [big_uid]
         assert {"\\Flagged", "$TooBig"} <= dovecot.flags("support", "INBOX", big_uid)
+    finally:
+        daemon.stop()
+
+
+async def test_a_mailbox_server_restarted_mid_idle_loses_nothing(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    daemon.start()
+    try:
+        dovecot.append("support", "INBOX", citizens_mail("Один", "Первое", message_id="<i1@m>"))
+        await eventually(lambda: email_envelopes(daemon), "the first filed")
+        # The reader is in IDLE now; the server goes away and comes back with new mail.
+        await trio.to_thread.run_sync(dovecot.restart)
+        dovecot.append("support", "INBOX", citizens_mail("Два", "Второе", message_id="<i2@m>"))
+
+        async def both() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        filed = await eventually(both, "the mail after the restart filed")
+        assert {e["channel_message_id"] for e in filed} == {"<i1@m>", "<i2@m>"}
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        account = status["channels"]["email"]["accounts"]["support"]
+        assert account["restarts"] >= 1 and account["state"] == "up"
+    finally:
+        daemon.stop()
+
+
+async def test_a_daemon_killed_while_reading_a_mailbox_files_each_mail_once(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    """Killed wherever it was (fetched, committed, moved, or between), nothing is lost and
+    nothing is filed twice: the state and the Message-ID keys say what was done."""
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    ids = [f"<k{n}@mail.example>" for n in range(30)]
+    for n, message_id in enumerate(ids):
+        dovecot.append("support", "INBOX", citizens_mail(f"Вопрос {n}", f"Текст {n}",
+                                                         message_id=message_id))  # fmt: skip
+    daemon.start()
+    try:
+
+        async def some() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) >= 3 else None
+
+        await eventually(some, "some filed")
+        daemon.kill()
+        daemon.start()
+
+        async def every() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) >= len(ids) else None
+
+        filed = await eventually(every, "every mail filed after the restart")
+        assert sorted(e["channel_message_id"] for e in filed) == sorted(ids)
+
+        async def all_moved() -> list[int] | None:
+            left = await trio.to_thread.run_sync(functools.partial(dovecot.uids, "support"))
+            return None if left else [0]
+
+        await eventually(all_moved, "every mail moved out of the INBOX")
+        assert len(dovecot.uids("support", "Processed")) == len(ids)
+    finally:
+        daemon.stop()
+
+
+async def test_a_submission_server_that_defers_is_tried_again(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    await smtp_peer.answer("451 4.3.0 Temporary failure, try later", count=1)
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        raw = citizens_mail("Вопрос", "Когда будет ответ?", message_id="<d1@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], raw)
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        await eventually(smtp_peer.queued, "the confirmation taken on the second try")
+        tries = [m for m in await smtp_peer.messages() if m.rcpt_tos == [CITIZEN]]
+        assert [m.reply[:3] if m.reply else None for m in tries] == ["451", "250"]
+        first, second = (BytesParser(policy=default).parsebytes(m.data) for m in tries)
+        assert first["Message-ID"] == second["Message-ID"]  # the same notice: it can dedupe
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+            found = (await backend.get(f"/api/v1/notifications/{notice['id']}")).json()
+        assert found["state"] == "sent" and found["attempts"] == 2
+        assert "SMTP 451" in found["history"][-3]["reason"]
     finally:
         daemon.stop()
