@@ -49,8 +49,10 @@ def parse(received: Received, settings: Callable[[], EmailFile]) -> RawInbound |
         if bounce is not None:
             return _report(bounce, ours, file.loops.bounce_suppression)
     mail = mime.read(received.payload)
-    if mail.from_address is None:
-        raise Unparseable("the message has no single From address")
+    # No From we can read: the envelope's sender (LMTP's MAIL FROM), unverified as any.
+    address = mail.from_address or envelope_sender or None
+    if address is None:
+        raise Unparseable("the message has no single From address, nor an envelope sender")
     account = file.accounts.get(received.account)
     authserv_id = None if account is None else account.authserv_id
     verification = verified_sender(headers, authserv_id=authserv_id) if authserv_id else None
@@ -67,9 +69,11 @@ def parse(received: Received, settings: Callable[[], EmailFile]) -> RawInbound |
         channel_message_id=mail.message_id or received.idempotency_key,
         sender=Sender(
             "email",
-            mail.from_address,
+            address.lower(),
             mail.from_display or None,
-            verified=verification is not None and verification.verified,
+            verified=mail.from_address is not None
+            and verification is not None
+            and verification.verified,
         ),
         # What the citizen wrote now; all of it when stripping left nothing to read.
         text=mail.text or mail.full_text,
