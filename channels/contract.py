@@ -191,8 +191,9 @@ class Outbound(msgspec.Struct, frozen=True):
 
     `parts` is `text` as the channel sends it (Fit): one message, or several where the channel
     splits a long text. `subject` and `html` are for email, `buttons` for a messenger; an
-    adapter leaves out what its channel cannot show. `automatic` tells an answer the router
-    sent by itself (RFC 3834 Auto-Submitted) from an operator's reply.
+    adapter leaves out what its channel cannot show. `automatic` tells what the router sent by
+    itself (RFC 3834 Auto-Submitted) from an operator's reply, and `answers` which of that
+    answers a message of the citizen's.
     """
 
     id: str
@@ -211,6 +212,10 @@ class Outbound(msgspec.Struct, frozen=True):
     language: str = "ru"
     automatic: bool = True
     threading: Threading = Threading()
+    # An automatic notice that answers the citizen's message (a confirmation, a status query's
+    # answer: RFC 3834 auto-replied), not one sent of the router's own accord (a status
+    # change: auto-generated).
+    answers: bool = False
 
 
 class DoesNotFit(ValueError):

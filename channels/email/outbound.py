@@ -35,8 +35,6 @@ _QUEUE_ID = re.compile(r"(?:queued as|id=)\s*<?([A-Za-z0-9._-]+)>?", re.IGNORECA
 # What a reader of our mail needs to check a DKIM signature against (RFC 6376 5.4.1).
 _SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to",
                    b"references", b"auto-submitted", b"mime-version", b"content-type")  # fmt: skip
-# An automatic answer to the citizen's own message, or a notice the router made by itself.
-_AUTO_REPLIED = frozenset({"confirmation", "system"})
 
 
 def compose(
@@ -58,8 +56,7 @@ def compose(
         mail["References"] = " ".join(threading.references)
     if notice.automatic:
         # RFC 3834 5: auto-replied answers a message; auto-generated is a notice of our own.
-        kind = "auto-replied" if notice.kind in _AUTO_REPLIED else "auto-generated"
-        mail["Auto-Submitted"] = kind
+        mail["Auto-Submitted"] = "auto-replied" if notice.answers else "auto-generated"
     mail[NOTICE_HEADER] = notice.id
     mail.set_content(notice.text, charset="utf-8")
     if notice.html is not None:

@@ -141,6 +141,21 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
             ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
         [notice] = ticket["notifications"]
 
+        # «Статус» before our tag in a reply's subject, from the verified citizen: answered.
+        query = citizens_mail(f"Статус [№{number}]", "", message_id="<m2@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], query)
+
+        async def answered() -> EmailMessage | None:
+            for taken in await smtp_peer.queued():
+                mail = BytesParser(policy=default).parsebytes(taken.data)
+                if mail["In-Reply-To"] == "<m2@mail.example>":
+                    return mail
+            return None
+
+        answer = await eventually(answered, "the status query answered")
+        assert f"№{number}" in answer.get_body(("plain",)).get_content()
+        assert answer["Auto-Submitted"] == "auto-replied"
+
         # The citizen's server bounces it: the notice fails and the address is suppressed.
         dsn = bounce_of(sent.mail_from, CITIZEN, confirmation["Message-ID"])
         await trio.to_thread.run_sync(lmtp, port, "", [sent.mail_from], dsn)
@@ -157,7 +172,8 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
         async with daemon.admin() as admin:
             listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
         assert [(e["address"], e["reason"]) for e in listed] == [(CITIZEN, "bounced")]
-        assert len(await email_envelopes(daemon)) == 1  # the bounce opened no ticket
+        filed = [e["channel_message_id"] for e in await email_envelopes(daemon)]
+        assert filed == ["<m1@mail.example>", "<m2@mail.example>"]  # the bounce: no message
     finally:
         daemon.stop()
 

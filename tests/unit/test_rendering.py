@@ -122,6 +122,8 @@ async def test_a_notice_goes_out_rendered_for_a_channel_that_threads(tmp_path: P
     assert confirmation.subject == f"[№{number}] Обращение зарегистрировано"
     assert status.subject == f"[№{number}] Служба поддержки портала госуслуг"  # the file's
     assert confirmation.language == "ru" and confirmation.automatic
+    # RFC 3834: the confirmation answers the citizen's message, a status change answers none.
+    assert confirmation.answers and status.automatic and not status.answers
     assert confirmation.buttons == [Button("Статус обращения", f"/status {number}")]
     assert confirmation.parts == [confirmation.text]
     assert confirmation.html is not None and f"№{number}" in confirmation.html
