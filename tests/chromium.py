@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 import pytest
 import trio
 
+from tests import peer_process
+
 PEER = Path(__file__).parent / "peers" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots and console logs of each browser test, one directory per test (git-ignored).
@@ -286,10 +288,4 @@ def browser_peer() -> Iterator[BrowserPeer]:
     try:
         yield peer
     finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        peer_process.stop(process)

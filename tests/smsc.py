@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 import trio
 
+from tests import peer_process
 from tests.certificates import ServerCertificate, issue_server_certificate
 
 SIMULATOR = Path(__file__).parent / "peers" / "smsc"
@@ -19,8 +20,6 @@ SYSTEM_ID = "omnirouter"
 PASSWORD = "s3cret"
 # Node starts in well under a second; a loaded CI box gets slack.
 START_DEADLINE = 30.0
-# A control command is answered at once, `ping` after one round trip to the ESME.
-CONTROL_DEADLINE = 10.0
 # How long a test waits for the simulator to see what the session sent.
 WAIT_DEADLINE = 10.0
 POLL_INTERVAL = 0.01
@@ -89,20 +88,7 @@ class Smsc:
 
     async def command(self, cmd: str, **args: Any) -> dict[str, Any]:
         """One control command over its own connection; the reply, or SmscError."""
-        with trio.fail_after(CONTROL_DEADLINE):
-            stream = await trio.open_tcp_stream(self.host, self.control_port)
-            async with stream:
-                await stream.send_all(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
-                reply = b""
-                while not reply.endswith(b"\n"):
-                    chunk = await stream.receive_some(65536)
-                    if not chunk:
-                        raise SmscError(f"the simulator closed the control connection: {cmd}")
-                    reply += chunk
-        answer: dict[str, Any] = json.loads(reply)
-        if "error" in answer:
-            raise SmscError(f"{cmd}: {answer['error']}")
-        return answer
+        return await peer_process.control(self.host, self.control_port, cmd, args, SmscError)
 
     async def reset(self) -> None:
         """Forget the script and the log, and drop every connection."""
@@ -224,13 +210,7 @@ def smsc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smsc]:
     try:
         yield Smsc(started.port, started.control_port, started.tls_port, ca_file)
     finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        peer_process.stop(process)
 
 
 @pytest.fixture

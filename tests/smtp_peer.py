@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
+from tests import peer_process
 from tests.certificates import issue_server_certificate
 
 SERVER = Path(__file__).parent / "peers" / "smtp" / "server.py"
@@ -21,8 +21,6 @@ USER = "omnirouter@peer.test"
 PASSWORD = "smtp secret"
 # Python and aiosmtpd start in well under a second; a loaded CI box gets slack.
 START_DEADLINE = 30.0
-# A control command is answered at once.
-CONTROL_DEADLINE = 10.0
 
 
 class SmtpPeerError(Exception):
@@ -60,20 +58,7 @@ class SmtpPeer:
 
     async def command(self, cmd: str, **args: Any) -> dict[str, Any]:
         """One control command over its own connection; the reply, or SmtpPeerError."""
-        with trio.fail_after(CONTROL_DEADLINE):
-            stream = await trio.open_tcp_stream(self.host, self.control_port)
-            async with stream:
-                await stream.send_all(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
-                reply = b""
-                while not reply.endswith(b"\n"):
-                    chunk = await stream.receive_some(65536)
-                    if not chunk:
-                        raise SmtpPeerError(f"the peer closed the control connection: {cmd}")
-                    reply += chunk
-        answer: dict[str, Any] = json.loads(reply)
-        if "error" in answer:
-            raise SmtpPeerError(f"{cmd}: {answer['error']}")
-        return answer
+        return await peer_process.control(self.host, self.control_port, cmd, args, SmtpPeerError)
 
     async def reset(self) -> None:
         """Forget the script and the messages, and drop every connection."""
@@ -145,13 +130,7 @@ def smtp_peer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpP
     try:
         yield peer
     finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        peer_process.stop(process)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trio
 
+from tests import peer_process
 from tests.integration.daemon import eventually
 from tests.peers.telegram.limits import SENDS
 
@@ -289,13 +290,7 @@ def telegram_server() -> Iterator[TelegramDouble]:
     try:
         yield TelegramDouble(port)
     finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        peer_process.stop(process)
 
 
 @pytest.fixture

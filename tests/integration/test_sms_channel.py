@@ -19,7 +19,11 @@ SHORT_NUMBER = "0911"
 
 def sms_daemon(root: Path, smsc: Smsc) -> DaemonProcess:
     """A daemon with one SMS account bound to the simulator."""
-    daemon = DaemonProcess(root)
+    return with_sms(DaemonProcess(root), smsc)
+
+
+def with_sms(daemon: DaemonProcess, smsc: Smsc) -> DaemonProcess:
+    """`daemon` with an SMS account bound to the simulator."""
     write_secret(daemon.config / "secrets" / "sms.password", PASSWORD + "\n")
     (daemon.config / "channels" / "sms.toml").write_text(
         f"""enabled = true

@@ -16,7 +16,7 @@ import pytest
 from trio_websocket import open_websocket_url
 
 from channels.webchat.identity import signature
-from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
+from tests.smsc import Smsc, smsc, smsc_server
 
 from .daemon import (
     ChatClient,
@@ -29,6 +29,7 @@ from .daemon import (
     wait_notice,
     write_secret,
 )
+from .test_sms_channel import SHORT_NUMBER, with_sms
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -37,7 +38,6 @@ pytestmark = pytest.mark.integration
 KEY = "portal-key-shared-with-omnirouter"
 KEY_FILE = "secrets/portal-identity.key"
 CITIZEN = "79161234567"
-SHORT_NUMBER = "0911"
 PORTAL = "https://portal.example"
 
 
@@ -55,22 +55,6 @@ def portal_daemon(root: Path, *, inactivity: str = "15m", key: str | None = KEY)
             'inactivity_timeout = "15m"',
             f'inactivity_timeout = "{inactivity}"\nidentity_secret_file = "{KEY_FILE}"',
         )
-    )
-    return daemon
-
-
-def with_sms(daemon: DaemonProcess, smsc: Smsc) -> DaemonProcess:
-    """The daemon with an SMS account bound to the simulator."""
-    write_secret(daemon.config / "secrets" / "sms.password", PASSWORD + "\n")
-    (daemon.config / "channels" / "sms.toml").write_text(
-        f"""enabled = true
-[accounts.short]
-host = "127.0.0.1"
-port = {smsc.port}
-system_id = "{SYSTEM_ID}"
-password_file = "secrets/sms.password"
-source_addr = "{SHORT_NUMBER}"
-"""
     )
     return daemon
 
