@@ -374,3 +374,30 @@ async def test_a_submission_server_that_defers_is_tried_again(
         assert "SMTP 451" in found["history"][-3]["reason"]
     finally:
         daemon.stop()
+
+
+async def test_a_submission_server_that_refuses_the_address_fails_the_notice(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    await smtp_peer.refuse(CITIZEN)
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        raw = citizens_mail("Вопрос", "Где мой ответ?", message_id="<r1@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], raw)
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        number = envelope["ticket"]["number"]
+
+        async def dead() -> dict[str, Any] | None:
+            async with daemon.backend() as backend:
+                [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+                found: dict[str, Any] = (
+                    await backend.get(f"/api/v1/notifications/{notice['id']}")
+                ).json()
+            return found if found["state"] == "dead" else None
+
+        failed = await eventually(dead, "the refused notice failed for good")
+        assert failed["attempts"] == 1 and failed["last_error"].startswith("SMTP 550 5.1.1")
+        assert await smtp_peer.queued() == []
+    finally:
+        daemon.stop()
