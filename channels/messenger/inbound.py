@@ -19,6 +19,10 @@ OVERSIZE = "oversize"
 # What a message that is none of the kinds the support bot takes (a sticker, a voice note, a
 # location) reads as: the channel's command row answering it with an explanation.
 UNSUPPORTED = "/unsupported"
+# What the citizen's own contact, shared with the bot's button, reads as: a status query, whose
+# answer shows that their requests from SMS and the portal are theirs here too (the contact
+# links their phone first); it opens no ticket of its own.
+SHARED_PHONE = "/status"
 
 
 def message_id(chat_id: int, message: int) -> str:
@@ -77,6 +81,7 @@ def _message(received: Received, message: Message, user: User) -> RawInbound:
             # anyone else's is only what they say.
             own = message.contact.user_id == user.id
             (links if own else declared).append(Sender("phone", phone, verified=own))
+            text = text or (SHARED_PHONE if own else "")
     attachments = [a for a in received.metadata.get(ATTACHMENTS, "").split(",") if a]
     if (
         not text

@@ -83,17 +83,20 @@ def test_a_reply_names_the_message_it_answers_qualified_by_its_chat() -> None:
 
 
 @pytest.mark.parametrize("phone", ["79161234567", "+79161234567"])
-def test_an_own_contact_is_a_verified_phone_linked_to_the_user(phone: str) -> None:
+def test_an_own_contact_is_a_verified_phone_linked_to_the_user_asking_the_status(
+    phone: str,
+) -> None:
     contact = {"phone_number": phone, "first_name": "Анна", "user_id": CHAT}
     raw = parse(update(contact=contact))
     assert raw.verified_links == [Sender("phone", "+79161234567", verified=True)]
-    assert raw.declared == []
+    assert raw.declared == [] and raw.text == inbound.SHARED_PHONE
 
 
 def test_someone_elses_contact_is_only_declared() -> None:
     contact = {"phone_number": "79161234567", "first_name": "Пётр", "user_id": CHAT + 1}
     raw = parse(update(contact=contact))
     assert raw.verified_links == [] and raw.declared == [Sender("phone", "+79161234567")]
+    assert raw.text == ""  # a number forwarded to us: part of a request
 
 
 @pytest.mark.parametrize(
