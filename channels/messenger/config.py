@@ -30,7 +30,9 @@ class MessengerAccount(BaseModel):
     # handed over as paths on its disk.
     local_server: StrictBool = False
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = Field(None, pattern=r"^https://\S+$")
+    # Telegram posts only to HTTPS (on 443, 80, 88 or 8443): a proxy in front of our listener
+    # ends TLS; plain HTTP is for a local Bot API server.
+    webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")
     webhook_secret_file: Path | None = None
     per_chat_rate: float = Field(1.0, gt=0)
     global_rate: float = Field(30.0, gt=0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -51,6 +50,7 @@ from channels.contract import (
     Sent,
     rfc3339,
 )
+from channels.pacing import Pacing
 from channels.settings import read_secret
 
 from . import inbound, prompts
@@ -91,9 +91,9 @@ class TelegramAccount:
         self._bot: Bot | None = None
         self._stopping = False
         self._offset_key = f"{self.account}/offset"
-        # When each chat may get its next message: a notice that goes out as several messages
-        # (a long text, its files) spaces them at per_chat_rate (the lane paces notices).
-        self._chat_free: dict[int, float] = {}
+        # The lane's pacing for each message: the outbox paces notices, and a notice may go out
+        # as several messages (a long text, its files, the phone button).
+        self._pacing = Pacing()
         self._updates = trio.Lock()
         self._taken = 0
 
@@ -372,11 +372,8 @@ class TelegramAccount:
         )
 
     async def _chat_turn(self, chat: int) -> None:
-        """Wait for the chat's turn: one message per 1/per_chat_rate seconds."""
-        now = time.monotonic()
-        free = max(now, self._chat_free.get(chat, now))
-        self._chat_free[chat] = free + 1 / self.settings.per_chat_rate
-        await trio.sleep(free - now)
+        """Wait for the message's turn within per_chat_rate and global_rate, and take it."""
+        await trio.sleep(self._pacing.take(self.lane, "messenger", self.account, str(chat)))
 
     async def _deliver(self, notice: Outbound) -> Sent:
         """The notice's parts, then its files, then (after a first confirmation) the button

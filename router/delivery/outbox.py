@@ -31,9 +31,9 @@ from channels.contract import (
     OutboundFile,
     Threading,
 )
+from channels.pacing import Pacing
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import Fallback, fail_for_good
-from router.delivery.lanes import Pacing
 from router.delivery.notifier import rendering_decoder
 from router.delivery.reports import ReportStore, refused_move, took
 from router.delivery.states import Event, State, TransitionRefused

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import io
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
+from channels.messenger.telegram import SECRET_HEADER as SECRET
 from tests.clamd import EICAR, ClamdServer
 from tests.clamd_fixtures import clamd
+from tests.peers.telegram.limits import SENDS
 from tests.samples import PDF
 from tests.smsc import Smsc, smsc, smsc_server
 from tests.telegram import BotDouble, Citizen, telegram, telegram_server
@@ -27,9 +31,14 @@ pytestmark = pytest.mark.integration
 
 
 def bot_daemon(
-    root: Path, telegram: BotDouble, clamd: ClamdServer, daemon: DaemonProcess | None = None
+    root: Path,
+    telegram: BotDouble,
+    clamd: ClamdServer,
+    daemon: DaemonProcess | None = None,
+    settings: str = "",
 ) -> DaemonProcess:
-    """A daemon (or `daemon`, not started) with one bot account pointed at the double."""
+    """A daemon (or `daemon`, not started) with one bot account pointed at the double, with
+    more `settings` of the account."""
     daemon = daemon or DaemonProcess(root)
     daemon.edit_router('clamd = "unix:/run/clamav/clamd.ctl"', f'clamd = "{clamd.address_unix}"')
     write_secret(daemon.config / "secrets" / "telegram.token", telegram.token + "\n")
@@ -41,6 +50,7 @@ token_file = "secrets/telegram.token"
 api_url = "{telegram.api_url}"
 poll_timeout = "5s"
 """
+        + settings
     )
     return daemon
 
@@ -303,5 +313,70 @@ async def test_a_phone_shared_after_an_sms_joins_one_contact_with_one_ticket_lis
         assert shared["contact_id"] == sms["contact_id"]  # one contact
         assert shared["ticket"]["number"] == number  # one ticket list: no ticket of its own
         assert shared["sender"]["kind"] == "telegram"
+    finally:
+        daemon.stop()
+
+
+async def test_a_429_storm_under_flood_control_stays_within_the_limits_and_loses_nothing(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """The double refuses every message over Telegram's limits (here 1 a second to a chat, 4
+    to all): none is refused for pace, a storm's 429s are waited out, each notice goes once."""
+    settings = "per_chat_rate = 1\nglobal_rate = 4\n"
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd, settings=settings)
+    await telegram.flood_control(per_chat=1, overall=4)
+    daemon.start()
+    try:
+        citizens = [await telegram.citizen(f"Гражданин {i}") for i in range(6)]
+        for citizen in citizens:
+            await telegram.write(citizen, f"Вопрос гражданина {citizen.first_name}")
+        envelopes = await filed(daemon, len(citizens))
+        storm_from = time.monotonic()
+        await telegram.storm(2.0, retry_after=1)
+        storm_until = time.monotonic() + 2.0
+        async with daemon.backend() as backend:
+            for envelope in envelopes:
+                number = envelope["ticket"]["number"]
+                changed = await backend.post(
+                    f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+                )
+                assert changed.status_code == 202
+        for citizen in citizens:
+            # The confirmation, the phone button, the status: each once.
+            sent = await telegram.wait_for_sent(3, citizen)
+            assert len({s["text"] for s in sent}) == 3
+            assert sum("В обработке" in s["text"] for s in sent) == 1
+        calls = [c for c in await telegram.calls() if c["method"].lower() in SENDS]
+        refused = [c for c in calls if not c["ok"]]
+        assert refused and all(storm_from <= c["at"] <= storm_until for c in refused), [
+            (c["at"] - storm_from, c["description"]) for c in refused
+        ]
+        assert len(await telegram.sent()) == 3 * len(citizens)
+    finally:
+        daemon.stop()
+
+
+async def test_webhook_mode_takes_updates_with_our_secret_only(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = DaemonProcess(tmp_path / "daemon")
+    write_secret(daemon.config / "secrets" / "telegram.webhook", "s3cr3t-token_1\n")
+    url = f"{daemon.base}/telegram/updates"
+    settings = f'mode = "webhook"\nwebhook_url = "{url}"\n'
+    settings += 'webhook_secret_file = "secrets/telegram.webhook"\n'
+    bot_daemon(tmp_path / "daemon", telegram, clamd, daemon, settings)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Нужна справка о доходах")
+        [envelope] = await filed(daemon, 1)
+        assert envelope["text"] == "Нужна справка о доходах"
+        [attempt] = await telegram.wait_for_webhook(1)
+        assert attempt["status"] == 200
+        assert await telegram.pending_updates() == []
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(url, json={"update_id": 1}, headers={SECRET: "guess"})
+        assert forged.status_code == 403
+        await telegram.wait_for_sent(2, anna)  # answered as in polling mode
     finally:
         daemon.stop()

@@ -1,5 +1,6 @@
-"""Delivery lanes: each channel's own concurrency and pacing, so that a slow SMTP DATA (RFC 5321
-4.5.3.2.6 allows it 10 minutes) or Telegram's pacing never holds back another channel."""
+"""Delivery lanes' pacing: each channel's own rates, so that Telegram's pacing never holds back
+another channel. The outbox paces notices with it; an adapter whose notice goes out as several
+messages (a long Telegram text, its files) paces those messages with it as well."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ class Pacing:
             [now, *(self._next.get(key, now) for key, _ in _paced(lane, channel, account, address))]
         )
         return turn - now
+
+    def take(self, lane: Lane, channel: str, account: str, address: str) -> float:
+        """Book this message's turn, its account's and address's next after it: the seconds
+        to wait for it (for a sender that waits rather than defers)."""
+        wait = self.wait(lane, channel, account, address)
+        turn = self.clock() + wait
+        for key, rate in _paced(lane, channel, account, address):
+            self._next[key] = turn + 1 / rate
+        return wait
 
     def reserve(self, lane: Lane, channel: str, account: str, address: str) -> None:
         """This notice goes now: the next one of its account and address waits its pace."""
