@@ -391,19 +391,11 @@ class TelegramAccount:
                 reference = await step()
                 done.append(reference)
                 await self.ports.state.put({progress_key: msgspec.json.encode(done)})
-        except RetryAfter as throttled:
-            raise DeliveryFailed(
-                "429 Too Many Requests", retry_after=_seconds(throttled.retry_after)
-            ) from None
-        except Forbidden as blocked:
-            # The citizen blocked the bot: nothing reaches this chat until they write again.
-            raise DeliveryFailed(
-                f"403 {blocked.message}", permanent=True, suppress=BOT_BLOCKED
-            ) from None
-        except BadRequest as refused:
-            raise DeliveryFailed(f"400 {refused.message}", permanent=True) from None
-        except TelegramError as failed:
-            raise DeliveryFailed(f"{type(failed).__name__}: {failed.message}") from None
+        except TelegramError as error:
+            failure = _failure(error)
+            if failure.permanent:  # never tried again: nothing to resume
+                await self.ports.state.put({progress_key: None})
+            raise failure from None
         await self.ports.state.put({progress_key: None})
         return Sent(references=tuple(r for r in done if r))
 
@@ -464,6 +456,19 @@ class TelegramAccount:
         if notice.kind == "confirmation":
             steps.append(ask_phone)
         return steps
+
+
+def _failure(error: TelegramError) -> DeliveryFailed:
+    """A Bot API error as the outbox's outcome (core.telegram.org/bots/api#making-requests)."""
+    match error:
+        case RetryAfter():
+            return DeliveryFailed("429 Too Many Requests", retry_after=_seconds(error.retry_after))
+        case Forbidden():
+            # The citizen blocked the bot: the chat is suppressed, the notice falls back.
+            return DeliveryFailed(f"403 {error.message}", permanent=True, suppress=BOT_BLOCKED)
+        case BadRequest():
+            return DeliveryFailed(f"400 {error.message}", permanent=True)
+    return DeliveryFailed(f"{type(error).__name__}: {error.message}")
 
 
 def _bind(step: Callable[[Any], Awaitable[str]], argument: Any) -> Callable[[], Awaitable[str]]:

@@ -380,3 +380,29 @@ async def test_webhook_mode_takes_updates_with_our_secret_only(
         await telegram.wait_for_sent(2, anna)  # answered as in polling mode
     finally:
         daemon.stop()
+
+
+async def test_a_long_reply_goes_in_parts_cut_at_paragraphs_answering_the_citizens_message(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        asked = await telegram.write(anna, "Как получить выписку?")
+        [envelope] = await filed(daemon, 1)
+        await telegram.wait_for_sent(2, anna)
+        paragraphs = ["Первый шаг. " * 300, "Второй шаг. " * 100]  # 3600 and 1200 characters
+        reply = {"text": "\n\n".join(p.strip() for p in paragraphs)}
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            posted = await backend.post(f"/api/v1/tickets/{number}/replies", json=reply)
+            assert posted.status_code == 202
+        first, second = (await telegram.wait_for_sent(4, anna))[2:]
+        assert "Первый шаг." in first["text"] and "Второй шаг." not in first["text"]
+        assert second["text"].startswith("Второй шаг.")
+        assert all(len(part["text"]) <= 4096 for part in (first, second))
+        # Threaded: the answer quotes the citizen's message.
+        assert first["reply_to"] == asked["message"]["message_id"]
+    finally:
+        daemon.stop()
