@@ -4,6 +4,7 @@ messages (a long Telegram text, its files) paces those messages with it as well.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,8 @@ class Pacing:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._next: dict[tuple[str, str], float] = {}
+        # Turns booked by take(), by account, in order: the messages an adapter waits to send.
+        self._booked: dict[tuple[str, str], list[float]] = {}
 
     def wait(self, lane: Lane, channel: str, account: str, address: str) -> float:
         """Seconds until this notice's turn (0: now)."""
@@ -31,13 +34,23 @@ class Pacing:
         return turn - now
 
     def take(self, lane: Lane, channel: str, account: str, address: str) -> float:
-        """Book this message's turn, its account's and address's next after it: the seconds
-        to wait for it (for a sender that waits rather than defers)."""
-        wait = self.wait(lane, channel, account, address)
-        turn = self.clock() + wait
-        for key, rate in _paced(lane, channel, account, address):
-            self._next[key] = turn + 1 / rate
-        return wait
+        """Book the earliest turn of a message that waits for it: its address's next turn, or
+        the first turn after it that keeps the account's bookings 1/rate apart (so a chat
+        waiting its turn holds no other chat's); the seconds to wait for it."""
+        now = self.clock()
+        turn = max(now, self._next.get((channel, f"address:{address}"), now))
+        if lane.account_rate:
+            spacing = 1 / lane.account_rate
+            booked = self._booked.setdefault((channel, account), [])
+            del booked[: bisect.bisect_left(booked, now - spacing)]  # past: they hold nothing
+            for other in booked[bisect.bisect_left(booked, turn - spacing) :]:
+                if other - turn >= spacing:
+                    break  # a gap wide enough before the next booking
+                turn = max(turn, other + spacing)
+            bisect.insort(booked, turn)
+        if lane.address_rate:
+            self._next[(channel, f"address:{address}")] = turn + 1 / lane.address_rate
+        return turn - now
 
     def reserve(self, lane: Lane, channel: str, account: str, address: str) -> None:
         """This notice goes now: the next one of its account and address waits its pace."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -99,14 +100,19 @@ class TelegramAccount:
 
     @property
     def lane(self) -> Lane:
-        """Telegram's published limits, as configured: per chat and for the whole bot."""
+        """Notices claimed at per_chat_rate, as many at once as the bot sends in a second;
+        each message then waits for its turn within both limits (_paced)."""
         return Lane(
-            concurrency=16,
+            concurrency=max(1, math.ceil(self.settings.global_rate)),
             attempt_timeout=SEND_TIMEOUT * 4,
-            account_rate=self.settings.global_rate,
             address_rate=self.settings.per_chat_rate,
             threads=True,
         )
+
+    @property
+    def _paced(self) -> Lane:
+        """Telegram's published limits, as configured: per chat and for the whole bot."""
+        return self.lane._replace(account_rate=self.settings.global_rate)
 
     def routes(self) -> Sequence[BaseRoute]:
         """The webhook's route, in webhook mode: the path of webhook_url on our listener."""
@@ -144,7 +150,7 @@ class TelegramAccount:
             base_file_url=f"{api}/file/bot",
             local_mode=self.settings.local_server,
             # As many connections as the lane has attempts; the long poll has its own.
-            request=HTTPXRequest(connection_pool_size=self.lane.concurrency + 2),
+            request=HTTPXRequest(connection_pool_size=self.lane.concurrency + 4),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
 
@@ -373,7 +379,7 @@ class TelegramAccount:
 
     async def _chat_turn(self, chat: int) -> None:
         """Wait for the message's turn within per_chat_rate and global_rate, and take it."""
-        await trio.sleep(self._pacing.take(self.lane, "messenger", self.account, str(chat)))
+        await trio.sleep(self._pacing.take(self._paced, "messenger", self.account, str(chat)))
 
     async def _deliver(self, notice: Outbound) -> Sent:
         """The notice's parts, then its files, then (after a first confirmation) the button
