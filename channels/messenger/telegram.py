@@ -90,6 +90,8 @@ class TelegramAccount:
         self.settings: MessengerAccount = settings().accounts[spec.account]
         self.ports = ports
         self._bot: Bot | None = None
+        # The webhook's secret_token, read when the account starts (empty: no webhook set).
+        self._secret = ""
         self._stopping = False
         self._offset_key = f"{self.account}/offset"
         # The lane's pacing for each message: the outbox paces notices, and a notice may go out
@@ -164,6 +166,7 @@ class TelegramAccount:
         self._bot = bot
         try:
             if self.settings.mode == "webhook":
+                self._secret = self._read_webhook_secret()
                 await self._set_webhook(bot)
                 task_status.started()
                 await trio.sleep_forever()
@@ -182,12 +185,12 @@ class TelegramAccount:
         await self._call(bot.set_webhook)(
             self.settings.webhook_url,
             allowed_updates=ALLOWED_UPDATES,
-            secret_token=self._webhook_secret(),
+            secret_token=self._secret,
             # One at a time, in order: an update's offset is committed before the next comes.
             max_connections=1,
         )
 
-    def _webhook_secret(self) -> str:
+    def _read_webhook_secret(self) -> str:
         assert self.settings.webhook_secret_file is not None
         secret = read_secret(self.ports.config_dir / self.settings.webhook_secret_file)
         return secret.decode().strip()
@@ -209,7 +212,7 @@ class TelegramAccount:
         """An update Telegram POSTs: 200 once committed, so that Telegram stops sending it."""
         bot = self._bot
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self._webhook_secret().encode()):
+        if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
             self.ports.bad_input("messenger", "webhook without our secret_token")
             return Response(status_code=403)
         if bot is None or self._stopping:
