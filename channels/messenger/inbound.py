@@ -14,8 +14,9 @@ CONTENT_TYPE = "application/vnd.telegram.update+json"
 # Metadata the adapter writes beside the update: the attachment ids of its files (stored and
 # scanned before the commit), the topic the citizen chose with a button before writing.
 ATTACHMENTS, TOPIC = "attachments", "topic"
-# Set when a file of the message was over the download or channel limit and could not be taken.
-OVERSIZE = "oversize"
+# The flags the adapter found taking the message's files: `oversize` (a file over the download
+# or channel limit), `incomplete` (a file Telegram would not hand over), comma-separated.
+FLAGS = "flags"
 # What a message that is none of the kinds the support bot takes (a sticker, a voice note, a
 # location) reads as: the channel's command row answering it with an explanation.
 UNSUPPORTED = "/unsupported"
@@ -82,13 +83,9 @@ def _message(received: Received, message: Message, user: User) -> RawInbound:
             own = message.contact.user_id == user.id
             (links if own else declared).append(Sender("phone", phone, verified=own))
             text = text or (SHARED_PHONE if own else "")
-    attachments = [a for a in received.metadata.get(ATTACHMENTS, "").split(",") if a]
-    if (
-        not text
-        and message.contact is None
-        and not attachments
-        and OVERSIZE not in received.metadata
-    ):
+    attachments = _listed(received, ATTACHMENTS)
+    flags = _listed(received, FLAGS)
+    if not text and message.contact is None and not attachments and not flags:
         text = UNSUPPORTED
     reply = message.reply_to_message
     return _inbound(
@@ -101,8 +98,13 @@ def _message(received: Received, message: Message, user: User) -> RawInbound:
         verified_links=links,
         declared=declared,
         attachment_ids=attachments,
-        flags=[OVERSIZE] if received.metadata.get(OVERSIZE) else [],
+        flags=flags,
     )
+
+
+def _listed(received: Received, key: str) -> list[str]:
+    """A comma-separated list of the adapter's metadata."""
+    return [item for item in received.metadata.get(key, "").split(",") if item]
 
 
 def _inbound(

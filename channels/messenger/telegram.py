@@ -255,11 +255,11 @@ class TelegramAccount:
             if topic is not None:
                 metadata[inbound.TOPIC] = topic.decode()
                 changes[topic_key] = None
-        files, oversize = await self._files(bot, message)
+        files, flags = await self._files(bot, message)
         if files:
             metadata[inbound.ATTACHMENTS] = ",".join(files)
-        if oversize:
-            metadata[inbound.OVERSIZE] = "1"
+        if flags:
+            metadata[inbound.FLAGS] = ",".join(sorted(flags))
         receipt = await self._receive(update, key, metadata, changes)
         user = message.from_user
         if message.text is not None and message.text.strip() == "/start" and not receipt:
@@ -287,9 +287,10 @@ class TelegramAccount:
         receipt = await self.ports.intake.receive(received, changes)
         return receipt.redelivery
 
-    async def _files(self, bot: Bot, message: Message) -> tuple[list[str], bool]:
+    async def _files(self, bot: Bot, message: Message) -> tuple[list[str], set[str]]:
         """The message's photo (its largest size) or document, stored and scanned: their
-        attachment ids, and whether one was over the limit and could not be taken."""
+        attachment ids, and the flags for those that could not be taken. A file Telegram
+        will not hand over is flagged, never retried: it would hold every update after it."""
         found: list[tuple[str, str, str, int | None]] = []
         if message.photo:
             largest = message.photo[-1]
@@ -300,26 +301,31 @@ class TelegramAccount:
             name = document.file_name or f"document-{message.message_id}"
             mime = document.mime_type or "application/octet-stream"
             found.append((document.file_id, name, mime, document.file_size))
-        ids, oversize = [], False
+        ids: list[str] = []
+        flags: set[str] = set()
         limit = self._file_limit()
         for file_id, name, mime, size in found:
             if size is not None and size > limit:
-                oversize = True
+                flags.add("oversize")
                 self.ports.bad_input("messenger", "file over the download limit")
                 continue
-            content = await self._call(
-                (await self._call(bot.get_file)(file_id)).download_as_bytearray
-            )()
+            try:
+                file = await self._call(bot.get_file)(file_id)
+                content = await self._call(file.download_as_bytearray)()
+            except BadRequest as refused:  # "file is too big", an expired file id
+                flags.add("oversize" if "too big" in refused.message else "incomplete")
+                self.ports.bad_input("messenger", "file refused by the Bot API")
+                continue
             try:
                 receipt = await self.ports.attachments.receive(
                     _chunks(bytes(content)), channel="messenger", filename=name, declared_type=mime
                 )
             except AttachmentRefused as refused:
-                oversize = True
+                flags.add("oversize")
                 self.ports.bad_input("messenger", refused.code)
                 continue
             ids.append(receipt.id)
-        return ids, oversize
+        return ids, flags
 
     def _file_limit(self) -> int:
         """The largest file taken: the channel's limit, and the cloud Bot API's 20 MB."""

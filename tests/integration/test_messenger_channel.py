@@ -406,3 +406,22 @@ async def test_a_long_reply_goes_in_parts_cut_at_paragraphs_answering_the_citize
         assert first["reply_to"] == asked["message"]["message_id"]
     finally:
         daemon.stop()
+
+
+async def test_a_document_over_the_bot_apis_limit_is_flagged_and_its_message_filed(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        big = PDF + b"\0" * (20 * 1024 * 1024)  # over the 20 MB a bot may download
+        await telegram.send_document(anna, big, "скан.pdf", "application/pdf", "Мой паспорт")
+        await telegram.write(anna, "Следующее сообщение")
+        first, second = await filed(daemon, 2)
+        assert (first["text"], first["attachments"]) == ("Мой паспорт", [])
+        assert "oversize" in first["flags"]
+        assert second["text"] == "Следующее сообщение"  # the update after it is not held
+        assert not [c for c in await telegram.calls() if c["method"] == "getFile"]
+    finally:
+        daemon.stop()

@@ -114,10 +114,11 @@ def test_a_kind_the_bot_does_not_take_reads_as_the_unsupported_command(
     assert parse(update(**content)).text == inbound.UNSUPPORTED
 
 
-def test_a_file_over_the_limit_is_flagged_oversize_not_unsupported() -> None:
+@pytest.mark.parametrize("flags", ["oversize", "incomplete", "incomplete,oversize"])
+def test_a_file_not_taken_is_flagged_not_unsupported(flags: str) -> None:
     document = {"file_id": "d", "file_unique_id": "ud", "file_name": "scan.pdf"}
-    raw = parse(update(document=document), oversize="1")
-    assert raw.flags == ["oversize"] and raw.text == ""
+    raw = parse(update(document=document), flags=flags)
+    assert raw.flags == flags.split(",") and raw.text == ""
 
 
 def test_the_topic_chosen_before_goes_with_the_message() -> None:
