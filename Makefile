@@ -54,6 +54,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.mime
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline, compare, edge, messenger, wal
+from bench import attachments, baseline, compare, edge, messenger, sms, wal, widget
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -107,8 +108,10 @@ def run_workers(
     workers: int,
     job: dict[str, Any],
     profile: Path | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one scenario on `workers` load-generator processes; merge their results."""
+    """Run one scenario on `workers` load-generator processes; merge their results.
+    `on_ready` runs once every session is open and greeted, before any message."""
     assert daemon.process is not None
     warmup, duration = job.get("warmup", 0.0), job["duration"]
     shares = [sessions // workers + (1 if i < sessions % workers else 0) for i in range(workers)]
@@ -141,6 +144,8 @@ def run_workers(
         setup = [_expect(p, "ready") for p in procs]
         if mode == "status":
             wait_idle(daemon)  # the tickets' confirmations are out before the clock starts
+        if on_ready is not None:
+            on_ready()
         before = stage_seconds(daemon)
         start = time.monotonic() + START_DELAY
         for p in procs:
@@ -312,7 +317,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "attachments",
             "wal",
             "edge",
+            "widget",
             "compare",
+            "sms",
             "messenger",
         ),
         action="append",
@@ -334,15 +341,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    every = ("throughput", "rate", "status", "attachments", "wal", "edge", "compare", "messenger")
+    every = (
+        "throughput",
+        "rate",
+        "status",
+        "attachments",
+        "wal",
+        "edge",
+        "widget",
+        "compare",
+        "sms",
+        "messenger",
+    )
     wanted = set(args.only or every)
+    # The scenarios that drive the shared daemon (its idle RSS is read around them).
+    on_daemon = bool(wanted & {"throughput", "rate", "status", "wal"})
     began = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
     tmp = Path(tempfile.mkdtemp(prefix="omnirouter-bench-"))
     daemon = DaemonProcess(tmp)
     print(f"bench: daemon in {tmp}", file=sys.stderr)
-    daemon.start()
+    if on_daemon:
+        daemon.start()
     load = {"warmup": args.warmup, "duration": args.duration}
     # Status first: the open-loop scenario may overload the daemon, and the backlog it leaves
     # (frames of closed connections still being filed) would be billed to the next scenario.
@@ -356,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
          {**load, "seed": 2, "rate": args.rate, "session_messages": args.session_messages}),
     ]  # fmt: skip
     try:
-        figures["idle_after_start"] = idle_rss(daemon)
+        if on_daemon:
+            figures["idle_after_start"] = idle_rss(daemon)
         for name, key, mode, sessions, workers, job in scenarios:
             if name not in wanted:
                 continue
@@ -371,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             figures[key]["daemon_busy_after_window_s"] = wait_idle(daemon)
         if "fixed_rate" in figures:
             figures["fixed_rate"]["target_rate_per_s"] = args.rate
-        figures["idle_after_load"] = idle_rss(daemon)
+        if on_daemon:
+            figures["idle_after_load"] = idle_rss(daemon)
         if "wal" in wanted:
             # Last, after the idle RSS: a minute of flood must not change the figures above.
             print(f"bench: WAL during a {args.wal_seconds:g} s flood (closed)…", file=sys.stderr)
@@ -387,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                 figures["wal_flood"] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         try:
-            exit_code: int | str = daemon.stop()
+            exit_code: int | str = daemon.stop() if on_daemon else 0
         except subprocess.TimeoutExpired:
             # DaemonProcess.stop killed it: a finding (drain took too long), not a bench error.
             exit_code = "SIGKILLed: still running 20 s after SIGTERM"
@@ -407,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     if "edge" in wanted:
         print("bench: stuck readers and a wave of connections…", file=sys.stderr)
         figures["edge"] = edge.run()
+    if "widget" in wanted:
+        print(f"bench: {widget.SESSIONS} chat sessions held open, then loaded…", file=sys.stderr)
+        figures["widget"] = widget.run(run_workers, args.warmup, args.duration)
     if "compare" in wanted:
         print(
             f"bench: this tree and {compare.BEFORE_PLATFORM}, {args.compare_rounds} rounds "
@@ -417,6 +443,12 @@ def main(argv: list[str] | None = None) -> int:
             figures["compare"] = compare.run(rounds=args.compare_rounds)
         except (OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
             figures["compare"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if "sms" in wanted:
+        print("bench: SMPP submits and delivers vs a bare PDU client…", file=sys.stderr)
+        try:
+            figures["sms"] = sms.run(wait_idle)
+        except Exception as exc:  # one broken scenario must not lose the others' figures
+            figures["sms"] = {"error": f"{type(exc).__name__}: {exc}"}
     figures["bench_seconds"] = round(time.monotonic() - began, 1)
     rows = table(figures)
     print_table(rows)
@@ -521,6 +553,8 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row(label, "database growth MiB", w["db_growth_mib"]),
         ]  # fmt: skip
     for key, label in (("idle_after_start", "after start"), ("idle_after_load", "after load")):
+        if key not in f:
+            continue
         rss = f[key]["rss_mb"]
         rows.append(
             Row("idle RSS", f"{label} MiB", rss, f"< {TARGET_IDLE_RSS_MB:g}",
@@ -558,6 +592,21 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row(label, "RSS MiB open", wave["rss_open_mb"]),
                 Row(label, "RSS MiB kept after close", wave["kept_after_close_mb"]),
             ]
+    w = f.get("widget")
+    if w:
+        label = f"widget, {w['sessions']} sessions"
+        size = w["size"]["gzip_total_kb"]
+        rows += [
+            Row(label, "daemon RSS MiB idle", w["idle_rss_mb"]),
+            Row(label, "daemon RSS MiB sessions open", w["sessions_open_rss_mb"]),
+            Row(label, "KB per open session", w["kb_per_session"],
+                f"< {widget.TARGET_KB_PER_SESSION:g}",
+                w["kb_per_session"] < widget.TARGET_KB_PER_SESSION),
+            Row(label, "accepted msg/s (closed loop)", w["accepted_per_s"]),
+            Row(label, "accept p99 ms", w["latency"]["p99_ms"]),
+            Row("widget", "JS + CSS gzipped KB", size, f"< {widget.TARGET_WIDGET_GZIP_KB:g}",
+                size < widget.TARGET_WIDGET_GZIP_KB),
+        ]  # fmt: skip
     c = f.get("compare")
     if c and "error" in c:
         rows.append(Row("vs earlier commit", "error", c["error"][:60], "", False))
@@ -586,6 +635,10 @@ def table(f: dict[str, Any]) -> list[Row]:
                 Row(f"messenger {scope}", "most sent in 1 s", p["most_in_one_second"],
                     f"<= {p['limit_per_s']:g}", p["most_in_one_second"] <= p["limit_per_s"]),
             ]  # fmt: skip
+    if "error" in f.get("sms", {}):
+        rows.append(Row("SMS", "error", f["sms"]["error"][:60], "", False))
+    elif "sms" in f:
+        rows += [Row(*row) for row in sms.rows(f["sms"])]
     a = f.get("attachments")
     if a:
         rows += [

@@ -43,6 +43,15 @@ class Sender(msgspec.Struct, frozen=True):
     ] = False
 
 
+class InboundFile(msgspec.Struct, frozen=True):
+    """A file a parser found inside what was received (a mail's attachment): the router
+    stores, type-checks and scans it before the message is filed, as an upload would be."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 class RawInbound(msgspec.Struct, frozen=True):
     """A message exactly as a channel received it, before normalisation.
 
@@ -80,6 +89,9 @@ class RawInbound(msgspec.Struct, frozen=True):
     # (a long SMS whose parts never all came), `oversize`, `auto_submitted` (loop protection:
     # the router sends no automatic answer to it).
     flags: list[str] = []
+    # Files the parser found in the message, stored and scanned by the router before filing,
+    # which puts their ids in `attachment_ids` (what an adapter stores itself goes there).
+    files: list[InboundFile] = []
 
 
 class Received(msgspec.Struct, frozen=True):
@@ -181,8 +193,9 @@ class Outbound(msgspec.Struct, frozen=True):
 
     `parts` is `text` as the channel sends it (Fit): one message, or several where the channel
     splits a long text. `subject` and `html` are for email, `buttons` for a messenger; an
-    adapter leaves out what its channel cannot show. `automatic` tells an answer the router
-    sent by itself (RFC 3834 Auto-Submitted) from an operator's reply.
+    adapter leaves out what its channel cannot show. `automatic` tells what the router sent by
+    itself (RFC 3834 Auto-Submitted) from an operator's reply, and `answers` which of that
+    answers a message of the citizen's.
     """
 
     id: str
@@ -201,6 +214,10 @@ class Outbound(msgspec.Struct, frozen=True):
     language: str = "ru"
     automatic: bool = True
     threading: Threading = Threading()
+    # An automatic notice that answers the citizen's message (a confirmation, a status query's
+    # answer: RFC 3834 auto-replied), not one sent of the router's own accord (a status
+    # change: auto-generated).
+    answers: bool = False
 
 
 class DoesNotFit(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from normaliser.commands import COMMANDS, Command, CommandTable, parse_command, says_nothing_else
@@ -58,7 +60,7 @@ def normalise(
     # signature): a body with more in it is a request to a person, and answering its subject
     # would leave the body unfiled. "Re: Статус …" is a reply, not a command.
     if command is None and subject and says_nothing_else(body):
-        command = parse_command(subject, ticket_length=ticket_length, table=commands)
+        command = parse_command(_untagged(subject), ticket_length=ticket_length, table=commands)
     # A command's words say its language better than its letters: «CTOП» is mostly Latin.
     language = command.language if command is not None else None
     return Normalised(
@@ -68,3 +70,13 @@ def normalise(
         command=command,
         flags=flags,
     )
+
+
+# A ticket number in the brackets of a subject tag ("[№2600000014]", "[#2600000014]"), which
+# a citizen keeps when writing «Статус» before our tag.
+_TAGGED_NUMBER = re.compile(r"\[\s*((?:№|#)?\s*\d+)\s*\]")
+
+
+def _untagged(subject: str) -> str:
+    """A subject with its tags' brackets taken away: «Статус [№N]» reads as «Статус №N»."""
+    return _TAGGED_NUMBER.sub(r"\1", subject)

@@ -19,6 +19,7 @@ import trio_asyncio
 from pydantic import BaseModel
 
 from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Fit, Lane, Ports
+from channels.subjects import SubjectTag
 from dedupe.identity import undo_merge
 from dedupe.ports import DedupeState
 from dedupe.routing import Policy
@@ -62,7 +63,9 @@ def filing_rules(settings: Settings) -> FilingRules:
     return FilingRules(
         catalogue=settings.catalogue,
         numbering=r.tickets,
-        notifier=Notifier(settings.templates, settings.catalogue, settings.tz),
+        notifier=Notifier(
+            settings.templates, settings.catalogue, settings.tz, SubjectTag(r.tickets.subject_tag)
+        ),
         policy=Policy(
             similarity=r.dedupe.similarity,
             reopen_after_resolved=r.tickets.reopen_after_resolved,
@@ -130,6 +133,7 @@ class Daemon:
             registry.parsers,
             registry.command_tables(registry.installed().values()),
             reports=self.reports,
+            attachments=self.attachments,
         )
         self.updates = TicketUpdates(
             self.db, lambda: self.filer.notifier, self.outbox.wake, self.attachments

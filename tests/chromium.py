@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import time
+from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,16 @@ class BrowserPeer:
         """The origin of the portal page that embeds the widget (for allowed_origins)."""
         return f"http://127.0.0.1:{self.portal_port}"
 
-    def portal_url(self, daemon_base: str, lang: str | None = "ru") -> str:
-        """The portal page embedding the widget of the daemon at `daemon_base`."""
-        query = {"widget": f"{daemon_base}/chat/widget.js", **({"lang": lang} if lang else {})}
+    def portal_url(
+        self, daemon_base: str, lang: str | None = "ru", identity: dict[str, Any] | None = None
+    ) -> str:
+        """The portal page embedding the widget of the daemon at `daemon_base`, with the
+        portal's language and its signed identity of the logged-in user on the script tag."""
+        query = {"widget": f"{daemon_base}/chat/widget.js"}
+        if lang:
+            query["lang"] = lang
+        if identity is not None:
+            query["identity"] = json.dumps(identity)
         return f"{self.portal_origin}/portal?{urlencode(query)}"
 
 
@@ -96,6 +104,22 @@ def artifacts_for(nodeid: str) -> Path:
     return ARTIFACTS / Path(module).stem / re.sub(r"[^\w.-]+", "_", name)
 
 
+@dataclass(frozen=True)
+class PickedFile:
+    """A file a citizen picks or drops: its name, type and bytes (or a size of zero bytes)."""
+
+    name: str
+    mime: str
+    content: bytes | None = None
+    size: int = 0
+
+    def wire(self) -> dict[str, Any]:
+        """As the browser peer takes it."""
+        if self.content is None:
+            return {"name": self.name, "mime": self.mime, "size": self.size}
+        return {"name": self.name, "mime": self.mime, "base64": b64encode(self.content).decode()}
+
+
 class CitizenPage:
     """One citizen's browser tab (a fresh context): what they do and what they see."""
 
@@ -128,9 +152,54 @@ class CitizenPage:
         """Go to `url` and wait for it to load."""
         await self.command("open", url=url)
 
-    async def open_portal(self, daemon_base: str, lang: str | None = "ru") -> None:
+    async def open_portal(
+        self, daemon_base: str, lang: str | None = "ru", identity: dict[str, Any] | None = None
+    ) -> None:
         """Go to the portal page embedding the widget of the daemon at `daemon_base`."""
-        await self.open(self.peer.portal_url(daemon_base, lang))
+        await self.open(self.peer.portal_url(daemon_base, lang, identity))
+
+    async def new_tab(self) -> int:
+        """Open another tab of this browser (same storage); it becomes the current one."""
+        index: int = await self.command("new_tab")
+        return index
+
+    async def switch_tab(self, index: int) -> None:
+        """Make the tab `index` (0: the first) the current one."""
+        await self.command("switch_tab", index=index)
+
+    async def identify(self, identity: dict[str, Any]) -> None:
+        """The portal's script calls window.omniChat.identify(identity) (its user logged in)."""
+        await self.command("identify", identity=identity)
+
+    async def select(self, label: str, option: str) -> None:
+        """Choose the option shown as `option` in the list labelled `label`."""
+        await self.command("select", label=label, option=option)
+
+    async def choose_files(self, selector: str, files: list[PickedFile]) -> None:
+        """Pick `files` in the file input `selector`, as the system's file dialog does."""
+        await self.command("choose_files", selector=selector, files=[f.wire() for f in files])
+
+    async def drop(self, selector: str, files: list[PickedFile]) -> None:
+        """Drag `files` from the desktop and drop them on `selector`."""
+        await self.command("drop", selector=selector, files=[f.wire() for f in files])
+
+    async def reduce_motion(self, reduce: bool) -> None:
+        """Emulate the citizen's system asking for reduced motion (or not)."""
+        await self.command("reduced_motion", reduce=reduce)
+
+    async def text_size(self, percent: int) -> None:
+        """Set the browser's text size to `percent` of the default, as its settings do."""
+        await self.command("text_size", percent=percent)
+
+    async def overflows(self, selector: str) -> bool:
+        """Whether the element `selector` is wider than its box (scrolls sideways, cuts text)."""
+        wider: bool = await self.command("overflows", selector=selector)
+        return wider
+
+    async def style(self, selector: str, prop: str) -> str:
+        """The computed CSS property `prop` of the first element matching `selector`."""
+        value: str = await self.command("style", selector=selector, property=prop)
+        return value
 
     async def reload(self) -> None:
         """Reload the page, as the citizen's F5 does."""

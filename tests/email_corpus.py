@@ -49,8 +49,13 @@ MALFORMED_HEADERS = [
 
 def with_header(line: str) -> EmailMessage:
     """A short message whose header `line` replaces the field of its name."""
+    return parse(raw_with_header(line))
+
+
+def raw_with_header(line: str) -> bytes:
+    """The bytes of that message (some such fields cannot be written back from the parse)."""
     name = line.split(":")[0]
     fields = {"From": "i.petrov@example.org", "To": "support@gov.example", "Subject": "Справка"}
     fields[name] = line.split(":", 1)[1].strip()
     head = "".join(f"{key}: {value}\n" for key, value in fields.items())
-    return parse(f"{head}\nЗдравствуйте!\n")
+    return f"{head}\nЗдравствуйте!\n".encode()

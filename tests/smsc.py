@@ -182,6 +182,34 @@ class Smsc:
                     return found[:count]
                 await trio.sleep(POLL_INTERVAL)
 
+    async def quiet(self) -> None:
+        """Until reset(), count the log's entries by type instead of keeping them (benchmarks)."""
+        await self.command("quiet")
+
+    async def counts(self) -> dict[str, int]:
+        """While quiet: how many entries of each type the log would hold."""
+        counts: dict[str, int] = (await self.command("log"))["log"]["counts"]
+        return counts
+
+    async def deliver_many(
+        self, count: int, *, window: int, first_source: int, text: str, data_coding: int = 8
+    ) -> None:
+        """Start `count` deliver_sm from numbers `first_source`.., at most `window` unanswered."""
+        await self.command(
+            "deliver_many",
+            count=count,
+            window=window,
+            first_source=first_source,
+            text=text,
+            data_coding=data_coding,
+        )
+
+    async def deliveries(self) -> dict[str, Any]:
+        """The last deliver_many's count, sent, answered, refused, and seconds once all are in."""
+        progress = await self.command("deliveries")
+        del progress["ok"]
+        return progress
+
 
 @pytest.fixture(scope="session")
 def smsc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smsc]:

@@ -1,18 +1,16 @@
 """Loop protection (RFC 3834): which mail gets no automatic reply, which mail is an
-out-of-office reply, how our own outbound names itself, and how many automatic replies one
-address may get."""
+out-of-office reply, and how our own outbound names itself. How many automatic replies one
+address may get is the router's [notifier] limit per contact, the same on every channel."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Collection
 from email.message import EmailMessage
 from email.utils import parseaddr
 
 from channels.email.headers import addresses, first_value, text_value
-from channels.email.subjects import without_reply_prefixes
+from channels.subjects import without_reply_prefixes
 
 # The header every notice we send carries, its value the notice id: mail that comes back with it
 # (a citizen's server redirecting it to us, an alias looping to itself) is our own. A Message-ID
@@ -182,27 +180,6 @@ def is_out_of_office(message: EmailMessage) -> bool:
     # so anywhere in its subject.
     generated = _auto_submitted(message, set()) or _exchange_rule(message, set())
     return generated is not None and _OOO_WORDS.search(subject) is not None
-
-
-@dataclass(frozen=True)
-class ReplyBudget:
-    """How many automatic replies one address may get within a window (RFC 3834 2: a
-    responder keeps track of whom it answered, as Sieve vacation's :days does, RFC 5230 4.1).
-
-    A citizen sends a few letters a day; a loop with a responder our checks miss sends one a
-    minute, which ten a day stops within minutes. The adapter keeps the times per address.
-    """
-
-    limit: int = 10
-    window: timedelta = timedelta(days=1)
-
-    def recent(self, earlier: Iterable[datetime], now: datetime) -> list[datetime]:
-        """The times of `earlier` still inside the window: all the adapter needs to keep."""
-        return sorted(moment for moment in earlier if now - self.window < moment <= now)
-
-    def allows(self, earlier: Iterable[datetime], now: datetime) -> bool:
-        """True if one more automatic reply at `now` stays within the limit."""
-        return len(self.recent(earlier, now)) < self.limit
 
 
 def _senders(message: EmailMessage) -> list[str]:

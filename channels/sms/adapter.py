@@ -31,6 +31,7 @@ from channels.contract import (
     Received,
     Sender,
     Sent,
+    StatePort,
     rfc3339,
 )
 from channels.settings import read_secret
@@ -83,8 +84,9 @@ class SmsAdapter:
         self._stopping = False
         # One long message's parts may come on several binds at once.
         self._parts_lock = trio.Lock()
-        # Content committed but not yet answered, by digest (see _file).
+        # Content committed but not yet answered, by digest, and how often each was (_file).
         self._unanswered: dict[str, trio.Event] = {}
+        self._answered = AnsweredCounts(ports.state, f"{spec.account}/answered/")
 
     @property
     def _alphabet(self) -> encoding.DefaultAlphabet:
@@ -137,6 +139,7 @@ class SmsAdapter:
                         functools.partial(trio.serve_tcp, self._outbound, int(port), host=host)
                     )
                 nursery.start_soon(self._expire_parts)
+                nursery.start_soon(self._answered.run)
                 task_status.started()
         except* SessionEnded as ended:
             # The nursery wraps it in a group: the account's last_error names the reason.
@@ -273,37 +276,43 @@ class SmsAdapter:
         """Commit an SMS (with the state changes that go with it) and answer once committed.
 
         An SMSC names a deliver_sm by nothing of its own, so the journal's key is the content's
-        digest and how many times that content was answered before: a redelivery (our answer
-        never reached the SMSC) has the same key, the same text sent again the next one."""
+        digest and its occurrence: a redelivery (our answer never went) is the occurrence that
+        was not answered, and files nothing new; the same text sent again after we answered is
+        the next occurrence. The count of answered ones is read only when a key was seen."""
         digest = inbound.key(payload)
         while (busy := self._unanswered.get(digest)) is not None:
             await busy.wait()  # the same content again, before the first copy is answered
         self._unanswered[digest] = trio.Event()
-        answered_key = f"{self.account}/answered/{digest}"
+        # The transport's word for who sent it, should the PDU's text prove unreadable.
+        phone = None if pdu is None else inbound.msisdn(pdu.source, pdu.source_ton)
+        occurrence, answered = 0, None
         try:
-            times = int(await self.ports.state.get(answered_key) or b"0")
-            # The transport's word for who sent it, should the PDU's text prove unreadable.
-            phone = None if pdu is None else inbound.msisdn(pdu.source, pdu.source_ton)
-            received = Received(
-                channel="sms",
-                account=self.account,
-                idempotency_key=digest if times == 0 else f"{digest}.{times}",
-                received_at=rfc3339(datetime.now(UTC)),
-                content_type=content_type,
-                payload=payload,
-                sender=None if phone is None else Sender("phone", phone),
-            )
-            await self.ports.intake.receive(received, state)
+            while True:
+                received = Received(
+                    channel="sms",
+                    account=self.account,
+                    idempotency_key=digest if occurrence == 0 else f"{digest}.{occurrence}",
+                    received_at=rfc3339(datetime.now(UTC)),
+                    content_type=content_type,
+                    payload=payload,
+                    sender=None if phone is None else Sender("phone", phone),
+                )
+                receipt = await self.ports.intake.receive(received, state)
+                if not receipt.redelivery:
+                    break
+                if answered is None:
+                    answered = await self._answered.count(digest)
+                if occurrence >= answered:
+                    break  # that occurrence was never answered: the SMSC delivers it again
+                occurrence += 1
         except BaseException:
             self._unanswered.pop(digest).set()
             raise
 
         async def settled(sent: bool) -> None:
-            try:
-                if sent:
-                    await self.ports.state.put({answered_key: str(times + 1).encode()})
-            finally:
-                self._unanswered.pop(digest).set()
+            if sent:
+                self._answered.mark(digest, occurrence + 1)
+            self._unanswered.pop(digest).set()
 
         return Answer(Status.ESME_ROK, settled)
 
@@ -360,3 +369,40 @@ def _delivery_failed(refused: SubmitError) -> DeliveryFailed:
     # No answer: the SMSC may have sent it. Sending again could reach the citizen twice, so the
     # notice stops here for an operator (docs/channels.md, SMS), never silently.
     return DeliveryFailed(f"{refused.reason}; not sent again", permanent=True)
+
+
+class AnsweredCounts:
+    """How many times each SMS content was answered, kept in the account's state: written in
+    batches behind the answers, as they only tell a rare same text sent again from a
+    redelivery (a crash between an answer and its batch's write takes the later copy for a
+    redelivery)."""
+
+    def __init__(self, state: StatePort, prefix: str) -> None:
+        self.state = state
+        self.prefix = prefix
+        self._pending: dict[str, int] = {}
+        self._writing: dict[str, int] = {}
+        self._ready = trio.Event()
+
+    async def count(self, digest: str) -> int:
+        """How many times this content was answered."""
+        for batch in (self._pending, self._writing):
+            if digest in batch:
+                return batch[digest]
+        return int(await self.state.get(self.prefix + digest) or b"0")
+
+    def mark(self, digest: str, count: int) -> None:
+        """Answered `count` times now; written with the next batch."""
+        self._pending[digest] = count
+        self._ready.set()
+
+    async def run(self) -> None:
+        """Write the marks as they come, those that came meanwhile together."""
+        while True:
+            await self._ready.wait()
+            self._ready = trio.Event()
+            self._writing, self._pending = self._pending, {}
+            changes = {self.prefix + d: str(n).encode() for d, n in self._writing.items()}
+            with trio.CancelScope(shield=True):  # a batch taken is a batch written
+                await self.state.put(changes)
+            self._writing = {}

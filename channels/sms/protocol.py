@@ -275,6 +275,11 @@ class Connection:
         self._out.clear()
         return data
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether data_to_send() would return bytes (cheaper than taking them)."""
+        return bool(self._out)
+
     # --- commands -----------------------------------------------------------------------------
 
     def bind(

@@ -119,6 +119,8 @@ class Session:
         self._stream: trio.abc.Stream | None = None
         # A send failed: the stream is closed, and what was to go on it never went.
         self._broken = False
+        # Set when submits wait for the writer (_write).
+        self._unsent = trio.Event()
         self._send_lock = trio.Lock()
         self._answers: dict[int, Event | SessionLost] = {}
         self._answered: dict[int, trio.Event] = {}
@@ -149,6 +151,7 @@ class Session:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._read)
+                nursery.start_soon(self._write)
                 if outbound is not None:
                     await self._outbound()
                 await self._bind()
@@ -181,8 +184,10 @@ class Session:
         # No await between the last look at the window and the submit: the slot is ours.
         seq = self.connection.submit(sm)
         answered = self._answered[seq] = trio.Event()
+        # The writer sends it with whatever else is waiting: one send for a window's burst,
+        # and no lock or shield per submit.
+        self._unsent.set()
         try:
-            await self._flush()
             await answered.wait()
             answer = self._answers[seq]
         finally:  # a caller that gave up leaves nothing behind
@@ -343,6 +348,13 @@ class Session:
                     )
                 self._answer(request.seq, timeout)
 
+    async def _write(self) -> None:
+        """Send the submits as they come, those that came meanwhile together."""
+        while True:
+            await self._unsent.wait()
+            self._unsent = trio.Event()
+            await self._flush()
+
     async def _pace(self) -> None:
         """At most `throughput` submits a second on this bind."""
         if self.throughput is None:
@@ -356,6 +368,10 @@ class Session:
         """Send what the Connection has for the SMSC. Shielded, and the bytes taken under the
         lock: a caller cancelled half way through a PDU would break the stream's framing, and
         one cancelled while waiting its turn would drop a submit the window still counts."""
+        if not self.connection.has_data_to_send:
+            # Nothing to send, nothing to order: the reader asks after every PDU, and after a
+            # submit_sm_resp it has nothing; the shield and the lock cost more than the submit.
+            return
         stream = self._stream
         assert stream is not None
         with trio.CancelScope(shield=True):

@@ -251,8 +251,9 @@ class WebchatChannel:
             WebSocketRoute("/chat/ws", self._websocket),
             Route("/chat/config", self._config, methods=["GET"]),
             Route("/chat/upload", self._upload, methods=["POST"]),
+            Route("/chat/upload", self._preflight("POST"), methods=["OPTIONS"]),
             Route("/chat/files/{id:str}", self._download, methods=["GET"]),
-            Route("/chat/files/{id:str}", self._download_preflight, methods=["OPTIONS"]),
+            Route("/chat/files/{id:str}", self._preflight("GET"), methods=["OPTIONS"]),
             # Last: a method that no route above takes gets their Allow header, not this one's.
             Route("/chat/{name:str}", self._static, methods=["GET"]),
         ]
@@ -568,7 +569,15 @@ class WebchatChannel:
     # -- uploads ------------------------------------------------------------------------------
 
     async def _upload(self, request: Request) -> Response:
-        """POST /chat/upload: one file for the session named by X-Chat-Session."""
+        """POST /chat/upload: one file for the session named by X-Chat-Session; the widget
+        embedded on an allowed origin may read every answer, its Retry-After too."""
+        response = await self._upload_answer(request)
+        allowed = self._cors(request)
+        if allowed:
+            response.headers.update({**allowed, "Access-Control-Expose-Headers": "Retry-After"})
+        return response
+
+    async def _upload_answer(self, request: Request) -> Response:
         session = await self._session_of(request)
         if self._stopping or session is None:
             self.bad_input(self.channel, "upload_without_session")
@@ -623,20 +632,25 @@ class WebchatChannel:
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    async def _download_preflight(self, request: Request) -> Response:
-        """OPTIONS /chat/files/{id}: may the embedding page send X-Chat-Session with a GET?"""
-        allowed = self._cors(request)
-        if not allowed:
-            return Response(status_code=403)
-        return Response(
-            status_code=204,
-            headers={
-                **allowed,
-                "Access-Control-Allow-Methods": "GET",
-                "Access-Control-Allow-Headers": "X-Chat-Session",
-                "Access-Control-Max-Age": "600",
-            },
-        )
+    def _preflight(self, method: str) -> Callable[[Request], Awaitable[Response]]:
+        """OPTIONS: may the embedding page send X-Chat-Session with `method` (a file's GET, an
+        upload's POST)?"""
+
+        async def preflight(request: Request) -> Response:
+            allowed = self._cors(request)
+            if not allowed:
+                return Response(status_code=403)
+            return Response(
+                status_code=204,
+                headers={
+                    **allowed,
+                    "Access-Control-Allow-Methods": method,
+                    "Access-Control-Allow-Headers": "X-Chat-Session",
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+
+        return preflight
 
     async def _download(self, request: Request) -> Response:
         """GET /chat/files/{id}: a file an operator sent to the session named by X-Chat-Session."""

@@ -193,7 +193,16 @@ DOCS = HttpDocs(
                     ),
                     "429": response("RateLimited"),
                 },
-            }
+            },
+            "options": {
+                "summary": "CORS preflight of the widget embedded on a page of allowed_origins",
+                "operationId": "chatUploadPreflight",
+                "security": PUBLIC,
+                "responses": {
+                    "204": {"description": "Allowed: POST with X-Chat-Session from this Origin"},
+                    "403": {"description": "The Origin is not one of allowed_origins"},
+                },
+            },
         },
         "/api/v1/forms/feedback": {
             "post": {

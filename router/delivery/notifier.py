@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from channels.contract import Button, Channel, NoticeKind
+from channels.subjects import SubjectTag
 from router.clock import parse_rfc3339, rfc3339
 from router.delivery.templates import DEFAULT_LANGUAGE, Templates, format_due
 from router.store.transaction import TicketRecord
@@ -74,10 +75,17 @@ class NotificationQueue(Protocol):
 class Notifier:
     """Renders and queues confirmations, status notices, replies and answers."""
 
-    def __init__(self, templates: Templates, catalogue: Catalogue, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        templates: Templates,
+        catalogue: Catalogue,
+        tz: ZoneInfo,
+        subject_tag: SubjectTag | None = None,
+    ) -> None:
         self.templates = templates
         self.catalogue = catalogue
         self.tz = tz
+        self.subject_tag = subject_tag or SubjectTag()
 
     def queue(
         self,
@@ -160,6 +168,9 @@ class Notifier:
             else [Button(templates.status_button(language), f"/status {ticket}")]
         )
         subject = templates.subject(event, language=language, **fields)
+        if ticket is not None:
+            # A reply that keeps the tag joins the ticket (CONTRACTS.md "Ticket numbers").
+            subject = self.subject_tag.tagged(subject, ticket)
         rendering = Rendering(language, subject, buttons, event, ticket, dict(fields))
         return text, rendering_encoder.encode(rendering).decode()
 

@@ -291,6 +291,8 @@ class Outbox:
             language=rendering.language,
             automatic=record.automatic,
             threading=threading,
+            # A status change is the one automatic notice that answers nothing the citizen sent.
+            answers=record.automatic and not (rendering.event or "").startswith("status."),
         )
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:

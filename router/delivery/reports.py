@@ -102,9 +102,12 @@ class Reports:
             for reference in report.references:
                 apply_report(tx, channel, reference, report.delivered, report.reason, at, fallback)
         if report.unreachable is not None and report.suppress_for is not None:
-            until = rfc3339(parse_rfc3339(at) + timedelta(seconds=report.suppress_for))
             address = suppression_address(channel, report.unreachable)
-            tx.suppress(channel, address, BOUNCED, at, until)
+            named = (tx.referenced_notification(channel, ref) for ref in report.references)
+            # Anyone can write a bounce: it suppresses only the address of a notice it names.
+            if any(n and suppression_address(channel, n.address) == address for n in named):
+                until = rfc3339(parse_rfc3339(at) + timedelta(seconds=report.suppress_for))
+                tx.suppress(channel, address, BOUNCED, at, until)
         if not report.references:
             metrics.reports_unmatched.labels(channel).inc()
             log.warning("a %s report names no notice of ours; kept in the journal", channel)

@@ -181,7 +181,8 @@ def _every_status(by_status: dict[Status, _T]) -> dict[Status, _T]:
     return by_status
 
 
-# Why a file was not accepted, as the attachment service records it; each needs a plain text.
+# Why a file was not accepted, as the attachment service records it, and why a whole message
+# was not (`oversize`: a mail over the size limit); each needs a plain text.
 ATTACHMENT_REASONS = (
     "infected",
     "dangerous",
@@ -189,6 +190,7 @@ ATTACHMENT_REASONS = (
     "type_not_allowed",
     "encrypted",
     "unchecked",
+    "oversize",
 )
 
 

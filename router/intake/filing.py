@@ -373,7 +373,9 @@ class InboundFiling:
         """Number, classify and create a ticket."""
         raw, filer = self.raw, self.filer
         received = parse_rfc3339(raw.received_at)
-        category = filer.catalogue.classify(raw.subject, self.norm.text, raw.topic)
+        # The code the citizen wrote, after a reply's prefixes and our tag ("Re: [№N] [01] ...").
+        subject = None if raw.subject is None else filer.notifier.subject_tag.topic(raw.subject)
+        category = filer.catalogue.classify(subject, self.norm.text, raw.topic)
         self.flags.extend(f for f in category.flags if f not in self.flags)
         first_due, resolution_due = filer.catalogue.due_times(category.priority, received, filer.tz)
         year = received.astimezone(filer.tz).year
@@ -443,8 +445,14 @@ class InboundFiling:
         return reopened
 
     def _not_accepted(self) -> dict[str, str]:
-        """The `not_accepted` field: files already known to be refused, in plain words."""
-        text = not_accepted_text(self.filer.notifier.templates, self.attachments, self.language)
+        """The `not_accepted` field: files already known to be refused, in plain words; and a
+        message too big to receive (a mailbox's, of which only the header came)."""
+        templates = self.filer.notifier.templates
+        refused = [not_accepted_text(templates, self.attachments, self.language)]
+        if "oversize" in self.flags:
+            reason = templates.attachment_reason("oversize", self.language)
+            refused.insert(0, f"«{self.raw.subject or '—'}» — {reason}")
+        text = "; ".join(filter(None, refused))
         return {"not_accepted": text} if text else {}
 
     def _answer(self, event: str, ticket: TicketRecord, fields: dict[str, str]) -> None:

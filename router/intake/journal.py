@@ -14,7 +14,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
@@ -23,6 +23,8 @@ import trio
 
 from channels.contract import (
     Acceptance,
+    AttachmentPort,
+    AttachmentRefused,
     Channel,
     DeliveryReport,
     Parser,
@@ -114,6 +116,7 @@ class Intake:
         parsers: Callable[[], Mapping[Channel, Parser]] = dict,
         commands: Mapping[str, CommandTable] | None = None,
         reports: ReportFiling | None = None,
+        attachments: AttachmentPort | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -125,6 +128,7 @@ class Intake:
         # By channel: a channel that adds no rows of its own reads the shared table.
         self.commands = commands or {}
         self.reports = reports
+        self.attachments = attachments
 
     async def accept(self, raw: RawInbound) -> Acceptance:
         """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
@@ -246,6 +250,8 @@ class Intake:
                     raw.channel,
                 )
                 continue
+            if raw.files:
+                raw = await self._store_files(raw)
             if origin.unparseable is None:
                 norm, unparseable = await self._normalise(raw)
                 origin = origin._replace(unparseable=unparseable)
@@ -274,6 +280,29 @@ class Intake:
             raise LookupError("no report port to apply a delivery report")
         self.reports.file(tx, reported.channel, reported.report, rfc3339(utc_now()))
         tx.journal_reported(journal_id)
+
+    async def _store_files(self, raw: RawInbound) -> RawInbound:
+        """The files a parser found, stored and scanned as uploads are: their ids in the
+        message; one over the channel's limits flagged `rejected_attachment` (the raw keeps it)."""
+        if self.attachments is None:
+            raise LookupError("no attachment port to store a message's files")
+        ids, flags = list(raw.attachment_ids), list(raw.flags)
+        for file in raw.files:
+            try:
+                receipt = await self.attachments.receive(
+                    _chunks(file.content),
+                    channel=raw.channel,
+                    filename=file.filename,
+                    declared_type=file.content_type,
+                )
+            except AttachmentRefused as refused:
+                log.warning("a %s file was not stored: %s", raw.channel, refused.code)
+                flags.append("rejected_attachment")
+                continue
+            ids.append(receipt.id)
+        return msgspec.structs.replace(
+            raw, files=[], attachment_ids=ids, flags=list(dict.fromkeys(flags))
+        )
 
     async def received(self, journal_id: int) -> Received | None:
         """What a peer delivered, as journalled (GET /api/v1/raw/{id})."""
@@ -479,3 +508,8 @@ def _redelivery(tx: JournalStore, envelope_id: str | None, *, conflicting: bool)
     if body is None:  # the first delivery is a dead letter itself
         return Redelivery(_NOT_FILED.acceptance, conflicting)
     return Redelivery(acceptance_of(envelope_decoder.decode(body), redelivery=True), conflicting)
+
+
+async def _chunks(content: bytes) -> AsyncIterator[bytes]:
+    """A file's bytes as the attachment port reads them."""
+    yield content

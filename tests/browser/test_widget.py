@@ -14,7 +14,7 @@ from .widget import CONNECTED, NOTICES, OWN_MESSAGES, WIDGET, open_portal, write
 
 pytestmark = pytest.mark.integration
 
-# The widget has four controls; a page that needs more Tabs to reach one has lost its order.
+# The widget has five controls; a page that needs more Tabs to reach one has lost its order.
 MAX_TAB_STOPS = 10
 
 
@@ -73,11 +73,6 @@ async def test_after_a_reload_the_session_resumes_and_missed_notices_arrive(
     await citizen.screenshot("resumed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widget.js keeps last_seq in localStorage and resumes after it with an empty page, "
-    "so a reload shows none of the notices already seen (history: issue 12, point 2)",
-)
 async def test_after_a_reload_the_notices_seen_before_are_shown_again(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:
@@ -111,7 +106,11 @@ async def test_the_chat_can_be_used_with_the_keyboard_alone(
     stops.append(await citizen.focused())
 
     assert after_send is not None and after_send["label"] == "Сообщение"
-    assert [stop["label"] for stop in stops if stop] == ["Тема обращения", "Сообщение", "Отправить"]
+    assert [stop["label"] for stop in stops if stop] == [
+        "Тема обращения",
+        "Сообщение",
+        "Прикрепить файлы",
+    ]
     assert [
         stop for stop in stops if not (stop and stop["focus_visible"] and stop["indicator"])
     ] == []
@@ -160,17 +159,50 @@ async def test_the_widget_has_no_serious_accessibility_violations(
     assert {state: serious(by) for state, by in found.items() if serious(by)} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widget.js ignores its script tag's data-lang (CONTRACTS.md: the portal hands the "
-    "language there): it sends the host page's <html lang> and its own text is Russian only "
-    "(issue 12, point 8)",
-)
 async def test_the_portal_language_on_the_script_tag_is_the_chat_language(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:
     """data-lang="en" on a Russian portal page: the chat and its confirmation are in English."""
     await citizen.open_portal(portal_daemon.base, lang="en")
+    await citizen.see("Connected", within="#omni-status")
+    await citizen.select("Topic", "01 — Certificates and registry extracts")
     await citizen.fill("Message", "I need a certificate of income")
     await citizen.press("Enter")
     await citizen.see("Your request has been registered as No.", within=NOTICES)
+    await citizen.see("Certificates and registry extracts", within=OWN_MESSAGES)
+    await citizen.screenshot("english")
+    assert serious(by_impact(await citizen.audit(WIDGET))) == {}
+
+
+async def test_without_data_lang_the_chat_follows_the_portal_page(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """No data-lang: the portal page's <html lang="ru"> decides, not the browser's."""
+    await citizen.open_portal(portal_daemon.base, lang=None)
+    await citizen.see("Подключено", within="#omni-status")
+    assert await citizen.texts("#omni-title") == ["Чат с центром поддержки"]
+
+
+async def test_new_messages_do_not_move_when_the_citizen_asks_for_reduced_motion(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A new line slides in, unless the system asks for reduced motion."""
+    await open_portal(citizen, portal_daemon)
+    await write(citizen, "Проверка анимации")
+    assert await citizen.style(OWN_MESSAGES, "animation-name") == "omni-arrive"
+    await citizen.reduce_motion(True)
+    assert await citizen.style(OWN_MESSAGES, "animation-name") == "none"
+
+
+async def test_text_at_twice_its_size_still_fits_the_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """Browser text at 200% (WCAG 2.1 1.4.4): the chat's text grows, nothing scrolls sideways."""
+    await open_portal(citizen, portal_daemon)
+    await write(citizen, "Проверка крупного шрифта")
+    normal = float((await citizen.style("#omni-text", "font-size")).removesuffix("px"))
+    await citizen.text_size(200)
+    assert float((await citizen.style("#omni-text", "font-size")).removesuffix("px")) == 2 * normal
+    await citizen.screenshot("text-200")
+    assert [s for s in (WIDGET, "#omni-log", "#omni-form") if await citizen.overflows(s)] == []
+    assert serious(by_impact(await citizen.audit(WIDGET))) == {}

@@ -161,6 +161,11 @@ async def _chat_files(call: Caller, session: str) -> None:
     await call(None, "OPTIONS", "/chat/files/{id}", quarantined, headers=preflight)
     stranger = {**preflight, "Origin": "https://elsewhere.example"}
     await call(None, "OPTIONS", "/chat/files/{id}", quarantined, headers=stranger)
+    upload_preflight = {**preflight, "Access-Control-Request-Method": "POST"}
+    await call(None, "OPTIONS", "/chat/upload", headers=upload_preflight)
+    await call(
+        None, "OPTIONS", "/chat/upload", headers={**upload_preflight, "Origin": stranger["Origin"]}
+    )
 
 
 async def _chat_download(call: Caller, session: str, file_id: str) -> None:

@@ -66,6 +66,7 @@ class Citizen:
         channel: str = "webchat",
         conversation: str | None = None,
         replying_to: str | None = None,
+        subject: str | None = None,
     ) -> Filed:
         self.sent += 1
         raw = RawInbound(
@@ -79,6 +80,7 @@ class Citizen:
             sender=Sender(self.kind, self.session, verified=self.verified),
             verified_links=list(self.links),
             text=text,
+            subject=subject,
             received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
             topic=topic,
             # An unverified writer stands for the feedback form: a conversation per submission.
@@ -171,6 +173,15 @@ def test_unknown_code_is_flagged_and_unclassified(tx: Tx) -> None:
     citizen = Citizen(tx, "s1")
     filed = citizen.write("Код 99 что-то непонятное")
     assert "unknown_code" in citizen.envelope(filed)["flags"]  # type: ignore[operator]
+
+
+def test_a_subject_code_is_read_after_a_replys_prefixes_and_our_tag(tx: Tx) -> None:
+    """«Re: [№N] [10] ...» is a citizen's code 10 under the tag our notice put there."""
+    citizen = Citizen(tx, "s1")
+    filed = citizen.write("Не могу войти", subject="Re: [№2600000014] [10] Учётная запись")
+    ticket = citizen.envelope(filed)["ticket"]
+    assert isinstance(ticket, dict)
+    assert ticket["category"]["code"] == "10" and ticket["priority"] == "urgent"
 
 
 def test_topic_sets_category_and_sla(tx: Tx) -> None:

@@ -229,6 +229,11 @@ def test_status_in_the_subject_is_read_after_cleaning() -> None:
     assert result.command == Command("status", "2600000014", "ru")
 
 
+@pytest.mark.parametrize("subject", ["Статус [№2600000014]", "СТАТУС [ #2600000014 ]"])
+def test_status_before_our_tag_in_the_subject_is_a_command(subject: str) -> None:
+    assert normalise("", subject=subject).command == Command("status", "2600000014", "ru")
+
+
 def test_status_in_the_subject_follows_the_ticket_length() -> None:
     result = normalise("", subject="Статус 26000010", ticket_length=8)
     assert result.command == Command("status", "26000010", "ru")

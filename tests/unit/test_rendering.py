@@ -118,9 +118,12 @@ async def test_a_notice_goes_out_rendered_for_a_channel_that_threads(tmp_path: P
     finally:
         db.close()
     confirmation, status = recorder.sent
-    assert confirmation.subject == "Обращение зарегистрировано"
-    assert status.subject == "Служба поддержки портала госуслуг"  # the file's, none of its own
+    # The router tags the Subject with the ticket: a reply that keeps the tag joins it.
+    assert confirmation.subject == f"[№{number}] Обращение зарегистрировано"
+    assert status.subject == f"[№{number}] Служба поддержки портала госуслуг"  # the file's
     assert confirmation.language == "ru" and confirmation.automatic
+    # RFC 3834: the confirmation answers the citizen's message, a status change answers none.
+    assert confirmation.answers and status.automatic and not status.answers
     assert confirmation.buttons == [Button("Статус обращения", f"/status {number}")]
     assert confirmation.parts == [confirmation.text]
     assert confirmation.html is not None and f"№{number}" in confirmation.html
@@ -150,7 +153,7 @@ async def test_a_channel_without_threading_or_html_is_spared_them(tmp_path: Path
         db.close()
     [sent] = recorder.sent
     assert sent.html is None and sent.threading.references == []
-    assert sent.subject == "Обращение зарегистрировано"  # kept for a fallback to email
+    assert sent.subject is not None and sent.subject.endswith("] Обращение зарегистрировано")
 
 
 async def deliver_with_fits(
@@ -276,4 +279,4 @@ async def test_a_fallback_copy_is_rendered_anew_for_its_channel(tmp_path: Path) 
     [copy] = sms.sent
     assert messenger.sent == []
     assert copy.text.startswith(f"Обращение №{number} принято.")  # the SMS template's
-    assert copy.subject == "Обращение зарегистрировано" and copy.language == "ru"
+    assert copy.subject == f"[№{number}] Обращение зарегистрировано" and copy.language == "ru"

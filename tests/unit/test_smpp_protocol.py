@@ -691,3 +691,20 @@ def test_arbitrary_bytes_never_raise_and_every_request_is_answered_or_handed_ove
     events(conn)
     assert conn.state in (State.CLOSED, State.ERROR)
     assert conn.next_event() is NEED_DATA
+
+
+def test_it_says_whether_it_has_bytes_to_send_without_taking_them() -> None:
+    """The driver skips its send lock on it: a submit_sm_resp leaves nothing to send, an
+    enquire_link of the SMSC's leaves its answer."""
+    conn = bound()
+    seq = conn.submit(SM)
+    assert conn.has_data_to_send
+    assert conn.has_data_to_send  # asking takes nothing
+    assert pdu_list(conn.data_to_send())[0][:3] == (C.SUBMIT_SM, 0, seq)
+    assert not conn.has_data_to_send
+    conn.receive_data(resp(C.SUBMIT_SM_RESP, seq, body=b"abc1\0"))
+    assert events(conn) == [Submitted(seq, "abc1")]
+    assert not conn.has_data_to_send
+    conn.receive_data(pdus.encode(C.ENQUIRE_LINK, 77))
+    assert events(conn) == []
+    assert conn.has_data_to_send

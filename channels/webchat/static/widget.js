@@ -1,36 +1,44 @@
 /*
  * omnirouter web chat widget.
  *
- * Embed with one tag: <script src="https://HOST/chat/widget.js"></script>
+ * Embed with one tag:
+ *   <script src="https://HOST/chat/widget.js" data-lang="ru" data-identity='{...signed...}'></script>
  * It uses the element with id "omni-chat" (or [data-omni-chat]) if the page has one,
- * otherwise it creates it where the script tag stands. The stylesheet and the WebSocket
- * are derived from this script's own URL: .../chat/widget.css and ws(s)://HOST/chat/ws.
+ * otherwise it creates it where the script tag stands. The stylesheet, the WebSocket,
+ * /chat/config and /chat/upload are derived from this script's own URL.
+ * Language: data-lang, else the page's <html lang>, else the browser's; Russian or English.
+ * Identity: data-identity, or later window.omniChat.identify(identity) (docs/api.md).
  *
- * Protocol (docs: CONTRACTS.md, "Web chat"), JSON text frames:
- *   -> hello {session, identity, lang}      <- welcome {session, ticket, last_seq}
+ * Protocol (CONTRACTS.md, "Web chat"), JSON text frames:
+ *   -> hello {session, identity, lang}      <- welcome {session, ticket, last_seq, verified, tickets}
  *   -> resume {after_seq}                   <- notice {seq, kind, ticket, text, at, attachments?}
  *   -> message {client_id, text, topic, attachments}
  *                                           <- accepted {client_id, envelope_id, ticket}
- *                                           <- error {code, message}
+ *                                           <- error {code, message, client_id?, retry_after?}
+ *                                           <- offline {text}
+ *   -> contact {email, phone}               <- contact_saved
  * A message stays "sending" until "accepted" (the server persisted it). Unaccepted
  * messages are re-sent after every reconnect with the SAME client_id; the server answers
- * a repeated client_id with the same "accepted" and creates nothing new.
+ * a repeated client_id with the same "accepted" and creates nothing new. A page load
+ * resumes after 0: the server's history is the history shown, on any tab or device.
  *
  * All data is put into the page with textContent, never as HTML.
  */
 (function () {
   "use strict";
 
-  if (window.__omniChatWidget) {
+  if (window.omniChat) {
     return; // included twice: one widget per page
   }
-  window.__omniChatWidget = true;
 
   // document.currentScript is only set while this file runs for the first time.
   var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
   var scriptUrl = new URL(script && script.src ? script.src : "/chat/widget.js", document.baseURI);
 
-  var CSS_URL = new URL("widget.css", scriptUrl).href;
+  function near(path) {
+    return new URL(path, scriptUrl).href;
+  }
+
   var WS_URL = (function () {
     var url = new URL("ws", scriptUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
@@ -45,39 +53,178 @@
   var BACKOFF_MAX_MS = 30000;
 
   var KEY_SESSION = "omnirouter.chat.session";
-  var KEY_LAST_SEQ = "omnirouter.chat.last_seq";
+  // The portal user a stored session belongs to: another user, or nobody, on this browser
+  // must not resume it (a shared computer after the portal's logout).
+  var KEY_SESSION_USER = "omnirouter.chat.session_user";
   // Unaccepted messages survive a page reload in this tab (sessionStorage: not kept after
   // the browser is closed, the text is personal data).
   var KEY_PENDING = "omnirouter.chat.pending";
 
-  // The shipped catalogue (config/categories.toml); "" is sent as null: the router decides.
-  var TOPICS = [
-    ["", "Не знаю / определить автоматически"],
-    ["01", "Справки и выписки"],
-    ["02", "Подача заявления"],
-    ["03", "Паспорта и водительские удостоверения"],
-    ["04", "Льготы, субсидии, компенсации"],
-    ["05", "Изменение персональных данных"],
-    ["06", "Лицензии и разрешения"],
-    ["07", "Статус заявления"],
-    ["08", "Жалобы и предложения"],
-    ["10", "Доступ к личному кабинету"],
-    ["11", "Технический сбой портала"],
-    ["12", "Сообщение о мошенничестве"]
-  ];
-
-  var STATUS_TEXT = {
-    connecting: "Подключение…",
-    open: "Подключено",
-    closed: "Нет соединения, переподключаемся…"
+  // File extensions of the type names of `[attachments] allowed`: the browser's pre-check only,
+  // the server detects the type by content.
+  var EXTENSIONS = {
+    pdf: ["pdf"], jpeg: ["jpg", "jpeg", "jfif"], png: ["png"], tiff: ["tif", "tiff"],
+    heic: ["heic", "heif"], text: ["txt"], docx: ["docx"], odt: ["odt"], xlsx: ["xlsx"], zip: ["zip"]
   };
 
-  var KIND_LABEL = {
-    confirmation: "Подтверждение",
-    status: "Статус обращения",
-    reply: "Ответ специалиста",
-    system: "Сообщение системы"
+  var TEXTS = {
+    ru: {
+      title: "Чат с центром поддержки",
+      connecting: "Подключение…",
+      open: "Подключено",
+      closed: "Нет соединения, переподключаемся…",
+      offline: "Диалог в офлайне: напишите, чтобы продолжить",
+      refused: "Чат недоступен",
+      verified: "Вы вошли через портал: история ваших обращений сохраняется.",
+      tickets: "Ваши обращения",
+      ticketBanner: "Ваше обращение № ",
+      topic: "Тема обращения",
+      topicAuto: "Не знаю / определить автоматически",
+      message: "Сообщение",
+      hint: "Enter — отправить, Shift+Enter — новая строка. Не сообщайте пароли и коды подтверждения.",
+      send: "Отправить",
+      attach: "Прикрепить файлы",
+      dropHint: "или перетащите их сюда",
+      drafts: "Файлы к сообщению",
+      log: "Переписка",
+      files: "Вложения",
+      you: "Вы",
+      centre: "Центр поддержки",
+      kinds: {
+        confirmation: "Подтверждение", status: "Статус обращения",
+        reply: "Ответ специалиста", system: "Сообщение системы"
+      },
+      statuses: {
+        accepted: "Принято", in_progress: "В обработке", under_review: "На согласовании",
+        awaiting_citizen: "Ожидает ответа заявителя", resolved: "Выполнено", rejected: "Отклонено"
+      },
+      emptyText: "Введите текст сообщения.",
+      sending: "Отправляется…",
+      waitingFiles: "Ждёт загрузки файлов…",
+      accepted: "Принято",
+      newTicket: "создано обращение № ",
+      ticketRef: "обращение № ",
+      notSent: "Не отправлено: ",
+      noFileAccepted: "ни один файл не принят",
+      rateLimited: "Слишком часто. Отправим снова через {n} с.",
+      tooMany: "Не больше {n} файлов в одном сообщении.",
+      tooBig: "«{name}»: больше {size}, файл не загружен.",
+      tooBigTotal: "Файлы одного сообщения больше {size} в сумме: «{name}» не загружен.",
+      badType: "«{name}»: такой тип файла не принимается (можно: {types}).",
+      uploading: "Загружается…",
+      clean: "Проверен, угроз нет",
+      pending: "Проверяется, сообщение подождёт проверки",
+      infected: "Не принят: найдено вредоносное содержимое ({detail})",
+      rejected: "Не принят: {detail}",
+      scanError: "Не принят: файл не удалось проверить ({detail})",
+      uploadFailed: "Не загружен: {detail}",
+      uploadRetry: "Нет связи, загрузим, когда она вернётся",
+      contactLegend: "Куда ещё прислать ответ",
+      email: "Электронная почта",
+      phone: "Телефон",
+      saveContact: "Сохранить контакт",
+      contactSaved: "Контакт сохранён: ответ придёт и туда.",
+      // Error codes the widget words itself (docs/api.md); any other shows the server's message.
+      errors: {
+        email_invalid: "Адрес почты выглядит неверно.",
+        phone_invalid: "Номер телефона выглядит неверно.",
+        contact_empty: "Укажите электронную почту или телефон.",
+        identity_invalid: "Вход через портал не подтверждён; обновите страницу портала."
+      },
+      downloadFailed: "Файл не загрузился, попробуйте ещё раз.",
+      kb: " КБ",
+      mb: " МБ"
+    },
+    en: {
+      title: "Support chat",
+      connecting: "Connecting…",
+      open: "Connected",
+      closed: "No connection, reconnecting…",
+      offline: "The chat is offline: write to continue",
+      refused: "The chat is unavailable",
+      verified: "You are signed in through the portal: your requests are kept in your history.",
+      tickets: "Your requests",
+      ticketBanner: "Your request No. ",
+      topic: "Topic",
+      topicAuto: "Not sure / detect automatically",
+      message: "Message",
+      hint: "Enter sends, Shift+Enter starts a new line. Never send passwords or confirmation codes.",
+      send: "Send",
+      attach: "Attach files",
+      dropHint: "or drop them here",
+      drafts: "Files for the message",
+      log: "Conversation",
+      files: "Attachments",
+      you: "You",
+      centre: "Support centre",
+      kinds: {
+        confirmation: "Confirmation", status: "Request status",
+        reply: "Specialist's answer", system: "System message"
+      },
+      statuses: {
+        accepted: "Accepted", in_progress: "In progress", under_review: "Under review",
+        awaiting_citizen: "Awaiting your reply", resolved: "Resolved", rejected: "Rejected"
+      },
+      emptyText: "Type a message.",
+      sending: "Sending…",
+      waitingFiles: "Waiting for its files…",
+      accepted: "Accepted",
+      newTicket: "new request No. ",
+      ticketRef: "request No. ",
+      notSent: "Not sent: ",
+      noFileAccepted: "no file was accepted",
+      rateLimited: "Too many messages. Sending again in {n} s.",
+      tooMany: "At most {n} files in one message.",
+      tooBig: "“{name}” is over {size}: not uploaded.",
+      tooBigTotal: "The files of one message are over {size} together: “{name}” not uploaded.",
+      badType: "“{name}”: this type of file is not accepted (accepted: {types}).",
+      uploading: "Uploading…",
+      clean: "Checked: no threats",
+      pending: "Being checked; the message waits for the check",
+      infected: "Refused: malicious content found ({detail})",
+      rejected: "Refused: {detail}",
+      scanError: "Refused: the file could not be checked ({detail})",
+      uploadFailed: "Not uploaded: {detail}",
+      uploadRetry: "No connection; it will upload when the connection returns",
+      contactLegend: "Where else to send the answer",
+      email: "Email",
+      phone: "Phone",
+      saveContact: "Save contact",
+      contactSaved: "Contact saved: the answer will be sent there too.",
+      errors: {
+        email_invalid: "This email address does not look right.",
+        phone_invalid: "This phone number does not look right.",
+        contact_empty: "Give an email address or a phone number.",
+        identity_invalid: "Your portal sign-in could not be confirmed; reload the portal page."
+      },
+      downloadFailed: "The file did not download, try again.",
+      kb: " KB",
+      mb: " MB"
+    }
   };
+
+  function chooseLanguage() {
+    var candidates = [
+      script && script.getAttribute("data-lang"),
+      document.documentElement.lang
+    ].concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < candidates.length; i++) {
+      var lang = String(candidates[i] || "").trim().toLowerCase().split("-")[0];
+      if (TEXTS[lang]) {
+        return lang;
+      }
+    }
+    return "ru"; // DOMAIN.md: Russian first
+  }
+
+  var LANG = chooseLanguage();
+  var T = TEXTS[LANG];
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, name) {
+      return String(values[name]);
+    });
+  }
 
   // ---- storage (may be unavailable: privacy modes, blocked site data) ----
 
@@ -101,11 +248,6 @@
     }
   }
 
-  function loadLastSeq() {
-    var n = parseInt(storageGet("localStorage", KEY_LAST_SEQ) || "0", 10);
-    return isFinite(n) && n > 0 ? n : 0;
-  }
-
   function loadPending() {
     try {
       var list = JSON.parse(storageGet("sessionStorage", KEY_PENDING) || "[]");
@@ -113,6 +255,24 @@
     } catch (e) {
       return [];
     }
+  }
+
+  function readIdentity() {
+    var text = script && script.getAttribute("data-identity");
+    if (!text) {
+      return null;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      console.error("omniChat: data-identity is not JSON; the chat stays anonymous");
+      return null;
+    }
+  }
+
+  // The portal user an identity names ("" for none): whose session the stored token is.
+  function userOf(identity) {
+    return identity && identity.user_id !== undefined ? String(identity.user_id) : "";
   }
 
   // ---- ids ----
@@ -132,11 +292,6 @@
       h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function pageLanguage() {
-    var lang = (document.documentElement.lang || "").trim().toLowerCase();
-    return lang ? lang.split("-")[0] : "ru";
-  }
-
   // ---- DOM ----
 
   function el(tag, attrs, text) {
@@ -152,15 +307,23 @@
     return node;
   }
 
+  function field(id, label, control) {
+    var box = el("div", { "class": "omni-field" });
+    box.appendChild(el("label", { "for": id }, label));
+    box.appendChild(control);
+    return box;
+  }
+
   function injectStylesheet() {
+    var href = near("widget.css");
     var links = document.querySelectorAll('link[rel="stylesheet"]');
     for (var i = 0; i < links.length; i++) {
-      if (links[i].href === CSS_URL) {
+      if (links[i].href === href) {
         return;
       }
     }
     (document.head || document.documentElement).appendChild(
-      el("link", { rel: "stylesheet", href: CSS_URL, "data-omni-chat": "" })
+      el("link", { rel: "stylesheet", href: href, "data-omni-chat": "" })
     );
   }
 
@@ -180,7 +343,7 @@
 
   function buildUi(root) {
     root.classList.add("omni-chat");
-    root.setAttribute("lang", "ru"); // the UI text is Russian whatever the host page is
+    root.setAttribute("lang", LANG);
     root.setAttribute("aria-labelledby", "omni-title");
     if (root.tagName !== "SECTION" && !root.getAttribute("role")) {
       root.setAttribute("role", "region"); // a landmark, like the <section> we create
@@ -189,12 +352,19 @@
       root.removeChild(root.firstChild);
     }
 
-    var ui = {};
-    root.appendChild(el("h2", { id: "omni-title", "class": "omni-title" }, "Чат с центром поддержки"));
-
+    var ui = { root: root };
+    root.appendChild(el("h2", { id: "omni-title", "class": "omni-title" }, T.title));
     ui.status = el("p", { id: "omni-status", "class": "omni-status", role: "status", "data-state": "connecting" },
-      STATUS_TEXT.connecting);
+      T.connecting);
     root.appendChild(ui.status);
+    ui.verified = el("p", { id: "omni-verified", "class": "omni-verified", hidden: "" }, T.verified);
+    root.appendChild(ui.verified);
+
+    ui.ticketsBox = el("section", { id: "omni-tickets", "class": "omni-tickets", "aria-labelledby": "omni-tickets-title", hidden: "" });
+    ui.ticketsBox.appendChild(el("h3", { id: "omni-tickets-title" }, T.tickets));
+    ui.tickets = el("ul", {});
+    ui.ticketsBox.appendChild(ui.tickets);
+    root.appendChild(ui.ticketsBox);
 
     ui.ticket = el("p", { id: "omni-ticket", "class": "omni-ticket", hidden: "" });
     root.appendChild(ui.ticket);
@@ -203,37 +373,53 @@
     // bubbles must stay inside a real list.
     ui.log = el("div", {
       id: "omni-log", "class": "omni-log", role: "log", "aria-live": "polite",
-      "aria-relevant": "additions text", "aria-label": "Переписка", tabindex: "0"
+      "aria-relevant": "additions text", "aria-label": T.log, tabindex: "0"
     });
     ui.list = el("ol", { "class": "omni-messages" });
     ui.log.appendChild(ui.list);
     root.appendChild(ui.log);
 
+    ui.contact = el("form", { id: "omni-contact", "class": "omni-contact", novalidate: "", hidden: "" });
+    var set = el("fieldset", {});
+    set.appendChild(el("legend", {}, T.contactLegend));
+    ui.email = el("input", { id: "omni-email", type: "email", name: "email", autocomplete: "email", "aria-describedby": "omni-contact-error" });
+    ui.phone = el("input", { id: "omni-phone", type: "tel", name: "phone", autocomplete: "tel", "aria-describedby": "omni-contact-error" });
+    set.appendChild(field("omni-email", T.email, ui.email));
+    set.appendChild(field("omni-phone", T.phone, ui.phone));
+    ui.contactError = el("p", { id: "omni-contact-error", "class": "omni-error", role: "alert" });
+    set.appendChild(ui.contactError);
+    set.appendChild(el("button", { type: "submit", "class": "omni-button" }, T.saveContact));
+    ui.contact.appendChild(set);
+    root.appendChild(ui.contact);
+
     ui.form = el("form", { id: "omni-form", "class": "omni-form", novalidate: "" });
-
-    var topicField = el("div", { "class": "omni-field" });
-    topicField.appendChild(el("label", { "for": "omni-topic" }, "Тема обращения"));
     ui.topic = el("select", { id: "omni-topic", name: "topic" });
-    TOPICS.forEach(function (t) {
-      ui.topic.appendChild(el("option", { value: t[0] }, t[0] ? t[0] + " — " + t[1] : t[1]));
-    });
-    topicField.appendChild(ui.topic);
-    ui.form.appendChild(topicField);
+    ui.topic.appendChild(el("option", { value: "" }, T.topicAuto));
+    ui.topicField = field("omni-topic", T.topic, ui.topic);
+    ui.form.appendChild(ui.topicField);
 
-    var textField = el("div", { "class": "omni-field" });
-    textField.appendChild(el("label", { "for": "omni-text" }, "Сообщение"));
     ui.text = el("textarea", {
-      id: "omni-text", name: "text", rows: "3", required: "",
+      id: "omni-text", name: "text", rows: "3",
       "aria-describedby": "omni-hint omni-error", autocomplete: "off"
     });
-    textField.appendChild(ui.text);
-    textField.appendChild(el("p", { id: "omni-hint", "class": "omni-hint" },
-      "Enter — отправить, Shift+Enter — новая строка. Не сообщайте пароли и коды подтверждения."));
+    var textField = field("omni-text", T.message, ui.text);
+    textField.appendChild(el("p", { id: "omni-hint", "class": "omni-hint" }, T.hint));
     ui.error = el("p", { id: "omni-error", "class": "omni-error", role: "alert" });
     textField.appendChild(ui.error);
     ui.form.appendChild(textField);
 
-    ui.send = el("button", { type: "submit", "class": "omni-send" }, "Отправить");
+    var files = el("div", { "class": "omni-attach" });
+    // The file input itself stays out of sight and out of the tab order: the button opens it.
+    ui.fileInput = el("input", { id: "omni-files", type: "file", multiple: "", hidden: "", tabindex: "-1" });
+    ui.attach = el("button", { type: "button", "class": "omni-button omni-button--secondary" }, T.attach);
+    files.appendChild(ui.fileInput);
+    files.appendChild(ui.attach);
+    files.appendChild(el("span", { "class": "omni-hint" }, T.dropHint));
+    ui.form.appendChild(files);
+    ui.drafts = el("ul", { id: "omni-drafts", "class": "omni-files", "aria-label": T.drafts });
+    ui.form.appendChild(ui.drafts);
+
+    ui.send = el("button", { type: "submit", "class": "omni-button" }, T.send);
     ui.form.appendChild(ui.send);
     root.appendChild(ui.form);
     return ui;
@@ -244,55 +430,156 @@
       return "?";
     }
     if (bytes < 1024 * 1024) {
-      return Math.max(1, Math.round(bytes / 1024)) + " КБ";
+      return Math.max(1, Math.round(bytes / 1024)) + T.kb;
     }
-    return (bytes / (1024 * 1024)).toFixed(1).replace(".", ",") + " МБ";
-  }
-
-  function formatTime(at) {
-    var d = at ? new Date(at) : new Date();
-    if (isNaN(d.getTime())) {
-      return null;
-    }
-    return d;
+    var mb = (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "");
+    return (LANG === "ru" ? mb.replace(".", ",") : mb) + T.mb;
   }
 
   function timeNode(date) {
     var t = el("time", { datetime: date.toISOString() });
-    try {
-      t.textContent = date.toLocaleString("ru-RU", {
-        day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"
-      });
-    } catch (e) {
-      t.textContent = date.toISOString();
-    }
+    t.textContent = date.toLocaleString(LANG === "ru" ? "ru-RU" : "en-GB", {
+      day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"
+    });
     return t;
   }
 
-  function scrollToEnd(ui) {
-    ui.log.scrollTop = ui.log.scrollHeight;
+  function bubble(kind, author, at) {
+    var li = el("li", { "class": "omni-msg omni-msg--" + kind });
+    var head = el("p", { "class": "omni-msg-meta" });
+    head.appendChild(el("span", { "class": "omni-msg-author" }, author));
+    var when = at ? new Date(at) : new Date();
+    if (!isNaN(when.getTime())) {
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(timeNode(when));
+    }
+    li.appendChild(head);
+    return li;
+  }
+
+  // ---- files: the browser's check against /chat/config, then the upload ----
+
+  function extensionOf(name) {
+    var dot = name.lastIndexOf(".");
+    return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
+  }
+
+  // Why `file` cannot join `others` under `limits`, or null.
+  function refusal(file, others, limits) {
+    if (!limits) {
+      return null; // the server checks anyway
+    }
+    if (others.length >= limits.count) {
+      return fill(T.tooMany, { n: limits.count });
+    }
+    if (file.size > limits.file) {
+      return fill(T.tooBig, { name: file.name, size: formatSize(limits.file) });
+    }
+    var total = others.reduce(function (sum, f) { return sum + f.file.size; }, file.size);
+    if (total > limits.message) {
+      return fill(T.tooBigTotal, { name: file.name, size: formatSize(limits.message) });
+    }
+    var ext = extensionOf(file.name);
+    var allowed = limits.types.some(function (type) {
+      return type === ext || (EXTENSIONS[type] || []).indexOf(ext) >= 0;
+    });
+    if (!allowed) {
+      return fill(T.badType, { name: file.name, types: limits.types.join(", ").toUpperCase() });
+    }
+    return null;
+  }
+
+  // A file's states and the steps each may take: "waiting" (no session yet, or the connection
+  // is gone) -> "uploading" (again after a 429 or a lost connection) -> a verdict, which is final.
+  var FILE_STEPS = {
+    waiting: ["uploading"],
+    uploading: ["uploading", "waiting", "clean", "pending", "refused", "failed"],
+    clean: [],
+    pending: [],
+    refused: [],
+    failed: []
+  };
+
+  function Attachment(file) {
+    this.file = file;
+    this.state = "waiting";
+    this.uploadId = null;
+    this.li = el("li", { "class": "omni-file-item", "data-state": "waiting" });
+    this.li.appendChild(el("span", { "class": "omni-file-name" }, file.name + " (" + formatSize(file.size) + ")"));
+    this.progress = el("progress", { max: "100", value: "0", "aria-label": file.name });
+    this.li.appendChild(this.progress);
+    this.note = el("span", { "class": "omni-file-state" }, T.uploading);
+    this.li.appendChild(this.note);
+  }
+
+  Attachment.prototype.settle = function (state, text) {
+    if (FILE_STEPS[this.state].indexOf(state) < 0) {
+      throw new Error("omniChat: a file cannot go from " + this.state + " to " + state);
+    }
+    this.state = state;
+    this.li.setAttribute("data-state", state);
+    this.note.textContent = text;
+    if (state !== "uploading" && state !== "waiting") {
+      this.progress.value = 100;
+    }
+  };
+
+  Attachment.prototype.done = function () {
+    return this.state !== "waiting" && this.state !== "uploading";
+  };
+
+  // What a scan verdict tells the citizen (docs/api.md, Uploads), and the state it leaves.
+  function verdict(scan) {
+    var detail = scan && scan.detail ? String(scan.detail) : "";
+    switch (scan && scan.status) {
+      case "clean":
+        return ["clean", T.clean];
+      case "pending":
+        return ["pending", T.pending];
+      case "infected":
+        return ["refused", fill(T.infected, { detail: detail })];
+      case "rejected":
+        return ["refused", fill(T.rejected, { detail: detail })];
+      default:
+        return ["refused", fill(T.scanError, { detail: detail || "?" })];
+    }
   }
 
   // ---- the chat ----
 
-  function Chat(ui) {
+  function Chat(ui, identity) {
     this.ui = ui;
     this.ws = null;
     this.ready = false; // welcome received on the current socket
+    this.refused = false; // identity_invalid: wait for identify()
     this.attempt = 0;
     this.reconnectTimer = null;
+    this.identity = identity;
+    this.user = userOf(identity);
     this.session = storageGet("localStorage", KEY_SESSION);
-    this.lastSeq = loadLastSeq();
+    if (this.session && (storageGet("localStorage", KEY_SESSION_USER) || "") !== this.user) {
+      this.session = null; // another portal user's session, or a verified one without a login
+    }
+    this.lastSeq = 0; // a page shows the whole history: resume after 0
     this.seenSeq = {};
-    this.pending = []; // [{client_id, text, topic}] in send order, not yet accepted
+    this.config = null;
+    this.drafts = []; // Attachments for the next message
+    this.waiting = []; // messages whose files are still uploading
+    this.pending = []; // [{client_id, text, topic, attachments}] in send order, not yet accepted
     this.bubbles = {}; // client_id -> <li>
     this.accepted = {}; // client_id -> true
+    this.ticket = null;
+    this.contactPending = false;
 
     var self = this;
     loadPending().forEach(function (m) {
       if (m && typeof m.client_id === "string" && typeof m.text === "string") {
-        self.pending.push({ client_id: m.client_id, text: m.text, topic: m.topic || null });
-        self.renderOwn(m.client_id, m.text);
+        var restored = {
+          client_id: m.client_id, text: m.text, topic: m.topic || null,
+          attachments: Array.isArray(m.attachments) ? m.attachments : []
+        };
+        self.pending.push(restored);
+        self.renderOwn(restored, []);
       }
     });
   }
@@ -302,19 +589,42 @@
       return; // role="status" announces every change: do not repeat the same text
     }
     this.ui.status.setAttribute("data-state", state);
-    this.ui.status.textContent = STATUS_TEXT[state];
+    this.ui.status.textContent = T[state];
   };
 
   Chat.prototype.showTicket = function (number) {
     if (number === null || number === undefined || number === "") {
       return;
     }
-    this.ui.ticket.textContent = "Ваше обращение № " + number;
+    this.ticket = String(number);
+    this.ui.ticket.textContent = T.ticketBanner + number;
     this.ui.ticket.hidden = false;
+    this.ui.topicField.hidden = true; // the topic is chosen before the first message only
   };
 
   Chat.prototype.showError = function (text) {
     this.ui.error.textContent = text || "";
+  };
+
+  Chat.prototype.loadConfig = function () {
+    var self = this;
+    fetch(near("config") + "?lang=" + LANG, { credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (config) {
+        self.config = config;
+        (config.topics || []).forEach(function (t) {
+          self.ui.topic.appendChild(el("option", { value: t.code }, t.code + " — " + t.name));
+        });
+      })
+      .catch(function (error) {
+        // Without topics the router classifies the text; without limits the server checks files.
+        console.warn("omniChat: /chat/config unavailable: " + error.message);
+      });
   };
 
   Chat.prototype.connect = function () {
@@ -332,15 +642,9 @@
     }
     this.ws = ws;
     ws.addEventListener("open", function () {
-      if (self.ws !== ws) {
-        return;
+      if (self.ws === ws) {
+        self.sendFrame({ type: "hello", session: self.session || null, identity: self.identity, lang: LANG });
       }
-      self.sendFrame({
-        type: "hello",
-        session: self.session || null,
-        identity: null,
-        lang: pageLanguage()
-      });
     });
     ws.addEventListener("message", function (event) {
       if (self.ws === ws) {
@@ -358,14 +662,16 @@
     // "error" is always followed by "close", which does the work.
   };
 
-  Chat.prototype.scheduleReconnect = function () {
-    if (this.reconnectTimer !== null) {
+  Chat.prototype.scheduleReconnect = function (delay) {
+    if (this.reconnectTimer !== null || this.refused) {
       return;
     }
-    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, this.attempt));
-    // "Equal jitter": between half and all of the ceiling, never an instant retry loop.
-    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.attempt += 1;
+    if (delay === undefined) {
+      var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, this.attempt));
+      // "Equal jitter": between half and all of the ceiling, never an instant retry loop.
+      delay = ceiling / 2 + Math.random() * (ceiling / 2);
+      this.attempt += 1;
+    }
     var self = this;
     this.reconnectTimer = setTimeout(function () {
       self.reconnectTimer = null;
@@ -373,12 +679,27 @@
     }, delay);
   };
 
-  Chat.prototype.reconnectNow = function () {
-    if (this.ws === null) {
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = null;
-      this.connect();
+  // Close the socket (if any) without the reconnect its "close" would schedule.
+  Chat.prototype.hangUp = function () {
+    var ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    if (ws) {
+      ws.close();
     }
+  };
+
+  Chat.prototype.reconnectNow = function () {
+    this.hangUp();
+    this.connect();
+  };
+
+  Chat.prototype.identify = function (identity) {
+    this.identity = identity || null;
+    this.user = userOf(this.identity);
+    this.refused = false;
+    this.attempt = 0;
+    this.reconnectNow();
   };
 
   Chat.prototype.sendFrame = function (frame) {
@@ -390,12 +711,8 @@
   };
 
   Chat.prototype.sendMessage = function (m) {
-    return this.sendFrame({
-      type: "message",
-      client_id: m.client_id,
-      text: m.text,
-      topic: m.topic,
-      attachments: []
+    return this.ready && this.sendFrame({
+      type: "message", client_id: m.client_id, text: m.text, topic: m.topic, attachments: m.attachments
     });
   };
 
@@ -404,19 +721,100 @@
   };
 
   Chat.prototype.submit = function (text, topic) {
-    if (!text.trim()) {
-      this.showError("Введите текст сообщения.");
+    if (!text.trim() && !this.drafts.length) {
+      this.showError(T.emptyText);
       return false;
     }
     this.showError("");
-    var m = { client_id: newClientId(), text: text, topic: topic || null };
-    this.pending.push(m);
-    this.savePending();
-    this.renderOwn(m.client_id, m.text);
-    if (this.ready) {
-      this.sendMessage(m);
-    } // else: sent after the next welcome
+    this.ui.contact.hidden = true; // writing again brings the dialogue back
+    if (this.ui.status.getAttribute("data-state") === "offline") {
+      this.setStatus("open");
+    }
+    var m = { client_id: newClientId(), text: text, topic: topic || null, files: this.drafts };
+    this.drafts = [];
+    this.renderOwn(m, m.files);
+    this.waiting.push(m);
+    this.release();
     return true;
+  };
+
+  // Messages whose files have all settled go to the pending queue (and out), in order.
+  Chat.prototype.release = function () {
+    while (this.waiting.length && this.waiting[0].files.every(function (a) { return a.done(); })) {
+      var w = this.waiting.shift();
+      var ids = w.files.filter(function (a) {
+        return a.state === "clean" || a.state === "pending";
+      }).map(function (a) { return a.uploadId; });
+      if (!w.text.trim() && !ids.length) {
+        this.markFailed(w.client_id, T.noFileAccepted);
+        continue;
+      }
+      var m = { client_id: w.client_id, text: w.text, topic: w.topic, attachments: ids };
+      this.pending.push(m);
+      this.savePending();
+      this.setState(m.client_id, "sending", T.sending);
+      this.sendMessage(m); // else: sent after the next welcome
+    }
+  };
+
+  Chat.prototype.addFiles = function (files) {
+    var limits = this.config && this.config.limits;
+    var problems = [];
+    for (var i = 0; i < files.length; i++) {
+      // Refused files do not go with the message: they take no room in it.
+      var going = this.drafts.filter(function (a) { return a.state !== "refused" && a.state !== "failed"; });
+      var why = refusal(files[i], going, limits);
+      if (why) {
+        problems.push(why);
+        continue;
+      }
+      var a = new Attachment(files[i]);
+      this.drafts.push(a);
+      this.ui.drafts.appendChild(a.li);
+      this.upload(a);
+    }
+    this.showError(problems.join(" "));
+  };
+
+  Chat.prototype.upload = function (a) {
+    if (!this.ready) {
+      return; // uploaded after the next welcome: a file belongs to a session
+    }
+    var self = this;
+    var xhr = new XMLHttpRequest();
+    var body = new FormData();
+    body.append("file", a.file, a.file.name);
+    a.settle("uploading", T.uploading);
+    xhr.open("POST", near("upload"));
+    xhr.setRequestHeader("X-Chat-Session", this.session);
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) {
+        a.progress.value = Math.floor((event.loaded / event.total) * 99); // 100: the verdict
+      }
+    });
+    xhr.addEventListener("load", function () {
+      var answer = {};
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch (e) { /* shown by status below */ }
+      if (xhr.status === 201) {
+        a.uploadId = answer.upload_id;
+        var v = verdict(answer.scan);
+        a.settle(v[0], v[1]);
+      } else if (xhr.status === 429) {
+        var wait = Number(xhr.getResponseHeader("Retry-After")) || 1;
+        a.settle("uploading", fill(T.rateLimited, { n: wait }));
+        setTimeout(function () { self.upload(a); }, wait * 1000);
+        return;
+      } else {
+        a.settle("failed", fill(T.uploadFailed, { detail: answer.message || "HTTP " + xhr.status }));
+      }
+      self.release();
+    });
+    xhr.addEventListener("error", function () {
+      a.settle("waiting", T.uploadRetry); // the next welcome uploads it again
+    });
+    xhr.send(body);
   };
 
   Chat.prototype.onFrame = function (data) {
@@ -426,38 +824,34 @@
     } catch (e) {
       return;
     }
-    if (!frame || typeof frame !== "object") {
-      return;
-    }
-    switch (frame.type) {
-      case "welcome":
-        this.onWelcome(frame);
-        break;
-      case "accepted":
-        this.onAccepted(frame);
-        break;
-      case "notice":
-        this.onNotice(frame);
-        break;
-      case "error":
-        this.onError(frame);
-        break;
-      default:
-        break; // fields and frame types may be added by newer servers
-    }
+    var handler = frame && typeof frame === "object" && FRAMES[frame.type];
+    if (handler) {
+      handler.call(this, frame);
+    } // fields and frame types may be added by newer servers
   };
 
   Chat.prototype.onWelcome = function (frame) {
     if (typeof frame.session === "string" && frame.session) {
       if (this.session && frame.session !== this.session) {
-        // The server started a new session: the old sequence numbers mean nothing now.
+        // Another session (another portal user): its history, not the previous one's.
         this.lastSeq = 0;
         this.seenSeq = {};
-        storageSet("localStorage", KEY_LAST_SEQ, null);
+        var notices = this.ui.list.querySelectorAll(".omni-msg--notice");
+        for (var i = 0; i < notices.length; i++) {
+          notices[i].remove();
+        }
       }
       this.session = frame.session;
       storageSet("localStorage", KEY_SESSION, frame.session);
+      storageSet("localStorage", KEY_SESSION_USER, frame.verified ? this.user : null);
     }
+    // The session now remembers who the portal vouched for: a reconnect after the identity
+    // has aged past identity_max_age resumes with the token alone.
+    if (frame.verified) {
+      this.identity = null;
+    }
+    this.ui.verified.hidden = !frame.verified;
+    this.showTickets(Array.isArray(frame.tickets) ? frame.tickets : []);
     this.showTicket(frame.ticket);
     this.ready = true;
     this.attempt = 0; // reset only now: a server that accepts and drops must still back off
@@ -467,6 +861,39 @@
     this.pending.forEach(function (m) {
       self.sendMessage(m); // same client_id: the server dedupes
     });
+    var files = this.drafts;
+    this.waiting.forEach(function (w) {
+      files = files.concat(w.files);
+    });
+    files.forEach(function (a) {
+      if (a.state === "waiting") {
+        self.upload(a);
+      }
+    });
+  };
+
+  Chat.prototype.showTickets = function (tickets) {
+    var list = this.ui.tickets;
+    while (list.firstChild) {
+      list.removeChild(list.firstChild);
+    }
+    tickets.forEach(function (t) {
+      var parts = ["№ " + t.number, T.statuses[t.status] || String(t.status)];
+      if (t.category && t.category.name) {
+        parts.push(t.category.name);
+      }
+      list.appendChild(el("li", { "data-ticket": String(t.number), "data-status": String(t.status) },
+        parts.join(" · ")));
+    });
+    this.ui.ticketsBox.hidden = tickets.length === 0;
+  };
+
+  Chat.prototype.setState = function (clientId, state, text) {
+    var li = this.bubbles[clientId];
+    if (li) {
+      li.setAttribute("data-state", state);
+      li.querySelector(".omni-msg-state").textContent = text;
+    }
   };
 
   Chat.prototype.onAccepted = function (frame) {
@@ -484,23 +911,29 @@
     this.accepted[id] = true;
     this.showError("");
     var ticket = frame.ticket && typeof frame.ticket === "object" ? frame.ticket : {};
-    var li = this.bubbles[id];
-    if (li) {
-      li.setAttribute("data-state", "accepted");
-      if (ticket.number !== undefined && ticket.number !== null) {
-        li.setAttribute("data-ticket", String(ticket.number));
+    var parts = [T.accepted];
+    if (ticket.number !== undefined && ticket.number !== null) {
+      parts.push((ticket.is_new ? T.newTicket : T.ticketRef) + ticket.number);
+      if (this.bubbles[id]) {
+        this.bubbles[id].setAttribute("data-ticket", String(ticket.number));
       }
-      var meta = li.querySelector(".omni-msg-state");
-      var parts = ["Принято"];
-      if (ticket.number !== undefined && ticket.number !== null) {
-        parts.push((ticket.is_new ? "создано обращение № " : "обращение № ") + ticket.number);
-      }
-      if (ticket.category && ticket.category.name) {
-        parts.push(ticket.category.name);
-      }
-      meta.textContent = parts.join(" · ");
     }
+    if (ticket.category && (ticket.category.name || ticket.category.code)) {
+      parts.push(this.topicName(ticket.category));
+    }
+    this.setState(id, "accepted", parts.join(" · "));
     this.showTicket(ticket.number);
+  };
+
+  // A category named in the chat's language: `accepted` names it in Russian whatever the session's.
+  Chat.prototype.topicName = function (category) {
+    var topics = (this.config && this.config.topics) || [];
+    for (var i = 0; i < topics.length; i++) {
+      if (topics[i].code === category.code) {
+        return topics[i].name;
+      }
+    }
+    return String(category.name || category.code);
   };
 
   Chat.prototype.onNotice = function (frame) {
@@ -509,28 +942,14 @@
       return;
     }
     this.seenSeq[seq] = true;
-    if (seq > this.lastSeq) {
-      this.lastSeq = seq;
-      storageSet("localStorage", KEY_LAST_SEQ, String(seq));
-    }
-    var li = el("li", {
-      "class": "omni-msg omni-msg--notice",
-      "data-seq": String(seq),
-      "data-state": "accepted", // a notice exists only once the server has stored it
-      "data-kind": String(frame.kind || "system")
-    });
-    var head = el("p", { "class": "omni-msg-meta" });
-    head.appendChild(el("span", { "class": "omni-msg-author" },
-      "Центр поддержки" + (KIND_LABEL[frame.kind] ? " — " + KIND_LABEL[frame.kind] : "")));
-    var when = formatTime(frame.at);
-    if (when) {
-      head.appendChild(document.createTextNode(" "));
-      head.appendChild(timeNode(when));
-    }
-    li.appendChild(head);
+    this.lastSeq = Math.max(this.lastSeq, seq);
+    var li = bubble("notice", T.centre + (T.kinds[frame.kind] ? " — " + T.kinds[frame.kind] : ""), frame.at);
+    li.setAttribute("data-seq", String(seq));
+    li.setAttribute("data-state", "accepted"); // a notice exists only once the server has stored it
+    li.setAttribute("data-kind", String(frame.kind || "system"));
     li.appendChild(el("p", { "class": "omni-msg-text" }, frame.text || ""));
     if (Array.isArray(frame.attachments) && frame.attachments.length) {
-      var files = el("ul", { "class": "omni-msg-files", "aria-label": "Вложения" });
+      var files = el("ul", { "class": "omni-msg-files", "aria-label": T.files });
       var self = this;
       frame.attachments.forEach(function (file) {
         var button = el("button", { "type": "button", "class": "omni-file" },
@@ -548,19 +967,65 @@
       li.setAttribute("data-ticket", String(frame.ticket));
       this.showTicket(frame.ticket);
     }
-    this.ui.list.appendChild(li);
-    scrollToEnd(this.ui);
+    // Replayed history and live notices alike go in seq order.
+    var later = null;
+    var shown = this.ui.list.querySelectorAll(".omni-msg--notice");
+    for (var i = 0; i < shown.length && !later; i++) {
+      if (Number(shown[i].getAttribute("data-seq")) > seq) {
+        later = shown[i];
+      }
+    }
+    this.ui.list.insertBefore(li, later);
+    this.ui.log.scrollTop = this.ui.log.scrollHeight;
   };
 
-  // A file from the centre: the session token goes in a header (never in a URL, where it
-  // would end up in histories and logs), so the file is fetched and handed over as a blob.
+  Chat.prototype.onOffline = function (frame) {
+    this.setStatus("offline");
+    this.system(String(frame.text || ""), "offline");
+    this.ui.contactError.textContent = "";
+    this.ui.contact.hidden = false;
+  };
+
+  Chat.prototype.onContactSaved = function () {
+    this.contactPending = false;
+    this.ui.contact.hidden = true;
+    this.system(T.contactSaved, "contact");
+  };
+
+  // A line from the widget itself in the log (announced like a notice, numbered by nobody).
+  Chat.prototype.system = function (text, kind) {
+    var li = bubble("system", T.centre);
+    li.setAttribute("data-kind", kind);
+    li.appendChild(el("p", { "class": "omni-msg-text" }, text));
+    this.ui.list.appendChild(li);
+    this.ui.log.scrollTop = this.ui.log.scrollHeight;
+  };
+
+  Chat.prototype.saveContact = function () {
+    var email = this.ui.email.value.trim();
+    var phone = this.ui.phone.value.trim();
+    var problem = null;
+    if (!email && !phone) {
+      problem = T.errors.contact_empty;
+    } else if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+      problem = T.errors.email_invalid;
+    } else if (phone && !/^\+?[\d\s()\u2011-]{10,20}$/.test(phone)) {
+      problem = T.errors.phone_invalid;
+    }
+    this.ui.contactError.textContent = problem || "";
+    if (problem) {
+      return;
+    }
+    this.contactPending = true;
+    this.sendFrame({ type: "contact", email: email || null, phone: phone || null });
+  };
+
+  // A download of a file from the centre: the session token goes in a header (never in a URL,
+  // where it would end up in histories and logs), so it is fetched and handed over as a blob.
   Chat.prototype.download = function (file, button) {
     var self = this;
     button.disabled = true;
-    // Relative to the widget's own origin, not the page's: embedded on the portal, the file is
-    // still the daemon's (and the token must never go to the portal's server).
-    var url = new URL(String(file.url), scriptUrl).href;
-    fetch(url, { headers: { "X-Chat-Session": this.session || "" }, credentials: "omit" })
+    fetch(near(String(file.url)), { headers: { "X-Chat-Session": this.session || "" }, credentials: "omit" })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
@@ -574,8 +1039,8 @@
         document.body.removeChild(link);
         setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
       })
-      .catch(function (error) {
-        self.showError("Файл не загрузился (" + error.message + "), попробуйте ещё раз.");
+      .catch(function () {
+        self.showError(T.downloadFailed);
       })
       .then(function () {
         button.disabled = false;
@@ -583,44 +1048,91 @@
   };
 
   Chat.prototype.onError = function (frame) {
-    var text = frame.message ? String(frame.message) : "Ошибка: " + String(frame.code || "неизвестная");
+    var code = String(frame.code || "");
+    var text = T.errors[code] || (frame.message ? String(frame.message) : code);
+    var id = frame.client_id;
+    var self = this;
+    if (code === "identity_invalid") {
+      this.refused = true; // no session: not as someone else, not anonymously either
+      this.hangUp();
+      this.setStatus("refused");
+      this.showError(text);
+      return;
+    }
+    if (code === "rate_limited") {
+      var wait = Math.max(1, Number(frame.retry_after) || 1);
+      if (!this.ready) {
+        this.hangUp(); // a hello without a session: say hello again after the wait
+        this.setStatus("closed");
+        this.scheduleReconnect(wait * 1000);
+        return;
+      }
+      var m = this.pending.filter(function (p) { return p.client_id === id; })[0];
+      if (m) {
+        this.setState(id, "sending", fill(T.rateLimited, { n: wait }));
+        setTimeout(function () { self.sendMessage(m); }, wait * 1000);
+      } else if (this.contactPending) {
+        this.ui.contactError.textContent = fill(T.rateLimited, { n: wait });
+        setTimeout(function () { self.saveContact(); }, wait * 1000);
+      }
+      return;
+    }
+    if (this.contactPending && /^(email_invalid|phone_invalid|contact_empty|unavailable)$/.test(code)) {
+      this.contactPending = false;
+      this.ui.contactError.textContent = text;
+      return;
+    }
     this.showError(text);
-    var id = frame.client_id; // not in the contract yet; used when a server sends it
-    if (typeof id === "string" && this.bubbles[id] && !this.accepted[id]) {
-      // The server refused this message: stop re-sending it.
-      this.pending = this.pending.filter(function (m) {
-        return m.client_id !== id;
+    if (typeof id === "string" && this.bubbles[id] && !this.accepted[id] && code !== "unavailable") {
+      // The server refused this message: stop re-sending it ("unavailable": send it again later).
+      this.pending = this.pending.filter(function (p) {
+        return p.client_id !== id;
       });
       this.savePending();
-      this.bubbles[id].setAttribute("data-state", "failed");
-      this.bubbles[id].querySelector(".omni-msg-state").textContent = "Не отправлено: " + text;
+      this.markFailed(id, text);
     }
   };
 
-  Chat.prototype.renderOwn = function (clientId, text) {
-    var li = el("li", {
-      "class": "omni-msg omni-msg--own",
-      "data-client-id": clientId,
-      "data-state": "sending"
-    });
-    var head = el("p", { "class": "omni-msg-meta" });
-    head.appendChild(el("span", { "class": "omni-msg-author" }, "Вы"));
-    head.appendChild(document.createTextNode(" "));
-    head.appendChild(timeNode(new Date()));
-    li.appendChild(head);
-    li.appendChild(el("p", { "class": "omni-msg-text" }, text));
-    li.appendChild(el("p", { "class": "omni-msg-state" }, "Отправляется…"));
-    this.bubbles[clientId] = li;
+  Chat.prototype.markFailed = function (clientId, text) {
+    this.setState(clientId, "failed", T.notSent + text);
+  };
+
+  Chat.prototype.renderOwn = function (m, files) {
+    var li = bubble("own", T.you);
+    li.setAttribute("data-client-id", m.client_id);
+    li.appendChild(el("p", { "class": "omni-msg-text" }, m.text));
+    if (files.length) {
+      var list = el("ul", { "class": "omni-files", "aria-label": T.files });
+      files.forEach(function (a) {
+        list.appendChild(a.li);
+      });
+      li.appendChild(list);
+    }
+    li.appendChild(el("p", { "class": "omni-msg-state" }));
+    this.bubbles[m.client_id] = li;
     this.ui.list.appendChild(li);
-    scrollToEnd(this.ui);
+    this.setState(m.client_id, "sending", files.length ? T.waitingFiles : T.sending);
+    this.ui.log.scrollTop = this.ui.log.scrollHeight;
+  };
+
+  var FRAMES = {
+    welcome: Chat.prototype.onWelcome,
+    accepted: Chat.prototype.onAccepted,
+    notice: Chat.prototype.onNotice,
+    error: Chat.prototype.onError,
+    offline: Chat.prototype.onOffline,
+    contact_saved: Chat.prototype.onContactSaved
   };
 
   // ---- start ----
 
+  var identity = readIdentity();
+  var chat = null;
+
   function start() {
     injectStylesheet();
     var ui = buildUi(findOrCreateContainer());
-    var chat = new Chat(ui);
+    chat = new Chat(ui, identity);
 
     ui.form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -634,21 +1146,55 @@
       // Enter sends, Shift+Enter is a new line; never while an IME is composing.
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
-        if (typeof ui.form.requestSubmit === "function") {
-          ui.form.requestSubmit();
-        } else {
-          ui.form.dispatchEvent(new Event("submit", { cancelable: true }));
-        }
+        ui.form.requestSubmit();
       }
+    });
+
+    ui.contact.addEventListener("submit", function (event) {
+      event.preventDefault();
+      chat.saveContact();
+    });
+
+    ui.attach.addEventListener("click", function () {
+      ui.fileInput.click();
+    });
+    ui.fileInput.addEventListener("change", function () {
+      chat.addFiles(ui.fileInput.files);
+      ui.fileInput.value = ""; // the same file may be chosen again
+    });
+    ui.form.addEventListener("dragover", function (event) {
+      event.preventDefault();
+      ui.form.classList.add("omni-drop");
+    });
+    ui.form.addEventListener("dragleave", function () {
+      ui.form.classList.remove("omni-drop");
+    });
+    ui.form.addEventListener("drop", function (event) {
+      event.preventDefault();
+      ui.form.classList.remove("omni-drop");
+      chat.addFiles(event.dataTransfer.files);
     });
 
     // Back online: do not wait out the backoff.
     window.addEventListener("online", function () {
-      chat.reconnectNow();
+      if (chat.ws === null && !chat.refused) {
+        chat.reconnectNow();
+      }
     });
 
+    chat.loadConfig();
     chat.connect();
   }
+
+  window.omniChat = {
+    // The portal's signed identity of its logged-in user (docs/api.md): the chat reconnects as them.
+    identify: function (signed) {
+      identity = signed;
+      if (chat) {
+        chat.identify(signed);
+      }
+    }
+  };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);

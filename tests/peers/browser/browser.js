@@ -31,7 +31,7 @@ const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8
 
 // The portal's page as the portal's developers would write it: the widget is one script tag,
 // and the page's own Content-Security-Policy names only the daemon's origin for the widget.
-function portalPage(widgetUrl, lang) {
+function portalPage(widgetUrl, lang, identity) {
   const daemon = new URL(widgetUrl);
   const socket = `${daemon.protocol === 'https:' ? 'wss:' : 'ws:'}//${daemon.host}`;
   const csp = [
@@ -43,6 +43,7 @@ function portalPage(widgetUrl, lang) {
   ].join('; ');
   const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const langAttribute = lang ? ` data-lang="${escape(lang)}"` : '';
+  const identityAttribute = identity ? ` data-identity="${escape(identity)}"` : '';
   const html = `<!doctype html>
 <html lang="ru">
 <head>
@@ -54,7 +55,7 @@ function portalPage(widgetUrl, lang) {
   <main>
     <h1>Поддержка портала</h1>
     <p>Задайте вопрос в чате: ответ придёт сюда же.</p>
-    <script src="${escape(widgetUrl)}"${langAttribute}></script>
+    <script src="${escape(widgetUrl)}"${langAttribute}${identityAttribute}></script>
   </main>
 </body>
 </html>
@@ -72,10 +73,10 @@ function servePortal(request, response) {
   }
   if (url.pathname !== '/portal' || !widget) {
     response.writeHead(404, { 'Content-Type': 'text/plain' });
-    response.end('GET /portal?widget=URL[&lang=ru]\n');
+    response.end('GET /portal?widget=URL[&lang=ru][&identity=JSON]\n');
     return;
   }
-  const { html, csp } = portalPage(widget, url.searchParams.get('lang'));
+  const { html, csp } = portalPage(widget, url.searchParams.get('lang'), url.searchParams.get('identity'));
   response.writeHead(200, {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Security-Policy': csp,
@@ -84,12 +85,22 @@ function servePortal(request, response) {
   response.end(html);
 }
 
-// One citizen's browser: a context and its page, and what the page said.
+// Files as a test describes them: {name, mime, base64} or {name, mime, size} (zero bytes).
+function filePayloads(files) {
+  return files.map(({ name, mime, base64, size }) => ({
+    name,
+    mimeType: mime,
+    buffer: base64 !== undefined ? Buffer.from(base64, 'base64') : Buffer.alloc(size),
+  }));
+}
+
+// One citizen's browser: a context and its tabs (the current one is `page`), and what they said.
 class Citizen {
   constructor(browser) {
     this.browser = browser;
     this.context = null;
     this.page = null;
+    this.pages = [];
     this.artifacts = null;
     this.console = [];
   }
@@ -104,14 +115,39 @@ class Citizen {
     this.artifacts = artifacts;
     this.context = await this.browser.newContext({ locale: 'ru-RU', viewport: { width: 1024, height: 768 } });
     this.context.setDefaultTimeout(WAIT_MS); // every action and wait, not only `see`
-    this.page = await this.context.newPage();
-    this.page.on('console', (m) => this.note(`console.${m.type()}: ${m.text()}`));
-    this.page.on('pageerror', (e) => this.note(`pageerror: ${e.message}`));
-    this.page.on('requestfailed', (r) => this.note(`requestfailed: ${r.url()} ${r.failure().errorText}`));
-    this.page.on('websocket', (ws) => {
-      this.note(`websocket open: ${ws.url()}`);
-      ws.on('close', () => this.note(`websocket closed: ${ws.url()}`));
+    await this.newTab();
+    return null;
+  }
+
+  // Another tab of the same browser (same storage and network), which becomes the current one.
+  async newTab() {
+    const page = await this.context.newPage();
+    const tab = this.pages.length;
+    page.on('console', (m) => this.note(`tab ${tab} console.${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => this.note(`tab ${tab} pageerror: ${e.message}`));
+    page.on('requestfailed', (r) => this.note(`tab ${tab} requestfailed: ${r.url()} ${r.failure().errorText}`));
+    page.on('websocket', (ws) => {
+      this.note(`tab ${tab} websocket open: ${ws.url()}`);
+      ws.on('close', () => this.note(`tab ${tab} websocket closed: ${ws.url()}`));
     });
+    this.pages.push(page);
+    this.page = page;
+    return tab;
+  }
+
+  // Drop files on the element `selector` as a drag from the desktop does.
+  async drop(selector, files) {
+    const payload = filePayloads(files).map((f) => ({ ...f, buffer: f.buffer.toString('base64') }));
+    const dataTransfer = await this.page.evaluateHandle((list) => {
+      const transfer = new DataTransfer();
+      for (const f of list) {
+        const bytes = Uint8Array.from(atob(f.buffer), (c) => c.charCodeAt(0));
+        transfer.items.add(new File([bytes], f.name, { type: f.mimeType }));
+      }
+      return transfer;
+    }, payload);
+    await this.page.locator(selector).dispatchEvent('dragover', { dataTransfer });
+    await this.page.locator(selector).dispatchEvent('drop', { dataTransfer });
     return null;
   }
 
@@ -173,6 +209,40 @@ const COMMANDS = {
     await c.page.goto('about:blank');
     return null;
   },
+  new_tab: (c) => c.newTab(),
+  switch_tab: async (c, { index }) => {
+    c.page = c.pages[index];
+    await c.page.bringToFront();
+    return null;
+  },
+  // What the portal's own script does once its user logs in: hand the widget their identity.
+  identify: async (c, { identity }) => {
+    await c.page.evaluate((signed) => window.omniChat.identify(signed), identity);
+    return null;
+  },
+  select: async (c, { label, option }) => {
+    await c.page.getByLabel(label, { exact: true }).selectOption({ label: option });
+    return null;
+  },
+  choose_files: async (c, { selector, files }) => {
+    await c.page.locator(selector).setInputFiles(filePayloads(files));
+    return null;
+  },
+  drop: (c, { selector, files }) => c.drop(selector, files),
+  reduced_motion: async (c, { reduce }) => {
+    await c.page.emulateMedia({ reducedMotion: reduce ? 'reduce' : 'no-preference' });
+    return null;
+  },
+  // The citizen's browser set to show text at `percent` of its size (WCAG 2.1, 1.4.4).
+  text_size: async (c, { percent }) => {
+    await c.page.evaluate((p) => { document.documentElement.style.fontSize = `${p}%`; }, percent);
+    return null;
+  },
+  // Whether the element `selector` is wider than its box (a horizontal scroll bar, cut text).
+  overflows: async (c, { selector }) =>
+    c.page.locator(selector).first().evaluate((el) => el.scrollWidth > el.clientWidth),
+  style: async (c, { selector, property }) =>
+    c.page.locator(selector).first().evaluate((el, name) => getComputedStyle(el).getPropertyValue(name), property),
   fill: async (c, { label, text }) => {
     await c.page.getByLabel(label, { exact: true }).fill(text);
     return null;

@@ -317,7 +317,63 @@ const COMMANDS = {
       session.on('error', (error) => resolve({ error: String(error.message) }));
     });
   },
+  // For the benchmark (bench/sms.py): from now until `reset`, count the log's entries by type
+  // instead of keeping them (5,000 kept entries cost the simulator time the bench would bill
+  // to the client); `log` then answers {"log": {"counts": {type: n}}}.
+  quiet() {
+    log = new Tally();
+    return {};
+  },
+  // For the benchmark: `count` deliver_sm to the bound ESME, each from its own number
+  // (`first_source` + i) with its own text (`text` and i), never more than `window` of them
+  // unanswered. Returns at once; `deliveries` tells how far it got.
+  deliver_many({
+    count, window = 10, first_source = 79000000000, destination = '1234', text = 'SMS', data_coding = 8,
+  }) {
+    const session = boundEsme();
+    const run = { count, sent: 0, answered: 0, refused: 0, started: process.hrtime.bigint(), seconds: null };
+    bulk = run;
+    const fill = () => {
+      while (run.sent < count && run.sent - run.answered < window) {
+        const fields = {
+          source_addr: String(first_source + run.sent),
+          destination_addr: destination,
+          short_message: `${text} ${run.sent + 1}`,
+          data_coding,
+        };
+        run.sent += 1;
+        session.deliver_sm(fields, (response) => {
+          run.answered += 1;
+          if (response.command_status !== smpp.ESME_ROK) run.refused += 1;
+          if (run.answered === count) run.seconds = Number(process.hrtime.bigint() - run.started) / 1e9;
+          else fill();
+        });
+      }
+    };
+    fill();
+    return {};
+  },
+  // How far the last deliver_many got: sent, answered, refused (a status other than ESME_ROK),
+  // and once every one is answered the seconds from its first deliver_sm to its last answer.
+  deliveries() {
+    if (!bulk) throw new Error('no deliver_many has run');
+    const { count, sent, answered, refused, seconds } = bulk;
+    return { count, sent, answered, refused, seconds };
+  },
 };
+
+// The log while quiet: a count of entries by type.
+class Tally {
+  constructor() {
+    this.counts = {};
+  }
+
+  push(entry) {
+    this.counts[entry.type] = (this.counts[entry.type] || 0) + 1;
+  }
+}
+// The last deliver_many's progress.
+let bulk = null;
 
 const server = smpp.createServer(onSession);
 const secure = keyFile

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channels.email.subjects import SubjectTag, reply_prefixes, without_reply_prefixes
+from channels.subjects import SubjectTag, reply_prefixes, without_reply_prefixes
 from tests.email_corpus import corpus_message
 
 

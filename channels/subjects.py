@@ -1,10 +1,12 @@
-"""An email Subject as threading reads it: reply prefixes, and the ticket's tag put in once.
+"""A Subject as threading reads it: reply prefixes, and the ticket's tag put in once.
 
-The rest of what a subject says is read where the router reads every channel's text, which a
-channel may not import (ARCHITECTURE.md 3: dependencies point from the router to the channels):
-the category code at its start by router/ticketing/catalogue.py, «статус N» (Latin look-alike
-letters too) by normaliser/commands.py, and a ticket number marked with №, # or a ticket word by
-normaliser/identifiers.py, which checks its Damm digit.
+Shared by the router, which tags every notice's Subject with router.toml's [tickets]
+subject_tag and reads a citizen's category code after the prefixes and tags, and the email
+channel, which reads an autoreply's Subject without its prefixes. The rest of what a subject
+says is read where the router reads every channel's text: the category code at its start by
+router/ticketing/catalogue.py, «статус N» (Latin look-alike letters too) by
+normaliser/commands.py, and a ticket number by normaliser/identifiers.py, which checks its Damm
+digit.
 """
 
 from __future__ import annotations

@@ -1,0 +1,50 @@
+"""The SMS benchmark's own parts against the SMSC simulator: its bare PDU client, and the
+simulator's bulk commands (quiet, deliver_many, deliveries) that the figures rest on."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from bench.sms import BareEsme, confirmation
+from channels.sms.pdus import CommandId, submit_sm_body
+from tests.smsc import Smsc, smsc, smsc_server
+
+__all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
+
+pytestmark = pytest.mark.integration
+
+# A bound on a wait that ends at once when both sides work; never a measured duration.
+DEADLINE = 10.0
+
+
+async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answered(
+    smsc: Smsc,
+) -> None:
+    await smsc.quiet()
+    esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
+    async with esme.stream:
+        await esme.submit(submit_sm_body(confirmation()), 30, window=7)
+    counts = await smsc.counts()
+    assert counts["bind_transceiver"] == 1
+    assert counts["submit_sm"] == 30  # none lost, none extra: each one answered was sent once
+
+
+async def test_deliver_many_keeps_its_window_and_times_the_last_answer(smsc: Smsc) -> None:
+    await smsc.quiet()
+    esme = await BareEsme.bind(smsc, CommandId.BIND_RECEIVER)
+    async with esme.stream:
+        await smsc.deliver_many(20, window=5, first_source=79000000000, text="Нужна справка")
+        assert await smsc.deliveries() == {
+            "count": 20, "sent": 5, "answered": 0, "refused": 0, "seconds": None,
+        }  # fmt: skip
+        await esme.answer_delivers(20)
+        with trio.fail_after(DEADLINE):
+            while True:
+                done = await smsc.deliveries()
+                if done["seconds"] is not None:
+                    break
+                await trio.sleep(0.01)
+    assert (done["sent"], done["answered"], done["refused"]) == (20, 20, 0)
+    assert done["seconds"] > 0
+    assert (await smsc.counts())["deliver_sm_resp"] == 20

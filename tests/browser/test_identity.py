@@ -1,0 +1,92 @@
+"""The portal's signed identity in the widget: a verified citizen finds their tickets and history
+on another device; a forged identity opens no chat at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chromium import CitizenPage, by_impact, serious
+from tests.integration.daemon import DaemonProcess, read_feed
+
+from .conftest import signed_identity
+from .widget import CONNECTED, NOTICES, OWN_MESSAGES, WIDGET, write
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_verified_citizen_sees_their_tickets_on_another_device(
+    citizen: CitizenPage, portal_daemon: DaemonProcess, other_device: CitizenPage
+) -> None:
+    """Signed in on the portal: a ticket filed on one device is listed, with its confirmation,
+    on another device that shares nothing with the first but the portal login."""
+    user = signed_identity("user-7001", phone="+79161230001")
+    await citizen.open_portal(portal_daemon.base, identity=user)
+    await citizen.see(CONNECTED, within="#omni-status")
+    await citizen.see("Вы вошли через портал", within="#omni-verified")
+    number = await write(citizen, "Пишу из личного кабинета с ноутбука")
+    await citizen.screenshot("verified")
+
+    await other_device.open_portal(portal_daemon.base, identity=signed_identity("user-7001"))
+    await other_device.see(CONNECTED, within="#omni-status")
+    await other_device.see(f"№ {number} · Принято", within="#omni-tickets")
+    await other_device.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await other_device.screenshot("verified-other-device")
+    assert serious(by_impact(await other_device.audit(WIDGET))) == {}
+
+
+async def test_a_forged_identity_opens_no_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A signature the portal did not make: the citizen is told, and nothing can be sent as
+    that user or anonymously instead."""
+    forged = {**signed_identity("user-7002"), "user_id": "user-1"}
+    await citizen.open_portal(portal_daemon.base, identity=forged)
+    await citizen.see("Чат недоступен", within="#omni-status")
+    await citizen.see("Вход через портал не подтверждён", within="#omni-error")
+    assert await citizen.texts("#omni-tickets li") == []
+    text = "Пишу под чужим именем"
+    await citizen.fill("Сообщение", text)
+    await citizen.press("Enter")
+    await citizen.see("Отправляется…", within=OWN_MESSAGES)
+    await citizen.screenshot("identity-refused")
+    assert serious(by_impact(await citizen.audit(WIDGET))) == {}
+    async with portal_daemon.backend() as backend:
+        envelopes, _ = await read_feed(backend)
+    assert [e for e in envelopes if e["text"] == text] == []
+
+
+async def test_the_portal_identifies_its_user_after_the_chat_opened(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """Anonymous first; window.omniChat.identify() after the portal login makes the chat the
+    user's, verified, and a message written then is filed as theirs."""
+    await citizen.open_portal(portal_daemon.base)
+    await citizen.see(CONNECTED, within="#omni-status")
+    assert await citizen.style("#omni-verified", "display") == "none"
+    await citizen.identify(signed_identity("user-7003", email="citizen7003@example.ru"))
+    await citizen.see("Вы вошли через портал", within="#omni-verified")
+    text = "Вошёл на портал, продолжаю в чате"
+    await write(citizen, text)
+    async with portal_daemon.backend() as backend:
+        envelopes, _ = await read_feed(backend)
+    (filed,) = [e for e in envelopes if e["text"] == text]
+    assert filed["sender"]["address"] == "user-7003" and filed["sender"]["verified"] is True
+
+
+async def test_after_the_portal_logout_the_next_visitor_does_not_get_the_users_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A shared computer: the user's chat, then the portal page without a login (logged out)
+    starts an anonymous chat that shows none of the user's tickets or notices."""
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7004"))
+    number = await write(citizen, "Пишу с библиотечного компьютера")
+    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await citizen.open_portal(portal_daemon.base)
+    await citizen.see(CONNECTED, within="#omni-status")
+    assert await citizen.style("#omni-verified", "display") == "none"
+    assert await citizen.texts("#omni-tickets li") == []  # the welcome listed none
+    # The visitor's own confirmation comes after any history the chat would replay.
+    own = await write(citizen, "Я другой посетитель")
+    await citizen.see(f"Ваше обращение №{own} зарегистрировано", within=NOTICES)
+    (notice,) = await citizen.texts(NOTICES)
+    assert own != number and f"№{number}" not in notice

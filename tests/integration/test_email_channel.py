@@ -1,0 +1,359 @@
+"""The email channel over the real daemon, an MTA's LMTP session, Dovecot and an SMTP server:
+mail is committed before it is answered, filed from a sender verified as far as our MTA's
+Authentication-Results prove it, confirmed by mail that threads and can bounce back, and a
+bounce fails the notice it names; a mailbox's mail is moved away only once committed."""
+
+from __future__ import annotations
+
+import functools
+import smtplib
+import textwrap
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import SMTP, default
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tests.dovecot import USERS, Dovecot, dovecot, dovecot_server
+from tests.smtp_peer import PASSWORD, USER, SmtpPeer, smtp_peer, smtp_peer_server
+
+from .daemon import DaemonProcess, eventually, feed_all, free_port, write_secret
+
+__all__ = ["dovecot", "dovecot_server", "smtp_peer", "smtp_peer_server"]  # the fixtures
+
+SUPPORT = "support@gov.example"
+CITIZEN = "ivan.petrov@mail.example"
+OUR_MTA = "mx.gov.example"
+
+
+def email_daemon(
+    root: Path, smtp: SmtpPeer, dovecot: Dovecot | None = None
+) -> tuple[DaemonProcess, int]:
+    """A daemon with one account fed by its LMTP listener (and Dovecot's INBOX if given), its
+    notices sent through the SMTP peer; and the listener's port."""
+    daemon, port = DaemonProcess(root), free_port()
+    write_secret(daemon.config / "secrets" / "smtp.password", PASSWORD + "\n")
+    imap = ""
+    if dovecot is not None:
+        write_secret(daemon.config / "secrets" / "imap.password", USERS["support"] + "\n")
+        imap = f"""
+[accounts.support.imap]
+host = "127.0.0.1"
+port = {dovecot.tls_port}
+security = "tls"
+username = "support"
+password_file = "secrets/imap.password"
+processed_folder = "Processed"
+ca_file = "{dovecot.cafile}"
+"""
+    (daemon.config / "channels" / "email.toml").write_text(
+        textwrap.dedent(f"""\
+        enabled = true
+        [intake]
+        listen = "127.0.0.1:{port}"
+        protocol = "lmtp"
+        [accounts.support]
+        address = "{SUPPORT}"
+        display_name = "Служба поддержки"
+        authserv_id = "{OUR_MTA}"
+        [accounts.support.smtp]
+        host = "127.0.0.1"
+        port = {smtp.port}
+        security = "starttls"
+        username = "{USER}"
+        password_file = "secrets/smtp.password"
+        ca_file = "{smtp.cafile}"
+        """)
+        + imap
+    )
+    return daemon, port
+
+
+def citizens_mail(subject: str, text: str, *, message_id: str, verified: bool = True) -> bytes:
+    """A citizen's message as our MTA hands it on, its Authentication-Results on top."""
+    mail = EmailMessage()
+    if verified:
+        mail["Authentication-Results"] = (
+            f"{OUR_MTA}; dkim=pass header.d=mail.example header.s=s1; "
+            "spf=pass smtp.mailfrom=mail.example"
+        )
+    mail["From"] = f"Иван Петров <{CITIZEN}>"
+    mail["To"] = SUPPORT
+    mail["Subject"] = subject
+    mail["Message-ID"] = message_id
+    mail["Date"] = "Thu, 03 Dec 2026 10:00:00 +0300"
+    mail.set_content(text)
+    return mail.as_bytes(policy=SMTP)  # CRLF lines, as it goes over the wire
+
+
+def lmtp(port: int, sender: str, recipients: list[str], raw: bytes) -> dict[str, tuple[int, bytes]]:
+    """One LMTP transaction as an MTA runs it; the answers to refused recipients, raising on
+    a refused message (smtplib gives LMTP's per-recipient answers only for failures)."""
+    with smtplib.LMTP("127.0.0.1", port) as client:
+        return client.sendmail(sender, recipients, raw)
+
+
+async def email_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
+    return [e for e in await feed_all(daemon) if e["channel"] == "email"]
+
+
+async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        raw = citizens_mail("[10] Не могу войти", "Здравствуйте!\n\nНе могу войти в кабинет.",
+                            message_id="<m1@mail.example>")  # fmt: skip
+        refused = await trio.to_thread.run_sync(
+            lmtp, port, CITIZEN, [SUPPORT, "nobody@gov.example"], raw
+        )
+        assert refused == {
+            "nobody@gov.example": (
+                550, b"5.1.1 <nobody@gov.example>: Recipient address rejected: User unknown"
+            )
+        }  # fmt: skip
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        assert envelope["sender"] == {
+            "kind": "email", "address": CITIZEN, "display_name": "Иван Петров", "verified": True,
+        }  # fmt: skip
+        assert envelope["text"].startswith("Здравствуйте!")
+        assert envelope["subject"] == "[10] Не могу войти"
+        assert envelope["ticket"]["category"]["code"] == "10"
+        assert envelope["raw"]["content_type"] == "message/rfc822"
+        async with daemon.backend() as backend:
+            kept = await backend.get(f"/api/v1/raw/{envelope['raw']['id']}")
+        assert kept.content == raw  # byte for byte
+        number = envelope["ticket"]["number"]
+
+        # The confirmation: threaded, tagged, automatic, from the notice's VERP address.
+        [sent] = await eventually(smtp_peer.queued, "the confirmation sent")
+        confirmation = BytesParser(policy=default).parsebytes(sent.data)
+        assert sent.rcpt_tos == [CITIZEN] and sent.tls and sent.login == USER
+        assert sent.mail_from.startswith("support+n.") and sent.mail_from.endswith("@gov.example")
+        assert confirmation["Subject"].startswith(f"[№{number}] ")
+        assert confirmation["In-Reply-To"] == "<m1@mail.example>"
+        assert confirmation["Auto-Submitted"] == "auto-replied"
+        assert confirmation.get_body(("html",)) is not None
+        async with daemon.backend() as backend:
+            ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
+        [notice] = ticket["notifications"]
+
+        # «Статус» before our tag in a reply's subject, from the verified citizen: answered.
+        query = citizens_mail(f"Статус [№{number}]", "", message_id="<m2@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], query)
+
+        async def answered() -> EmailMessage | None:
+            for taken in await smtp_peer.queued():
+                mail = BytesParser(policy=default).parsebytes(taken.data)
+                if mail["In-Reply-To"] == "<m2@mail.example>":
+                    return mail
+            return None
+
+        answer = await eventually(answered, "the status query answered")
+        assert f"№{number}" in answer.get_body(("plain",)).get_content()
+        assert answer["Auto-Submitted"] == "auto-replied"
+
+        # The citizen's server bounces it: the notice fails and the address is suppressed.
+        dsn = bounce_of(sent.mail_from, CITIZEN, confirmation["Message-ID"])
+        await trio.to_thread.run_sync(lmtp, port, "", [sent.mail_from], dsn)
+
+        async def dead() -> dict[str, Any] | None:
+            async with daemon.backend() as backend:
+                found: dict[str, Any] = (
+                    await backend.get(f"/api/v1/notifications/{notice['id']}")
+                ).json()
+            return found if found["state"] == "dead" else None
+
+        bounced = await eventually(dead, "the bounce applied")
+        assert "5.1.1" in bounced["last_error"]
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        assert [(e["address"], e["reason"]) for e in listed] == [(CITIZEN, "bounced")]
+        filed = [e["channel_message_id"] for e in await email_envelopes(daemon)]
+        assert filed == ["<m1@mail.example>", "<m2@mail.example>"]  # the bounce: no message
+    finally:
+        daemon.stop()
+
+
+def bounce_of(verp: str, recipient: str, message_id: str) -> bytes:
+    """Postfix's delivery status notification (RFC 3464) for a message to `recipient`."""
+    return (
+        textwrap.dedent(f"""\
+        From: MAILER-DAEMON@mx.mail.example (Mail Delivery System)
+        To: {verp}
+        Subject: Undelivered Mail Returned to Sender
+        Message-ID: <bounce-1@mx.mail.example>
+        Auto-Submitted: auto-replied
+        MIME-Version: 1.0
+        Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+        --B
+        Content-Type: text/plain
+
+        I'm sorry to have to inform you that your message could not be delivered.
+
+        --B
+        Content-Type: message/delivery-status
+
+        Reporting-MTA: dns; mx.mail.example
+
+        Final-Recipient: rfc822; {recipient}
+        Action: failed
+        Status: 5.1.1
+        Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+        --B
+        Content-Type: text/rfc822-headers
+
+        Message-ID: {message_id}
+        From: support@gov.example
+        To: {recipient}
+
+        --B--
+        """)
+        .replace("\n", "\r\n")
+        .encode()
+    )
+
+
+async def test_mailbox_mail_is_filed_then_moved_and_an_oversize_one_kept_flagged(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    daemon.edit_router('[attachments.limits.email]\nfile = "10MB"\nmessage = "10MB"',
+                       '[attachments.limits.email]\nfile = "10MB"\nmessage = "20KB"')  # fmt: skip
+    raw = citizens_mail("Справка", "Нужна справка о доходах", message_id="<m2@mail.example>")
+    dovecot.append("support", "INBOX", raw)
+    big = citizens_mail("Скан", "Скан паспорта\n" + "x" * 40_000, message_id="<m3@mail.example>")
+    big_uid = dovecot.append("support", "INBOX", big)
+    daemon.start()
+    try:
+
+        async def two() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        filed = {e["channel_message_id"]: e for e in await eventually(two, "both filed")}
+        assert filed["<m2@mail.example>"]["text"] == "Нужна справка о доходах"
+        assert "oversize" in filed["<m3@mail.example>"]["flags"]
+
+        async def moved() -> list[int] | None:
+            return (
+                await trio.to_thread.run_sync(
+                    functools.partial(dovecot.uids, "support", "Processed")
+                )
+                or None
+            )
+
+        assert len(await eventually(moved, "the filed mail moved")) == 1
+        # Its sender is told, once, that it did not come and how to send it.
+
+        async def answered() -> dict[str, Any] | None:
+            for sent in await smtp_peer.queued():
+                mail = BytesParser(policy=default).parsebytes(sent.data)
+                if mail["In-Reply-To"] == "<m3@mail.example>":
+                    return {"text": mail.get_body(("plain",)).get_content()}
+            return None
+
+        explained = await eventually(answered, "the oversize mail's sender told")
+        assert "«Скан» — письмо больше допустимого размера и не получено" in explained["text"]
+        # The oversize one stays where it was, flagged for the mailbox's owner; never deleted.
+        assert dovecot.uids("support", "INBOX") == [big_uid]
+        assert {"\\Flagged", "$TooBig"} <= dovecot.flags("support", "INBOX", big_uid)
+    finally:
+        daemon.stop()
+
+
+async def test_a_mailbox_server_restarted_mid_idle_loses_nothing(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    daemon.start()
+    try:
+        dovecot.append("support", "INBOX", citizens_mail("Один", "Первое", message_id="<i1@m>"))
+        await eventually(lambda: email_envelopes(daemon), "the first filed")
+        # The reader is in IDLE now; the server goes away and comes back with new mail.
+        await trio.to_thread.run_sync(dovecot.restart)
+        dovecot.append("support", "INBOX", citizens_mail("Два", "Второе", message_id="<i2@m>"))
+
+        async def both() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        filed = await eventually(both, "the mail after the restart filed")
+        assert {e["channel_message_id"] for e in filed} == {"<i1@m>", "<i2@m>"}
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        account = status["channels"]["email"]["accounts"]["support"]
+        assert account["restarts"] >= 1 and account["state"] == "up"
+    finally:
+        daemon.stop()
+
+
+async def test_a_daemon_killed_while_reading_a_mailbox_files_each_mail_once(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    """Killed wherever it was (fetched, committed, moved, or between), nothing is lost and
+    nothing is filed twice: the state and the Message-ID keys say what was done."""
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    ids = [f"<k{n}@mail.example>" for n in range(30)]
+    for n, message_id in enumerate(ids):
+        dovecot.append("support", "INBOX", citizens_mail(f"Вопрос {n}", f"Текст {n}",
+                                                         message_id=message_id))  # fmt: skip
+    daemon.start()
+    try:
+
+        async def some() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) >= 3 else None
+
+        await eventually(some, "some filed")
+        daemon.kill()
+        daemon.start()
+
+        async def every() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) >= len(ids) else None
+
+        filed = await eventually(every, "every mail filed after the restart")
+        assert sorted(e["channel_message_id"] for e in filed) == sorted(ids)
+
+        async def all_moved() -> list[int] | None:
+            left = await trio.to_thread.run_sync(functools.partial(dovecot.uids, "support"))
+            return None if left else [0]
+
+        await eventually(all_moved, "every mail moved out of the INBOX")
+        assert len(dovecot.uids("support", "Processed")) == len(ids)
+    finally:
+        daemon.stop()
+
+
+async def test_a_submission_server_that_defers_is_tried_again(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    await smtp_peer.answer("451 4.3.0 Temporary failure, try later", count=1)
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        raw = citizens_mail("Вопрос", "Когда будет ответ?", message_id="<d1@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], raw)
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        await eventually(smtp_peer.queued, "the confirmation taken on the second try")
+        tries = [m for m in await smtp_peer.messages() if m.rcpt_tos == [CITIZEN]]
+        assert [m.reply[:3] if m.reply else None for m in tries] == ["451", "250"]
+        first, second = (BytesParser(policy=default).parsebytes(m.data) for m in tries)
+        assert first["Message-ID"] == second["Message-ID"]  # the same notice: it can dedupe
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+            found = (await backend.get(f"/api/v1/notifications/{notice['id']}")).json()
+        assert found["state"] == "sent" and found["attempts"] == 2
+        assert "SMTP 451" in found["history"][-3]["reason"]
+    finally:
+        daemon.stop()
