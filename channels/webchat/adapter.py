@@ -8,7 +8,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from urllib.parse import urlsplit
@@ -550,9 +550,10 @@ class WebchatChannel:
                 message.client_id,
             )
             return
-        await conn.send(
-            Accepted(message.client_id, acceptance.envelope_id, _accepted_ticket(acceptance))
-        )
+        # The category as the citizen's topics name it, in the session's language.
+        names = {t.code: t.name for t in await self.tickets.topics(session.language)}
+        ticket = _accepted_ticket(acceptance, names)
+        await conn.send(Accepted(message.client_id, acceptance.envelope_id, ticket))
 
     async def _reject(
         self,
@@ -701,13 +702,13 @@ def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) ->
     return urlsplit(origin).netloc == host
 
 
-def _accepted_ticket(acceptance: Acceptance) -> AcceptedTicket | None:
+def _accepted_ticket(acceptance: Acceptance, names: Mapping[str, str]) -> AcceptedTicket | None:
     if acceptance.ticket_number is None:
         return None
+    code = acceptance.category_code or ""
+    name = names.get(code, acceptance.category_name or "")
     return AcceptedTicket(
-        acceptance.ticket_number,
-        acceptance.ticket_is_new,
-        TicketCategory(acceptance.category_code or "", acceptance.category_name or ""),
+        acceptance.ticket_number, acceptance.ticket_is_new, TicketCategory(code, name)
     )
 
 

@@ -110,7 +110,7 @@ class Reports:
                 tx.suppress(channel, address, BOUNCED, at, until)
         if not report.references:
             metrics.reports_unmatched.labels(channel).inc()
-            log.warning("a %s report names no notice of ours; kept in the journal", channel)
+            log.warning("a %s report names no notice at all; kept in the journal", channel)
 
 
 def apply_report(
@@ -126,7 +126,11 @@ def apply_report(
     its attempt stores the reference."""
     record = tx.referenced_notification(channel, reference)
     if record is None:
+        # A receipt before its submit's answer, or for no notice of ours (an id of another
+        # client of the same SMSC account): counted, and kept in case an answer names it.
         tx.hold_report(channel, reference, delivered, reason, at)
+        metrics.reports_unmatched.labels(channel).inc()
+        log.info("a %s report for %s names no notice yet; held", channel, reference)
         return
     try:
         settle(tx, record, delivered, reason, at, fallback)

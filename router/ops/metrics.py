@@ -99,7 +99,8 @@ channel_state = Gauge(
 )
 reports_unmatched = Counter(
     "omnirouter_reports_unmatched",
-    "Reports read from messages (bounces) that name no notice of ours",
+    "Receipts and bounces that named no notice of ours when they came (a receipt before its "
+    "submit's answer is held, and applied once the answer names it)",
     ["channel"],
     registry=registry,
 )

@@ -54,10 +54,10 @@ class Store:
 
 
 @asynccontextmanager
-async def listening(store: Store) -> AsyncIterator[int]:
+async def listening(store: Store, protocol: str = "lmtp") -> AsyncIterator[int]:
     """A listener on a free port in front of `store`, in an asyncio loop as the daemon's."""
     port = free_port()
-    intake = IntakeSettings(listen=f"127.0.0.1:{port}", protocol="lmtp")
+    intake = IntakeSettings(listen=f"127.0.0.1:{port}", protocol=protocol)
     file = EmailFile.model_validate({"enabled": True, "accounts": ACCOUNTS, "intake": intake})
     ports: Any = Ports(store, store, store.bad_input, None, None)  # type: ignore[arg-type]
     listener = MailListener(AccountSpec("email", LISTENER, intake), lambda: file, ports)
@@ -136,3 +136,25 @@ async def test_an_oversize_message_is_refused_in_words_the_sender_reads() -> Non
         assert b"portal's chat or feedback form" in reply
     assert store.committed == []
     assert store.refused == ["oversize", "oversize"]
+
+
+async def test_over_smtp_the_message_is_answered_once_after_every_commit() -> None:
+    store = Store()
+
+    def send(port: int) -> dict[str, tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            return client.sendmail(
+                "ivan@mail.example", ["support@gov.example", "priem@gov.example"], message()
+            )
+
+    async with listening(store, "smtp") as port:
+        refused = await trio.to_thread.run_sync(send, port)
+    assert refused == {}
+    assert [r.account for r in store.committed] == ["support", "priem"]
+    async with listening(Store(full=True), "smtp") as port:
+        try:
+            await trio.to_thread.run_sync(send, port)
+        except smtplib.SMTPDataError as error:
+            assert (error.smtp_code, error.smtp_error.split()[0]) == (451, b"4.3.0")
+        else:
+            raise AssertionError("a store that cannot commit must not be answered 250")

@@ -95,6 +95,11 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         async with daemon.admin() as admin:
             listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
         assert [(e["address"], e["reason"]) for e in listed] == [("+" + CITIZEN, "stop_requested")]
+        # A receipt for an id we never had is answered, counted and logged; nothing breaks.
+        sequence = await smsc.receipt("00DEADBEEF", stat="DELIVRD")
+        [answer] = await smsc.wait_for("deliver_sm_resp", where=lambda e: e["sequence"] == sequence)
+        assert answer["status"] == 0
+        assert metric(daemon, "omnirouter_reports_unmatched_total", channel="sms") == 1
         async with daemon.admin() as admin:
             accounts = (await admin.get("/api/v1/admin/status")).json()["channels"]["sms"]
         assert accounts["accounts"]["short"]["state"] == "up"

@@ -82,6 +82,18 @@ async def test_message_is_accepted_with_a_valid_ticket_and_confirmed(
     assert confirmation["seq"] == 1
 
 
+async def test_the_category_is_named_in_the_sessions_language(
+    module_daemon: DaemonProcess,
+) -> None:
+    async with open_chat(module_daemon, hello=False) as client:
+        await client.hello(lang="en")
+        accepted = await client.write("I cannot sign in", topic="10")
+    assert accepted["ticket"]["category"] == {
+        "code": "10",
+        "name": "Access to the personal account",
+    }
+
+
 async def test_resent_client_id_gets_the_same_answer_and_one_envelope(
     module_daemon: DaemonProcess,
 ) -> None:
