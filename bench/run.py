@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import attachments, baseline, compare, edge, sms, wal, widget
+from bench import attachments, baseline, compare, edge, messenger, sms, wal, widget
 from bench.procstat import CpuWindow, SyncCounter, cpu_seconds, memory_kib
 from bench.profile import Profiler
 from tests.integration.daemon import REPO, DaemonProcess
@@ -320,6 +320,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "widget",
             "compare",
             "sms",
+            "messenger",
         ),
         action="append",
         help="subset",
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "widget",
         "compare",
         "sms",
+        "messenger",
     )
     wanted = set(args.only or every)
     # The scenarios that drive the shared daemon (its idle RSS is read around them).
@@ -419,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     if "attachments" in wanted:
         print("bench: attachments scan-and-store vs raw clamd…", file=sys.stderr)
         figures["attachments"] = attachments.run()
+    if "messenger" in wanted:
+        print("bench: Telegram updates committed and messages paced…", file=sys.stderr)
+        try:
+            figures["messenger"] = messenger.run()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            figures["messenger"] = {"error": f"{type(exc).__name__}: {exc}"}
     if "edge" in wanted:
         print("bench: stuck readers and a wave of connections…", file=sys.stderr)
         figures["edge"] = edge.run()
@@ -613,6 +621,20 @@ def table(f: dict[str, Any]) -> list[Row]:
             Row(label, "CPU per msg, now / then", ratio, f"<= {compare.TARGET_RATIO:g}",
                 ratio <= compare.TARGET_RATIO),
         ]  # fmt: skip
+    m = f.get("messenger")
+    if m and "error" in m:
+        rows.append(Row("messenger", "error", m["error"][:60], "", False))
+    elif m:
+        rows.append(Row("messenger", "updates committed/s", m["ingest"]["committed_per_s"]))
+        for scope in ("overall", "per_chat"):
+            p = m[scope]
+            rows += [
+                Row(f"messenger {scope}", "sent/s (middle 80%)", p["rate_per_s"],
+                    f">= {messenger.TARGET_RATIO * p['limit_per_s']:g}",
+                    p["rate_per_s"] >= messenger.TARGET_RATIO * p["limit_per_s"]),
+                Row(f"messenger {scope}", "most sent in 1 s", p["most_in_one_second"],
+                    f"<= {p['limit_per_s']:g}", p["most_in_one_second"] <= p["limit_per_s"]),
+            ]  # fmt: skip
     if "error" in f.get("sms", {}):
         rows.append(Row("SMS", "error", f["sms"]["error"][:60], "", False))
     elif "sms" in f:

@@ -25,7 +25,9 @@ def rfc3339(moment: datetime) -> str:
 Channel = Literal["email", "sms", "messenger", "webchat", "form"]
 NoticeKind = Literal["confirmation", "status", "reply", "system"]
 # What a citizen may ask of us instead of writing a request; the router has one handler each.
-CommandName = Literal["status", "stop", "start", "help"]
+# `unsupported` is what a channel's parser reads a message it cannot take as (a sticker, a
+# voice note: docs/channels.md 5), answered with what the channel does take.
+CommandName = Literal["status", "stop", "start", "help", "unsupported"]
 
 
 class Sender(msgspec.Struct, frozen=True):
@@ -234,15 +236,23 @@ Fit = Callable[[str], list[str]]
 class DeliveryFailed(Exception):
     """A delivery attempt failed: for now (retried with backoff), for good (`permanent`: a
     bounce, a blocked bot), or because the peer asked us to wait `retry_after` seconds (a
-    throttle, which is not counted as a failed attempt)."""
+    throttle, which is not counted as a failed attempt). `suppress`, with `permanent`, puts
+    the address on the suppression list under that reason (`bot_blocked`), in the commit
+    that fails the notice, until the citizen writes again or an operator lifts it."""
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        suppress: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.suppress = suppress
 
 
 AttachmentStatus = Literal["pending", "clean", "infected", "rejected", "error"]

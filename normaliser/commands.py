@@ -52,6 +52,7 @@ _TAILS: Mapping[CommandName, str] = {
     "stop": "",
     "start": "",
     "help": "",
+    "unsupported": "",
 }
 
 # Latin letters drawn like Cyrillic ones: a phone left on the Latin layout types «CTATYC», and

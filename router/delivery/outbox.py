@@ -31,9 +31,9 @@ from channels.contract import (
     OutboundFile,
     Threading,
 )
+from channels.pacing import Pacing
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import Fallback, fail_for_good
-from router.delivery.lanes import Pacing
 from router.delivery.notifier import rendering_decoder
 from router.delivery.reports import ReportStore, refused_move, took
 from router.delivery.states import Event, State, TransitionRefused
@@ -311,7 +311,12 @@ class Outbox:
             state = await self._apply(
                 record,
                 lambda tx, at: fail_for_good(
-                    tx, record, Event.REFUSED, failure.reason, at, fallback
+                    _suppressing(tx, record, failure.suppress, at),
+                    record,
+                    Event.REFUSED,
+                    failure.reason,
+                    at,
+                    fallback,
                 ),
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
@@ -367,6 +372,17 @@ class Outbox:
         except TransitionRefused as refused:
             refused_move(record.id, refused)
             return refused.state
+
+
+def _suppressing(
+    tx: OutboxStore, record: NotificationRecord, reason: str | None, at: str
+) -> OutboxStore:
+    """The transaction, the notice's address put on the suppression list first if the
+    adapter asked (a blocked bot), so the fallback and later notices pass it by."""
+    if reason is not None:
+        address = suppression_address(record.channel, record.address)
+        tx.suppress(record.channel, address, reason, at, None)
+    return tx
 
 
 def _next_due(tx: OutboxStore, *, exclude: list[str], after: float) -> float | None:

@@ -80,6 +80,8 @@ _EVENTS: dict[str, _EventFields] = {
     "stop_confirmation": _EventFields(given=frozenset()),
     "start_confirmation": _EventFields(given=frozenset()),
     "help": _EventFields(given=frozenset(), required=frozenset({"help_url"})),
+    # A message of a kind its channel does not take (a Telegram sticker, voice note, location).
+    "unsupported_content": _EventFields(given=frozenset()),
     **{f"status.{status}": _STATUS_CHANGE for status in STATUSES if status != "rejected"},
     "status.rejected": _EventFields(
         given=_STATUS_CHANGE.given | {"reason"},
@@ -241,6 +243,7 @@ class _TemplateFile(BaseModel):
     stop_confirmation: _Texts
     start_confirmation: _Texts
     help: _Texts
+    unsupported_content: _Texts
     attachments_not_accepted: _Texts
     status: Annotated[dict[Status, _Texts], AfterValidator(_every_status)]
     attachment_reasons: Annotated[dict[str, str], AfterValidator(_every_reason)]

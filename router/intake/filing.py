@@ -346,6 +346,11 @@ class InboundFiling:
         self._answer_without_ticket("help")
         return self._store(None, duplicate_of=None)
 
+    def _unsupported(self, command: Command) -> Filed:
+        """A message of a kind the channel does not take (a sticker): say what it takes."""
+        self._answer_without_ticket("unsupported_content")
+        return self._store(None, duplicate_of=None)
+
     def _suppression_key(self) -> tuple[Channel, str]:
         """The (channel, address) the suppression list knows this sender by."""
         channel = self.answer.channel
@@ -558,6 +563,7 @@ COMMAND_HANDLERS: Mapping[CommandName, CommandHandling] = {
     "stop": CommandHandling(InboundFiling._stop, STOP_REQUESTED, lifts_stop=False),
     "start": CommandHandling(InboundFiling._start, "start_requested"),
     "help": CommandHandling(InboundFiling._help, "help_requested"),
+    "unsupported": CommandHandling(InboundFiling._unsupported, "unsupported_content"),
 }
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, entry_points
 
 from channels.contract import Channel, ChannelPlugin, Parser
 from channels.openapi import HttpDocs
 from normaliser.commands import COMMANDS, CommandTable
 
 GROUP = "omnirouter.channels"
+SHIPPED = "omnirouter"  # the distribution the daemon and its own channels come in
 # Channels whose config files are shipped but whose adapters are not installed yet: their
 # files are checked and must say `enabled = false`.
 PLANNED = ("email", "sms", "messenger")
@@ -23,12 +24,22 @@ PLANNED = ("email", "sms", "messenger")
 
 @functools.cache
 def installed() -> Mapping[str, ChannelPlugin]:
-    """The plug-ins of every installed channel, by config file name."""
+    """The plug-ins of every installed channel, by config file name. A channel installed as
+    another distribution replaces the shipped one of its name (the tests' channel double
+    replaces the messenger), so a site can swap a channel without patching ours."""
     plugins: dict[str, ChannelPlugin] = {}
-    for entry in entry_points(group=GROUP):
+    entries = sorted(entry_points(group=GROUP), key=lambda e: _shipped(e.dist))
+    for entry in entries:
+        if entry.name in plugins:
+            continue  # replaced: never imported
         plugin: ChannelPlugin = entry.load()
-        plugins[plugin.name] = plugin
+        plugins.setdefault(plugin.name, plugin)
     return plugins
+
+
+def _shipped(dist: Distribution | None) -> bool:
+    """Whether an entry point is this distribution's own (sorted after other distributions')."""
+    return dist is not None and dist.name == SHIPPED
 
 
 def planned() -> list[str]:

@@ -60,8 +60,7 @@ def test_status_prints_instance_and_queues(module_daemon: DaemonProcess) -> None
     assert "omnirouter-1" in result.stdout
     assert "ready" in result.stdout
     assert "webchat" in result.stdout
-    assert "channel    messenger: not available in this version" in result.stdout
-    for installed in ("sms", "email"):  # installed, enabled = false
+    for installed in ("sms", "email", "messenger"):  # installed, enabled = false
         assert f"channel    {installed}: disabled" in result.stdout
     queues = next(line for line in result.stdout.splitlines() if line.startswith("queues"))
     for queue in ("intake", "handoff", "outbox", "dead"):

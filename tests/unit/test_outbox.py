@@ -13,9 +13,9 @@ import pytest
 import trio
 
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
+from channels.pacing import Pacing
 from router.clock import parse_rfc3339
 from router.delivery.fallback import Fallback
-from router.delivery.lanes import Pacing
 from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import Reports
 from router.delivery.states import Event, TransitionRefused

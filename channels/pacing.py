@@ -1,8 +1,10 @@
-"""Delivery lanes: each channel's own concurrency and pacing, so that a slow SMTP DATA (RFC 5321
-4.5.3.2.6 allows it 10 minutes) or Telegram's pacing never holds back another channel."""
+"""Delivery lanes' pacing: each channel's own rates, so that Telegram's pacing never holds back
+another channel. The outbox paces notices with it; an adapter whose notice goes out as several
+messages (a long Telegram text, its files) paces those messages with it as well."""
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 
@@ -20,6 +22,8 @@ class Pacing:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._next: dict[tuple[str, str], float] = {}
+        # Turns booked by take(), by account, in order: the messages an adapter waits to send.
+        self._booked: dict[tuple[str, str], list[float]] = {}
 
     def wait(self, lane: Lane, channel: str, account: str, address: str) -> float:
         """Seconds until this notice's turn (0: now)."""
@@ -27,6 +31,25 @@ class Pacing:
         turn = max(
             [now, *(self._next.get(key, now) for key, _ in _paced(lane, channel, account, address))]
         )
+        return turn - now
+
+    def take(self, lane: Lane, channel: str, account: str, address: str) -> float:
+        """Book the earliest turn of a message that waits for it: its address's next turn, or
+        the first turn after it that keeps the account's bookings 1/rate apart (so a chat
+        waiting its turn holds no other chat's); the seconds to wait for it."""
+        now = self.clock()
+        turn = max(now, self._next.get((channel, f"address:{address}"), now))
+        if lane.account_rate:
+            spacing = 1 / lane.account_rate
+            booked = self._booked.setdefault((channel, account), [])
+            del booked[: bisect.bisect_left(booked, now - spacing)]  # past: they hold nothing
+            for other in booked[bisect.bisect_left(booked, turn - spacing) :]:
+                if other - turn >= spacing:
+                    break  # a gap wide enough before the next booking
+                turn = max(turn, other + spacing)
+            bisect.insort(booked, turn)
+        if lane.address_rate:
+            self._next[(channel, f"address:{address}")] = turn + 1 / lane.address_rate
         return turn - now
 
     def reserve(self, lane: Lane, channel: str, account: str, address: str) -> None:

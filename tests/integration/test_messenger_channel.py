@@ -1,0 +1,427 @@
+"""The messenger channel over the real daemon and the Bot API double (tests/peers/telegram): a
+whole conversation, an update committed before Telegram is told, edits, blocks that fall back to
+SMS, a phone shared after an SMS, and a virus refused in words the citizen reads."""
+
+from __future__ import annotations
+
+import io
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from channels.messenger.telegram import SECRET_HEADER as SECRET
+from tests.clamd import EICAR, ClamdServer
+from tests.clamd_fixtures import clamd
+from tests.peers.telegram.limits import SENDS
+from tests.samples import PDF
+from tests.smsc import Smsc, smsc, smsc_server
+from tests.telegram import BotDouble, Citizen, telegram, telegram_server
+
+from .daemon import DaemonProcess, eventually, feed_all, write_secret
+from .test_sms_channel import CITIZEN, sms_daemon
+
+__all__ = ["clamd", "smsc", "smsc_server", "telegram", "telegram_server"]  # the fixtures
+
+pytestmark = pytest.mark.integration
+
+
+def bot_daemon(
+    root: Path,
+    telegram: BotDouble,
+    clamd: ClamdServer,
+    daemon: DaemonProcess | None = None,
+    settings: str = "",
+) -> DaemonProcess:
+    """A daemon (or `daemon`, not started) with one bot account pointed at the double, with
+    more `settings` of the account."""
+    daemon = daemon or DaemonProcess(root)
+    daemon.edit_router('clamd = "unix:/run/clamav/clamd.ctl"', f'clamd = "{clamd.address_unix}"')
+    write_secret(daemon.config / "secrets" / "telegram.token", telegram.token + "\n")
+    (daemon.config / "channels" / "messenger.toml").write_text(
+        f"""enabled = true
+[accounts.support]
+kind = "telegram"
+token_file = "secrets/telegram.token"
+api_url = "{telegram.api_url}"
+poll_timeout = "5s"
+"""
+        + settings
+    )
+    return daemon
+
+
+async def bot_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
+    """The messenger envelopes in the feed."""
+    return [e for e in await feed_all(daemon) if e["channel"] == "messenger"]
+
+
+async def filed(daemon: DaemonProcess, count: int) -> list[dict[str, Any]]:
+    """The first `count` messenger envelopes, once there are as many."""
+
+    async def enough() -> list[dict[str, Any]] | None:
+        found = await bot_envelopes(daemon)
+        return found if len(found) >= count else None
+
+    return (await eventually(enough, f"{count} messenger envelopes"))[:count]
+
+
+async def polled_past(telegram: BotDouble, update: dict[str, Any]) -> None:
+    """Wait until a getUpdates confirms `update` (its offset is past it)."""
+
+    async def confirmed() -> bool | None:
+        polls = [c for c in await telegram.calls() if c["method"] == "getUpdates"]
+        return True if any(p["offset"] > update["update_id"] for p in polls) else None
+
+    await eventually(confirmed, "the update confirmed by the next offset")
+
+
+def jpeg() -> bytes:
+    """A photo of a document, as a phone takes it."""
+    out = io.BytesIO()
+    Image.effect_noise((320, 240), 64).convert("RGB").save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_a_whole_conversation(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """/start, a topic button, a photo with a caption, its confirmation with the status button
+    and the phone button, a status change, and an operator's reply with a file."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "/start")
+        # The help text (the router's answer) and the topics (the bot's keyboard), in any order.
+        sent = await telegram.wait_for_sent(2, anna)
+        [topics] = [s for s in sent if "inline_keyboard" in s.get("reply_markup", {})]
+        rows = topics["reply_markup"]["inline_keyboard"]
+        codes = [row[0]["callback_data"] for row in rows]  # one topic a row
+        assert {"topic:01", "topic:02", "topic:04", "topic:12"} <= set(codes)  # categories.toml
+        query = await telegram.press(anna, topics["message_id"], "topic:04")
+
+        async def answered() -> list[dict[str, Any]] | None:
+            found = [q for q in await telegram.callback_queries() if q["id"] == query]
+            return found if found and found[0]["answered"] else None
+
+        await eventually(answered, "the button press answered")
+        await telegram.send_photo(anna, jpeg(), caption="Не начислили субсидию, вот справка")
+        [envelope] = await filed(daemon, 1)  # a command is answered, not filed for the backend
+        assert envelope["text"] == "Не начислили субсидию, вот справка"
+        assert envelope["ticket"]["category"]["code"] == "04"  # the topic picked before
+        assert envelope["sender"] == {
+            "kind": "telegram", "address": str(anna.id), "display_name": "Анна", "verified": True
+        }  # fmt: skip
+        [photo] = envelope["attachments"]
+        assert photo["scan"]["status"] == "clean" and photo["content_type"] == "image/jpeg"
+        number = envelope["ticket"]["number"]
+
+        # The confirmation with its status button, then the button to share the phone.
+        sent = await telegram.wait_for_sent(4, anna)
+        confirmation, ask_phone = sent[2], sent[3]
+        assert number in confirmation["text"]
+        [[status_button]] = confirmation["reply_markup"]["inline_keyboard"]
+        assert status_button["callback_data"] == f"/status {number}"
+        assert ask_phone["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+
+        async with daemon.backend() as backend:
+            changed = await backend.post(
+                f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+            )
+            assert changed.status_code == 202
+            upload = await backend.post(
+                f"/api/v1/tickets/{number}/attachments", files={"file": ("решение.pdf", PDF)}
+            )
+            reply = {"text": "Субсидия начислена.", "attachments": [upload.json()["attachment_id"]]}
+            assert (
+                await backend.post(f"/api/v1/tickets/{number}/replies", json=reply)
+            ).status_code == 202
+        sent = await telegram.wait_for_sent(7, anna)
+        assert "В обработке" in sent[4]["text"]
+        assert "Субсидия начислена." in sent[5]["text"]
+        [document] = sent[6]["files"]
+        assert (document["filename"], document["size"]) == ("решение.pdf", len(PDF))
+
+        # The status button asks after the ticket as a message of the citizen's.
+        await telegram.press(anna, confirmation["message_id"], f"/status {number}")
+        [answer] = (await telegram.wait_for_sent(8, anna))[7:]
+        assert number in answer["text"] and "В обработке" in answer["text"]
+        assert all(q["answered"] for q in await telegram.callback_queries())
+    finally:
+        daemon.stop()
+
+
+async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        first = await telegram.write(anna, "Нужна справка о доходах")
+        [envelope] = await filed(daemon, 1)
+        await telegram.wait_for_sent(2, anna)  # the confirmation and the phone button
+        await telegram.edit(
+            anna, first["message"]["message_id"], "Нужна справка 2-НДФЛ за 2025 год"
+        )
+        [_, revision] = await filed(daemon, 2)
+        assert revision["text"] == "Нужна справка 2-НДФЛ за 2025 год"
+        assert "revision" in revision["flags"]
+        assert revision["ticket"]["number"] == envelope["ticket"]["number"]
+        assert revision["channel_message_id"] == envelope["channel_message_id"]
+        # Filed, not answered again: the next thing the citizen gets answers the next message.
+        await telegram.write(anna, "/help")
+        sent = await telegram.wait_for_sent(3, anna)
+        assert "СТАТУС" in sent[2]["text"]
+    finally:
+        daemon.stop()
+
+
+async def test_killed_between_receiving_and_committing_an_update_loses_and_doubles_nothing(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        before = await telegram.write(anna, "Первое сообщение")
+        await filed(daemon, 1)
+        await polled_past(telegram, before)
+        # Stopped while its long poll waits: the double answers the poll with the update into
+        # the socket, and the daemon dies before it can commit it.
+        daemon.signal(signal.SIGSTOP)
+        lost = await telegram.write(anna, "Второе сообщение")
+        daemon.kill()
+        assert lost["update_id"] in [u["update_id"] for u in await telegram.pending_updates()]
+        daemon.start()
+        found = await filed(daemon, 2)
+        await polled_past(telegram, lost)
+        assert [e["text"] for e in await bot_envelopes(daemon)] == [
+            "Первое сообщение",
+            "Второе сообщение",
+        ]
+        assert found[0]["ticket"]["number"] == found[1]["ticket"]["number"]
+        assert await telegram.pending_updates() == []
+    finally:
+        daemon.stop()
+
+
+async def test_unsupported_kinds_are_answered_with_what_the_bot_takes(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.send_sticker(anna)
+        await telegram.send_voice(anna)
+        await telegram.send_location(anna, 55.75, 37.61)
+        sent = await telegram.wait_for_sent(3, anna)
+        assert all("Такие сообщения мы не принимаем" in s["text"] for s in sent)
+        await telegram.write(anna, "Паспорт")
+        [envelope] = await filed(daemon, 1)  # the stickers opened no ticket
+        assert envelope["text"] == "Паспорт"
+    finally:
+        daemon.stop()
+
+
+async def test_eicar_sent_as_a_document_is_refused_with_a_reason_the_citizen_reads(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.send_document(anna, EICAR, "справка.pdf", "application/pdf", "Справка")
+        [envelope] = await filed(daemon, 1)
+        [attachment] = envelope["attachments"]
+        assert attachment["scan"]["status"] == "infected"
+        assert "infected_attachment" in envelope["flags"]
+        [confirmation, _] = await telegram.wait_for_sent(2, anna)
+        assert "«справка.pdf» — в файле обнаружен вирус" in confirmation["text"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_blocked_user_gets_the_notice_by_sms(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer, smsc: Smsc
+) -> None:
+    """The chat is suppressed (bot_blocked) and the status goes to the verified phone."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd, sms_daemon(tmp_path / "daemon", smsc))
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Не могу войти в личный кабинет")
+        await telegram.share_contact(anna, CITIZEN)  # without "+", as Telegram often sends it
+        [envelope, _] = await filed(daemon, 2)
+        await telegram.wait_for_sent(3, anna)
+        await telegram.block(anna)
+        number = envelope["ticket"]["number"]
+        async with daemon.backend() as backend:
+            changed = await backend.post(
+                f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+            )
+        notice = changed.json()["notification_id"]
+        [submit] = await smsc.wait_for("submit_sm", where=lambda e: number in e["text"])
+        assert submit["destination_addr"] == CITIZEN
+        async with daemon.backend() as backend:
+            history = (await backend.get(f"/api/v1/notifications/{notice}")).json()
+        assert "403" in history["last_error"] or any(
+            "403" in (h.get("reason") or "") for h in history["history"]
+        )
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        assert [(s["channel"], s["address"], s["reason"]) for s in listed] == [
+            ("messenger", str(anna.id), "bot_blocked")
+        ]
+    finally:
+        daemon.stop()
+
+
+async def test_a_phone_shared_after_an_sms_joins_one_contact_with_one_ticket_list(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer, smsc: Smsc
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd, sms_daemon(tmp_path / "daemon", smsc))
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(
+            source=CITIZEN, destination="0911", text="Нужна справка о доходах", data_coding=8
+        )
+
+        async def by_sms() -> dict[str, Any] | None:
+            found = [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+            return found[0] if found else None
+
+        number = (await eventually(by_sms, "the SMS filed"))["ticket"]["number"]
+        anna: Citizen = await telegram.citizen("Анна")
+        await telegram.share_contact(anna, "+" + CITIZEN)
+        # Sharing the phone answers with the newest request of the person: the SMS's.
+
+        async def status_answer() -> dict[str, Any] | None:
+            found = [s for s in await telegram.sent(anna) if number in s.get("text", "")]
+            return found[0] if found else None
+
+        answer = await eventually(status_answer, "the SMS ticket's status told in Telegram")
+        assert "Принято" in answer["text"]
+        [sms, shared] = await feed_all(daemon)
+        assert shared["contact_id"] == sms["contact_id"]  # one contact
+        assert shared["ticket"]["number"] == number  # one ticket list: no ticket of its own
+        assert shared["sender"]["kind"] == "telegram"
+    finally:
+        daemon.stop()
+
+
+async def test_a_429_storm_under_flood_control_stays_within_the_limits_and_loses_nothing(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """The double refuses every message over Telegram's limits (here 1 a second to a chat, 4
+    to all): none is refused for pace, a storm's 429s are waited out, each notice goes once."""
+    settings = "per_chat_rate = 1\nglobal_rate = 4\n"
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd, settings=settings)
+    await telegram.flood_control(per_chat=1, overall=4)
+    daemon.start()
+    try:
+        citizens = [await telegram.citizen(f"Гражданин {i}") for i in range(6)]
+        for citizen in citizens:
+            await telegram.write(citizen, f"Вопрос гражданина {citizen.first_name}")
+        envelopes = await filed(daemon, len(citizens))
+        storm_from = time.monotonic()
+        await telegram.storm(2.0, retry_after=1)
+        storm_until = time.monotonic() + 2.0
+        async with daemon.backend() as backend:
+            for envelope in envelopes:
+                number = envelope["ticket"]["number"]
+                changed = await backend.post(
+                    f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+                )
+                assert changed.status_code == 202
+        for citizen in citizens:
+            # The confirmation, the phone button, the status: each once.
+            sent = await telegram.wait_for_sent(3, citizen)
+            assert len({s["text"] for s in sent}) == 3
+            assert sum("В обработке" in s["text"] for s in sent) == 1
+        calls = [c for c in await telegram.calls() if c["method"].lower() in SENDS]
+        refused = [c for c in calls if not c["ok"]]
+        assert refused and all(storm_from <= c["at"] <= storm_until for c in refused), [
+            (c["at"] - storm_from, c["description"]) for c in refused
+        ]
+        assert len(await telegram.sent()) == 3 * len(citizens)
+    finally:
+        daemon.stop()
+
+
+async def test_webhook_mode_takes_updates_with_our_secret_only(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = DaemonProcess(tmp_path / "daemon")
+    write_secret(daemon.config / "secrets" / "telegram.webhook", "s3cr3t-token_1\n")
+    url = f"{daemon.base}/telegram/updates"
+    settings = f'mode = "webhook"\nwebhook_url = "{url}"\n'
+    settings += 'webhook_secret_file = "secrets/telegram.webhook"\n'
+    bot_daemon(tmp_path / "daemon", telegram, clamd, daemon, settings)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Нужна справка о доходах")
+        [envelope] = await filed(daemon, 1)
+        assert envelope["text"] == "Нужна справка о доходах"
+        [attempt] = await telegram.wait_for_webhook(1)
+        assert attempt["status"] == 200
+        assert await telegram.pending_updates() == []
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(url, json={"update_id": 1}, headers={SECRET: "guess"})
+        assert forged.status_code == 403
+        await telegram.wait_for_sent(2, anna)  # answered as in polling mode
+    finally:
+        daemon.stop()
+
+
+async def test_a_long_reply_goes_in_parts_cut_at_paragraphs_answering_the_citizens_message(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        asked = await telegram.write(anna, "Как получить выписку?")
+        [envelope] = await filed(daemon, 1)
+        await telegram.wait_for_sent(2, anna)
+        paragraphs = ["Первый шаг. " * 300, "Второй шаг. " * 100]  # 3600 and 1200 characters
+        reply = {"text": "\n\n".join(p.strip() for p in paragraphs)}
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            posted = await backend.post(f"/api/v1/tickets/{number}/replies", json=reply)
+            assert posted.status_code == 202
+        first, second = (await telegram.wait_for_sent(4, anna))[2:]
+        assert "Первый шаг." in first["text"] and "Второй шаг." not in first["text"]
+        assert second["text"].startswith("Второй шаг.")
+        assert all(len(part["text"]) <= 4096 for part in (first, second))
+        # Threaded: the answer quotes the citizen's message.
+        assert first["reply_to"] == asked["message"]["message_id"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_document_over_the_bot_apis_limit_is_flagged_and_its_message_filed(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        big = PDF + b"\0" * (20 * 1024 * 1024)  # over the 20 MB a bot may download
+        await telegram.send_document(anna, big, "скан.pdf", "application/pdf", "Мой паспорт")
+        await telegram.write(anna, "Следующее сообщение")
+        first, second = await filed(daemon, 2)
+        assert (first["text"], first["attachments"]) == ("Мой паспорт", [])
+        assert "oversize" in first["flags"]
+        assert second["text"] == "Следующее сообщение"  # the update after it is not held
+        assert not [c for c in await telegram.calls() if c["method"] == "getFile"]
+    finally:
+        daemon.stop()

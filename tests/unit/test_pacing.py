@@ -1,0 +1,44 @@
+"""The lanes' pacing as a sender that waits uses it: each message booked at its turn."""
+
+from __future__ import annotations
+
+import itertools
+
+from channels.contract import Lane
+from channels.pacing import Pacing
+
+LANE = Lane(account_rate=4.0, address_rate=1.0)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_chat_waiting_its_turn_holds_no_other_chat() -> None:
+    pacing = Pacing(Clock())
+    waits = [pacing.take(LANE, "messenger", "bot", chat) for chat in ("1", "1", "2", "3", "1")]
+    # Chat 1 a second apart; chats 2 and 3 take the bot's free turns before chat 1's second.
+    assert waits == [0.0, 1.0, 0.25, 0.5, 2.0]
+
+
+def test_the_bots_turns_stay_a_rate_apart_in_any_order_of_booking() -> None:
+    pacing = Pacing(Clock())
+    waits = [pacing.take(LANE, "messenger", "bot", str(chat)) for chat in range(12)]
+    waits += [pacing.take(LANE, "messenger", "bot", str(chat)) for chat in range(12)]
+    turns = sorted(waits)
+    assert all(b - a >= 0.25 - 1e-9 for a, b in itertools.pairwise(turns))
+    assert turns[-1] == 23 * 0.25  # no turn left unused
+
+
+def test_a_turn_passed_is_not_waited_for() -> None:
+    clock = Clock()
+    pacing = Pacing(clock)
+    assert pacing.take(LANE, "messenger", "bot", "1") == 0.0
+    clock.now += 5
+    assert pacing.take(LANE, "messenger", "bot", "1") == 0.0
