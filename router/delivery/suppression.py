@@ -18,6 +18,8 @@ REASON_MAX = 200
 STOP_REQUESTED = "stop_requested"
 # A permanent bounce: the address cannot be reached, for the channel's suppress_for.
 BOUNCED = "bounced"
+# A messenger's user blocked the bot (Telegram's 403); writing to it again shows it unblocked.
+BOT_BLOCKED = "bot_blocked"
 
 
 class Suppression(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

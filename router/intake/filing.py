@@ -36,7 +36,12 @@ from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
 from router.delivery.notifier import NotificationQueue, Notifier, ReplyRoute
-from router.delivery.suppression import KINDS, STOP_REQUESTED, suppression_address
+from router.delivery.suppression import (
+    BOT_BLOCKED,
+    KINDS,
+    STOP_REQUESTED,
+    suppression_address,
+)
 from router.delivery.templates import Templates
 from router.store.transaction import AttachmentRecord, MessageThread, TicketRecord
 from router.ticketing.catalogue import Catalogue, TicketNumbering
@@ -48,6 +53,8 @@ _NOTICE_KINDS: dict[str, NoticeKind] = {
     "confirmation": "confirmation",
     "status_query_answer": "status",
 }
+# What a citizen's own message on the channel lifts from the suppression list.
+LIFTED_BY_WRITING = (STOP_REQUESTED, BOT_BLOCKED)
 # Channels whose own protocol already shows the citizen the ticket a message joined (the web
 # chat's `accepted` frame), so a follow-up needs no separate "added to your request" notice.
 INLINE_ACK_CHANNELS = frozenset({"webchat"})
@@ -357,17 +364,18 @@ class InboundFiling:
         return channel, suppression_address(channel, self.answer.address)
 
     def _lift_stop(self) -> None:
-        """CONTRACTS.md: writing to us again lifts a «СТОП» (a bounce or a blocked bot stays)."""
+        """CONTRACTS.md: writing to us again lifts a «СТОП»; and a blocked bot's, since a
+        messenger lets only a user who unblocked it write to it. A bounce stays: that mail
+        reaches us says nothing of mail reaching them."""
         # Only a sender the channel vouches for: a forged From must not undo a citizen's
         # «СТОП», nor may a form, whose addresses are typed text.
         # And only a message written after the «СТОП»: an edit or a dead letter replayed now
         # is older news.
         if self.raw.sender.verified and not self.origin.revision:
-            self.tx.unsuppress(
-                *self._suppression_key(),
-                reason=STOP_REQUESTED,
-                listed_before=self.raw.received_at,
-            )
+            for reason in LIFTED_BY_WRITING:
+                self.tx.unsuppress(
+                    *self._suppression_key(), reason=reason, listed_before=self.raw.received_at
+                )
 
     def _open_ticket(self, destination: Destination) -> TicketRecord:
         """Number, classify and create a ticket."""

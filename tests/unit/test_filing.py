@@ -438,10 +438,17 @@ def test_start_lifts_a_stop_and_says_so(tx: Tx) -> None:
     assert "STOP" in text.fetchone()[0]  # in English, the language the citizen wrote in
 
 
-@pytest.mark.parametrize("reason", ["bounced", "bot_blocked"])
+def test_writing_to_a_bot_it_was_blocked_by_lifts_the_block(tx: Tx) -> None:
+    """A messenger lets a user write to a bot only once they unblocked it."""
+    tx.suppress("webchat", "s1", "bot_blocked", "2026-11-23T08:00:00Z", None)
+    Citizen(tx, "s1").write("Я снова здесь")
+    assert listed(tx, "webchat", "s1") is None
+
+
+@pytest.mark.parametrize("reason", ["bounced", "operator"])
 def test_writing_lifts_no_other_suppression(tx: Tx, reason: str) -> None:
-    """A bounce or a blocked bot stays; a «СТОП» over it gets no confirmation it could not
-    take, and start has nothing to lift."""
+    """A bounce or an operator's entry stays; a «СТОП» over it gets no confirmation it could
+    not take, and start has nothing to lift."""
     tx.suppress("webchat", "s1", reason, "2026-11-23T08:00:00Z", None)
     citizen = Citizen(tx, "s1")
     citizen.write("Где мой паспорт?")
