@@ -638,6 +638,8 @@ class WebchatChannel:
         upload's POST)?"""
 
         async def preflight(request: Request) -> Response:
+            if "origin" not in request.headers:  # no browser's preflight: what it takes
+                return Response(status_code=204, headers={"Allow": f"{method}, OPTIONS"})
             allowed = self._cors(request)
             if not allowed:
                 return Response(status_code=403)

@@ -129,7 +129,10 @@ DOCS = HttpDocs(
                 "security": PUBLIC,
                 "parameters": [path_parameter("id", "The `id` of a file in a notice frame")],
                 "responses": {
-                    "204": {"description": "Allowed: GET with X-Chat-Session from this Origin"},
+                    "204": {
+                        "description": "Allowed: GET with X-Chat-Session from this Origin; "
+                        "without an Origin, `Allow` says what it takes"
+                    },
                     "403": {"description": "The Origin is not one of allowed_origins"},
                 },
             },
@@ -199,7 +202,10 @@ DOCS = HttpDocs(
                 "operationId": "chatUploadPreflight",
                 "security": PUBLIC,
                 "responses": {
-                    "204": {"description": "Allowed: POST with X-Chat-Session from this Origin"},
+                    "204": {
+                        "description": "Allowed: POST with X-Chat-Session from this Origin; "
+                        "without an Origin, `Allow` says what it takes"
+                    },
                     "403": {"description": "The Origin is not one of allowed_origins"},
                 },
             },

@@ -290,10 +290,16 @@ async def test_a_multipart_form_cut_short_is_refused_not_filed_without_its_file(
 
 
 async def test_options_on_the_upload_says_it_takes_post(edge: DaemonProcess) -> None:
+    """Asked plainly, it says what it takes; a page of another site is refused its preflight."""
     async with httpx.AsyncClient(base_url=edge.base) as client:
         answer = await client.options("/chat/upload")
-    assert answer.status_code == 405
-    assert answer.headers["allow"] == "POST"
+        foreign = await client.options(
+            "/chat/upload",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert answer.status_code == 204
+    assert answer.headers["allow"] == "POST, OPTIONS"
+    assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
 
 
 async def test_the_masked_ticket_view_hides_the_citizens_name_everywhere(
