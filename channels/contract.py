@@ -218,6 +218,9 @@ class Outbound(msgspec.Struct, frozen=True):
     # answer: RFC 3834 auto-replied), not one sent of the router's own accord (a status
     # change: auto-generated).
     answers: bool = False
+    # On a status notice, the ticket's new status (CONTRACTS.md "Statuses"): a channel that
+    # shows the citizen's tickets updates them.
+    status: str | None = None
 
 
 class DoesNotFit(ValueError):

@@ -286,21 +286,17 @@ class WebchatChannel:
 
     async def _deliver(self, message: Outbound) -> Sent:
         """Append a notice to the session's history and push it to the session's sockets."""
-        notice = await self.sessions.append(
-            message.address,
-            message.id,
-            message.kind,
-            message.ticket,
-            message.text,
-            message.attachments,
-        )
-        frame = _notice_frame(notice)
-        # Never waits on a client: one that does not read is closed and gets it on resume.
-        for conn in list(self._live.get(message.address, ())):
-            if not conn.push(frame):
-                self.bad_input(self.channel, "not_reading")
+        self._push(message.address, await self.sessions.append(message.address, message))
         # Sent: it is in the session's history and on its way; no receipt says it was read.
         return Sent()
+
+    def _push(self, address: str, notice: Notice) -> None:
+        """A new entry of the history to every open socket of the address. Never waits on a
+        client: one that does not read is closed and gets it on resume."""
+        frame = _notice_frame(notice)
+        for conn in list(self._live.get(address, ())):
+            if not conn.push(frame):
+                self.bad_input(self.channel, "not_reading")
 
     # -- static page -------------------------------------------------------------------------
 
@@ -537,6 +533,9 @@ class WebchatChannel:
             ],
             attachment_ids=list(message.attachments),
         )
+        # In the history before it is filed, so that it comes before its confirmation; once
+        # per client_id, as the widget sends a message again until it is accepted.
+        written = await self.sessions.written(session.address, message.client_id, message.text)
         try:
             acceptance = await self.intake.accept(raw)
         except Exception:
@@ -554,6 +553,7 @@ class WebchatChannel:
         names = {t.code: t.name for t in await self.tickets.topics(session.language)}
         ticket = _accepted_ticket(acceptance, names)
         await conn.send(Accepted(message.client_id, acceptance.envelope_id, ticket))
+        self._push(session.address, written)
 
     async def _reject(
         self,
@@ -730,4 +730,7 @@ def _notice_frame(notice: Notice) -> NoticeFrame:
         NoticeFile(f.id, f.filename, f.content_type, f.size, f"/chat/files/{f.id}")
         for f in notice.attachments
     ]
-    return NoticeFrame(notice.seq, notice.kind, notice.ticket, notice.text, notice.at, files)
+    return NoticeFrame(
+        notice.seq, notice.kind, notice.ticket, notice.text, notice.at, files,
+        notice.status, notice.client_id,
+    )  # fmt: skip

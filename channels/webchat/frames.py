@@ -96,7 +96,9 @@ class NoticeFile(msgspec.Struct, frozen=True):
 
 
 class NoticeFrame(msgspec.Struct, tag="notice", tag_field="type", frozen=True, omit_defaults=True):
-    """A confirmation, status change, reply or system notice; an operator's files with it."""
+    """A confirmation, status change, reply or system notice, an operator's files with it; or
+    (kind `citizen`) a message the citizen wrote, by its `client_id`, for the history of
+    every tab and device. A status notice names the ticket's new `status`."""
 
     seq: int
     kind: str
@@ -104,6 +106,8 @@ class NoticeFrame(msgspec.Struct, tag="notice", tag_field="type", frozen=True, o
     text: str
     at: str
     attachments: list[NoticeFile] = []
+    status: str | None = None
+    client_id: str | None = None
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", frozen=True, omit_defaults=True):

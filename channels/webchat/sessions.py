@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from channels.contract import OutboundFile, StatePort, rfc3339
+from channels.contract import Outbound, OutboundFile, StatePort, rfc3339
 
 from .identity import PortalUser
 
 
 class Notice(msgspec.Struct, frozen=True):
-    """One notice in a session's history; `seq` orders it for resume."""
+    """One entry of a session's history, `seq` ordering it for resume: a notice to the
+    citizen, or (kind `citizen`) a message of theirs, by its client_id."""
 
     seq: int
     kind: str
@@ -29,6 +30,8 @@ class Notice(msgspec.Struct, frozen=True):
     text: str
     at: str
     attachments: list[OutboundFile] = []
+    status: str | None = None
+    client_id: str | None = None
 
 
 class ChatSession(msgspec.Struct, frozen=True):
@@ -58,7 +61,7 @@ class _Kept(msgspec.Struct, frozen=True):
     email: str | None = None
 
 
-class _KeptNotice(msgspec.Struct, frozen=True):
+class _KeptNotice(msgspec.Struct, frozen=True, omit_defaults=True):
     """A notice as kept in its session's stream (its seq is the entry's)."""
 
     kind: str
@@ -66,6 +69,8 @@ class _KeptNotice(msgspec.Struct, frozen=True):
     text: str
     at: str
     attachments: list[OutboundFile] = []
+    status: str | None = None
+    client_id: str | None = None
 
 
 _session_decoder = msgspec.json.Decoder(_Kept)
@@ -102,23 +107,29 @@ class ChatSessions:
         entries = await self.state.entries(f"notices:{address}", after)
         return [_notice(entry.seq, _notice_decoder.decode(entry.value)) for entry in entries]
 
-    async def append(
-        self,
-        address: str,
-        notification_id: str,
-        kind: str,
-        ticket: str | None,
-        text: str,
-        attachments: list[OutboundFile],
-    ) -> Notice:
+    async def append(self, address: str, notice: Outbound) -> Notice:
         """Append a notice once per notification id and return it as kept."""
         # The files first: once the notice can be seen, its files can be downloaded.
-        if attachments:
-            await self.state.put({f"file:{address}:{a.id}": b"" for a in attachments})
-        kept = _KeptNotice(kind, ticket, text, rfc3339(datetime.now(UTC)), attachments)
-        entry = await self.state.append(
-            f"notices:{address}", notification_id, msgspec.json.encode(kept)
+        if notice.attachments:
+            await self.state.put({f"file:{address}:{a.id}": b"" for a in notice.attachments})
+        kept = _KeptNotice(
+            notice.kind,
+            notice.ticket,
+            notice.text,
+            rfc3339(datetime.now(UTC)),
+            notice.attachments,
+            status=notice.status,
         )
+        return await self._append(address, notice.id, kept)
+
+    async def written(self, address: str, client_id: str, text: str) -> Notice:
+        """Append a message the citizen wrote, once per client_id: the history of every tab
+        and device shows what was written as well as what was answered."""
+        kept = _KeptNotice("citizen", None, text, rfc3339(datetime.now(UTC)), client_id=client_id)
+        return await self._append(address, f"message:{client_id}", kept)
+
+    async def _append(self, address: str, key: str, kept: _KeptNotice) -> Notice:
+        entry = await self.state.append(f"notices:{address}", key, msgspec.json.encode(kept))
         return _notice(entry.seq, _notice_decoder.decode(entry.value))
 
     async def was_sent(self, address: str, attachment_id: str) -> bool:
@@ -127,4 +138,7 @@ class ChatSessions:
 
 
 def _notice(seq: int, kept: _KeptNotice) -> Notice:
-    return Notice(seq, kept.kind, kept.ticket, kept.text, kept.at, kept.attachments)
+    return Notice(
+        seq, kept.kind, kept.ticket, kept.text, kept.at, kept.attachments,
+        kept.status, kept.client_id,
+    )  # fmt: skip

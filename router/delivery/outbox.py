@@ -274,6 +274,7 @@ class Outbox:
         threading = Threading()
         if lane.threads and record.ticket_number is not None:
             threading = await self.db.read(lambda tx: _threading(tx, record))
+        event = rendering.event or ""
         return Outbound(
             id=record.id,
             channel=record.channel,
@@ -292,7 +293,8 @@ class Outbox:
             automatic=record.automatic,
             threading=threading,
             # A status change is the one automatic notice that answers nothing the citizen sent.
-            answers=record.automatic and not (rendering.event or "").startswith("status."),
+            answers=record.automatic and not event.startswith("status."),
+            status=event.removeprefix("status.") if event.startswith("status.") else None,
         )
 
     async def _files(self, record: NotificationRecord) -> list[OutboundFile]:

@@ -73,16 +73,25 @@ async def test_after_a_reload_the_session_resumes_and_missed_notices_arrive(
     await citizen.screenshot("resumed")
 
 
-async def test_after_a_reload_the_notices_seen_before_are_shown_again(
+async def test_after_a_reload_the_conversation_is_shown_again(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:
-    """The confirmation seen before a reload is still on the page after it."""
+    """What the citizen wrote and the confirmation seen before a reload are on the page after
+    it, in the order they came; a status change then updates the list of requests."""
     await open_portal(citizen, portal_daemon)
     number = await write(citizen, "Где мой паспорт?")
     await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
     await citizen.reload()
     await citizen.see(CONNECTED, within="#omni-status")
-    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await citizen.see("Где мой паспорт?", within=f"{OWN_MESSAGES}[data-seq='1']")
+    await citizen.see(
+        f"Ваше обращение №{number} зарегистрировано", within=f"{NOTICES}[data-seq='2']"
+    )
+    async with portal_daemon.backend() as backend:
+        change = {"status": "in_progress"}
+        response = await backend.post(f"/api/v1/tickets/{number}/status", json=change)
+        assert response.status_code == 202, response.text
+    await citizen.see("В обработке", within=f'#omni-tickets li[data-ticket="{number}"]')
 
 
 async def test_the_chat_can_be_used_with_the_keyboard_alone(

@@ -130,7 +130,7 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
     daemon.start()
     try:
         async with daemon.admin() as admin:
-            muted = {"address": "muted-4", "channel": "messenger", "reason": "bot_blocked"}
+            muted = {"address": "muted-4", "channel": "messenger", "reason": "operator"}
             assert (await admin.post("/api/v1/admin/suppressions", json=muted)).status_code == 201
         messenger.write_text(CONTRACT)
         daemon.signal(signal.SIGHUP)  # the bot account starts and receives its deliveries

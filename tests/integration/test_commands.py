@@ -72,7 +72,7 @@ async def test_a_stop_silences_the_chat_until_the_citizen_writes_again(
         assert await listed(admin, address) is None
         delivered = await change_status(backend, number, "under_review")
         assert delivered["state"] == "sent"
-        notice = await wait_notice(chat, "status", since=seen + 1)
+        notice = await wait_notice(chat, "status", since=chat.notices.index(answer) + 1)
         assert "На согласовании" in notice["text"]
     # Only the first message was a request for the backend.
     async with daemon.backend() as backend:
@@ -89,7 +89,7 @@ async def test_start_and_help_are_answered_and_file_nothing(module_daemon: Daemo
         start = await chat.write("START")
         started = await wait_notice(chat, "system", since=seen)
         help_ = await chat.write("/help")
-        helped = await wait_notice(chat, "system", since=seen + 1)
+        helped = await wait_notice(chat, "system", since=chat.notices.index(started) + 1)
         entries = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
     assert start["ticket"] is None and help_["ticket"] is None
     # The session said it reads Russian: the answers are in Russian whatever the command's words.

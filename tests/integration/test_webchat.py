@@ -76,10 +76,13 @@ async def test_message_is_accepted_with_a_valid_ticket_and_confirmed(
         assert ticket["is_new"] is True
         assert ticket["category"]["code"] == "01"
         assert ticket["category"]["name"]
+        written = await wait_notice(client, "citizen")
         confirmation = await wait_notice(client, "confirmation")
     assert confirmation["ticket"] == number
     assert number in confirmation["text"]
-    assert confirmation["seq"] == 1
+    # The history holds what was written before its answer, for every tab and device.
+    assert (written["seq"], written["client_id"], confirmation["seq"]) == (1, client_id, 2)
+    assert written["text"] == "Нужна справка о несудимости для работы"
 
 
 async def test_the_category_is_named_in_the_sessions_language(
@@ -160,7 +163,8 @@ async def test_follow_up_joins_the_ticket_without_a_new_confirmation(
     assert follow_up["envelope_id"] != first["envelope_id"]
     assert session is not None
     history = await _history(module_daemon, session)
-    assert [n["kind"] for n in history] == ["confirmation"], history
+    # Both messages in the history, and one confirmation: the follow-up gets none.
+    assert [n["kind"] for n in history] == ["citizen", "confirmation", "citizen"], history
 
 
 async def test_near_identical_repeat_is_marked_duplicate_and_acknowledged(
@@ -319,17 +323,20 @@ async def test_reconnect_with_token_resumes_the_history_in_order(
         token = client.session
         seen_notices = list(client.notices)
     assert token is not None
-    assert [n["seq"] for n in seen_notices] == [1, 2]
+    # Each message, then its answer: the confirmation, and the «added» notice of the repeat.
+    kinds = [n["kind"] for n in seen_notices]
+    assert kinds == ["citizen", "confirmation", "citizen", "system"], kinds
+    assert [n["seq"] for n in seen_notices] == [1, 2, 3, 4]
     async with open_chat(module_daemon, token) as again:
         assert again.welcome["session"] == token
         assert again.welcome["ticket"] == first["ticket"]["number"]
         assert again.welcome["last_seq"] == len(seen_notices)
         await again.send({"type": "resume", "after_seq": 0})
         replayed = [await again.expect("notice") for _ in seen_notices]
-        await again.send({"type": "resume", "after_seq": 1})
+        await again.send({"type": "resume", "after_seq": 3})
         tail = await again.expect("notice")
     assert replayed == seen_notices
-    assert tail == seen_notices[1]
+    assert tail == seen_notices[3]
 
 
 async def test_unknown_session_token_starts_a_new_session(module_daemon: DaemonProcess) -> None:

@@ -146,8 +146,11 @@ async def test_a_verified_citizen_sees_their_tickets_on_another_device(
             }
         ]
         await phone.send({"type": "resume", "after_seq": 0})
-        kinds = [(await phone.expect("notice"))["kind"] for _ in range(welcome["last_seq"])]
-        assert kinds == ["confirmation", "status"]
+        history = [await phone.expect("notice") for _ in range(welcome["last_seq"])]
+        # What was written on the laptop, its confirmation and the status change, which names
+        # the new status for the widget's list of tickets.
+        assert [n["kind"] for n in history] == ["citizen", "confirmation", "status"]
+        assert history[2]["status"] == "in_progress" and "status" not in history[1]
         # Written on this device, it joins the same ticket.
         again = await phone.write("Пароль не подходит")
         assert again["ticket"]["number"] == number and again["ticket"]["is_new"] is False
@@ -155,7 +158,8 @@ async def test_a_verified_citizen_sees_their_tickets_on_another_device(
     # The laptop reloads: its token and a fresh identity of the same user resume its session.
     async with open_chat(daemon, hello=False) as reloaded:
         welcome = await hello_as(reloaded, identity(who), session=laptop_token)
-    assert welcome["session"] == laptop_token and welcome["last_seq"] == 2
+    # ... and its history has what the phone wrote too.
+    assert welcome["session"] == laptop_token and welcome["last_seq"] == 4
 
 
 async def test_a_token_of_another_user_does_not_open_their_session(daemon: DaemonProcess) -> None:

@@ -836,9 +836,9 @@
         // Another session (another portal user): its history, not the previous one's.
         this.lastSeq = 0;
         this.seenSeq = {};
-        var notices = this.ui.list.querySelectorAll(".omni-msg--notice");
-        for (var i = 0; i < notices.length; i++) {
-          notices[i].remove();
+        var history = this.ui.list.querySelectorAll("[data-seq]");
+        for (var i = 0; i < history.length; i++) {
+          history[i].remove();
         }
       }
       this.session = frame.session;
@@ -873,6 +873,7 @@
   };
 
   Chat.prototype.showTickets = function (tickets) {
+    this.tickets = tickets;
     var list = this.ui.tickets;
     while (list.firstChild) {
       list.removeChild(list.firstChild);
@@ -943,6 +944,13 @@
     }
     this.seenSeq[seq] = true;
     this.lastSeq = Math.max(this.lastSeq, seq);
+    if (frame.kind === "citizen") {
+      this.onWritten(frame, seq);
+      return;
+    }
+    if (frame.status && frame.ticket !== undefined && frame.ticket !== null) {
+      this.updateTicket(String(frame.ticket), String(frame.status));
+    }
     var li = bubble("notice", T.centre + (T.kinds[frame.kind] ? " — " + T.kinds[frame.kind] : ""), frame.at);
     li.setAttribute("data-seq", String(seq));
     li.setAttribute("data-state", "accepted"); // a notice exists only once the server has stored it
@@ -967,16 +975,54 @@
       li.setAttribute("data-ticket", String(frame.ticket));
       this.showTicket(frame.ticket);
     }
-    // Replayed history and live notices alike go in seq order.
+    this.placeBySeq(li, seq);
+  };
+
+  // Replayed history and live entries alike go in seq order.
+  Chat.prototype.placeBySeq = function (li, seq) {
+    li.setAttribute("data-seq", String(seq));
     var later = null;
-    var shown = this.ui.list.querySelectorAll(".omni-msg--notice");
+    var shown = this.ui.list.querySelectorAll("[data-seq]");
     for (var i = 0; i < shown.length && !later; i++) {
-      if (Number(shown[i].getAttribute("data-seq")) > seq) {
+      if (shown[i] !== li && Number(shown[i].getAttribute("data-seq")) > seq) {
         later = shown[i];
       }
     }
     this.ui.list.insertBefore(li, later);
     this.ui.log.scrollTop = this.ui.log.scrollHeight;
+  };
+
+  // A message the citizen wrote, as the history keeps it: this tab's own bubble, or one
+  // written before a reload, on another tab or on another device.
+  Chat.prototype.onWritten = function (frame, seq) {
+    var id = String(frame.client_id || "");
+    var li = this.bubbles[id];
+    if (li) {
+      li.setAttribute("data-seq", String(seq)); // shown where it was written
+      return;
+    }
+    li = bubble("own", T.you, frame.at);
+    li.setAttribute("data-client-id", id);
+    li.setAttribute("data-state", "accepted");
+    li.appendChild(el("p", { "class": "omni-msg-text" }, String(frame.text || "")));
+    li.appendChild(el("p", { "class": "omni-msg-state" }, T.accepted));
+    this.bubbles[id] = li;
+    this.accepted[id] = true;
+    this.placeBySeq(li, seq);
+  };
+
+  // A status notice names the ticket's new status: the list of requests follows it.
+  Chat.prototype.updateTicket = function (number, status) {
+    var tickets = this.tickets || [];
+    var known = tickets.filter(function (t) {
+      return String(t.number) === number;
+    });
+    if (known.length) {
+      known[0].status = status;
+    } else {
+      tickets.unshift({ number: number, status: status, category: null });
+    }
+    this.showTickets(tickets);
   };
 
   Chat.prototype.onOffline = function (frame) {
