@@ -240,9 +240,6 @@ class Daemon:
         if applied:
             log.info("database migrated", extra={"versions": applied})
         try:
-            refiled = await self.intake.file_pending()
-            if refiled:
-                log.info("filed %d journalled messages left from the last run", refiled)
             # One asyncio loop for the daemon's life: adapters whose libraries speak asyncio
             # call them through trio_asyncio.aio_as_trio inside it (ARCHITECTURE.md 4).
             async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
@@ -251,6 +248,11 @@ class Daemon:
                 # The accounts first: the outbox's first claims need their deliver functions.
                 await nursery.start(self.supervisor.run)
                 await self._reconcile_accounts()
+                # After the accounts: a channel's parser reads its file's settings (the email
+                # channel: our addresses, the MTA whose Authentication-Results count).
+                refiled = await self.intake.file_pending()
+                if refiled:
+                    log.info("filed %d journalled messages left from the last run", refiled)
                 await nursery.start(self.intake.run)
                 await nursery.start(self.outbox.run)
                 await nursery.start(self.attachments.run)

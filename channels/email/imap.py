@@ -139,12 +139,14 @@ class FolderReader:
     async def _commit_oversize(self, uid: int, size: int, state: FolderState) -> None:
         """Over the limit: its header committed (flagged oversize by the parser), the message
         left where it is, flagged for the mailbox's owner."""
+        # Flagged first: a crash before the commit leaves it flagged and not moved (the next
+        # start commits its header), never moved unflagged as if it had been read.
+        await self._command("uid", "store", str(uid), "+FLAGS", OVERSIZE_FLAGS)
         response = await self._command("uid", "fetch", str(uid), "(BODY.PEEK[HEADER])")
         header = _literal(response.lines) or b""
         metadata = self._metadata(uid) | {"oversize": str(size)}
         received = inbound.received(header, self.account, metadata)
         await self.ports.intake.receive(received, {self.key: _encoder.encode(state)})
-        await self._command("uid", "store", str(uid), "+FLAGS", OVERSIZE_FLAGS)
         self.ports.bad_input("email", "oversize")
 
     async def _finish_moves(self, state: FolderState) -> None:

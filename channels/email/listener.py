@@ -105,10 +105,14 @@ class _Polite(SMTP):
     refused: Callable[[str], None]
 
     async def push(self, status: AnyStr) -> None:
-        """aiosmtpd's 552 in our words (at MAIL FROM's SIZE=, or after too much DATA)."""
+        """aiosmtpd's 552 in our words (at MAIL FROM's SIZE=, or after too much DATA: then in
+        LMTP once per recipient, RFC 2033 4.2, or the MTA waits for the rest)."""
         if isinstance(status, str) and status.startswith("552 Error:"):
             self.refused("oversize")
-            await super().push(self.oversize_reply)
+            after_data = "Too much mail data" in status and isinstance(self, LMTP)
+            recipients = len(self.envelope.rcpt_tos) if after_data and self.envelope else 1
+            for _ in range(max(1, recipients)):
+                await super().push(self.oversize_reply)
             return
         await super().push(status)
 
@@ -164,7 +168,9 @@ class _Handler:
         for address in envelope.rcpt_tos:
             recipient = self.recipients[address]
             if recipient.account not in answers:
-                answers[recipient.account] = await self._commit(raw, recipient, session, envelope)
+                answers[recipient.account] = await self._commit(
+                    raw, recipient, server, session, envelope
+                )
         lines = [answers[self.recipients[address].account] for address in envelope.rcpt_tos]
         if isinstance(server, LMTP):
             return "\r\n".join(lines)
@@ -172,11 +178,13 @@ class _Handler:
         return failed[0] if failed else lines[0]
 
     async def _commit(
-        self, raw: bytes, recipient: Recipient, session: Session, envelope: Envelope
+        self, raw: bytes, recipient: Recipient, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         metadata = {
-            "transport": "lmtp" if isinstance(session, LMTP) else "smtp",
-            "mail_from": envelope.mail_from or "",
+            "transport": "lmtp" if isinstance(server, LMTP) else "smtp",
+            # The null reverse-path (RFC 5321 4.5.5: a bounce, an autoreply) as the empty
+            # string loop protection knows it by; aiosmtpd gives it as "<>".
+            "mail_from": (envelope.mail_from or "").strip("<>"),
             "rcpt_to": recipient.address,
             "helo": session.host_name or "",
         }

@@ -121,7 +121,8 @@ async def submit(
         raise DeliveryFailed(f"SMTP {settings.host}: {type(error).__name__}: {error}") from None
     queued = _QUEUE_ID.search(answer)
     message_id = notice_message_id(notice.id, account.address)
-    return Sent(references=(message_id, queued[1] if queued else answer.strip()))
+    # A server that names no queue id ("2.0.0 Ok") gives nothing to tell notices apart by.
+    return Sent(references=(message_id, queued[1]) if queued else (message_id,))
 
 
 def _failed(code: int, message: str) -> DeliveryFailed:

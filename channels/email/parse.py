@@ -104,24 +104,33 @@ def _may_be_a_report(
 
 
 def _report(bounce: Bounce, ours: list[str], suppress_for: float) -> DeliveryReport:
-    """A bounce as the report the router applies: the notice it names, failed for good (a
-    delayed DSN moves nothing), its recipient suppressed when the failure is permanent."""
+    """A delivery report as the router applies it: the notice it names failed for good, or
+    delivered (every recipient `delivered`), or left alone (delayed, relayed, expanded: no
+    outcome yet); a permanent failure's recipient suppressed."""
     references: list[str] = []
     if bounce.notice_id is not None:
         # Our notices' Message-IDs are made from their ids (loops.notice_message_id), and each
-        # notice's references hold it: the VERP address names the notice exactly.
-        references += [notice_message_id(bounce.notice_id, address) for address in ours]
+        # notice's references hold it: the VERP address names the notice exactly. Its domain
+        # is the account's whose VERP address it came back to, unknown here: one per domain.
+        domains = dict.fromkeys(address.rpartition("@")[2].lower() for address in ours)
+        references += [notice_message_id(bounce.notice_id, f"x@{d}") for d in domains]
     if bounce.message_id is not None:
         references.append(bounce.message_id)
+    actions = [recipient.action for recipient in bounce.recipients]
     failed = [recipient for recipient in bounce.recipients if recipient.action == "failed"]
+    delivered: bool | None = None
+    if failed:
+        delivered = False
+    elif actions and all(action == "delivered" for action in actions):
+        delivered = True
     reason = "; ".join(
         " ".join(filter(None, [recipient.status, recipient.diagnostic])) for recipient in failed
     )
     unreachable = next((r.address for r in failed if r.permanent), None)
     return DeliveryReport(
         references=list(dict.fromkeys(references)),
-        delivered=None if bounce.delayed and not failed else False,
-        reason=f"bounced: {reason}" if reason else "bounced",
+        delivered=delivered,
+        reason=(f"bounced: {reason}" if reason else "bounced") if failed else None,
         unreachable=unreachable if bounce.permanent else None,
         suppress_for=suppress_for if bounce.permanent else None,
     )

@@ -458,8 +458,9 @@ class InboundFiling:
         templates = self.filer.notifier.templates
         refused = [not_accepted_text(templates, self.attachments, self.language)]
         if "oversize" in self.flags:
-            reason = templates.attachment_reason("oversize", self.language)
-            refused.insert(0, f"«{self.raw.subject or '—'}» — {reason}")
+            # Not quoting its subject: the sender may be forged, and our mail would carry
+            # their words (a link) to the address they put in From.
+            refused.insert(0, templates.attachment_reason("oversize", self.language))
         text = "; ".join(filter(None, refused))
         return {"not_accepted": text} if text else {}
 

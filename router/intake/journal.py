@@ -251,7 +251,13 @@ class Intake:
                 )
                 continue
             if raw.files:
-                raw = await self._store_files(raw)
+                try:
+                    raw = await self._store_files(raw)
+                except Exception as exc:  # a full disk: kept to be replayed, nothing stops
+                    reason = f"its files could not be stored: {type(exc).__name__}"
+                    log.error("intake:%d %s; kept as a dead letter", row.id, reason)
+                    await self.db.write(functools.partial(_dead_letter, row.id, reason))
+                    continue
             if origin.unparseable is None:
                 norm, unparseable = await self._normalise(raw)
                 origin = origin._replace(unparseable=unparseable)

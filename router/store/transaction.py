@@ -481,7 +481,14 @@ class Tx:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def declare_recipient(self, conversation_id: str, channel: str, address: str, at: str) -> None:
-        """Notices of the conversation's tickets go to this address too (kept once)."""
+        """Notices of the conversation's tickets go to this address too, instead of one
+        declared before on its channel: one email and one phone at most, so that no one can
+        have our notices sent to a list of strangers."""
+        self.conn.execute(
+            "DELETE FROM notice_recipients WHERE conversation_id = ? AND channel = ? "
+            "AND address <> ?",
+            (conversation_id, channel, address),
+        )
         self.conn.execute(
             "INSERT INTO notice_recipients (conversation_id, channel, address, declared_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",

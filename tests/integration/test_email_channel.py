@@ -276,7 +276,8 @@ async def test_mailbox_mail_is_filed_then_moved_and_an_oversize_one_kept_flagged
             return None
 
         explained = await eventually(answered, "the oversize mail's sender told")
-        assert "«Скан» — письмо больше допустимого размера и не получено" in explained["text"]
+        assert "письмо больше допустимого размера и не получено" in explained["text"]
+        assert "Скан" not in explained["text"]  # nothing of what the sender wrote echoed
         # The oversize one stays where it was, flagged for the mailbox's owner; never deleted.
         assert dovecot.uids("support", "INBOX") == [big_uid]
         assert {"\\Flagged", "$TooBig"} <= dovecot.flags("support", "INBOX", big_uid)

@@ -77,12 +77,14 @@ def message(padding: int = 0) -> bytes:
     return mail.as_bytes(policy=SMTP)
 
 
-def deliver(port: int, recipients: list[str], raw: bytes) -> list[tuple[int, bytes]]:
+def deliver(
+    port: int, recipients: list[str], raw: bytes, sender: str = "ivan@mail.example"
+) -> list[tuple[int, bytes]]:
     """An LMTP transaction by hand, reading LMTP's answer per accepted recipient (RFC 2033
     4.2), which smtplib gives only for failures; an answer refused before DATA stands in."""
     with smtplib.LMTP("127.0.0.1", port) as client:
         client.ehlo_or_helo_if_needed()
-        assert client.mail("ivan@mail.example")[0] == 250
+        assert client.mail(sender)[0] == 250
         accepted = [r for r in recipients if client.rcpt(r)[0] == 250]
         client.putcmd("data")
         assert client.getreply()[0] == 354
@@ -106,6 +108,15 @@ async def test_each_recipient_answered_after_its_accounts_commit() -> None:
     assert store.refused == ["unknown_recipient"]
 
 
+async def test_the_null_sender_of_a_bounce_is_kept_as_such() -> None:
+    """MAIL FROM:<> (RFC 5321 4.5.5) is what loop protection knows a bounce or autoreply by."""
+    store = Store()
+    async with listening(store) as port:
+        await trio.to_thread.run_sync(deliver, port, ["support@gov.example"], message(), "")
+    [committed] = store.committed
+    assert committed.metadata["mail_from"] == "" and committed.metadata["transport"] == "lmtp"
+
+
 async def test_a_store_that_cannot_commit_is_a_temporary_failure() -> None:
     store = Store(full=True)
     async with listening(store) as port:
@@ -127,9 +138,10 @@ async def test_an_oversize_message_is_refused_in_words_the_sender_reads() -> Non
 
         (code, text), advertised = await trio.to_thread.run_sync(sized)
         answers = await trio.to_thread.run_sync(
-            deliver, port, ["support@gov.example"], message(padding=5000)
+            deliver, port, ["support@gov.example", "priem@gov.example"], message(padding=5000)
         )
     assert advertised == 2000
+    assert len(answers) == 2  # LMTP: one answer per recipient, or the MTA waits for the rest
     for reply_code, reply in [(code, text), *answers]:
         assert reply_code == 552
         assert reply.startswith(b"5.3.4 Your message is larger than 2 KB")

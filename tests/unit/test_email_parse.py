@@ -128,3 +128,32 @@ def test_a_damaged_corpus_mail_is_read_or_unparseable(name: str, data: st.DataOb
         raw[at] = data.draw(st.integers(0, 255))
     with contextlib.suppress(Unparseable):
         read(bytes(raw))
+
+
+def dsn(action: str, status: str) -> bytes:
+    """A minimal RFC 3464 report on our notice, sent to its VERP address."""
+    return (
+        "From: MAILER-DAEMON@mx.mail.example\r\n"
+        "To: support+n.01m8xdd3mdxmct2r06cr0w0cj8@gov.example\r\n"
+        "Subject: Delivery Status Notification\r\nMessage-ID: <dsn@mx.mail.example>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nReport.\r\n'
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        f"Final-Recipient: rfc822; ivan@mail.example\r\nAction: {action}\r\n"
+        f"Status: {status}\r\n\r\n--B--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "delivered"),
+    [("failed", "5.1.1", False), ("delivered", "2.0.0", True), ("relayed", "2.0.0", None),
+     ("delayed", "4.4.1", None)],
+)  # fmt: skip
+def test_a_report_moves_the_notice_only_as_far_as_it_says(
+    action: str, status: str, delivered: bool | None
+) -> None:
+    report = read(dsn(action, status), mail_from="")
+    assert isinstance(report, DeliveryReport)
+    assert report.references == ["<01M8XDD3MDXMCT2R06CR0W0CJ8.notice@gov.example>"]
+    assert report.delivered is delivered
+    assert (report.unreachable is not None) is (action == "failed")

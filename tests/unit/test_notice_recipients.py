@@ -59,6 +59,19 @@ def test_a_status_notice_goes_to_the_chat_and_to_each_declared_address(tx: Tx) -
     assert all(number in text for *_, text in notices)
 
 
+def test_a_new_address_replaces_the_one_declared_before_on_its_channel(tx: Tx) -> None:
+    """One phone and one email at most: a chat cannot have notices sent to a list of people."""
+    number = Citizen(tx, "s4").write("Вопрос о пособии").acceptance.ticket_number
+    assert number is not None
+    for n in range(5):
+        tx.declare_recipient("chat:s4", "sms", f"+7916000000{n}", f"2026-11-23T09:1{n}:00.000Z")
+    change_status(tx, number, "in_progress", 1)
+    assert [(channel, address) for _, channel, address, _ in queued(tx, number)[1:]] == [
+        ("webchat", "s4"),
+        ("sms", "+79160000004"),
+    ]
+
+
 def test_a_conversation_that_joined_the_ticket_brings_its_recipients(tx: Tx) -> None:
     """The contact left in a conversation that continues another's ticket gets its notices."""
     citizen = Citizen(tx, "s2")
