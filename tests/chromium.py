@@ -169,8 +169,9 @@ class CitizenPage:
         """Make the tab `index` (0: the first) the current one."""
         await self.command("switch_tab", index=index)
 
-    async def identify(self, identity: dict[str, Any]) -> None:
-        """The portal's script calls window.omniChat.identify(identity) (its user logged in)."""
+    async def identify(self, identity: dict[str, Any] | None) -> None:
+        """The portal's script calls window.omniChat.identify(identity): its user logged in
+        (None: out)."""
         await self.command("identify", identity=identity)
 
     async def select(self, label: str, option: str) -> None:

@@ -31,9 +31,10 @@ class ImapSettings(_Section):
     # is never deleted by the router.
     processed_folder: str | None = None
     # How often a server without IDLE is asked for new mail, and how long one IDLE lasts
-    # before it is renewed (RFC 2177: clients re-issue IDLE at least every 29 minutes).
+    # before it is renewed (RFC 2177: at least every 29 minutes). Short: a message that came
+    # between a fetch and the next IDLE is read at the renewal at the latest.
     poll_interval: Duration = 60.0
-    idle_renew: Duration = 600.0
+    idle_renew: Duration = 120.0
     # The CA file of the server's certificate when it is not a public one.
     ca_file: Path | None = None
 

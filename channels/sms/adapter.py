@@ -248,8 +248,14 @@ class SmsAdapter:
         group = f"{self.account}/parts/{part.source}/{part.reference}/{part.total}"
         async with self._parts_lock:
             held = inbound.held(await self.ports.state.get(group))
-            if held is not None and held.redelivered(pdu, part.seq):
+            if held is not None and held.redelivered(pdu):
                 return Answer(Status.ESME_ROK)
+            if held is not None and held.clashes(pdu, part.seq):
+                # What was held of the earlier message is filed as it is, never mixed in.
+                earlier = await self._file_whole(group, held)
+                if earlier.settled is not None:
+                    await earlier.settled(True)  # no SMSC waits for an answer to it
+                held = None
             if held is None or held.filed is not None:
                 # The first part, or a new message under a reference used before.
                 held = inbound.Held(since=time.time(), pdus=[])

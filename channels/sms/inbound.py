@@ -64,11 +64,14 @@ class Held(msgspec.Struct, frozen=True):
     pdus: list[Pdu]
     filed: float | None = None
 
-    def redelivered(self, pdu: Pdu, seq: int) -> bool:
+    def redelivered(self, pdu: Pdu) -> bool:
         """Whether this part came already (the SMSC missed our answer to it)."""
-        if self.filed is not None:
-            return pdu in self.pdus
-        return any(_seq(held) == seq for held in self.pdus)
+        return pdu in self.pdus
+
+    def clashes(self, pdu: Pdu, seq: int) -> bool:
+        """Whether another message's part takes a place still held: the handset reused the
+        reference (they run to 255) before this one was whole."""
+        return self.filed is None and any(_seq(h) == seq and h != pdu for h in self.pdus)
 
 
 _encoder = msgspec.json.Encoder()

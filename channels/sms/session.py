@@ -12,6 +12,7 @@ again after its backoff.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -227,7 +228,10 @@ class Session:
         with trio.move_on_after(self.bind_timeout):
             outbind = await self._outbind.receive()
             endpoint = self.endpoint
-            if (outbind.system_id, outbind.password) != (endpoint.system_id, endpoint.password):
+            name_ok = outbind.system_id == endpoint.system_id
+            # In constant time: the listener answers whoever connects.
+            secret_ok = hmac.compare_digest(outbind.password.encode(), endpoint.password.encode())
+            if not (secret_ok and name_ok):
                 raise SessionEnded(f"outbind as {outbind.system_id!r}, not this account")
             return
         raise SessionEnded(f"no outbind in {self.bind_timeout:g}s")

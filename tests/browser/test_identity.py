@@ -90,3 +90,19 @@ async def test_after_the_portal_logout_the_next_visitor_does_not_get_the_users_c
     await citizen.see(f"Ваше обращение №{own} зарегистрировано", within=NOTICES)
     (notice,) = await citizen.texts(NOTICES)
     assert own != number and f"№{number}" not in notice
+
+
+async def test_identify_without_a_user_on_the_same_page_forgets_the_users_chat(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A single-page portal logs out without a reload: identify(null) leaves no trace of the
+    user's chat on the page, and the next chat is anonymous."""
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7005"))
+    number = await write(citizen, "Пишу и выхожу из портала")
+    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await citizen.identify(None)
+    await citizen.see(CONNECTED, within="#omni-status")
+    assert await citizen.style("#omni-verified", "display") == "none"
+    assert await citizen.texts(NOTICES) == []
+    assert await citizen.texts("#omni-tickets li") == []
+    assert not any("Пишу и выхожу" in text for text in await citizen.texts(".omni-msg--own"))

@@ -97,6 +97,26 @@ async def test_parts_that_stop_coming_are_filed_incomplete(tmp_path: Path, smsc:
         daemon.stop()
 
 
+async def test_a_reference_reused_before_its_message_was_whole_mixes_nothing(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """A handset's references run to 255: a new long message may reuse one whose parts are
+    still held. The earlier message is filed as far as it came; the new one whole."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await deliver_part(smsc, UDH8.format(ref=3, total=2, seq=1), "Первое сообщение, ")
+        await deliver_part(smsc, UDH8.format(ref=3, total=2, seq=1), "Второе сообщение, ")
+        await deliver_part(smsc, UDH8.format(ref=3, total=2, seq=2), "целиком.")
+        filed = await eventually(lambda: filed_sms(daemon, 2), "both filed")
+        texts = {e["text"]: e["flags"] for e in filed}
+        assert "incomplete" in texts["Первое сообщение, […]"]
+        assert "incomplete" not in texts["Второе сообщение, целиком."]
+    finally:
+        daemon.stop()
+
+
 async def test_a_daemon_killed_before_its_commit_files_the_redelivery_once(
     tmp_path: Path, smsc: Smsc
 ) -> None:

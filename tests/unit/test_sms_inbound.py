@@ -100,9 +100,11 @@ def test_what_is_not_json_of_pdus_is_unparseable() -> None:
 def test_a_held_part_given_again_is_known() -> None:
     first, second = pdus_of("x" * 200)
     held = inbound.Held(since=0.0, pdus=[first])
-    assert held.redelivered(first, 1) and not held.redelivered(second, 2)
+    assert held.redelivered(first) and not held.redelivered(second)
     filed = inbound.Held(since=0.0, pdus=[first, second], filed=1.0)
-    assert filed.redelivered(second, 2)
-    # Filed, a different part under the same place is a new message reusing the reference.
-    assert not filed.redelivered(pdus_of("y" * 200)[1], 2)
+    assert filed.redelivered(second)
+    # A different part in the same place is a new message reusing the reference.
+    other = pdus_of("y" * 200)[0]
+    assert not filed.redelivered(other) and not filed.clashes(other, 1)
+    assert held.clashes(other, 1) and not held.clashes(first, 1) and not held.clashes(second, 2)
     assert inbound.held(inbound.encode_held(filed)) == filed

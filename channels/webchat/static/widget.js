@@ -697,9 +697,31 @@
   Chat.prototype.identify = function (identity) {
     this.identity = identity || null;
     this.user = userOf(this.identity);
+    if (this.session && (storageGet("localStorage", KEY_SESSION_USER) || "") !== this.user) {
+      // The portal's user changed (a logout, another login): never the last one's chat.
+      this.forgetSession();
+    }
     this.refused = false;
     this.attempt = 0;
     this.reconnectNow();
+  };
+
+  // Another person at this browser: the stored session and the history shown are not theirs.
+  Chat.prototype.forgetSession = function () {
+    this.session = null;
+    storageSet("localStorage", KEY_SESSION, null);
+    storageSet("localStorage", KEY_SESSION_USER, null);
+    this.lastSeq = 0;
+    this.seenSeq = {};
+    this.bubbles = {};
+    this.accepted = {};
+    var shown = this.ui.list.querySelectorAll("[data-seq], .omni-msg--own");
+    for (var i = 0; i < shown.length; i++) {
+      shown[i].remove();
+    }
+    this.showTickets([]);
+    this.ticket = null;
+    this.ui.ticket.hidden = true;
   };
 
   Chat.prototype.sendFrame = function (frame) {
