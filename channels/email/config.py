@@ -35,6 +35,8 @@ class ImapSettings(_Section):
     # between a fetch and the next IDLE is read at the renewal at the latest.
     poll_interval: Duration = 60.0
     idle_renew: Duration = 120.0
+    # IDLE where the server offers it; false polls instead (a server whose IDLE is broken).
+    idle: StrictBool = True
     # The CA file of the server's certificate when it is not a public one.
     ca_file: Path | None = None
 

@@ -170,7 +170,7 @@ class FolderReader:
         """Until the server says something changed (IDLE), or for poll_interval."""
         client = self.client
         assert client is not None
-        if not client.has_capability("IDLE"):
+        if not (self.settings.idle and client.has_capability("IDLE")):
             await trio.sleep(self.settings.poll_interval)
             return
         await self._aio(self._idle)

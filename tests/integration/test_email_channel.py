@@ -29,7 +29,11 @@ OUR_MTA = "mx.gov.example"
 
 
 def email_daemon(
-    root: Path, smtp: SmtpPeer, dovecot: Dovecot | None = None, imap_security: str = "tls"
+    root: Path,
+    smtp: SmtpPeer,
+    dovecot: Dovecot | None = None,
+    imap_security: str = "tls",
+    imap_extra: str = "",
 ) -> tuple[DaemonProcess, int]:
     """A daemon with one account fed by its LMTP listener (and Dovecot's INBOX if given), its
     notices sent through the SMTP peer; and the listener's port."""
@@ -47,6 +51,7 @@ username = "support"
 password_file = "secrets/imap.password"
 processed_folder = "Processed"
 ca_file = "{dovecot.cafile}"
+{imap_extra}
 """
     (daemon.config / "channels" / "email.toml").write_text(
         textwrap.dedent(f"""\
@@ -400,5 +405,27 @@ async def test_a_submission_server_that_refuses_the_address_fails_the_notice(
         failed = await eventually(dead, "the refused notice failed for good")
         assert failed["attempts"] == 1 and failed["last_error"].startswith("SMTP 550 5.1.1")
         assert await smtp_peer.queued() == []
+    finally:
+        daemon.stop()
+
+
+async def test_a_mailbox_read_by_polling_where_idle_is_not_used(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    dovecot.create_folder("support", "Processed")
+    daemon, _ = email_daemon(
+        tmp_path / "daemon", smtp_peer, dovecot, imap_extra='idle = false\npoll_interval = "1s"'
+    )
+    daemon.start()
+    try:
+        dovecot.append("support", "INBOX", citizens_mail("Опрос", "Первое", message_id="<p1@m>"))
+        await eventually(lambda: email_envelopes(daemon), "the first mail read")
+        dovecot.append("support", "INBOX", citizens_mail("Опрос", "Второе", message_id="<p2@m>"))
+
+        async def both() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        await eventually(both, "the next mail read at the next poll")
     finally:
         daemon.stop()
