@@ -212,6 +212,7 @@ class InboundFiling:
             raw.language_hint if raw.language_hint in templates.languages else norm.language
         )
         self.answer = reply_route(raw.channel, raw.account, raw.sender)
+        self.answered_there = False
         self.conversation = self._replied_conversation() or conversation_of(raw)
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
@@ -252,6 +253,12 @@ class InboundFiling:
             same = canonical_contact(tx, thread.contact_id) == self.contact
             if same and (raw.sender.verified or not thread.verified):
                 return thread.conversation_id
+            if raw.sender.verified and thread.sent_to == raw.sender.address:
+                # The citizen answers where they asked us to write (a chat's contact frame):
+                # our notice went to this very address, and the channel vouches for its
+                # sender. The reply joins that ticket; the address becomes no one's identity.
+                self.answered_there = True
+                return thread.conversation_id
         return None
 
     def run(self) -> Filed:
@@ -261,6 +268,8 @@ class InboundFiling:
         if command is not None:
             return self._command(command)
         self._lift_stop()
+        if self.answered_there and (joined := self.tx.conversation_ticket(self.conversation)):
+            self.tx.link_ticket_contact(joined.number, self.contact)
         destination = route(
             self.tx,
             self.filer.policy,

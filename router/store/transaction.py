@@ -118,11 +118,13 @@ _DEAD_LETTER_TABLES = {
 
 
 class MessageThread(NamedTuple):
-    """The conversation a known message belongs to, whose it is, and whether verified."""
+    """The conversation a known message belongs to, whose it is, and whether verified; for a
+    notice of ours, the address it went to."""
 
     conversation_id: str
     contact_id: str
     verified: bool
+    sent_to: str | None = None
 
 
 class Handoff(NamedTuple):
@@ -704,14 +706,14 @@ class Tx:
         peer's reference), with its contact and whether that contact's address there is
         verified; None for a message we do not know."""
         row = self._one(
-            "SELECT conversation_id, contact_id, verified FROM message_threads "
+            "SELECT conversation_id, contact_id, verified, NULL FROM message_threads "
             "WHERE channel = ? AND message_id = ?",
             channel,
             message_id,
         )
         if row is None:
             row = self._one(
-                "SELECT t.conversation_id, t.contact_id, coalesce(i.verified, 0) "
+                "SELECT t.conversation_id, t.contact_id, coalesce(i.verified, 0), n.address "
                 "FROM peer_references r JOIN notifications n ON n.id = r.notification_id "
                 "JOIN tickets t ON t.number = n.ticket_number "
                 "LEFT JOIN identities i ON i.kind = ? AND i.address = n.address "
@@ -720,7 +722,7 @@ class Tx:
                 channel,
                 message_id,
             )
-        return None if row is None else MessageThread(row[0], row[1], bool(row[2]))
+        return None if row is None else MessageThread(row[0], row[1], bool(row[2]), row[3])
 
     def ticket_notifications(self, number: str) -> list[tuple[str, str, str, str]]:
         """A ticket's notifications, oldest first: (id, kind, channel, state)."""

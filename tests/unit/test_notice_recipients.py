@@ -91,3 +91,32 @@ def test_a_declared_address_is_nobodys_identity(tx: Tx) -> None:
     Citizen(tx, "s4").write("Вопрос о пособии")
     tx.declare_recipient("chat:s4", "sms", PHONE, "2026-11-23T09:05:00.000Z")
     assert tx.identity_contact(Sender("phone", PHONE)) is None
+
+
+def test_an_answer_from_the_declared_address_joins_the_ticket_and_no_one_else_does(
+    tx: Tx,
+) -> None:
+    """The citizen left an email in the chat and answers our notice there: the answer joins
+    the ticket. A forged sender, or another address quoting the notice, opens its own."""
+    number = Citizen(tx, "s5").write("Не пришла справка").acceptance.ticket_number
+    assert number is not None
+    tx.declare_recipient("chat:s5", "email", EMAIL, "2026-11-23T09:05:00.000Z")
+    change_status(tx, number, "in_progress", 1)
+    [(notice,)] = tx.conn.execute(
+        "SELECT id FROM notifications WHERE channel = 'email' AND ticket_number = ?", (number,)
+    ).fetchall()
+    tx.add_references(notice, "email", ["<n1.notice@gov.example>"])
+
+    def answer(sender: str, *, verified: bool) -> dict[str, object]:
+        writer = Citizen(tx, sender, kind="email", verified=verified)
+        filed = writer.write(
+            "Спасибо, прилагаю документы", channel="email", conversation=f"email:{sender}",
+            replying_to="<n1.notice@gov.example>",
+        )  # fmt: skip
+        ticket = writer.envelope(filed)["ticket"]
+        assert isinstance(ticket, dict)
+        return ticket
+
+    assert answer(EMAIL, verified=True)["number"] == number
+    assert answer(EMAIL, verified=False)["number"] != number
+    assert answer("someone@example.ru", verified=True)["number"] != number
