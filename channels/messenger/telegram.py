@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -160,11 +161,15 @@ class TelegramAccount:
         """Log in (getMe), then poll or set the webhook; the bot is shut down with the account."""
         bot = self._make_bot()
         try:
-            await self._call(bot.initialize)()
-        except InvalidToken as refused:
-            raise ConnectionRefusedError(f"the Bot API refused the token: {refused}") from None
-        self._bot = bot
-        try:
+            try:
+                await self._call(bot.initialize)()
+            except InvalidToken:
+                # PTB's message quotes the token: the reason is said without it (it would go
+                # to the logs and `omnirouter status`).
+                raise ConnectionRefusedError(
+                    "the Bot API refused the token (401), or api_url is no Bot API (404)"
+                ) from None
+            self._bot = bot
             if self.settings.mode == "webhook":
                 self._secret = self._read_webhook_secret()
                 await self._set_webhook(bot)
@@ -192,8 +197,11 @@ class TelegramAccount:
 
     def _read_webhook_secret(self) -> str:
         assert self.settings.webhook_secret_file is not None
-        secret = read_secret(self.ports.config_dir / self.settings.webhook_secret_file)
-        return secret.decode().strip()
+        secret = read_secret(self.ports.config_dir / self.settings.webhook_secret_file).decode()
+        # Bot API setWebhook: 1-256 characters A-Z, a-z, 0-9, _ and -; said here, not as a 400.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret.strip()):
+            raise ValueError("webhook_secret_file: 1 to 256 of A-Z a-z 0-9 _ - (Bot API)")
+        return secret.strip()
 
     async def _poll(self, bot: Bot) -> None:
         """getUpdates from the committed offset, each update committed before the next poll
@@ -222,16 +230,16 @@ class TelegramAccount:
         except (ValueError, TypeError, KeyError):
             self.ports.bad_input("messenger", "webhook body is not an Update")
             return Response(status_code=400)
-        offset = await self.ports.state.get(self._offset_key)
-        if offset is None or update.update_id >= int(offset):
-            await self._take(bot, update)
+        # No offset to compare with: after a week without updates Telegram numbers them from
+        # a random point, lower ones included; a retry is a redelivery of its journal key.
+        await self._take(bot, update)
         return Response(status_code=200)
 
     async def _take(self, bot: Bot, update: Update) -> None:
         """Commit one update with the offset after it; then answer what waits for an answer."""
         async with self._updates:
             changes: dict[str, bytes | None] = {self._offset_key: b"%d" % (update.update_id + 1)}
-            key = inbound.key(update)
+            key = None if ignored(update) else inbound.key(update)
             query = update.callback_query
             if query is not None:
                 await self._press(bot, update, query, changes)
@@ -316,12 +324,16 @@ class TelegramAccount:
                 flags.add("oversize" if "too big" in refused.message else "incomplete")
                 self.ports.bad_input("messenger", "file refused by the Bot API")
                 continue
+            except OSError:  # a local Bot API server's file we may not read: never will
+                flags.add("incomplete")
+                self.ports.bad_input("messenger", "file unreadable")
+                continue
             try:
                 receipt = await self.ports.attachments.receive(
                     _chunks(bytes(content)), channel="messenger", filename=name, declared_type=mime
                 )
             except AttachmentRefused as refused:
-                flags.add("oversize")
+                flags.add("oversize" if refused.code == "file_too_large" else "rejected_attachment")
                 self.ports.bad_input("messenger", refused.code)
                 continue
             ids.append(receipt.id)
@@ -342,22 +354,27 @@ class TelegramAccount:
         data = query.data or ""
         language = query.from_user.language_code
         answer = None
-        if data.startswith(TOPIC_DATA):
-            code = data.removeprefix(TOPIC_DATA)
-            changes[f"{self.account}/topic/{query.from_user.id}"] = code.encode()
-            await self.ports.state.put(changes)
-            names = {t.code: t.name for t in await self.ports.tickets.topics(_language(language))}
-            answer = prompts.text("topic_chosen", language).format(topic=names.get(code, code))
-        elif data:
-            key = inbound.key(update)
-            assert key is not None
-            await self._receive(update, key, {}, changes)
-        else:
-            await self.ports.state.put(changes)
         try:
-            await self._call(bot.answer_callback_query)(query.id, text=answer)
-        except BadRequest as late:  # the query is older than Telegram keeps it
-            log.info("callback query of %s not answered: %s", self.account, late.message)
+            if data.startswith(TOPIC_DATA):
+                code = data.removeprefix(TOPIC_DATA)
+                changes[f"{self.account}/topic/{query.from_user.id}"] = code.encode()
+                await self.ports.state.put(changes)
+                topics = await self.ports.tickets.topics(_language(language))
+                name = {t.code: t.name for t in topics}.get(code, code)
+                answer = prompts.text("topic_chosen", language).format(topic=name)
+            elif data:
+                key = inbound.key(update)
+                assert key is not None
+                await self._receive(update, key, {}, changes)
+            else:
+                await self.ports.state.put(changes)
+        finally:
+            # Whatever came of it, the citizen's app stops its spinner.
+            with trio.CancelScope(shield=True):
+                try:
+                    await self._call(bot.answer_callback_query)(query.id, text=answer)
+                except TelegramError as late:  # older than Telegram keeps it, a flood wait
+                    log.info("callback query of %s not answered: %s", self.account, late)
 
     async def _offer_topics(self, bot: Bot, chat: int, language: str | None) -> None:
         """/start: the topics of categories.toml as buttons; the one pressed sets the category
@@ -510,3 +527,15 @@ def _language(code: str | None) -> str:
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def ignored(update: Update) -> bool:
+    """An update the router files nothing of: a group's message (the bot answers people, one
+    by one), or an edit with nothing to read (a live location moving every few seconds)."""
+    message = update.message or update.edited_message
+    if message is None:
+        return False
+    if message.chat.type != "private":
+        return True
+    edit = update.edited_message
+    return edit is not None and not (edit.text or edit.caption)

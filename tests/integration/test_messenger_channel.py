@@ -425,3 +425,27 @@ async def test_a_document_over_the_bot_apis_limit_is_flagged_and_its_message_fil
         assert not [c for c in await telegram.calls() if c["method"] == "getFile"]
     finally:
         daemon.stop()
+
+
+async def test_a_refused_token_is_said_without_the_token(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """PTB quotes a refused token in its error: it must reach neither the status nor the log."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    wrong = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    write_secret(daemon.config / "secrets" / "telegram.token", wrong + "\n")
+    daemon.start()
+    try:
+
+        async def refused() -> dict[str, Any] | None:
+            async with daemon.admin() as admin:
+                status = (await admin.get("/api/v1/admin/status")).json()
+            account: dict[str, Any] = status["channels"]["messenger"]["accounts"]["support"]
+            return account if account["last_error"] else None
+
+        account = await eventually(refused, "the refused token shown")
+        assert "refused the token" in account["last_error"]
+        assert "AAHdqTcv" not in account["last_error"]
+        assert "AAHdqTcv" not in daemon.log.read_text()
+    finally:
+        daemon.stop()

@@ -13,6 +13,7 @@ from telegram import Update
 
 from channels.contract import Received, Sender, Unparseable
 from channels.messenger import PLUGIN, fit, inbound
+from channels.messenger.telegram import ignored
 
 CHAT = 5550001
 
@@ -164,3 +165,20 @@ def test_no_part_is_over_the_limit_and_no_word_is_lost(text: str) -> None:
     parts = fit.split(text)
     assert all(0 < len(p) <= fit.MESSAGE_LIMIT for p in parts)
     assert "".join(text.split()) == "".join("".join(parts).split())
+
+
+def _update(kind: str, chat_type: str = "private", **content: object) -> Update:
+    chat = {"id": 42, "type": chat_type}
+    message = {"message_id": 7, "date": 0, "chat": chat, "from": {"id": 42, "is_bot": False,
+               "first_name": "Анна"}, **content}  # fmt: skip
+    return Update.de_json({"update_id": 1, kind: message}, None)
+
+
+def test_what_the_bot_files_nothing_of() -> None:
+    """A group's messages, and edits with nothing to read (a live location every few
+    seconds), move only the offset; a private message or an edited text is filed."""
+    assert ignored(_update("message", "group", text="всем привет"))
+    assert ignored(_update("edited_message", location={"latitude": 55.7, "longitude": 37.6}))
+    assert not ignored(_update("message", text="Паспорт"))
+    assert not ignored(_update("edited_message", text="Паспорт готов?"))
+    assert not ignored(_update("message", location={"latitude": 55.7, "longitude": 37.6}))
