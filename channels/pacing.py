@@ -50,6 +50,7 @@ class Pacing:
             bisect.insort(booked, turn)
         if lane.address_rate:
             self._next[(channel, f"address:{address}")] = turn + 1 / lane.address_rate
+            self._forget_past(now)
         return turn - now
 
     def reserve(self, lane: Lane, channel: str, account: str, address: str) -> None:
@@ -57,6 +58,10 @@ class Pacing:
         now = self.clock()
         for key, rate in _paced(lane, channel, account, address):
             self._next[key] = max(now, self._next.get(key, now)) + 1 / rate
+        self._forget_past(now)
+
+    def _forget_past(self, now: float) -> None:
+        """Every chat a bot ever wrote to is not kept for ever: the turns that passed go."""
         if len(self._next) > MAX_PACED:
             self._next = {key: turn for key, turn in self._next.items() if turn > now}
 

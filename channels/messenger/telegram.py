@@ -70,8 +70,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BOT_BLOCKED = "bot_blocked"
 # A button's data that picks a topic (InlineKeyboardButton data is at most 64 bytes).
 TOPIC_DATA = "topic:"
-# The files a notice carries that Telegram shows as photos (sendPhoto takes JPEG and PNG).
+# The files a notice carries that Telegram shows as photos (sendPhoto takes JPEG and PNG, at
+# most 10 MB); a larger one goes as a document, which takes up to 50 MB.
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+PHOTO_MAX_BYTES = 10_000_000
 # One send, its upload included, within the lane's attempt; getUpdates adds its long poll.
 SEND_TIMEOUT = 20.0
 # The references of the steps of a notice sent so far (state `ACCOUNT/sent/ID`).
@@ -463,7 +465,7 @@ class TelegramAccount:
             data = b"".join([chunk async for chunk in chunks])
             upload = InputFile(data, filename=described.filename)
             await self._chat_turn(chat)
-            if described.content_type in PHOTO_TYPES:
+            if described.content_type in PHOTO_TYPES and described.size <= PHOTO_MAX_BYTES:
                 sent = await self._call(bot.send_photo)(chat, upload)
             else:
                 sent = await self._call(bot.send_document)(chat, upload)

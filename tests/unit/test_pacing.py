@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
+from channels import pacing as pacing_module
 from channels.contract import Lane
 from channels.pacing import Pacing
 
@@ -42,3 +45,17 @@ def test_a_turn_passed_is_not_waited_for() -> None:
     assert pacing.take(LANE, "messenger", "bot", "1") == 0.0
     clock.now += 5
     assert pacing.take(LANE, "messenger", "bot", "1") == 0.0
+
+
+def test_the_turns_of_chats_long_quiet_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A national bot writes to millions of chats: their passed turns are not kept for ever,
+    and a chat forgotten is paced as a new one."""
+    monkeypatch.setattr(pacing_module, "MAX_PACED", 10)
+    clock = Clock()
+    pacing = Pacing(clock)
+    for chat in range(20):
+        pacing.take(LANE, "messenger", "bot", str(chat))
+    clock.now += 60.0
+    assert pacing.take(LANE, "messenger", "bot", "new") == 0.0
+    assert len(pacing._next) <= 2
+    assert pacing.take(LANE, "messenger", "bot", "new") == 1.0  # its own turn is still kept
