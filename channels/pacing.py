@@ -28,10 +28,15 @@ class Pacing:
     def wait(self, lane: Lane, channel: str, account: str, address: str) -> float:
         """Seconds until this notice's turn (0: now)."""
         now = self.clock()
-        turn = max(
-            [now, *(self._next.get(key, now) for key, _ in _paced(lane, channel, account, address))]
-        )
-        return turn - now
+        keys = [key for key, _ in _paced(lane, channel, account, address)]
+        keys.append((channel, f"paused:{account}"))
+        return max([now, *(self._next.get(key, now) for key in keys)]) - now
+
+    def pause(self, channel: str, account: str, seconds: float) -> None:
+        """The peer asked the whole account to wait (Telegram's 429 retry_after): no message
+        of the account goes before, whoever waits for its turn."""
+        key = (channel, f"paused:{account}")
+        self._next[key] = max(self._next.get(key, 0.0), self.clock() + seconds)
 
     def take(self, lane: Lane, channel: str, account: str, address: str) -> float:
         """Book the earliest turn of a message that waits for it: its address's next turn, or
@@ -39,6 +44,7 @@ class Pacing:
         waiting its turn holds no other chat's); the seconds to wait for it."""
         now = self.clock()
         turn = max(now, self._next.get((channel, f"address:{address}"), now))
+        turn = max(turn, self._next.get((channel, f"paused:{account}"), now))
         if lane.account_rate:
             spacing = 1 / lane.account_rate
             booked = self._booked.setdefault((channel, account), [])

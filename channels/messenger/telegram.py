@@ -427,6 +427,9 @@ class TelegramAccount:
                 await self.ports.state.put({progress_key: msgspec.json.encode(done)})
         except TelegramError as error:
             failure = _failure(error)
+            if failure.retry_after is not None:
+                # A flood wait is the bot's, not this chat's: every send of it waits it out.
+                self._pacing.pause("messenger", self.account, failure.retry_after)
             if failure.permanent:  # never tried again: nothing to resume
                 await self.ports.state.put({progress_key: None})
             raise failure from None

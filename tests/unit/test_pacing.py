@@ -59,3 +59,13 @@ def test_the_turns_of_chats_long_quiet_are_forgotten(monkeypatch: pytest.MonkeyP
     assert pacing.take(LANE, "messenger", "bot", "new") == 0.0
     assert len(pacing._next) <= 2
     assert pacing.take(LANE, "messenger", "bot", "new") == 1.0  # its own turn is still kept
+
+
+def test_a_flood_wait_holds_every_chat_of_the_bot() -> None:
+    """Telegram's retry_after is the bot's: no chat's message goes before it is over."""
+    clock = Clock()
+    pacing = Pacing(clock)
+    pacing.pause("messenger", "bot", 7.0)
+    assert pacing.take(LANE, "messenger", "bot", "1") == 7.0
+    assert pacing.wait(LANE, "messenger", "bot", "2") == 7.0
+    assert pacing.take(LANE, "messenger", "other-bot", "3") == 0.0
