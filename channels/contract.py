@@ -123,6 +123,9 @@ class Receipt(msgspec.Struct, frozen=True):
 
     redelivery: bool
     changed: ChangedContent | None = None
+    # For a redelivery: when the key was first received (RFC 3339), which tells a peer's
+    # redelivery (minutes, hours) from a key that came back much later.
+    first_received_at: str | None = None
 
 
 class Unparseable(ValueError):

@@ -308,8 +308,10 @@ class SmsAdapter:
                     break
                 if answered is None:
                     answered = await self._answered.count(digest)
-                if occurrence >= answered:
+                if occurrence >= answered and _lately(receipt.first_received_at):
                     break  # that occurrence was never answered: the SMSC delivers it again
+                # Answered, or received longer ago than any SMSC delivers again (its answered
+                # count lost to a crash): the same text, sent anew.
                 occurrence += 1
         except BaseException:
             self._unanswered.pop(digest).set()
@@ -412,3 +414,11 @@ class AnsweredCounts:
             with trio.CancelScope(shield=True):  # a batch taken is a batch written
                 await self.state.put(changes)
             self._writing = {}
+
+
+def _lately(first_received_at: str | None) -> bool:
+    """Whether a key's first receipt is recent enough for an SMSC to deliver it again."""
+    if first_received_at is None:
+        return True
+    first = datetime.fromisoformat(first_received_at)
+    return (datetime.now(UTC) - first).total_seconds() < REDELIVERY_HORIZON

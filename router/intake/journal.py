@@ -205,7 +205,7 @@ class Intake:
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
         if row.redeliveries > 0:
             metrics.redeliveries.labels(received.channel).inc()
-            return Receipt(redelivery=True)
+            return Receipt(redelivery=True, first_received_at=row.received_at)
         metrics.received.labels(received.channel).inc()
         if row.revision_of is None:
             self.wakeup.wake()

@@ -175,6 +175,7 @@ class JournalRow(NamedTuple):
     redeliveries: int
     raw: bytes
     raw_sha256: str | None
+    received_at: str
 
 
 _JOURNAL_COLUMNS = ", ".join(JournalRow._fields)
