@@ -413,3 +413,13 @@ def metric(daemon: DaemonProcess, name: str, **labels: str) -> float:
         and line[len(name)] in "{ "
         and all(f'{key}="{value}"' in line for key, value in labels.items())
     )
+
+
+async def notification_in(
+    daemon: DaemonProcess, notice_id: str, state: str
+) -> dict[str, Any] | None:
+    """The notification (GET /api/v1/notifications/ID) once it is in `state`, else None: a
+    probe for eventually()."""
+    async with daemon.backend() as backend:
+        found: dict[str, Any] = (await backend.get(f"/api/v1/notifications/{notice_id}")).json()
+    return found if found["state"] == state else None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from .channel_double import install
-from .daemon import REPO, DaemonProcess, eventually, feed_all, open_chat
+from .daemon import REPO, DaemonProcess, eventually, feed_all, notification_in, open_chat
 from .test_public_edge import metric
 
 DOUBLE = """
@@ -183,12 +184,8 @@ async def test_the_contract_end_to_end_over_the_daemon(tmp_path: Path) -> None:
         assert "auto_submitted" in envelopes["bot:6"]["flags"]
         assert "auto-6" not in sent
 
-        async def notification(delivery: dict[str, Any], state: str) -> dict[str, Any] | None:
-            async with daemon.backend() as backend:
-                found: dict[str, Any] = (
-                    await backend.get(f"/api/v1/notifications/{delivery['id']}")
-                ).json()
-            return found if found["state"] == state else None
+        def notification(delivery: dict[str, Any], state: str) -> Awaitable[dict[str, Any] | None]:
+            return notification_in(daemon, delivery["id"], state)
 
         early = await eventually(
             lambda: notification(sent["early-1"][0], "delivered"), "the early receipt applied"

@@ -19,7 +19,7 @@ import trio
 from tests.dovecot import USERS, Dovecot, dovecot, dovecot_server
 from tests.smtp_peer import PASSWORD, USER, SmtpPeer, smtp_peer, smtp_peer_server
 
-from .daemon import DaemonProcess, eventually, feed_all, free_port, write_secret
+from .daemon import DaemonProcess, eventually, feed_all, free_port, notification_in, write_secret
 
 __all__ = ["dovecot", "dovecot_server", "smtp_peer", "smtp_peer_server"]  # the fixtures
 
@@ -181,14 +181,9 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
         dsn = bounce_of(sent.mail_from, CITIZEN, confirmation["Message-ID"])
         await trio.to_thread.run_sync(lmtp, port, "", [sent.mail_from], dsn)
 
-        async def dead() -> dict[str, Any] | None:
-            async with daemon.backend() as backend:
-                found: dict[str, Any] = (
-                    await backend.get(f"/api/v1/notifications/{notice['id']}")
-                ).json()
-            return found if found["state"] == "dead" else None
-
-        bounced = await eventually(dead, "the bounce applied")
+        bounced = await eventually(
+            lambda: notification_in(daemon, notice["id"], "dead"), "the bounce applied"
+        )
         assert "5.1.1" in bounced["last_error"]
         async with daemon.admin() as admin:
             listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
@@ -394,15 +389,11 @@ async def test_a_submission_server_that_refuses_the_address_fails_the_notice(
         [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
         number = envelope["ticket"]["number"]
 
-        async def dead() -> dict[str, Any] | None:
-            async with daemon.backend() as backend:
-                [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
-                found: dict[str, Any] = (
-                    await backend.get(f"/api/v1/notifications/{notice['id']}")
-                ).json()
-            return found if found["state"] == "dead" else None
-
-        failed = await eventually(dead, "the refused notice failed for good")
+        async with daemon.backend() as backend:
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        failed = await eventually(
+            lambda: notification_in(daemon, notice["id"], "dead"), "the refused notice failed"
+        )
         assert failed["attempts"] == 1 and failed["last_error"].startswith("SMTP 550 5.1.1")
         assert await smtp_peer.queued() == []
     finally:

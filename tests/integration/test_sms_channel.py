@@ -9,7 +9,15 @@ from typing import Any
 
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
 
-from .daemon import DaemonProcess, eventually, feed_all, free_port, metric, write_secret
+from .daemon import (
+    DaemonProcess,
+    eventually,
+    feed_all,
+    free_port,
+    metric,
+    notification_in,
+    write_secret,
+)
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -78,14 +86,9 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         [notice] = ticket["notifications"]
         await smsc.receipt(submit["message_id"], stat="DELIVRD")
 
-        async def delivered() -> dict[str, Any] | None:
-            async with daemon.backend() as backend:
-                found: dict[str, Any] = (
-                    await backend.get(f"/api/v1/notifications/{notice['id']}")
-                ).json()
-            return found if found["state"] == "delivered" else None
-
-        await eventually(delivered, "the receipt applied")
+        await eventually(
+            lambda: notification_in(daemon, notice["id"], "delivered"), "the receipt applied"
+        )
 
         # Point 8: «СТАТУС N» in Latin look-alike letters answers by SMS; «СТОП» is confirmed
         # once and the number is on the suppression list.
@@ -138,14 +141,9 @@ async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, sm
             number = envelope["ticket"]["number"]
             [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
 
-        async def sent() -> dict[str, Any] | None:
-            async with daemon.backend() as backend:
-                found: dict[str, Any] = (
-                    await backend.get(f"/api/v1/notifications/{notice['id']}")
-                ).json()
-            return found if found["state"] == "sent" else None
-
-        notification = await eventually(sent, "the confirmation sent")
+        notification = await eventually(
+            lambda: notification_in(daemon, notice["id"], "sent"), "the confirmation sent"
+        )
         assert notification["attempts"] == 1  # neither answer counted as a failed attempt
         async with daemon.admin() as admin:
             status = (await admin.get("/api/v1/admin/status")).json()
