@@ -77,13 +77,10 @@ class MailListener:
             limit = self.ports.attachments.limits("email").message
             server = protocol(_Handler(self), data_size_limit=limit, hostname="omnirouter")
             server.oversize_reply = OVERSIZE_REPLY.format(limit=_size(limit))
-            server.refused = self._refuse
+            server.refused = self.refuse
             return server
 
-        loop = asyncio.get_running_loop
-        server = await trio_asyncio.aio_as_trio(
-            lambda: loop().create_server(connection, host, int(port))
-        )()
+        server = await trio_asyncio.aio_as_trio(_listen)(connection, host, int(port))
         self._server = server
         log.info("mail intake listening on %s (%s)", intake.listen, intake.protocol)
         task_status.started()
@@ -92,7 +89,8 @@ class MailListener:
         finally:
             server.close()
 
-    def _refuse(self, reason: str) -> None:
+    def refuse(self, reason: str) -> None:
+        """Count what was refused: an oversize message, a recipient that is no account's."""
         self._refused[reason] += 1
         self.ports.bad_input("email", reason)
 
@@ -118,7 +116,7 @@ class _Polite(SMTP):
 
 
 class _Lmtp(_Polite, LMTP):
-    pass
+    """LMTP (RFC 2033): LHLO, and an answer per recipient after DATA."""
 
 
 class Recipient(NamedTuple):
@@ -154,7 +152,7 @@ class _Handler:
         accounts = self.listener.settings().accounts
         recipient = recipient_of(address, {name: a.address for name, a in accounts.items()})
         if recipient is None:
-            self.listener._refuse("unknown_recipient")
+            self.listener.refuse("unknown_recipient")
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         self.recipients[address] = recipient
         envelope.rcpt_tos.append(address)
@@ -202,3 +200,8 @@ class _Handler:
 def _size(limit: int) -> str:
     """A size limit as people say it: 10 MB, 500 KB."""
     return f"{limit / 1_000_000:g} MB" if limit >= 1_000_000 else f"{limit / 1000:g} KB"
+
+
+async def _listen(factory: Callable[[], SMTP], host: str, port: int) -> asyncio.Server:
+    """The listening socket, in the daemon's asyncio loop."""
+    return await asyncio.get_running_loop().create_server(factory, host, port)
