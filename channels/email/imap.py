@@ -13,6 +13,7 @@ the supervisor connects again after its jittered backoff: the state says where t
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import ssl
@@ -99,7 +100,7 @@ class FolderReader:
         """The folder selected; the state, started over if UIDVALIDITY changed (RFC 3501
         2.3.1.1: the UIDs of before name nothing now; the Message-ID keys keep it from
         filing anything twice)."""
-        response = await self._command("select", self.folder)
+        response = await self._command("select", mailbox(self.folder))
         found = next(filter(None, map(_UIDVALIDITY.search, response.lines)), None)
         if found is None:
             raise ImapError(f"no UIDVALIDITY for {self.folder}")
@@ -164,7 +165,7 @@ class FolderReader:
         if target is None:
             await self._command("uid", "store", uids, "+FLAGS", "(\\Seen)")
         else:
-            await self._command("uid", "move", uids, target)
+            await self._command("uid", "move", uids, mailbox(target))
 
     async def _wait_for_mail(self) -> None:
         """Until the server says something changed (IDLE), or for poll_interval."""
@@ -274,6 +275,29 @@ async def _starttls(client: aioimaplib.IMAP4, context: ssl.SSLContext, host: str
         protocol.transport, protocol, context, server_hostname=host
     )
     await protocol.capability()
+
+
+def mailbox(name: str) -> str:
+    """A folder's name as IMAP writes it: modified UTF-7 (RFC 3501 5.1.3: «Обращения» is
+    "&BB4EMQRABDAESQQ1BD0EOARP-"), quoted (a name may hold spaces)."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def encoded() -> None:
+        if run:
+            data = base64.b64encode("".join(run).encode("utf-16-be")).decode()
+            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for ch in name:
+        if " " <= ch <= "~":
+            encoded()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    encoded()
+    written = "".join(out)
+    return '"' + written.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _sizes(lines: list[bytes | bytearray]) -> dict[int, int]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from channels.email.imap import mailbox
 from tests.dovecot import USERS, Dovecot, dovecot, dovecot_server
 from tests.smtp_peer import PASSWORD, USER, SmtpPeer, smtp_peer, smtp_peer_server
 
@@ -418,5 +419,42 @@ async def test_a_mailbox_read_by_polling_where_idle_is_not_used(
             return found if len(found) == 2 else None
 
         await eventually(both, "the next mail read at the next poll")
+    finally:
+        daemon.stop()
+
+
+async def test_several_folders_with_russian_names(
+    tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
+) -> None:
+    """Folders named as people name them, sent as IMAP's modified UTF-7 (RFC 3501 5.1.3)."""
+    citizens, done = mailbox("Обращения граждан").strip('"'), mailbox("Обработано").strip('"')
+    dovecot.create_folder("support", citizens)
+    dovecot.create_folder("support", done)
+    daemon, _ = email_daemon(tmp_path / "daemon", smtp_peer, dovecot)
+    settings = daemon.config / "channels" / "email.toml"
+    settings.write_text(
+        settings.read_text().replace(
+            'processed_folder = "Processed"',
+            'folders = ["INBOX", "Обращения граждан"]\nprocessed_folder = "Обработано"',
+        )
+    )
+    dovecot.append("support", citizens, citizens_mail("Папка", "Из папки", message_id="<f1@m>"))
+    dovecot.append("support", "INBOX", citizens_mail("Входящие", "Из INBOX", message_id="<f2@m>"))
+    daemon.start()
+    try:
+
+        async def both() -> list[dict[str, Any]] | None:
+            found = await email_envelopes(daemon)
+            return found if len(found) == 2 else None
+
+        filed = await eventually(both, "the mail of both folders filed")
+        assert {e["channel_message_id"] for e in filed} == {"<f1@m>", "<f2@m>"}
+
+        async def moved() -> list[int] | None:
+            uids = await trio.to_thread.run_sync(functools.partial(dovecot.uids, "support", done))
+            return uids if len(uids) == 2 else None
+
+        await eventually(moved, "both moved to «Обработано»")
+        assert dovecot.uids("support", citizens) == []
     finally:
         daemon.stop()
