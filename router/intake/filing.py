@@ -161,6 +161,8 @@ class Origin(NamedTuple):
     # Read again after it was filed unparseable: a revision of that envelope, but news to the
     # citizen, who was never answered.
     reread: bool = False
+    # It edits a message that was a command (no ticket): it opens nothing either.
+    revises_command: bool = False
 
 
 def file_inbound(
@@ -264,6 +266,9 @@ class InboundFiling:
     def run(self) -> Filed:
         # A form submission is always a request: the portal shows its number as the answer;
         # an edit of a command was answered when it came first.
+        if self.origin.revises_command:
+            # An edit of «статус» or /start: answered when it came, it opens no request now.
+            return self._store(None, duplicate_of=None)
         command = None if self.raw.channel == "form" or self.origin.revision else self.norm.command
         if command is not None:
             return self._command(command)

@@ -490,11 +490,22 @@ def _file_journalled(
     row = tx.journal_row(origin.journal_id)
     if row is None or row.state != "received":  # a redelivery filed it meanwhile
         return None
+    if origin.revision and row.revision_of is not None:
+        origin = origin._replace(revises_command=_was_command(tx, row.revision_of))
     if row.envelope_id is not None:
         # Read again after it was filed unparseable: its flagged envelope went to the backend,
         # so what it says now is a revision of that, filed from a row of its own.
         origin = origin._replace(journal_id=tx.journal_reread(row.id), reread=True)
     return file_inbound(tx, filer, origin, raw, norm, now)
+
+
+def _was_command(tx: JournalStore, journal_id: int) -> bool:
+    """Whether a journal row was filed as a command: an envelope without a ticket."""
+    first = tx.journal_row(journal_id)
+    body = (
+        None if first is None or first.envelope_id is None else tx.envelope_body(first.envelope_id)
+    )
+    return body is not None and envelope_decoder.decode(body).ticket is None
 
 
 def _dead_letter(journal_id: int, error: str, tx: JournalStore) -> None:

@@ -231,6 +231,21 @@ async def test_a_revision_is_filed_flagged_without_a_second_answer(
     assert await db.read(lambda tx: tx.dead_letters()) == []
 
 
+async def test_an_edit_of_a_command_opens_no_request(db: Database, tmp_path: Path) -> None:
+    """«статус» answered when it came; edited (a messenger lets one), it files no ticket."""
+    intake = intake_for(db, tmp_path, LineParser(), rule="revision")
+    await intake.receive(delivery("m1", "+79161234567\nстатус".encode()))
+    await intake.file_pending()
+    await intake.receive(delivery("m1", "+79161234567\nстатус, пожалуйста, по паспорту".encode()))
+    await intake.file_pending()
+    command, revised = await envelopes(db)
+    assert command.ticket is None and "status_query" in command.flags
+    assert revised.ticket is None and revised.flags == ["revision"]
+    assert (
+        await db.read(lambda tx: tx.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]) == 0
+    )
+
+
 async def test_adapter_state_is_committed_with_its_inbound_even_a_redelivery(
     db: Database, tmp_path: Path
 ) -> None:
