@@ -33,6 +33,19 @@ IDLE_SETTLE = 3.0
 IDLE_PROBE = 0.5
 IDLE_TIMEOUT = 30.0
 
+# Every scenario, in the order they run; --only picks some.
+SCENARIOS = (
+    "throughput",
+    "rate",
+    "status",
+    "attachments",
+    "wal",
+    "edge",
+    "widget",
+    "compare",
+    "sms",
+    "messenger",
+)
 TARGET_INGEST_PER_S = 1000.0
 TARGET_P99_AT_RATE_MS = 50.0
 TARGET_STATUS_P99_MS = 200.0
@@ -310,18 +323,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=(
-            "throughput",
-            "rate",
-            "status",
-            "attachments",
-            "wal",
-            "edge",
-            "widget",
-            "compare",
-            "sms",
-            "messenger",
-        ),
+        choices=SCENARIOS,
         action="append",
         help="subset",
     )
@@ -341,19 +343,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario; print the table; write the JSON report."""
     args = parse_args(argv)
-    every = (
-        "throughput",
-        "rate",
-        "status",
-        "attachments",
-        "wal",
-        "edge",
-        "widget",
-        "compare",
-        "sms",
-        "messenger",
-    )
-    wanted = set(args.only or every)
+    wanted = set(args.only or SCENARIOS)
     # The scenarios that drive the shared daemon (its idle RSS is read around them).
     on_daemon = bool(wanted & {"throughput", "rate", "status", "wal"})
     began = time.monotonic()

@@ -39,3 +39,9 @@ def read_secret(path: Path) -> bytes:
         if os.fstat(file.fileno()).st_mode & stat.S_IROTH:
             raise ValueError("every user on the machine can read it; chmod o-r (600 or 640)")
         return file.read()
+
+
+def read_first_line(path: Path) -> str:
+    """A password or token file's secret: its first line, stripped ("" for an empty file)."""
+    lines = read_secret(path).decode().splitlines()
+    return lines[0].strip() if lines else ""

@@ -20,7 +20,7 @@ from channels.contract import (
     Ports,
     Sent,
 )
-from channels.settings import read_secret
+from channels.settings import read_first_line, read_secret
 
 from . import outbound
 from .config import EmailAccount, EmailFile
@@ -39,7 +39,6 @@ class MailAccount:
     def __init__(self, spec: AccountSpec, settings: Callable[[], EmailFile], ports: Ports) -> None:
         self.account = spec.account
         self.settings: EmailAccount = settings().accounts[spec.account]
-        self.file = settings
         self.ports = ports
         self._readers: list[FolderReader] = []
 
@@ -73,7 +72,7 @@ class MailAccount:
         if imap is None:  # fed by the [intake] listener, if at all
             task_status.started()
             await trio.sleep_forever()
-        password = _first_line(read_secret(self.ports.config_dir / imap.password_file))
+        password = read_first_line(self.ports.config_dir / imap.password_file)
         self._readers = [
             FolderReader(
                 self.account,
@@ -102,8 +101,8 @@ class MailAccount:
             key = read_secret(self.ports.config_dir / account.dkim.key_file)
         credentials = None
         if smtp.username is not None and smtp.password_file is not None:
-            secret = read_secret(self.ports.config_dir / smtp.password_file)
-            credentials = (smtp.username, _first_line(secret))
+            secret = read_first_line(self.ports.config_dir / smtp.password_file)
+            credentials = (smtp.username, secret)
         context = None
         if smtp.security != "none":
             context = ssl.create_default_context(cafile=self._path(smtp.ca_file))
@@ -120,9 +119,3 @@ class MailAccount:
 
     def _path(self, relative: Path | None) -> Path | None:
         return None if relative is None else self.ports.config_dir / relative
-
-
-def _first_line(secret: bytes) -> str:
-    """A password file's secret: its first line."""
-    lines = secret.decode().splitlines()
-    return lines[0].strip() if lines else ""

@@ -53,7 +53,7 @@ from channels.contract import (
     rfc3339,
 )
 from channels.pacing import Pacing
-from channels.settings import read_secret
+from channels.settings import read_first_line, read_secret
 
 from . import inbound, prompts
 from .config import MessengerAccount, MessengerFile
@@ -144,8 +144,7 @@ class TelegramAccount:
         return trio_asyncio.aio_as_trio(method)  # type: ignore[no-any-return]
 
     def _make_bot(self) -> Bot:
-        token = read_secret(self.ports.config_dir / self.settings.token_file).decode()
-        token = (token.splitlines() or [""])[0].strip()
+        token = read_first_line(self.ports.config_dir / self.settings.token_file)
         if not token:
             raise ValueError(f"{self.settings.token_file}: no token on its first line")
         api = self.settings.api_url.rstrip("/")

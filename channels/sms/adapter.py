@@ -34,7 +34,7 @@ from channels.contract import (
     StatePort,
     rfc3339,
 )
-from channels.settings import read_secret
+from channels.settings import read_first_line
 
 from . import encoding, inbound
 from .config import SmsAccount, SmsFile
@@ -82,6 +82,7 @@ class SmsAdapter:
         self._transmitters: list[Session] = []
         self._turn = 0
         self._stopping = False
+        self._password = ""
         # One long message's parts may come on several binds at once.
         self._parts_lock = trio.Lock()
         # Content committed but not yet answered, by digest, and how often each was (_file).
@@ -124,6 +125,8 @@ class SmsAdapter:
         """Bind `binds` times as configured, and listen for the SMSC's outbind if asked; a bind
         that ends ends the account (the supervisor binds again after its backoff)."""
         account = self.settings
+        # Read once per run: every bind of it, an outbind's too, logs in with it.
+        self._password = read_first_line(self.ports.config_dir / account.password_file)
         sessions = [
             self._session(kind) for _ in range(account.binds) for kind in _BINDS[account.bind]
         ]
@@ -148,14 +151,13 @@ class SmsAdapter:
 
     def _session(self, kind: BindKind) -> Session:
         account = self.settings
-        password = read_secret(self.ports.config_dir / account.password_file)
         endpoint = Endpoint(
             account.host,
             account.port,
             account.tls,
             kind,
             account.system_id,
-            password.decode().splitlines()[0].strip() if password else "",
+            self._password,
             account.system_type,
             account.address_range,
             None if account.tls_ca_file is None else self.ports.config_dir / account.tls_ca_file,
