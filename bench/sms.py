@@ -4,7 +4,8 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
 - Outbound: submit_sm answered per second through channels/sms' Session (one transceiver bind,
   throughput unpaced, as many submitting tasks as the window, as the outbox lane runs them), with
   window 10 and 50. Baseline: a bare client on a trio socket that binds, keeps the same window
-  of pre-encoded submit_sm outstanding and counts the responses, nothing else.
+  of submit_sm outstanding, each encoded as it goes (the issue's "only encodes, sends and
+  counts responses", with the same codec), and counts the responses, nothing else.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
@@ -79,7 +80,7 @@ Measured = dict[str, Any]
 
 
 class BareEsme:
-    """The least an ESME does: a bind on a trio socket, pre-encoded PDUs, responses counted."""
+    """The least an ESME does: a bind on a trio socket, PDUs encoded and sent, responses counted."""
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
@@ -118,10 +119,10 @@ class BareEsme:
             if headers:
                 return headers
 
-    async def submit(self, body: bytes, count: int, window: int) -> None:
-        """`count` submit_sm of `body`, `window` outstanding, until each is answered ESME_ROK."""
+    async def submit(self, sm: SubmitSm, count: int, window: int) -> None:
+        """`count` submit_sm of `sm`, `window` outstanding, until each is answered ESME_ROK."""
         sent = min(window, count)
-        await self._send_submits(body, sent)
+        await self._send_submits(sm, sent)
         answered = 0
         while answered < count:
             headers = await self._receive()
@@ -131,11 +132,13 @@ class BareEsme:
             answered += len(headers)
             more = min(len(headers), count - sent)
             sent += more
-            await self._send_submits(body, more)
+            await self._send_submits(sm, more)
 
-    async def _send_submits(self, body: bytes, count: int) -> None:
+    async def _send_submits(self, sm: SubmitSm, count: int) -> None:
         if count:
-            pdus = (encode(CommandId.SUBMIT_SM, self._next(), body) for _ in range(count))
+            pdus = (
+                encode(CommandId.SUBMIT_SM, self._next(), submit_sm_body(sm)) for _ in range(count)
+            )
             await self.stream.send_all(b"".join(pdus))
 
     async def answer_delivers(self, count: int) -> None:
@@ -248,12 +251,12 @@ async def bare_submits(smsc: Smsc, simulator: int, window: int) -> Measured:
     """Submits answered per second for the bare client."""
     await smsc.reset()
     await smsc.quiet()
-    body = submit_sm_body(confirmation())
+    sm = confirmation()
     esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
     async with esme.stream:
-        await esme.submit(body, WARMUP_SUBMITS, window)
+        await esme.submit(sm, WARMUP_SUBMITS, window)
         pids = {"client": os.getpid(), "smsc": simulator}
-        return await measure(SUBMITS, pids, partial(esme.submit, body, SUBMITS, window))
+        return await measure(SUBMITS, pids, partial(esme.submit, sm, SUBMITS, window))
 
 
 async def deliver(smsc: Smsc, count: int, window: int, numbers: Iterator[int]) -> float:

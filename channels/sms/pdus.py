@@ -245,6 +245,10 @@ class Tlvs:
     sc_interface_version: int | None = None
 
 
+# What a PDU without TLVs carries (most of them): one value for all, as it is immutable.
+NO_TLVS: Final = Tlvs()
+
+
 @dataclass(frozen=True, slots=True)
 class ShortMessage:
     """A deliver_sm (§4.6.1) or data_sm (§4.7.1) from the SMSC, every field it carried."""
@@ -326,6 +330,8 @@ def encode(command_id: CommandId, sequence: int, body: bytes = b"", status: int 
 
 def c_string(value: str, size: int, field: str) -> bytes:
     """§3.1 C-Octet String: ASCII ending in NUL, `size` octets at most counting the NUL."""
+    if not value:
+        return b"\0"  # the NULL most optional fields are
     try:
         raw = value.encode("ascii")
     except UnicodeEncodeError:
@@ -344,18 +350,20 @@ def _time(value: str, field: str) -> bytes:
     return c_string(value, 17, field)
 
 
-def _octet(value: int, field: str) -> bytes:
-    if not 0 <= value <= 0xFF:
-        raise PduError(f"{field} is one octet, 0-255: {value}")
-    return bytes((value,))
+def _octets(values: tuple[int, ...], fields: tuple[str, ...]) -> bytes:
+    """Integer fields of one octet each, named in `fields`; the first out of range named."""
+    try:
+        return bytes(values)
+    except ValueError:  # bytes() says only "must be in range(0, 256)": find which field
+        for field, value in zip(fields, values, strict=True):
+            if not 0 <= value <= 0xFF:
+                raise PduError(f"{field} is one octet, 0-255: {value}") from None
+        raise
 
 
 def _address(address: Address, size: int, prefix: str) -> bytes:
-    return (
-        _octet(address.ton, f"{prefix}_ton")
-        + _octet(address.npi, f"{prefix}_npi")
-        + c_string(address.addr, size, f"{prefix}_addr")
-    )
+    ton_npi = _octets((address.ton, address.npi), (f"{prefix}_ton", f"{prefix}_npi"))
+    return ton_npi + c_string(address.addr, size, f"{prefix}_addr")
 
 
 def tlv(tag: int, value: bytes) -> bytes:
@@ -381,6 +389,17 @@ def bind_body(
     )
 
 
+# §4.4.1's one-octet fields, in the order of the body, named for an error.
+_CLASS_FIELDS: Final = ("esm_class", "protocol_id", "priority_flag")
+_CODING_FIELDS: Final = (
+    "registered_delivery",
+    "replace_if_present_flag",
+    "data_coding",
+    "sm_default_msg_id",
+    "sm_length",
+)
+
+
 def submit_sm_body(sm: SubmitSm) -> bytes:
     """§4.4.1: the submit_sm body, refused rather than truncated when a field does not fit."""
     if len(sm.short_message) > 254:
@@ -395,23 +414,21 @@ def submit_sm_body(sm: SubmitSm) -> bytes:
         c_string(sm.service_type, 6, "service_type"),
         _address(sm.source, 21, "source"),
         _address(sm.destination, 21, "dest"),
-        _octet(sm.esm_class, "esm_class"),
-        _octet(sm.protocol_id, "protocol_id"),
-        _octet(sm.priority_flag, "priority_flag"),
+        _octets((sm.esm_class, sm.protocol_id, sm.priority_flag), _CLASS_FIELDS),
         _time(sm.schedule_delivery_time, "schedule_delivery_time"),
         _time(sm.validity_period, "validity_period"),
-        _octet(sm.registered_delivery, "registered_delivery"),
-        b"\0",  # replace_if_present_flag: each notice is a new message
-        _octet(sm.data_coding, "data_coding"),
-        b"\0",  # sm_default_msg_id: no canned messages
-        bytes((len(sm.short_message),)),
+        # replace_if_present_flag 0: each notice is a new message; sm_default_msg_id 0: no
+        # canned messages.
+        _octets(
+            (sm.registered_delivery, 0, sm.data_coding, 0, len(sm.short_message)), _CODING_FIELDS
+        ),
         sm.short_message,
     ]
     if sm.sar is not None:
         body += [
             tlv(Tag.SAR_MSG_REF_NUM, struct.pack(">H", sm.sar.reference)),
-            tlv(Tag.SAR_TOTAL_SEGMENTS, _octet(sm.sar.total, "sar_total_segments")),
-            tlv(Tag.SAR_SEGMENT_SEQNUM, _octet(sm.sar.seq, "sar_segment_seqnum")),
+            tlv(Tag.SAR_TOTAL_SEGMENTS, _octets((sm.sar.total,), ("sar_total_segments",))),
+            tlv(Tag.SAR_SEGMENT_SEQNUM, _octets((sm.sar.seq,), ("sar_segment_seqnum",))),
         ]
     if sm.message_payload is not None:
         body.append(tlv(Tag.MESSAGE_PAYLOAD, sm.message_payload))
@@ -467,6 +484,8 @@ class _Reader:
 
     def tlvs(self) -> Tlvs:
         """§3.3: the TLVs that fill the rest of the body, in any order."""
+        if self._pos == len(self._data):
+            return NO_TLVS  # most PDUs carry none (every submit_sm_resp): nothing to read out
         raw: list[Tlv] = []
         while self._pos < len(self._data):
             if self._pos + 4 > len(self._data):

@@ -123,9 +123,8 @@ class Session:
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
-        self._answers: dict[int, Event | SessionLost] = {}
-        self._answered: dict[int, trio.Event] = {}
-        self._room = trio.Event()  # set (and replaced) when an answer frees a slot
+        self._replies: dict[int, _Reply] = {}
+        self._room = trio.lowlevel.ParkingLot()  # submits waiting for a slot in the window
         self._next_submit_at = 0.0
         self._bound = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -165,35 +164,36 @@ class Session:
         finally:
             self._bound = trio.Event()
             self._fail_waiting("the session ended before the SMSC answered")
-            self._room.set()  # submits waiting for a slot learn that there will be none
+            self._room.unpark_all()  # submits waiting for a slot learn that there will be none
             with trio.CancelScope(shield=True):
                 await self._stream.aclose()
 
     async def submit(self, sm: pdus.SubmitSm) -> str:
         """Send one submit_sm; the SMSC's message id, or SubmitError."""
         while True:
-            while self.bound and self.connection.window_free <= 0:
-                await self._room.wait()
             if not self.bound:
                 # The session ended (or never began) before this submit went: never sent.
                 raise SubmitError("not bound to the SMSC", Policy.RETRY)
-            # Paced once a slot is free, so that slots freed together do not send a burst
-            # over `throughput`; another task may have taken the slot meanwhile.
-            await self._pace()
-            if self.bound and self.connection.window_free > 0:
+            if self.connection.window_free <= 0:
+                await self._room.park()
+            elif self.throughput is None:
                 break
+            else:
+                # Paced once a slot is free, so that slots freed together do not send a burst
+                # over `throughput`; another task may have taken the slot meanwhile.
+                await self._pace()
+                if self.bound and self.connection.window_free > 0:
+                    break
         # No await between the last look at the window and the submit: the slot is ours.
         seq = self.connection.submit(sm)
-        answered = self._answered[seq] = trio.Event()
+        reply = self._replies[seq] = _Reply()
         # The writer sends it with whatever else is waiting: one send for a window's burst,
         # and no lock or shield per submit.
         self._unsent.set()
         try:
-            await answered.wait()
-            answer = self._answers[seq]
+            answer = await reply.wait()
         finally:  # a caller that gave up leaves nothing behind
-            self._answers.pop(seq, None)
-            self._answered.pop(seq, None)
+            del self._replies[seq]
         return _message_id(answer)
 
     async def unbind(self) -> None:
@@ -245,15 +245,15 @@ class Session:
             system_type=endpoint.system_type,
             address_range=pdus.Address(endpoint.address_range),
         )
-        answered = self._answered[seq] = trio.Event()
+        reply = self._replies[seq] = _Reply()
         await self._flush()
         with trio.move_on_after(self.bind_timeout) as late:
-            await answered.wait()
+            await reply.wait()
+        del self._replies[seq]
         if late.cancelled_caught:
             self.connection.expire(seq)
             raise SessionEnded(f"no answer to the bind in {self.bind_timeout:g}s")
-        answer = self._answers.pop(seq)
-        del self._answered[seq]
+        answer = reply.answer
         if isinstance(answer, BindFailed):
             # ESME_RINVPASWD, ESME_RBINDFAIL...: the operator's words for it, then backoff.
             raise SessionEnded(f"bind refused: {answer.status_name}")
@@ -273,13 +273,14 @@ class Session:
                 # The Connection's own answers (enquire_link_resp, unbind_resp, generic_nack)
                 # go out before the event is handled: an unbind or a corrupt stream ends the
                 # session in _handle, and the SMSC is still owed its answer.
-                await self._flush()
-                await self._handle(event)
+                if self.connection.has_data_to_send:
+                    await self._flush()
+                self._handle(event)
             await self._flush()
             if not data:
                 raise SessionEnded("the SMSC closed the connection")
 
-    async def _handle(self, event: Event) -> None:
+    def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
         match event:
             case Inbound() | BadPdu(awaits_answer=True):
@@ -289,7 +290,7 @@ class Session:
                 self._answer(event.seq, event)
             case Bound() | BindFailed():
                 # The bind's answer names no sequence here: it is the one request in flight.
-                self._answer(next(iter(self._answered), None), event)
+                self._answer(next(iter(self._replies), None), event)
             case LinkAlive():
                 pass
             case OutbindReceived():
@@ -308,13 +309,12 @@ class Session:
 
     def _answer(self, seq: int | None, event: Event | SessionLost) -> None:
         """A response to one of our requests: wake whoever waits for it."""
-        waiting = None if seq is None else self._answered.get(seq)
-        if seq is None or waiting is None:
+        reply = None if seq is None else self._replies.get(seq)
+        if reply is None:
             return
-        self._answers[seq] = event
-        waiting.set()
-        self._room.set()
-        self._room = trio.Event()
+        reply.give(event)
+        if self._room:  # a slot is free now; without waiters, nothing to wake
+            self._room.unpark_all()
 
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
         """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
@@ -361,8 +361,7 @@ class Session:
 
     async def _pace(self) -> None:
         """At most `throughput` submits a second on this bind."""
-        if self.throughput is None:
-            return
+        assert self.throughput is not None
         now = trio.current_time()
         turn = max(now, self._next_submit_at)
         self._next_submit_at = turn + 1 / self.throughput
@@ -379,26 +378,69 @@ class Session:
         stream = self._stream
         assert stream is not None
         with trio.CancelScope(shield=True):
-            async with self._send_lock:
-                data = self.connection.data_to_send()
-                if not data:
-                    return
-                with trio.move_on_after(self.response_timeout) as stuck:
-                    try:
-                        await stream.send_all(data)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        stuck.cancel()
-                if stuck.cancel_called:
-                    self._broken = True
-                    # An SMSC that stopped reading, or a broken connection: closing it ends
-                    # the reader, and so the session; whoever waits learns the outcome is
-                    # unknown.
-                    await stream.aclose()
+            try:
+                # Nearly always free: taken without acquire()'s pass through the scheduler,
+                # which would hold every submit back by one more turn of the run loop.
+                self._send_lock.acquire_nowait()
+            except trio.WouldBlock:
+                await self._send_lock.acquire()
+            try:
+                await self._send(stream)
+            finally:
+                self._send_lock.release()
+
+    async def _send(self, stream: trio.abc.Stream) -> None:
+        """Send the Connection's bytes (the send lock held), or close a stream that takes none."""
+        data = self.connection.data_to_send()
+        if not data:
+            return
+        with trio.move_on_after(self.response_timeout) as stuck:
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                stuck.cancel()
+        if stuck.cancel_called:
+            self._broken = True
+            # An SMSC that stopped reading, or a broken connection: closing it ends the reader,
+            # and so the session; whoever waits learns the outcome is unknown.
+            await stream.aclose()
 
     def _fail_waiting(self, reason: str) -> None:
-        for seq in list(self._answered):
-            if seq not in self._answers:
+        for seq, reply in list(self._replies.items()):
+            if reply.answer is None:
                 self._answer(seq, SessionLost(reason))
+
+
+class _Reply:
+    """The answer to one request and the one task waiting for it: what a trio.Event would do,
+    without its parking lot and its set of waiters for every submit."""
+
+    __slots__ = ("_waiter", "answer")
+
+    def __init__(self) -> None:
+        self.answer: Event | SessionLost | None = None
+        self._waiter: trio.lowlevel.Task | None = None
+
+    def give(self, answer: Event | SessionLost) -> None:
+        """The answer came: keep it and wake the waiter."""
+        self.answer = answer
+        if self._waiter is not None:
+            trio.lowlevel.reschedule(self._waiter)
+            self._waiter = None
+
+    async def wait(self) -> Event | SessionLost:
+        """The answer, once it comes (a checkpoint either way, as trio's own waits are)."""
+        if self.answer is None:
+            self._waiter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
+        else:
+            await trio.lowlevel.checkpoint()
+        assert self.answer is not None  # give() is the only one that reschedules the waiter
+        return self.answer
+
+    def _abort(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 def _message_id(answer: object) -> str:

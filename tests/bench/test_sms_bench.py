@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from bench.sms import BareEsme, confirmation
-from channels.sms.pdus import CommandId, submit_sm_body
+from channels.sms.pdus import CommandId
 from tests.smsc import Smsc, smsc, smsc_server
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
@@ -24,7 +24,7 @@ async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answere
     await smsc.quiet()
     esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
     async with esme.stream:
-        await esme.submit(submit_sm_body(confirmation()), 30, window=7)
+        await esme.submit(confirmation(), 30, window=7)
     counts = await smsc.counts()
     assert counts["bind_transceiver"] == 1
     assert counts["submit_sm"] == 30  # none lost, none extra: each one answered was sent once

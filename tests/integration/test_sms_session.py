@@ -244,6 +244,23 @@ async def test_no_answer_is_an_unknown_outcome(smsc: Smsc) -> None:
         assert not served.ended.is_set()
 
 
+async def test_a_submit_whose_caller_gave_up_still_frees_its_slot_when_answered(
+    smsc: Smsc,
+) -> None:
+    session = session_for(smsc, window=1)
+    await smsc.hold()
+    async with bound(session):
+        with trio.move_on_after(RESPONSE_TIMEOUT):  # the caller stops waiting; the PDU went
+            await session.submit(text_sm("given up"))
+        await smsc.wait_for("submit_sm")
+        assert session.connection.window_free == 0  # still outstanding at the SMSC
+        assert await smsc.release() == 1
+        # Its late answer frees the one slot, and the next submit is taken and answered.
+        with trio.fail_after(DEADLINE):
+            assert await session.submit(text_sm("next"))
+    assert [e["text"] for e in await smsc.log() if e["type"] == "submit_sm"] == ["given up", "next"]
+
+
 async def test_deliver_sm_is_answered_after_the_commit(smsc: Smsc) -> None:
     received: list[Inbound | BadPdu] = []
     entered = trio.Event()
