@@ -2,10 +2,10 @@
 in the same run through the same SMSC simulator process (tests/peers/smsc).
 
 - Outbound: submit_sm answered per second through channels/sms' Session (one transceiver bind,
-  throughput unpaced, as many submitting tasks as the window, as the outbox lane runs them), with
-  window 10 and 50. Baseline: a bare client on a trio socket that binds, keeps the same window
-  of submit_sm outstanding, each encoded as it goes (the issue's "only encodes, sends and
-  counts responses", with the same codec), and counts the responses, nothing else.
+  throughput unpaced, as many submitting tasks as the SMS lane of the outbox runs: twice the
+  window), with window 10 and 50. Baseline: a bare client on a trio socket that binds, keeps the
+  same window of submit_sm outstanding, each encoded as it goes (the issue's "only encodes, sends
+  and counts responses", with the same codec), and counts the responses, nothing else.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
@@ -30,6 +30,7 @@ import trio
 
 from bench.procstat import cpu_seconds, machine_busy_seconds, thread_cpu_seconds
 from channels.sms import encoding
+from channels.sms.adapter import LANE_WINDOWS
 from channels.sms.events import BadPdu, BindKind, Inbound
 from channels.sms.pdus import (
     EMPTY_MESSAGE_ID,
@@ -207,7 +208,8 @@ async def _no_inbound(event: Inbound | BadPdu) -> Answer:
 
 
 async def _submit(session: Session, sm: SubmitSm, count: int, window: int) -> None:
-    """`count` submits from `window` tasks, each sending its next once answered."""
+    """`count` submits from as many tasks as the SMS lane runs for `window`, each sending its
+    next once answered."""
     left = count
 
     async def sender() -> None:
@@ -217,7 +219,7 @@ async def _submit(session: Session, sm: SubmitSm, count: int, window: int) -> No
             await session.submit(sm)
 
     async with trio.open_nursery() as nursery:
-        for _ in range(window):
+        for _ in range(LANE_WINDOWS * window):
             nursery.start_soon(sender)
 
 

@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 FINAL_RECEIPT = 0x01
 # SMPP 3.4 5.2.5/5.2.6: an international number in the E.164 plan.
 INTERNATIONAL, E164 = 1, 1
+# Attempts at once per slot of the binds' windows: a window's worth waits ready behind the one
+# in flight, so that each answer from the SMSC is followed by the next submit in the same send
+# (Session's ready queue) instead of after a task wakes to make it.
+LANE_WINDOWS = 2
 # A throttled submit is tried again after this long (the SMSC names no time).
 THROTTLED_RETRY = 1.0
 # Held parts of long messages are looked at this often at most (and four times a timeout).
@@ -95,12 +99,15 @@ class SmsAdapter:
 
     @property
     def lane(self) -> Lane:
-        """As many attempts at once as the binds' windows hold; paced by their throughput."""
-        binds = self.settings.binds
-        rate = None if self.settings.throughput is None else self.settings.throughput * binds
+        """LANE_WINDOWS times as many attempts at once as the binds' windows hold, paced by their
+        throughput."""
+        account = self.settings
+        binds = account.binds
+        rate = None if account.throughput is None else account.throughput * binds
         return Lane(
-            concurrency=self.settings.window * binds,
-            attempt_timeout=self.settings.response_timeout * self.settings.max_parts + 5,
+            concurrency=LANE_WINDOWS * account.window * binds,
+            # Each part waits at most one response_timeout for its slot, one for its answer.
+            attempt_timeout=2 * account.response_timeout * account.max_parts + 5,
             account_rate=rate,
         )
 

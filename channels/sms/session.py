@@ -2,11 +2,12 @@
 
 The session owns the socket and the timers; everything SMPP says is decided by the
 Connection. It connects, binds, answers what the SMSC asks, sends an enquire_link every
-`enquire_link` and expires requests left unanswered for `response_timeout`. A submit waits for
-room in the window and for its turn under `throughput`, and answers with the SMSC's message id
-or a SubmitError. Anything that ends the session (the SMSC's unbind, a lost connection, a link
-that stops answering, a refused bind) raises SessionEnded out of run(), and the supervisor binds
-again after its backoff.
+`enquire_link` and expires requests left unanswered for `response_timeout`. A submit waits in a
+ready queue for room in the window and for its turn under `throughput`, and answers with the
+SMSC's message id or a SubmitError; each answer that frees a slot is followed, in the same send,
+by the next ready submit, without a task waking for it. Anything that ends the session (the
+SMSC's unbind, a lost connection, a link that stops answering, a refused bind) raises
+SessionEnded out of run(), and the supervisor binds again after its backoff.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import hmac
 import logging
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +125,10 @@ class Session:
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
-        self._replies: dict[int, _Reply] = {}
-        self._room = trio.lowlevel.ParkingLot()  # submits waiting for a slot in the window
+        # Submits not sent yet, in the order they came: they wait for a slot in the window and
+        # for their turn under `throughput`.
+        self._ready: deque[_Reply] = deque()
+        self._replies: dict[int, _Reply] = {}  # sent requests by sequence number
         self._next_submit_at = 0.0
         self._bound = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -164,36 +168,27 @@ class Session:
         finally:
             self._bound = trio.Event()
             self._fail_waiting("the session ended before the SMSC answered")
-            self._room.unpark_all()  # submits waiting for a slot learn that there will be none
             with trio.CancelScope(shield=True):
                 await self._stream.aclose()
 
     async def submit(self, sm: pdus.SubmitSm) -> str:
         """Send one submit_sm; the SMSC's message id, or SubmitError."""
-        while True:
-            if not self.bound:
-                # The session ended (or never began) before this submit went: never sent.
-                raise SubmitError("not bound to the SMSC", Policy.RETRY)
-            if self.connection.window_free <= 0:
-                await self._room.park()
-            elif self.throughput is None:
-                break
-            else:
-                # Paced once a slot is free, so that slots freed together do not send a burst
-                # over `throughput`; another task may have taken the slot meanwhile.
-                await self._pace()
-                if self.bound and self.connection.window_free > 0:
-                    break
-        # No await between the last look at the window and the submit: the slot is ours.
-        seq = self.connection.submit(sm)
-        reply = self._replies[seq] = _Reply()
+        if not self.bound:
+            # The session ended (or never began): never sent.
+            raise SubmitError("not bound to the SMSC", Policy.RETRY)
+        reply = _Reply(sm)
+        self._ready.append(reply)
         # The writer sends it with whatever else is waiting: one send for a window's burst,
         # and no lock or shield per submit.
         self._unsent.set()
         try:
             answer = await reply.wait()
         finally:  # a caller that gave up leaves nothing behind
-            del self._replies[seq]
+            if reply.seq is None:
+                with contextlib.suppress(ValueError):  # not sent: it never will be
+                    self._ready.remove(reply)
+            else:
+                self._replies.pop(reply.seq, None)
         return _message_id(answer)
 
     async def unbind(self) -> None:
@@ -245,7 +240,7 @@ class Session:
             system_type=endpoint.system_type,
             address_range=pdus.Address(endpoint.address_range),
         )
-        reply = self._replies[seq] = _Reply()
+        reply = self._replies[seq] = _Reply(None)
         await self._flush()
         with trio.move_on_after(self.bind_timeout) as late:
             await reply.wait()
@@ -276,6 +271,9 @@ class Session:
                 if self.connection.has_data_to_send:
                     await self._flush()
                 self._handle(event)
+            # The slots the answers freed, taken by the ready submits and sent at once, in one
+            # send: no task has to wake for it.
+            self._dispatch()
             await self._flush()
             if not data:
                 raise SessionEnded("the SMSC closed the connection")
@@ -310,11 +308,28 @@ class Session:
     def _answer(self, seq: int | None, event: Event | SessionLost) -> None:
         """A response to one of our requests: wake whoever waits for it."""
         reply = None if seq is None else self._replies.get(seq)
-        if reply is None:
-            return
-        reply.give(event)
-        if self._room:  # a slot is free now; without waiters, nothing to wake
-            self._room.unpark_all()
+        if reply is not None:
+            reply.give(event)
+
+    def _dispatch(self) -> float | None:
+        """Ready submits into the window while it has room and `throughput` allows, for the
+        next flush to send; the time of the next turn if one waits for it."""
+        connection = self.connection
+        while self._ready and connection.window_free > 0 and self.bound:
+            if self.throughput is not None:
+                now = trio.current_time()
+                if now < self._next_submit_at:
+                    return self._next_submit_at
+                self._next_submit_at = max(now, self._next_submit_at) + 1 / self.throughput
+            reply = self._ready.popleft()
+            assert reply.sm is not None  # only submits are queued
+            try:
+                reply.seq = connection.submit(reply.sm)
+            except pdus.PduError as error:  # a field SMPP cannot carry: that submit's error
+                reply.refuse(error)
+                continue
+            self._replies[reply.seq] = reply
+        return None
 
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
         """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
@@ -351,21 +366,19 @@ class Session:
                         f"no answer to {request.command.name.lower()} in {self.response_timeout:g}s"
                     )
                 self._answer(request.seq, timeout)
+                self._unsent.set()  # its slot is free for the next ready submit
 
     async def _write(self) -> None:
-        """Send the submits as they come, those that came meanwhile together."""
+        """Send the submits as they come, those that came meanwhile together; under
+        `throughput`, each at its turn."""
         while True:
             await self._unsent.wait()
             self._unsent = trio.Event()
+            turn = self._dispatch()
             await self._flush()
-
-    async def _pace(self) -> None:
-        """At most `throughput` submits a second on this bind."""
-        assert self.throughput is not None
-        now = trio.current_time()
-        turn = max(now, self._next_submit_at)
-        self._next_submit_at = turn + 1 / self.throughput
-        await trio.sleep_until(turn)
+            if turn is not None:
+                await trio.sleep_until(turn)
+                self._unsent.set()  # the ready submits whose turn has come
 
     async def _flush(self) -> None:
         """Send what the Connection has for the SMSC. Shielded, and the bytes taken under the
@@ -409,33 +422,48 @@ class Session:
         for seq, reply in list(self._replies.items()):
             if reply.answer is None:
                 self._answer(seq, SessionLost(reason))
+        while self._ready:  # never sent: safe to send again on another bind
+            self._ready.popleft().refuse(SubmitError("not bound to the SMSC", Policy.RETRY))
 
 
 class _Reply:
     """The answer to one request and the one task waiting for it: what a trio.Event would do,
     without its parking lot and its set of waiters for every submit."""
 
-    __slots__ = ("_waiter", "answer")
+    __slots__ = ("_waiter", "answer", "error", "seq", "sm")
 
-    def __init__(self) -> None:
+    def __init__(self, sm: pdus.SubmitSm | None) -> None:
+        self.sm = sm  # a submit's message; None for a bind
+        self.seq: int | None = None  # None while a submit waits in the ready queue
         self.answer: Event | SessionLost | None = None
+        self.error: Exception | None = None  # why a submit was never sent
         self._waiter: trio.lowlevel.Task | None = None
 
     def give(self, answer: Event | SessionLost) -> None:
         """The answer came: keep it and wake the waiter."""
         self.answer = answer
+        self._wake()
+
+    def refuse(self, error: Exception) -> None:
+        """The submit will not be sent: the waiter raises `error`."""
+        self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
         if self._waiter is not None:
             trio.lowlevel.reschedule(self._waiter)
             self._waiter = None
 
     async def wait(self) -> Event | SessionLost:
         """The answer, once it comes (a checkpoint either way, as trio's own waits are)."""
-        if self.answer is None:
+        if self.answer is None and self.error is None:
             self._waiter = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort)
         else:
             await trio.lowlevel.checkpoint()
-        assert self.answer is not None  # give() is the only one that reschedules the waiter
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None  # only give() and refuse() wake the waiter
         return self.answer
 
     def _abort(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
