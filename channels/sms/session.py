@@ -272,8 +272,10 @@ class Session:
                     await self._flush()
                 self._handle(event)
             # The slots the answers freed, taken by the ready submits and sent at once, in one
-            # send: no task has to wake for it.
-            self._dispatch()
+            # send: no task has to wake for it. Those whose turn under throughput is still to
+            # come, the writer sends at their turn.
+            if self._dispatch() is not None:
+                self._unsent.set()
             await self._flush()
             if not data:
                 raise SessionEnded("the SMSC closed the connection")

@@ -59,9 +59,11 @@ class MemorySmsc:
             else:
                 await self.respond(sequence)
 
-    async def respond(self, sequence: int) -> None:
-        """A submit_sm_resp with a message id made from the sequence number."""
-        await self.stream.send_all(encode(CommandId.SUBMIT_SM_RESP, sequence, b"m%d\0" % sequence))
+    async def respond(self, *sequences: int) -> None:
+        """A submit_sm_resp for each, in one write, with a message id made from the sequence."""
+        await self.stream.send_all(
+            b"".join(encode(CommandId.SUBMIT_SM_RESP, seq, b"m%d\0" % seq) for seq in sequences)
+        )
 
 
 async def no_inbound(event: object) -> Answer:
@@ -134,6 +136,32 @@ async def test_submits_beyond_the_window_go_at_their_turns_and_never_faster(
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(arrivals) == 12
     assert min(gaps) >= 1 / 20 - 1e-9  # slots freed together never make a burst
+
+
+async def test_slots_freed_together_are_refilled_each_at_its_turn(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=2, throughput=20.0)
+    ids: list[str] = []
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+
+        async def send(n: int) -> None:
+            ids.append(await client.submit(text_sm(f"n{n}")))
+
+        with trio.fail_after(60):  # of the mock clock: a refill nobody woke for waits forever
+            async with trio.open_nursery() as senders:
+                for n in range(4):
+                    senders.start_soon(send, n)
+                await trio.sleep(1)  # the first two went at their turns
+                assert len(smsc.held) == 2  # the window is full; two wait in the ready queue
+                smsc.hold = False
+                await smsc.respond(*smsc.held)  # both answers in one read: two slots at once
+        nursery.cancel_scope.cancel()
+    assert len(ids) == 4
+    arrivals = [at for at, _ in smsc.submitted]
+    assert min(later - earlier for earlier, later in itertools.pairwise(arrivals)) >= 1 / 20 - 1e-9
 
 
 async def test_a_submit_given_up_while_it_waited_for_a_slot_is_never_sent(
