@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -20,6 +21,10 @@ _BRACKETS_AND_DOTS = frozenset("().")
 # Only digits, after a "+" if any: letters would be read as a keypad's ("8 800 FLOWERS"), an
 # extension ("доб. 12") reaches no phone; neither identifies the person who wrote it.
 _DIALLED = re.compile(r"\+?\d+")
+# Numbers canonicalised lately. An SMS's MSISDN is read three times (by the adapter for the
+# journal, by the parser when filing, and as the sender by the normaliser), some 30 us each in
+# libphonenumber; a citizen writes again from the same number. Small: entries are short strings.
+CANONICAL_CACHE = 4096
 
 
 def phone_number(raw: str, region: str | None) -> PhoneNumber | None:
@@ -45,6 +50,7 @@ def phone_number(raw: str, region: str | None) -> PhoneNumber | None:
         return None
 
 
+@functools.lru_cache(maxsize=CANONICAL_CACHE)
 def canonical_phone(raw: str, region: str | None) -> str | None:
     """The E.164 form ("+79161234567") of the valid phone number in `raw`, else None.
 
