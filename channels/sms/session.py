@@ -178,9 +178,11 @@ class Session:
             raise SubmitError("not bound to the SMSC", Policy.RETRY)
         reply = _Reply(sm)
         self._ready.append(reply)
-        # The writer sends it with whatever else is waiting: one send for a window's burst,
-        # and no lock or shield per submit.
-        self._unsent.set()
+        if self.connection.window_free > 0:
+            # The writer sends it with whatever else is waiting: one send for a window's burst,
+            # and no lock or shield per submit. With the window full, the answer that frees a
+            # slot brings the reader to send it.
+            self._unsent.set()
         try:
             answer = await reply.wait()
         finally:  # a caller that gave up leaves nothing behind
@@ -263,6 +265,10 @@ class Session:
                 data = await stream.receive_some(READ_BYTES)
             except trio.BrokenResourceError as error:
                 raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
+            except trio.ClosedResourceError as error:  # _flush closed it: a send that hung
+                raise SessionEnded(
+                    f"the SMSC took nothing we sent for {self.response_timeout:g}s"
+                ) from error
             self.connection.receive_data(bytes(data))
             while (event := self.connection.next_event()) is not NEED_DATA:
                 # The Connection's own answers (enquire_link_resp, unbind_resp, generic_nack)
@@ -392,7 +398,9 @@ class Session:
             return
         stream = self._stream
         assert stream is not None
-        with trio.CancelScope(shield=True):
+        # One scope for both: shielded from the caller's cancellation, and given the deadline
+        # of a send once the lock is ours.
+        with trio.CancelScope(shield=True) as sending:
             try:
                 # Nearly always free: taken without acquire()'s pass through the scheduler,
                 # which would hold every submit back by one more turn of the run loop.
@@ -400,25 +408,21 @@ class Session:
             except trio.WouldBlock:
                 await self._send_lock.acquire()
             try:
-                await self._send(stream)
-            finally:
-                self._send_lock.release()
-
-    async def _send(self, stream: trio.abc.Stream) -> None:
-        """Send the Connection's bytes (the send lock held), or close a stream that takes none."""
-        data = self.connection.data_to_send()
-        if not data:
-            return
-        with trio.move_on_after(self.response_timeout) as stuck:
-            try:
-                await stream.send_all(data)
+                if data := self.connection.data_to_send():
+                    sending.deadline = trio.current_time() + self.response_timeout
+                    await stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                stuck.cancel()
-        if stuck.cancel_called:
-            self._broken = True
-            # An SMSC that stopped reading, or a broken connection: closing it ends the reader,
-            # and so the session; whoever waits learns the outcome is unknown.
-            await stream.aclose()
+                sending.cancel()
+            finally:
+                if sending.cancel_called:
+                    # An SMSC that stopped reading, or a broken connection. Closed before the
+                    # lock is let go, so that no one waiting for it sends there: closing it ends
+                    # the reader, and so the session; whoever waits learns the outcome is
+                    # unknown.
+                    self._broken = True
+                    with trio.CancelScope(shield=True):
+                        await stream.aclose()
+                self._send_lock.release()
 
     def _fail_waiting(self, reason: str) -> None:
         for seq, reply in list(self._replies.items()):

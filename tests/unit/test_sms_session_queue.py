@@ -32,6 +32,8 @@ class MemorySmsc:
         self.stream = stream
         self.hold = False
         self.held: list[int] = []
+        self.deaf = False  # reads nothing more, as an SMSC that hangs
+        self.client_ended: str | None = None  # why the client's session ended, once it has
         self.submitted: list[tuple[float, bytes]] = []  # arrival time, body
 
     async def serve(self) -> None:
@@ -42,6 +44,8 @@ class MemorySmsc:
     async def _serve(self) -> None:
         buffer = bytearray()
         while data := await self.stream.receive_some(65536):
+            if self.deaf:
+                await trio.sleep_forever()
             buffer += data
             while len(buffer) >= HEADER_LENGTH and len(buffer) >= parse_header(buffer).length:
                 header = parse_header(buffer)
@@ -97,17 +101,25 @@ def texts(smsc: MemorySmsc) -> list[str]:
 
 
 async def connected(
-    nursery: trio.Nursery, client: Session, monkeypatch: pytest.MonkeyPatch
+    nursery: trio.Nursery,
+    client: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    lockstep: bool = False,
 ) -> MemorySmsc:
-    """`client` bound to a MemorySmsc over an in-memory stream pair."""
-    ours, theirs = trio.testing.memory_stream_pair()
+    """`client` bound to a MemorySmsc over an in-memory stream pair (`lockstep`: a send waits
+    until the other end reads it, as a full TCP window makes it)."""
+    pair = trio.testing.lockstep_stream_pair if lockstep else trio.testing.memory_stream_pair
+    ours, theirs = pair()
 
     async def connect() -> trio.abc.Stream:
         return ours
 
     async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        with contextlib.suppress(SessionEnded):  # the tests that drop the connection end it
+        try:
             await client.run(task_status=task_status)
+        except SessionEnded as ended:  # the tests that drop the connection end it
+            smsc.client_ended = str(ended)
 
     monkeypatch.setattr(client, "_connect", connect)
     smsc = MemorySmsc(theirs)
@@ -212,3 +224,34 @@ async def test_submits_left_waiting_when_the_session_ends_may_go_again(
     # The one sent may or may not be the SMSC's; the one that waited was never sent.
     assert outcomes == {"sent": None, "waiting": Policy.RETRY}
     assert texts(smsc) == ["sent"]
+
+
+async def test_an_smsc_that_stops_reading_ends_the_session_and_nothing_is_guessed(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=2, throughput=None)
+    outcomes: list[tuple[float, SubmitError]] = []
+
+    async def send(text: str) -> None:
+        with pytest.raises(SubmitError) as lost:
+            await client.submit(text_sm(text))
+        outcomes.append((trio.current_time(), lost.value))
+
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch, lockstep=True)
+        smsc.deaf = True
+        began = trio.current_time()
+        async with trio.open_nursery() as senders:
+            senders.start_soon(send, "read, never answered")
+            await trio.sleep(0.5)
+            senders.start_soon(send, "never read")  # its send waits for the SMSC to read
+        nursery.cancel_scope.cancel()
+    # The first, read and never answered, times out and leaves the session bound. The second's
+    # send gives up after response_timeout and closes the connection, which ends the session.
+    # Neither outcome is known, and neither is sent again behind anyone's back.
+    assert [(at - began, lost.policy) for at, lost in outcomes] == [(3600.0, None), (3600.5, None)]
+    assert [lost.reason for _, lost in outcomes] == [
+        "no submit_sm_resp in time: the SMSC may or may not have it",
+        "the session ended before the SMSC answered: the SMSC may or may not have it",
+    ]
+    assert smsc.client_ended == "the SMSC took nothing we sent for 3600s"
