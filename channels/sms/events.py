@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from channels.sms.pdus import AlertNotification, CommandId, ShortMessage
 from channels.sms.receipts import Receipt
@@ -17,9 +18,9 @@ class BindKind(Enum):
     TRANSCEIVER = CommandId.BIND_TRANSCEIVER
 
 
-@dataclass(frozen=True, slots=True)
-class Outstanding:
-    """A request of ours the SMSC has not answered yet, and when it went out."""
+class Outstanding(NamedTuple):
+    """A request of ours the SMSC has not answered yet, and when it went out (a tuple: one is
+    made for every submit)."""
 
     seq: int
     command: CommandId

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 HEADER: Final = struct.Struct(">IIII")
 HEADER_LENGTH: Final = HEADER.size  # §3.2: command_length, command_id, command_status, sequence
@@ -192,9 +192,8 @@ class DecodeError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    """§3.2: the 16 octets in front of every PDU."""
+class Header(NamedTuple):
+    """§3.2: the 16 octets in front of every PDU (a tuple: one is read for every PDU)."""
 
     length: int
     command_id: int
@@ -537,9 +536,13 @@ def _read_tlvs(raw: tuple[Tlv, ...]) -> Tlvs:
     )
 
 
+# command_id to CommandId without IntEnum's call (one per PDU read); None: not SMPP 3.4's.
+COMMANDS: Final[dict[int, CommandId]] = {command.value: command for command in CommandId}
+
+
 def parse_header(data: bytes | bytearray | memoryview) -> Header:
     """§3.2: the header at the start of `data` (at least 16 octets)."""
-    return Header(*HEADER.unpack_from(data))
+    return Header._make(HEADER.unpack_from(data))
 
 
 def decode_deliver_sm(body: bytes) -> ShortMessage:

@@ -299,10 +299,10 @@ class Connection:
 
     def submit(self, sm: pdus.SubmitSm) -> int:
         """§4.4: send a message; Submitted, SubmitFailed or GenericNack answers the number."""
-        self._allowed(CommandId.SUBMIT_SM)
+        next_state = self._allowed(CommandId.SUBMIT_SM)
         if self._submits >= self._window:
             raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm))
+        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm), next_state)
         self._submits += 1
         return seq
 
@@ -366,8 +366,8 @@ class Connection:
     def _move(self, outcome: _Outcome) -> None:
         self._state = _OUTCOMES.get(self._state, {}).get(outcome, self._state)
 
-    def _request(self, command: CommandId, body: bytes) -> int:
-        self._state = self._allowed(command)
+    def _request(self, command: CommandId, body: bytes, next_state: State | None = None) -> int:
+        self._state = self._allowed(command) if next_state is None else next_state
         seq = self._next_seq
         while seq in self._pending:  # after a wrap, skip a number still awaiting its answer
             seq = seq % MAX_SEQUENCE + 1
@@ -423,9 +423,8 @@ class Connection:
         return True
 
     def _handle(self, header: Header, raw: bytes) -> None:
-        try:
-            command = CommandId(header.command_id)
-        except ValueError:
+        command = pdus.COMMANDS.get(header.command_id)
+        if command is None:
             # §4.3: an unknown command_id is answered generic_nack; the PDU's length was sound,
             # so the stream is still framed and the bind is kept.
             self._nack(header.sequence, Status.ESME_RINVCMDID)
