@@ -288,12 +288,12 @@ class Session:
 
     def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
-        match event:
+        match event:  # the commonest first: an answer to a submit
+            case Submitted() | SubmitFailed() | GenericNack():
+                self._answer(event.seq, event)
             case Inbound() | BadPdu(awaits_answer=True):
                 assert self._nursery is not None
                 self._nursery.start_soon(self._commit_then_answer, event)
-            case Submitted() | SubmitFailed() | GenericNack():
-                self._answer(event.seq, event)
             case Bound() | BindFailed():
                 # The bind's answer names no sequence here: it is the one request in flight.
                 self._answer(next(iter(self._replies), None), event)
