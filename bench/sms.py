@@ -9,6 +9,9 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
+  Beside it, what durable storage alone allows: the daemon's own rows of these messages inserted
+  by a plain loop (bench/baseline.py: same schema, same pragmas, synchronous=FULL), one commit
+  per `window` messages, the most a window of unanswered deliver_sm lets the daemon group.
 
 The simulator counts instead of logging during the bench (its `quiet` command), and its CPU is
 read beside each side's: a simulator that caps both figures shows as a core busy in both.
@@ -28,6 +31,7 @@ from typing import Any
 
 import trio
 
+from bench import baseline
 from bench.procstat import cpu_seconds, machine_busy_seconds, thread_cpu_seconds
 from channels.sms import encoding
 from channels.sms.adapter import LANE_WINDOWS
@@ -59,6 +63,8 @@ BARE_DELIVERS = 40000
 WARMUP_SUBMITS = 2000
 WARMUP_DELIVERS = 200
 WINDOWS = (10, 50)
+# Seconds the raw SQLite loop inserts for, per window.
+RAW_SECONDS = 3.0
 # Each figure is the median of its rounds; the rounds show the spread.
 ROUNDS = 3
 # Issue 10.10: sustained on loopback (Jasmin's published best is 450-500), and our client at
@@ -302,9 +308,9 @@ async def daemon_delivers(
     root: Path,
     numbers: Iterator[int],
     wait_idle: Callable[[DaemonProcess], float],
-) -> tuple[dict[int, list[Measured]], dict[str, int]]:
-    """deliver_sm committed per second by a daemon, each window ROUNDS times; and how many of
-    the deliver_sm were filed and confirmed."""
+) -> tuple[dict[int, list[Measured]], dict[str, int], dict[int, dict[str, float]]]:
+    """deliver_sm committed per second by a daemon, each window ROUNDS times; how many of the
+    deliver_sm were filed and confirmed; and the raw SQLite rate of its rows per window."""
     await smsc.reset()
     daemon = sms_daemon(root, smsc)
     await trio.to_thread.run_sync(daemon.start)
@@ -333,7 +339,14 @@ async def daemon_delivers(
         }
     finally:
         await trio.to_thread.run_sync(daemon.stop)
-    return runs, checks
+    return runs, checks, await trio.to_thread.run_sync(raw_sqlite, daemon)
+
+
+def raw_sqlite(daemon: DaemonProcess) -> dict[int, dict[str, float]]:
+    """The stopped daemon's SMS messages' rows inserted raw, one commit per `window` messages."""
+    db = daemon.state / "omnirouter.db"
+    rows = baseline.sample_rows(db, DELIVERS)
+    return {w: baseline.insert_rate(daemon.root, db, rows, w, RAW_SECONDS) for w in WINDOWS}
 
 
 def _threads(pid: int, before: dict[int, float], seconds: float) -> dict[str, float]:
@@ -349,11 +362,14 @@ def _threads(pid: int, before: dict[int, float], seconds: float) -> dict[str, fl
     }
 
 
+def median(rounds: list[Measured]) -> Measured:
+    """The round with the median rate."""
+    return sorted(rounds, key=lambda m: m["per_s"])[len(rounds) // 2]
+
+
 def judged(ours_name: str, ours: list[Measured], bare: list[Measured]) -> dict[str, Any]:
     """Each side's median round, their ratio, and every round's rate for the spread."""
-    median_ours, median_bare = (
-        sorted(r, key=lambda m: m["per_s"])[len(r) // 2] for r in (ours, bare)
-    )
+    median_ours, median_bare = median(ours), median(bare)
     return {
         ours_name: median_ours,
         "bare": median_bare,
@@ -379,7 +395,7 @@ async def _measure_all(
     for _ in range(ROUNDS):
         for window in WINDOWS:
             bare[window].append(await bare_delivers(smsc, simulator, window, numbers))
-    daemon, checks = await daemon_delivers(smsc, simulator, root, numbers, wait_idle)
+    daemon, checks, raw = await daemon_delivers(smsc, simulator, root, numbers, wait_idle)
     return {
         "submits": SUBMITS,
         "delivers": DELIVERS,
@@ -391,7 +407,16 @@ async def _measure_all(
             f"window_{w}": judged("session", submits["session"][w], submits["bare"][w])
             for w in WINDOWS
         },
-        "inbound": {f"window_{w}": judged("daemon", daemon[w], bare[w]) for w in WINDOWS},
+        "inbound": {
+            f"window_{w}": {
+                **judged("daemon", daemon[w], bare[w]),
+                "raw_sqlite": raw[w],
+                "ratio_to_raw_sqlite": round(
+                    median(daemon[w])["per_s"] / raw[w]["messages_per_s"], 3
+                ),
+            }
+            for w in WINDOWS
+        },
         "inbound_checks": checks,
     }
 
@@ -452,6 +477,9 @@ def rows(figures: dict[str, Any]) -> list[Line]:
             (label, "bare client answered/s", bare["per_s"], "", None),
             (label, "daemon / bare", i["ratio"], f">= {TARGET_RATIO:g}",
              i["ratio"] >= TARGET_RATIO),
+            (label, f"raw SQLite msg/s, commit per {window}",
+             i["raw_sqlite"]["messages_per_s"], "", None),
+            (label, "daemon / raw SQLite", i["ratio_to_raw_sqlite"], "", None),
             (label, "rounds/s daemon | bare",
              f"{_spread(spread['daemon'])} | {_spread(spread['bare'])}", "", None),
             (label, "CPU % daemon / bare client",
