@@ -128,6 +128,17 @@ async def connected(
     return smsc
 
 
+async def submit_into(ids: list[str], client: Session, n: int) -> None:
+    """Submit text number `n`; its message id into `ids`."""
+    ids.append(await client.submit(text_sm(f"n{n}")))
+
+
+def shortest_gap(smsc: MemorySmsc) -> float:
+    """The least time between two submit_sm arriving at `smsc`."""
+    arrivals = [at for at, _ in smsc.submitted]
+    return min(later - earlier for earlier, later in itertools.pairwise(arrivals))
+
+
 async def test_submits_beyond_the_window_go_at_their_turns_and_never_faster(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,19 +146,12 @@ async def test_submits_beyond_the_window_go_at_their_turns_and_never_faster(
     ids: list[str] = []
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch)
-
-        async def send(n: int) -> None:
-            ids.append(await client.submit(text_sm(f"n{n}")))
-
         async with trio.open_nursery() as senders:
             for n in range(12):  # three windows' worth at once
-                senders.start_soon(send, n)
+                senders.start_soon(submit_into, ids, client, n)
         nursery.cancel_scope.cancel()
-    assert len(set(ids)) == 12
-    arrivals = [at for at, _ in smsc.submitted]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert len(arrivals) == 12
-    assert min(gaps) >= 1 / 20 - 1e-9  # slots freed together never make a burst
+    assert len(set(ids)) == len(smsc.submitted) == 12
+    assert shortest_gap(smsc) >= 1 / 20 - 1e-9  # slots freed together never make a burst
 
 
 async def test_slots_freed_together_are_refilled_each_at_its_turn(
@@ -158,22 +162,17 @@ async def test_slots_freed_together_are_refilled_each_at_its_turn(
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch)
         smsc.hold = True
-
-        async def send(n: int) -> None:
-            ids.append(await client.submit(text_sm(f"n{n}")))
-
         with trio.fail_after(60):  # of the mock clock: a refill nobody woke for waits forever
             async with trio.open_nursery() as senders:
                 for n in range(4):
-                    senders.start_soon(send, n)
+                    senders.start_soon(submit_into, ids, client, n)
                 await trio.sleep(1)  # the first two went at their turns
                 assert len(smsc.held) == 2  # the window is full; two wait in the ready queue
                 smsc.hold = False
                 await smsc.respond(*smsc.held)  # both answers in one read: two slots at once
         nursery.cancel_scope.cancel()
     assert len(ids) == 4
-    arrivals = [at for at, _ in smsc.submitted]
-    assert min(later - earlier for earlier, later in itertools.pairwise(arrivals)) >= 1 / 20 - 1e-9
+    assert shortest_gap(smsc) >= 1 / 20 - 1e-9
 
 
 async def test_a_submit_given_up_while_it_waited_for_a_slot_is_never_sent(
