@@ -23,8 +23,12 @@ _BRACKETS_AND_DOTS = frozenset("().")
 _DIALLED = re.compile(r"\+?\d+")
 # Numbers canonicalised lately. An SMS's MSISDN is read three times (by the adapter for the
 # journal, by the parser when filing, and as the sender by the normaliser), some 30 us each in
-# libphonenumber; a citizen writes again from the same number. Small: entries are short strings.
+# libphonenumber; a citizen writes again from the same number.
 CANONICAL_CACHE = 4096
+# Longer than any number written by hand, spaces, brackets and dashes included ("+7 (916)
+# 123-45-67" is 18): not a phone number. It also bounds what the cache keeps of what a form's
+# sender typed to 4096 short strings.
+LONGEST_WRITTEN = 64
 
 
 def phone_number(raw: str, region: str | None) -> PhoneNumber | None:
@@ -50,7 +54,6 @@ def phone_number(raw: str, region: str | None) -> PhoneNumber | None:
         return None
 
 
-@functools.lru_cache(maxsize=CANONICAL_CACHE)
 def canonical_phone(raw: str, region: str | None) -> str | None:
     """The E.164 form ("+79161234567") of the valid phone number in `raw`, else None.
 
@@ -59,6 +62,11 @@ def canonical_phone(raw: str, region: str | None) -> str | None:
     phone_number(): "8 (916) 123-45-67", "9161234567" and "79161234567" from a form (HOME_REGION),
     and "79161234567" from an SMSC or Telegram (None), are all "+79161234567".
     """
+    return None if len(raw) > LONGEST_WRITTEN else _canonical_phone(raw, region)
+
+
+@functools.lru_cache(maxsize=CANONICAL_CACHE)
+def _canonical_phone(raw: str, region: str | None) -> str | None:
     number = phone_number(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
         return None

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from channels.phones import HOME_REGION, canonical_phone
+from channels.phones import HOME_REGION, LONGEST_WRITTEN, canonical_phone
 from tests.unit.phones import SEPARATORS, russian_phones
 
 
@@ -110,6 +110,12 @@ def test_letters_and_extensions_make_no_identity() -> None:
 
 
 # --- one identity across channels ------------------------------------------------------------
+
+
+def test_a_number_written_with_more_padding_than_any_hand_does_is_none() -> None:
+    written = "+7 (916) 123-45-67"
+    assert typed(written.center(LONGEST_WRITTEN)) == "+79161234567"
+    assert typed(written.center(LONGEST_WRITTEN + 1)) is None
 
 
 def test_an_sms_or_telegram_number_with_or_without_plus() -> None:
