@@ -104,10 +104,15 @@ class SmsAdapter:
         account = self.settings
         binds = account.binds
         rate = None if account.throughput is None else account.throughput * binds
+        # A part waits for a slot (a window of submits the SMSC never answers frees it after
+        # response_timeout and the expiry's tick), for its turn under throughput behind the
+        # bind's other ready submits, and for its answer.
+        queued = LANE_WINDOWS * account.window
+        slot = account.response_timeout + 1
+        turn = 0.0 if account.throughput is None else queued / account.throughput
         return Lane(
-            concurrency=LANE_WINDOWS * account.window * binds,
-            # Each part waits at most one response_timeout for its slot, one for its answer.
-            attempt_timeout=2 * account.response_timeout * account.max_parts + 5,
+            concurrency=queued * binds,
+            attempt_timeout=account.max_parts * (2 * slot + turn) + 5,
             account_rate=rate,
         )
 

@@ -275,6 +275,16 @@ class Connection:
         self._out.clear()
         return data
 
+    def may_send(self, command: CommandId) -> bool:
+        """Whether SMPP allows us to send `command` now (§2.3 table 2-1)."""
+        return command in _WE_SEND[self._state]
+
+    def may_answer(self, seq: int) -> bool:
+        """Whether the SMSC's deliver_sm or data_sm `seq` can be answered now: not once the
+        session has ended."""
+        request = self._awaiting.get(seq)
+        return request is not None and self.may_send(pdus.RESPONSE_TO[request])
+
     @property
     def has_data_to_send(self) -> bool:
         """Whether data_to_send() would return bytes (cheaper than taking them)."""

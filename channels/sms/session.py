@@ -120,8 +120,9 @@ class Session:
         self.response_timeout = response_timeout
         self.bind_timeout = bind_timeout
         self._stream: trio.abc.Stream | None = None
-        # A send failed: the stream is closed, and what was to go on it never went.
-        self._broken = False
+        # Why a send failed, once one has: the stream is closed, and what was to go on it never
+        # went.
+        self._broken: str | None = None
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
@@ -168,7 +169,11 @@ class Session:
         finally:
             self._bound = trio.Event()
             self._fail_waiting("the session ended before the SMSC answered")
-            with trio.CancelScope(shield=True):
+            # Bounded: closing TLS sends close_notify, which a peer that stopped reading never
+            # takes; cancelled, the close drops the connection instead.
+            closing = trio.CancelScope(shield=True)
+            closing.deadline = trio.current_time() + self.response_timeout
+            with closing:
                 await self._stream.aclose()
 
     async def submit(self, sm: pdus.SubmitSm) -> str:
@@ -265,10 +270,8 @@ class Session:
                 data = await stream.receive_some(READ_BYTES)
             except trio.BrokenResourceError as error:
                 raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
-            except trio.ClosedResourceError as error:  # _flush closed it: a send that hung
-                raise SessionEnded(
-                    f"the SMSC took nothing we sent for {self.response_timeout:g}s"
-                ) from error
+            except trio.ClosedResourceError as error:  # _flush closed it after a send failed
+                raise SessionEnded(self._broken or "connection closed") from error
             self.connection.receive_data(bytes(data))
             while (event := self.connection.next_event()) is not NEED_DATA:
                 # The Connection's own answers (enquire_link_resp, unbind_resp, generic_nack)
@@ -323,20 +326,32 @@ class Session:
         """Ready submits into the window while it has room and `throughput` allows, for the
         next flush to send; the time of the next turn if one waits for it."""
         connection = self.connection
-        while self._ready and connection.window_free > 0 and self.bound:
-            if self.throughput is not None:
-                now = trio.current_time()
-                if now < self._next_submit_at:
-                    return self._next_submit_at
-                self._next_submit_at = max(now, self._next_submit_at) + 1 / self.throughput
-            reply = self._ready.popleft()
+        while (
+            self._ready
+            and connection.window_free > 0
+            and self.bound
+            and self._broken is None
+            # Still bound in our eyes, but the SMSC's unbind (or a corrupt stream) is read and
+            # the reader is sending its answer before the session ends.
+            and connection.may_send(pdus.CommandId.SUBMIT_SM)
+        ):
+            reply = self._ready[0]
+            if reply.abandoned:  # its caller gave up while it waited: never sent
+                self._ready.popleft()
+                continue
+            now = trio.current_time()
+            if self.throughput is not None and now < self._next_submit_at:
+                return self._next_submit_at
+            self._ready.popleft()
             assert reply.sm is not None  # only submits are queued
             try:
                 reply.seq = connection.submit(reply.sm)
-            except pdus.PduError as error:  # a field SMPP cannot carry: that submit's error
-                reply.refuse(error)
+            except Exception as error:  # PduError, a field SMPP cannot carry: raised in the
+                reply.refuse(error)  # caller, as if it had encoded the submit itself
                 continue
             self._replies[reply.seq] = reply
+            if self.throughput is not None:
+                self._next_submit_at = max(now, self._next_submit_at) + 1 / self.throughput
         return None
 
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
@@ -345,9 +360,12 @@ class Session:
         answer = await self.on_inbound(event)
         sent = False
         try:
-            self.connection.deliver_resp(event.seq, answer.status)
-            await self._flush()
-            sent = not self._broken
+            if self.connection.may_answer(event.seq):
+                self.connection.deliver_resp(event.seq, answer.status)
+                await self._flush()
+                sent = self._broken is None
+            # Else the SMSC unbound meanwhile: it delivers the message again on the next bind,
+            # and the intake knows the redelivery.
         finally:
             if answer.settled is not None:
                 with trio.CancelScope(shield=True):
@@ -356,7 +374,8 @@ class Session:
     async def _keep_alive(self) -> None:
         while True:
             await trio.sleep(self.enquire_link)
-            if self.bound:  # not while our unbind waits for its answer
+            # Not while our unbind waits for its answer, nor once the SMSC's is read.
+            if self.bound and self.connection.may_send(pdus.CommandId.ENQUIRE_LINK):
                 self.connection.enquire_link()
                 await self._flush()
 
@@ -411,15 +430,19 @@ class Session:
                 if data := self.connection.data_to_send():
                     sending.deadline = trio.current_time() + self.response_timeout
                     await stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                self._broken = self._broken or f"connection lost: {error.__cause__ or error}"
                 sending.cancel()
             finally:
                 if sending.cancel_called:
+                    self._broken = (
+                        self._broken
+                        or f"the SMSC took nothing we sent for {self.response_timeout:g}s"
+                    )
                     # An SMSC that stopped reading, or a broken connection. Closed before the
                     # lock is let go, so that no one waiting for it sends there: closing it ends
                     # the reader, and so the session; whoever waits learns the outcome is
                     # unknown.
-                    self._broken = True
                     with trio.CancelScope(shield=True):
                         await stream.aclose()
                 self._send_lock.release()
@@ -436,13 +459,17 @@ class _Reply:
     """The answer to one request and the one task waiting for it: what a trio.Event would do,
     without its parking lot and its set of waiters for every submit."""
 
-    __slots__ = ("_waiter", "answer", "error", "seq", "sm")
+    __slots__ = ("_waiter", "abandoned", "answer", "error", "seq", "sm")
 
     def __init__(self, sm: pdus.SubmitSm | None) -> None:
         self.sm = sm  # a submit's message; None for a bind
         self.seq: int | None = None  # None while a submit waits in the ready queue
         self.answer: Event | SessionLost | None = None
         self.error: Exception | None = None  # why a submit was never sent
+        # Its caller gave up waiting: a submit still in the ready queue is never sent. Set when
+        # the cancellation reaches the waiter, before the caller runs again: an answer read in
+        # the same turn of the run loop must not hand the freed slot to it.
+        self.abandoned = False
         self._waiter: trio.lowlevel.Task | None = None
 
     def give(self, answer: Event | SessionLost) -> None:
@@ -473,6 +500,7 @@ class _Reply:
         return self.answer
 
     def _abort(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        self.abandoned = True
         self._waiter = None
         return trio.lowlevel.Abort.SUCCEEDED
 

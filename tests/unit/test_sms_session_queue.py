@@ -16,7 +16,9 @@ from channels.sms.pdus import (
     HEADER_LENGTH,
     Address,
     CommandId,
+    PduError,
     SubmitSm,
+    decode_deliver_sm,
     encode,
     parse_header,
 )
@@ -28,8 +30,9 @@ class MemorySmsc:
     """The SMSC end of an in-memory connection: answers the bind and, unless held, each
     submit_sm; notes when each submit_sm arrived and its sequence number."""
 
-    def __init__(self, stream: trio.abc.Stream) -> None:
+    def __init__(self, stream: trio.abc.Stream, client_end: trio.abc.Stream) -> None:
         self.stream = stream
+        self._client_end = client_end
         self.hold = False
         self.held: list[int] = []
         self.deaf = False  # reads nothing more, as an SMSC that hangs
@@ -63,6 +66,14 @@ class MemorySmsc:
             else:
                 await self.respond(sequence)
 
+    def push(self, pdu: bytes) -> None:
+        """`pdu` put straight into the client's end, with no checkpoint: the client reads it in
+        the same turn of the run loop as whatever the test does next."""
+        assert isinstance(self._client_end, trio.StapledStream)
+        receiving = self._client_end.receive_stream
+        assert isinstance(receiving, trio.testing.MemoryReceiveStream)
+        receiving.put_data(pdu)
+
     async def respond(self, *sequences: int) -> None:
         """A submit_sm_resp for each, in one write, with a message id made from the sequence."""
         await self.stream.send_all(
@@ -95,9 +106,9 @@ def text_sm(text: str) -> SubmitSm:
 
 
 def texts(smsc: MemorySmsc) -> list[str]:
-    """Which of the texts sent here the SMSC received, in order."""
-    known = ("first", "given up", "next", "sent", "waiting")
-    return [t for _, body in smsc.submitted for t in known if body.endswith(t.encode())]
+    """The texts the SMSC received, in order (a deliver_sm's body is laid out as a submit_sm's,
+    SMPP 3.4 4.4.1 and 4.6.1)."""
+    return [decode_deliver_sm(body).short_message.decode() for _, body in smsc.submitted]
 
 
 async def connected(
@@ -122,7 +133,7 @@ async def connected(
             smsc.client_ended = str(ended)
 
     monkeypatch.setattr(client, "_connect", connect)
-    smsc = MemorySmsc(theirs)
+    smsc = MemorySmsc(theirs, ours)
     nursery.start_soon(smsc.serve)
     await nursery.start(run)
     return smsc
@@ -200,6 +211,98 @@ async def test_a_submit_given_up_while_it_waited_for_a_slot_is_never_sent(
     assert texts(smsc) == ["first", "next"]
 
 
+async def test_a_submit_smpp_cannot_carry_is_refused_to_its_caller_and_the_bind_goes_on(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=1, throughput=20.0)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        with trio.fail_after(60), pytest.raises(PduError, match="dest_addr is 25 characters"):
+            await client.submit(SubmitSm(Address("0911"), Address("7" * 25), b"too far"))
+        began = trio.current_time()
+        assert await client.submit(text_sm("next"))
+        nursery.cancel_scope.cancel()
+    assert texts(smsc) == ["next"]
+    assert smsc.submitted[0][0] == began  # the refused one took no turn under throughput
+
+
+async def test_a_slot_freed_by_a_timeout_goes_to_the_next_ready_submit(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=1, throughput=None)
+    ids: list[str] = []
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+
+        async def never_answered() -> None:
+            with pytest.raises(SubmitError, match="no submit_sm_resp in time"):
+                await client.submit(text_sm("never answered"))
+
+        nursery.start_soon(never_answered)
+        await trio.testing.wait_all_tasks_blocked()
+        smsc.hold = False
+        with trio.fail_after(7200):  # of the mock clock: nothing else would wake the queue
+            await submit_into(ids, client, 2)
+        nursery.cancel_scope.cancel()
+    [(sent_at, _)] = smsc.submitted[1:]
+    assert sent_at == pytest.approx(3601.0, abs=1.0)  # as the first's response_timeout ends
+    assert len(ids) == 1  # answered
+
+
+@pytest.mark.parametrize("turn", range(16))  # trio runs a turn's tasks in a random order
+async def test_a_submit_given_up_in_the_turn_its_slot_frees_is_never_sent(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch, turn: int
+) -> None:
+    client = session(window=1, throughput=None)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        nursery.start_soon(client.submit, text_sm("first"))
+        await trio.testing.wait_all_tasks_blocked()
+        caller = trio.CancelScope()
+
+        async def give_up() -> None:
+            with caller:
+                await client.submit(text_sm("given up"))
+
+        nursery.start_soon(give_up)
+        await trio.testing.wait_all_tasks_blocked()
+        # The caller's deadline and the answer that frees the slot, in one turn of the run loop.
+        caller.cancel()
+        smsc.push(encode(CommandId.SUBMIT_SM_RESP, smsc.held[0], b"m1\0"))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert caller.cancelled_caught
+    assert texts(smsc) == ["first"]
+
+
+@pytest.mark.parametrize("turn", range(8))
+async def test_an_unbind_read_as_a_submit_comes_ends_the_session_and_answers_the_submit(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch, turn: int
+) -> None:
+    client = session(window=4, throughput=None)
+    outcomes: list[Policy | None] = []
+
+    async def submit() -> None:
+        with pytest.raises(SubmitError) as refused:
+            await client.submit(text_sm("late"))
+        outcomes.append(refused.value.policy)
+
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.push(encode(CommandId.UNBIND, 7))
+        # In the turn the reader reads the unbind, or while it sends its unbind_resp.
+        nursery.start_soon(submit)
+        await trio.sleep(10)
+        nursery.cancel_scope.cancel()
+    assert smsc.client_ended == "the SMSC unbound the session"
+    # Answered, never left waiting: sent before the unbind was read (its outcome unknown), or
+    # never sent (tried again on the next bind).
+    assert outcomes in ([None], [Policy.RETRY])
+    assert texts(smsc) == (["late"] if outcomes == [None] else [])
+
+
 async def test_submits_left_waiting_when_the_session_ends_may_go_again(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,12 +332,12 @@ async def test_an_smsc_that_stops_reading_ends_the_session_and_nothing_is_guesse
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = session(window=2, throughput=None)
-    outcomes: list[tuple[float, SubmitError]] = []
+    outcomes: dict[str, tuple[float, Policy | None, str]] = {}
 
     async def send(text: str) -> None:
         with pytest.raises(SubmitError) as lost:
             await client.submit(text_sm(text))
-        outcomes.append((trio.current_time(), lost.value))
+        outcomes[text] = (trio.current_time() - began, lost.value.policy, lost.value.reason)
 
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch, lockstep=True)
@@ -244,13 +347,22 @@ async def test_an_smsc_that_stops_reading_ends_the_session_and_nothing_is_guesse
             senders.start_soon(send, "read, never answered")
             await trio.sleep(0.5)
             senders.start_soon(send, "never read")  # its send waits for the SMSC to read
+            await trio.sleep(0.5)
+            senders.start_soon(send, "queued")  # waits for a slot
+            senders.start_soon(send, "queued too")
         nursery.cancel_scope.cancel()
-    # The first, read and never answered, times out and leaves the session bound. The second's
-    # send gives up after response_timeout and closes the connection, which ends the session.
-    # Neither outcome is known, and neither is sent again behind anyone's back.
-    assert [(at - began, lost.policy) for at, lost in outcomes] == [(3600.0, None), (3600.5, None)]
-    assert [lost.reason for _, lost in outcomes] == [
-        "no submit_sm_resp in time: the SMSC may or may not have it",
-        "the session ended before the SMSC answered: the SMSC may or may not have it",
-    ]
+    # The first, read and never answered, times out and leaves the session bound; the slot it
+    # frees is not taken while the second's send hangs. That send gives up after
+    # response_timeout and closes the connection, which ends the session. The outcome of the
+    # first two is unknown, and neither is sent again behind anyone's back; the queued ones
+    # were never sent and may go on the next bind.
+    ended = "the session ended before the SMSC answered: the SMSC may or may not have it"
+    assert outcomes == {
+        "read, never answered": (
+            3600.0, None, "no submit_sm_resp in time: the SMSC may or may not have it",
+        ),
+        "never read": (3600.5, None, ended),
+        "queued": (3600.5, Policy.RETRY, "not bound to the SMSC"),
+        "queued too": (3600.5, Policy.RETRY, "not bound to the SMSC"),
+    }  # fmt: skip
     assert smsc.client_ended == "the SMSC took nothing we sent for 3600s"
