@@ -309,10 +309,10 @@ class Connection:
 
     def submit(self, sm: pdus.SubmitSm) -> int:
         """§4.4: send a message; Submitted, SubmitFailed or GenericNack answers the number."""
-        next_state = self._allowed(CommandId.SUBMIT_SM)
+        self._allowed(CommandId.SUBMIT_SM)
         if self._submits >= self._window:
             raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm), next_state)
+        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm))
         self._submits += 1
         return seq
 
@@ -376,8 +376,8 @@ class Connection:
     def _move(self, outcome: _Outcome) -> None:
         self._state = _OUTCOMES.get(self._state, {}).get(outcome, self._state)
 
-    def _request(self, command: CommandId, body: bytes, next_state: State | None = None) -> int:
-        self._state = self._allowed(command) if next_state is None else next_state
+    def _request(self, command: CommandId, body: bytes) -> int:
+        self._state = self._allowed(command)
         seq = self._next_seq
         while seq in self._pending:  # after a wrap, skip a number still awaiting its answer
             seq = seq % MAX_SEQUENCE + 1
