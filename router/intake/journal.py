@@ -14,6 +14,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol, TypeVar
@@ -50,7 +51,7 @@ from router.intake.filing import (
 )
 from router.ops import metrics
 from router.retry import Wakeup
-from router.store.access import Store
+from router.store.access import Queued, Store
 from router.store.blobs import BlobStore, from_bytes
 from router.store.transaction import JournalEntry, JournalRow
 
@@ -72,7 +73,18 @@ RAW_INLINE_BYTES = 64 * 1024
 INLINE_NORMALISE_CHARS = 4096
 # The same reasoning for a channel's parser: a PDU or an update inline, a MIME message in a thread.
 INLINE_PARSE_BYTES = 4096
+# Filing jobs queued before the first of them has committed: the writer commits a run of them
+# in one group (one fsync) instead of one each, while the worker parses the next rows.
+FILING_AHEAD = 32
 _NOT_FILED = Filed(Acceptance(None, None, False, None, None, False), None, 0)
+
+
+class _Filing(NamedTuple):
+    """A journal row's filing job, queued for the writer."""
+
+    queued: Queued[Filed | None]
+    journal_id: int
+    channel: str
 
 
 class Reported(NamedTuple):
@@ -161,7 +173,9 @@ class Intake:
             tx.journal_failed(tx.journal_append(entry).id, error)
 
         persisted = time.perf_counter()
-        result = await self._file_or_dead_letter(journal_and_file, dead_letter, raw.channel)
+        # Urgent, as every commit of the intake's: the peer waits for it.
+        filing = self.db.queue(journal_and_file, urgent=True)
+        result = await self._file_or_dead_letter(filing, dead_letter, raw.channel, urgent=True)
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
         if isinstance(result, Redelivery):
             if result.conflicting:
@@ -201,7 +215,7 @@ class Intake:
             return row
 
         persisted = time.perf_counter()
-        row = await self.db.write(journal)
+        row = await self.db.write(journal, urgent=True)
         _PERSIST_SECONDS.observe(time.perf_counter() - persisted)
         if row.redeliveries > 0:
             metrics.redeliveries.labels(received.channel).inc()
@@ -229,53 +243,69 @@ class Intake:
         """File journalled inbound not filed yet: received bytes, what a crash left unfiled, or
         a dead letter replayed. The number filed."""
         pending = await self.db.read(lambda tx: tx.journal_unfiled())
+        filing: deque[_Filing] = deque()
         filed = 0
         for row in pending:
+            queued = await self._queue_filing(row)
+            if queued is not None:
+                filing.append(queued)
+            if len(filing) >= FILING_AHEAD:
+                filed += await self._settle(filing.popleft())
+            else:
+                # Short messages parse and normalise inline without a checkpoint: the loop
+                # serves the peers between rows, not after a run of them.
+                await trio.lowlevel.checkpoint()
+        while filing:
+            filed += await self._settle(filing.popleft())
+        return filed
+
+    async def _queue_filing(self, row: JournalRow) -> _Filing | None:
+        """Read, parse and normalise a journal row and queue the job that files it; None if
+        the row was set aside as a dead letter instead."""
+        try:
+            encoded = row.raw
+            if row.raw_sha256 is not None:
+                encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
+            raw, origin = await self._read(row, encoded)
+        except Exception as exc:
+            # A row the journal cannot give back (its blob gone, its encoding from a future
+            # version) must not stop every row behind it, at every start: it is set aside.
+            reason = f"the journal row cannot be read: {type(exc).__name__}"
+            log.error("intake:%d %s; kept as a dead letter", row.id, reason)
+            await self.db.write(functools.partial(_dead_letter, row.id, reason))
+            return None
+        if isinstance(raw, Reported):
+            report = functools.partial(self._file_report, row.id, raw)
+            return _Filing(self.db.queue(report), row.id, raw.channel)
+        if raw.files:
             try:
-                encoded = row.raw
-                if row.raw_sha256 is not None:
-                    encoded = b"".join([chunk async for chunk in self.blobs.open(row.raw_sha256)])
-                raw, origin = await self._read(row, encoded)
-            except Exception as exc:
-                # A row the journal cannot give back (its blob gone, its encoding from a future
-                # version) must not stop every row behind it, at every start: it is set aside.
-                reason = f"the journal row cannot be read: {type(exc).__name__}"
+                raw = await self._store_files(raw)
+            except Exception as exc:  # a full disk: kept to be replayed, nothing stops
+                reason = f"its files could not be stored: {type(exc).__name__}"
                 log.error("intake:%d %s; kept as a dead letter", row.id, reason)
                 await self.db.write(functools.partial(_dead_letter, row.id, reason))
-                continue
-            if isinstance(raw, Reported):
-                await self._file_or_dead_letter(
-                    functools.partial(self._file_report, row.id, raw),
-                    functools.partial(_dead_letter, row.id),
-                    raw.channel,
-                )
-                continue
-            if raw.files:
-                try:
-                    raw = await self._store_files(raw)
-                except Exception as exc:  # a full disk: kept to be replayed, nothing stops
-                    reason = f"its files could not be stored: {type(exc).__name__}"
-                    log.error("intake:%d %s; kept as a dead letter", row.id, reason)
-                    await self.db.write(functools.partial(_dead_letter, row.id, reason))
-                    continue
-            if origin.unparseable is None:
-                norm, unparseable = await self._normalise(raw)
-                origin = origin._replace(unparseable=unparseable)
-            else:
-                norm = _unparseable(raw)
-            if origin.unparseable is not None and row.envelope_id is not None:
-                # A replayed dead letter still unreadable: its flagged envelope stands.
-                await self.db.write(functools.partial(_dead_letter, row.id, origin.unparseable))
-                continue
-            result = await self._file_or_dead_letter(
-                functools.partial(_file_journalled, self.filer(), origin, raw, norm, utc_now()),
-                functools.partial(_dead_letter, row.id),
-                raw.channel,
-            )
-            if isinstance(result, Filed) and result.acceptance.envelope_id is not None:
-                filed += 1
-                self._observe(raw.channel, result)
-        return filed
+                return None
+        if origin.unparseable is None:
+            norm, unparseable = await self._normalise(raw)
+            origin = origin._replace(unparseable=unparseable)
+        else:
+            norm = _unparseable(raw)
+        if origin.unparseable is not None and row.envelope_id is not None:
+            # A replayed dead letter still unreadable: its flagged envelope stands.
+            await self.db.write(functools.partial(_dead_letter, row.id, origin.unparseable))
+            return None
+        job = functools.partial(_file_journalled, self.filer(), origin, raw, norm, utc_now())
+        return _Filing(self.db.queue(job), row.id, raw.channel)
+
+    async def _settle(self, filing: _Filing) -> int:
+        """Wait for a queued filing's commit; 1 if it filed an envelope."""
+        result = await self._file_or_dead_letter(
+            filing.queued, functools.partial(_dead_letter, filing.journal_id), filing.channel
+        )
+        if isinstance(result, Filed) and result.acceptance.envelope_id is not None:
+            self._observe(filing.channel, result)
+            return 1
+        return 0
 
     def _file_report(self, journal_id: int, reported: Reported, tx: JournalStore) -> None:
         """A peer's report read from the journal: applied, and its row filed with no envelope."""
@@ -396,23 +426,26 @@ class Intake:
 
     async def _file_or_dead_letter(
         self,
-        job: Callable[[JournalStore], T],
+        filing: Queued[T],
         dead_letter: Callable[[str, JournalStore], None],
         channel: str,
+        *,
+        urgent: bool = False,
     ) -> T | Filed:
-        """Run a filing job; if it fails (and so rolled back whole), journal the raw as failed.
+        """Wait for a queued filing job; if it failed (and so rolled back whole), journal the
+        raw as failed.
 
         Either way the raw is committed before the peer is answered; a failed one is a dead
         letter (intake:ID) to replay once the cause is fixed.
         """
         try:
-            return await self.db.write(job)
+            return await filing.committed()
         except Exception as exc:
             log.exception("filing a %s message failed; kept for replay", channel)
             # Operators read it in the dead-letter list, unmasked there: the exception's text
             # may quote the message.
             error = f"{type(exc).__name__}: {mask_personal_data(str(exc))}"
-            await self.db.write(functools.partial(dead_letter, error))
+            await self.db.write(functools.partial(dead_letter, error), urgent=urgent)
             return _NOT_FILED
 
     def _observe(self, channel: str, filed: Filed) -> None:

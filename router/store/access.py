@@ -13,8 +13,17 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 # Covariant: a Store handing a Tx is a Store of every protocol Tx implements.
 View_co = TypeVar("View_co", covariant=True)
+
+
+class Queued(Protocol[T_co]):
+    """A write queued for its transaction."""
+
+    async def committed(self) -> T_co:
+        """Wait for the transaction to commit; what the function returned, or what it raised."""
+        ...
 
 
 class Store(Protocol[View_co]):
@@ -24,6 +33,12 @@ class Store(Protocol[View_co]):
         """Run a read-only `fn` on a consistent snapshot; return what it returned."""
         ...
 
-    async def write(self, fn: Callable[[View_co], T]) -> T:
+    def queue(self, fn: Callable[[View_co], T], *, urgent: bool = False) -> Queued[T]:
+        """Queue `fn` for a write transaction now: functions queued one after another run in
+        that order, each seeing the writes of those before it. Urgent ones (a peer waits on
+        the commit) go before the rest and their transaction commits soon after them."""
+        ...
+
+    async def write(self, fn: Callable[[View_co], T], *, urgent: bool = False) -> T:
         """Run `fn` in a write transaction; return once that transaction has committed."""
         ...

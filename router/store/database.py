@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 # few fsyncs' worth on an SSD, so commits stay a small share of the writer's time.
 MAX_GROUP = 256
 GROUP_SECONDS = 0.020
+# A group holding an urgent job (a peer waits on its commit: an SMSC's deliver_sm_resp, a
+# citizen's ticket number) takes queued work for this long after it, then only urgent jobs:
+# a queued job or two (filing one message takes about a millisecond) rides along, so queued
+# work goes on, one fsync shared, even while urgent jobs never stop coming.
+URGENT_SECONDS = 0.0005
 # A PASSIVE checkpoint a second keeps what is left to copy back to a second's worth of frames.
 CHECKPOINT_INTERVAL = 1.0
 # Soft bound on the WAL file. A flood of web-chat messages writes 12-20 MB of WAL a second (a
@@ -54,14 +59,75 @@ WRITER_PAUSE_SECONDS = 5.0
 
 
 class _Job(Generic[T]):
-    __slots__ = ("error", "event", "fn", "result", "token")
+    __slots__ = ("error", "event", "fn", "result", "token", "urgent")
 
-    def __init__(self, fn: Callable[[Tx], T], token: trio.lowlevel.TrioToken):
+    def __init__(self, fn: Callable[[Tx], T], token: trio.lowlevel.TrioToken, urgent: bool):
         self.fn = fn
         self.token = token
+        self.urgent = urgent
         self.event = trio.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
+
+
+class Queued(Generic[T]):
+    """A write job queued for the writer; its outcome once its group has committed."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: _Job[T]) -> None:
+        self._job = job
+
+    async def committed(self) -> T:
+        """Wait for the job's group to commit; its result, or the error it (or its group) met."""
+        job = self._job
+        # Shielded: once queued, the job commits whether or not the caller still waits, and a
+        # caller that gave up must not believe it did not happen.
+        with trio.CancelScope(shield=True):
+            await job.event.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+
+class _JobQueue:
+    """The writer's queue: urgent jobs before the others, each kind in the order queued."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition(threading.Lock())
+        self._urgent: deque[_Job[Any]] = deque()
+        self._queued: deque[_Job[Any]] = deque()
+        self._closed = False
+
+    def put(self, job: _Job[Any]) -> None:
+        with self._ready:
+            (self._urgent if job.urgent else self._queued).append(job)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """No more jobs: the writer stops once the queued ones are done."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+    def get(self) -> _Job[Any] | None:
+        """The next job, waiting for one; None once closed and empty."""
+        with self._ready:
+            while not (self._urgent or self._queued or self._closed):
+                self._ready.wait()
+            return self._pop()
+
+    def get_nowait(self, *, urgent_only: bool = False) -> _Job[Any] | None:
+        """The next job (or the next urgent one), or None if none is waiting."""
+        with self._ready:
+            return self._pop(urgent_only)
+
+    def _pop(self, urgent_only: bool = False) -> _Job[Any] | None:
+        if self._urgent:
+            return self._urgent.popleft()
+        if self._queued and not urgent_only:
+            return self._queued.popleft()
+        return None
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -110,13 +176,15 @@ class Database:
         wal_soft_limit: int = WAL_SOFT_LIMIT,
         checkpoint_interval: float = CHECKPOINT_INTERVAL,
         idle_seconds: float = IDLE_SECONDS,
+        urgent_seconds: float = URGENT_SECONDS,
     ) -> None:
         self.path = path
         self.wal_path = path.with_name(path.name + "-wal")
         self.wal_soft_limit = wal_soft_limit
         self.checkpoint_interval = checkpoint_interval
         self.idle_seconds = idle_seconds
-        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self.urgent_seconds = urgent_seconds
+        self._jobs = _JobQueue()
         self._writer: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
@@ -169,7 +237,7 @@ class Database:
     def close(self) -> None:
         """Let queued jobs commit, then stop the writer."""
         if self._writer is not None:
-            self._jobs.put(None)
+            self._jobs.close()
             self._writer.join()
             self._writer = None
         if self._reader is not None:
@@ -181,17 +249,16 @@ class Database:
             self._checkpointer.close()
             self._checkpointer = None
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn` on a Tx in the next write group; return once its group has committed."""
-        job = _Job(fn, trio.lowlevel.current_trio_token())
+    def queue(self, fn: Callable[[Tx], T], *, urgent: bool = False) -> Queued[T]:
+        """Queue `fn` to run on a Tx in a write group, now: jobs queued one after another run in
+        that order. Urgent jobs (a peer waits on the commit) go before the others."""
+        job = _Job(fn, trio.lowlevel.current_trio_token(), urgent)
         self._jobs.put(job)
-        # Shielded: once queued, the job commits whether or not the caller still waits, and a
-        # caller that gave up must not believe it did not happen.
-        with trio.CancelScope(shield=True):
-            await job.event.wait()
-        if job.error is not None:
-            raise job.error
-        return job.result  # type: ignore[return-value]
+        return Queued(job)
+
+    async def write(self, fn: Callable[[Tx], T], *, urgent: bool = False) -> T:
+        """Run `fn` on a Tx in the next write group; return once its group has committed."""
+        return await self.queue(fn, urgent=urgent).committed()
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         """Run a read-only `fn` on a Tx over the reader connection in a worker thread."""
@@ -272,8 +339,7 @@ class Database:
         while (first := self._jobs.get()) is not None:
             # Between groups: a RESTART or TRUNCATE waiting for the write lock gets it now.
             self._writer_may_begin.wait(WRITER_PAUSE_SECONDS)
-            if self._commit_group(conn, first):
-                break
+            self._commit_group(conn, first)
             if (
                 not self._over_bound.is_set()
                 and time.monotonic() >= self._exclusive_after
@@ -282,15 +348,15 @@ class Database:
                 self._over_bound.set()
         conn.close()
 
-    def _commit_group(self, conn: sqlite3.Connection, first: _Job[Any]) -> bool:
-        """Run queued jobs in one transaction and commit; True if a stop was asked for.
+    def _commit_group(self, conn: sqlite3.Connection, first: _Job[Any]) -> None:
+        """Run queued jobs in one transaction and commit.
 
-        The group ends when the queue is empty, MAX_GROUP jobs ran, or GROUP_SECONDS of work
-        were done: every job of a group waits for its commit, so the group's length is the
-        latency its first job pays.
+        The group ends when no job is waiting or MAX_GROUP jobs ran; past GROUP_SECONDS of
+        work, or urgent_seconds after an urgent job ran, only urgent jobs still join: every
+        job of a group waits for its commit, so the group's length is the latency its first
+        job pays.
         """
         group: list[_Job[Any]] = []
-        stopping = False
         try:
             conn.execute("BEGIN IMMEDIATE")
             deadline = time.perf_counter() + GROUP_SECONDS
@@ -303,13 +369,14 @@ class Database:
                     # SQLite rolled the whole transaction back (disk full, I/O error): the
                     # group's earlier writes are gone too, so every job of it has failed.
                     raise sqlite3.OperationalError(f"transaction rolled back: {job.error}")
-                if len(group) >= MAX_GROUP or time.perf_counter() >= deadline:
+                now = time.perf_counter()
+                if job.urgent:
+                    deadline = min(deadline, now + self.urgent_seconds)
+                if len(group) >= MAX_GROUP:
                     break
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                stopping = job is None
+                # Past the deadline only urgent jobs still join: each is a peer's message
+                # committed a group sooner, and costs the others little.
+                job = self._jobs.get_nowait(urgent_only=now >= deadline)
             conn.execute("COMMIT")
             if self.on_commit is not None:
                 self.on_commit(len(group))
@@ -327,7 +394,6 @@ class Database:
             by_token.setdefault(done.token, []).append(done)
         for token, jobs in by_token.items():
             token.run_sync_soon(_wake, jobs)
-        return stopping
 
 
 def _wake(jobs: list[_Job[Any]]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -346,3 +347,32 @@ async def test_a_replayed_dead_letter_that_fails_again_is_a_dead_letter_again(
     await intake.file_pending()
     [again] = await db.read(lambda tx: tx.dead_letters())
     assert again["id"] == letter["id"] and again["last_error"].startswith("unparseable")
+
+
+async def test_a_backlog_is_filed_in_order_and_a_failure_in_it_stops_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filing jobs queued ahead of their commits run in journal order, each seeing those before
+    it: a citizen's messages waiting together make one request; the one whose filing fails is
+    a dead letter, and the others, before and after it, are filed."""
+    intake = intake_for(db, tmp_path, LineParser())
+    texts = [f"Сообщение {n}" for n in range(journal.FILING_AHEAD + 8)]
+    broken = texts[journal.FILING_AHEAD // 2]
+    for n, text in enumerate(texts):
+        await intake.receive(delivery(f"m{n}", f"+79161234567\n{text}".encode()))
+    real = journal.file_inbound
+
+    def breaking(*args: Any) -> Any:
+        if args[3].text == broken:
+            raise RuntimeError("filing broke")
+        return real(*args)
+
+    monkeypatch.setattr(journal, "file_inbound", breaking)
+    assert await intake.file_pending() == len(texts) - 1
+    filed = await envelopes(db)
+    assert [e.text for e in filed] == [t for t in texts if t != broken]
+    tickets = [e.ticket for e in filed]
+    assert len({t.number for t in tickets if t is not None}) == 1
+    assert [t.is_new for t in tickets if t is not None] == [True] + [False] * (len(filed) - 1)
+    [letter] = await db.read(lambda tx: tx.dead_letters())
+    assert letter["last_error"] == "RuntimeError: filing broke"

@@ -8,12 +8,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trio
 
 from router.retry import RetryPolicy
+from router.store import database
 from router.store.blobs import BlobTooLarge, FileBlobStore, from_bytes
 from router.store.database import Database, connect, migrate
 from router.store.transaction import JournalEntry, Tx
@@ -41,6 +43,92 @@ async def test_concurrent_writes_commit_in_groups(tmp_path: Path) -> None:
         assert count == 500
         assert sum(groups) == 501  # every job committed, the CREATE included
         assert len(groups) < sum(groups)
+    finally:
+        db.close()
+
+
+async def test_urgent_job_goes_before_queued_work_and_commits_without_it(tmp_path: Path) -> None:
+    """A job a peer waits on jumps the queue and its group commits right after it; queued
+    jobs keep their order and commit after."""
+    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    groups: list[int] = []
+    ran: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(tx: Tx) -> None:
+        ran.append("blocking")
+        started.set()
+        release.wait(HANG_DEADLINE)
+
+    def job(name: str) -> Callable[[Tx], None]:
+        return lambda tx: ran.append(name)
+
+    db.on_commit = groups.append
+    db.open()
+    try:
+        first = db.queue(blocking)
+        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
+        queued = [db.queue(job(f"queued {n}")) for n in range(20)]
+        urgent = db.queue(job("urgent"), urgent=True)
+        release.set()
+        for waiting in (first, urgent, *queued):
+            await waiting.committed()
+        assert ran == ["blocking", "urgent"] + [f"queued {n}" for n in range(20)]
+        assert groups[0] == 2  # the job under way and the urgent one: nothing queued joined
+        assert sum(groups) == 22
+    finally:
+        db.close()
+
+
+async def test_urgent_jobs_arriving_together_share_a_commit(tmp_path: Path) -> None:
+    """Urgent jobs waiting together commit in one group, though each commits promptly."""
+    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    groups: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(tx: Tx) -> None:
+        started.set()
+        release.wait(HANG_DEADLINE)
+
+    db.on_commit = groups.append
+    db.open()
+    try:
+        first = db.queue(blocking)
+        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
+        urgent = [db.queue(lambda tx: None, urgent=True) for _ in range(10)]
+        release.set()
+        for waiting in (first, *urgent):
+            await waiting.committed()
+        assert groups == [11]
+    finally:
+        db.close()
+
+
+async def test_queued_work_rides_along_with_urgent_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within urgent_seconds of an urgent job, queued jobs join its group: queued work goes on
+    though urgent jobs keep coming."""
+    monkeypatch.setattr(database, "GROUP_SECONDS", HANG_DEADLINE)  # however slow the machine
+    db = Database(tmp_path / "db.sqlite", urgent_seconds=HANG_DEADLINE)
+    groups: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(tx: Tx) -> None:
+        started.set()
+        release.wait(HANG_DEADLINE)
+
+    db.on_commit = groups.append
+    db.open()
+    try:
+        first = db.queue(blocking)
+        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
+        queued = db.queue(lambda tx: None)
+        urgent = db.queue(lambda tx: None, urgent=True)
+        release.set()
+        for waiting in (first, queued, urgent):
+            await waiting.committed()
+        assert groups == [3]
     finally:
         db.close()
 
