@@ -19,7 +19,7 @@ from channels.openapi import HttpDocs
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 UTC text with millisecond precision, e.g. 2026-11-23T02:07:37.123Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 Channel = Literal["email", "sms", "messenger", "webchat", "form"]

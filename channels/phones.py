@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
@@ -62,10 +63,35 @@ def canonical_phone(raw: str, region: str | None) -> str | None:
     phone_number(): "8 (916) 123-45-67", "9161234567" and "79161234567" from a form (HOME_REGION),
     and "79161234567" from an SMSC or Telegram (None), are all "+79161234567".
     """
-    return None if len(raw) > LONGEST_WRITTEN else _canonical_phone(raw, region)
+    if len(raw) > LONGEST_WRITTEN:
+        return None
+    # A number with its "+" reads the same from every region, and so does a peer's number
+    # without it (region None): one cache entry for an MSISDN however the caller spells it.
+    if region is None and raw.isascii() and raw.isdigit():
+        raw = "+" + raw
+    key = (raw, None if raw.startswith("+") else region)
+    with _CANONICAL_LOCK:
+        if key in _CANONICAL:
+            _CANONICAL.move_to_end(key)
+            return _CANONICAL[key]
+    canonical = _canonical_phone(*key)
+    with _CANONICAL_LOCK:
+        _CANONICAL[key] = canonical
+        if canonical is not None:
+            # The E.164 form is what the next reader of this number passes (the normaliser,
+            # after the SMS adapter read the MSISDN as the SMSC wrote it).
+            _CANONICAL[(canonical, None)] = canonical
+        while len(_CANONICAL) > CANONICAL_CACHE:
+            _CANONICAL.popitem(last=False)
+    return canonical
 
 
-@functools.lru_cache(maxsize=CANONICAL_CACHE)
+# Least recently used first; the SQLite writer's thread files messages, the event loop's
+# thread reads MSISDNs.
+_CANONICAL: OrderedDict[tuple[str, str | None], str | None] = OrderedDict()
+_CANONICAL_LOCK = threading.Lock()
+
+
 def _canonical_phone(raw: str, region: str | None) -> str | None:
     number = phone_number(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from channels import phones
 from channels.phones import HOME_REGION, LONGEST_WRITTEN, canonical_phone
 from tests.unit.phones import SEPARATORS, russian_phones
 
@@ -123,6 +126,25 @@ def test_an_sms_or_telegram_number_with_or_without_plus() -> None:
     assert msisdn("+79161234567") == "+79161234567"
     assert msisdn("447911123456") == "+447911123456"
     assert msisdn("375291234567") == "+375291234567"
+
+
+def test_an_msisdn_is_read_by_libphonenumber_once_however_it_is_spelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SMS adapter reads the MSISDN as the SMSC wrote it (international or of unknown
+    type), the normaliser its E.164 form as typed: libphonenumber parses it once."""
+    parsed: list[str] = []
+    parse = phonenumbers.parse
+
+    def counting(number: str, region: str | None) -> phonenumbers.PhoneNumber:
+        parsed.append(number)
+        return parse(number, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting)
+    monkeypatch.setattr(phones, "_CANONICAL", OrderedDict())
+    assert msisdn("79031234567") == typed("+79031234567") == msisdn("+79031234567")
+    assert typed("79051234567") == typed("+79051234567") == msisdn("79051234567")
+    assert parsed == ["+79031234567", "79051234567"]
 
 
 def test_a_foreign_msisdn_needs_its_international_reading() -> None:
