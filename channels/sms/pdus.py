@@ -615,6 +615,15 @@ def decode_alert_notification(body: bytes) -> AlertNotification:
     return AlertNotification(source, esme)
 
 
+def decode_message_id(body: bytes) -> str:
+    """§4.4.2: the message_id of a submit_sm_resp."""
+    last = len(body) - 1
+    if last >= 0 and body.find(b"\0") == last:  # all it ever holds: no TLVs to read after it
+        return body[:last].decode("latin-1")
+    message_id, _ = decode_id_and_tlvs(body, "message_id")
+    return message_id
+
+
 def decode_id_and_tlvs(body: bytes, field: str) -> tuple[str, Tlvs]:
     """§4.1.2 system_id then sc_interface_version; §4.4.2 message_id (no TLVs)."""
     reader = _Reader(body)

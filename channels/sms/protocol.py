@@ -53,6 +53,10 @@ class State(Enum):
     CLOSED = auto()
     ERROR = auto()
 
+    # Members are singletons: hashed by identity, not by Enum's hash of the name, a Python call
+    # for each lookup in the transition tables (two for every submit_sm).
+    __hash__ = object.__hash__
+
 
 class LocalProtocolError(Exception):
     """We were asked to send something SMPP does not allow in this state; a bug in the caller."""
@@ -417,10 +421,11 @@ class Connection:
                 )
             )
             return True
-        if len(self._in) < header.length:
+        length = header.length
+        if len(self._in) < length:
             return self._end_of_stream()
-        raw = bytes(self._in[: header.length])
-        del self._in[: header.length]
+        raw = bytes(self._in[:length])
+        del self._in[:length]
         self._handle(header, raw)
         return True
 
@@ -522,49 +527,57 @@ class Connection:
     def _on_response(self, command: CommandId, header: Header, raw: bytes) -> None:
         # Responses are never answered, not even a bad one: a generic_nack for a generic_nack
         # could loop between two peers forever.
-        seq, body = header.sequence, raw[pdus.HEADER_LENGTH :]
+        seq = header.sequence
         request = self._pending.get(seq)
-        if request is None or command not in (
-            CommandId.GENERIC_NACK,
-            pdus.RESPONSE_TO[request.command],
-        ):
+        if request is None or command not in _ANSWERS[request.command]:
             self._events.append(UnexpectedResponse(seq, command, header.status))
             return
+        read = _RESPONSE_READERS[request.command]
         try:
-            event = self._response_event(request, command, header.status, body)
+            event = read(self, request, command, header.status, raw[pdus.HEADER_LENGTH :])
         except DecodeError as error:
             # The request stays pending: its outcome is unread, and expire() will say so.
             self._bad(header, error.status, error.reason, raw, awaits=False)
             return
         del self._pending[seq]
-        if request.command is CommandId.SUBMIT_SM:
-            self._submits -= 1
         self._events.append(event)
 
-    def _response_event(
+    def _on_submit_sm_resp(
         self, request: Outstanding, command: CommandId, status: int, body: bytes
     ) -> Event:
         seq = request.seq
-        if request.command in _BINDS:
-            if status != Status.ESME_ROK or command is CommandId.GENERIC_NACK:
-                self._move(_Outcome.BIND_REFUSED)
-                return BindFailed(status, status_name(status))
-            system_id, tlvs = pdus.decode_id_and_tlvs(body, "system_id")
-            kind = BindKind(request.command)
-            self._move(_BOUND[kind])
-            return Bound(kind, system_id, tlvs.sc_interface_version)
-        if request.command is CommandId.UNBIND:
-            self._move(_Outcome.UNBIND_ANSWERED)
-            return Unbound(by_peer=False)
         if command is CommandId.GENERIC_NACK:
-            return GenericNack(seq, status, status_name(status), request.command)
-        if request.command is CommandId.ENQUIRE_LINK:
-            return LinkAlive(seq)
-        # submit_sm: §4.4.2, the body (message_id) only with ESME_ROK.
-        if status != Status.ESME_ROK:
-            return SubmitFailed(seq, status, status_name(status))
-        message_id, _ = pdus.decode_id_and_tlvs(body, "message_id")
-        return Submitted(seq, message_id)
+            event: Event = GenericNack(seq, status, status_name(status), request.command)
+        elif status != Status.ESME_ROK:
+            event = SubmitFailed(seq, status, status_name(status))
+        else:  # §4.4.2: the body (message_id) only with ESME_ROK
+            event = Submitted(seq, pdus.decode_message_id(body))
+        self._submits -= 1
+        return event
+
+    def _on_bind_resp(
+        self, request: Outstanding, command: CommandId, status: int, body: bytes
+    ) -> Event:
+        if status != Status.ESME_ROK or command is CommandId.GENERIC_NACK:
+            self._move(_Outcome.BIND_REFUSED)
+            return BindFailed(status, status_name(status))
+        system_id, tlvs = pdus.decode_id_and_tlvs(body, "system_id")
+        kind = BindKind(request.command)
+        self._move(_BOUND[kind])
+        return Bound(kind, system_id, tlvs.sc_interface_version)
+
+    def _on_unbind_resp(
+        self, request: Outstanding, command: CommandId, status: int, body: bytes
+    ) -> Event:
+        self._move(_Outcome.UNBIND_ANSWERED)
+        return Unbound(by_peer=False)
+
+    def _on_enquire_link_resp(
+        self, request: Outstanding, command: CommandId, status: int, body: bytes
+    ) -> Event:
+        if command is CommandId.GENERIC_NACK:
+            return GenericNack(request.seq, status, status_name(status), request.command)
+        return LinkAlive(request.seq)
 
 
 # Readers picked by command, not by an if-ladder (h11's READERS table). None: no event.
@@ -575,4 +588,20 @@ _REQUEST_HANDLERS: Final[Mapping[CommandId, Callable[[Connection, int, bytes], E
     CommandId.DATA_SM: Connection._on_data_sm,
     CommandId.OUTBIND: Connection._on_outbind,
     CommandId.ALERT_NOTIFICATION: Connection._on_alert,
+}
+
+# The answers to our requests, read by the request they answer: its own response (§2.6), or a
+# generic_nack. A bind refused either way leaves the session OPEN; an unbind answered either
+# way ends it.
+_RESPONSE_READERS: Final[
+    Mapping[CommandId, Callable[[Connection, Outstanding, CommandId, int, bytes], Event]]
+] = {
+    CommandId.SUBMIT_SM: Connection._on_submit_sm_resp,
+    **dict.fromkeys(_BINDS, Connection._on_bind_resp),
+    CommandId.UNBIND: Connection._on_unbind_resp,
+    CommandId.ENQUIRE_LINK: Connection._on_enquire_link_resp,
+}
+_ANSWERS: Final[Mapping[CommandId, frozenset[CommandId]]] = {
+    request: frozenset((pdus.RESPONSE_TO[request], CommandId.GENERIC_NACK))
+    for request in _RESPONSE_READERS
 }

@@ -158,6 +158,23 @@ def test_a_deliver_sm_cut_anywhere_is_a_decode_error_never_garbage() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [b"0A1B2C\0", b"\0", b"", b"no-nul", b"id\0\0", b"id\0" + struct.pack(">HH", 0x1400, 1) + b"x"],
+)
+def test_a_message_id_is_read_as_the_general_reader_reads_it(body: bytes) -> None:
+    try:
+        expected: str | DecodeError = pdus.decode_id_and_tlvs(body, "message_id")[0]
+    except DecodeError as error:
+        expected = error
+    if isinstance(expected, str):
+        assert pdus.decode_message_id(body) == expected
+    else:
+        with pytest.raises(DecodeError) as refused:
+            pdus.decode_message_id(body)
+        assert (refused.value.status, refused.value.reason) == (expected.status, expected.reason)
+
+
+@pytest.mark.parametrize(
     ("sm", "message"),
     [
         (SubmitSm(Address("1" * 21), Address("2")), "source_addr is 21 characters"),
