@@ -189,14 +189,16 @@ class Session:
             # slot brings the reader to send it.
             self._unsent.set()
         try:
-            answer = await reply.wait()
+            # Parked here, with no coroutine of _Reply's between: a submit waits and wakes
+            # through one frame less. Nothing can answer it before this first checkpoint.
+            await trio.lowlevel.wait_task_rescheduled(reply.park())
         finally:  # a caller that gave up leaves nothing behind
             if reply.seq is None:
                 with contextlib.suppress(ValueError):  # not sent: it never will be
                     self._ready.remove(reply)
             else:
                 self._replies.pop(reply.seq, None)
-        return _message_id(answer)
+        return _message_id(reply.result())
 
     async def unbind(self) -> None:
         """Ask the SMSC to end the session (the daemon stops); its answer ends run()."""
@@ -326,23 +328,27 @@ class Session:
         """Ready submits into the window while it has room and `throughput` allows, for the
         next flush to send; the time of the next turn if one waits for it."""
         connection = self.connection
-        while (
-            self._ready
-            and connection.window_free > 0
+        ready = self._ready
+        if not (
+            ready
             and self.bound
             and self._broken is None
             # Still bound in our eyes, but the SMSC's unbind (or a corrupt stream) is read and
             # the reader is sending its answer before the session ends.
             and connection.may_send(pdus.CommandId.SUBMIT_SM)
         ):
-            reply = self._ready[0]
+            return None  # none of these changes while the loop below fills the window
+        throughput = self.throughput
+        while ready and connection.window_free > 0:
+            reply = ready[0]
             if reply.abandoned:  # its caller gave up while it waited: never sent
-                self._ready.popleft()
+                ready.popleft()
                 continue
-            now = trio.current_time()
-            if self.throughput is not None and now < self._next_submit_at:
-                return self._next_submit_at
-            self._ready.popleft()
+            if throughput is not None:
+                now = trio.current_time()
+                if now < self._next_submit_at:
+                    return self._next_submit_at
+            ready.popleft()
             assert reply.sm is not None  # only submits are queued
             try:
                 reply.seq = connection.submit(reply.sm)
@@ -350,8 +356,8 @@ class Session:
                 reply.refuse(error)  # caller, as if it had encoded the submit itself
                 continue
             self._replies[reply.seq] = reply
-            if self.throughput is not None:
-                self._next_submit_at = max(now, self._next_submit_at) + 1 / self.throughput
+            if throughput is not None:
+                self._next_submit_at = max(now, self._next_submit_at) + 1 / throughput
         return None
 
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
@@ -490,10 +496,19 @@ class _Reply:
     async def wait(self) -> Event | SessionLost:
         """The answer, once it comes (a checkpoint either way, as trio's own waits are)."""
         if self.answer is None and self.error is None:
-            self._waiter = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
+            await trio.lowlevel.wait_task_rescheduled(self.park())
         else:
             await trio.lowlevel.checkpoint()
+        return self.result()
+
+    def park(self) -> Callable[[trio.lowlevel.RaiseCancelT], trio.lowlevel.Abort]:
+        """Note the calling task as the one to wake; the abort function it parks with
+        (trio.lowlevel.wait_task_rescheduled)."""
+        self._waiter = trio.lowlevel.current_task()
+        return self._abort
+
+    def result(self) -> Event | SessionLost:
+        """The answer once the waiter is woken; the refusal raised."""
         if self.error is not None:
             raise self.error
         assert self.answer is not None  # only give() and refuse() wake the waiter
