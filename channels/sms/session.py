@@ -6,8 +6,9 @@ Connection. It connects, binds, answers what the SMSC asks, sends an enquire_lin
 ready queue for room in the window and for its turn under `throughput`, and answers with the
 SMSC's message id or a SubmitError; each answer that frees a slot is followed, in the same send,
 by the next ready submit, without a task waking for it. Anything that ends the session (the
-SMSC's unbind, a lost connection, a link that stops answering, a refused bind) raises
-SessionEnded out of run(), and the supervisor binds again after its backoff.
+SMSC's unbind, a lost connection, a link that stops answering, a send it takes nothing of for
+`response_timeout`, a refused bind) raises SessionEnded out of run(), and the supervisor binds
+again after its backoff.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class Session:
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
+        # When the send under way began; None between sends.
+        self._sending_since: float | None = None
         # Submits not sent yet, in the order they came: they wait for a slot in the window and
         # for their turn under `throughput`.
         self._ready: deque[_Reply] = deque()
@@ -157,6 +160,7 @@ class Session:
                 self._nursery = nursery
                 nursery.start_soon(self._read)
                 nursery.start_soon(self._write)
+                nursery.start_soon(self._watch_sends)
                 if outbound is not None:
                     await self._outbound()
                 await self._bind()
@@ -205,7 +209,10 @@ class Session:
         if self.bound:
             self._bound = trio.Event()  # no submit or enquire_link after the unbind
             self.connection.unbind()
-            await self._flush()
+            # Its caller may give up (the daemon stopping): a PDU cut short would break the
+            # framing of the answers the session still owes.
+            with trio.CancelScope(shield=True):
+                await self._flush()
 
     async def _connect(self) -> trio.abc.Stream:
         endpoint = self.endpoint
@@ -414,44 +421,50 @@ class Session:
                 self._unsent.set()  # the ready submits whose turn has come
 
     async def _flush(self) -> None:
-        """Send what the Connection has for the SMSC. Shielded, and the bytes taken under the
-        lock: a caller cancelled half way through a PDU would break the stream's framing, and
-        one cancelled while waiting its turn would drop a submit the window still counts."""
+        """Send what the Connection has for the SMSC, the bytes taken under the lock so that
+        they go in order. Not shielded: only the session's own tasks flush (unbind shields its
+        send), and they are cancelled only when the session ends and the stream with it. A send
+        that waits response_timeout ends the session (_watch_sends)."""
         if not self.connection.has_data_to_send:
             # Nothing to send, nothing to order: the reader asks after every PDU, and after a
-            # submit_sm_resp it has nothing; the shield and the lock cost more than the submit.
+            # submit_sm_resp it has nothing; the lock costs more than the submit.
             return
         stream = self._stream
         assert stream is not None
-        # One scope for both: shielded from the caller's cancellation, and given the deadline
-        # of a send once the lock is ours.
-        with trio.CancelScope(shield=True) as sending:
-            try:
-                # Nearly always free: taken without acquire()'s pass through the scheduler,
-                # which would hold every submit back by one more turn of the run loop.
-                self._send_lock.acquire_nowait()
-            except trio.WouldBlock:
-                await self._send_lock.acquire()
-            try:
-                if data := self.connection.data_to_send():
-                    sending.deadline = trio.current_time() + self.response_timeout
-                    await stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
-                self._broken = self._broken or f"connection lost: {error.__cause__ or error}"
-                sending.cancel()
-            finally:
-                if sending.cancel_called:
-                    self._broken = (
-                        self._broken
-                        or f"the SMSC took nothing we sent for {self.response_timeout:g}s"
-                    )
-                    # An SMSC that stopped reading, or a broken connection. Closed before the
-                    # lock is let go, so that no one waiting for it sends there: closing it ends
-                    # the reader, and so the session; whoever waits learns the outcome is
-                    # unknown.
-                    with trio.CancelScope(shield=True):
-                        await stream.aclose()
-                self._send_lock.release()
+        try:
+            # Nearly always free: taken without acquire()'s pass through the scheduler,
+            # which would hold every submit back by one more turn of the run loop.
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
+            if data := self.connection.data_to_send():
+                self._sending_since = trio.current_time()
+                await stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+            self._broken = self._broken or f"connection lost: {error.__cause__ or error}"
+            # Closed before the lock is let go, so that no one waiting for it sends there:
+            # closing it ends the reader, and so the session; whoever waits learns the outcome
+            # is unknown.
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+        finally:
+            self._sending_since = None
+            self._send_lock.release()
+
+    async def _watch_sends(self) -> None:
+        """End the session once a send has waited response_timeout: an SMSC that stopped
+        reading. One timer for every send, where a cancel scope around each would cost more
+        than the submits it sends."""
+        while True:
+            started = self._sending_since
+            if started is None:
+                # A send that starts meanwhile is due no sooner than this wakes.
+                await trio.sleep(self.response_timeout)
+            elif trio.current_time() < started + self.response_timeout:
+                await trio.sleep_until(started + self.response_timeout)
+            else:
+                raise SessionEnded(f"the SMSC took nothing we sent for {self.response_timeout:g}s")
 
     def _fail_waiting(self, reason: str) -> None:
         for seq, reply in list(self._replies.items()):

@@ -36,6 +36,7 @@ class MemorySmsc:
         self.hold = False
         self.held: list[int] = []
         self.deaf = False  # reads nothing more, as an SMSC that hangs
+        self.lag = 0.0  # seconds before each read, as an SMSC slow to read
         self.client_ended: str | None = None  # why the client's session ended, once it has
         self.submitted: list[tuple[float, bytes]] = []  # arrival time, body
 
@@ -46,7 +47,11 @@ class MemorySmsc:
 
     async def _serve(self) -> None:
         buffer = bytearray()
-        while data := await self.stream.receive_some(65536):
+        while True:
+            if self.lag:
+                await trio.sleep(self.lag)
+            if not (data := await self.stream.receive_some(65536)):
+                break
             if self.deaf:
                 await trio.sleep_forever()
             buffer += data
@@ -86,7 +91,7 @@ async def no_inbound(event: object) -> Answer:
     raise AssertionError(f"unexpected {event!r}")
 
 
-def session(window: int, throughput: float | None) -> Session:
+def session(window: int, throughput: float | None, enquire_link: float = 3600.0) -> Session:
     """A transceiver session whose connection the test hands it."""
     endpoint = Endpoint("memory", 0, False, BindKind.TRANSCEIVER, "id", "secret", "")
     return Session(
@@ -94,7 +99,7 @@ def session(window: int, throughput: float | None) -> Session:
         no_inbound,
         window=window,
         throughput=throughput,
-        enquire_link=3600.0,
+        enquire_link=enquire_link,
         response_timeout=3600.0,
         bind_timeout=60.0,
     )
@@ -366,3 +371,23 @@ async def test_an_smsc_that_stops_reading_ends_the_session_and_nothing_is_guesse
         "queued too": (3600.5, Policy.RETRY, "not bound to the SMSC"),
     }  # fmt: skip
     assert smsc.client_ended == "the SMSC took nothing we sent for 3600s"
+
+
+async def test_sends_each_shorter_than_response_timeout_keep_the_session(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=1, throughput=None, enquire_link=86400.0)  # no enquire_link between
+    ids: list[str] = []
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch, lockstep=True)
+        await trio.testing.wait_all_tasks_blocked()  # the SMSC waits to read the first
+        smsc.lag = 2000.0  # before each read after that: the second and third sends wait
+        began = trio.current_time()
+        for n in range(3):
+            await submit_into(ids, client, n)
+        # One send after the other for longer than response_timeout, none of them as long.
+        assert trio.current_time() - began == 4000.0
+        assert client.bound
+        nursery.cancel_scope.cancel()
+    assert smsc.client_ended is None
+    assert ids == ["m2", "m3", "m4"]
