@@ -313,10 +313,15 @@ class Connection:
 
     def submit(self, sm: pdus.SubmitSm) -> int:
         """§4.4: send a message; Submitted, SubmitFailed or GenericNack answers the number."""
+        return self.submit_body(pdus.submit_sm_body(sm))
+
+    def submit_body(self, body: bytes) -> int:
+        """submit() of a body pdus.submit_sm_body() encoded beforehand: a driver that queues its
+        submits encodes each as it comes, and only numbers it here once the window has room."""
         self._allowed(CommandId.SUBMIT_SM)
         if self._submits >= self._window:
             raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(CommandId.SUBMIT_SM, pdus.submit_sm_body(sm))
+        seq = self._request(CommandId.SUBMIT_SM, body)
         self._submits += 1
         return seq
 

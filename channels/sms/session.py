@@ -185,7 +185,9 @@ class Session:
         if not self.bound:
             # The session ended (or never began): never sent.
             raise SubmitError("not bound to the SMSC", Policy.RETRY)
-        reply = _Reply(sm)
+        # Encoded now, in the caller's turn: a field SMPP cannot carry is raised here, and the
+        # reader that sends it once a slot frees has only to number it.
+        reply = _Reply(pdus.submit_sm_body(sm))
         self._ready.append(reply)
         if self.connection.window_free > 0:
             # The writer sends it with whatever else is waiting: one send for a window's burst,
@@ -356,12 +358,8 @@ class Session:
                 if now < self._next_submit_at:
                     return self._next_submit_at
             ready.popleft()
-            assert reply.sm is not None  # only submits are queued
-            try:
-                reply.seq = connection.submit(reply.sm)
-            except Exception as error:  # PduError, a field SMPP cannot carry: raised in the
-                reply.refuse(error)  # caller, as if it had encoded the submit itself
-                continue
+            assert reply.body is not None  # only submits are queued
+            reply.seq = connection.submit_body(reply.body)
             self._replies[reply.seq] = reply
             if throughput is not None:
                 self._next_submit_at = max(now, self._next_submit_at) + 1 / throughput
@@ -478,10 +476,10 @@ class _Reply:
     """The answer to one request and the one task waiting for it: what a trio.Event would do,
     without its parking lot and its set of waiters for every submit."""
 
-    __slots__ = ("_waiter", "abandoned", "answer", "error", "seq", "sm")
+    __slots__ = ("_waiter", "abandoned", "answer", "body", "error", "seq")
 
-    def __init__(self, sm: pdus.SubmitSm | None) -> None:
-        self.sm = sm  # a submit's message; None for a bind
+    def __init__(self, body: bytes | None) -> None:
+        self.body = body  # a submit's, encoded; None for a bind
         self.seq: int | None = None  # None while a submit waits in the ready queue
         self.answer: Event | SessionLost | None = None
         self.error: Exception | None = None  # why a submit was never sent

@@ -297,6 +297,18 @@ def test_the_window_bounds_outstanding_submits_and_a_response_frees_a_slot() -> 
         conn.submit(SM)
 
 
+def test_a_body_encoded_beforehand_is_the_submit_of_its_message() -> None:
+    conn = bound(window=1)
+    seq = conn.submit_body(pdus.submit_sm_body(SM))
+    sent = conn.data_to_send()
+    assert conn.window_free == 0
+    conn.receive_data(resp(C.SUBMIT_SM_RESP, seq, body=b"id\0"))
+    assert events(conn) == [Submitted(seq, "id")]
+    assert sent == pdus.encode(C.SUBMIT_SM, seq, pdus.submit_sm_body(SM))
+    with pytest.raises(LocalProtocolError):
+        Connection().submit_body(pdus.submit_sm_body(SM))
+
+
 def test_pending_lists_requests_with_their_send_time_and_expire_frees_them() -> None:
     clock = Clock()
     conn = bound(window=2, clock=clock)
