@@ -119,6 +119,12 @@ _BOUND: Final[Mapping[BindKind, _Outcome]] = {
 _S = State
 _C = CommandId
 
+# The members every submit_sm and its answer are checked against, bound once: looking an enum
+# member up on its class costs more than the check itself (Python 3.11).
+_SUBMIT_SM: Final = CommandId.SUBMIT_SM
+_GENERIC_NACK: Final = CommandId.GENERIC_NACK
+_ESME_ROK: Final = Status.ESME_ROK
+
 # §2.3 Table 2-1, the ESME column: what we may send in each state, and the state it leads to.
 # Our automatic answers (enquire_link_resp, unbind_resp, generic_nack) follow from the PDU they
 # answer and are not listed. One bind at a time: §4.1 has the SMSC refuse a second with
@@ -318,10 +324,10 @@ class Connection:
     def submit_body(self, body: bytes) -> int:
         """submit() of a body pdus.submit_sm_body() encoded beforehand: a driver that queues its
         submits encodes each as it comes, and only numbers it here once the window has room."""
-        self._allowed(CommandId.SUBMIT_SM)
+        self._allowed(_SUBMIT_SM)
         if self._submits >= self._window:
             raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(CommandId.SUBMIT_SM, body)
+        seq = self._request(_SUBMIT_SM, body)
         self._submits += 1
         return seq
 
@@ -551,9 +557,9 @@ class Connection:
         self, request: Outstanding, command: CommandId, status: int, body: bytes
     ) -> Event:
         seq = request.seq
-        if command is CommandId.GENERIC_NACK:
+        if command is _GENERIC_NACK:
             event: Event = GenericNack(seq, status, status_name(status), request.command)
-        elif status != Status.ESME_ROK:
+        elif status != _ESME_ROK:
             event = SubmitFailed(seq, status, status_name(status))
         else:  # §4.4.2: the body (message_id) only with ESME_ROK
             event = Submitted(seq, pdus.decode_message_id(body))
