@@ -207,7 +207,9 @@ _SESSION_REQUESTS: Final = _BINDS | {CommandId.UNBIND}
 # The address_range of a bind that asks for every message of the account (§5.2.7: NULL).
 _ANY_ADDRESS: Final = pdus.Address("")
 
-_LIVE: Final = (_S.OPEN, _S.BINDING, _S.BOUND_TX, _S.BOUND_RX, _S.BOUND_TRX, _S.UNBINDING)
+_LIVE: Final = frozenset(
+    (_S.OPEN, _S.BINDING, _S.BOUND_TX, _S.BOUND_RX, _S.BOUND_TRX, _S.UNBINDING)
+)
 
 # The answers to our binds and unbinds, and the two ends every live state can meet.
 _OUTCOMES: Final[Mapping[State, Mapping[_Outcome, State]]] = {
