@@ -89,8 +89,10 @@ class Reports:
         """Apply a receipt or a bounce, or hold it until its attempt's answer is stored."""
         at = rfc3339(utc_now())
         fallback = self.fallback()
+        # Urgent: the peer (an SMSC's deliver_sm with the receipt) is answered after it.
         await self.db.write(
-            lambda tx: apply_report(tx, channel, reference, delivered, reason, at, fallback)
+            lambda tx: apply_report(tx, channel, reference, delivered, reason, at, fallback),
+            urgent=True,
         )
         self.wake()  # a fallback copy may have been queued
 

@@ -41,7 +41,10 @@ class TicketLookupStore(DedupeState, Protocol):
 
 
 class ChannelState:
-    """One channel's durable state (channels.contract.StatePort), kept in the database."""
+    """One channel's durable state (channels.contract.StatePort), kept in the database.
+
+    Its writes are urgent, as every port's: an adapter writes on a peer's behalf (a long SMS's
+    part, a mailbox's last UID) and answers the peer after the commit."""
 
     def __init__(self, db: Store[AdapterStateStore], channel: str) -> None:
         self.db = db
@@ -58,13 +61,13 @@ class ChannelState:
     async def put(self, changes: Mapping[str, bytes | None]) -> None:
         """Set these keys (None deletes one) in one commit."""
         now = rfc3339(utc_now())
-        await self.db.write(lambda tx: tx.state_put(self.channel, changes, now))
+        await self.db.write(lambda tx: tx.state_put(self.channel, changes, now), urgent=True)
 
     async def append(self, stream: str, key: str, value: bytes) -> StateEntry:
         """Append to a stream once per `key`: appending a key again returns the first entry."""
         now = rfc3339(utc_now())
         return await self.db.write(
-            lambda tx: tx.state_append(self.channel, stream, key, value, now)
+            lambda tx: tx.state_append(self.channel, stream, key, value, now), urgent=True
         )
 
     async def entries(self, stream: str, after: int) -> list[StateEntry]:
@@ -129,4 +132,4 @@ class Tickets:
             for channel, address in routes:
                 tx.declare_recipient(conversation_id, channel, address, at)
 
-        await self.db.write(declare)
+        await self.db.write(declare, urgent=True)
