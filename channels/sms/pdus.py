@@ -331,15 +331,15 @@ def c_string(value: str, size: int, field: str) -> bytes:
     """§3.1 C-Octet String: ASCII ending in NUL, `size` octets at most counting the NUL."""
     if not value:
         return b"\0"  # the NULL most optional fields are
-    try:
-        raw = value.encode("ascii")
-    except UnicodeEncodeError:
-        raise PduError(f"{field} must be ASCII (SMPP 3.4 §3.1): {value!r}") from None
-    if b"\0" in raw:
+    # Checked on the text, an octet each once it is ASCII: a NUL looked for in bytes costs
+    # several times more.
+    if not value.isascii():
+        raise PduError(f"{field} must be ASCII (SMPP 3.4 §3.1): {value!r}")
+    if "\0" in value:
         raise PduError(f"{field} must not contain NUL: {value!r}")
-    if len(raw) + 1 > size:
-        raise PduError(f"{field} is {len(raw)} characters, SMPP 3.4 allows {size - 1}: {value!r}")
-    return raw + b"\0"
+    if len(value) + 1 > size:
+        raise PduError(f"{field} is {len(value)} characters, SMPP 3.4 allows {size - 1}: {value!r}")
+    return value.encode("ascii") + b"\0"
 
 
 def _time(value: str, field: str) -> bytes:
@@ -360,9 +360,17 @@ def _octets(values: tuple[int, ...], fields: tuple[str, ...]) -> bytes:
         raise
 
 
-def _address(address: Address, size: int, prefix: str) -> bytes:
-    ton_npi = _octets((address.ton, address.npi), (f"{prefix}_ton", f"{prefix}_npi"))
-    return ton_npi + c_string(address.addr, size, f"{prefix}_addr")
+def _address(address: Address, size: int, fields: tuple[str, str, str]) -> bytes:
+    """TON, NPI and the address; `fields` name the three for an error."""
+    ton, npi, addr = fields
+    return _octets((address.ton, address.npi), (ton, npi)) + c_string(address.addr, size, addr)
+
+
+# The fields of each address, named once rather than formatted for every PDU only to name
+# an error.
+_SOURCE: Final = ("source_ton", "source_npi", "source_addr")
+_DEST: Final = ("dest_ton", "dest_npi", "dest_addr")
+_ADDRESS_RANGE: Final = ("address_range_ton", "address_range_npi", "address_range_addr")
 
 
 def tlv(tag: int, value: bytes) -> bytes:
@@ -384,7 +392,7 @@ def bind_body(
         + c_string(password, 9, "password")
         + c_string(system_type, 13, "system_type")
         + bytes((INTERFACE_VERSION,))
-        + _address(address_range, 41, "address_range")
+        + _address(address_range, 41, _ADDRESS_RANGE)
     )
 
 
@@ -411,8 +419,8 @@ def submit_sm_body(sm: SubmitSm) -> bytes:
         raise PduError("short_message and message_payload cannot both be set (SMPP 3.4 §5.3.2.32)")
     body = [
         c_string(sm.service_type, 6, "service_type"),
-        _address(sm.source, 21, "source"),
-        _address(sm.destination, 21, "dest"),
+        _address(sm.source, 21, _SOURCE),
+        _address(sm.destination, 21, _DEST),
         _octets((sm.esm_class, sm.protocol_id, sm.priority_flag), _CLASS_FIELDS),
         _time(sm.schedule_delivery_time, "schedule_delivery_time"),
         _time(sm.validity_period, "validity_period"),
@@ -431,7 +439,8 @@ def submit_sm_body(sm: SubmitSm) -> bytes:
         ]
     if sm.message_payload is not None:
         body.append(tlv(Tag.MESSAGE_PAYLOAD, sm.message_payload))
-    body += [tlv(extra.tag, extra.value) for extra in sm.extra_tlvs]
+    if sm.extra_tlvs:  # seldom: the comprehension costs more than the check
+        body += [tlv(extra.tag, extra.value) for extra in sm.extra_tlvs]
     return b"".join(body)
 
 
