@@ -196,7 +196,9 @@ class AttachmentService(Generic[S]):
         share = verdict.status == "infected" or await self.quarantine.exists(record.sha256)
         if record.quarantined:
             await self._keep_apart(record.sha256)
-        record, marked = await self.db.write(functools.partial(_insert, record, share=share))
+        # Urgent: the uploader (a chat, a form, the Telegram adapter) is answered after it.
+        insert = functools.partial(_insert, record, share=share)
+        record, marked = await self.db.write(insert, urgent=True)
         self._log_shared(record, marked)
         if record.quarantined or marked:
             await self._quarantine(record.sha256)

@@ -245,18 +245,23 @@ class Intake:
         pending = await self.db.read(lambda tx: tx.journal_unfiled())
         filing: deque[_Filing] = deque()
         filed = 0
-        for row in pending:
-            queued = await self._queue_filing(row)
-            if queued is not None:
-                filing.append(queued)
-            if len(filing) >= FILING_AHEAD:
-                filed += await self._settle(filing.popleft())
-            else:
-                # Short messages parse and normalise inline without a checkpoint: the loop
-                # serves the peers between rows, not after a run of them.
-                await trio.lowlevel.checkpoint()
-        while filing:
-            filed += await self._settle(filing.popleft())
+        try:
+            for row in pending:
+                queued = await self._queue_filing(row)
+                if queued is not None:
+                    filing.append(queued)
+                if len(filing) >= FILING_AHEAD:
+                    filed += await self._settle(filing.popleft())
+                else:
+                    # Short messages parse and normalise inline without a checkpoint: the
+                    # loop serves the peers between rows, not after a run of them.
+                    await trio.lowlevel.checkpoint()
+        finally:
+            # Queued filings commit whatever happens here: each is observed (the feed's and
+            # the outbox's wake-ups) or dead-lettered, even on the way out.
+            with trio.CancelScope(shield=True):
+                while filing:
+                    filed += await self._settle(filing.popleft())
         return filed
 
     async def _queue_filing(self, row: JournalRow) -> _Filing | None:

@@ -26,8 +26,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # One fsync per group instead of per message is what makes durable intake cheap; the caps keep
-# one group's latency bounded when thousands of jobs are queued at once. 20 ms of work is a
-# few fsyncs' worth on an SSD, so commits stay a small share of the writer's time.
+# one group's latency bounded when thousands of jobs are queued at once (past GROUP_SECONDS
+# only urgent jobs, each a peer's, join, up to MAX_GROUP). 20 ms of work is a few fsyncs'
+# worth on an SSD, so commits stay a small share of the writer's time.
 MAX_GROUP = 256
 GROUP_SECONDS = 0.020
 # A group holding an urgent job (a peer waits on its commit: an SMSC's deliver_sm_resp, a
@@ -101,6 +102,8 @@ class _JobQueue:
 
     def put(self, job: _Job[Any]) -> None:
         with self._ready:
+            if self._closed:  # no writer would run it: its caller would wait for ever
+                raise RuntimeError("the database is closed")
             (self._urgent if job.urgent else self._queued).append(job)
             self._ready.notify()
 
@@ -213,6 +216,7 @@ class Database:
     def open(self) -> list[int]:
         """Create the file, apply migrations and start the writer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._jobs = _JobQueue()  # a Database closed before opens again with an open queue
         conn = connect(self.path)
         applied = migrate(conn)
         # Checkpoints run from checkpoint_loop() on a connection of their own: done by the
@@ -352,15 +356,16 @@ class Database:
         """Run queued jobs in one transaction and commit.
 
         The group ends when no job is waiting or MAX_GROUP jobs ran; past GROUP_SECONDS of
-        work, or urgent_seconds after an urgent job ran, only urgent jobs still join: every
-        job of a group waits for its commit, so the group's length is the latency its first
-        job pays.
+        work, or urgent_seconds after an urgent job ran, only urgent jobs still join (and one
+        queued job, if none has yet): every job of a group waits for its commit, so the
+        group's length is the latency its first job pays.
         """
         group: list[_Job[Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             deadline = time.perf_counter() + GROUP_SECONDS
             job: _Job[Any] | None = first
+            took_queued = False
             while job is not None:
                 # In the group before it runs: whatever happens next, its caller is told.
                 group.append(job)
@@ -372,11 +377,15 @@ class Database:
                 now = time.perf_counter()
                 if job.urgent:
                     deadline = min(deadline, now + self.urgent_seconds)
+                else:
+                    took_queued = True
                 if len(group) >= MAX_GROUP:
                     break
                 # Past the deadline only urgent jobs still join: each is a peer's message
-                # committed a group sooner, and costs the others little.
-                job = self._jobs.get_nowait(urgent_only=now >= deadline)
+                # committed a group sooner, and costs the others little. But every group
+                # takes one queued job if one waits: queued work never stalls behind a stream
+                # of urgent ones.
+                job = self._jobs.get_nowait(urgent_only=now >= deadline and took_queued)
             conn.execute("COMMIT")
             if self.on_commit is not None:
                 self.on_commit(len(group))

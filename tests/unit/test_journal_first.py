@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
+import trio
 
 from channels.contract import (
     ChangedContent,
@@ -23,6 +24,7 @@ from channels.contract import (
 )
 from normaliser.envelope import Envelope, envelope_decoder
 from router.intake import journal
+from router.intake.filing import Filed
 from router.intake.journal import RAW_INLINE_BYTES, Intake
 from router.platform.ports import ChannelState
 from router.store.blobs import FileBlobStore
@@ -376,3 +378,30 @@ async def test_a_backlog_is_filed_in_order_and_a_failure_in_it_stops_nothing(
     assert [t.is_new for t in tickets if t is not None] == [True] + [False] * (len(filed) - 1)
     [letter] = await db.read(lambda tx: tx.dead_letters())
     assert letter["last_error"] == "RuntimeError: filing broke"
+
+
+async def test_filings_queued_when_the_worker_is_cancelled_are_all_told(
+    db: Database, tmp_path: Path
+) -> None:
+    """The filings a stopping worker had queued commit, and each is observed (the feed's and
+    the outbox's wake-ups), not only the ones it had waited for."""
+    stopping = trio.CancelScope()
+    parser = LineParser()
+
+    def parse(received: Received) -> RawInbound:
+        if parser.calls == 3:
+            stopping.cancel()  # the worker stops with the fourth row queued
+        return parser.parse(received)
+
+    parsers: Mapping[Channel, Parser] = {"sms": Parser(parse, "conflict")}
+    told: list[Filed] = []
+    intake = Intake(
+        db, FileBlobStore(tmp_path / "blobs"), filer, lambda: 20000, told.append, lambda: parsers
+    )
+    for n in range(10):
+        await intake.receive(delivery(f"m{n}", f"+7916123456{n}\nСообщение {n}".encode()))
+    with stopping:
+        await intake.file_pending()
+    filed = await envelopes(db)
+    assert 0 < len(filed) < 10
+    assert len(told) == len(filed)

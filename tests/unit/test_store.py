@@ -133,6 +133,58 @@ async def test_queued_work_rides_along_with_urgent_jobs(
         db.close()
 
 
+async def test_a_group_of_urgent_jobs_still_takes_one_queued_job(tmp_path: Path) -> None:
+    """However many urgent jobs keep coming, each group takes a queued one: queued work (the
+    filing, the outbox) never stalls behind them."""
+    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    groups: list[int] = []
+    ran: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(tx: Tx) -> None:
+        ran.append("urgent 0")
+        started.set()
+        release.wait(HANG_DEADLINE)
+
+    def job(name: str) -> Callable[[Tx], None]:
+        return lambda tx: ran.append(name)
+
+    db.on_commit = groups.append
+    db.open()
+    try:
+        first = db.queue(blocking, urgent=True)
+        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
+        queued = [db.queue(job(f"queued {n}")) for n in range(2)]
+        urgent = [db.queue(job(f"urgent {n}"), urgent=True) for n in range(1, 4)]
+        release.set()
+        for waiting in (first, *urgent, *queued):
+            await waiting.committed()
+        assert ran == ["urgent 0", "urgent 1", "urgent 2", "urgent 3", "queued 0", "queued 1"]
+        assert groups == [5, 1]
+    finally:
+        db.close()
+
+
+def test_a_closed_database_refuses_writes_and_opens_again(tmp_path: Path) -> None:
+    """A job queued after close() would wait for ever: it is refused; open() starts again."""
+    db = Database(tmp_path / "db.sqlite")
+    db.open()
+    db.close()
+
+    async def writes() -> int:
+        with pytest.raises(RuntimeError, match="closed"):
+            db.queue(lambda tx: None)
+        db.open()
+        try:
+            await db.write(lambda tx: tx.conn.execute("CREATE TABLE t (n INTEGER)"))
+            await db.write(lambda tx: tx.conn.execute("INSERT INTO t VALUES (1)"))
+            return int(await db.read(lambda tx: tx.conn.execute("SELECT n FROM t").fetchone()[0]))
+        finally:
+            db.close()
+
+    assert trio.run(writes) == 1
+
+
 async def test_failing_job_rolls_back_only_itself(tmp_path: Path) -> None:
     """A job that raises loses its own writes; the others in its group commit."""
     db = Database(tmp_path / "db.sqlite")
