@@ -17,7 +17,7 @@ import trio
 from router.retry import RetryPolicy
 from router.store import database
 from router.store.blobs import BlobTooLarge, FileBlobStore, from_bytes
-from router.store.database import Database, connect, migrate
+from router.store.database import Database, Queued, connect, migrate
 from router.store.transaction import JournalEntry, Tx
 
 # Seconds after which a writer caller still waiting is taken to be left behind for good.
@@ -47,61 +47,85 @@ async def test_concurrent_writes_commit_in_groups(tmp_path: Path) -> None:
         db.close()
 
 
+class HeldWriter:
+    """A database whose writer a test holds inside a first job while it queues the others."""
+
+    def __init__(self, path: Path, *, urgent_seconds: float) -> None:
+        self.db = Database(path, urgent_seconds=urgent_seconds)
+        self.groups: list[int] = []  # the size of each group committed
+        self.ran: list[str] = []  # the jobs, in the order the writer ran them
+        self.db.on_commit = self.groups.append
+        self._started, self._released = threading.Event(), threading.Event()
+
+    def job(self, name: str) -> Callable[[Tx], None]:
+        return lambda tx: self.ran.append(name)
+
+    async def hold(self, name: str, *, urgent: bool = False) -> Queued[None]:
+        """Queue the holding job; return once the writer is inside it."""
+
+        def holding(tx: Tx) -> None:
+            self.ran.append(name)
+            self._started.set()
+            self._released.wait(HANG_DEADLINE)
+
+        held = self.db.queue(holding, urgent=urgent)
+        await trio.to_thread.run_sync(self._started.wait, HANG_DEADLINE)
+        return held
+
+    def release(self) -> None:
+        self._released.set()
+
+
 async def test_urgent_job_goes_before_queued_work_and_commits_without_it(tmp_path: Path) -> None:
     """A job a peer waits on jumps the queue and its group commits right after it; queued
     jobs keep their order and commit after."""
-    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
-    groups: list[int] = []
-    ran: list[str] = []
-    started, release = threading.Event(), threading.Event()
-
-    def blocking(tx: Tx) -> None:
-        ran.append("blocking")
-        started.set()
-        release.wait(HANG_DEADLINE)
-
-    def job(name: str) -> Callable[[Tx], None]:
-        return lambda tx: ran.append(name)
-
-    db.on_commit = groups.append
-    db.open()
+    writer = HeldWriter(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    writer.db.open()
     try:
-        first = db.queue(blocking)
-        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
-        queued = [db.queue(job(f"queued {n}")) for n in range(20)]
-        urgent = db.queue(job("urgent"), urgent=True)
-        release.set()
+        first = await writer.hold("held")
+        queued = [writer.db.queue(writer.job(f"queued {n}")) for n in range(20)]
+        urgent = writer.db.queue(writer.job("urgent"), urgent=True)
+        writer.release()
         for waiting in (first, urgent, *queued):
             await waiting.committed()
-        assert ran == ["blocking", "urgent"] + [f"queued {n}" for n in range(20)]
-        assert groups[0] == 2  # the job under way and the urgent one: nothing queued joined
-        assert sum(groups) == 22
+        assert writer.ran == ["held", "urgent"] + [f"queued {n}" for n in range(20)]
+        assert writer.groups[0] == 2  # the job under way and the urgent one: nothing queued
+        assert sum(writer.groups) == 22
     finally:
-        db.close()
+        writer.db.close()
+
+
+async def test_a_group_of_urgent_jobs_still_takes_one_queued_job(tmp_path: Path) -> None:
+    """However many urgent jobs keep coming, each group takes a queued one: queued work (the
+    filing, the outbox) never stalls behind them."""
+    writer = HeldWriter(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    writer.db.open()
+    try:
+        first = await writer.hold("urgent 0", urgent=True)
+        queued = [writer.db.queue(writer.job(f"queued {n}")) for n in range(2)]
+        urgent = [writer.db.queue(writer.job(f"urgent {n}"), urgent=True) for n in range(1, 4)]
+        writer.release()
+        for waiting in (first, *urgent, *queued):
+            await waiting.committed()
+        assert writer.ran == [f"urgent {n}" for n in range(4)] + ["queued 0", "queued 1"]
+        assert writer.groups == [5, 1]
+    finally:
+        writer.db.close()
 
 
 async def test_urgent_jobs_arriving_together_share_a_commit(tmp_path: Path) -> None:
     """Urgent jobs waiting together commit in one group, though each commits promptly."""
-    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
-    groups: list[int] = []
-    started, release = threading.Event(), threading.Event()
-
-    def blocking(tx: Tx) -> None:
-        started.set()
-        release.wait(HANG_DEADLINE)
-
-    db.on_commit = groups.append
-    db.open()
+    writer = HeldWriter(tmp_path / "db.sqlite", urgent_seconds=0.0)
+    writer.db.open()
     try:
-        first = db.queue(blocking)
-        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
-        urgent = [db.queue(lambda tx: None, urgent=True) for _ in range(10)]
-        release.set()
+        first = await writer.hold("held")
+        urgent = [writer.db.queue(writer.job(f"urgent {n}"), urgent=True) for n in range(10)]
+        writer.release()
         for waiting in (first, *urgent):
             await waiting.committed()
-        assert groups == [11]
+        assert writer.groups == [11]
     finally:
-        db.close()
+        writer.db.close()
 
 
 async def test_queued_work_rides_along_with_urgent_jobs(
@@ -110,59 +134,18 @@ async def test_queued_work_rides_along_with_urgent_jobs(
     """Within urgent_seconds of an urgent job, queued jobs join its group: queued work goes on
     though urgent jobs keep coming."""
     monkeypatch.setattr(database, "GROUP_SECONDS", HANG_DEADLINE)  # however slow the machine
-    db = Database(tmp_path / "db.sqlite", urgent_seconds=HANG_DEADLINE)
-    groups: list[int] = []
-    started, release = threading.Event(), threading.Event()
-
-    def blocking(tx: Tx) -> None:
-        started.set()
-        release.wait(HANG_DEADLINE)
-
-    db.on_commit = groups.append
-    db.open()
+    writer = HeldWriter(tmp_path / "db.sqlite", urgent_seconds=HANG_DEADLINE)
+    writer.db.open()
     try:
-        first = db.queue(blocking)
-        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
-        queued = db.queue(lambda tx: None)
-        urgent = db.queue(lambda tx: None, urgent=True)
-        release.set()
+        first = await writer.hold("held")
+        queued = writer.db.queue(writer.job("queued"))
+        urgent = writer.db.queue(writer.job("urgent"), urgent=True)
+        writer.release()
         for waiting in (first, queued, urgent):
             await waiting.committed()
-        assert groups == [3]
+        assert writer.groups == [3]
     finally:
-        db.close()
-
-
-async def test_a_group_of_urgent_jobs_still_takes_one_queued_job(tmp_path: Path) -> None:
-    """However many urgent jobs keep coming, each group takes a queued one: queued work (the
-    filing, the outbox) never stalls behind them."""
-    db = Database(tmp_path / "db.sqlite", urgent_seconds=0.0)
-    groups: list[int] = []
-    ran: list[str] = []
-    started, release = threading.Event(), threading.Event()
-
-    def blocking(tx: Tx) -> None:
-        ran.append("urgent 0")
-        started.set()
-        release.wait(HANG_DEADLINE)
-
-    def job(name: str) -> Callable[[Tx], None]:
-        return lambda tx: ran.append(name)
-
-    db.on_commit = groups.append
-    db.open()
-    try:
-        first = db.queue(blocking, urgent=True)
-        await trio.to_thread.run_sync(started.wait, HANG_DEADLINE)
-        queued = [db.queue(job(f"queued {n}")) for n in range(2)]
-        urgent = [db.queue(job(f"urgent {n}"), urgent=True) for n in range(1, 4)]
-        release.set()
-        for waiting in (first, *urgent, *queued):
-            await waiting.committed()
-        assert ran == ["urgent 0", "urgent 1", "urgent 2", "urgent 3", "queued 0", "queued 1"]
-        assert groups == [5, 1]
-    finally:
-        db.close()
+        writer.db.close()
 
 
 def test_a_closed_database_refuses_writes_and_opens_again(tmp_path: Path) -> None:
