@@ -113,6 +113,11 @@ class _JobQueue:
             self._closed = True
             self._ready.notify()
 
+    def reopen(self) -> None:
+        """Jobs again, for a new writer."""
+        with self._ready:
+            self._closed = False
+
     def get(self) -> _Job[Any] | None:
         """The next job, waiting for one; None once closed and empty."""
         with self._ready:
@@ -216,7 +221,7 @@ class Database:
     def open(self) -> list[int]:
         """Create the file, apply migrations and start the writer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._jobs = _JobQueue()  # a Database closed before opens again with an open queue
+        self._jobs.reopen()  # a Database closed before opens again
         conn = connect(self.path)
         applied = migrate(conn)
         # Checkpoints run from checkpoint_loop() on a connection of their own: done by the
