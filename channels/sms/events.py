@@ -44,9 +44,9 @@ class BindFailed:
     status_name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """The SMSC took a submit_sm (§4.4.2); `message_id` is what its receipts will name."""
+class Submitted(NamedTuple):
+    """The SMSC took a submit_sm (§4.4.2); `message_id` is what its receipts will name (a
+    tuple: one is made for every submit, a frozen dataclass's __init__ costs twice as much)."""
 
     seq: int
     message_id: str

@@ -326,10 +326,9 @@ class Connection:
     def submit_body(self, body: bytes) -> int:
         """submit() of a body pdus.submit_sm_body() encoded beforehand: a driver that queues its
         submits encodes each as it comes, and only numbers it here once the window has room."""
-        self._allowed(_SUBMIT_SM)
         if self._submits >= self._window:
             raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(_SUBMIT_SM, body)
+        seq = self._request(_SUBMIT_SM, body)  # LocalProtocolError unless bound to transmit
         self._submits += 1
         return seq
 

@@ -18,13 +18,16 @@ pytestmark = pytest.mark.integration
 DEADLINE = 10.0
 
 
+@pytest.mark.parametrize("from_tasks", [False, True], ids=["loop", "a-task-per-submit"])
 async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answered(
-    smsc: Smsc,
+    smsc: Smsc, from_tasks: bool
 ) -> None:
     await smsc.quiet()
     esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
+    submit = esme.submit_from_tasks if from_tasks else esme.submit
     async with esme.stream:
-        await esme.submit(confirmation(), 30, window=7)
+        with trio.fail_after(DEADLINE):  # a caller left parked would hang the bench
+            await submit(confirmation(), 30, window=7)
     counts = await smsc.counts()
     assert counts["bind_transceiver"] == 1
     assert counts["submit_sm"] == 30  # none lost, none extra: each one answered was sent once
