@@ -27,7 +27,6 @@ FUZZING = settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,
     database=None,
-    deadline=None,
     # The daemon's answer time and the size of what the schemas make are not under test here.
     suppress_health_check=list(HealthCheck),
 )

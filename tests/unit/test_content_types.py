@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -409,7 +409,7 @@ def test_a_large_member_is_streamed_not_loaded(tmp_path: Path) -> None:
 
 # -- properties ------------------------------------------------------------------------------
 
-examples = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+examples = settings(max_examples=300)
 
 
 def inspect_bytes(data: bytes, filename: str = "file") -> TypeVerdict:

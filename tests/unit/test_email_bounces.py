@@ -352,7 +352,7 @@ _NAMES = ["From", "To", "Subject", "Return-Path", "Message-ID", "Content-Type", 
           "X-Loop", "Authentication-Results", "References", "X-Failed-Recipients"]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     st.lists(
         st.tuples(st.sampled_from(_NAMES), st.lists(st.sampled_from(_PIECES)).map("".join)),

@@ -156,13 +156,13 @@ SENTENCES = st.lists(st.sampled_from(VOCABULARY), min_size=3, max_size=12, uniqu
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(sentence=SENTENCES, codec=st.sampled_from(CODECS))
 def test_any_sentence_without_a_label_comes_out_as_written(sentence: str, codec: str) -> None:
     assert decode(sentence.encode(codec), None).text == sentence
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(sentence=SENTENCES, codecs=st.permutations(CODECS).map(lambda c: c[:2]))
 def test_any_sentence_under_a_wrong_label_comes_out_as_written(
     sentence: str, codecs: list[str]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from channels.email.headers import Address
@@ -490,7 +490,7 @@ def test_filenames_are_safe_to_save(name: str | None, content_type: str | None, 
 # --- properties: nothing a peer sends makes read() raise; what the stdlib can read comes through
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.binary(max_size=2048))
 @example(b"")
 @example(b"\x00" * 64)
@@ -503,7 +503,7 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 MIME_SYNTAX = [b"\r\n--", b"=?", b"?=", b"\r\n\r\n", b";", b'"', b"\x00", b"\r\n "]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)
 @given(
     name=st.sampled_from(sorted(CASES)),
     seed=st.integers(min_value=0, max_value=2**32 - 1),
@@ -546,7 +546,7 @@ LETTERS = st.characters(
 WORDS = st.text(LETTERS, min_size=1, max_size=30).map(str.strip).filter(bool)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     subject=st.lists(WORDS, min_size=1, max_size=6).map(" ".join),
     lines=st.lists(WORDS, min_size=1, max_size=8),
@@ -585,7 +585,7 @@ def test_what_the_stdlib_writes_comes_through(
     assert mail.text  # never stripped to nothing
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1000)
 @given(st.text(alphabet="AZaz09+/=\r\n \t*", max_size=80))
 def test_base64_reads_as_the_standard_decoder_reads_it(body: str) -> None:
     """Clean base64 is decoded straight from the parser's text (bench/mime.py): the same bytes

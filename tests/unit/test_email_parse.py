@@ -109,7 +109,7 @@ def test_an_oversize_header_only_mail_is_flagged() -> None:
     assert isinstance(result, RawInbound) and "oversize" in result.flags
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.binary(max_size=2000))
 def test_any_bytes_are_read_or_unparseable(raw: bytes) -> None:
     try:
@@ -119,7 +119,7 @@ def test_any_bytes_are_read_or_unparseable(raw: bytes) -> None:
     assert isinstance(result, RawInbound | DeliveryReport)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.sampled_from(corpus_names("")), st.data())
 def test_a_damaged_corpus_mail_is_read_or_unparseable(name: str, data: st.DataObject) -> None:
     raw = bytearray((CORPUS / name).read_bytes())

@@ -142,7 +142,7 @@ def test_never_stripped_to_nothing(text: str) -> None:
     assert strip(text) == Stripped(text, "", "")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400))
 def test_any_text_keeps_words_and_loses_none(text: str) -> None:
     stripped = strip(text)
@@ -204,7 +204,7 @@ def test_empty_html_is_empty_text(html: str) -> None:
     assert to_text(html) == ""
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.text(max_size=300))
 def test_any_html_reads_without_raising(html: str) -> None:
     assert isinstance(to_text(html), str)

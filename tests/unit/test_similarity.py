@@ -108,7 +108,7 @@ def retyped_pairs(draw: st.DrawFn) -> tuple[str, str]:
     return first, "".join(chars)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=600)
 @given(retyped_pairs())
 def test_the_verdict_is_the_character_ratio_against_the_threshold(pair: tuple[str, str]) -> None:
     a, b = (fingerprint(text) for text in pair)
@@ -131,7 +131,7 @@ def _lcs_table(a: str, b: str) -> int:
     return row[-1]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text("аб в", max_size=40), st.text("аб в", max_size=40))
 def test_the_bit_parallel_lcs_is_the_textbook_one(a: str, b: str) -> None:
     assert _lcs_length(a, b) == _lcs_table(a, b)
