@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,12 @@ from .protocol import NEED_DATA, Connection, Policy, classify
 
 log = logging.getLogger(__name__)
 READ_BYTES = 65536
+# Linux's TCP_QUICKACK, set again after every read (the kernel drops it): what was read is
+# acknowledged at once, not after the delayed-ACK timer or with our next send. An SMSC whose
+# socket runs Nagle's algorithm (the simulator's Node sockets do) holds the rest of a burst of
+# deliver_sm until the first is acknowledged; our first send, its answer, goes only after its
+# commit, so the burst reached the writer one deliver_sm first and the rest a commit later.
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class SessionEnded(Exception):
@@ -127,6 +134,8 @@ class Session:
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
+        # The deliver_sm_resp of this turn of the run loop, sent together (_send_answers).
+        self._answers: _Answers | None = None
         # When the send under way began; None between sends.
         self._sending_since: float | None = None
         # Submits not sent yet, in the order they came: they wait for a slot in the window and
@@ -276,9 +285,12 @@ class Session:
     async def _read(self) -> None:
         stream = self._stream
         assert stream is not None
+        tcp = _quick_ack_socket(stream)
         while True:
             try:
                 data = await stream.receive_some(READ_BYTES)
+                if tcp is not None and _TCP_QUICKACK is not None:
+                    tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
             except trio.BrokenResourceError as error:
                 raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
             except trio.ClosedResourceError as error:  # _flush closed it after a send failed
@@ -373,14 +385,41 @@ class Session:
         try:
             if self.connection.may_answer(event.seq):
                 self.connection.deliver_resp(event.seq, answer.status)
-                await self._flush()
-                sent = self._broken is None
+                sent = await self._send_answers()
             # Else the SMSC unbound meanwhile: it delivers the message again on the next bind,
             # and the intake knows the redelivery.
         finally:
             if answer.settled is not None:
                 with trio.CancelScope(shield=True):
                     await answer.settled(sent)
+
+    async def _send_answers(self) -> bool:
+        """Send the deliver_sm_resp queued in this turn of the run loop in one send; whether
+        they went. The answers of one commit group wake in one turn: given them together, the
+        SMSC sends its next deliver_sm together, and the writer commits those in one group
+        again, where answers sent one by one spread the window over several groups and fsyncs.
+        """
+        batch = self._answers
+        if batch is not None:  # another answer of this turn sends it
+            await batch.done.wait()
+            return batch.sent
+        batch = self._answers = _Answers()
+        try:
+            # The other answers of this turn are queued meanwhile; shielded, so that they are
+            # sent (or known unsent) whatever happens to this task.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            self._answers = None  # those queued from now on go in the next send
+            if self.connection.has_data_to_send:
+                await self._flush()
+            elif self._send_lock.locked():
+                # Taken meanwhile by a send under way (the reader's): it is over, and whether
+                # it went is known, once the lock is free.
+                async with self._send_lock:
+                    pass
+            batch.sent = self._broken is None
+        finally:
+            batch.done.set()
+        return batch.sent
 
     async def _keep_alive(self) -> None:
         while True:
@@ -472,6 +511,16 @@ class Session:
             self._ready.popleft().refuse(SubmitError("not bound to the SMSC", Policy.RETRY))
 
 
+class _Answers:
+    """A send of the deliver_sm_resp queued in one turn of the run loop, and its outcome."""
+
+    __slots__ = ("done", "sent")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.sent = False
+
+
 class _Reply:
     """The answer to one request and the one task waiting for it: what a trio.Event would do,
     without its parking lot and its set of waiters for every submit."""
@@ -529,6 +578,14 @@ class _Reply:
         self.abandoned = True
         self._waiter = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+
+def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:
+    """The TCP stream under `stream` (TLS or not) to set TCP_QUICKACK on; None where there
+    is none."""
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    return stream if isinstance(stream, trio.SocketStream) else None
 
 
 def _message_id(answer: object) -> str:

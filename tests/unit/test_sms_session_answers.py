@@ -1,0 +1,130 @@
+"""Session's answers to deliver_sm: those committed together go to the SMSC in one send, and
+what it reads is acknowledged at once (an SMSC's Nagle holds the rest of a window back until
+then)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from channels.sms.events import BadPdu, BindKind, Inbound
+from channels.sms.pdus import (
+    Address,
+    CommandId,
+    Status,
+    SubmitSm,
+    encode,
+    parse_header,
+    submit_sm_body,
+)
+from channels.sms.session import Answer, Endpoint, Session
+
+from .test_sms_session_queue import connected, session
+
+
+class Commits:
+    """An on_inbound whose commits end together, as one write group's, when the test says;
+    how each answer was settled, by sequence number, and when `expected` were."""
+
+    def __init__(self, expected: int) -> None:
+        self.group = trio.Event()
+        self.settled: dict[int, bool] = {}
+        self.expected = expected
+        self.all_settled = trio.Event()
+
+    async def on_inbound(self, event: Inbound | BadPdu) -> Answer:
+        await self.group.wait()
+
+        async def settled(sent: bool) -> None:
+            self.settled[event.seq] = sent
+            if len(self.settled) == self.expected:
+                self.all_settled.set()
+
+        return Answer(Status.ESME_ROK, settled)
+
+
+def deliver_sm(seq: int) -> bytes:
+    """A deliver_sm of a short text (its body laid out as a submit_sm's, SMPP 3.4 4.6.1)."""
+    sm = SubmitSm(Address("79161234567", 1, 1), Address("0911"), b"hello")
+    return encode(CommandId.DELIVER_SM, seq, submit_sm_body(sm))
+
+
+def answers(sent: bytes) -> list[int]:
+    """The sequence numbers of the deliver_sm_resp in what one send carried."""
+    found = []
+    while sent:
+        header = parse_header(sent)
+        if header.command_id == CommandId.DELIVER_SM_RESP:
+            found.append(header.sequence)
+        sent = sent[header.length :]
+    return sorted(found)
+
+
+async def test_the_answers_of_one_commit_go_in_one_send(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = Commits(3)
+    client = session(window=10, throughput=None)
+    client.on_inbound = commits.on_inbound
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        sends: list[bytes] = []
+        stream = client._stream
+        assert stream is not None
+        send_all = stream.send_all
+
+        async def recorded(data: bytes | bytearray | memoryview) -> None:
+            sends.append(bytes(data))
+            await send_all(data)
+
+        monkeypatch.setattr(stream, "send_all", recorded)
+        smsc.push(b"".join(deliver_sm(seq) for seq in (5, 6, 7)))
+        await trio.testing.wait_all_tasks_blocked()  # each of them waits for the commit
+        commits.group.set()
+        await commits.all_settled.wait()
+        assert [answers(sent) for sent in sends if answers(sent)] == [[5, 6, 7]]
+        assert commits.settled == {5: True, 6: True, 7: True}
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux's TCP_QUICKACK")
+async def test_what_the_session_reads_over_tcp_is_acknowledged_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options: list[tuple[int, int, Any]] = []
+    setsockopt = trio.SocketStream.setsockopt
+
+    def recorded(stream: trio.SocketStream, level: int, option: int, value: Any) -> None:
+        options.append((level, option, value))
+        setsockopt(stream, level, option, value)
+
+    monkeypatch.setattr(trio.SocketStream, "setsockopt", recorded)
+    commits = Commits(1)
+    commits.group.set()
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    endpoint = Endpoint("127.0.0.1", port, False, BindKind.TRANSCEIVER, "id", "secret", "")
+    client = Session(
+        endpoint,
+        commits.on_inbound,
+        window=10,
+        throughput=None,
+        enquire_link=3600.0,
+        response_timeout=60.0,
+        bind_timeout=60.0,
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.run)
+        smsc = await listener.accept()
+        bind = parse_header(await smsc.receive_some(65536))
+        await smsc.send_all(encode(CommandId.BIND_TRANSCEIVER_RESP, bind.sequence, b"mem\0"))
+        options.clear()  # the stream's own, when it was opened
+        await smsc.send_all(deliver_sm(5))
+        await commits.all_settled.wait()
+        assert (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1) in options
+        nursery.cancel_scope.cancel()
+    await listener.aclose()
