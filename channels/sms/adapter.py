@@ -12,7 +12,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -28,6 +28,7 @@ from channels.contract import (
     Lane,
     Outbound,
     Ports,
+    Receipt,
     Received,
     Sender,
     Sent,
@@ -60,6 +61,9 @@ EXPIRY_SCAN = 30.0
 # How long a long message's parts are remembered after it was filed: an SMSC sends a part again
 # when our answer to it was lost, within its retry schedule (hours; a day covers them).
 REDELIVERY_HORIZON = 86400.0
+# The answered counts of a lull's last SMS are written on their own after this long; while SMS
+# keep coming, each next one's journal commit takes them (AnsweredCounts.ride).
+LONE_MARKS_SECONDS = 0.05
 _BINDS: dict[str, tuple[BindKind, ...]] = {
     "transceiver": (BindKind.TRANSCEIVER,),
     "receiver+transmitter": (BindKind.RECEIVER, BindKind.TRANSMITTER),
@@ -317,7 +321,12 @@ class SmsAdapter:
                     payload=payload,
                     sender=None if phone is None else Sender("phone", phone),
                 )
-                receipt = await self.ports.intake.receive(received, state)
+                if occurrence == 0:
+                    # The counts of answers not written yet ride the first commit.
+                    receive = functools.partial(self.ports.intake.receive, received)
+                    receipt = await self._answered.ride(state, receive)
+                else:
+                    receipt = await self.ports.intake.receive(received, state)
                 if not receipt.redelivery:
                     break
                 if answered is None:
@@ -394,40 +403,84 @@ def _delivery_failed(refused: SubmitError) -> DeliveryFailed:
 
 
 class AnsweredCounts:
-    """How many times each SMS content was answered, kept in the account's state: written in
-    batches behind the answers, as they only tell a rare same text sent again from a
-    redelivery (a crash between an answer and its batch's write takes the later copy for a
+    """How many times each SMS content was answered, kept in the account's state: written
+    with the next SMS's journal commit (`ride`), or on their own after a lull's
+    LONE_MARKS_SECONDS, as they only tell a rare same text sent again from a redelivery (a
+    crash between an answer and the write of its count takes the later copy for a
     redelivery)."""
 
     def __init__(self, state: StatePort, prefix: str) -> None:
         self.state = state
         self.prefix = prefix
         self._pending: dict[str, int] = {}
-        self._writing: dict[str, int] = {}
+        # Taken by a commit not over yet: what count() says until the database does.
+        self._taken: dict[str, int] = {}
         self._ready = trio.Event()
 
     async def count(self, digest: str) -> int:
         """How many times this content was answered."""
-        for batch in (self._pending, self._writing):
+        for batch in (self._pending, self._taken):
             if digest in batch:
                 return batch[digest]
         return int(await self.state.get(self.prefix + digest) or b"0")
 
     def mark(self, digest: str, count: int) -> None:
-        """Answered `count` times now; written with the next batch."""
+        """Answered `count` times now; written with the next commit."""
         self._pending[digest] = count
         self._ready.set()
 
+    async def ride(
+        self,
+        state: Mapping[str, bytes | None] | None,
+        commit: Callable[[Mapping[str, bytes | None] | None], Awaitable[Receipt]],
+    ) -> Receipt:
+        """`commit` these state changes and the counts not written yet in one commit: in a
+        stream of SMS, a commit (and an fsync) of their own per burst of answers delayed the
+        next burst's."""
+        taken = self._take()
+        changes = {**(state or {}), **self._changes(taken)}
+        written = False
+        try:
+            receipt = await commit(changes or None)
+            written = True
+        finally:
+            self._settle(taken, written=written)
+        return receipt
+
     async def run(self) -> None:
-        """Write the marks as they come, those that came meanwhile together."""
+        """Write the counts no SMS's commit took within LONE_MARKS_SECONDS."""
         while True:
             await self._ready.wait()
+            await trio.sleep(LONE_MARKS_SECONDS)
             self._ready = trio.Event()
-            self._writing, self._pending = self._pending, {}
-            changes = {self.prefix + d: str(n).encode() for d, n in self._writing.items()}
-            with trio.CancelScope(shield=True):  # a batch taken is a batch written
-                await self.state.put(changes)
-            self._writing = {}
+            taken = self._take()
+            if not taken:
+                continue
+            written = False
+            try:
+                with trio.CancelScope(shield=True):  # a batch taken is a batch written
+                    await self.state.put(self._changes(taken))
+                written = True
+            finally:
+                self._settle(taken, written=written)
+
+    def _take(self) -> dict[str, int]:
+        taken, self._pending = self._pending, {}
+        self._taken.update(taken)
+        return taken
+
+    def _changes(self, taken: Mapping[str, int]) -> dict[str, bytes | None]:
+        return {self.prefix + digest: str(n).encode() for digest, n in taken.items()}
+
+    def _settle(self, taken: Mapping[str, int], *, written: bool) -> None:
+        """The commit that took these counts is over; those it did not write are pending
+        again, unless a later count of the same content was taken since (counts only grow)."""
+        for digest, count in taken.items():
+            if self._taken.get(digest) == count:
+                del self._taken[digest]
+                if not written:
+                    self._pending.setdefault(digest, count)
+                    self._ready.set()
 
 
 def _lately(first_received_at: str | None) -> bool:
