@@ -48,13 +48,15 @@ from .protocol import NEED_DATA, Connection, Policy, classify
 
 log = logging.getLogger(__name__)
 READ_BYTES = 65536
-# Linux's TCP_QUICKACK, set again after every read (the kernel drops it): what was read is
-# acknowledged at once, not after the delayed-ACK timer or with our next send. An SMSC whose
-# socket runs Nagle's algorithm (the simulator's Node sockets do) holds the rest of a burst of
-# deliver_sm until the first is acknowledged; our first send, its answer, goes only after its
-# commit, so the burst reached the writer one deliver_sm first and the rest a commit later.
-# Every read, not only a deliver_sm's: Nagle holds a deliver_sm behind any segment of the
-# SMSC's not yet acknowledged, a submit_sm_resp too (measured: half the rate at window 10).
+# Linux's TCP_QUICKACK, set again after each read (the kernel drops it) while deliver_sm wait
+# for their commit: what was read is acknowledged at once, not after the delayed-ACK timer or
+# with our next send. An SMSC whose socket runs Nagle's algorithm (the simulator's Node sockets
+# do) holds the rest of a burst of deliver_sm until the first is acknowledged; our first send,
+# its answer, goes only after its commit, so the burst reached the writer one deliver_sm first
+# and the rest a commit later. Every read then, not only a deliver_sm's: Nagle holds a
+# deliver_sm behind any segment not yet acknowledged, a submit_sm_resp too (deliver_sm reads
+# only: 800 deliver_sm/s against 1,400 at window 10, one run each). With none waiting, our
+# next send carries the acknowledgement, and submits make no call per read.
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
@@ -136,6 +138,9 @@ class Session:
         # Set when submits wait for the writer (_write).
         self._unsent = trio.Event()
         self._send_lock = trio.Lock()
+        # deliver_sm read and not committed yet: while there are, what is read is acknowledged
+        # at once (_TCP_QUICKACK).
+        self._committing = 0
         # The deliver_sm_resp of this turn of the run loop, sent together (_send_answers).
         self._answers: _Answers | None = None
         # When the send under way began; None between sends.
@@ -291,8 +296,6 @@ class Session:
         while True:
             try:
                 data = await stream.receive_some(READ_BYTES)
-                if tcp is not None and _TCP_QUICKACK is not None:
-                    tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
             except trio.BrokenResourceError as error:
                 raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
             except trio.ClosedResourceError as error:  # _flush closed it after a send failed
@@ -305,6 +308,8 @@ class Session:
                 if self.connection.has_data_to_send:
                     await self._flush()
                 self._handle(event)
+            if self._committing and tcp is not None and _TCP_QUICKACK is not None:
+                tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
             # The slots the answers freed, taken by the ready submits and sent at once, in one
             # send: no task has to wake for it. Those whose turn under throughput is still to
             # come, the writer sends at their turn.
@@ -321,6 +326,7 @@ class Session:
                 self._answer(event.seq, event)
             case Inbound() | BadPdu(awaits_answer=True):
                 assert self._nursery is not None
+                self._committing += 1
                 self._nursery.start_soon(self._commit_then_answer, event)
             case Bound() | BindFailed():
                 # The bind's answer names no sequence here: it is the one request in flight.
@@ -382,7 +388,10 @@ class Session:
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
         """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
         commit, so a crash before it makes the SMSC deliver it again (the intake dedupes)."""
-        answer = await self.on_inbound(event)
+        try:
+            answer = await self.on_inbound(event)
+        finally:
+            self._committing -= 1
         sent = False
         try:
             if self.connection.may_answer(event.seq):

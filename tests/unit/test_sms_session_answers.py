@@ -4,7 +4,9 @@ then)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -91,10 +93,24 @@ async def test_the_answers_of_one_commit_go_in_one_send(
         nursery.cancel_scope.cancel()
 
 
-@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux's TCP_QUICKACK")
-async def test_what_the_session_reads_over_tcp_is_acknowledged_at_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+class TcpSmsc:
+    """A bound session over loopback TCP (its setsockopt calls recorded since the bind) and
+    the SMSC's end of it."""
+
+    def __init__(self, client: Session, smsc: trio.SocketStream, options: list[Any]) -> None:
+        self.client = client
+        self.smsc = smsc
+        self.options = options
+
+    @property
+    def quick_acks(self) -> int:
+        """How many times the session asked TCP to acknowledge at once."""
+        return self.options.count((socket.IPPROTO_TCP, getattr(socket, "TCP_QUICKACK", -1), 1))
+
+
+@contextlib.asynccontextmanager
+async def tcp_session(monkeypatch: pytest.MonkeyPatch, commits: Commits) -> AsyncIterator[TcpSmsc]:
+    """A session bound over loopback TCP, its deliver_sm committed by `commits`."""
     options: list[tuple[int, int, Any]] = []
     setsockopt = trio.SocketStream.setsockopt
 
@@ -103,8 +119,6 @@ async def test_what_the_session_reads_over_tcp_is_acknowledged_at_once(
         setsockopt(stream, level, option, value)
 
     monkeypatch.setattr(trio.SocketStream, "setsockopt", recorded)
-    commits = Commits(1)
-    commits.group.set()
     [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listener.socket.getsockname()[1]
     endpoint = Endpoint("127.0.0.1", port, False, BindKind.TRANSCEIVER, "id", "secret", "")
@@ -117,14 +131,39 @@ async def test_what_the_session_reads_over_tcp_is_acknowledged_at_once(
         response_timeout=60.0,
         bind_timeout=60.0,
     )
-    async with trio.open_nursery() as nursery:
+    async with listener, trio.open_nursery() as nursery:
         nursery.start_soon(client.run)
         smsc = await listener.accept()
         bind = parse_header(await smsc.receive_some(65536))
         await smsc.send_all(encode(CommandId.BIND_TRANSCEIVER_RESP, bind.sequence, b"mem\0"))
+        await client._bound.wait()
         options.clear()  # the stream's own, when it was opened
-        await smsc.send_all(deliver_sm(5))
-        await commits.all_settled.wait()
-        assert (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1) in options
+        yield TcpSmsc(client, smsc, options)
         nursery.cancel_scope.cancel()
-    await listener.aclose()
+
+
+QUICKACK = pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux's TCP_QUICKACK")
+
+
+@QUICKACK
+async def test_a_deliver_sm_read_over_tcp_is_acknowledged_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commits = Commits(1)
+    commits.group.set()
+    async with tcp_session(monkeypatch, commits) as tcp:
+        await tcp.smsc.send_all(deliver_sm(5))
+        await commits.all_settled.wait()
+        assert tcp.quick_acks == 1
+
+
+@QUICKACK
+async def test_submit_sm_resp_read_while_no_deliver_sm_waits_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with tcp_session(monkeypatch, Commits(0)) as tcp:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tcp.client.submit, SubmitSm(Address("0911"), Address("7916"), b"a"))
+            submit = parse_header(await tcp.smsc.receive_some(65536))
+            await tcp.smsc.send_all(encode(CommandId.SUBMIT_SM_RESP, submit.sequence, b"m1\0"))
+        assert tcp.quick_acks == 0
