@@ -403,11 +403,12 @@ def _delivery_failed(refused: SubmitError) -> DeliveryFailed:
 
 
 class AnsweredCounts:
-    """How many times each SMS content was answered, kept in the account's state: written
-    with the next SMS's journal commit (`ride`), or on their own after a lull's
-    LONE_MARKS_SECONDS, as they only tell a rare same text sent again from a redelivery (a
-    crash between an answer and the write of its count takes the later copy for a
-    redelivery)."""
+    """How many times each SMS content was answered, kept in the account's state."""
+
+    # Written with the next SMS's journal commit (`ride`), or on their own after a lull's
+    # LONE_MARKS_SECONDS, not each at once: they only tell a rare same text sent again from a
+    # redelivery (a crash between an answer and the write of its count takes the later copy
+    # for a redelivery).
 
     def __init__(self, state: StatePort, prefix: str) -> None:
         self.state = state
@@ -434,9 +435,9 @@ class AnsweredCounts:
         state: Mapping[str, bytes | None] | None,
         commit: Callable[[Mapping[str, bytes | None] | None], Awaitable[Receipt]],
     ) -> Receipt:
-        """`commit` these state changes and the counts not written yet in one commit: in a
-        stream of SMS, a commit (and an fsync) of their own per burst of answers delayed the
-        next burst's."""
+        """`commit` these state changes and the counts not written yet in one commit."""
+        # In a stream of SMS, a commit (and an fsync) of their own per burst of answers delayed
+        # the next burst's.
         taken = self._take()
         changes = {**(state or {}), **self._changes(taken)}
         written = False
@@ -473,9 +474,9 @@ class AnsweredCounts:
         return {self.prefix + digest: str(n).encode() for digest, n in taken.items()}
 
     def _settle(self, taken: Mapping[str, int], *, written: bool) -> None:
-        """The commit that took these counts is over; those it did not write are pending
-        again, unless a later count of the same content was taken since (counts only grow)."""
+        """The commit that took these counts is over: those it did not write are pending again."""
         for digest, count in taken.items():
+            # Unless a later count of the same content was taken since: counts only grow.
             if self._taken.get(digest) == count:
                 del self._taken[digest]
                 if not written:

@@ -405,11 +405,10 @@ class Session:
                     await answer.settled(sent)
 
     async def _send_answers(self) -> bool:
-        """Send the deliver_sm_resp queued in this turn of the run loop in one send; whether
-        they went. The answers of one commit group wake in one turn: given them together, the
-        SMSC sends its next deliver_sm together, and the writer commits those in one group
-        again, where answers sent one by one spread the window over several groups and fsyncs.
-        """
+        """Send the deliver_sm_resp queued in this turn of the run loop; whether they went."""
+        # The answers of one commit group wake in one turn: given them together, the SMSC sends
+        # its next deliver_sm together, and the writer commits those in one group again, where
+        # answers sent one by one spread the window over several groups and fsyncs.
         batch = self._answers
         if batch is not None:  # another answer of this turn sends it
             await batch.done.wait()
@@ -592,8 +591,7 @@ class _Reply:
 
 
 def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:
-    """The TCP stream under `stream` (TLS or not) to set TCP_QUICKACK on; None where there
-    is none."""
+    """The TCP stream under `stream` (TLS or not) to set TCP_QUICKACK on, if any."""
     if isinstance(stream, trio.SSLStream):
         stream = stream.transport_stream
     return stream if isinstance(stream, trio.SocketStream) else None

@@ -29,8 +29,7 @@ from .test_sms_session_queue import connected, session
 
 
 class Commits:
-    """An on_inbound whose commits end together, as one write group's, when the test says;
-    how each answer was settled, by sequence number, and when `expected` were."""
+    """An on_inbound whose commits end together, as one group's; how each answer was settled."""
 
     def __init__(self, expected: int) -> None:
         self.group = trio.Event()
@@ -94,8 +93,7 @@ async def test_the_answers_of_one_commit_go_in_one_send(
 
 
 class TcpSmsc:
-    """A bound session over loopback TCP (its setsockopt calls recorded since the bind) and
-    the SMSC's end of it."""
+    """A session bound over loopback TCP, its setsockopt calls since, and the SMSC's end."""
 
     def __init__(self, client: Session, smsc: trio.SocketStream, options: list[Any]) -> None:
         self.client = client
