@@ -38,6 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import outcome
 import trio
 
 from bench import baseline
@@ -177,16 +178,27 @@ class BareEsme:
         async with trio.open_nursery() as nursery:
             for _ in range(LANE_WINDOWS * window):
                 nursery.start_soon(caller)
-            while waiting or ready or left > 0:
-                if waiting:
-                    for header in await self._receive():
-                        if header.command_id != CommandId.SUBMIT_SM_RESP or header.status:
-                            raise RuntimeError(f"the bare client expected submit_sm_resp: {header}")
-                        trio.lowlevel.reschedule(waiting.pop(header.sequence))
-                elif not ready:
-                    await trio.lowlevel.checkpoint()  # the callers queue their next submits
-                if ready and len(waiting) < window:
-                    await send_ready()
+            try:
+                while waiting or ready or left > 0:
+                    if waiting:
+                        for header in await self._receive():
+                            if header.command_id != CommandId.SUBMIT_SM_RESP or header.status:
+                                raise RuntimeError(
+                                    f"the bare client expected submit_sm_resp: {header}"
+                                )
+                            trio.lowlevel.reschedule(waiting.pop(header.sequence))
+                    elif not ready:
+                        await trio.lowlevel.checkpoint()  # the callers queue their next submits
+                    if ready and len(waiting) < window:
+                        await send_ready()
+            finally:
+                # Ended early (an answer it did not expect, the simulator gone, a deadline):
+                # the callers still parked, which cannot be cancelled, fail instead of waiting
+                # for ever; those already woken find nothing left to submit.
+                left = 0
+                for task in (*ready, *waiting.values()):
+                    stopped = RuntimeError("the bare client stopped before this submit's answer")
+                    trio.lowlevel.reschedule(task, outcome.Error(stopped))
 
     async def _send_submits(self, sm: SubmitSm, count: int) -> None:
         if count:

@@ -449,21 +449,35 @@ class AnsweredCounts:
         return receipt
 
     async def run(self) -> None:
-        """Write the counts no SMS's commit took within LONE_MARKS_SECONDS."""
-        while True:
-            await self._ready.wait()
-            await trio.sleep(LONE_MARKS_SECONDS)
-            self._ready = trio.Event()
-            taken = self._take()
-            if not taken:
-                continue
-            written = False
+        """Write the counts no SMS's commit took within LONE_MARKS_SECONDS, and those still
+        pending when the account stops."""
+        try:
+            while True:
+                await self._ready.wait()
+                await trio.sleep(LONE_MARKS_SECONDS)
+                self._ready = trio.Event()
+                await self._write_alone()
+        finally:
+            # A reload or a stop cancels the account within the lull: no SMS's commit takes
+            # them now, and a count lost takes the citizen's same text sent again for a
+            # redelivery.
             try:
-                with trio.CancelScope(shield=True):  # a batch taken is a batch written
-                    await self.state.put(self._changes(taken))
-                written = True
-            finally:
-                self._settle(taken, written=written)
+                await self._write_alone()
+            except Exception as exc:  # the way out goes on; the loss is told
+                log.error("SMS answered counts not written as the account stops: %r", exc)
+
+    async def _write_alone(self) -> None:
+        """Write the pending counts in a commit of their own."""
+        taken = self._take()
+        if not taken:
+            return
+        written = False
+        try:
+            with trio.CancelScope(shield=True):  # a batch taken is a batch written
+                await self.state.put(self._changes(taken))
+            written = True
+        finally:
+            self._settle(taken, written=written)
 
     def _take(self) -> dict[str, int]:
         taken, self._pending = self._pending, {}

@@ -308,8 +308,8 @@ class Session:
                 if self.connection.has_data_to_send:
                     await self._flush()
                 self._handle(event)
-            if self._committing and tcp is not None and _TCP_QUICKACK is not None:
-                tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            if self._committing and tcp is not None and self._broken is None:
+                _quick_ack(tcp)
             # The slots the answers freed, taken by the ready submits and sent at once, in one
             # send: no task has to wake for it. Those whose turn under throughput is still to
             # come, the writer sends at their turn.
@@ -411,7 +411,10 @@ class Session:
         # answers sent one by one spread the window over several groups and fsyncs.
         batch = self._answers
         if batch is not None:  # another answer of this turn sends it
-            await batch.done.wait()
+            # Shielded: the send that carries this answer is under way, and its outcome is
+            # what the account is told (done is set whatever ends that send).
+            with trio.CancelScope(shield=True):
+                await batch.done.wait()
             return batch.sent
         batch = self._answers = _Answers()
         try:
@@ -588,6 +591,14 @@ class _Reply:
         self.abandoned = True
         self._waiter = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+
+def _quick_ack(tcp: trio.SocketStream) -> None:
+    """Acknowledge what was read at once (_TCP_QUICKACK), where the kernel can."""
+    if _TCP_QUICKACK is not None:
+        # Only a speed-up: a kernel without it, or a socket that cannot take it, reads on.
+        with contextlib.suppress(OSError):
+            tcp.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
 
 
 def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:

@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from bench.sms import BareEsme, confirmation
-from channels.sms.pdus import CommandId
+from channels.sms.pdus import CommandId, Status, encode, parse_header
 from tests.smsc import Smsc, smsc, smsc_server
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
@@ -31,6 +31,24 @@ async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answere
     counts = await smsc.counts()
     assert counts["bind_transceiver"] == 1
     assert counts["submit_sm"] == 30  # none lost, none extra: each one answered was sent once
+
+
+async def test_an_answer_the_bare_client_did_not_expect_fails_its_callers_instead_of_hanging() -> (
+    None
+):
+    ours, simulator = trio.testing.memory_stream_pair()
+    esme = BareEsme(ours)
+
+    async def refuse_the_first() -> None:
+        sequence = parse_header(await simulator.receive_some()).sequence
+        await simulator.send_all(encode(CommandId.GENERIC_NACK, sequence, b"", Status.ESME_RSYSERR))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(refuse_the_first)
+        with trio.fail_after(DEADLINE), pytest.raises(ExceptionGroup) as failed:
+            await esme.submit_from_tasks(confirmation(), 30, window=7)
+    assert failed.group_contains(RuntimeError, match="expected submit_sm_resp")
+    assert failed.group_contains(RuntimeError, match="stopped before this submit's answer")
 
 
 async def test_deliver_many_keeps_its_window_and_times_the_last_answer(smsc: Smsc) -> None:

@@ -133,3 +133,15 @@ async def test_the_last_counts_before_a_lull_are_written_on_their_own(
         await trio.sleep(1)
         assert store.state_commits == [{f"short/answered/{first}": b"1"}]
         nursery.cancel_scope.cancel()
+
+
+async def test_counts_still_waiting_for_a_commit_are_written_as_the_account_stops() -> None:
+    store = Store()
+    sms = adapter(store)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sms._answered.run)
+        first = await file(sms, answered=True)  # the last SMS before a reload or a stop
+        nursery.cancel_scope.cancel()  # within the lull: no SMS's commit will take its count
+    assert store.state_commits == [{f"short/answered/{first}": b"1"}]
+    again = adapter(store)  # the account started again, on the same database
+    assert await file(again, answered=True) == f"{first}.1"  # the same text, filed anew

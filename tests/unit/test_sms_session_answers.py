@@ -5,6 +5,7 @@ then)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -107,13 +108,18 @@ class TcpSmsc:
 
 
 @contextlib.asynccontextmanager
-async def tcp_session(monkeypatch: pytest.MonkeyPatch, commits: Commits) -> AsyncIterator[TcpSmsc]:
-    """A session bound over loopback TCP, its deliver_sm committed by `commits`."""
+async def tcp_session(
+    monkeypatch: pytest.MonkeyPatch, commits: Commits, *, refused: bool = False
+) -> AsyncIterator[TcpSmsc]:
+    """A session bound over loopback TCP, its deliver_sm committed by `commits`; `refused`: the
+    kernel refuses every socket option from the bind on (one without TCP_QUICKACK)."""
     options: list[tuple[int, int, Any]] = []
     setsockopt = trio.SocketStream.setsockopt
 
     def recorded(stream: trio.SocketStream, level: int, option: int, value: Any) -> None:
         options.append((level, option, value))
+        if refused and client.bound:
+            raise OSError(errno.ENOPROTOOPT, "Protocol not available")
         setsockopt(stream, level, option, value)
 
     monkeypatch.setattr(trio.SocketStream, "setsockopt", recorded)
@@ -165,3 +171,18 @@ async def test_submit_sm_resp_read_while_no_deliver_sm_waits_are_not(
             submit = parse_header(await tcp.smsc.receive_some(65536))
             await tcp.smsc.send_all(encode(CommandId.SUBMIT_SM_RESP, submit.sequence, b"m1\0"))
         assert tcp.quick_acks == 0
+
+
+@QUICKACK
+async def test_a_kernel_that_refuses_the_quick_ack_still_gets_its_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commits = Commits(2)
+    commits.group.set()
+    async with tcp_session(monkeypatch, commits, refused=True) as tcp:
+        await tcp.smsc.send_all(deliver_sm(5))
+        await tcp.smsc.send_all(deliver_sm(6))
+        await commits.all_settled.wait()
+        assert tcp.quick_acks >= 1  # asked, refused, and the session read on
+        assert commits.settled == {5: True, 6: True}
+        assert tcp.client.bound
