@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 import trio
@@ -46,6 +47,7 @@ from .receipts import MessageState, normalise_message_id
 from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # SMPP 3.4 5.2.17: registered_delivery 1 asks for a receipt of final success or failure.
 FINAL_RECEIPT = 0x01
 # SMPP 3.4 5.2.5/5.2.6: an international number in the E.164 plan.
@@ -438,15 +440,7 @@ class AnsweredCounts:
         """`commit` these state changes and the counts not written yet in one commit."""
         # In a stream of SMS, a commit (and an fsync) of their own per burst of answers delayed
         # the next burst's.
-        taken = self._take()
-        changes = {**(state or {}), **self._changes(taken)}
-        written = False
-        try:
-            receipt = await commit(changes or None)
-            written = True
-        finally:
-            self._settle(taken, written=written)
-        return receipt
+        return await self._commit_taken(lambda counts: commit({**(state or {}), **counts} or None))
 
     async def run(self) -> None:
         """Write the counts no SMS's commit took within LONE_MARKS_SECONDS, and those still
@@ -468,24 +462,25 @@ class AnsweredCounts:
 
     async def _write_alone(self) -> None:
         """Write the pending counts in a commit of their own."""
-        taken = self._take()
-        if not taken:
-            return
+        if self._pending:
+            await self._commit_taken(self._put)
+
+    async def _put(self, counts: Mapping[str, bytes | None]) -> None:
+        with trio.CancelScope(shield=True):  # a batch taken is a batch written
+            await self.state.put(counts)
+
+    async def _commit_taken(self, commit: Callable[[dict[str, bytes | None]], Awaitable[T]]) -> T:
+        """Take the pending counts and `commit` their state changes; those it did not write
+        are pending again, unless a later count of the same content was taken since."""
+        taken, self._pending = self._pending, {}
+        self._taken.update(taken)
         written = False
         try:
-            with trio.CancelScope(shield=True):  # a batch taken is a batch written
-                await self.state.put(self._changes(taken))
+            result = await commit({self.prefix + d: str(n).encode() for d, n in taken.items()})
             written = True
         finally:
             self._settle(taken, written=written)
-
-    def _take(self) -> dict[str, int]:
-        taken, self._pending = self._pending, {}
-        self._taken.update(taken)
-        return taken
-
-    def _changes(self, taken: Mapping[str, int]) -> dict[str, bytes | None]:
-        return {self.prefix + digest: str(n).encode() for digest, n in taken.items()}
+        return result
 
     def _settle(self, taken: Mapping[str, int], *, written: bool) -> None:
         """The commit that took these counts is over: those it did not write are pending again."""
