@@ -30,6 +30,10 @@ HEADER_LENGTH: Final = HEADER.size  # §3.2: command_length, command_id, command
 MAX_PDU_LENGTH: Final = 68 * 1024
 
 
+# §5.1.2.1: bit 31 of a command_id marks a response.
+RESPONSE_BIT: Final = 0x80000000
+
+
 class CommandId(IntEnum):
     """§5.1.2.1: every command_id SMPP 3.4 defines; any other value is ESME_RINVCMDID."""
 
@@ -64,7 +68,7 @@ class CommandId(IntEnum):
     @property
     def is_response(self) -> bool:
         """§5.1.2.1: bit 31 of a command_id marks a response."""
-        return bool(self & 0x80000000)
+        return bool(self & RESPONSE_BIT)
 
 
 # §5.1.2.1: outbind, alert_notification and generic_nack have no response of their own.

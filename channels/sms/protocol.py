@@ -30,7 +30,7 @@ from channels.sms.events import (
     Unbound,
     UnexpectedResponse,
 )
-from channels.sms.pdus import CommandId, DecodeError, Header, Status, status_name
+from channels.sms.pdus import CommandId, DecodeError, Status, status_name
 from channels.sms.receipts import parse_receipt
 
 # §3.2: "The allowed sequence_number range is from 0x00000001 to 0x7FFFFFFF."
@@ -124,6 +124,9 @@ _C = CommandId
 _SUBMIT_SM: Final = CommandId.SUBMIT_SM
 _GENERIC_NACK: Final = CommandId.GENERIC_NACK
 _ESME_ROK: Final = Status.ESME_ROK
+# §3.2's header read in place, as four ints: a Header is made only for a PDU that is refused.
+_READ_HEADER: Final = pdus.HEADER.unpack_from
+_HEADER_LENGTH: Final = pdus.HEADER_LENGTH
 
 # §2.3 Table 2-1, the ESME column: what we may send in each state, and the state it leads to.
 # Our automatic answers (enquire_link_resp, unbind_resp, generic_nack) follow from the PDU they
@@ -257,10 +260,15 @@ class Connection:
         self._clock = clock
         self._state = State.OPEN
         self._next_seq = 1
-        self._pending: dict[int, Outstanding] = {}
+        # Our requests by sequence number: the command and when it went out (an Outstanding is
+        # made only when the driver asks, a plain tuple costing a third of one per submit).
+        self._pending: dict[int, tuple[CommandId, float]] = {}
         self._submits = 0
         self._awaiting: dict[int, CommandId] = {}  # deliver_sm / data_sm seq → its command
-        self._in = bytearray()
+        # The bytes read and not framed yet, from offset _at: a PDU is one slice of them, where
+        # a bytearray consumed from the front costs a slice, a copy and a delete per PDU.
+        self._in = b""
+        self._at = 0
         self._eof = False
         self._out = bytearray()
         self._events: deque[Event] = deque()
@@ -279,7 +287,8 @@ class Connection:
 
     def pending(self) -> tuple[Outstanding, ...]:
         """Our requests without an answer, oldest first, for the driver's response_timeout."""
-        return tuple(sorted(self._pending.values(), key=lambda item: item.sent_at))
+        requests = (Outstanding(seq, *request) for seq, request in self._pending.items())
+        return tuple(sorted(requests, key=lambda item: item.sent_at))
 
     def data_to_send(self) -> bytes:
         """The bytes our commands and automatic answers produced since the last call."""
@@ -357,18 +366,23 @@ class Connection:
         request = self._pending.pop(seq, None)
         if request is None:
             raise LocalProtocolError(f"no request with sequence {seq} awaits an answer")
-        if request.command is CommandId.SUBMIT_SM:
+        command, sent_at = request
+        if command is CommandId.SUBMIT_SM:
             self._submits -= 1
-        if request.command in _SESSION_REQUESTS:
+        if command in _SESSION_REQUESTS:
             self._move(_Outcome.TIMED_OUT)  # a bind or unbind never answered ends the session
-        return ResponseTimeout(request)
+        return ResponseTimeout(Outstanding(seq, command, sent_at))
 
     # --- bytes in, events out -----------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
         """Bytes read from the SMSC; b"" when it closed the connection."""
         if data:
-            self._in += data
+            # What the last read left unframed (part of a PDU, if anything) is copied once a
+            # read, and is never more than max_pdu_length.
+            rest = self._in[self._at :]
+            self._in = rest + data if rest else data
+            self._at = 0
         else:
             self._eof = True
 
@@ -398,7 +412,7 @@ class Connection:
         while seq in self._pending:  # after a wrap, skip a number still awaiting its answer
             seq = seq % MAX_SEQUENCE + 1
         self._next_seq = seq % MAX_SEQUENCE + 1
-        self._pending[seq] = Outstanding(seq, command, self._clock())
+        self._pending[seq] = (command, self._clock())
         self._out += pdus.encode(command, seq, body)
         return seq
 
@@ -414,55 +428,50 @@ class Connection:
     def _read_one(self) -> bool:
         """Frame and handle one PDU from the buffer; False when there is none yet."""
         if self._state not in _LIVE:
-            self._in.clear()  # after unbind or a corrupt stream the driver closes; nothing counts
+            self._drop_input()  # after unbind or a corrupt stream the driver closes; nothing counts
             return False
-        if len(self._in) < pdus.HEADER_LENGTH:
+        buffer, at = self._in, self._at
+        if len(buffer) - at < _HEADER_LENGTH:
             return self._end_of_stream()
-        header = pdus.parse_header(self._in)
-        if not pdus.HEADER_LENGTH <= header.length <= self._max_pdu_length:
+        length, command_id, status, seq = _READ_HEADER(buffer, at)
+        if not _HEADER_LENGTH <= length <= self._max_pdu_length:
             # §4.3: an invalid command_length means the data is corrupt; answer generic_nack.
             # Where the next PDU starts is unknown now, so the session cannot go on.
-            self._nack(header.sequence, Status.ESME_RINVCMDLEN)
-            self._in.clear()
+            self._nack(seq, Status.ESME_RINVCMDLEN)
+            self._drop_input()
             self._move(_Outcome.CORRUPT)
             self._events.append(
                 StreamCorrupt(
-                    header.length,
-                    f"command_length {header.length} outside "
-                    f"{pdus.HEADER_LENGTH}..{self._max_pdu_length}",
+                    length,
+                    f"command_length {length} outside {_HEADER_LENGTH}..{self._max_pdu_length}",
                 )
             )
             return True
-        length = header.length
-        if len(self._in) < length:
+        end = at + length
+        if len(buffer) < end:
             return self._end_of_stream()
-        raw = bytes(self._in[:length])
-        del self._in[:length]
-        self._handle(header, raw)
+        self._at = end
+        raw = buffer[at:end]
+        if command_id & pdus.RESPONSE_BIT:
+            self._on_response(command_id, status, seq, raw)
+        else:
+            self._on_request(command_id, seq, raw)
         return True
+
+    def _drop_input(self) -> None:
+        self._in = b""
+        self._at = 0
 
     def _end_of_stream(self) -> bool:
         if not self._eof:
             return False
-        self._in.clear()
+        self._drop_input()
         self._move(_Outcome.EOF)
         self._events.append(ConnectionClosed(self.pending()))
         return True
 
-    def _handle(self, header: Header, raw: bytes) -> None:
-        command = pdus.COMMANDS.get(header.command_id)
-        if command is None:
-            # §4.3: an unknown command_id is answered generic_nack; the PDU's length was sound,
-            # so the stream is still framed and the bind is kept.
-            self._nack(header.sequence, Status.ESME_RINVCMDID)
-            self._bad(header, Status.ESME_RINVCMDID, "unknown command_id", raw, awaits=False)
-            return
-        if command.is_response:
-            self._on_response(command, header, raw)
-        else:
-            self._on_request(command, header, raw)
-
-    def _bad(self, header: Header, status: int, reason: str, raw: bytes, *, awaits: bool) -> None:
+    def _bad(self, raw: bytes, status: int, reason: str, *, awaits: bool) -> None:
+        header = pdus.parse_header(raw)
         self._events.append(
             BadPdu(
                 seq=header.sequence,
@@ -475,8 +484,18 @@ class Connection:
             )
         )
 
-    def _on_request(self, command: CommandId, header: Header, raw: bytes) -> None:
-        seq, body = header.sequence, raw[pdus.HEADER_LENGTH :]
+    def _unknown(self, seq: int, raw: bytes) -> None:
+        # §4.3: an unknown command_id is answered generic_nack; the PDU's length was sound, so
+        # the stream is still framed and the bind is kept.
+        self._nack(seq, Status.ESME_RINVCMDID)
+        self._bad(raw, Status.ESME_RINVCMDID, "unknown command_id", awaits=False)
+
+    def _on_request(self, command_id: int, seq: int, raw: bytes) -> None:
+        command = pdus.COMMANDS.get(command_id)
+        if command is None:
+            self._unknown(seq, raw)
+            return
+        body = raw[_HEADER_LENGTH:]
         next_state = _THEY_SEND[self._state].get(command)
         if next_state is None:
             # §2.3: a request the SMSC may send, but not in this state, is ESME_RINVBNDSTS;
@@ -488,8 +507,7 @@ class Connection:
         if command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND) and body:
             # §4.11.1 / §4.2.1: header only. The length framed it, so only this PDU is refused.
             self._nack(seq, Status.ESME_RINVCMDLEN)
-            reason = "a body where none belongs"
-            self._bad(header, Status.ESME_RINVCMDLEN, reason, raw, awaits=False)
+            self._bad(raw, Status.ESME_RINVCMDLEN, "a body where none belongs", awaits=False)
             return
         try:
             event = _REQUEST_HANDLERS[command](self, seq, body)
@@ -501,7 +519,7 @@ class Connection:
                 self._awaiting[seq] = command
             else:
                 self._answer(command, seq, error.status)
-            self._bad(header, error.status, error.reason, raw, awaits=awaits)
+            self._bad(raw, error.status, error.reason, awaits=awaits)
             return
         self._state = next_state
         if event is not None:
@@ -536,30 +554,34 @@ class Connection:
     def _on_alert(self, seq: int, body: bytes) -> Alert:
         return Alert(seq, pdus.decode_alert_notification(body))
 
-    def _on_response(self, command: CommandId, header: Header, raw: bytes) -> None:
+    def _on_response(self, command_id: int, status: int, seq: int, raw: bytes) -> None:
         # Responses are never answered, not even a bad one: a generic_nack for a generic_nack
         # could loop between two peers forever.
-        seq = header.sequence
-        request = self._pending.get(seq)
-        if request is None or command not in _ANSWERS[request.command]:
-            self._events.append(UnexpectedResponse(seq, command, header.status))
+        command = pdus.COMMANDS.get(command_id)
+        if command is None:
+            self._unknown(seq, raw)
             return
-        read = _RESPONSE_READERS[request.command]
+        request = self._pending.get(seq)
+        if request is None or command not in _ANSWERS[request[0]]:
+            self._events.append(UnexpectedResponse(seq, command, status))
+            return
+        requested = request[0]
         try:
-            event = read(self, request, command, header.status, raw[pdus.HEADER_LENGTH :])
+            event = _RESPONSE_READERS[requested](
+                self, seq, requested, command, status, raw[_HEADER_LENGTH:]
+            )
         except DecodeError as error:
             # The request stays pending: its outcome is unread, and expire() will say so.
-            self._bad(header, error.status, error.reason, raw, awaits=False)
+            self._bad(raw, error.status, error.reason, awaits=False)
             return
         del self._pending[seq]
         self._events.append(event)
 
     def _on_submit_sm_resp(
-        self, request: Outstanding, command: CommandId, status: int, body: bytes
+        self, seq: int, requested: CommandId, command: CommandId, status: int, body: bytes
     ) -> Event:
-        seq = request.seq
         if command is _GENERIC_NACK:
-            event: Event = GenericNack(seq, status, status_name(status), request.command)
+            event: Event = GenericNack(seq, status, status_name(status), requested)
         elif status != _ESME_ROK:
             event = SubmitFailed(seq, status, status_name(status))
         else:  # §4.4.2: the body (message_id) only with ESME_ROK
@@ -568,28 +590,28 @@ class Connection:
         return event
 
     def _on_bind_resp(
-        self, request: Outstanding, command: CommandId, status: int, body: bytes
+        self, seq: int, requested: CommandId, command: CommandId, status: int, body: bytes
     ) -> Event:
         if status != Status.ESME_ROK or command is CommandId.GENERIC_NACK:
             self._move(_Outcome.BIND_REFUSED)
             return BindFailed(status, status_name(status))
         system_id, tlvs = pdus.decode_id_and_tlvs(body, "system_id")
-        kind = BindKind(request.command)
+        kind = BindKind(requested)
         self._move(_BOUND[kind])
         return Bound(kind, system_id, tlvs.sc_interface_version)
 
     def _on_unbind_resp(
-        self, request: Outstanding, command: CommandId, status: int, body: bytes
+        self, seq: int, requested: CommandId, command: CommandId, status: int, body: bytes
     ) -> Event:
         self._move(_Outcome.UNBIND_ANSWERED)
         return Unbound(by_peer=False)
 
     def _on_enquire_link_resp(
-        self, request: Outstanding, command: CommandId, status: int, body: bytes
+        self, seq: int, requested: CommandId, command: CommandId, status: int, body: bytes
     ) -> Event:
         if command is CommandId.GENERIC_NACK:
-            return GenericNack(request.seq, status, status_name(status), request.command)
-        return LinkAlive(request.seq)
+            return GenericNack(seq, status, status_name(status), requested)
+        return LinkAlive(seq)
 
 
 # Readers picked by command, not by an if-ladder (h11's READERS table). None: no event.
@@ -606,7 +628,7 @@ _REQUEST_HANDLERS: Final[Mapping[CommandId, Callable[[Connection, int, bytes], E
 # generic_nack. A bind refused either way leaves the session OPEN; an unbind answered either
 # way ends it.
 _RESPONSE_READERS: Final[
-    Mapping[CommandId, Callable[[Connection, Outstanding, CommandId, int, bytes], Event]]
+    Mapping[CommandId, Callable[[Connection, int, CommandId, CommandId, int, bytes], Event]]
 ] = {
     CommandId.SUBMIT_SM: Connection._on_submit_sm_resp,
     **dict.fromkeys(_BINDS, Connection._on_bind_resp),

@@ -150,15 +150,11 @@ class Session:
         self._ready: deque[_Reply] = deque()
         self._replies: dict[int, _Reply] = {}  # sent requests by sequence number
         self._next_submit_at = 0.0
-        self._bound = trio.Event()
+        # Bound and taking submits; a plain flag, as nothing waits for it.
+        self.bound = False
         self._nursery: trio.Nursery | None = None
         # The SMSC's outbind, on a connection it opened (§4.1.7); never more than one.
         self._outbind_sender, self._outbind = trio.open_memory_channel[OutbindReceived](1)
-
-    @property
-    def bound(self) -> bool:
-        """Whether the session is bound and takes submits."""
-        return self._bound.is_set()
 
     async def run(
         self,
@@ -187,7 +183,7 @@ class Session:
             # The nursery wraps what its tasks raise; the supervisor wants the reason itself.
             raise ended.exceptions[0] from None
         finally:
-            self._bound = trio.Event()
+            self.bound = False
             self._fail_waiting("the session ended before the SMSC answered")
             # Bounded: closing TLS sends close_notify, which a peer that stopped reading never
             # takes; cancelled, the close drops the connection instead.
@@ -225,7 +221,7 @@ class Session:
     async def unbind(self) -> None:
         """Ask the SMSC to end the session (the daemon stops); its answer ends run()."""
         if self.bound:
-            self._bound = trio.Event()  # no submit or enquire_link after the unbind
+            self.bound = False  # no submit or enquire_link after the unbind
             self.connection.unbind()
             # Its caller may give up (the daemon stopping): a PDU cut short would break the
             # framing of the answers the session still owes.
@@ -287,7 +283,7 @@ class Session:
             # ESME_RINVPASWD, ESME_RBINDFAIL...: the operator's words for it, then backoff.
             raise SessionEnded(f"bind refused: {answer.status_name}")
         log.info("SMPP bound to %s:%d as %s", endpoint.host, endpoint.port, endpoint.kind.name)
-        self._bound.set()
+        self.bound = True
 
     async def _read(self) -> None:
         stream = self._stream
@@ -323,7 +319,8 @@ class Session:
         """What the SMSC said, each to its place."""
         match event:  # the commonest first: an answer to a submit
             case Submitted() | SubmitFailed() | GenericNack():
-                self._answer(event.seq, event)
+                if (reply := self._replies.pop(event.seq, None)) is not None:
+                    reply.give(event)
             case Inbound() | BadPdu(awaits_answer=True):
                 assert self._nursery is not None
                 self._committing += 1
@@ -368,7 +365,8 @@ class Session:
         ):
             return None  # none of these changes while the loop below fills the window
         throughput = self.throughput
-        while ready and connection.window_free > 0:
+        free = connection.window_free
+        while ready and free > 0:
             reply = ready[0]
             if reply.abandoned:  # its caller gave up while it waited: never sent
                 ready.popleft()
@@ -379,8 +377,9 @@ class Session:
                     return self._next_submit_at
             ready.popleft()
             assert reply.body is not None  # only submits are queued
-            reply.seq = connection.submit_body(reply.body)
-            self._replies[reply.seq] = reply
+            seq = reply.seq = connection.submit_body(reply.body)
+            self._replies[seq] = reply
+            free -= 1
             if throughput is not None:
                 self._next_submit_at = max(now, self._next_submit_at) + 1 / throughput
         return None

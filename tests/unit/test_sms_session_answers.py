@@ -135,12 +135,18 @@ async def tcp_session(
         response_timeout=60.0,
         bind_timeout=60.0,
     )
-    async with listener, trio.open_nursery() as nursery:
-        nursery.start_soon(client.run)
+    accepted: list[trio.SocketStream] = []
+
+    async def answer_the_bind() -> None:
         smsc = await listener.accept()
+        accepted.append(smsc)
         bind = parse_header(await smsc.receive_some(65536))
         await smsc.send_all(encode(CommandId.BIND_TRANSCEIVER_RESP, bind.sequence, b"mem\0"))
-        await client._bound.wait()
+
+    async with listener, trio.open_nursery() as nursery:
+        nursery.start_soon(answer_the_bind)
+        await nursery.start(client.run)  # started once bound
+        [smsc] = accepted
         options.clear()  # the stream's own, when it was opened
         yield TcpSmsc(client, smsc, options)
         nursery.cancel_scope.cancel()
