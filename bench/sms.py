@@ -9,6 +9,11 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
   Beside it, the same bare client with each submit_sm made by one of as many tasks as the lane
   runs, each waiting for its own answer: what a task woken per submit costs by itself, so that
   the Session's ratio to it is the cost of its own work (window, states, events, timers).
+  And the bare loop with LOADED_WORK seconds of busy work before each submit_sm: what a little
+  more work a submit costs on this machine in this run. A client slower than the simulator
+  leaves it idle between its sends, and a send that wakes an idle process costs several times
+  one that does not (on these virtual machines 20 us against 5.5 us a send, measured), so the
+  ratio falls faster than the work grows, and by how much varies from machine to machine.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
@@ -89,6 +94,9 @@ SHORT_NUMBER = "0911"
 # Citizens' texts, numbered by the simulator from each run's own block of numbers.
 ASKING = "Не пришла справка о доходах, заявление"
 FIRST_MSISDN = 79000000000
+# The bare loop's busy work a submit in its loaded rounds: about what the Session does beyond
+# a bare client with a task per submit, measured without sockets (11.05 against 6.8 us).
+LOADED_WORK = 4e-6
 # Bounds on waits that end at once when both sides work; never a measured duration.
 DEADLINE = 300.0
 POLL = 0.01
@@ -137,10 +145,11 @@ class BareEsme:
             if headers:
                 return headers
 
-    async def submit(self, sm: SubmitSm, count: int, window: int) -> None:
-        """`count` submit_sm of `sm`, `window` outstanding, until each is answered ESME_ROK."""
+    async def submit(self, sm: SubmitSm, count: int, window: int, work: float = 0.0) -> None:
+        """`count` submit_sm of `sm`, `window` outstanding, until each is answered ESME_ROK;
+        `work` seconds of CPU spent before each."""
         sent = min(window, count)
-        await self._send_submits(sm, sent)
+        await self._send_submits(sm, sent, work)
         answered = 0
         while answered < count:
             headers = await self._receive()
@@ -150,7 +159,7 @@ class BareEsme:
             answered += len(headers)
             more = min(len(headers), count - sent)
             sent += more
-            await self._send_submits(sm, more)
+            await self._send_submits(sm, more, work)
 
     async def submit_from_tasks(self, sm: SubmitSm, count: int, window: int) -> None:
         """submit(), each submit_sm made by one of as many tasks as the SMS lane runs, which waits
@@ -200,10 +209,10 @@ class BareEsme:
                     stopped = RuntimeError("the bare client stopped before this submit's answer")
                     trio.lowlevel.reschedule(task, outcome.Error(stopped))
 
-    async def _send_submits(self, sm: SubmitSm, count: int) -> None:
+    async def _send_submits(self, sm: SubmitSm, count: int, work: float) -> None:
         if count:
             pdus = (
-                encode(CommandId.SUBMIT_SM, self._next(), submit_sm_body(sm)) for _ in range(count)
+                encode(CommandId.SUBMIT_SM, self._next(), _worked(sm, work)) for _ in range(count)
             )
             await self.stream.send_all(b"".join(pdus))
 
@@ -220,6 +229,15 @@ class BareEsme:
             )
             await self.stream.send_all(b"".join(answers))
             answered += len(headers)
+
+
+def _worked(sm: SubmitSm, seconds: float) -> bytes:
+    """`sm` encoded after `seconds` of busy work, as by a client with that much more to do."""
+    if seconds:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+    return submit_sm_body(sm)
 
 
 def _never_aborted(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
@@ -320,14 +338,15 @@ async def session_submits(smsc: Smsc, simulator: int, window: int) -> Measured:
 
 
 async def bare_submits(
-    smsc: Smsc, simulator: int, window: int, *, from_tasks: bool = False
+    smsc: Smsc, simulator: int, window: int, *, from_tasks: bool = False, work: float = 0.0
 ) -> Measured:
-    """Submits answered per second for the bare client; `from_tasks`: each from a waiting task."""
+    """Submits answered per second for the bare client; `from_tasks`: each from a waiting task;
+    `work`: seconds of busy work before each submit of the loop."""
     await smsc.reset()
     await smsc.quiet()
     sm = confirmation()
     esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
-    submit = esme.submit_from_tasks if from_tasks else esme.submit
+    submit = esme.submit_from_tasks if from_tasks else partial(esme.submit, work=work)
     async with esme.stream:
         await submit(sm, WARMUP_SUBMITS, window)
         pids = {"client": os.getpid(), "smsc": simulator}
@@ -459,16 +478,26 @@ def judged(ours_name: str, ours: list[Measured], bare: list[Measured]) -> dict[s
     }
 
 
-def beside_tasks(outbound: dict[str, Any], tasks: list[Measured]) -> dict[str, Any]:
+def beside_references(
+    outbound: dict[str, Any], tasks: list[Measured], loaded: list[Measured]
+) -> dict[str, Any]:
     """The judged outbound figures with the bare client's submits made from waiting tasks, and
-    the Session's ratio to it: its own work's cost beside what a task per submit costs."""
-    rate = median(tasks)["per_s"]
+    the Session's ratio to it: its own work's cost beside what a task per submit costs; and
+    the bare loop's with LOADED_WORK a submit, and its ratio to the bare loop."""
+    rate, bare = median(tasks)["per_s"], outbound["bare"]["per_s"]
     return {
         **outbound,
         "bare_tasks": median(tasks),
-        "bare_tasks_ratio": round(rate / outbound["bare"]["per_s"], 3),
+        "bare_tasks_ratio": round(rate / bare, 3),
         "ratio_to_bare_tasks": round(outbound["session"]["per_s"] / rate, 3),
-        "rounds_per_s": {**outbound["rounds_per_s"], "bare_tasks": [m["per_s"] for m in tasks]},
+        "bare_loaded": median(loaded),
+        "loaded_work_us": round(LOADED_WORK * 1e6, 1),
+        "bare_loaded_ratio": round(median(loaded)["per_s"] / bare, 3),
+        "rounds_per_s": {
+            **outbound["rounds_per_s"],
+            "bare_tasks": [m["per_s"] for m in tasks],
+            "bare_loaded": [m["per_s"] for m in loaded],
+        },
     }
 
 
@@ -484,6 +513,7 @@ async def _measure_all(
     sides: dict[str, Callable[[Smsc, int, int], Awaitable[Measured]]] = {
         "bare": bare_submits,
         "bare_tasks": partial(bare_submits, from_tasks=True),
+        "bare_loaded": partial(bare_submits, work=LOADED_WORK),
         "session": session_submits,
     }
     submits: dict[str, dict[int, list[Measured]]] = {name: {} for name in sides}
@@ -508,9 +538,10 @@ async def _measure_all(
         "target_submits_per_s": TARGET_SUBMITS_PER_S,
         "target_ratio": TARGET_RATIO,
         "outbound": {
-            f"window_{w}": beside_tasks(
+            f"window_{w}": beside_references(
                 judged("session", submits["session"][w], submits["bare"][w]),
                 submits["bare_tasks"][w],
+                submits["bare_loaded"][w],
             )
             for w in WINDOWS
         },
@@ -563,9 +594,11 @@ def rows(figures: dict[str, Any]) -> list[Line]:
              o["bare_tasks"]["per_s"], "", None),
             (label, "bare, a task per submit / bare", o["bare_tasks_ratio"], "", None),
             (label, "Session / bare with a task per submit", o["ratio_to_bare_tasks"], "", None),
-            (label, "rounds/s Session | bare | bare, tasks",
+            (label, f"bare, {o['loaded_work_us']:g} us more work a submit / bare",
+             o["bare_loaded_ratio"], "", None),
+            (label, "rounds/s Session | bare | bare, tasks | bare, loaded",
              f"{_spread(spread['session'])} | {_spread(spread['bare'])} | "
-             f"{_spread(spread['bare_tasks'])}", "", None),
+             f"{_spread(spread['bare_tasks'])} | {_spread(spread['bare_loaded'])}", "", None),
             (label, "CPU % client, ours / bare",
              f"{ours['client_cpu_pct']:g} / {bare['client_cpu_pct']:g}", "", None),
             (label, "CPU % simulator, ours / bare",

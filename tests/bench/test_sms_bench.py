@@ -3,10 +3,12 @@ simulator's bulk commands (quiet, deliver_many, deliveries) that the figures res
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 
-from bench.sms import BareEsme, confirmation
+from bench.sms import LOADED_WORK, BareEsme, confirmation
 from channels.sms.pdus import CommandId, Status, encode, parse_header
 from tests.smsc import Smsc, smsc, smsc_server
 
@@ -18,13 +20,17 @@ pytestmark = pytest.mark.integration
 DEADLINE = 10.0
 
 
-@pytest.mark.parametrize("from_tasks", [False, True], ids=["loop", "a-task-per-submit"])
+@pytest.mark.parametrize(
+    ("from_tasks", "work"),
+    [(False, 0.0), (True, 0.0), (False, LOADED_WORK)],
+    ids=["loop", "a-task-per-submit", "loop-with-work"],
+)
 async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answered(
-    smsc: Smsc, from_tasks: bool
+    smsc: Smsc, from_tasks: bool, work: float
 ) -> None:
     await smsc.quiet()
     esme = await BareEsme.bind(smsc, CommandId.BIND_TRANSCEIVER)
-    submit = esme.submit_from_tasks if from_tasks else esme.submit
+    submit = esme.submit_from_tasks if from_tasks else partial(esme.submit, work=work)
     async with esme.stream:
         with trio.fail_after(DEADLINE):  # a caller left parked would hang the bench
             await submit(confirmation(), 30, window=7)
