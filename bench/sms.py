@@ -10,10 +10,11 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
   runs, each waiting for its own answer: what a task woken per submit costs by itself, so that
   the Session's ratio to it is the cost of its own work (window, states, events, timers).
   And the bare loop with LOADED_WORK seconds of busy work before each submit_sm: what a little
-  more work a submit costs on this machine in this run. A client slower than the simulator
-  leaves it idle between its sends, and a send that wakes an idle process costs several times
-  one that does not (on these virtual machines 20 us against 5.5 us a send, measured), so the
-  ratio falls faster than the work grows, and by how much varies from machine to machine.
+  more work a submit costs on this machine in this run. At window 10 a client slower than the
+  simulator leaves it idle between its sends, and a send that wakes an idle process costs
+  several times one that does not (on these virtual machines 20 us against 5.5 us a send,
+  measured), so the ratio falls faster than the work grows, and by how much varies from machine
+  to machine; at window 50 the simulator is the bound either way.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.

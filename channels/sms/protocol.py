@@ -376,10 +376,11 @@ class Connection:
     # --- bytes in, events out -----------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
-        """Bytes read from the SMSC; b"" when it closed the connection."""
+        """Bytes read from the SMSC (kept, not copied: bytes, not a buffer the caller reuses);
+        b"" when it closed the connection."""
         if data:
-            # What the last read left unframed (part of a PDU, if anything) is copied once a
-            # read, and is never more than max_pdu_length.
+            # What the last read left unframed is copied once a read: part of one PDU, never
+            # more than max_pdu_length, for a driver that takes every event before it reads on.
             rest = self._in[self._at :]
             self._in = rest + data if rest else data
             self._at = 0
@@ -555,12 +556,12 @@ class Connection:
         return Alert(seq, pdus.decode_alert_notification(body))
 
     def _on_response(self, command_id: int, status: int, seq: int, raw: bytes) -> None:
-        # Responses are never answered, not even a bad one: a generic_nack for a generic_nack
-        # could loop between two peers forever.
         command = pdus.COMMANDS.get(command_id)
-        if command is None:
+        if command is None:  # §4.3: an unknown command_id is nacked, response bit or not
             self._unknown(seq, raw)
             return
+        # A known response is never answered, not even a bad one: a generic_nack for a
+        # generic_nack could loop between two peers forever.
         request = self._pending.get(seq)
         if request is None or command not in _ANSWERS[request[0]]:
             self._events.append(UnexpectedResponse(seq, command, status))
