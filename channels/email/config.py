@@ -32,7 +32,8 @@ class ImapSettings(_Section):
     processed_folder: str | None = None
     # How often a server without IDLE is asked for new mail, and how long one IDLE lasts
     # before it is renewed (RFC 2177: at least every 29 minutes). Short: a message that came
-    # between a fetch and the next IDLE is read at the renewal at the latest.
+    # during the last look for new mail before an IDLE (its announcement is lost with that
+    # command's answer) is read at the renewal at the latest.
     poll_interval: Duration = 60.0
     idle_renew: Duration = 120.0
     # IDLE where the server offers it; false polls instead (a server whose IDLE is broken).

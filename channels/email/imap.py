@@ -6,8 +6,10 @@ with the folder's UIDVALIDITY and last UID (the account's state), and only then 
 the move, the next start moves what the state says is committed. RFC822.SIZE is checked before
 a message is fetched: one over the limit stays on the server, flagged, and only its header is
 committed, flagged `oversize`. IDLE waits for new mail where the server has it (renewed every
-`idle_renew`), polling every `poll_interval` where not. A lost connection ends the account, and
-the supervisor connects again after its jittered backoff: the state says where to go on.
+`idle_renew`), polling every `poll_interval` where not; after mail was taken the folder is
+looked at again at once, as what came meanwhile may have been announced already. A lost
+connection ends the account, and the supervisor connects again after its jittered backoff: the
+state says where to go on.
 """
 
 from __future__ import annotations
@@ -88,8 +90,13 @@ class FolderReader:
             task_status.started()
             await self._finish_moves(state)
             while True:
-                state = await self._take_new(state)
-                await self._wait_for_mail()
+                taken = await self._take_new(state)
+                if taken.last_uid == state.last_uid:
+                    await self._wait_for_mail()
+                # Else looked at again at once: mail that came while these were committed was
+                # announced at the end of a command whose untagged answers aioimaplib drops (a
+                # FETCH's, a STORE's) or does not hand on, and an IDLE does not announce it again.
+                state = taken
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 await self._aio(self._logout)

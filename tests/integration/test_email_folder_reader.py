@@ -1,0 +1,110 @@
+"""The IMAP folder reader against Dovecot, in the daemon's trio-asyncio loop, in front of a store:
+mail that comes while the reader commits the mail before it is read at once, not when the next
+IDLE is renewed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import trio
+import trio_asyncio
+
+from channels.contract import Ports, Receipt, Received
+from channels.email.config import ImapSettings
+from channels.email.imap import FolderReader
+from tests.dovecot import USERS, Dovecot, dovecot, dovecot_server
+
+from .test_email_channel import citizens_mail
+
+__all__ = ["dovecot", "dovecot_server"]  # the fixtures
+
+pytestmark = pytest.mark.integration
+
+# A bound on a wait that ends at once when the reader works; never a measured duration. The
+# reader's IDLE lasts far longer: mail found only at its renewal fails the test.
+DEADLINE = 30.0
+IDLE_RENEW = 3600.0
+
+
+@dataclass
+class Store:
+    """The router as the reader meets it: commits taken with their state, and a hook run inside
+    the first commit (another citizen's mail arriving meanwhile)."""
+
+    during_first: Any = None
+    committed: list[Received] = field(default_factory=list)
+    values: dict[str, bytes] = field(default_factory=dict)
+    changed: trio.Event = field(default_factory=trio.Event)
+
+    async def receive(
+        self, received: Received, state: Mapping[str, bytes | None] | None = None
+    ) -> Receipt:
+        if not self.committed and self.during_first is not None:
+            await trio.to_thread.run_sync(self.during_first)
+        self.committed.append(received)
+        await self.put(state or {})
+        self.changed.set()
+        return Receipt(redelivery=False)
+
+    async def get(self, key: str) -> bytes | None:
+        return self.values.get(key)
+
+    async def put(self, changes: Mapping[str, bytes | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                self.values.pop(key, None)
+            else:
+                self.values[key] = value
+
+    def bad_input(self, channel: str, reason: str) -> None:
+        raise AssertionError(f"no bad input expected: {reason}")
+
+
+async def read_until(store: Store, dovecot: Dovecot, count: int, **settings: object) -> None:
+    """Run a reader of the support INBOX until `store` has `count` commits."""
+    imap = ImapSettings.model_validate(
+        {
+            "host": dovecot.host,
+            "port": dovecot.tls_port,
+            "username": "support",
+            "password_file": "unused",
+            "idle_renew": IDLE_RENEW,
+            "poll_interval": IDLE_RENEW,
+            **settings,
+        }
+    )
+    ports: Any = Ports(store, None, store.bad_input, store, None)  # type: ignore[arg-type]
+    reader = FolderReader(
+        "support", imap, "INBOX", ports, USERS["support"], lambda: 10_000_000, dovecot.cafile
+    )
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        with trio.fail_after(DEADLINE):
+            while len(store.committed) < count:
+                await store.changed.wait()
+                store.changed = trio.Event()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"processed_folder": "Processed"}, {}, {"idle": False}],
+    ids=["moved", "flagged-seen", "polled"],
+)
+async def test_mail_that_comes_while_the_mail_before_it_is_committed_is_read_at_once(
+    dovecot: Dovecot, settings: dict[str, object]
+) -> None:
+    # Dovecot announces the second message at the end of the next command (the first's FETCH,
+    # STORE or MOVE), not again in the IDLE after it.
+    dovecot.create_folder("support", "Processed")
+    second = citizens_mail("Второе", "Ещё вопрос", message_id="<second@mail.example>")
+    store = Store(during_first=lambda: dovecot.append("support", "INBOX", second))
+    dovecot.append("support", "INBOX", citizens_mail("Первое", "Вопрос", message_id="<first@m>"))
+
+    await read_until(store, dovecot, 2, **settings)
+
+    assert [b"<first@m>" in r.payload for r in store.committed] == [True, False]
+    assert b"<second@mail.example>" in store.committed[1].payload
