@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pytest
 import smpplib.command  # type: ignore[import-untyped]
@@ -191,6 +192,25 @@ def test_a_message_id_is_read_as_the_general_reader_reads_it(body: bytes) -> Non
 def test_fields_smpp_cannot_carry_are_refused(sm: SubmitSm, message: str) -> None:
     with pytest.raises(pdus.PduError, match=message):
         pdus.submit_sm_body(sm)
+
+
+@pytest.mark.parametrize(
+    ("body", "secret"),
+    [
+        (lambda: pdus.bind_body("omni", "TopSecret-42", "", Address("")), "TopSecret-42"),
+        (lambda: pdus.bind_body("omni", "пароль", "", Address("")), "пароль"),
+        (lambda: pdus.submit_sm_body(SubmitSm(Address("0911"), Address("7" * 30))), "7" * 30),
+    ],
+    ids=["password-too-long", "password-not-ascii", "phone-too-long"],
+)
+def test_a_refused_field_is_named_and_its_value_never_shown(
+    body: Callable[[], bytes], secret: str
+) -> None:
+    # The error reaches the log and `omnirouter status` (the account's last_error).
+    with pytest.raises(pdus.PduError) as refused:
+        body()
+    assert secret not in str(refused.value)
+    assert str(refused.value).split()[0] in ("password", "dest_addr")
 
 
 def test_status_names() -> None:
