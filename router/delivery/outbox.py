@@ -4,8 +4,9 @@ A notification is in exactly one state at a time, moved only by the transition t
 router/delivery/states.py: queued -> sending -> sent | delivered; a temporary failure or a
 throttle puts it back to queued (due after the backoff, or the peer's retry_after); a permanent
 one makes it failed, and with no fallback yet, dead; retrying past the maximum age makes it
-dead. A crash while `sending` puts it back to queued; the adapters dedupe on the notification
-id, so a retry cannot double it.
+dead. A crash while `sending` puts it back to queued; the notification id is stable across
+attempts, so a peer that can dedupe on it (email's Message-ID) gets no double, and one that
+cannot (an SMSC) may get it again after the restart (docs/channels.md says so per channel).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ journal after a restart can neither lose nor double anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
@@ -44,7 +44,7 @@ from router.delivery.suppression import (
 )
 from router.delivery.templates import Templates
 from router.store.transaction import AttachmentRecord, MessageThread, TicketRecord
-from router.ticketing.catalogue import Catalogue, TicketNumbering
+from router.ticketing.catalogue import CLOSED_STATUSES, Catalogue, TicketNumbering
 from router.ticketing.updates import TicketHistory
 from router.ulid import new_ulid
 
@@ -73,7 +73,9 @@ class FilingStore(DedupeState, LateNoticeStore, TicketHistory, Protocol):
     def identity_verified(self, identity: Sender) -> bool: ...
     def attachments(self, ids: list[str]) -> list[AttachmentRecord]: ...
     def file_conversation(self, conversation_id: str, number: str, at: str) -> None: ...
-    def latest_contact_ticket(self, contact_ids: list[str]) -> str | None: ...
+    def latest_contact_ticket(
+        self, contact_ids: list[str], closed: Collection[str] = ()
+    ) -> str | None: ...
     def next_ticket_counter(self, year: int) -> int: ...
     def insert_ticket(self, ticket: TicketRecord) -> None: ...
     def link_ticket_contact(self, number: str, contact_id: str) -> None: ...
@@ -316,12 +318,20 @@ class InboundFiling:
         """Answer «статус N» to a linked contact; tell anyone else nothing about N."""
         number = command.ticket
         if number is None:
-            # The ticket the conversation is about, else the person's newest.
+            # A citizen asks about what is still going on: the open ticket the conversation is
+            # about, else the person's newest open one; with none open, the conversation's
+            # ticket, else the person's newest.
             current = self.tx.conversation_ticket(self.conversation)
-            if current is not None and linked_to_ticket(self.tx, self.contact, current.number):
+            if current is not None and not linked_to_ticket(self.tx, self.contact, current.number):
+                current = None
+            if current is not None and current.status not in CLOSED_STATUSES:
                 number = current.number
             else:
-                number = self.tx.latest_contact_ticket(self.tx.merged_contacts(self.contact))
+                contacts = self.tx.merged_contacts(self.contact)
+                number = self.tx.latest_contact_ticket(contacts, CLOSED_STATUSES)
+                newest = self.tx.ticket_record(number) if number else None
+                if current is not None and (newest is None or newest.status in CLOSED_STATUSES):
+                    number = current.number
         ticket = self.tx.ticket_record(number) if number else None
         # Only a sender the channel vouches for learns a status: a form's email is typed text.
         trusted = self.raw.sender.verified

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -460,13 +460,19 @@ class Tx:
             (conversation_id, number, at),
         )
 
-    def latest_contact_ticket(self, contact_ids: list[str]) -> str | None:
-        """The newest ticket linked to any of these contacts."""
+    def latest_contact_ticket(
+        self, contact_ids: list[str], closed: Collection[str] = ()
+    ) -> str | None:
+        """The newest ticket linked to any of these contacts, the newest of those whose status
+        is not in `closed` first."""
         marks = ", ".join("?" for _ in contact_ids)
+        closed_marks = ", ".join("?" for _ in closed)
         row = self._one(
             f"SELECT t.number FROM tickets t JOIN ticket_contacts c ON c.number = t.number "
-            f"WHERE c.contact_id IN ({marks}) ORDER BY t.created_at DESC, t.number DESC LIMIT 1",
+            f"WHERE c.contact_id IN ({marks}) "
+            f"ORDER BY t.status IN ({closed_marks}), t.created_at DESC, t.number DESC LIMIT 1",
             *contact_ids,
+            *closed,
         )
         return None if row is None else str(row[0])
 

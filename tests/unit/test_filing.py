@@ -325,6 +325,21 @@ def test_a_bare_status_query_answers_the_conversations_ticket_else_the_newest(tx
     assert elsewhere.acceptance.ticket_number == newest.acceptance.ticket_number
 
 
+def test_a_bare_status_query_answers_the_open_ticket_before_a_newer_closed_one(tx: Tx) -> None:
+    """«СТАТУС» alone is about what is still going on: the phone's open ticket, though its
+    conversation has moved on to a newer one that is resolved; once none is open, the newest."""
+    phone = Citizen(tx, PHONE.address, kind="phone")
+    older = phone.write("Код 01 Нужна справка о несудимости", conversation="sms:1")
+    newer = phone.write("Код 03 Загранпаспорт: сроки", conversation="sms:2")
+    still_open, resolved = older.acceptance.ticket_number, newer.acceptance.ticket_number
+    assert resolved and still_open and resolved != still_open
+    tx.set_ticket_status(resolved, "resolved", "2026-11-23T10:00:00Z")
+    asked = phone.write("СТАТУС", conversation="sms:2")
+    assert asked.acceptance.ticket_number == still_open
+    tx.set_ticket_status(still_open, "rejected", "2026-11-23T11:00:00Z", reason="не наш вопрос")
+    assert phone.write("СТАТУС", conversation="sms:2").acceptance.ticket_number == resolved
+
+
 def test_a_conversation_that_joined_a_ticket_by_its_number_goes_on_in_it(tx: Tx) -> None:
     """A second thread that quotes the ticket joins it; its next message, without the number,
     stays in that ticket rather than opening a new one with a second confirmation."""
