@@ -20,6 +20,11 @@ from router.store.access import Store
 from router.store.transaction import NotificationRecord
 
 log = logging.getLogger(__name__)
+# How long a report that names no notice yet is held for the answer that will name it. That
+# answer comes within an attempt (seconds; at worst the lane's attempt_timeout); a report held
+# longer named something else: another client's message, or an id the peer has since reused
+# (an SMSC's counter that wrapped or restarted), and must not move a notice of today.
+HELD_REPORTS_FOR = timedelta(hours=1)
 
 
 class ReportStore(FallbackStore, Protocol):
@@ -27,13 +32,19 @@ class ReportStore(FallbackStore, Protocol):
     references are stored; with the fallback's, for a report that fails a notice for good."""
 
     def add_references(
-        self, notification_id: str, channel: str, references: Sequence[str]
+        self, notification_id: str, channel: str, references: Sequence[str], held_since: str
     ) -> list[tuple[bool, str | None]]: ...
     def referenced_notification(
         self, channel: str, reference: str
     ) -> NotificationRecord | None: ...
     def hold_report(
-        self, channel: str, reference: str, delivered: bool, reason: str | None, at: str
+        self,
+        channel: str,
+        reference: str,
+        delivered: bool,
+        reason: str | None,
+        at: str,
+        held_since: str,
     ) -> None: ...
     def suppress(
         self, channel: str, address: str, reason: str, since: str, until: str | None
@@ -47,7 +58,8 @@ def took(
     that came before them applied now."""
     event = Event.CONFIRMED if sent.confirmed else Event.ACCEPTED
     state = tx.move_notification(record.id, event, at, sent_at=time.time())
-    for delivered, reason in tx.add_references(record.id, record.channel, sent.references):
+    held = tx.add_references(record.id, record.channel, sent.references, _held_since(at))
+    for delivered, reason in held:
         try:
             state = settle(tx, record, delivered, reason, at, fallback)
         except TransitionRefused as refused:  # nothing was written: the attempt's move stands
@@ -130,7 +142,7 @@ def apply_report(
     if record is None:
         # A receipt before its submit's answer, or for no notice of ours (an id of another
         # client of the same SMSC account): counted, and kept in case an answer names it.
-        tx.hold_report(channel, reference, delivered, reason, at)
+        tx.hold_report(channel, reference, delivered, reason, at, _held_since(at))
         metrics.reports_unmatched.labels(channel).inc()
         log.info("a %s report for %s names no notice yet; held", channel, reference)
         return
@@ -138,6 +150,11 @@ def apply_report(
         settle(tx, record, delivered, reason, at, fallback)
     except TransitionRefused as refused:
         refused_move(record.id, refused)
+
+
+def _held_since(at: str) -> str:
+    """The oldest report still held at `at` (HELD_REPORTS_FOR)."""
+    return rfc3339(parse_rfc3339(at) - HELD_REPORTS_FOR)
 
 
 def refused_move(notification_id: str, refused: TransitionRefused) -> None:

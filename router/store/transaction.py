@@ -1004,24 +1004,27 @@ class Tx:
     # -- peer references and reports -------------------------------------------------------
 
     def add_references(
-        self, notification_id: str, channel: str, references: Sequence[str]
+        self, notification_id: str, channel: str, references: Sequence[str], held_since: str
     ) -> list[tuple[bool, str | None]]:
         """Store the peer's references for a notification; the reports held for any of them
-        (delivered, reason), taken off the held list."""
+        since `held_since` (delivered, reason), taken off the held list."""
         early: list[tuple[bool, str | None]] = []
         for reference in references:
+            # A reference the peer gave before names the newest notice now: a peer reuses its
+            # ids (an SMSC's counter wraps), and its next report is about what it took last.
             self.conn.execute(
                 "INSERT INTO peer_references (channel, reference, notification_id) "
-                "VALUES (?, ?, ?) ON CONFLICT (channel, reference) DO NOTHING",
+                "VALUES (?, ?, ?) ON CONFLICT (channel, reference) DO UPDATE SET "
+                "notification_id = excluded.notification_id",
                 (channel, reference, notification_id),
             )
             row = self._one(
                 "DELETE FROM early_reports WHERE channel = ? AND reference = ? "
-                "RETURNING delivered, reason",
+                "RETURNING delivered, reason, at",
                 channel,
                 reference,
             )
-            if row is not None:
+            if row is not None and row[2] >= held_since:
                 early.append((bool(row[0]), row[1]))
         return early
 
@@ -1036,9 +1039,17 @@ class Tx:
         return None if row is None else NotificationRecord(*row)
 
     def hold_report(
-        self, channel: str, reference: str, delivered: bool, reason: str | None, at: str
+        self,
+        channel: str,
+        reference: str,
+        delivered: bool,
+        reason: str | None,
+        at: str,
+        held_since: str,
     ) -> None:
-        """Keep a report whose reference is not known yet (the latest one counts)."""
+        """Keep a report whose reference is not known yet (the latest one counts), and forget
+        those held from before `held_since`."""
+        self.conn.execute("DELETE FROM early_reports WHERE at < ?", (held_since,))
         self.conn.execute(
             "INSERT INTO early_reports (channel, reference, delivered, reason, at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, reference) DO UPDATE SET "

@@ -555,7 +555,7 @@ def test_a_reply_to_our_message_joins_its_ticket(tx: Tx) -> None:
     [(notification_id,)] = tx.conn.execute(
         "SELECT id FROM notifications WHERE ticket_number = ?", (number,)
     ).fetchall()
-    tx.add_references(notification_id, "email", ["<ours-1@omnirouter>"])
+    tx.add_references(notification_id, "email", ["<ours-1@omnirouter>"], held_since="")
     reply = owner.write(
         "Спасибо, жду", channel="email", conversation="email:thread-9",
         replying_to="<ours-1@omnirouter>",

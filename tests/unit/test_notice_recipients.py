@@ -105,7 +105,7 @@ def test_an_answer_from_the_declared_address_joins_the_ticket_and_no_one_else_do
     [(notice,)] = tx.conn.execute(
         "SELECT id FROM notifications WHERE channel = 'email' AND ticket_number = ?", (number,)
     ).fetchall()
-    tx.add_references(notice, "email", ["<n1.notice@gov.example>"])
+    tx.add_references(notice, "email", ["<n1.notice@gov.example>"], held_since="")
 
     def answer(sender: str, *, verified: bool) -> dict[str, object]:
         writer = Citizen(tx, sender, kind="email", verified=verified)

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ import trio
 
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
 from channels.pacing import Pacing
-from router.clock import parse_rfc3339
+from router.clock import parse_rfc3339, rfc3339, utc_now
 from router.delivery.fallback import Fallback
 from router.delivery.outbox import Outbox, RateLimit
-from router.delivery.reports import Reports
+from router.delivery.reports import HELD_REPORTS_FOR, Reports
 from router.delivery.states import Event, TransitionRefused
 from router.retry import RetryPolicy
 from router.store.database import Database
@@ -593,6 +594,40 @@ async def test_a_receipt_that_overtakes_the_answer_is_held_and_applied(tmp_path:
         history = await db.read(lambda tx: tx.notification_history(notification_id))
     assert delivered.attempts == 1
     assert [h["event"] for h in history][-2:] == ["accepted", "receipt_delivered"]
+
+
+async def test_a_report_held_longer_than_its_horizon_moves_no_notice(tmp_path: Path) -> None:
+    """A receipt held for a reference no notice had (another client's id, or one the SMSC has
+    since reused) does not fail the notice that gets that reference an hour later."""
+    with database(tmp_path) as db:
+        reports = Reports(db, lambda: Fallback(()), lambda: None)
+        long_ago = rfc3339(utc_now() - HELD_REPORTS_FOR - timedelta(minutes=1))
+        await db.write(lambda tx: tx.hold_report("webchat", "ref-1", False, "old", long_ago, ""))
+        notification_id = await queue(db, "Статус изменён")
+        async with running(db, Channel(references=True)):
+            sent = await until_state(db, notification_id, "sent")
+            await reports.report("webchat", "ref-2", delivered=True)  # another, held now
+        held = await db.read(
+            lambda tx: tx.conn.execute("SELECT reference FROM early_reports").fetchall()
+        )
+    assert sent.last_error is None
+    assert held == [("ref-2",)]  # holding it forgot the one from before the horizon
+
+
+async def test_a_reference_the_peer_reuses_names_its_newest_notice(tmp_path: Path) -> None:
+    """An SMSC whose ids wrapped gives a new notice an id an old one had: its receipt is about
+    the new one."""
+    with database(tmp_path) as db:
+        reports = Reports(db, lambda: Fallback(()), lambda: None)
+        first = await queue(db, "Первое")
+        async with running(db, Channel(references=True)):
+            await until_state(db, first, "sent")
+        second = await queue(db, "Второе")
+        async with running(db, Channel(references=True)):  # numbers its answers from 1 again
+            await until_state(db, second, "sent")
+            await reports.report("webchat", "ref-1", delivered=True)
+        states = [(await record(db, n)).state for n in (first, second)]
+    assert states == ["sent", "delivered"]
 
 
 async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
