@@ -107,6 +107,10 @@ class Smsc:
         """Answer the next `count` submits ESME_RMSGQFUL."""
         await self.command("queue_full", count=count)
 
+    async def refuse(self, status: str, nth: int = 1) -> None:
+        """Answer the `nth` submit from now (1: the next) `status`, an SMPP status name."""
+        await self.command("refuse", status=status, nth=nth)
+
     async def silence(self, count: int = 1) -> None:
         """Answer nothing to the next `count` submits."""
         await self.command("silence", count=count)

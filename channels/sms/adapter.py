@@ -42,6 +42,7 @@ from . import encoding, inbound
 from .config import SmsAccount, SmsFile
 from .events import BadPdu, BindKind, Inbound
 from .pdus import Address, Status, SubmitSm
+from .progress import Cut, Partway, Progress
 from .protocol import Policy
 from .receipts import MessageState, normalise_message_id
 from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
@@ -58,6 +59,14 @@ INTERNATIONAL, E164 = 1, 1
 LANE_WINDOWS = 2
 # A throttled submit is tried again after this long (the SMSC names no time).
 THROTTLED_RETRY = 1.0
+# How many notices the SMSC took in part are remembered, the most recently attempted, so that
+# their retry sends only the parts not taken (under the same reference). A bound by number, not
+# a time: the outbox retries a notice at its own backoff for up to its max_age (hours), which a
+# horizon would have to outlast, while an SMSC throttling for that long leaves any number of
+# notices partway; a number bounds the memory whatever the rate (a notice's text and parts, a
+# few KB at the default max_parts), and a notice forgotten is only sent whole again, as before
+# a restart.
+PARTWAY_KEPT = 1024
 # Held parts of long messages are looked at this often at most (and four times a timeout).
 EXPIRY_SCAN = 30.0
 # How long a long message's parts are remembered after it was filed: an SMSC sends a part again
@@ -98,6 +107,10 @@ class SmsAdapter:
         # Content committed but not yet answered, by digest, and how often each was (_file).
         self._unanswered: dict[str, trio.Event] = {}
         self._answered = AnsweredCounts(ports.state, f"{spec.account}/answered/")
+        # In memory: after a crash a notice sent in part goes whole again. The outbox never
+        # attempts one notice twice at once (it claims only queued ones, and puts one back only
+        # once its attempt has ended), so one notice's progress has one attempt at a time.
+        self._partway = Partway(PARTWAY_KEPT)
 
     @property
     def _alphabet(self) -> encoding.DefaultAlphabet:
@@ -203,23 +216,14 @@ class SmsAdapter:
             self._sessions.remove(session)
 
     async def _deliver(self, message: Outbound) -> Sent:
-        """Each part of the notice as a submit_sm on the next bound transmitter."""
+        """Each part of the notice the SMSC has not taken yet as a submit_sm on the next bound
+        transmitter; the notice's references are every part's message id."""
         session = self._transmitter()
         account = self.settings
-        reference = random.randrange(1 << account.reference_bits)
-        try:
-            parts = encoding.split(
-                message.text,
-                max_parts=account.max_parts,
-                reference=reference,
-                reference_bits=account.reference_bits,
-                use_sar=account.concatenation == "sar",
-            )
-        except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
-            raise DeliveryFailed(too_long.reason, permanent=True) from too_long
+        progress = self._progress(message)
+        parts = progress.parts
         destination = message.address.removeprefix("+")
-        ids = []
-        for part in parts.parts:
+        for part in parts.parts[len(progress.taken) :]:
             sm = SubmitSm(
                 source=Address(account.source_addr),
                 destination=Address(destination, INTERNATIONAL, E164),
@@ -230,10 +234,39 @@ class SmsAdapter:
                 sar=parts.sar(part),
             )
             try:
-                ids.append(normalise_message_id(await session.submit(sm)))
+                progress.taken.append(normalise_message_id(await session.submit(sm)))
             except SubmitError as refused:
-                raise _delivery_failed(refused) from refused
-        return Sent(references=tuple(ids))
+                failed = _delivery_failed(refused)
+                if failed.permanent:
+                    self._partway.forget(message.id)
+                raise failed from refused
+            # Kept as each part is taken, so that an attempt cut short (its timeout, a bind
+            # lost) leaves what the SMSC took for the next one.
+            if len(progress.taken) < len(parts.parts):
+                self._partway.keep(message.id, progress)
+        self._partway.forget(message.id)
+        return Sent(references=tuple(progress.taken))
+
+    def _progress(self, message: Outbound) -> Progress:
+        """Where the notice's last attempt stopped, or its parts under a new reference."""
+        account = self.settings
+        use_sar = account.concatenation == "sar"
+        cut = Cut(message.text, account.max_parts, account.reference_bits, use_sar)
+        progress = self._partway.resume(message.id, cut)
+        if progress is not None:
+            return progress
+        reference = random.randrange(1 << account.reference_bits)
+        try:
+            parts = encoding.split(
+                message.text,
+                max_parts=account.max_parts,
+                reference=reference,
+                reference_bits=account.reference_bits,
+                use_sar=use_sar,
+            )
+        except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
+            raise DeliveryFailed(too_long.reason, permanent=True) from too_long
+        return Progress(cut, parts)
 
     def _transmitter(self) -> Session:
         bound = [s for s in self._transmitters if s.bound]

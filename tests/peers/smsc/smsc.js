@@ -36,7 +36,10 @@ let undelivered;
 const outbound = [];
 
 function reset() {
-  script = { throttle: 0, queueFull: 0, silence: 0, hold: false, held: [] };
+  // `refusals` by the submit's number since the reset, from 1: the status it is answered.
+  script = {
+    throttle: 0, queueFull: 0, silence: 0, hold: false, held: [], submits: 0, refusals: new Map(),
+  };
   log = [];
   esme = null;
   undelivered = [];
@@ -106,7 +109,11 @@ function onSession(session) {
   session.on('submit_sm', (pdu) => {
     const messageId = newMessageId();
     let status = smpp.ESME_ROK;
-    if (script.throttle > 0) {
+    script.submits += 1;
+    if (script.refusals.has(script.submits)) {
+      status = script.refusals.get(script.submits);
+      script.refusals.delete(script.submits);
+    } else if (script.throttle > 0) {
       script.throttle -= 1;
       status = smpp.ESME_RTHROTTLED;
     } else if (script.queueFull > 0) {
@@ -217,6 +224,13 @@ const COMMANDS = {
   // The next `count` submits are answered ESME_RMSGQFUL.
   queue_full({ count = 1 }) {
     script.queueFull += count;
+    return {};
+  },
+  // The `nth` submit from now (1: the next) is answered `status`, an SMPP status name
+  // (ESME_RTHROTTLED, ESME_RINVDSTADR): a refusal in the middle of a long message's parts.
+  refuse({ status, nth = 1 }) {
+    if (typeof smpp[status] !== 'number') throw new Error(`unknown status ${status}`);
+    script.refusals.set(script.submits + nth, smpp[status]);
     return {};
   },
   // The next `count` submits get no answer at all (the client's response timeout).
