@@ -343,7 +343,7 @@ class SmsAdapter:
             await busy.wait()  # the same content again, before the first copy is answered
         self._unanswered[digest] = trio.Event()
         # The transport's word for who sent it, should the PDU's text prove unreadable.
-        phone = None if pdu is None else inbound.msisdn(pdu.source, pdu.source_ton)
+        phone = None if pdu is None else inbound.msisdn(pdu.source, pdu.source_ton, pdu.source_npi)
         occurrence, answered = 0, None
         try:
             while True:

@@ -14,9 +14,16 @@ from . import encoding
 from .pdus import Concat, ShortMessage
 
 CONTENT_TYPE = "application/x-smpp-pdus+json"
-# SMPP 3.4 5.2.5: TON 1 is an international number; national (2) and unknown (0) numbers are
-# read as the home network's (an SMSC of a Russian operator writes 8916... or 916...).
-_INTERNATIONAL = 1
+# SMPP 3.4 5.2.5: TON 1 is an international number; a national (2) or subscriber (4) number is
+# the home network's (an SMSC of a Russian operator writes 8916... or 916...), and one of
+# unknown type (0) is read as either, the home network's first. Network-specific (3),
+# alphanumeric (5) and abbreviated (6) addresses are no one's phone number, whatever digits
+# they hold: a sender named "1234" is not the subscriber +1234...
+_INTERNATIONAL, _UNKNOWN_TON = 1, 0
+_PHONE_TONS = frozenset({_UNKNOWN_TON, _INTERNATIONAL, 2, 4})
+# 5.2.6: NPI 1 is E.164; unknown (0) is taken as it. Data (X.121), telex, land mobile (E.212),
+# national, private, ERMES, Internet and WAP addresses are not phone numbers.
+_PHONE_NPIS = frozenset({0, 1})
 
 
 class Pdu(msgspec.Struct, frozen=True):
@@ -125,9 +132,16 @@ def key(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def msisdn(source: str, ton: int) -> str | None:
+def msisdn(source: str, ton: int, npi: int) -> str | None:
     """An SMSC's source address in E.164, or None if it is no phone number."""
-    return canonical_phone(source, None if ton == _INTERNATIONAL else HOME_REGION)
+    if ton not in _PHONE_TONS or npi not in _PHONE_NPIS:
+        return None
+    if ton == _INTERNATIONAL:
+        return canonical_phone(source, None)
+    home = canonical_phone(source, HOME_REGION)
+    if home is None and ton == _UNKNOWN_TON:
+        return canonical_phone(source, None)  # a foreign number, its country code in front
+    return home
 
 
 def parse(received: Received) -> RawInbound:
@@ -138,9 +152,12 @@ def parse(received: Received) -> RawInbound:
         raise Unparseable("the kept PDUs are not JSON of their fields") from exc
     first = kept_pdus.pdus[0]
     text, flags = _text(kept_pdus)
-    phone = msisdn(first.source, first.source_ton)
+    phone = msisdn(first.source, first.source_ton, first.source_npi)
     if phone is None:
-        raise Unparseable(f"the source address is no phone number (TON {first.source_ton})")
+        raise Unparseable(
+            f"the source address is no phone number (TON {first.source_ton}, "
+            f"NPI {first.source_npi})"
+        )
     return RawInbound(
         channel="sms",
         account=received.account,

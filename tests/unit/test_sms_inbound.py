@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from channels.contract import Received, Unparseable
+from channels.contract import Received, Sender, Unparseable
 from channels.sms import inbound
 from channels.sms.encoding import GAP, UDHI, split
 
@@ -26,7 +26,7 @@ def received(payload: bytes) -> Received:
 
 
 def pdus_of(
-    text: str, *, sar: bool = False, source: str = CITIZEN, ton: int = 1
+    text: str, *, sar: bool = False, source: str = CITIZEN, ton: int = 1, npi: int = 1
 ) -> list[inbound.Pdu]:
     """The PDUs a handset sending `text` delivers."""
     parts = split(text, max_parts=255, reference=5, use_sar=sar)
@@ -34,7 +34,7 @@ def pdus_of(
         inbound.Pdu(
             source=source,
             source_ton=ton,
-            source_npi=1,
+            source_npi=npi,
             destination="0911",
             esm_class=parts.esm_class,
             data_coding=parts.data_coding,
@@ -63,6 +63,32 @@ def test_a_national_number_is_read_in_the_home_region() -> None:
         received(inbound.kept(pdus_of("hi", source="89161234567", ton=2), "gsm7"))
     )
     assert message.sender.address == "+79161234567"
+
+
+@pytest.mark.parametrize(
+    ("source", "ton", "npi", "phone"),
+    [
+        ("79161234567", 1, 1, "+79161234567"),
+        ("9161234567", 4, 1, "+79161234567"),  # a subscriber number, the home network's
+        ("89161234567", 0, 0, "+79161234567"),  # unknown type: the home network's first
+        ("380501234567", 0, 1, "+380501234567"),  # else international, its country code first
+        ("380501234567", 2, 1, None),  # national: only the home network's
+        ("79161234567", 5, 0, None),  # alphanumeric: a sender named in digits is no phone
+        ("0911", 6, 1, None),  # abbreviated: a short number
+        ("79161234567", 3, 1, None),  # network specific
+        ("79161234567", 1, 9, None),  # a private numbering plan
+    ],
+)
+def test_the_sender_is_a_phone_only_as_its_ton_and_npi_say(
+    source: str, ton: int, npi: int, phone: str | None
+) -> None:
+    assert inbound.msisdn(source, ton, npi) == phone
+    sms = received(inbound.kept(pdus_of("Нужна справка", source=source, ton=ton, npi=npi), "gsm7"))
+    if phone is None:
+        with pytest.raises(Unparseable, match=f"TON {ton}, NPI {npi}"):
+            inbound.parse(sms)
+    else:
+        assert inbound.parse(sms).sender == Sender("phone", phone, verified=True)
 
 
 @pytest.mark.parametrize("sar", [False, True])
