@@ -5,6 +5,7 @@ a submit_sm, and the SMSC's receipt makes the notification delivered."""
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server
@@ -248,3 +249,58 @@ async def test_a_refused_bind_is_shown_and_retried(tmp_path: Path, smsc: Smsc) -
         assert daemon.process is not None and daemon.process.poll() is None
     finally:
         daemon.stop()
+
+
+async def test_each_refusal_of_a_confirmation_ends_as_its_status_says(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """Point 3's policy, notice by notice: ESME_RSYSERR is a failed attempt tried again, any
+    other status fails the notice with its name, and a submit never answered fails it once,
+    "not sent again" (the SMSC may have it), never silently sent twice."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'response_timeout = "2s"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+
+        async def confirmation_of(citizen: str, refusal: Callable[[], Awaitable[None]]) -> str:
+            await refusal()
+            await smsc.deliver(source=citizen, destination=SHORT_NUMBER, text="Нужна справка")
+            [envelope] = await eventually(
+                lambda: sms_from(daemon, citizen), f"the SMS of {citizen} filed"
+            )
+            async with daemon.backend() as backend:
+                ticket = await backend.get(f"/api/v1/tickets/{envelope['ticket']['number']}")
+            [notice] = ticket.json()["notifications"]
+            return str(notice["id"])
+
+        retried = await confirmation_of("79161110001", lambda: smsc.refuse("ESME_RSYSERR"))
+        sent = await eventually(lambda: notification_in(daemon, retried, "sent"), "sent again")
+        assert sent["attempts"] == 2  # the refusal counted as an attempt
+
+        refused = await confirmation_of("79161110002", lambda: smsc.refuse("ESME_RINVDSTADR"))
+        failed = await eventually(lambda: ended(daemon, refused), "failed with its status")
+        assert "ESME_RINVDSTADR" in failed["last_error"] and failed["attempts"] == 1
+
+        unanswered = await confirmation_of("79161110003", lambda: smsc.silence(1))
+        failed = await eventually(lambda: ended(daemon, unanswered), "failed, not sent again")
+        assert "not sent again" in failed["last_error"]
+        submits = await smsc.wait_for(
+            "submit_sm", where=lambda e: e["destination_addr"] == "79161110003"
+        )
+        assert len(submits) == 1
+    finally:
+        daemon.stop()
+
+
+async def sms_from(daemon: DaemonProcess, citizen: str) -> list[dict[str, Any]]:
+    """The SMS envelopes from `citizen`."""
+    return [e for e in await sms_envelopes(daemon) if e["sender"]["address"] == "+" + citizen]
+
+
+async def ended(daemon: DaemonProcess, notice_id: str) -> dict[str, Any] | None:
+    """The notification once it failed for good (failed, or dead with no fallback left)."""
+    return await notification_in(daemon, notice_id, "failed") or await notification_in(
+        daemon, notice_id, "dead"
+    )
