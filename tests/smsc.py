@@ -115,6 +115,10 @@ class Smsc:
         """Answer nothing to the next `count` submits."""
         await self.command("silence", count=count)
 
+    async def message_ids(self, *ids: str) -> None:
+        """Answer the next submits with these message ids, in order."""
+        await self.command("message_ids", ids=list(ids))
+
     async def hold(self) -> None:
         """Keep the answers to submits until release()."""
         await self.command("hold")

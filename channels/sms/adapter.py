@@ -44,7 +44,7 @@ from .events import BadPdu, BindKind, Inbound
 from .pdus import Address, Status, SubmitSm
 from .progress import Cut, Partway, Progress
 from .protocol import Policy
-from .receipts import MessageState, normalise_message_id
+from .receipts import RADICES, MessageState, normalise_message_id
 from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,7 @@ class SmsAdapter:
         progress = self._progress(message)
         parts = progress.parts
         destination = message.address.removeprefix("+")
+        radix = RADICES[account.message_id_radix].answer
         for part in parts.parts[len(progress.taken) :]:
             sm = SubmitSm(
                 source=Address(account.source_addr),
@@ -234,7 +235,7 @@ class SmsAdapter:
                 sar=parts.sar(part),
             )
             try:
-                progress.taken.append(normalise_message_id(await session.submit(sm)))
+                progress.taken.append(normalise_message_id(await session.submit(sm), radix))
             except SubmitError as refused:
                 failed = _delivery_failed(refused)
                 if failed.permanent:
@@ -415,9 +416,10 @@ class SmsAdapter:
             delivered = False
         else:
             return  # en route, accepted, unknown: not the end of its story
+        radix = RADICES[self.settings.message_id_radix].receipt
         await self.ports.reports.report(
             "sms",
-            normalise_message_id(receipt.message_id),
+            normalise_message_id(receipt.message_id, radix),
             delivered=delivered,
             reason=None if delivered else f"SMSC receipt: {receipt.stat or receipt.state.name}",
         )

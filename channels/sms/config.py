@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from channels.settings import Duration
+from channels.sms.receipts import MessageIdRadix
 
 
 class SmsAccount(BaseModel):
@@ -50,6 +51,9 @@ class SmsAccount(BaseModel):
     concatenation: Literal["udh", "sar"] = "udh"
     # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs).
     default_alphabet: Literal["gsm7", "latin1"] = "gsm7"
+    # How the SMSC writes a message id in its submit_sm_resp and in its receipts (Kannel's
+    # msg-id-type): the same way, or hex in one and decimal in the other.
+    message_id_radix: MessageIdRadix = "same"
     # How long the parts of a long message wait for the rest before what came is filed
     # flagged `incomplete`.
     reassembly_timeout: Duration = 300.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from channels.sms.pdus import ShortMessage
 
@@ -103,24 +103,43 @@ def _state(value: int | None) -> MessageState | None:
         return None  # a value §5.2.28 does not define: the text may still say
 
 
-IdRadix = Literal["auto", "decimal", "hex", "text"]
+# How an SMSC writes its message ids in the submit_sm_resp and in the receipt: the same way
+# (compared as written, case and leading zeros aside), or one in hex and the other in decimal,
+# as Kannel's msg-id-type names them. Ids are opaque strings to SMPP 3.4 (5.2.23), so no radix
+# is ever guessed: "0000001A" and "00000026" are two messages, not hex and decimal of one.
+MessageIdRadix = Literal["same", "hex-answer-decimal-receipt", "decimal-answer-hex-receipt"]
+IdRadix = Literal["text", "decimal", "hex"]
 
-_DIGITS = re.compile(r"[0-9]+")
-_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
+
+class Radices(NamedTuple):
+    """The radix of the submit_sm_resp's message id and of the receipt's."""
+
+    answer: IdRadix
+    receipt: IdRadix
 
 
-def normalise_message_id(raw: str, radix: IdRadix = "auto") -> str:
+RADICES: Final[dict[MessageIdRadix, Radices]] = {
+    "same": Radices("text", "text"),
+    "hex-answer-decimal-receipt": Radices("hex", "decimal"),
+    "decimal-answer-hex-receipt": Radices("decimal", "hex"),
+}
+# A radix's numerals (int() would take a sign, "_" and "0x" too) and its base.
+_NUMERALS: Final[dict[IdRadix, tuple[re.Pattern[str], int]]] = {
+    "decimal": (re.compile(r"[0-9]+"), 10),
+    "hex": (re.compile(r"[0-9a-fA-F]+"), 16),
+}
+
+
+def normalise_message_id(raw: str, radix: IdRadix) -> str:
     """One spelling of a message id, so a submit_sm_resp's and a receipt's compare equal.
 
-    SMSCs give an id in one base in submit_sm_resp and in another in the receipt (SMPP 3.3
-    SMSCs answered hex, many 3.4 ones write receipts in decimal), in either case, with leading
-    zeros. A number becomes its decimal value; anything else is compared case-blind. "auto"
-    reads digits-only as decimal and other hex digits as hex; an SMSC whose hex ids may lack
-    letters needs its radix named, as Kannel's msg-id-type does, since "10" cannot tell.
+    "text" is the id as written, case-blind and without leading zeros; "decimal" and "hex" are
+    its number's decimal value, so the two spellings of one id meet. An id that is no number in
+    its radix is compared as text, which is never all digits then: it meets no number.
     """
     value = raw.strip().strip("\0")
-    if radix in ("auto", "decimal") and _DIGITS.fullmatch(value):
-        return str(int(value, 10))
-    if radix in ("auto", "hex") and _HEX_DIGITS.fullmatch(value):
-        return str(int(value, 16))
-    return value.casefold()
+    if radix != "text":
+        numerals, base = _NUMERALS[radix]
+        if numerals.fullmatch(value):
+            return str(int(value, base))
+    return (value.lstrip("0") or value[:1]).casefold()

@@ -115,6 +115,55 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         daemon.stop()
 
 
+async def test_each_notice_takes_its_own_receipt_whatever_its_ids_look_like(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """An SMSC that writes its ids in hex, zero-padded: 1A and 26 are two messages (no radix is
+    guessed, which read "00000026" as decimal 26, the value of hex "0000001A"), and a receipt
+    that writes one in lower case still finds it."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.message_ids("0000001A", "00000026")
+        notices = {}
+        for citizen, text in ((CITIZEN, "Нужна справка"), ("79161234568", "Прошу выписку")):
+            await smsc.deliver(source=citizen, destination=SHORT_NUMBER, text=text, data_coding=8)
+            [submit] = await smsc.wait_for(
+                "submit_sm", where=lambda e, to=citizen: e["destination_addr"] == to
+            )
+            [envelope] = await eventually(
+                lambda to=citizen: _from(daemon, to), "the citizen's SMS filed"
+            )
+            async with daemon.backend() as backend:
+                number = envelope["ticket"]["number"]
+                ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
+            [notice] = ticket["notifications"]
+            await eventually(lambda n=notice: notification_in(daemon, n["id"], "sent"), "sent")
+            notices[submit["message_id"]] = notice["id"]
+        assert set(notices) == {"0000001A", "00000026"}
+
+        await smsc.receipt("00000026", stat="UNDELIV")
+        # Failed, and with no other verified channel of the citizen's a dead letter.
+        failed = await eventually(
+            lambda: notification_in(daemon, notices["00000026"], "dead"), "the second failed"
+        )
+        assert "UNDELIV" in str(failed)
+        assert await notification_in(daemon, notices["0000001A"], "sent")
+        await smsc.receipt("1a", stat="DELIVRD")
+        await eventually(
+            lambda: notification_in(daemon, notices["0000001A"], "delivered"), "the first delivered"
+        )
+        assert metric(daemon, "omnirouter_reports_unmatched_total", channel="sms") == 0
+    finally:
+        daemon.stop()
+
+
+async def _from(daemon: DaemonProcess, citizen: str) -> list[dict[str, Any]]:
+    """The SMS envelopes from `citizen`."""
+    return [e for e in await sms_envelopes(daemon) if e["sender"]["address"] == "+" + citizen]
+
+
 async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, smsc: Smsc) -> None:
     """Two binds of each kind; a throttled or full SMSC is waited out without a failed attempt,
     and the binds up are in the status and a gauge."""

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from channels.sms import pdus
 from channels.sms.pdus import Address, CommandId, ShortMessage, Tlvs
-from channels.sms.receipts import MessageState, normalise_message_id, parse_receipt, text_fields
+from channels.sms.receipts import (
+    RADICES,
+    MessageIdRadix,
+    MessageState,
+    normalise_message_id,
+    parse_receipt,
+    text_fields,
+)
 
 
 def receipt_sm(text: bytes, *, esm_class: int = 0x04, tlvs: bytes = b"") -> ShortMessage:
@@ -102,26 +109,46 @@ def test_not_a_receipt_or_no_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("submitted", "receipted", "radices"),
+    ("submitted", "receipted", "pairing"),
     [
-        ("0A1B2C", "a1b2c", ("auto", "auto")),
-        ("000123", "123", ("auto", "auto")),
-        ("1A2B", "6699", ("auto", "auto")),
-        ("1234", "4660", ("hex", "decimal")),
-        ("4660", "00001234", ("decimal", "hex")),
-        ("AbC-Def", "abc-def", ("auto", "text")),
+        ("0A1B2C", "a1b2c", "same"),
+        ("000123", "123", "same"),
+        ("AbC-Def", "abc-def", "same"),
+        ("0000", "0", "same"),
+        ("00000010", "16", "hex-answer-decimal-receipt"),
+        ("0A", "0010", "hex-answer-decimal-receipt"),
+        ("4660", "00001234", "decimal-answer-hex-receipt"),
+        ("26", "1a", "decimal-answer-hex-receipt"),
     ],
 )
 def test_ids_of_one_message_compare_equal(
-    submitted: str, receipted: str, radices: tuple[str, str]
+    submitted: str, receipted: str, pairing: MessageIdRadix
 ) -> None:
-    first, second = radices
-    assert normalise_message_id(submitted, first) == normalise_message_id(receipted, second)  # type: ignore[arg-type]
+    answer, receipt = RADICES[pairing]
+    assert normalise_message_id(submitted, answer) == normalise_message_id(receipted, receipt)
 
 
-def test_ids_of_different_messages_stay_different() -> None:
-    assert normalise_message_id("0012") != normalise_message_id("12a")
-    assert normalise_message_id("abc-1") != normalise_message_id("abc-01")
+@pytest.mark.parametrize(
+    ("first", "second", "pairing"),
+    [
+        # An SMSC that writes hex everywhere: 0x1A and 0x26 are two messages, whichever base
+        # either would read in (a guess took "00000026" for decimal 26, as "0000001A" is).
+        ("0000001A", "00000026", "same"),
+        ("0012", "12a", "same"),
+        ("abc-1", "abc-01", "same"),
+        ("10", "16", "same"),
+        ("", "0", "same"),
+        ("10", "10", "hex-answer-decimal-receipt"),  # hex 10 is receipt 16, not receipt 10
+        ("1A", "1a", "decimal-answer-hex-receipt"),  # no decimal number: it meets none
+    ],
+)
+def test_ids_of_different_messages_stay_different(
+    first: str, second: str, pairing: MessageIdRadix
+) -> None:
+    answer, receipt = RADICES[pairing]
+    assert normalise_message_id(first, answer) != normalise_message_id(second, receipt)
+    if answer == receipt:
+        assert normalise_message_id(second, answer) != normalise_message_id(first, receipt)
 
 
 @given(st.integers(min_value=0, max_value=2**64), st.integers(0, 5))
@@ -130,3 +157,5 @@ def test_a_number_is_the_same_id_in_any_base_case_or_padding(number: int, zeros:
     upper, lower = "0" * zeros + f"{number:X}", f"{number:x}"
     assert normalise_message_id(decimal, "decimal") == str(number)
     assert normalise_message_id(upper, "hex") == normalise_message_id(lower, "hex") == str(number)
+    assert normalise_message_id(upper, "text") == normalise_message_id(lower, "text")
+    assert normalise_message_id(decimal, "text") == str(number)

@@ -36,9 +36,11 @@ let undelivered;
 const outbound = [];
 
 function reset() {
-  // `refusals` by the submit's number since the reset, from 1: the status it is answered.
+  // `refusals` by the submit's number since the reset, from 1: the status it is answered;
+  // `ids`: the message ids the next submits are answered with, in order.
   script = {
     throttle: 0, queueFull: 0, silence: 0, hold: false, held: [], submits: 0, refusals: new Map(),
+    ids: [],
   };
   log = [];
   esme = null;
@@ -51,8 +53,9 @@ function record(entry) {
 }
 
 // Message ids in hex with letters in them, as many SMSCs answer, so that the client's
-// normalisation (case, leading zeros) has something to do.
+// normalisation (case, leading zeros) has something to do; those the script names first.
 function newMessageId() {
+  if (script.ids.length > 0) return script.ids.shift();
   nextMessageId += 1;
   return (0xabc00000 + nextMessageId).toString(16);
 }
@@ -236,6 +239,11 @@ const COMMANDS = {
   // The next `count` submits get no answer at all (the client's response timeout).
   silence({ count = 1 }) {
     script.silence += count;
+    return {};
+  },
+  // The next submits are answered with these message ids, in order (an SMSC's own format).
+  message_ids({ ids }) {
+    script.ids.push(...ids);
     return {};
   },
   // Keep the answers to submits until `release` (a full window; a receipt before its answer).
