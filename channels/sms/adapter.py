@@ -41,10 +41,10 @@ from channels.settings import read_first_line
 from . import encoding, inbound
 from .config import SmsAccount, SmsFile
 from .events import BadPdu, BindKind, Inbound
-from .pdus import Address, Status, SubmitSm
+from .pdus import Address, ShortMessage, Status, SubmitSm
 from .progress import Cut, Partway, Progress
 from .protocol import Policy
-from .receipts import RADICES, MessageState, normalise_message_id
+from .receipts import RADICES, MessageState, normalise_message_id, parse_receipt, receipt_text
 from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ REDELIVERY_HORIZON = 86400.0
 # The answered counts of a lull's last SMS are written on their own after this long; while SMS
 # keep coming, each next one's journal commit takes them (AnsweredCounts.ride).
 LONE_MARKS_SECONDS = 0.05
+# How much of a receipt we cannot use is logged (Appendix B's text takes some 150 characters).
+RECEIPT_LOGGED = 200
 _BINDS: dict[str, tuple[BindKind, ...]] = {
     "transceiver": (BindKind.TRANSCEIVER,),
     "receiver+transmitter": (BindKind.RECEIVER, BindKind.TRANSMITTER),
@@ -281,8 +283,10 @@ class SmsAdapter:
         if self._stopping:
             # SMPP 3.4 5.1.3: a temporary error: the SMSC delivers it again after the restart.
             return Answer(Status.ESME_RX_T_APPN)
-        if isinstance(event, Inbound) and event.receipt is not None:
-            await self._report(event)
+        if isinstance(event, Inbound) and event.message.is_receipt:
+            # Never filed, even unread: as a citizen's SMS it would open a ticket and answer the
+            # SMSC's receipt with a confirmation, billed, whose receipt comes back the same way.
+            await self._report(event.message)
             return Answer(Status.ESME_ROK)
         if isinstance(event, BadPdu):
             # Kept byte for byte: filed unparseable, its raw for an operator to read.
@@ -405,10 +409,17 @@ class SmsAdapter:
                 if answer.settled is not None:
                     await answer.settled(True)  # no SMSC waits for an answer to it
 
-    async def _report(self, event: Inbound) -> None:
-        receipt = event.receipt
-        assert receipt is not None
-        if self.ports.reports is None or receipt.state is None:
+    async def _report(self, message: ShortMessage) -> None:
+        """Tell the report port what a receipt says of its notice; count one we cannot read."""
+        receipt = parse_receipt(message, self._alphabet)
+        if receipt is None or receipt.state is None:
+            # Answered all the same: refused, the SMSC would deliver it again for ever.
+            reason = "unreadable receipt" if receipt is None else "receipt without a state"
+            self.ports.bad_input("sms", reason)
+            text = receipt_text(message, self._alphabet)
+            log.warning("SMS %s on %s: %r", reason, self.account, text[:RECEIPT_LOGGED])
+            return
+        if self.ports.reports is None:
             return
         if receipt.state is MessageState.DELIVERED:
             delivered = True

@@ -7,7 +7,6 @@ from enum import Enum
 from typing import NamedTuple
 
 from channels.sms.pdus import AlertNotification, CommandId, ShortMessage
-from channels.sms.receipts import Receipt
 
 
 class BindKind(Enum):
@@ -99,7 +98,6 @@ class Inbound:
 
     seq: int
     message: ShortMessage
-    receipt: Receipt | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,6 @@ from channels.sms.events import (
     UnexpectedResponse,
 )
 from channels.sms.pdus import CommandId, DecodeError, Status, status_name
-from channels.sms.receipts import parse_receipt
 
 # §3.2: "The allowed sequence_number range is from 0x00000001 to 0x7FFFFFFF."
 MAX_SEQUENCE: Final = 0x7FFFFFFF
@@ -540,7 +539,7 @@ class Connection:
         message = decode(body)
         # Not answered here: deliver_sm_resp only after the message is committed (issue 10.5).
         self._awaiting[seq] = command
-        return Inbound(seq, message, parse_receipt(message))
+        return Inbound(seq, message)
 
     def _on_deliver_sm(self, seq: int, body: bytes) -> Inbound:
         return self._on_short_message(seq, body, CommandId.DELIVER_SM)

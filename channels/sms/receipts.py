@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final, Literal, NamedTuple
 
+from channels.sms.encoding import DefaultAlphabet, MalformedShortMessage, decode_text
 from channels.sms.pdus import ShortMessage
 
 
@@ -68,16 +69,24 @@ def text_fields(text: str) -> dict[str, str]:
     return fields
 
 
-def parse_receipt(sm: ShortMessage) -> Receipt | None:
+def receipt_text(sm: ShortMessage, default_alphabet: DefaultAlphabet) -> str:
+    """The text of a receipt, read in its data_coding (an SMSC may write it in UCS2)."""
+    try:
+        return decode_text(sm.data_coding, sm.payload, default_alphabet=default_alphabet)
+    except MalformedShortMessage:
+        # A data_coding of octets: the Appendix B keys and ids are ASCII, which Latin-1 reads
+        # and it never fails on the rest.
+        return sm.payload.decode("latin-1")
+
+
+def parse_receipt(sm: ShortMessage, default_alphabet: DefaultAlphabet) -> Receipt | None:
     """The receipt `sm` carries: the TLVs first (§5.3.2.12, §5.3.2.35), else the Appendix B text.
 
     None when `sm` is not a receipt (§5.2.12 esm_class) or names no message id.
     """
     if not sm.is_receipt:
         return None
-    # Receipt texts are in the SMSC default alphabet, whose printable letters, digits and
-    # punctuation are ASCII's; Latin-1 reads them and never fails on the rest.
-    fields = text_fields(sm.payload.decode("latin-1"))
+    fields = text_fields(receipt_text(sm, default_alphabet))
     tlv_id, tlv_state = sm.tlvs.receipted_message_id, sm.tlvs.message_state
     message_id = tlv_id or fields.get("id")
     if not message_id:

@@ -4,6 +4,7 @@ a submit_sm, and the SMSC's receipt makes the notification delivered."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -157,6 +158,59 @@ async def test_each_notice_takes_its_own_receipt_whatever_its_ids_look_like(
         assert metric(daemon, "omnirouter_reports_unmatched_total", channel="sms") == 0
     finally:
         daemon.stop()
+
+
+async def test_a_receipt_is_never_taken_for_a_citizens_sms(tmp_path: Path, smsc: Smsc) -> None:
+    """A receipt in UCS2 is read; one that names no message id, or no state, is answered,
+    counted and logged, and never filed: as a citizen's SMS it opened a ticket and sent the
+    SMSC's receipt a confirmation, billed."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Нужна справка")
+        [submit] = await smsc.wait_for("submit_sm")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+
+        receipt = f"id:{submit['message_id']} sub:001 dlvrd:001 stat:DELIVRD err:000 text:"
+        unreadable = [
+            ("Сообщение доставлено", 8),  # a vendor's own words, no message id
+            ("id:0ABC sub:001 dlvrd:001 err:000 text:", 0),  # no stat
+        ]
+        for text, data_coding in [(receipt, 8), *unreadable]:
+            sequence = await smsc.deliver(
+                source=CITIZEN, destination=SHORT_NUMBER, text=text, data_coding=data_coding,
+                esm_class=0x04,  # SMPP 3.4 5.2.12: an SMSC delivery receipt
+            )  # fmt: skip
+            [answer] = await smsc.wait_for(
+                "deliver_sm_resp", where=lambda e, s=sequence: e["sequence"] == s
+            )
+            assert answer["status"] == 0  # taken: the SMSC must not resend it for ever
+        await eventually(
+            lambda: notification_in(daemon, notice["id"], "delivered"), "the UCS2 receipt read"
+        )
+        for reason in ("unreadable receipt", "receipt without a state"):
+            assert metric(daemon, "omnirouter_bad_input_total", channel="sms", reason=reason) == 1
+
+        # A citizen's SMS after them is filed and confirmed: the receipts were not.
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Ещё вопрос")
+        filed = await eventually(
+            lambda: _two(sms_envelopes(daemon)), "the citizen's next SMS filed"
+        )
+        assert [e["text"] for e in filed] == ["Нужна справка", "Ещё вопрос"]
+        await smsc.wait_for("submit_sm", count=2)
+        assert len([e for e in await smsc.log() if e["type"] == "submit_sm"]) == 2
+    finally:
+        daemon.stop()
+
+
+async def _two(envelopes: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The envelopes once there are two or more."""
+    found = await envelopes
+    return found if len(found) >= 2 else []
 
 
 async def _from(daemon: DaemonProcess, citizen: str) -> list[dict[str, Any]]:

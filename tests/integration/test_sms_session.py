@@ -13,6 +13,7 @@ from channels.sms.encoding import gsm7_encode
 from channels.sms.events import BadPdu, BindKind, Inbound
 from channels.sms.pdus import Address, Status, SubmitSm
 from channels.sms.protocol import Policy
+from channels.sms.receipts import parse_receipt
 from channels.sms.session import Answer, Endpoint, OnInbound, Session, SessionEnded, SubmitError
 from tests.integration.daemon import free_port
 from tests.smsc import Smsc, smsc, smsc_server
@@ -344,8 +345,9 @@ async def test_a_receipt_before_the_submit_answer(smsc: Smsc) -> None:
         await results.wait(1)
     [event] = received
     assert isinstance(event, Inbound)
-    assert event.receipt is not None
-    assert event.receipt.message_id == results.outcomes["receipted"] == submit["message_id"]
+    receipt = parse_receipt(event.message, "gsm7")
+    assert receipt is not None
+    assert receipt.message_id == results.outcomes["receipted"] == submit["message_id"]
 
 
 async def test_the_smscs_unbind_ends_the_session(smsc: Smsc) -> None:

@@ -40,7 +40,7 @@ from channels.sms.protocol import (
     WindowFull,
     classify,
 )
-from channels.sms.receipts import MessageState
+from channels.sms.receipts import MessageState, parse_receipt
 
 C = CommandId
 SM = SubmitSm(Address("1234", 5, 0), Address("79161234567", 1, 1), b"hello")
@@ -575,7 +575,7 @@ def test_deliver_sm_is_an_event_answered_only_by_the_driver() -> None:
     assert isinstance(event, Inbound)
     message = event.message
     assert event.seq == 11
-    assert event.receipt is None
+    assert not message.is_receipt
     assert message.source == Address("79161234567", 1, 1)
     assert message.destination == Address("1234", 0, 0)
     assert message.payload.decode("utf-16-be") == "Привет"
@@ -608,10 +608,11 @@ def test_a_receipt_is_recognised_from_its_tlvs() -> None:
     conn.receive_data(deliver_sm(13, text, esm_class=pdus.ESM_DELIVERY_RECEIPT, tlvs=tlvs))
     [event] = events(conn)
     assert isinstance(event, Inbound)
-    assert event.receipt is not None
-    assert event.receipt.message_id == "0A1B2C"
-    assert event.receipt.state is MessageState.UNDELIVERABLE  # the TLV wins over the text
-    assert event.receipt.from_tlvs
+    receipt = parse_receipt(event.message, "gsm7")
+    assert receipt is not None
+    assert receipt.message_id == "0A1B2C"
+    assert receipt.state is MessageState.UNDELIVERABLE  # the TLV wins over the text
+    assert receipt.from_tlvs
 
 
 # --- fragments and coalesced PDUs -----------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.sms import pdus
+from channels.sms.encoding import DefaultAlphabet
 from channels.sms.pdus import Address, CommandId, ShortMessage, Tlvs
 from channels.sms.receipts import (
     RADICES,
@@ -20,11 +21,13 @@ from channels.sms.receipts import (
 )
 
 
-def receipt_sm(text: bytes, *, esm_class: int = 0x04, tlvs: bytes = b"") -> ShortMessage:
+def receipt_sm(
+    text: bytes, *, esm_class: int = 0x04, data_coding: int = 0, tlvs: bytes = b""
+) -> ShortMessage:
     body = (
         b"\0\x01\x0179161234567\0\x00\x001234\0"
         + bytes((esm_class, 0, 0))
-        + b"\0\0\0\0\0\0"
+        + bytes((0, 0, 0, 0, data_coding, 0))
         + bytes((len(text),))
         + text
         + tlvs
@@ -37,7 +40,7 @@ def test_the_appendix_b_text() -> None:
         b"id:0123456789 sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 "
         b"stat:DELIVRD err:000 text:id:99 hello"
     )
-    receipt = parse_receipt(sm)
+    receipt = parse_receipt(sm, "gsm7")
     assert receipt is not None
     assert receipt.message_id == "0123456789"
     assert receipt.state is MessageState.DELIVERED
@@ -57,7 +60,7 @@ def test_the_appendix_b_text() -> None:
     ],
 )
 def test_stat_words(stat: str, state: MessageState | None) -> None:
-    receipt = parse_receipt(receipt_sm(f"id:7 Stat:{stat} Err:075 Text:".encode()))
+    receipt = parse_receipt(receipt_sm(f"id:7 Stat:{stat} Err:075 Text:".encode()), "gsm7")
     assert receipt is not None
     assert (receipt.state, receipt.error) == (state, "075")
 
@@ -70,7 +73,7 @@ def test_the_tlvs_come_first() -> None:
         + struct.pack(">HH", pdus.Tag.NETWORK_ERROR_CODE, 3)
         + b"\x03\x00\x00"
     )
-    receipt = parse_receipt(receipt_sm(b"id:zzz stat:UNDELIV", tlvs=tlvs))
+    receipt = parse_receipt(receipt_sm(b"id:zzz stat:UNDELIV", tlvs=tlvs), "gsm7")
     assert receipt is not None
     assert (receipt.message_id, receipt.state, receipt.from_tlvs) == (
         "a1f",
@@ -82,7 +85,7 @@ def test_the_tlvs_come_first() -> None:
 def test_a_receipt_id_tlv_without_its_nul_and_without_a_state() -> None:
     tlvs = struct.pack(">HH", pdus.Tag.RECEIPTED_MESSAGE_ID, 3) + b"a1f"
     tlvs += struct.pack(">HH", pdus.Tag.NETWORK_ERROR_CODE, 3) + b"\x03\x00\x01"
-    receipt = parse_receipt(receipt_sm(b"", tlvs=tlvs))
+    receipt = parse_receipt(receipt_sm(b"", tlvs=tlvs), "gsm7")
     assert receipt is not None
     assert (receipt.message_id, receipt.state, receipt.error) == ("a1f", None, "030001")
 
@@ -98,14 +101,30 @@ def test_data_sm_receipt_in_message_payload() -> None:
         data_coding=0,
         tlvs=Tlvs(message_payload=b"id:55 stat:DELIVRD err:000"),
     )
-    receipt = parse_receipt(sm)
+    receipt = parse_receipt(sm, "gsm7")
     assert receipt is not None
     assert (receipt.message_id, receipt.state) == ("55", MessageState.DELIVERED)
 
 
 def test_not_a_receipt_or_no_id() -> None:
-    assert parse_receipt(receipt_sm(b"id:1 stat:DELIVRD", esm_class=0)) is None
-    assert parse_receipt(receipt_sm(b"stat:DELIVRD")) is None
+    assert parse_receipt(receipt_sm(b"id:1 stat:DELIVRD", esm_class=0), "gsm7") is None
+    assert parse_receipt(receipt_sm(b"stat:DELIVRD"), "gsm7") is None
+    # A vendor's own words, no Appendix B key in them.
+    assert parse_receipt(receipt_sm(b"Message 0A1B2C delivered"), "gsm7") is None
+
+
+@pytest.mark.parametrize("alphabet", ["gsm7", "latin1"])
+def test_a_receipt_text_is_read_in_its_data_coding(alphabet: DefaultAlphabet) -> None:
+    text = "id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 stat:UNDELIV"
+    receipt = parse_receipt(receipt_sm(text.encode("utf-16-be"), data_coding=8), alphabet)
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state) == ("0A1B2C", MessageState.UNDELIVERABLE)
+
+
+def test_a_receipt_in_octets_is_read_as_latin_1() -> None:
+    receipt = parse_receipt(receipt_sm(b"id:7f stat:DELIVRD err:000", data_coding=4), "gsm7")
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state) == ("7f", MessageState.DELIVERED)
 
 
 @pytest.mark.parametrize(
