@@ -160,6 +160,32 @@ async def test_each_notice_takes_its_own_receipt_whatever_its_ids_look_like(
         daemon.stop()
 
 
+async def test_an_smsc_that_answers_hex_and_writes_receipts_in_decimal(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """With message_id_radix naming the two bases, hex 00000010 is receipt 16."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'message_id_radix = "hex-answer-decimal-receipt"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.message_ids("00000010")
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Нужна справка")
+        [submit] = await smsc.wait_for("submit_sm")
+        assert submit["message_id"] == "00000010"
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        await smsc.receipt("16", stat="DELIVRD")
+        await eventually(
+            lambda: notification_in(daemon, notice["id"], "delivered"), "the receipt applied"
+        )
+    finally:
+        daemon.stop()
+
+
 async def test_a_receipt_is_never_taken_for_a_citizens_sms(tmp_path: Path, smsc: Smsc) -> None:
     """A receipt in UCS2 is read; one that names no message id, or no state, is answered,
     counted and logged, and never filed: as a citizen's SMS it opened a ticket and sent the
