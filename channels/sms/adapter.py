@@ -103,6 +103,8 @@ class SmsAdapter:
         self._transmitters: list[Session] = []
         self._turn = 0
         self._stopping = False
+        # A bind of this run has ended: the others are draining, and end the account no more.
+        self._ending = False
         self._password = ""
         # One long message's parts may come on several binds at once.
         self._parts_lock = trio.Lock()
@@ -156,7 +158,8 @@ class SmsAdapter:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind `binds` times as configured, and listen for the SMSC's outbind if asked; a bind
-        that ends ends the account (the supervisor binds again after its backoff)."""
+        that ends ends the account once the others have drained (the supervisor binds again
+        after its backoff)."""
         account = self.settings
         # Read once per run: every bind of it, an outbind's too, logs in with it.
         self._password = read_first_line(self.ports.config_dir / account.password_file)
@@ -165,10 +168,11 @@ class SmsAdapter:
         ]
         self._sessions = sessions
         self._transmitters = [s for s in sessions if s.endpoint.kind is not BindKind.RECEIVER]
+        self._ending = False
         try:
             async with trio.open_nursery() as nursery:
                 for session in sessions:
-                    await nursery.start(session.run)
+                    await nursery.start(self._serve, session)
                 if account.outbind_listen is not None:
                     host, _, port = account.outbind_listen.rpartition(":")
                     await nursery.start(
@@ -181,6 +185,25 @@ class SmsAdapter:
             # The nursery wraps it in a group: the account's last_error names the reason.
             reason = ended.exceptions[0]
             raise ConnectionError(f"{account.host}:{account.port}: {reason}") from None
+
+    async def _serve(
+        self, session: Session, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """One bind of the account; the first to end drains the others, then ends the account."""
+        try:
+            await session.run(task_status=task_status)
+        except SessionEnded:
+            if self._ending:
+                return  # drained, or ended with the first: that one's reason ends the account
+            self._ending = True
+            # Cancelled, the other binds would tell the submits they sent that their outcome is
+            # unknown, and those notices would never be sent again: they get their answers
+            # first (each within response_timeout), then unbind.
+            async with trio.open_nursery() as draining:
+                for other in list(self._sessions):
+                    if other is not session:
+                        draining.start_soon(other.drain, self.settings.response_timeout)
+            raise
 
     def _session(self, kind: BindKind) -> Session:
         account = self.settings

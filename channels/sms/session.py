@@ -8,7 +8,8 @@ SMSC's message id or a SubmitError; each answer that frees a slot is followed, i
 by the next ready submit, without a task waking for it. Anything that ends the session (the
 SMSC's unbind, a lost connection, a link that stops answering, a send it takes nothing of for
 `response_timeout`, a refused bind) raises SessionEnded out of run(), and the supervisor binds
-again after its backoff.
+again after its backoff. drain() ends it gracefully: no more submits, the answers to those sent
+awaited, then an unbind.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class Session:
         self.endpoint = endpoint
         self.on_inbound = on_inbound
         self.connection = Connection(window=window, clock=trio.current_time)
+        self._window = window
         self.throughput = throughput
         self.enquire_link = enquire_link
         self.response_timeout = response_timeout
@@ -153,6 +155,9 @@ class Session:
         # Bound and taking submits; a plain flag, as nothing waits for it.
         self.bound = False
         self._nursery: trio.Nursery | None = None
+        # Set by drain() once no submit awaits its answer (or the session has ended).
+        self._drained: trio.Event | None = None
+        self._ended = trio.Event()
         # The SMSC's outbind, on a connection it opened (§4.1.7); never more than one.
         self._outbind_sender, self._outbind = trio.open_memory_channel[OutbindReceived](1)
 
@@ -184,6 +189,9 @@ class Session:
             raise ended.exceptions[0] from None
         finally:
             self.bound = False
+            self._ended.set()
+            if self._drained is not None:
+                self._drained.set()
             self._fail_waiting("the session ended before the SMSC answered")
             # Bounded: closing TLS sends close_notify, which a peer that stopped reading never
             # takes; cancelled, the close drops the connection instead.
@@ -218,15 +226,31 @@ class Session:
                 self._replies.pop(reply.seq, None)
         return _message_id(reply.result())
 
-    async def unbind(self) -> None:
-        """Ask the SMSC to end the session (the daemon stops); its answer ends run()."""
-        if self.bound:
-            self.bound = False  # no submit or enquire_link after the unbind
+    async def drain(self, grace: float) -> None:
+        """End the session gracefully (SMPP 3.4 4.2): take no more submits, wait up to `grace`
+        seconds for the answers to those sent, then unbind; return once run() has ended."""
+        if not self.bound:
+            return  # ending already, or not bound yet: nothing was sent to wait for
+        self.bound = False  # no submit or enquire_link from now on
+        self._refuse_ready()
+        self._drained = trio.Event()
+        self._note_drained()
+        # An answer that does not come in time is told as now, once the session ends: unknown.
+        with trio.move_on_after(grace):
+            await self._drained.wait()
+        if self.connection.may_send(pdus.CommandId.UNBIND):
             self.connection.unbind()
             # Its caller may give up (the daemon stopping): a PDU cut short would break the
             # framing of the answers the session still owes.
             with trio.CancelScope(shield=True):
                 await self._flush()
+        # The unbind_resp ends run(); none within response_timeout, _expire_late does.
+        await self._ended.wait()
+
+    def _note_drained(self) -> None:
+        """Wake drain() once no submit awaits its answer."""
+        if self._drained is not None and self.connection.window_free == self._window:
+            self._drained.set()
 
     async def _connect(self) -> trio.abc.Stream:
         endpoint = self.endpoint
@@ -311,6 +335,7 @@ class Session:
             # come, the writer sends at their turn.
             if self._dispatch() is not None:
                 self._unsent.set()
+            self._note_drained()
             await self._flush()
             if not data:
                 raise SessionEnded("the SMSC closed the connection")
@@ -456,6 +481,7 @@ class Session:
                     )
                 self._answer(request.seq, timeout)
                 self._unsent.set()  # its slot is free for the next ready submit
+            self._note_drained()
 
     async def _write(self) -> None:
         """Send the submits as they come, those that came meanwhile together; under
@@ -519,6 +545,9 @@ class Session:
         for seq, reply in list(self._replies.items()):
             if reply.answer is None:
                 self._answer(seq, SessionLost(reason))
+        self._refuse_ready()
+
+    def _refuse_ready(self) -> None:
         while self._ready:  # never sent: safe to send again on another bind
             self._ready.popleft().refuse(SubmitError("not bound to the SMSC", Policy.RETRY))
 

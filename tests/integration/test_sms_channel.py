@@ -304,6 +304,44 @@ async def test_the_smscs_unbind_is_answered_and_bound_again(tmp_path: Path, smsc
         daemon.stop()
 
 
+async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """The SMSC unbinds the receiver while the transmitter's submit awaits its answer: the
+    transmitter takes no more submits, waits for that answer and unbinds before the account
+    binds again, and the notice is sent, not failed as one whose outcome is unknown."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_receiver")
+        await smsc.wait_for("bind_transmitter")
+        await smsc.hold()
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        [submit] = await smsc.wait_for("submit_sm")  # its answer held
+        await smsc.unbind()  # the simulator's bound receiver: the transmitter stays
+        await smsc.wait_for("unbind_resp")
+        assert await smsc.release() == 1
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        await eventually(lambda: notification_in(daemon, notice["id"], "sent"), "the notice sent")
+        await smsc.wait_for("unbind")  # the transmitter's, once its answer came
+        await smsc.wait_for("bind_receiver", count=2)
+        await smsc.receipt(submit["message_id"], stat="DELIVRD")
+        await eventually(
+            lambda: notification_in(daemon, notice["id"], "delivered"), "the receipt applied"
+        )
+        async with daemon.admin() as admin:
+            status = (await admin.get("/api/v1/admin/status")).json()
+        short = status["channels"]["sms"]["accounts"]["short"]
+        assert short["restarts"] == 1 and "the SMSC unbound the session" in short["last_error"]
+    finally:
+        daemon.stop()
+
+
 async def test_the_smscs_outbind_opens_a_receiver_bind(tmp_path: Path, smsc: Smsc) -> None:
     """An outbind with the wrong credentials is refused without harm to the account; with the
     right ones we bind as a receiver on the SMSC's connection and take its messages there."""

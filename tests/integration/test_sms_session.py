@@ -363,7 +363,7 @@ async def test_the_smscs_unbind_ends_the_session(smsc: Smsc) -> None:
 async def test_our_unbind_ends_the_session(smsc: Smsc) -> None:
     session = session_for(smsc)
     async with bound(session) as (served, _):
-        await session.unbind()
+        await session.drain(DEADLINE)
         assert await served.end() == "unbound"
     await smsc.wait_for("unbind")
 

@@ -1,6 +1,6 @@
 """Session's ready queue in front of the window, over an in-memory SMSC on trio's mock clock:
-submits paced under `throughput`, one that gave up before it went never sent, and those left
-waiting when the session ends told they were never sent."""
+submits paced under `throughput`, one that gave up before it went never sent, those left
+waiting when the session ends told they were never sent, and a drain's end to the session."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from channels.sms.session import Answer, Endpoint, Session, SessionEnded, Submit
 
 
 class MemorySmsc:
-    """The SMSC end of an in-memory connection: answers the bind and, unless held, each
-    submit_sm; notes when each submit_sm arrived and its sequence number."""
+    """The SMSC end of an in-memory connection: answers the bind, the unbind and, unless held,
+    each submit_sm; notes when each submit_sm and the unbind arrived."""
 
     def __init__(self, stream: trio.abc.Stream, client_end: trio.abc.Stream) -> None:
         self.stream = stream
@@ -39,6 +39,7 @@ class MemorySmsc:
         self.lag = 0.0  # seconds before each read, as an SMSC slow to read
         self.client_ended: str | None = None  # why the client's session ended, once it has
         self.submitted: list[tuple[float, bytes]] = []  # arrival time, body
+        self.unbound_at: float | None = None
 
     async def serve(self) -> None:
         """Read PDUs and answer them, until either end closes the connection."""
@@ -70,6 +71,9 @@ class MemorySmsc:
                 self.held.append(sequence)
             else:
                 await self.respond(sequence)
+        elif command_id == CommandId.UNBIND:
+            self.unbound_at = trio.current_time()
+            await self.stream.send_all(encode(CommandId.UNBIND_RESP, sequence))
 
     def push(self, pdu: bytes) -> None:
         """`pdu` put straight into the client's end, with no checkpoint: the client reads it in
@@ -391,3 +395,65 @@ async def test_sends_each_shorter_than_response_timeout_keep_the_session(
         nursery.cancel_scope.cancel()
     assert smsc.client_ended is None
     assert ids == ["m2", "m3", "m4"]
+
+
+async def test_a_drain_refuses_the_ready_submits_awaits_the_sent_then_unbinds(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=1, throughput=None)
+    outcomes: dict[str, str | Policy | None] = {}
+
+    async def send(text: str) -> None:
+        try:
+            outcomes[text] = await client.submit(text_sm(text))
+        except SubmitError as refused:
+            outcomes[text] = refused.policy
+
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        nursery.start_soon(send, "sent")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(send, "waiting")  # the window is full: in the ready queue
+        await trio.testing.wait_all_tasks_blocked()
+        drained = trio.Event()
+
+        async def drain() -> None:
+            await client.drain(60.0)
+            drained.set()
+
+        nursery.start_soon(drain)
+        await trio.testing.wait_all_tasks_blocked()
+        await send("after")
+        # Never sent, safe to send on another bind; the one sent still awaits its answer.
+        assert outcomes == {"waiting": Policy.RETRY, "after": Policy.RETRY}
+        assert smsc.unbound_at is None
+        await trio.sleep(1)
+        await smsc.respond(*smsc.held)
+        with trio.fail_after(1):
+            await drained.wait()
+        assert smsc.unbound_at == pytest.approx(1.0, abs=0.01)  # as soon as the answer came
+    assert outcomes["sent"] == "m2"
+    assert smsc.client_ended == "unbound"
+    assert texts(smsc) == ["sent"]
+
+
+async def test_a_drain_waits_for_answers_no_longer_than_its_grace(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=2, throughput=None)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+
+        async def never_answered() -> None:
+            with pytest.raises(SubmitError, match="may or may not have it") as unknown:
+                await client.submit(text_sm("never answered"))
+            assert unknown.value.policy is None  # not sent again
+
+        nursery.start_soon(never_answered)
+        await trio.testing.wait_all_tasks_blocked()
+        began = trio.current_time()
+        await client.drain(5.0)
+        assert smsc.unbound_at == pytest.approx(began + 5.0)
+    assert smsc.client_ended == "unbound"
