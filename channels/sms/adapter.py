@@ -103,8 +103,11 @@ class SmsAdapter:
         self._transmitters: list[Session] = []
         self._turn = 0
         self._stopping = False
-        # A bind of this run has ended: the others are draining, and end the account no more.
+        # A bind of this run has ended, or the account is cancelled: the binds are draining,
+        # and one that ends now ends the account no more.
         self._ending = False
+        # The binds' shields from the account's cancellation, lifted once they have drained.
+        self._shields: list[trio.CancelScope] = []
         self._password = ""
         # One long message's parts may come on several binds at once.
         self._parts_lock = trio.Lock()
@@ -148,7 +151,8 @@ class SmsAdapter:
         return {"binds": sum(session.bound for session in self._sessions)}
 
     def stop_intake(self) -> None:
-        """Take nothing new: the binds stay for the deliveries in flight until cancelled."""
+        """Take nothing new: the binds stay for the deliveries in flight until cancelled, and
+        then drain and unbind."""
         self._stopping = True
 
     @property
@@ -169,8 +173,10 @@ class SmsAdapter:
         self._sessions = sessions
         self._transmitters = [s for s in sessions if s.endpoint.kind is not BindKind.RECEIVER]
         self._ending = False
+        self._shields = []
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._drain_when_cancelled, sessions)
                 for session in sessions:
                     await nursery.start(self._serve, session)
                 if account.outbind_listen is not None:
@@ -179,7 +185,7 @@ class SmsAdapter:
                         functools.partial(trio.serve_tcp, self._outbound, int(port), host=host)
                     )
                 nursery.start_soon(self._expire_parts)
-                nursery.start_soon(self._answered.run)
+                nursery.start_soon(self._count_answers)
                 task_status.started()
         except* SessionEnded as ended:
             # The nursery wraps it in a group: the account's last_error names the reason.
@@ -190,20 +196,52 @@ class SmsAdapter:
         self, session: Session, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """One bind of the account; the first to end drains the others, then ends the account."""
+        with self._shield():
+            try:
+                await session.run(task_status=task_status)
+            except SessionEnded:
+                if self._ending:
+                    return  # drained, or ended with the first: that one's reason ends the account
+                self._ending = True
+                # Cancelled, the other binds would tell the submits they sent that their outcome
+                # is unknown, and those notices would never be sent again: they get their
+                # answers first (each within response_timeout), then unbind.
+                await self._drain([s for s in self._sessions if s is not session])
+                raise
+
+    async def _drain_when_cancelled(self, sessions: list[Session]) -> None:
+        """When the account is cancelled (the daemon stops, a reload drops it), drain its binds
+        before they go, within twice response_timeout (the answers, then the unbind's)."""
         try:
-            await session.run(task_status=task_status)
-        except SessionEnded:
-            if self._ending:
-                return  # drained, or ended with the first: that one's reason ends the account
+            await trio.sleep_forever()
+        finally:
             self._ending = True
-            # Cancelled, the other binds would tell the submits they sent that their outcome is
-            # unknown, and those notices would never be sent again: they get their answers
-            # first (each within response_timeout), then unbind.
-            async with trio.open_nursery() as draining:
-                for other in list(self._sessions):
-                    if other is not session:
-                        draining.start_soon(other.drain, self.settings.response_timeout)
-            raise
+            try:
+                with trio.CancelScope(shield=True) as grace:
+                    grace.deadline = trio.current_time() + 2 * self.settings.response_timeout
+                    await self._drain(sessions)
+            finally:  # whatever came of the drain, the account stops
+                for shield in self._shields:
+                    shield.cancel()
+
+    def _shield(self) -> trio.CancelScope:
+        """A scope the account's cancellation reaches once its binds have drained
+        (_drain_when_cancelled), or at once if they have already."""
+        shield = trio.CancelScope(shield=not self._ending)
+        self._shields.append(shield)
+        return shield
+
+    async def _count_answers(self) -> None:
+        """Write the answered counts until the binds have drained: the SMS answered as they
+        drain are counted too."""
+        with self._shield():
+            await self._answered.run()
+
+    async def _drain(self, sessions: Sequence[Session]) -> None:
+        """End these binds gracefully, all at once (Session.drain)."""
+        async with trio.open_nursery() as draining:
+            for session in sessions:
+                draining.start_soon(session.drain, self.settings.response_timeout)
 
     def _session(self, kind: BindKind) -> Session:
         account = self.settings

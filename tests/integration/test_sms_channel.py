@@ -342,6 +342,23 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
         daemon.stop()
 
 
+async def test_the_binds_unbind_as_the_daemon_stops(tmp_path: Path, smsc: Smsc) -> None:
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\n')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_receiver")
+        await smsc.wait_for("bind_transmitter")
+    finally:
+        assert daemon.stop() == 0
+    ends = [e["type"] for e in await smsc.log() if e["type"] in ("unbind", "closed")]
+    # Both binds unbound, and no connection closed before its unbind.
+    assert sorted(ends) == ["closed", "closed", "unbind", "unbind"]
+    assert all(ends[:n].count("unbind") >= ends[:n].count("closed") for n in range(5))
+    assert not [r for r in daemon.log_lines() if "restart" in r.get("message", "")]
+
+
 async def test_the_smscs_outbind_opens_a_receiver_bind(tmp_path: Path, smsc: Smsc) -> None:
     """An outbind with the wrong credentials is refused without harm to the account; with the
     right ones we bind as a receiver on the SMSC's connection and take its messages there."""
