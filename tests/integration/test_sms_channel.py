@@ -4,9 +4,8 @@ a submit_sm, and the SMSC's receipt makes the notification delivered."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.smsc import PASSWORD, SYSTEM_ID, Smsc, smsc, smsc_server

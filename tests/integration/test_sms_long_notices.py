@@ -43,7 +43,7 @@ def taken(submits: list[LogEntry]) -> list[LogEntry]:
 
 def sent(submits: list[LogEntry]) -> Sent:
     """The outcome that names these submits."""
-    return Sent(references=tuple(normalise_message_id(s["message_id"]) for s in submits))
+    return Sent(references=tuple(normalise_message_id(s["message_id"], "text") for s in submits))
 
 
 async def test_a_part_throttled_is_sent_again_alone_under_the_same_reference(
