@@ -67,6 +67,11 @@ THROTTLED_RETRY = 1.0
 # few KB at the default max_parts), and a notice forgotten is only sent whole again, as before
 # a restart.
 PARTWAY_KEPT = 1024
+# ...and for this long after its first attempt. A handset holds the first parts of a long
+# message only for a while (its own choice, minutes on common ones), and the outbox that has
+# given a notice up may have it replayed later by an operator: then it goes whole again. Ten
+# minutes cover the throttling and backoff a notice meets while the SMSC is busy.
+PARTWAY_SECONDS = 600.0
 # Held parts of long messages are looked at this often at most (and four times a timeout).
 EXPIRY_SCAN = 30.0
 # How long a long message's parts are remembered after it was filed: an SMSC sends a part again
@@ -117,7 +122,7 @@ class SmsAdapter:
         # In memory: after a crash a notice sent in part goes whole again. The outbox never
         # attempts one notice twice at once (it claims only queued ones, and puts one back only
         # once its attempt has ended), so one notice's progress has one attempt at a time.
-        self._partway = Partway(PARTWAY_KEPT)
+        self._partway = Partway(PARTWAY_KEPT, PARTWAY_SECONDS)
 
     @property
     def _alphabet(self) -> encoding.DefaultAlphabet:
@@ -316,7 +321,8 @@ class SmsAdapter:
         account = self.settings
         use_sar = account.concatenation == "sar"
         cut = Cut(message.text, account.max_parts, account.reference_bits, use_sar)
-        progress = self._partway.resume(message.id, cut)
+        now = trio.current_time()
+        progress = self._partway.resume(message.id, cut, now)
         if progress is not None:
             return progress
         reference = random.randrange(1 << account.reference_bits)
@@ -330,7 +336,7 @@ class SmsAdapter:
             )
         except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
             raise DeliveryFailed(too_long.reason, permanent=True) from too_long
-        return Progress(cut, parts)
+        return Progress(cut, parts, now)
 
     def _transmitter(self) -> Session:
         bound = [s for s in self._transmitters if s.bound]
@@ -488,7 +494,8 @@ class SmsAdapter:
             delivered = False
         else:
             return  # en route, accepted, unknown: not the end of its story
-        radix = RADICES[self.settings.message_id_radix].receipt
+        radices = RADICES[self.settings.message_id_radix]
+        radix = radices.answer if receipt.id_in_tlv else radices.receipt
         await self.ports.reports.report(
             "sms",
             normalise_message_id(receipt.message_id, radix),

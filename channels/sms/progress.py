@@ -23,27 +23,34 @@ class Cut(NamedTuple):
 
 @dataclass
 class Progress:
-    """A notice's parts under its reference, and the SMSC's message ids of those it took."""
+    """A notice's parts under its reference, when its first attempt began (trio's clock), and
+    the SMSC's message ids of those it took."""
 
     cut: Cut
     parts: Parts
+    began: float
     taken: list[str] = field(default_factory=list)
 
 
 class Partway:
     """The progress of notices the SMSC took in part, by notice id, the `most` recently
-    attempted kept; one forgotten is sent whole again, as after a restart."""
+    attempted kept for `seconds` from their first attempt; one forgotten is sent whole again,
+    as after a restart."""
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, seconds: float) -> None:
         self.most = most
+        self.seconds = seconds
         self._kept: OrderedDict[str, Progress] = OrderedDict()
 
-    def resume(self, notice: str, cut: Cut) -> Progress | None:
-        """The notice's progress if its parts are cut the same way now, else None."""
+    def resume(self, notice: str, cut: Cut, now: float) -> Progress | None:
+        """The notice's progress if its parts are cut the same way now and its first attempt
+        is recent enough, else None."""
         progress = self._kept.get(notice)
-        if progress is not None and progress.cut != cut:
-            # A notice's text does not change, and a reload that changes the account builds a
-            # new adapter; should either happen, the parts are not the same: all go again.
+        if progress is not None and (progress.cut != cut or now - progress.began > self.seconds):
+            # Too late: a handset keeps the first parts of a message only for a while, and a
+            # notice the outbox gave up on and an operator replays must go whole. A notice's
+            # text does not change, and a reload that changes the account builds a new
+            # adapter; should either happen, the parts are not the same: all go again.
             del self._kept[notice]
             return None
         if progress is not None:

@@ -50,7 +50,9 @@ class Receipt:
     state: MessageState | None
     stat: str | None = None
     error: str | None = None
-    from_tlvs: bool = False
+    # The id came in receipted_message_id, which §5.3.2.12 writes as the submit_sm_resp wrote
+    # it; one read from the text is in the receipt's own radix (message_id_radix).
+    id_in_tlv: bool = False
 
 
 def text_fields(text: str) -> dict[str, str]:
@@ -101,7 +103,7 @@ def parse_receipt(sm: ShortMessage, default_alphabet: DefaultAlphabet) -> Receip
         state=state,
         stat=stat,
         error=error,
-        from_tlvs=tlv_id is not None and tlv_state is not None,
+        id_in_tlv=tlv_id is not None,
     )
 
 

@@ -230,7 +230,11 @@ class Session:
         """End the session gracefully (SMPP 3.4 4.2): take no more submits, wait up to `grace`
         seconds for the answers to those sent, then unbind; return once run() has ended."""
         if not self.bound:
-            return  # ending already, or not bound yet: nothing was sent to wait for
+            if self._drained is not None:
+                # A drain under way (a sibling bind ended, then the account is stopped): its
+                # caller is told once it is over, as it would be by its own.
+                await self._ended.wait()
+            return  # else ending already, or not bound yet: nothing was sent to wait for
         self.bound = False  # no submit or enquire_link from now on
         self._refuse_ready()
         self._drained = trio.Event()

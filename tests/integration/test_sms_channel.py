@@ -4,6 +4,7 @@ a submit_sm, and the SMSC's receipt makes the notification delivered."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -162,25 +163,32 @@ async def test_each_notice_takes_its_own_receipt_whatever_its_ids_look_like(
 async def test_an_smsc_that_answers_hex_and_writes_receipts_in_decimal(
     tmp_path: Path, smsc: Smsc
 ) -> None:
-    """With message_id_radix naming the two bases, hex 00000010 is receipt 16."""
+    """With message_id_radix naming the two bases, hex 00000010 is receipt text's 16; an id in
+    receipted_message_id is written as the answer wrote it (SMPP 3.4 5.3.2.12): hex."""
     daemon = sms_daemon(tmp_path / "daemon", smsc)
     account = daemon.config / "channels" / "sms.toml"
     account.write_text(account.read_text() + 'message_id_radix = "hex-answer-decimal-receipt"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
-        await smsc.message_ids("00000010")
-        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Нужна справка")
-        [submit] = await smsc.wait_for("submit_sm")
-        assert submit["message_id"] == "00000010"
-        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
-        async with daemon.backend() as backend:
-            number = envelope["ticket"]["number"]
-            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
-        await smsc.receipt("16", stat="DELIVRD")
+        await smsc.message_ids("00000010", "00000011")
+        notices = []
+        for citizen in ("79161110010", "79161110011"):
+            await smsc.deliver(source=citizen, destination=SHORT_NUMBER, text="Нужна справка")
+            filed = functools.partial(sms_from, daemon, citizen)
+            [envelope] = await eventually(filed, "the SMS filed")
+            async with daemon.backend() as backend:
+                number = envelope["ticket"]["number"]
+                [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+            notices.append(notice["id"])
+        submits = await smsc.wait_for("submit_sm", count=2)
+        assert [s["message_id"] for s in submits] == ["00000010", "00000011"]
+        await smsc.receipt("16", stat="DELIVRD")  # the text's decimal
+        await smsc.receipt("00000011", stat="UNDELIV", format="tlvs")  # hex, as answered
         await eventually(
-            lambda: notification_in(daemon, notice["id"], "delivered"), "the receipt applied"
+            lambda: notification_in(daemon, notices[0], "delivered"), "the text receipt applied"
         )
+        await eventually(lambda: ended(daemon, notices[1]), "the TLV receipt applied")
     finally:
         daemon.stop()
 

@@ -602,7 +602,10 @@ async def test_a_report_held_longer_than_its_horizon_moves_no_notice(tmp_path: P
     with database(tmp_path) as db:
         reports = Reports(db, lambda: Fallback(()), lambda: None)
         long_ago = rfc3339(utc_now() - HELD_REPORTS_FOR - timedelta(minutes=1))
-        await db.write(lambda tx: tx.hold_report("webchat", "ref-1", False, "old", long_ago, ""))
+        for reference in ("ref-1", "ref-9"):  # the notice's to be, and one never named
+            await db.write(
+                lambda tx, r=reference: tx.hold_report("webchat", r, False, "old", long_ago, "")
+            )
         notification_id = await queue(db, "Статус изменён")
         async with running(db, Channel(references=True)):
             sent = await until_state(db, notification_id, "sent")
@@ -611,7 +614,7 @@ async def test_a_report_held_longer_than_its_horizon_moves_no_notice(tmp_path: P
             lambda tx: tx.conn.execute("SELECT reference FROM early_reports").fetchall()
         )
     assert sent.last_error is None
-    assert held == [("ref-2",)]  # holding it forgot the one from before the horizon
+    assert held == [("ref-2",)]  # holding it forgot ref-9, from before the horizon
 
 
 async def test_a_reference_the_peer_reuses_names_its_newest_notice(tmp_path: Path) -> None:

@@ -612,7 +612,7 @@ def test_a_receipt_is_recognised_from_its_tlvs() -> None:
     assert receipt is not None
     assert receipt.message_id == "0A1B2C"
     assert receipt.state is MessageState.UNDELIVERABLE  # the TLV wins over the text
-    assert receipt.from_tlvs
+    assert receipt.id_in_tlv
 
 
 # --- fragments and coalesced PDUs -----------------------------------------------------------

@@ -44,7 +44,7 @@ def test_the_appendix_b_text() -> None:
     assert receipt is not None
     assert receipt.message_id == "0123456789"
     assert receipt.state is MessageState.DELIVERED
-    assert (receipt.stat, receipt.error, receipt.from_tlvs) == ("DELIVRD", "000", False)
+    assert (receipt.stat, receipt.error, receipt.id_in_tlv) == ("DELIVRD", "000", False)
     assert text_fields(sm.payload.decode())["text"] == "id:99 hello"
 
 
@@ -75,7 +75,7 @@ def test_the_tlvs_come_first() -> None:
     )
     receipt = parse_receipt(receipt_sm(b"id:zzz stat:UNDELIV", tlvs=tlvs), "gsm7")
     assert receipt is not None
-    assert (receipt.message_id, receipt.state, receipt.from_tlvs) == (
+    assert (receipt.message_id, receipt.state, receipt.id_in_tlv) == (
         "a1f",
         MessageState.DELIVERED,
         True,

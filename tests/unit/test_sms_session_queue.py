@@ -457,3 +457,29 @@ async def test_a_drain_waits_for_answers_no_longer_than_its_grace(
         await client.drain(5.0)
         assert smsc.unbound_at == pytest.approx(began + 5.0)
     assert smsc.client_ended == "unbound"
+
+
+async def test_a_second_drain_returns_only_when_the_first_is_over(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sibling bind ended and this one drains; the account is stopped meanwhile and drains it
+    again: that caller, which lifts its shields on return, waits for the same end."""
+    client = session(window=1, throughput=None)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        nursery.start_soon(client.submit, text_sm("sent"))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(client.drain, 60.0)
+        await trio.testing.wait_all_tasks_blocked()
+        began = trio.current_time()
+
+        async def answer_later() -> None:
+            await trio.sleep(3.0)
+            await smsc.respond(*smsc.held)
+
+        nursery.start_soon(answer_later)
+        await client.drain(60.0)
+        assert trio.current_time() == pytest.approx(began + 3.0)
+        assert smsc.unbound_at == pytest.approx(began + 3.0)
+    assert smsc.client_ended == "unbound"
