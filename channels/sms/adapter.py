@@ -44,7 +44,14 @@ from .events import BadPdu, BindKind, Inbound
 from .pdus import Address, ShortMessage, Status, SubmitSm
 from .progress import Cut, Partway, Progress
 from .protocol import Policy
-from .receipts import RADICES, MessageState, normalise_message_id, parse_receipt, receipt_text
+from .receipts import (
+    RADICES,
+    IdRadix,
+    MessageState,
+    normalise_message_id,
+    parse_receipt,
+    receipt_text,
+)
 from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
@@ -303,7 +310,7 @@ class SmsAdapter:
                 sar=parts.sar(part),
             )
             try:
-                progress.taken.append(normalise_message_id(await session.submit(sm), radix))
+                progress.taken.append(self._reference(await session.submit(sm), radix))
             except SubmitError as refused:
                 failed = _delivery_failed(refused)
                 if failed.permanent:
@@ -337,6 +344,11 @@ class SmsAdapter:
         except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
             raise DeliveryFailed(too_long.reason, permanent=True) from too_long
         return Progress(cut, parts, now)
+
+    def _reference(self, message_id: str, radix: IdRadix) -> str:
+        """A message id as the platform keeps it: normalised, and the account's, since two
+        operators' SMSCs number their messages each on its own and may give the same id."""
+        return f"{self.account}:{normalise_message_id(message_id, radix)}"
 
     def _transmitter(self) -> Session:
         bound = [s for s in self._transmitters if s.bound]
@@ -498,7 +510,7 @@ class SmsAdapter:
         radix = radices.answer if receipt.id_in_tlv else radices.receipt
         await self.ports.reports.report(
             "sms",
-            normalise_message_id(receipt.message_id, radix),
+            self._reference(receipt.message_id, radix),
             delivered=delivered,
             reason=None if delivered else f"SMSC receipt: {receipt.stat or receipt.state.name}",
         )

@@ -42,8 +42,9 @@ def taken(submits: list[LogEntry]) -> list[LogEntry]:
 
 
 def sent(submits: list[LogEntry]) -> Sent:
-    """The outcome that names these submits."""
-    return Sent(references=tuple(normalise_message_id(s["message_id"], "text") for s in submits))
+    """The outcome that names these submits of the account "short"."""
+    ids = (normalise_message_id(s["message_id"], "text") for s in submits)
+    return Sent(references=tuple(f"short:{message_id}" for message_id in ids))
 
 
 async def test_a_part_throttled_is_sent_again_alone_under_the_same_reference(
