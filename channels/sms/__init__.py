@@ -29,14 +29,13 @@ class SmsPlugin:
     http_docs = HttpDocs()
 
     def fit(self, channel: Channel, settings: BaseModel) -> Fit | None:
-        """A text fits if its parts fit the smallest `max_parts` of the file's accounts."""
+        """A text fits if its parts fit every account's: its `max_parts`, its references' size
+        and its SMSC's default alphabet (a Latin-1 one gets UCS2)."""
         accounts = cast(SmsFile, settings).accounts.values()
         if not accounts:
             return None
-        narrowest = min(accounts, key=lambda a: (a.max_parts, -a.reference_bits))
-        return functools.partial(
-            encoding.fits, max_parts=narrowest.max_parts, reference_bits=narrowest.reference_bits
-        )
+        limits = sorted({(a.max_parts, a.reference_bits, a.default_alphabet) for a in accounts})
+        return functools.partial(_fits_every, limits)
 
     def accounts(self, settings: BaseModel) -> list[AccountSpec]:
         """Every account while `enabled`."""
@@ -48,6 +47,20 @@ class SmsPlugin:
     def build(self, spec: AccountSpec, settings: Callable[[], BaseModel], ports: Ports) -> Adapter:
         """An account's adapter."""
         return SmsAdapter(spec, lambda: cast(SmsFile, settings()), ports)
+
+
+def _fits_every(
+    limits: Sequence[tuple[int, encoding.ReferenceBits, encoding.DefaultAlphabet]], text: str
+) -> list[str]:
+    """`text` as one message if it fits each of `limits`, else the first TooLong."""
+    for max_parts, reference_bits, default_alphabet in limits:
+        encoding.fits(
+            text,
+            max_parts,
+            reference_bits=reference_bits,
+            default_alphabet=default_alphabet,
+        )
+    return [text]
 
 
 PLUGIN = SmsPlugin()

@@ -327,7 +327,7 @@ class SmsAdapter:
         """Where the notice's last attempt stopped, or its parts under a new reference."""
         account = self.settings
         use_sar = account.concatenation == "sar"
-        cut = Cut(message.text, account.max_parts, account.reference_bits, use_sar)
+        cut = Cut(message.text, account.max_parts, account.reference_bits, use_sar, self._alphabet)
         now = trio.current_time()
         progress = self._partway.resume(message.id, cut, now)
         if progress is not None:
@@ -340,6 +340,7 @@ class SmsAdapter:
                 reference=reference,
                 reference_bits=account.reference_bits,
                 use_sar=use_sar,
+                default_alphabet=self._alphabet,
             )
         except DoesNotFit as too_long:  # this account's max_parts, narrower than the fit's
             raise DeliveryFailed(too_long.reason, permanent=True) from too_long

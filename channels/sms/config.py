@@ -49,7 +49,8 @@ class SmsAccount(BaseModel):
     # How the parts of a long notice say their place: a UDH in the short_message (every SMSC
     # passes it on), or SMPP's sar_* TLVs, from which the SMSC builds the UDH itself.
     concatenation: Literal["udh", "sar"] = "udh"
-    # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs).
+    # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs;
+    # their citizens' SMS are read in it, and our notices go to them in UCS2).
     default_alphabet: Literal["gsm7", "latin1"] = "gsm7"
     # How the SMSC writes a message id in its submit_sm_resp and in its receipts (Kannel's
     # msg-id-type): the same way, or hex in one and decimal in the other.

@@ -12,6 +12,9 @@ from channels.contract import DoesNotFit, Unparseable
 
 from .pdus import Concat
 
+# What data_coding 0, the SMSC's default alphabet, means on an SMSC (sms.toml default_alphabet).
+DefaultAlphabet = Literal["gsm7", "latin1"]
+
 # --- the GSM 7 bit default alphabet (3GPP TS 23.038 6.2.1) ----------------------------------
 
 # 23.038 6.2.1: the default alphabet by septet value. 0x09 is capital Ç there (the Unicode
@@ -97,9 +100,16 @@ class Encoding(enum.IntEnum):
     UCS2 = 0x08
 
 
-def encoding_of(text: str) -> Encoding:
-    """GSM 03.38 when every character of `text` is in it, else UCS2."""
-    return Encoding.GSM7 if all(ch in _SEPTETS for ch in text) else Encoding.UCS2
+def encoding_of(text: str, default_alphabet: DefaultAlphabet = "gsm7") -> Encoding:
+    """GSM 03.38 when every character of `text` is in it and the SMSC's default alphabet
+    (data_coding 0) is GSM 03.38, else UCS2.
+
+    An SMSC whose default is Latin-1 (sms.toml default_alphabet) gets UCS2 for every text: it
+    would read GSM septets as Latin-1 ("@" is septet 0, a NUL), and how it maps Latin-1 onto the
+    air's GSM alphabet, and counts the parts, is its own (Kannel's alt-charset)."""
+    if default_alphabet == "gsm7" and all(ch in _SEPTETS for ch in text):
+        return Encoding.GSM7
+    return Encoding.UCS2
 
 
 # 23.040 9.2.3.24: one SMS carries at most 140 octets of TP-User-Data, header included.
@@ -196,11 +206,12 @@ def split(
     reference: int,
     reference_bits: ReferenceBits = 8,
     use_sar: bool = False,
+    default_alphabet: DefaultAlphabet = "gsm7",
 ) -> Parts:
     """`text` as at most `max_parts` short_messages concatenated under `reference`, or TooLong."""
     if not 0 <= reference < 1 << reference_bits:
         raise ValueError(f"reference {reference} does not fit {reference_bits} bits")
-    plan = _plan(text, max_parts, reference_bits)
+    plan = _plan(text, max_parts, reference_bits, default_alphabet)
     user_data = plan.user_data
     texts = [text[start:end] for start, end in itertools.pairwise([0, *plan.ends])]
     if len(user_data) == 1:
@@ -214,9 +225,15 @@ def split(
     return Parts(plan.encoding, tuple(parts), use_sar=use_sar)
 
 
-def fits(text: str, max_parts: int, *, reference_bits: ReferenceBits = 8) -> list[str]:
+def fits(
+    text: str,
+    max_parts: int,
+    *,
+    reference_bits: ReferenceBits = 8,
+    default_alphabet: DefaultAlphabet = "gsm7",
+) -> list[str]:
     """The platform's Fit: `text` as one message if its SMS parts fit `max_parts`, else TooLong."""
-    _plan(text, max_parts, reference_bits)
+    _plan(text, max_parts, reference_bits, default_alphabet)
     return [text]
 
 
@@ -228,11 +245,13 @@ def _udh(concat: Concat, reference_bits: ReferenceBits) -> bytes:
     return bytes([len(element)]) + element
 
 
-def _plan(text: str, max_parts: int, reference_bits: ReferenceBits) -> _Plan:
+def _plan(
+    text: str, max_parts: int, reference_bits: ReferenceBits, default_alphabet: DefaultAlphabet
+) -> _Plan:
     """Where `text` is cut into SMS parts, or TooLong."""
     if not 1 <= max_parts <= MOST_PARTS:
         raise ValueError(f"max_parts {max_parts} is not within 1..{MOST_PARTS}")
-    encoding = encoding_of(text)
+    encoding = encoding_of(text, default_alphabet)
     whole = _one_part(text, encoding)
     if whole is not None:
         return _Plan(encoding, [whole], [len(text)])
@@ -323,7 +342,6 @@ class MalformedShortMessage(Unparseable):
     """A short_message that cannot be read: its UDH overruns it, or it carries no text."""
 
 
-DefaultAlphabet = Literal["gsm7", "latin1"]
 # SMPP 3.4 5.2.19: the data_coding values of text beside 0 (the SMSC's default alphabet).
 _SMPP_CODECS = {0x01: "ascii", 0x03: "latin-1", 0x06: "iso8859-5", 0x08: "utf-16-be"}
 

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .encoding import Parts, ReferenceBits
+from .encoding import DefaultAlphabet, Parts, ReferenceBits
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ class Cut(NamedTuple):
     max_parts: int
     reference_bits: ReferenceBits
     use_sar: bool
+    default_alphabet: DefaultAlphabet = "gsm7"
 
 
 @dataclass

@@ -7,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channels.contract import DoesNotFit, Unparseable
+from channels.sms import PLUGIN
+from channels.sms.config import SmsFile
 from channels.sms.encoding import (
     ESC,
     GAP,
@@ -248,6 +250,38 @@ def test_fits_is_the_platforms_fit() -> None:
     with pytest.raises(DoesNotFit):
         fits("a" * 305, 2, reference_bits=16)
     assert issubclass(TooLong, DoesNotFit)
+
+
+def test_an_smsc_whose_default_alphabet_is_latin1_gets_ucs2() -> None:
+    """Septets under data_coding 0 read as Latin-1 there: "@" is septet 0, a NUL."""
+    text = "Write to help@gov.example, fee $5_"
+    assert encoding_of(text) is Encoding.GSM7
+    assert encoding_of(text, "latin1") is Encoding.UCS2
+    parts = split(text, max_parts=1, reference=1, default_alphabet="latin1")
+    assert parts.data_coding == 0x08
+    assert [p.short_message.decode("utf-16-be") for p in parts.parts] == [text]
+    assert fits("a" * 134, 2, default_alphabet="latin1") == ["a" * 134]
+    with pytest.raises(TooLong, match="UCS2"):
+        fits("a" * 160, 2, default_alphabet="latin1")  # one GSM part, three of UCS2
+
+
+def test_the_channels_fit_holds_a_text_to_every_account() -> None:
+    """check-config's fit: the narrowest parts of any account, a Latin-1 SMSC's among them."""
+    account = {"host": "h", "system_id": "s", "password_file": "p", "source_addr": "0911"}
+    settings = SmsFile.model_validate(
+        {
+            "enabled": True,
+            "accounts": {
+                "wide": {**account, "max_parts": 6},
+                "latin": {**account, "max_parts": 2, "default_alphabet": "latin1"},
+            },
+        }
+    )
+    fit = PLUGIN.fit("sms", settings)
+    assert fit is not None
+    assert fit("a" * 134) == ["a" * 134]
+    with pytest.raises(TooLong, match="needs 3 SMS parts"):
+        fit("a" * 160)
 
 
 def test_a_lone_surrogate_does_not_fit() -> None:
