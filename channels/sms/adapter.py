@@ -52,7 +52,7 @@ from .receipts import (
     parse_receipt,
     receipt_text,
 )
-from .session import Answer, Endpoint, Session, SessionEnded, SubmitError
+from .session import THROTTLED_PAUSE, Answer, Endpoint, Session, SessionEnded, SubmitError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,8 +64,6 @@ INTERNATIONAL, E164 = 1, 1
 # in flight, so that each answer from the SMSC is followed by the next submit in the same send
 # (Session's ready queue) instead of after a task wakes to make it.
 LANE_WINDOWS = 2
-# A throttled submit is tried again after this long (the SMSC names no time).
-THROTTLED_RETRY = 1.0
 # How many notices the SMSC took in part are remembered, the most recently attempted, so that
 # their retry sends only the parts not taken (under the same reference). A bound by number, not
 # a time: the outbox retries a notice at its own backoff for up to its max_age (hours), which a
@@ -521,7 +519,8 @@ def _delivery_failed(refused: SubmitError) -> DeliveryFailed:
     """A refused submit as the outbox's outcome (SMPP 3.4 5.1.3 by status)."""
     match refused.policy:
         case Policy.BACK_OFF:
-            return DeliveryFailed(refused.reason, retry_after=THROTTLED_RETRY)
+            # Tried again once the bind's pause is over (the SMSC names no time).
+            return DeliveryFailed(refused.reason, retry_after=THROTTLED_PAUSE)
         case Policy.RETRY:
             return DeliveryFailed(refused.reason)
         case Policy.PERMANENT:

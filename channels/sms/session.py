@@ -49,6 +49,10 @@ from .protocol import NEED_DATA, Connection, Policy, classify
 
 log = logging.getLogger(__name__)
 READ_BYTES = 65536
+# An SMSC that answers ESME_RTHROTTLED or ESME_RMSGQFUL gets no submit from this bind for this
+# long (it names no time; Kannel's throttling-sleep-time does the same per connection): the
+# submits ready behind the refused one wait instead of meeting the same answer.
+THROTTLED_PAUSE = 1.0
 # Linux's TCP_QUICKACK, set again after each read (the kernel drops it) while deliver_sm wait
 # for their commit: what was read is acknowledged at once, not after the delayed-ACK timer or
 # with our next send. An SMSC whose socket runs Nagle's algorithm (the simulator's Node sockets
@@ -152,6 +156,8 @@ class Session:
         self._ready: deque[_Reply] = deque()
         self._replies: dict[int, _Reply] = {}  # sent requests by sequence number
         self._next_submit_at = 0.0
+        # Until when the SMSC asked us to wait (THROTTLED_PAUSE); 0 when it did not.
+        self._paused_until = 0.0
         # Bound and taking submits; a plain flag, as nothing waits for it.
         self.bound = False
         self._nursery: trio.Nursery | None = None
@@ -347,9 +353,12 @@ class Session:
     def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
         match event:  # the commonest first: an answer to a submit
-            case Submitted() | SubmitFailed() | GenericNack():
-                if (reply := self._replies.pop(event.seq, None)) is not None:
-                    reply.give(event)
+            case Submitted():
+                self._give(event)
+            case SubmitFailed(status=status) | GenericNack(status=status):
+                if classify(status) is Policy.BACK_OFF:
+                    self._paused_until = trio.current_time() + THROTTLED_PAUSE
+                self._give(event)
             case Inbound() | BadPdu(awaits_answer=True):
                 assert self._nursery is not None
                 self._committing += 1
@@ -373,6 +382,12 @@ class Session:
             case _:
                 log.info("SMPP %s", type(event).__name__)
 
+    def _give(self, event: Submitted | SubmitFailed | GenericNack) -> None:
+        """An answer to a submit (or a generic_nack, which may answer an enquire_link): to
+        whoever waits for it, taken out of those that wait."""
+        if (reply := self._replies.pop(event.seq, None)) is not None:
+            reply.give(event)
+
     def _answer(self, seq: int | None, event: Event | SessionLost) -> None:
         """A response to one of our requests: wake whoever waits for it."""
         reply = None if seq is None else self._replies.get(seq)
@@ -380,8 +395,9 @@ class Session:
             reply.give(event)
 
     def _dispatch(self) -> float | None:
-        """Ready submits into the window while it has room and `throughput` allows, for the
-        next flush to send; the time of the next turn if one waits for it."""
+        """Ready submits into the window while it has room, `throughput` allows and the SMSC
+        has not asked us to wait, for the next flush to send; the time of the next turn if one
+        waits for it."""
         connection = self.connection
         ready = self._ready
         if not (
@@ -393,6 +409,10 @@ class Session:
             and connection.may_send(pdus.CommandId.SUBMIT_SM)
         ):
             return None  # none of these changes while the loop below fills the window
+        if self._paused_until:
+            if trio.current_time() < self._paused_until:
+                return self._paused_until
+            self._paused_until = 0.0
         throughput = self.throughput
         free = connection.window_free
         while ready and free > 0:

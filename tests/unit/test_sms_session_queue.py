@@ -17,13 +17,21 @@ from channels.sms.pdus import (
     Address,
     CommandId,
     PduError,
+    Status,
     SubmitSm,
     decode_deliver_sm,
     encode,
     parse_header,
 )
 from channels.sms.protocol import Policy
-from channels.sms.session import Answer, Endpoint, Session, SessionEnded, SubmitError
+from channels.sms.session import (
+    THROTTLED_PAUSE,
+    Answer,
+    Endpoint,
+    Session,
+    SessionEnded,
+    SubmitError,
+)
 
 
 class MemorySmsc:
@@ -483,3 +491,39 @@ async def test_a_second_drain_returns_only_when_the_first_is_over(
         assert trio.current_time() == pytest.approx(began + 3.0)
         assert smsc.unbound_at == pytest.approx(began + 3.0)
     assert smsc.client_ended == "unbound"
+
+
+async def test_a_throttled_answer_pauses_the_binds_submits(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ESME_RTHROTTLED: the submits ready behind the refused one wait THROTTLED_PAUSE instead
+    of meeting the same answer at once."""
+    client = session(window=1, throughput=None)
+    outcomes: dict[str, str | Policy | None] = {}
+
+    async def send(text: str) -> None:
+        try:
+            outcomes[text] = await client.submit(text_sm(text))
+        except SubmitError as refused:
+            outcomes[text] = refused.policy
+
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        with trio.fail_after(10):
+            async with trio.open_nursery() as senders:  # over once both are answered
+                senders.start_soon(send, "refused")
+                await trio.testing.wait_all_tasks_blocked()
+                senders.start_soon(send, "next")  # the window is full: in the ready queue
+                await trio.testing.wait_all_tasks_blocked()
+                smsc.hold = False
+                [sequence] = smsc.held
+                throttled_at = trio.current_time()
+                await smsc.stream.send_all(
+                    encode(CommandId.SUBMIT_SM_RESP, sequence, b"", Status.ESME_RTHROTTLED)
+                )
+        nursery.cancel_scope.cancel()
+    assert outcomes["refused"] is Policy.BACK_OFF
+    assert isinstance(outcomes["next"], str)
+    [_, (next_at, _)] = smsc.submitted
+    assert next_at - throttled_at >= THROTTLED_PAUSE
