@@ -353,8 +353,11 @@ class SmsAdapter:
         bound = [s for s in self._transmitters if s.bound]
         if not bound:
             raise DeliveryFailed("no bind to the SMSC is up")
+        # A bind the SMSC throttled takes nothing while another can: its attempts would hold
+        # the lane's slots through its pause, and the other binds would wait idle behind them.
+        ready = [s for s in bound if not s.paused] or bound
         self._turn += 1
-        return bound[self._turn % len(bound)]
+        return ready[self._turn % len(ready)]
 
     async def _inbound(self, event: Inbound | BadPdu) -> Answer:
         """Commit what the SMSC delivered; how its deliver_sm_resp answers."""

@@ -103,7 +103,7 @@ def parse_receipt(sm: ShortMessage, default_alphabet: DefaultAlphabet) -> Receip
         state=state,
         stat=stat,
         error=error,
-        id_in_tlv=tlv_id is not None,
+        id_in_tlv=bool(tlv_id),  # an empty TLV names nothing: the text's id counts
     )
 
 

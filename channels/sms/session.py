@@ -167,6 +167,11 @@ class Session:
         # The SMSC's outbind, on a connection it opened (§4.1.7); never more than one.
         self._outbind_sender, self._outbind = trio.open_memory_channel[OutbindReceived](1)
 
+    @property
+    def paused(self) -> bool:
+        """Whether the SMSC asked this bind to wait (THROTTLED_PAUSE) and the wait is not over."""
+        return self._paused_until > trio.current_time()
+
     async def run(
         self,
         outbound: trio.abc.Stream | None = None,
@@ -353,8 +358,9 @@ class Session:
     def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
         match event:  # the commonest first: an answer to a submit
-            case Submitted():
-                self._give(event)
+            case Submitted():  # inline: the one case of nearly every submit
+                if (reply := self._replies.pop(event.seq, None)) is not None:
+                    reply.give(event)
             case SubmitFailed(status=status) | GenericNack(status=status):
                 if classify(status) is Policy.BACK_OFF:
                     self._paused_until = trio.current_time() + THROTTLED_PAUSE

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -631,6 +632,21 @@ async def test_a_reference_the_peer_reuses_names_its_newest_notice(tmp_path: Pat
             await reports.report("webchat", "ref-1", delivered=True)
         states = [(await record(db, n)).state for n in (first, second)]
     assert states == ["sent", "delivered"]
+
+
+async def test_sms_references_stored_before_the_account_prefix_take_their_notices_account(
+    tmp_path: Path,
+) -> None:
+    """Migration 0015: a receipt for an SMS sent before the upgrade still finds its notice."""
+    script = resources.files("router.store").joinpath(
+        "migrations", "0015_sms_references_by_account.sql"
+    )
+    with database(tmp_path) as db:
+        notice = await queue(db, "Статус изменён", channel="sms")
+        await db.write(lambda tx: tx.add_references(notice, "sms", ["42"], held_since=""))
+        await db.write(lambda tx: tx.conn.execute(script.read_text()))
+        found = await db.read(lambda tx: tx.referenced_notification("sms", "default:42"))
+    assert found is not None and found.id == notice
 
 
 async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(

@@ -178,3 +178,11 @@ def test_a_number_is_the_same_id_in_any_base_case_or_padding(number: int, zeros:
     assert normalise_message_id(upper, "hex") == normalise_message_id(lower, "hex") == str(number)
     assert normalise_message_id(upper, "text") == normalise_message_id(lower, "text")
     assert normalise_message_id(decimal, "text") == str(number)
+
+
+def test_an_empty_receipted_message_id_leaves_the_texts_id() -> None:
+    """An SMSC that sends the TLV empty names the message in the text, in the receipt's radix."""
+    tlvs = struct.pack(">HH", pdus.Tag.RECEIPTED_MESSAGE_ID, 1) + b"\0"
+    receipt = parse_receipt(receipt_sm(b"id:16 stat:DELIVRD err:000", tlvs=tlvs), "gsm7")
+    assert receipt is not None
+    assert (receipt.message_id, receipt.id_in_tlv) == ("16", False)

@@ -1,8 +1,10 @@
-"""The references an SMS account gives the platform for its messages are its own: two operators'
-SMSCs number their messages each on its own, and the same id from both names two notices."""
+"""An SMS account's own choices: the references it gives the platform for its messages are its
+own (two operators' SMSCs number their messages each on its own, and the same id from both
+names two notices), and its notices go to a bind the SMSC has not asked to wait."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from channels.contract import AccountSpec, Ports
@@ -36,3 +38,23 @@ async def test_one_id_from_two_accounts_smscs_names_two_notices() -> None:
         adapter = SmsAdapter(AccountSpec("sms", name, file.accounts[name]), lambda: file, ports)
         await adapter._report(receipt)
     assert reports.named == [("sms", "megafon:42", True), ("sms", "mts:42", True)]
+
+
+@dataclass
+class Bind:
+    """What the account reads of a bind to choose one."""
+
+    name: str
+    bound: bool = True
+    paused: bool = False
+
+
+def test_a_notice_goes_to_a_bind_the_smsc_has_not_asked_to_wait() -> None:
+    file = SmsFile.model_validate({"enabled": True, "accounts": {"short": ACCOUNT}})
+    ports: Any = Ports(None, None, lambda *_: None, None, None)  # type: ignore[arg-type]
+    adapter = SmsAdapter(AccountSpec("sms", "short", file.accounts["short"]), lambda: file, ports)
+    binds = [Bind("throttled", paused=True), Bind("down", bound=False), Bind("free")]
+    adapter._transmitters = binds  # type: ignore[assignment]
+    assert {adapter._transmitter().name for _ in range(4)} == {"free"}
+    binds[2].paused = True  # all the bound ones wait: any of them, rather than none
+    assert {adapter._transmitter().name for _ in range(4)} == {"throttled", "free"}
