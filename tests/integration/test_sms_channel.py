@@ -27,9 +27,12 @@ CITIZEN = "79161234567"
 SHORT_NUMBER = "0911"
 
 
-def sms_daemon(root: Path, smsc: Smsc) -> DaemonProcess:
-    """A daemon with one SMS account bound to the simulator."""
-    return with_sms(DaemonProcess(root), smsc)
+def sms_daemon(root: Path, smsc: Smsc, settings: str = "") -> DaemonProcess:
+    """A daemon with one SMS account bound to the simulator, with these `settings` of it."""
+    daemon = with_sms(DaemonProcess(root), smsc)
+    account = daemon.config / "channels" / "sms.toml"
+    account.write_text(account.read_text() + settings)
+    return daemon
 
 
 def with_sms(daemon: DaemonProcess, smsc: Smsc) -> DaemonProcess:
@@ -46,6 +49,15 @@ source_addr = "{SHORT_NUMBER}"
 """
     )
     return daemon
+
+
+async def only_notice(daemon: DaemonProcess, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The one notification of the envelope's ticket (its confirmation)."""
+    async with daemon.backend() as backend:
+        ticket = await backend.get(f"/api/v1/tickets/{envelope['ticket']['number']}")
+    notices: list[dict[str, Any]] = ticket.json()["notifications"]
+    [notice] = notices
+    return notice
 
 
 async def sms_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
@@ -83,9 +95,7 @@ async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
         number = envelope["ticket"]["number"]
         assert f"№{number}" in submit["text"] and submit["source_addr"] == SHORT_NUMBER
 
-        async with daemon.backend() as backend:
-            ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
-        [notice] = ticket["notifications"]
+        notice = await only_notice(daemon, envelope)
         await smsc.receipt(submit["message_id"], stat="DELIVRD")
 
         await eventually(
@@ -136,10 +146,7 @@ async def test_each_notice_takes_its_own_receipt_whatever_its_ids_look_like(
             [envelope] = await eventually(
                 lambda to=citizen: _from(daemon, to), "the citizen's SMS filed"
             )
-            async with daemon.backend() as backend:
-                number = envelope["ticket"]["number"]
-                ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
-            [notice] = ticket["notifications"]
+            notice = await only_notice(daemon, envelope)
             await eventually(lambda n=notice: notification_in(daemon, n["id"], "sent"), "sent")
             notices[submit["message_id"]] = notice["id"]
         assert set(notices) == {"0000001A", "00000026"}
@@ -165,9 +172,9 @@ async def test_an_smsc_that_answers_hex_and_writes_receipts_in_decimal(
 ) -> None:
     """With message_id_radix naming the two bases, hex 00000010 is receipt text's 16; an id in
     receipted_message_id is written as the answer wrote it (SMPP 3.4 5.3.2.12): hex."""
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'message_id_radix = "hex-answer-decimal-receipt"\n')
+    daemon = sms_daemon(
+        tmp_path / "daemon", smsc, 'message_id_radix = "hex-answer-decimal-receipt"\n'
+    )
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
@@ -177,9 +184,7 @@ async def test_an_smsc_that_answers_hex_and_writes_receipts_in_decimal(
             await smsc.deliver(source=citizen, destination=SHORT_NUMBER, text="Нужна справка")
             filed = functools.partial(sms_from, daemon, citizen)
             [envelope] = await eventually(filed, "the SMS filed")
-            async with daemon.backend() as backend:
-                number = envelope["ticket"]["number"]
-                [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+            notice = await only_notice(daemon, envelope)
             notices.append(notice["id"])
         submits = await smsc.wait_for("submit_sm", count=2)
         assert [s["message_id"] for s in submits] == ["00000010", "00000011"]
@@ -204,9 +209,7 @@ async def test_a_receipt_is_never_taken_for_a_citizens_sms(tmp_path: Path, smsc:
         await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Нужна справка")
         [submit] = await smsc.wait_for("submit_sm")
         [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
-        async with daemon.backend() as backend:
-            number = envelope["ticket"]["number"]
-            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        notice = await only_notice(daemon, envelope)
 
         receipt = f"id:{submit['message_id']} sub:001 dlvrd:001 stat:DELIVRD err:000 text:"
         unreadable = [
@@ -254,10 +257,10 @@ async def _from(daemon: DaemonProcess, citizen: str) -> list[dict[str, Any]]:
 async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, smsc: Smsc) -> None:
     """Two binds of each kind; a throttled or full SMSC is waited out without a failed attempt,
     and the binds up are in the status and a gauge."""
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(
-        account.read_text() + 'bind = "receiver+transmitter"\nbinds = 2\naddress_range = "^0911"\n'
+    daemon = sms_daemon(
+        tmp_path / "daemon",
+        smsc,
+        'bind = "receiver+transmitter"\nbinds = 2\naddress_range = "^0911"\n',
     )
     daemon.start()
     try:
@@ -274,9 +277,7 @@ async def test_receiver_and_transmitter_binds_and_a_busy_smsc(tmp_path: Path, sm
         assert [entry["status"] for entry in refused] == [0x58, 0x14]  # THROTTLED, MSGQFUL
         [confirmation] = await smsc.wait_for("submit_sm", where=lambda e: e["status"] == 0)
         assert confirmation["destination_addr"] == CITIZEN
-        async with daemon.backend() as backend:
-            number = envelope["ticket"]["number"]
-            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        notice = await only_notice(daemon, envelope)
 
         notification = await eventually(
             lambda: notification_in(daemon, notice["id"], "sent"), "the confirmation sent"
@@ -317,9 +318,7 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
     """The SMSC unbinds the receiver while the transmitter's submit awaits its answer: the
     transmitter takes no more submits, waits for that answer and unbinds before the account
     binds again, and the notice is sent, not failed as one whose outcome is unknown."""
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\n')
+    daemon = sms_daemon(tmp_path / "daemon", smsc, 'bind = "receiver+transmitter"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_receiver")
@@ -331,9 +330,7 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
         await smsc.unbind()  # the simulator's bound receiver: the transmitter stays
         await smsc.wait_for("unbind_resp")
         assert await smsc.release() == 1
-        async with daemon.backend() as backend:
-            number = envelope["ticket"]["number"]
-            [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+        notice = await only_notice(daemon, envelope)
         await eventually(lambda: notification_in(daemon, notice["id"], "sent"), "the notice sent")
         await smsc.wait_for("unbind")  # the transmitter's, once its answer came
         await smsc.wait_for("bind_receiver", count=2)
@@ -350,9 +347,7 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
 
 
 async def test_the_binds_unbind_as_the_daemon_stops(tmp_path: Path, smsc: Smsc) -> None:
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'bind = "receiver+transmitter"\n')
+    daemon = sms_daemon(tmp_path / "daemon", smsc, 'bind = "receiver+transmitter"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_receiver")
@@ -369,10 +364,8 @@ async def test_the_binds_unbind_as_the_daemon_stops(tmp_path: Path, smsc: Smsc) 
 async def test_the_smscs_outbind_opens_a_receiver_bind(tmp_path: Path, smsc: Smsc) -> None:
     """An outbind with the wrong credentials is refused without harm to the account; with the
     right ones we bind as a receiver on the SMSC's connection and take its messages there."""
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
     port = free_port()
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + f'outbind_listen = "127.0.0.1:{port}"\n')
+    daemon = sms_daemon(tmp_path / "daemon", smsc, f'outbind_listen = "127.0.0.1:{port}"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
@@ -448,9 +441,7 @@ async def test_each_refusal_of_a_confirmation_ends_as_its_status_says(
     """Point 3's policy, notice by notice: ESME_RSYSERR is a failed attempt tried again, any
     other status fails the notice with its name, and a submit never answered fails it once,
     "not sent again" (the SMSC may have it), never silently sent twice."""
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'response_timeout = "2s"\n')
+    daemon = sms_daemon(tmp_path / "daemon", smsc, 'response_timeout = "2s"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
@@ -461,10 +452,7 @@ async def test_each_refusal_of_a_confirmation_ends_as_its_status_says(
             [envelope] = await eventually(
                 lambda: sms_from(daemon, citizen), f"the SMS of {citizen} filed"
             )
-            async with daemon.backend() as backend:
-                ticket = await backend.get(f"/api/v1/tickets/{envelope['ticket']['number']}")
-            [notice] = ticket.json()["notifications"]
-            return str(notice["id"])
+            return str((await only_notice(daemon, envelope))["id"])
 
         retried = await confirmation_of("79161110001", lambda: smsc.refuse("ESME_RSYSERR"))
         sent = await eventually(lambda: notification_in(daemon, retried, "sent"), "sent again")

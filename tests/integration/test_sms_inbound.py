@@ -77,9 +77,7 @@ async def test_long_sms_are_reassembled_in_any_order_and_across_a_reconnect(
 
 
 async def test_parts_that_stop_coming_are_filed_incomplete(tmp_path: Path, smsc: Smsc) -> None:
-    daemon = sms_daemon(tmp_path / "daemon", smsc)
-    account = daemon.config / "channels" / "sms.toml"
-    account.write_text(account.read_text() + 'reassembly_timeout = "1s"\n')
+    daemon = sms_daemon(tmp_path / "daemon", smsc, 'reassembly_timeout = "1s"\n')
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")

@@ -5,7 +5,9 @@ waiting when the session ends told they were never sent, and a drain's end to th
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -154,6 +156,31 @@ async def connected(
     nursery.start_soon(smsc.serve)
     await nursery.start(run)
     return smsc
+
+
+async def submit_noting(
+    client: Session, outcomes: dict[str, str | Policy | None], text: str
+) -> None:
+    """Submit `text`; its message id, or the policy of its refusal, into `outcomes`."""
+    try:
+        outcomes[text] = await client.submit(text_sm(text))
+    except SubmitError as refused:
+        outcomes[text] = refused.policy
+
+
+async def one_sent_one_ready(
+    smsc: MemorySmsc,
+    senders: trio.Nursery,
+    send: Callable[[str], Awaitable[None]],
+    sent: str,
+    ready: str,
+) -> None:
+    """On a window of 1: `sent` out, its answer held; `ready` waiting in the ready queue."""
+    smsc.hold = True
+    senders.start_soon(send, sent)
+    await trio.testing.wait_all_tasks_blocked()
+    senders.start_soon(send, ready)  # the window is full
+    await trio.testing.wait_all_tasks_blocked()
 
 
 async def submit_into(ids: list[str], client: Session, n: int) -> None:
@@ -410,20 +437,11 @@ async def test_a_drain_refuses_the_ready_submits_awaits_the_sent_then_unbinds(
 ) -> None:
     client = session(window=1, throughput=None)
     outcomes: dict[str, str | Policy | None] = {}
-
-    async def send(text: str) -> None:
-        try:
-            outcomes[text] = await client.submit(text_sm(text))
-        except SubmitError as refused:
-            outcomes[text] = refused.policy
+    send = functools.partial(submit_noting, client, outcomes)
 
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch)
-        smsc.hold = True
-        nursery.start_soon(send, "sent")
-        await trio.testing.wait_all_tasks_blocked()
-        nursery.start_soon(send, "waiting")  # the window is full: in the ready queue
-        await trio.testing.wait_all_tasks_blocked()
+        await one_sent_one_ready(smsc, nursery, send, "sent", "waiting")
         drained = trio.Event()
 
         async def drain() -> None:
@@ -500,22 +518,13 @@ async def test_a_throttled_answer_pauses_the_binds_submits(
     of meeting the same answer at once."""
     client = session(window=1, throughput=None)
     outcomes: dict[str, str | Policy | None] = {}
-
-    async def send(text: str) -> None:
-        try:
-            outcomes[text] = await client.submit(text_sm(text))
-        except SubmitError as refused:
-            outcomes[text] = refused.policy
+    send = functools.partial(submit_noting, client, outcomes)
 
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch)
-        smsc.hold = True
         with trio.fail_after(10):
             async with trio.open_nursery() as senders:  # over once both are answered
-                senders.start_soon(send, "refused")
-                await trio.testing.wait_all_tasks_blocked()
-                senders.start_soon(send, "next")  # the window is full: in the ready queue
-                await trio.testing.wait_all_tasks_blocked()
+                await one_sent_one_ready(smsc, senders, send, "refused", "next")
                 smsc.hold = False
                 [sequence] = smsc.held
                 throttled_at = trio.current_time()
