@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,17 @@ import trio
 import trio_asyncio
 from pydantic import BaseModel
 
-from channels.contract import AccountSpec, Adapter, ChannelPlugin, Deliver, Fit, Lane, Ports
+from channels.contract import (
+    AccountSpec,
+    Adapter,
+    ChannelPlugin,
+    Deliver,
+    Fit,
+    Lane,
+    Outbound,
+    Ports,
+    Sent,
+)
 from channels.subjects import SubjectTag
 from dedupe.identity import undo_merge
 from dedupe.ports import DedupeState
@@ -168,8 +179,16 @@ class Daemon:
         return senders
 
     def _adapters(self) -> dict[str, Deliver]:
-        """Each channel's deliver function."""
-        return {channel: a.deliver for channel, a in self._senders().items() if a.deliver}
+        """Each channel's deliver function: a notice goes out through the account it names (the
+        short number, mailbox or bot the citizen wrote to), else the channel's first that sends."""
+        delivers: dict[str, dict[str, Deliver]] = {}
+        for account in self.supervisor.accounts.values():
+            if (deliver := account.adapter.deliver) is not None:
+                delivers.setdefault(account.spec.channel, {})[account.spec.account] = deliver
+        return {
+            channel: functools.partial(through_account, by_account)
+            for channel, by_account in delivers.items()
+        }
 
     def _fallback(self) -> Fallback:
         """Where an undeliverable notice goes next, rendered anew for that channel."""
@@ -540,3 +559,12 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return leaves
+
+
+async def through_account(delivers: Mapping[str, Deliver], message: Outbound) -> Sent:
+    """Send `message` through its account's adapter: a reply from the short number, mailbox or
+    bot the citizen wrote to (a bot cannot write first to a chat another bot has). A notice
+    naming no account that sends (a copy to another address, an account since removed) goes
+    through the channel's first."""
+    deliver = delivers.get(message.account) or next(iter(delivers.values()))
+    return await deliver(message)

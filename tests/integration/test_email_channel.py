@@ -25,6 +25,7 @@ from .daemon import DaemonProcess, eventually, feed_all, free_port, notification
 __all__ = ["dovecot", "dovecot_server", "smtp_peer", "smtp_peer_server"]  # the fixtures
 
 SUPPORT = "support@gov.example"
+PRIEM = "priem@gov.example"
 CITIZEN = "ivan.petrov@mail.example"
 OUR_MTA = "mx.gov.example"
 
@@ -458,5 +459,29 @@ async def test_several_folders_with_russian_names(
 
         await eventually(moved, "both moved to «Обработано»")
         assert dovecot.uids("support", citizens) == []
+    finally:
+        daemon.stop()
+
+
+async def test_a_citizen_is_answered_from_the_mailbox_they_wrote_to(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    """Two of our addresses: the confirmation of a mail to the second comes from the second,
+    not from the first account that sends."""
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    config = daemon.config / "channels" / "email.toml"
+    first = config.read_text().split("[accounts.support]", 1)[1]
+    second = first.replace(SUPPORT, PRIEM).replace("[accounts.support.", "[accounts.priem.")
+    config.write_text(config.read_text() + "[accounts.priem]" + second)
+    daemon.start()
+    try:
+        raw = citizens_mail("Запись на приём", "Хочу записаться", message_id="<p1@mail.example>")
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [PRIEM], raw)
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        assert envelope["channel_account"] == "priem"
+        [sent] = await eventually(smtp_peer.queued, "the confirmation sent")
+        confirmation = BytesParser(policy=default).parsebytes(sent.data)
+        assert confirmation["From"].addresses[0].addr_spec == PRIEM
+        assert sent.mail_from.startswith("priem+n.")  # its bounces come back to it too
     finally:
         daemon.stop()
