@@ -21,7 +21,6 @@ from pydantic import BaseModel
 
 from channels.contract import (
     AccountSpec,
-    Adapter,
     ChannelPlugin,
     Deliver,
     Fit,
@@ -122,6 +121,7 @@ class Daemon:
             self._fallback,
             self._lanes,
             lambda: self._fits,
+            account_lanes=self._account_lanes,
         )
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
@@ -170,14 +170,6 @@ class Daemon:
 
     # -- wiring callbacks -------------------------------------------------------------------
 
-    def _senders(self) -> dict[str, Adapter]:
-        """Each channel's adapter that sends its notices (its first account that sends)."""
-        senders: dict[str, Adapter] = {}
-        for account in self.supervisor.accounts.values():
-            if account.adapter.deliver is not None:
-                senders.setdefault(account.spec.channel, account.adapter)
-        return senders
-
     def _adapters(self) -> dict[str, Deliver]:
         """Each channel's deliver function: a notice goes out through the account it names (the
         short number, mailbox or bot the citizen wrote to), else the channel's first that sends."""
@@ -195,8 +187,23 @@ class Daemon:
         return Fallback(self.settings.router.notifier.fallback, self.filer.notifier.rerender)
 
     def _lanes(self) -> dict[str, Lane]:
-        """Each channel's delivery lane, as its sending adapter declares it."""
-        return {channel: adapter.lane for channel, adapter in self._senders().items()}
+        """Each channel's delivery lane: its first sending account's, with the room of all its
+        accounts that send (each account's own lane paces and bounds its notices)."""
+        lanes = self._account_lanes()
+        channels: dict[str, Lane] = {}
+        for (channel, _), lane in lanes.items():
+            first = channels.get(channel)
+            room = lane.concurrency if first is None else first.concurrency + lane.concurrency
+            channels[channel] = (first or lane)._replace(concurrency=room)
+        return channels
+
+    def _account_lanes(self) -> dict[tuple[str, str], Lane]:
+        """Each sending account's lane, as its adapter declares it."""
+        return {
+            (account.spec.channel, account.spec.account): account.adapter.lane
+            for account in self.supervisor.accounts.values()
+            if account.adapter.deliver is not None
+        }
 
     def _restart_backoff(self) -> Backoff:
         c = self.settings.router.channels

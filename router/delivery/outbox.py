@@ -108,6 +108,7 @@ class Outbox:
         lanes: Callable[[], Mapping[str, Lane]] = dict,
         fits: Callable[[], Mapping[str, Fit]] = dict,
         *,
+        account_lanes: Callable[[], Mapping[tuple[str, str], Lane]] = dict,
         concurrency: int = 16,
         delivery_timeout: float = DELIVERY_TIMEOUT,
     ) -> None:
@@ -116,7 +117,10 @@ class Outbox:
         self.retry = retry
         self.rate = rate
         self.fallback = fallback
+        # A channel's lane holds the room of all its accounts; an account's own lane (by channel
+        # and account) paces its notices and bounds their attempts, as its adapter sends them.
         self.lanes = lanes
+        self.account_lanes = account_lanes
         self.fits = fits
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
@@ -158,8 +162,9 @@ class Outbox:
 
     async def claim(self, room: Mapping[str, int]) -> Claim[NotificationRecord]:
         """Due notices whose lane has room, their pace come, their address not suppressed."""
-        lanes = dict(self.lanes())
-        return await self.db.write(functools.partial(self._claim, lanes=lanes, room=dict(room)))
+        lanes, accounts = dict(self.lanes()), dict(self.account_lanes())
+        claim = functools.partial(self._claim, lanes=lanes, accounts=accounts, room=dict(room))
+        return await self.db.write(claim)
 
     async def next_due(self, full: Sequence[str], after: float) -> float | None:
         """When the next notice of a lane with room is due."""
@@ -167,7 +172,17 @@ class Outbox:
 
     async def attempt(self, item: NotificationRecord) -> None:
         """One delivery attempt, its outcome settled through the state machine."""
-        await self._deliver(item, self.lanes().get(item.channel, self.default_lane))
+        await self._deliver(item, self._lane_of(item, self.lanes(), self.account_lanes()))
+
+    def _lane_of(
+        self,
+        record: NotificationRecord,
+        lanes: Mapping[str, Lane],
+        accounts: Mapping[tuple[str, str], Lane],
+    ) -> Lane:
+        """The lane of the account that sends the notice, else its channel's."""
+        lane = accounts.get((record.channel, record.account))
+        return lane if lane is not None else lanes.get(record.channel, self.default_lane)
 
     async def give_back(self, items: Sequence[NotificationRecord]) -> None:
         """Claimed as the drain began: queued again, for after the restart."""
@@ -181,7 +196,12 @@ class Outbox:
             await self.db.write(give_back)
 
     def _claim(
-        self, tx: OutboxStore, *, lanes: dict[str, Lane], room: dict[str, int]
+        self,
+        tx: OutboxStore,
+        *,
+        lanes: dict[str, Lane],
+        accounts: dict[tuple[str, str], Lane],
+        room: dict[str, int],
     ) -> Claim[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
         those whose account or address must wait for its pace (they hold no lane slot
@@ -197,7 +217,7 @@ class Outbox:
         for record in due:
             if room.get(record.channel, 1) <= 0:
                 continue  # its lane filled up within this batch; it waits, still queued
-            lane = lanes.get(record.channel, self.default_lane)
+            lane = self._lane_of(record, lanes, accounts)
             wait = self._pacing.wait(lane, record.channel, record.account, record.address)
             if wait > 0:
                 # Due at its turn: it leaves the head of the queue, where it would hide the
@@ -233,7 +253,8 @@ class Outbox:
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
             self._pacing.reserve(lane, record.channel, record.account, record.address)
-            room[record.channel] = room.get(record.channel, lane.concurrency) - 1
+            channel_lane = lanes.get(record.channel, self.default_lane)
+            room[record.channel] = room.get(record.channel, channel_lane.concurrency) - 1
         return Claim(tx.claim_notifications(ready, at), len(due), now)
 
     async def _deliver(self, record: NotificationRecord, lane: Lane) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import trio
 from channels.contract import DeliveryFailed, Lane, Outbound, Sender, Sent
 from channels.pacing import Pacing
 from router.clock import parse_rfc3339, rfc3339, utc_now
+from router.daemon import through_account
 from router.delivery.fallback import Fallback
 from router.delivery.outbox import Outbox, RateLimit
 from router.delivery.reports import HELD_REPORTS_FOR, Reports
@@ -78,6 +78,7 @@ async def running(
     delivery_timeout: float = 30.0,
     channels: dict[str, Channel] | None = None,
     lanes: dict[str, Lane] | None = None,
+    account_lanes: dict[tuple[str, str], Lane] | None = None,
 ) -> AsyncIterator[Outbox]:
     """An outbox delivering to `channel` as the web chat (and to `channels` by name), for the
     length of the block; notices fall back to SMS, then email."""
@@ -88,6 +89,7 @@ async def running(
         lambda: rate,
         lambda: Fallback(("sms", "email")),
         lambda: lanes or {},
+        account_lanes=lambda: account_lanes or {},
         delivery_timeout=delivery_timeout,
     )
     async with trio.open_nursery() as nursery:
@@ -555,6 +557,36 @@ async def test_a_paced_address_holds_no_slot_of_its_lane(tmp_path: Path) -> None
             assert (await record(db, late)).state == "sent"
 
 
+async def test_each_account_is_paced_by_its_own_lane(tmp_path: Path) -> None:
+    """Two short numbers of one channel: the one whose SMSC takes a submit a second is paced
+    so, and the other's notices do not wait behind that pace."""
+    with database(tmp_path) as db:
+
+        async def notice(account: str, address: str) -> str:
+            now = time.time()
+            notification_id, _ = await db.write(
+                lambda tx: tx.queue_notification(
+                    f"test:{account}:{address}", "2026-11-23T10:00:00Z", now, ticket=None,
+                    contact_id=None, channel="sms", account=account, address=address,
+                    kind="status", automatic=False, text=f"{account} {address}",
+                )
+            )  # fmt: skip
+            return notification_id
+
+        slow = [await notice("slow", address) for address in ("a1", "a2")]
+        fast = [await notice("fast", address) for address in ("b1", "b2")]
+        sms = Channel()
+        lanes = {"sms": Lane(concurrency=4)}
+        accounts = {("sms", "slow"): Lane(concurrency=2, account_rate=1 / 60)}
+        async with running(
+            db, Channel(), channels={"sms": sms}, lanes=lanes, account_lanes=accounts
+        ):
+            for notification_id in fast:
+                await until_state(db, notification_id, "sent")
+            states = [(await record(db, n)).state for n in slow]
+    assert sorted(states) == ["queued", "sent"]  # the second waits a minute for its turn
+
+
 async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Path) -> None:
     """The stop comes while a claim is committing: what it took goes back to queued, never
     attempted, and the drain ends."""
@@ -634,21 +666,6 @@ async def test_a_reference_the_peer_reuses_names_its_newest_notice(tmp_path: Pat
     assert states == ["sent", "delivered"]
 
 
-async def test_sms_references_stored_before_the_account_prefix_take_their_notices_account(
-    tmp_path: Path,
-) -> None:
-    """Migration 0015: a receipt for an SMS sent before the upgrade still finds its notice."""
-    script = resources.files("router.store").joinpath(
-        "migrations", "0015_sms_references_by_account.sql"
-    )
-    with database(tmp_path) as db:
-        notice = await queue(db, "Статус изменён", channel="sms")
-        await db.write(lambda tx: tx.add_references(notice, "sms", ["42"], held_since=""))
-        await db.write(lambda tx: tx.conn.execute(script.read_text()))
-        found = await db.read(lambda tx: tx.referenced_notification("sms", "default:42"))
-    assert found is not None and found.id == notice
-
-
 async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
     tmp_path: Path,
 ) -> None:
@@ -673,3 +690,25 @@ async def test_a_bounce_after_sending_fails_the_notice_on_to_the_fallback(
     assert failed.state == "failed" and failed.last_error == "mailbox full"
     assert sms.texts() == ["Статус изменён"]
     assert unknown is None
+
+
+async def test_a_notice_goes_through_its_account_else_the_channels_first() -> None:
+    """router.daemon.through_account: a reply from where the citizen wrote; a copy naming no
+    account that sends ("default"), through the channel's first."""
+    used: list[str] = []
+
+    def account(name: str) -> Callable[[Outbound], Awaitable[Sent]]:
+        async def deliver(message: Outbound) -> Sent:
+            used.append(name)
+            return Sent()
+
+        return deliver
+
+    delivers = {"support": account("support"), "priem": account("priem")}
+    for named in ("priem", "default", "support"):
+        message = Outbound(
+            id="n1", channel="email", account=named, address="a@b.example", kind="reply",
+            ticket=None, text="", created_at="2026-12-04T10:00:00Z",
+        )  # fmt: skip
+        await through_account(delivers, message)
+    assert used == ["priem", "support", "support"]
