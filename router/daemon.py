@@ -52,7 +52,7 @@ from router.ops.memory import Trimmer
 from router.ops.systemd import ServiceManager
 from router.platform import registry
 from router.platform.ports import ChannelState, Tickets
-from router.platform.supervisor import AccountState, Backoff, Supervisor
+from router.platform.supervisor import Account, AccountState, Backoff, Supervisor
 from router.retry import RetryPolicy
 from router.store.access import Store
 from router.store.blobs import FileBlobStore
@@ -174,9 +174,8 @@ class Daemon:
         """Each channel's deliver function: a notice goes out through the account it names (the
         short number, mailbox or bot the citizen wrote to), else the channel's first that sends."""
         delivers: dict[str, dict[str, Deliver]] = {}
-        for account in self.supervisor.accounts.values():
-            if (deliver := account.adapter.deliver) is not None:
-                delivers.setdefault(account.spec.channel, {})[account.spec.account] = deliver
+        for account, deliver in self._sending():
+            delivers.setdefault(account.spec.channel, {})[account.spec.account] = deliver
         return {
             channel: functools.partial(through_account, by_account)
             for channel, by_account in delivers.items()
@@ -201,9 +200,16 @@ class Daemon:
         """Each sending account's lane, as its adapter declares it."""
         return {
             (account.spec.channel, account.spec.account): account.adapter.lane
-            for account in self.supervisor.accounts.values()
-            if account.adapter.deliver is not None
+            for account, _ in self._sending()
         }
+
+    def _sending(self) -> list[tuple[Account, Deliver]]:
+        """The accounts that send notices, with their deliver functions."""
+        return [
+            (account, deliver)
+            for account in self.supervisor.accounts.values()
+            if (deliver := account.adapter.deliver) is not None
+        ]
 
     def _restart_backoff(self) -> Backoff:
         c = self.settings.router.channels

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from channels.settings import Duration
+from channels.sms.encoding import DefaultAlphabet, ReferenceBits
 from channels.sms.receipts import MessageIdRadix
 
 
@@ -45,13 +46,13 @@ class SmsAccount(BaseModel):
     # and handsets show 6 to 10 well.
     max_parts: int = Field(6, ge=1, le=255)
     # Concatenation references of 8 bits (the common default) or 16.
-    reference_bits: Literal[8, 16] = 8
+    reference_bits: ReferenceBits = 8
     # How the parts of a long notice say their place: a UDH in the short_message (every SMSC
     # passes it on), or SMPP's sar_* TLVs, from which the SMSC builds the UDH itself.
     concatenation: Literal["udh", "sar"] = "udh"
     # What data_coding 0 means on this SMSC: the GSM 03.38 alphabet, or Latin-1 (some SMSCs;
     # their citizens' SMS are read in it, and our notices go to them in UCS2).
-    default_alphabet: Literal["gsm7", "latin1"] = "gsm7"
+    default_alphabet: DefaultAlphabet = "gsm7"
     # How the SMSC writes a message id in its submit_sm_resp and in its receipts (Kannel's
     # msg-id-type): the same way, or hex in one and decimal in the other.
     message_id_radix: MessageIdRadix = "same"

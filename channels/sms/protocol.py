@@ -284,6 +284,11 @@ class Connection:
         """How many more submit_sm may go out before a response comes back."""
         return self._window - self._submits
 
+    @property
+    def submits_awaiting(self) -> int:
+        """How many submit_sm await their response (or their expiry)."""
+        return self._submits
+
     def pending(self) -> tuple[Outstanding, ...]:
         """Our requests without an answer, oldest first, for the driver's response_timeout."""
         requests = (Outstanding(seq, *request) for seq, request in self._pending.items())

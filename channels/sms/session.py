@@ -132,7 +132,6 @@ class Session:
         self.endpoint = endpoint
         self.on_inbound = on_inbound
         self.connection = Connection(window=window, clock=trio.current_time)
-        self._window = window
         self.throughput = throughput
         self.enquire_link = enquire_link
         self.response_timeout = response_timeout
@@ -264,7 +263,7 @@ class Session:
 
     def _note_drained(self) -> None:
         """Wake drain() once no submit awaits its answer."""
-        if self._drained is not None and self.connection.window_free == self._window:
+        if self._drained is not None and not self.connection.submits_awaiting:
             self._drained.set()
 
     async def _connect(self) -> trio.abc.Stream:
