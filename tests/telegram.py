@@ -92,6 +92,11 @@ class BotDouble:
         user = await self._call("POST", "users", json=body)
         return Citizen(user["id"], user["first_name"], user.get("username"))
 
+    async def starts(self, user: Citizen) -> Citizen:
+        """A user of another bot of the double starts this one (until then, 403 to write to)."""
+        await self._call("POST", "users", json={"user_id": user.id})
+        return user
+
     async def _says(self, user: Citizen, content: Json, reply_to: int | None = None) -> Json:
         """The user's message with `content`; its update (update_id None if not allowed)."""
         body = {"user_id": user.id, "content": content, "reply_to": reply_to}

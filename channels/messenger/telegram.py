@@ -68,6 +68,16 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # The reason a blocked chat stays on the suppression list under (CONTRACTS.md).
 BOT_BLOCKED = "bot_blocked"
+# The reason a deleted Telegram account stays there: nothing reaches it again.
+USER_DEACTIVATED = "user_deactivated"
+# The Bot API's 403 descriptions that say the citizen is out of the bot's reach for good, and
+# the suppression each one asks for. Any other 403 is about this bot ("bot can't initiate
+# conversation with a user": the citizen talks to another of our bots, or never started it),
+# not the citizen's choice: the notice falls back and the chat stays open to the bots it has.
+_UNREACHABLE = {
+    "bot was blocked by the user": BOT_BLOCKED,
+    "user is deactivated": USER_DEACTIVATED,
+}
 # A button's data that picks a topic (InlineKeyboardButton data is at most 64 bytes).
 TOPIC_DATA = "topic:"
 # The files a notice carries that Telegram shows as photos (sendPhoto takes JPEG and PNG, at
@@ -500,8 +510,11 @@ def _failure(error: TelegramError) -> DeliveryFailed:
         case RetryAfter():
             return DeliveryFailed("429 Too Many Requests", retry_after=_seconds(error.retry_after))
         case Forbidden():
-            # The citizen blocked the bot: the chat is suppressed, the notice falls back.
-            return DeliveryFailed(f"403 {error.message}", permanent=True, suppress=BOT_BLOCKED)
+            # The message is "Forbidden: <description>", capitalised by PTB.
+            description = error.message.lower().removeprefix("forbidden: ")
+            return DeliveryFailed(
+                f"403 {error.message}", permanent=True, suppress=_UNREACHABLE.get(description)
+            )
         case BadRequest():
             return DeliveryFailed(f"400 {error.message}", permanent=True)
     return DeliveryFailed(f"{type(error).__name__}: {error.message}")

@@ -23,6 +23,7 @@ class FallbackStore(DedupeState, NotificationQueue, Protocol):
     the notification's moves; with dedupe's state, to find the person."""
 
     def identities(self, contact_id: str) -> list[Sender]: ...
+    def last_account(self, contact_id: str, channel: str) -> str | None: ...
     def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
     def move_notification(
         self,
@@ -84,13 +85,13 @@ def fall_back(
     later = order[order.index(record.channel) + 1 :] if record.channel in order else order
     person = canonical_contact(tx, record.contact_id)
     identities = [
-        identity
+        (contact, identity)
         for contact in tx.merged_contacts(person)
         for identity in tx.identities(contact)
         if identity.verified
     ]
     for channel in later:
-        for identity in identities:
+        for contact, identity in identities:
             address = suppression_address(channel, identity.address)
             if identity.kind != KINDS[channel] or tx.suppressed(channel, address, at):
                 continue
@@ -103,7 +104,8 @@ def fall_back(
                 ticket=record.ticket_number,
                 contact_id=record.contact_id,
                 channel=channel,
-                account="default",
+                # Through the account the person last wrote to there, else the channel's first.
+                account=tx.last_account(contact, channel) or "default",
                 address=identity.address,
                 kind=record.kind,
                 automatic=bool(record.automatic),

@@ -12,7 +12,8 @@ from normaliser.identifiers import canonical_sender
 
 # The channels notices go out on, and the sender kind of each one's addresses.
 KINDS = {"email": "email", "sms": "phone", "messenger": "telegram", "webchat": "webchat"}
-# A reason is a short note: the channels write bounced, stop_requested or bot_blocked.
+# A reason is a short note: the channels write bounced, stop_requested, bot_blocked or
+# user_deactivated.
 REASON_MAX = 200
 # A citizen's «СТОП»: the one reason the citizen lifts by writing to us again (CONTRACTS.md).
 STOP_REQUESTED = "stop_requested"

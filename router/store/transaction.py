@@ -424,6 +424,18 @@ class Tx:
         ).fetchall()
         return [Sender(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
+    def last_account(self, contact_id: str, channel: str) -> str | None:
+        """The account of the newest message the contact sent us on `channel`, if any: the
+        bot a Telegram user talks to (another bot may not write first), the short number or
+        mailbox they know."""
+        row = self._one(
+            "SELECT j.account FROM envelopes e JOIN journal j ON j.id = e.journal_id "
+            "WHERE e.contact_id = ? AND j.channel = ? ORDER BY e.seq DESC LIMIT 1",
+            contact_id,
+            channel,
+        )
+        return None if row is None else str(row[0])
+
     # -- tickets -------------------------------------------------------------------------
 
     def ticket(self, number: str) -> TicketState | None:

@@ -20,7 +20,7 @@ from tests.clamd_fixtures import clamd
 from tests.peers.telegram.limits import SENDS
 from tests.samples import PDF
 from tests.smsc import Smsc, smsc, smsc_server
-from tests.telegram import BotDouble, Citizen, telegram, telegram_server
+from tests.telegram import BotDouble, Citizen, TelegramDouble, telegram, telegram_server
 
 from .daemon import DaemonProcess, eventually, feed_all, write_secret
 from .test_sms_channel import CITIZEN, sms_daemon
@@ -315,6 +315,62 @@ async def test_a_phone_shared_after_an_sms_joins_one_contact_with_one_ticket_lis
         assert shared["sender"]["kind"] == "telegram"
     finally:
         daemon.stop()
+
+
+async def test_a_notice_falls_back_through_the_bot_the_citizen_talks_to(
+    tmp_path: Path,
+    telegram: BotDouble,
+    telegram_server: TelegramDouble,
+    clamd: ClamdServer,
+    smsc: Smsc,
+) -> None:
+    """An SMS the SMSC refuses for good falls back to Telegram through the second bot, the one
+    the citizen wrote to: the first may not write to them first (403), and its refusal would
+    say nothing of the citizen."""
+    second = await telegram_server.new_bot(telegram.client, username="priem_bot")
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd, sms_daemon(tmp_path / "daemon", smsc))
+    write_secret(daemon.config / "secrets" / "priem.token", second.token + "\n")
+    with (daemon.config / "channels" / "messenger.toml").open("a") as messenger:
+        messenger.write(
+            f'[accounts.priem]\nkind = "telegram"\ntoken_file = "secrets/priem.token"\n'
+            f'api_url = "{second.api_url}"\npoll_timeout = "5s"\n'
+        )
+    daemon.edit_router('fallback = ["sms", "email"]', 'fallback = ["sms", "messenger"]')
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(
+            source=CITIZEN, destination="0911", text="Нужна справка о доходах", data_coding=8
+        )
+        [by_sms] = await eventually(lambda: _filed_on(daemon, "sms"), "the SMS filed")
+        number = by_sms["ticket"]["number"]
+        anna = await second.citizen("Анна")
+        await second.share_contact(anna, "+" + CITIZEN)
+        await eventually(lambda: _filed_on(daemon, "messenger"), "the shared phone filed")
+        await smsc.refuse("ESME_RINVDSTADR")
+        async with daemon.backend() as backend:
+            changed = await backend.post(
+                f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+            )
+        assert changed.status_code == 202, changed.text
+
+        async def told() -> list[dict[str, Any]] | None:
+            found = [s for s in await second.sent(anna) if "В обработке" in s.get("text", "")]
+            return found or None
+
+        [notice] = await eventually(told, "the status through the second bot")
+        assert number in notice["text"]
+        assert await telegram.sent(anna) == []
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        assert listed == []
+    finally:
+        daemon.stop()
+
+
+async def _filed_on(daemon: DaemonProcess, channel: str) -> list[dict[str, Any]] | None:
+    found = [e for e in await feed_all(daemon) if e["channel"] == channel]
+    return found or None
 
 
 async def test_a_429_storm_under_flood_control_stays_within_the_limits_and_loses_nothing(

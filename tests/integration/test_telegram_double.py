@@ -25,7 +25,7 @@ from starlette.routing import Route
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
 
-from tests.telegram import BotDouble, ControlError, telegram, telegram_server
+from tests.telegram import BotDouble, ControlError, TelegramDouble, telegram, telegram_server
 
 from .daemon import eventually
 
@@ -306,6 +306,24 @@ async def test_a_blocked_bot_is_forbidden_and_told_by_my_chat_member(telegram: B
     member = updates[-1].my_chat_member
     assert member is not None and member.new_chat_member.status == "kicked"
     assert member.from_user.id == anna.id
+
+
+async def test_a_bot_cannot_write_first_to_another_bots_user(
+    telegram: BotDouble, telegram_server: TelegramDouble
+) -> None:
+    """Users are Telegram's, chats each bot's: another bot's user is 403 until they start this
+    one; an id nobody has is "chat not found"."""
+    anna = await telegram.citizen()
+    second = await telegram_server.new_bot(telegram.client, username="second_bot")
+    async with ptb(second) as bot:
+        with pytest.raises(Forbidden, match="bot can't initiate conversation with a user"):
+            await bot.send_message(anna.id, "Статус обращения изменён")
+        with pytest.raises(BadRequest, match="Chat not found"):
+            await bot.send_message(anna.id + 10**9, "Статус обращения изменён")
+        await second.starts(anna)
+        await bot.send_message(anna.id, "Статус обращения изменён")
+    assert [s["text"] for s in await second.sent(anna)] == ["Статус обращения изменён"]
+    assert await telegram.sent(anna) == []
 
 
 async def test_text_over_4096_characters_is_too_long_after_entity_parsing(

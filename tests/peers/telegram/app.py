@@ -130,11 +130,12 @@ class Service:
         self.client = client
         self.files = files
         self.bots: dict[str, Live] = {}
+        self.people: dict[int, Json] = {}  # every bot's users (World.people)
 
     def create(self, username: str, local_mode: bool) -> Live:
         """A new bot; a local Bot API server's keeps its files on disk for getFile's paths."""
         files_dir = Path(tempfile.mkdtemp(dir=self.files)) if local_mode else None
-        live = Live(World.create(username, files_dir))
+        live = Live(World.create(username, files_dir, self.people))
         self.bots[live.world.token] = live
         self.nursery.start_soon(live.push_webhook, self.client)
         return live
@@ -145,6 +146,7 @@ class Service:
             live.revoked = True
             live.changed()
         self.bots.clear()
+        self.people.clear()
 
     def live(self, token: str) -> Live:
         """The bot with `token`; 404 for a token not shaped like one, 401 for an unknown one."""
@@ -265,7 +267,11 @@ def control_routes(service: Service) -> list[Route]:
         return Route(f"/_control/bot{{token}}/{path}", endpoint, methods=[method])
 
     async def users(live: Live, request: Request) -> Any:
-        return live.world.new_user(**await request.json())
+        body = await request.json()
+        # {"user_id": N}: a user of another bot starts this one.
+        if "user_id" in body:
+            return live.world.start(body["user_id"])
+        return live.world.new_user(**body)
 
     async def uploads(live: Live, request: Request) -> Any:
         query = request.query_params

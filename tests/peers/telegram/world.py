@@ -226,6 +226,9 @@ class World:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     chats: dict[int, Chat] = field(default_factory=dict)
+    # Telegram's users, shared by every bot of the double: a user of another bot exists, and
+    # this bot may not write first to them (403), where an id nobody has is "chat not found".
+    people: dict[int, Json] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
     updates: list[Json] = field(default_factory=list)
     # Update ids "start from a certain positive number and increase sequentially".
@@ -239,8 +242,10 @@ class World:
     webhook_attempts: list[Json] = field(default_factory=list)
 
     @classmethod
-    def create(cls, username: str, files_dir: Path | None = None) -> World:
-        """A new bot with a fresh id and token."""
+    def create(
+        cls, username: str, files_dir: Path | None = None, people: dict[int, Json] | None = None
+    ) -> World:
+        """A new bot with a fresh id and token, among `people` (Telegram's users) if given."""
         bot_id = 7_000_000_000 + secrets.randbelow(10**9)
         bot = {
             "id": bot_id,
@@ -253,7 +258,10 @@ class World:
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
-        return cls(bot=bot, token=_new_bot_token(bot_id), files_dir=files_dir)
+        world = cls(bot=bot, token=_new_bot_token(bot_id), files_dir=files_dir)
+        if people is not None:
+            world.people = people
+        return world
 
     def bot_user(self) -> Json:
         """The bot as a message's sender: a User without getMe's capabilities."""
@@ -461,6 +469,8 @@ class World:
             raise
         chat = self.chats.get(chat_id)
         if chat is None:
+            if chat_id in self.people:  # a user who never started this bot
+                raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise bad_request("chat not found")
         if chat.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -590,9 +600,20 @@ class World:
     def new_user(self, first_name: str, **details: Any) -> Json:
         """A Telegram user who can then write to the bot."""
         self.next_user_id += 1
+        while self.next_user_id in self.people:  # another bot's world numbered them too
+            self.next_user_id += 1
         user: Json = {"id": self.next_user_id, "is_bot": False, "first_name": first_name}
         user.update({k: v for k, v in details.items() if v is not None})
+        self.people[user["id"]] = user
         self.chats[user["id"]] = Chat(user)
+        return user
+
+    def start(self, user_id: int) -> Json:
+        """A user of another bot starts this one: they can write to each other from now on."""
+        user = self.people.get(user_id)
+        if user is None:
+            raise ControlError(f"no user {user_id}: make one with POST users first")
+        self.chats.setdefault(user_id, Chat(user))
         return user
 
     def citizen_chat(self, user_id: int) -> Chat:
