@@ -399,13 +399,15 @@ class Daemon:
                 continue
             wanted.update(((spec.channel, spec.account), (plugin, spec)) for spec in specs)
         self._fits = fits
-        for key, account in list(self.supervisor.accounts.items()):
+        leaving = []
+        for key, account in self.supervisor.accounts.items():
             # An account that ended by itself runs again, as a reload is asked to make it.
             ended = account.state is AccountState.STOPPED
             if key not in wanted or wanted[key][1] != account.spec or ended:
                 why = "removed" if key not in wanted else "ended" if ended else "changed"
                 log.info("channel %s/%s stops: %s", *key, why)
-                await self.supervisor.stop(key)
+                leaving.append(key)
+        await self.supervisor.stop_all(leaving)
         for key, (plugin, spec) in wanted.items():
             if key in self.supervisor.accounts:
                 continue

@@ -12,7 +12,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -111,6 +111,13 @@ class Supervisor:
         account.adapter.stop_intake()
         account.scope.cancel()
         await account.stopped.wait()
+
+    async def stop_all(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Stop these accounts at once and wait until each has ended: one SMS bind draining its
+        window does not hold the next account's stop behind it."""
+        async with trio.open_nursery() as nursery:
+            for key in keys:
+                nursery.start_soon(self.stop, key)
 
     async def _supervise(self, account: Account) -> None:
         channel, name = account.key

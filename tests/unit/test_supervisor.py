@@ -116,3 +116,37 @@ def test_backoff_is_capped_and_never_zero() -> None:
         delay = backoff.delay(crashes)
         ceiling = min(300.0, 2.0 ** min(crashes - 1, 32))
         assert ceiling / 2 <= delay <= ceiling
+
+
+class Draining(Flaky):
+    """An adapter that takes DRAIN seconds to end once stopped (an SMS bind's window)."""
+
+    DRAIN = 10.0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(self.DRAIN)
+
+
+async def test_accounts_stopped_together_drain_at_the_same_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A reload that changes two SMS accounts waits for the slower drain, not for the sum."""
+    supervisor = Supervisor(lambda: Backoff(first=1.0, most=2.0))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        accounts = [
+            supervisor.start(AccountSpec("sms", name, name), Draining(crashes=0))
+            for name in ("mts", "beeline")
+        ]
+        await trio.sleep(1)
+        began = trio.current_time()
+        await supervisor.stop_all([account.key for account in accounts])
+        assert trio.current_time() - began == Draining.DRAIN  # the mocked clock: one drain
+        assert all(a.state is AccountState.STOPPED for a in accounts)
+        assert supervisor.accounts == {}
+        nursery.cancel_scope.cancel()
