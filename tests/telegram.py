@@ -201,6 +201,10 @@ class BotDouble:
             "POST", "flood", json=body | ({} if tolerance is None else {"tolerance": tolerance})
         )
 
+    async def slow_downloads(self, seconds: float) -> None:
+        """Make every file download wait `seconds` before its bytes come (0: at once)."""
+        await self._call("POST", "downloads", json={"delay": seconds})
+
     async def calls(self) -> list[Json]:
         """Every Bot API call the bot made, in order, with its outcome (ok, error_code, at)."""
         # `at` is the double's time.monotonic(), the same clock as this process's on Linux.

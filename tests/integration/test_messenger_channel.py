@@ -29,6 +29,10 @@ __all__ = ["clamd", "smsc", "smsc_server", "telegram", "telegram_server"]  # the
 
 pytestmark = pytest.mark.integration
 
+# How long the double holds a file download in the kill test: longer than the test takes to
+# see the download begin and kill the daemon; never waited out.
+DOWNLOADING = 60.0
+
 
 def bot_daemon(
     root: Path,
@@ -182,7 +186,7 @@ async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
         daemon.stop()
 
 
-async def test_killed_between_receiving_and_committing_an_update_loses_and_doubles_nothing(
+async def test_killed_during_a_long_poll_the_update_comes_again_and_joins_its_ticket(
     tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
 ) -> None:
     daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
@@ -206,6 +210,36 @@ async def test_killed_between_receiving_and_committing_an_update_loses_and_doubl
             "Второе сообщение",
         ]
         assert found[0]["ticket"]["number"] == found[1]["ticket"]["number"]
+        assert await telegram.pending_updates() == []
+    finally:
+        daemon.stop()
+
+
+async def test_killed_while_an_updates_file_downloads_the_update_comes_again_once(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """Received and not committed yet (its photo still downloading) when the daemon dies: the
+    offset was not confirmed, so Telegram hands the update over again, and it is filed once."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.slow_downloads(DOWNLOADING)
+        update = await telegram.send_photo(anna, jpeg(), caption="Скан заявления")
+
+        async def downloading() -> bool:
+            return any(c["method"] == "getFile" for c in await telegram.calls())
+
+        await eventually(downloading, "the daemon fetching the photo of the update")
+        assert await bot_envelopes(daemon) == []  # received, and held before its commit
+        daemon.kill()
+        await telegram.slow_downloads(0)
+        daemon.start()
+        [envelope] = await filed(daemon, 1)
+        await polled_past(telegram, update)
+        assert envelope["text"] == "Скан заявления"
+        assert [a["content_type"] for a in envelope["attachments"]] == ["image/jpeg"]
+        assert len(await bot_envelopes(daemon)) == 1
         assert await telegram.pending_updates() == []
     finally:
         daemon.stop()

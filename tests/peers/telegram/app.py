@@ -225,6 +225,7 @@ def build_app(service: Service) -> Starlette:
         stored = world.by_path(request.path_params["file_path"])
         if stored is None:
             return api_error(ApiError(404, "Not Found"))
+        await trio.sleep(world.download_delay)
         return Response(stored.data, media_type="application/octet-stream")
 
     async def reset(request: Request) -> Response:
@@ -318,6 +319,10 @@ def control_routes(service: Service) -> list[Route]:
         live.world.limits.flood = None if body.get("per_chat") is None else FloodControl(**body)
         return {}
 
+    async def downloads(live: Live, request: Request) -> Any:
+        live.world.download_delay = float((await request.json())["delay"])
+        return {}
+
     async def log(live: Live, request: Request) -> Any:
         return {"log": live.world.log}
 
@@ -340,6 +345,7 @@ def control_routes(service: Service) -> list[Route]:
         route("refusals", refusals),
         route("storms", storms),
         route("flood", flood),
+        route("downloads", downloads),
         route("log", log, "GET"),
         route("callbacks", callbacks, "GET"),
         route("updates", updates, "GET"),

@@ -240,6 +240,9 @@ class World:
     limits: Limits = field(default_factory=Limits)
     log: list[Json] = field(default_factory=list)
     webhook_attempts: list[Json] = field(default_factory=list)
+    # Seconds a file download waits before its bytes come: a test's window between the bot
+    # receiving an update and committing it.
+    download_delay: float = 0.0
 
     @classmethod
     def create(
