@@ -38,6 +38,10 @@ class Pacing:
         key = (channel, f"paused:{account}")
         self._next[key] = max(self._next.get(key, 0.0), self.clock() + seconds)
 
+    def paused_for(self, channel: str, account: str) -> float:
+        """Seconds the peer's pause of the account still lasts (0: none)."""
+        return max(0.0, self._next.get((channel, f"paused:{account}"), 0.0) - self.clock())
+
     def take(self, lane: Lane, channel: str, account: str, address: str) -> float:
         """Book the earliest turn of a message that waits for it: its address's next turn, or
         the first turn after it that keeps the account's bookings 1/rate apart (so a chat

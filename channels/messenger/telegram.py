@@ -391,7 +391,9 @@ class TelegramAccount:
         """/start: the topics of categories.toml as buttons; the one pressed sets the category
         of the next message."""
         topics = await self.ports.tickets.topics(_language(language))
-        if not topics:
+        if not topics or self._pacing.paused_for("messenger", self.account) > 0:
+            # Under a 429's pause the keyboard would hold every update behind it until the
+            # pause ends; the citizen may write without a topic all the same.
             return
         keyboard = InlineKeyboardMarkup(
             [[InlineKeyboardButton(t.name, callback_data=f"{TOPIC_DATA}{t.code}")] for t in topics]
@@ -414,6 +416,13 @@ class TelegramAccount:
             else ReplyParameters(reply, allow_sending_without_reply=True),
         )
 
+    def _not_paused(self) -> None:
+        """DeliveryFailed with the rest of a 429's pause: the notice goes back to the queue
+        until then (not a failed attempt), where waiting it out could outlast the attempt."""
+        paused = self._pacing.paused_for("messenger", self.account)
+        if paused > 0:
+            raise DeliveryFailed("429: Telegram asked the bot to wait", retry_after=paused)
+
     async def _chat_turn(self, chat: int) -> None:
         """Wait for the message's turn within per_chat_rate and global_rate, and take it."""
         await trio.sleep(self._pacing.take(self._paced, "messenger", self.account, str(chat)))
@@ -431,6 +440,7 @@ class TelegramAccount:
         steps = self._steps(bot, notice, chat)
         try:
             for step in steps[len(done) :]:
+                self._not_paused()
                 reference = await step()
                 done.append(reference)
                 await self.ports.state.put({progress_key: msgspec.json.encode(done)})

@@ -344,6 +344,10 @@ class Outbox:
                 ),
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
+            # The peer asked the account to wait (a Telegram 429, an SMSC's throttle): none of
+            # its notices is claimed before, where each would wait out the pause inside its
+            # attempt and fail it at the attempt's timeout.
+            self._pacing.pause(record.channel, record.account, failure.retry_after)
             state = await self._move(
                 record, Event.THROTTLED, reason=failure.reason, next_at=now + failure.retry_after
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from tests.samples import PDF
 from tests.smsc import Smsc, smsc, smsc_server
 from tests.telegram import BotDouble, Citizen, TelegramDouble, telegram, telegram_server
 
-from .daemon import DaemonProcess, eventually, feed_all, write_secret
+from .daemon import DaemonProcess, eventually, feed_all, notification_in, write_secret
 from .test_sms_channel import CITIZEN, sms_daemon
 
 __all__ = ["clamd", "smsc", "smsc_server", "telegram", "telegram_server"]  # the fixtures
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.integration
 # How long the double holds a file download in the kill test: longer than the test takes to
 # see the download begin and kill the daemon; never waited out.
 DOWNLOADING = 60.0
+# A Telegram flood wait longer than a notice's attempt may last (the adapter's lane).
+FLOOD_WAIT = 120
 
 
 def bot_daemon(
@@ -442,6 +445,53 @@ async def test_a_429_storm_under_flood_control_stays_within_the_limits_and_loses
             (c["at"] - storm_from, c["description"]) for c in refused
         ]
         assert len(await telegram.sent()) == 3 * len(citizens)
+    finally:
+        daemon.stop()
+
+
+async def test_a_long_flood_wait_holds_the_bots_notices_in_the_queue_not_in_attempts(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """A 429 asking the bot to wait two minutes: the notice goes back to the queue, the next
+    one is not claimed before the wait is over (where it would wait it out inside its attempt
+    and fail at the attempt's timeout), and a /start meanwhile holds up no update."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna, boris = await telegram.citizen("Анна"), await telegram.citizen("Борис")
+        for citizen in (anna, boris):
+            await telegram.write(citizen, f"Вопрос гражданина {citizen.first_name}")
+            await telegram.wait_for_sent(2, citizen)  # the confirmation and the phone button
+        [first, second] = await filed(daemon, 2)
+        await telegram.refuse(1, retry_after=FLOOD_WAIT)
+
+        async def status_notice(envelope: dict[str, Any]) -> str:
+            number = envelope["ticket"]["number"]
+            async with daemon.backend() as backend:
+                changed = await backend.post(
+                    f"/api/v1/tickets/{number}/status", json={"status": "in_progress"}
+                )
+            notice: str = changed.json()["notification_id"]
+            return notice
+
+        def queued_after(notice: str, event: str) -> Callable[[], Awaitable[Any]]:
+            async def probe() -> dict[str, Any] | None:
+                found = await notification_in(daemon, notice, "queued")
+                events = [h.get("event") for h in (found or {}).get("history", [])]
+                return found if event in events else None
+
+            return probe
+
+        throttled = await status_notice(first)
+        await eventually(queued_after(throttled, "throttled"), "the refused notice queued")
+        held = await status_notice(second)
+        found = await eventually(queued_after(held, "paced"), "the next notice held back")
+        assert found["attempts"] == 0
+        carla = await telegram.citizen("Карла")
+        await telegram.write(carla, "/start")
+        await telegram.write(carla, "Вопрос без темы")
+        assert (await filed(daemon, 3))[2]["text"] == "Вопрос без темы"
+        assert len(await telegram.sent(boris)) == 2  # the held notice not sent
     finally:
         daemon.stop()
 
