@@ -4,6 +4,7 @@ the parser that reads it into a RawInbound after the commit."""
 from __future__ import annotations
 
 import json
+import re
 
 from telegram import Message, Update, User
 
@@ -20,6 +21,11 @@ FLAGS = "flags"
 # What a message that is none of the kinds the support bot takes (a sticker, a voice note, a
 # location) reads as: the channel's command row answering it with an explanation.
 UNSUPPORTED = "/unsupported"
+# What a deep link's /start reads as. t.me/BOT?start=PAYLOAD opens the chat and the app sends
+# "/start PAYLOAD", the payload 1-64 of A-Z a-z 0-9 _ - (core.telegram.org/api/links#bot-links):
+# the citizen pressed Start, as with a bare "/start", and wrote nothing of their own.
+START = "/start"
+_START = re.compile(r"\s*/start(?:@\w+)?(?: [A-Za-z0-9_-]{1,64})?\s*")
 # What the citizen's own contact, shared with the bot's button, reads as: a status query, whose
 # answer shows that their requests from SMS and the portal are theirs here too (the contact
 # links their phone first); it opens no ticket of its own.
@@ -48,6 +54,11 @@ def kept(update: Update) -> bytes:
     return update.to_json().encode()
 
 
+def is_start(text: str | None) -> bool:
+    """Whether a message's text is /start: typed, or sent by the app for a deep link."""
+    return text is not None and _START.fullmatch(text) is not None
+
+
 def sender_of(user: User) -> Sender:
     """A Telegram user as the envelope's sender: the Bot API vouches for the user id."""
     return Sender("telegram", str(user.id), display_name=user.full_name, verified=True)
@@ -72,6 +83,8 @@ def parse(received: Received) -> RawInbound:
 def _message(received: Received, message: Message, user: User) -> RawInbound:
     chat = message.chat.id
     text = message.text or message.caption or ""
+    if is_start(message.text):
+        text = START  # a deep link's payload says where the link was, not what the citizen asks
     links: list[Sender] = []
     declared: list[Sender] = []
     if message.contact is not None:

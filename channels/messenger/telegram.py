@@ -281,7 +281,7 @@ class TelegramAccount:
             metadata[inbound.FLAGS] = ",".join(sorted(flags))
         receipt = await self._receive(update, key, metadata, changes)
         user = message.from_user
-        if message.text is not None and message.text.strip() == "/start" and not receipt:
+        if inbound.is_start(message.text) and not receipt:
             await self._offer_topics(bot, chat, None if user is None else user.language_code)
 
     async def _receive(

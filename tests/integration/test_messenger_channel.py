@@ -163,6 +163,25 @@ async def test_a_whole_conversation(
         daemon.stop()
 
 
+async def test_a_deep_links_start_is_answered_as_start_and_opens_no_ticket(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """t.me/bot?start=portal: the app sends "/start portal", which is the citizen pressing Start."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "/start portal")
+        sent = await telegram.wait_for_sent(2, anna)
+        assert any("inline_keyboard" in s.get("reply_markup", {}) for s in sent)  # the topics
+        assert any("Напишите свой вопрос" in s["text"] for s in sent)  # the help text
+        await telegram.write(anna, "Паспорт")
+        [envelope] = await filed(daemon, 1)  # the /start opened no ticket
+        assert envelope["text"] == "Паспорт"
+    finally:
+        daemon.stop()
+
+
 async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
     tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
 ) -> None:

@@ -122,6 +122,20 @@ def test_a_file_not_taken_is_flagged_not_unsupported(flags: str) -> None:
     assert raw.flags == flags.split(",") and raw.text == ""
 
 
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("/start", inbound.START),
+        ("/start portal", inbound.START),  # t.me/bot?start=portal
+        ("/start@support_bot Zm9ybS0x_2-a", inbound.START),
+        ("/start Не могу войти", "/start Не могу войти"),  # no deep link payload: their words
+        ("/start portal и ещё вопрос", "/start portal и ещё вопрос"),
+    ],
+)
+def test_a_deep_links_start_reads_as_start(text: str, read: str) -> None:
+    assert parse(update(text=text)).text == read
+
+
 def test_the_topic_chosen_before_goes_with_the_message() -> None:
     assert parse(update(text="Вопрос"), topic="04").topic == "04"
 
