@@ -84,6 +84,11 @@ TOPIC_DATA = "topic:"
 # most 10 MB); a larger one goes as a document, which takes up to 50 MB.
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 PHOTO_MAX_BYTES = 10_000_000
+# sendPhoto's 400s about the image itself, which sendDocument takes as it is: a side over 20
+# times the other or width and height over 10000 together (a long screenshot), an image
+# Telegram cannot decode. Compared in capitals: PTB capitalises a description's first letter
+# only. Reading the sides before sending would need an image library at run time.
+PHOTO_REFUSALS = ("PHOTO_INVALID_DIMENSIONS", "IMAGE_PROCESS_FAILED", "PHOTO_SAVE_FILE_INVALID")
 # One send, its upload included, within the lane's attempt; getUpdates adds its long poll.
 SEND_TIMEOUT = 20.0
 # The references of the steps of a notice sent so far (state `ACCOUNT/sent/ID`).
@@ -485,12 +490,19 @@ class TelegramAccount:
                 raise DeliveryFailed(f"file {file.id} is no longer available", permanent=True)
             described, chunks = found
             data = b"".join([chunk async for chunk in chunks])
-            upload = InputFile(data, filename=described.filename)
             await self._chat_turn(chat)
             if described.content_type in PHOTO_TYPES and described.size <= PHOTO_MAX_BYTES:
-                sent = await self._call(bot.send_photo)(chat, upload)
-            else:
-                sent = await self._call(bot.send_document)(chat, upload)
+                try:
+                    upload = InputFile(data, filename=described.filename)
+                    sent = await self._call(bot.send_photo)(chat, upload)
+                    return inbound.message_id(chat, sent.message_id)
+                except BadRequest as refused:
+                    if not any(r in refused.message.upper() for r in PHOTO_REFUSALS):
+                        raise
+                    log.info("%s goes as a document: %s", file.id, refused.message)
+                    await self._chat_turn(chat)
+            upload = InputFile(data, filename=described.filename)
+            sent = await self._call(bot.send_document)(chat, upload)
             return inbound.message_id(chat, sent.message_id)
 
         async def ask_phone() -> str:

@@ -23,7 +23,14 @@ from tests.samples import PDF
 from tests.smsc import Smsc, smsc, smsc_server
 from tests.telegram import BotDouble, Citizen, TelegramDouble, telegram, telegram_server
 
-from .daemon import DaemonProcess, eventually, feed_all, notification_in, write_secret
+from .daemon import (
+    DaemonProcess,
+    eventually,
+    feed_all,
+    final_notification,
+    notification_in,
+    write_secret,
+)
 from .test_sms_channel import CITIZEN, sms_daemon
 
 __all__ = ["clamd", "smsc", "smsc_server", "telegram", "telegram_server"]  # the fixtures
@@ -563,6 +570,43 @@ async def test_a_long_reply_goes_in_parts_cut_at_paragraphs_answering_the_citize
         assert all(len(part["text"]) <= 4096 for part in (first, second))
         # Threaded: the answer quotes the citizen's message.
         assert first["reply_to"] == asked["message"]["message_id"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_screenshot_telegram_will_not_show_as_a_photo_goes_as_a_document(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """sendPhoto refuses a 1080x24000 PNG (PHOTO_INVALID_DIMENSIONS): the same file goes with
+    sendDocument, and the notice is sent, not failed after its text went out."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Не вижу кнопку «Подать»")
+        [envelope] = await filed(daemon, 1)
+        await telegram.wait_for_sent(2, anna)  # the confirmation and the phone button
+        out = io.BytesIO()
+        Image.new("L", (1080, 24000), 255).save(out, "PNG")  # a long screenshot
+        screenshot = out.getvalue()
+        async with daemon.backend() as backend:
+            number = envelope["ticket"]["number"]
+            upload = await backend.post(
+                f"/api/v1/tickets/{number}/attachments",
+                files={"file": ("инструкция.png", screenshot, "image/png")},
+            )
+            reply = {"text": "Смотрите снимок.", "attachments": [upload.json()["attachment_id"]]}
+            posted = await backend.post(f"/api/v1/tickets/{number}/replies", json=reply)
+            assert posted.status_code == 202
+            notice = await final_notification(backend, posted.json()["notification_id"])
+        assert notice["state"] == "sent", notice
+        text, document = (await telegram.wait_for_sent(4, anna))[2:]
+        assert "Смотрите снимок." in text["text"]
+        assert document["method"] == "sendDocument"
+        [file] = document["files"]
+        assert (file["filename"], file["size"]) == ("инструкция.png", len(screenshot))
+        refused = [c for c in await telegram.calls() if not c["ok"]]
+        assert [c["description"] for c in refused] == ["Bad Request: PHOTO_INVALID_DIMENSIONS"]
     finally:
         daemon.stop()
 

@@ -230,6 +230,32 @@ async def test_a_citizens_photo_has_sizes_and_its_largest_is_what_they_sent(
         assert bytes(await trio_asyncio.aio_as_trio(file.download_as_bytearray)()) == png
 
 
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour PNG: a few kilobytes whatever its size (a long screenshot's shape)."""
+    out = io.BytesIO()
+    Image.new("L", (width, height), 255).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1080, 24000), (100, 2001), (9000, 1001)])
+async def test_send_photo_refuses_what_telegram_cannot_show_as_a_photo(
+    telegram: BotDouble, width: int, height: int
+) -> None:
+    """Over 10000 for width and height together, or a side over 20 times the other."""
+    anna = await telegram.citizen()
+    await telegram.write(anna, "Пришлите скриншот")
+    async with ptb(telegram) as bot:
+        with pytest.raises(BadRequest, match="Photo_invalid_dimensions"):
+            await bot.send_photo(anna.id, flat_png(width, height))
+        # The same image goes as a document; and at the limits, as a photo.
+        document = await bot.send_document(anna.id, flat_png(width, height), filename="s.png")
+        assert document.document is not None
+        await bot.send_photo(anna.id, flat_png(100, 2000))
+        await bot.send_photo(anna.id, flat_png(9000, 1000))
+    [refused] = [c for c in await telegram.calls() if c["method"] == "sendPhoto" and not c["ok"]]
+    assert refused["description"] == "Bad Request: PHOTO_INVALID_DIMENSIONS"
+
+
 async def test_files_over_20_mb_are_too_big_unless_the_server_is_local(
     telegram: BotDouble, telegram_server: Any
 ) -> None:

@@ -9,10 +9,29 @@ from PIL import Image, UnidentifiedImageError
 # The longest sides of the sizes Telegram makes of a photo (its "s", "m", "x", "y", "w"
 # thumbnail types); the ones not smaller than the photo itself are left out.
 SIDES = (90, 320, 800, 1280, 2560)
+# https://core.telegram.org/bots/api#sendphoto: "The photo's width and height must not exceed
+# 10000 in total. Width and height ratio must be at most 20."
+MAX_SIDES = 10_000
+MAX_RATIO = 20
 
 
 class NotAnImage(ValueError):
     """The bytes are no image Telegram could process."""
+
+
+class InvalidDimensions(ValueError):
+    """An image sendPhoto refuses for its shape: PHOTO_INVALID_DIMENSIONS."""
+
+
+def check_sendable(data: bytes) -> None:
+    """Raise unless sendPhoto takes the image: an image, within Telegram's dimension limits."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header, not the pixels
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as error:
+        raise NotAnImage(str(error)) from error
+    if width + height > MAX_SIDES or max(width, height) > MAX_RATIO * min(width, height):
+        raise InvalidDimensions(f"{width}x{height}")
 
 
 def sizes(data: bytes) -> list[tuple[int, int, bytes]]:

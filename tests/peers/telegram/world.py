@@ -351,9 +351,12 @@ class World:
         upload = params.uploads.get("photo")
         if upload is not None:
             try:
+                photos.check_sendable(upload.data)
                 made = photos.sizes(upload.data)
             except photos.NotAnImage:
                 raise bad_request("IMAGE_PROCESS_FAILED") from None
+            except photos.InvalidDimensions:
+                raise bad_request("PHOTO_INVALID_DIMENSIONS") from None
             content: Json = {"photo": self.store_photo(made)}
         else:
             stored = self._reused(params, "photo")
