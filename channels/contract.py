@@ -26,7 +26,7 @@ Channel = Literal["email", "sms", "messenger", "webchat", "form"]
 NoticeKind = Literal["confirmation", "status", "reply", "system"]
 # What a citizen may ask of us instead of writing a request; the router has one handler each.
 # `unsupported` is what a channel's parser reads a message it cannot take as (a sticker, a
-# voice note: docs/channels.md 5), answered with what the channel does take.
+# location: docs/channels.md 5), answered with what the channel does take.
 CommandName = Literal["status", "stop", "start", "help", "unsupported"]
 
 

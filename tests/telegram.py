@@ -148,9 +148,29 @@ class BotDouble:
         """A sticker: a kind of message the support bot does not take."""
         return await self._says(user, {"sticker": await self._upload("sticker", b"RIFF0000WEBP")})
 
-    async def send_voice(self, user: Citizen, data: bytes = b"OggS\0voice") -> Json:
-        """A voice message: a kind the support bot does not take."""
-        return await self._says(user, {"voice": await self._upload("voice", data)})
+    async def send_voice(
+        self, user: Citizen, data: bytes = b"OggS\0voice", caption: str | None = None
+    ) -> Json:
+        """A voice message (OGG/Opus, no name), with a caption if given."""
+        return await self.send_media(user, "voice", data, caption)
+
+    async def send_media(
+        self,
+        user: Citizen,
+        kind: str,
+        data: bytes,
+        caption: str | None = None,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+    ) -> Json:
+        """A voice, video, audio, animation or video_note message, shaped as the Bot API's
+        objects of that kind; an animation comes with its document too, as Telegram sends it.
+        `file_name` and `mime_type` override the app's (a voice note and a round video have
+        no name)."""
+        query = {"file_name": file_name} if file_name else {}
+        query |= {"mime_type": mime_type} if mime_type else {}
+        media = await self._upload(kind, data, **query)
+        return await self._says(user, _with_caption({kind: media}, caption))
 
     async def send_location(self, user: Citizen, latitude: float, longitude: float) -> Json:
         """A location: a kind the support bot does not take."""

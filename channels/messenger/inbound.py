@@ -18,8 +18,8 @@ ATTACHMENTS, TOPIC = "attachments", "topic"
 # The flags the adapter found taking the message's files: `oversize` (a file over the download
 # or channel limit), `incomplete` (a file Telegram would not hand over), comma-separated.
 FLAGS = "flags"
-# What a message that is none of the kinds the support bot takes (a sticker, a voice note, a
-# location) reads as: the channel's command row answering it with an explanation.
+# What a message that is none of the kinds the support bot takes (a sticker, a location, a
+# poll) reads as: the channel's command row answering it with an explanation.
 UNSUPPORTED = "/unsupported"
 # What a deep link's /start reads as. t.me/BOT?start=PAYLOAD opens the chat and the app sends
 # "/start PAYLOAD", the payload 1-64 of A-Z a-z 0-9 _ - (core.telegram.org/api/links#bot-links):

@@ -89,6 +89,17 @@ PHOTO_MAX_BYTES = 10_000_000
 # Telegram cannot decode. Compared in capitals: PTB capitalises a description's first letter
 # only. Reading the sides before sending would need an image library at run time.
 PHOTO_REFUSALS = ("PHOTO_INVALID_DIMENSIONS", "IMAGE_PROCESS_FAILED", "PHOTO_SAVE_FILE_INVALID")
+# The kinds of file a message may carry besides a photo (Bot API Message), each taken as a
+# document is; the name suffix and type of one sent without them (a voice note and a round video
+# never have a name; Telegram records voice as OGG/Opus and video as MP4).
+MEDIA = (
+    ("document", "", "application/octet-stream"),
+    ("animation", ".mp4", "video/mp4"),
+    ("video", ".mp4", "video/mp4"),
+    ("video_note", ".mp4", "video/mp4"),
+    ("audio", ".mp3", "audio/mpeg"),
+    ("voice", ".ogg", "audio/ogg"),
+)
 # One send, its upload included, within the lane's attempt; getUpdates adds its long poll.
 SEND_TIMEOUT = 20.0
 # The references of the steps of a notice sent so far (state `ACCOUNT/sent/ID`).
@@ -312,19 +323,25 @@ class TelegramAccount:
         return receipt.redelivery
 
     async def _files(self, bot: Bot, message: Message) -> tuple[list[str], set[str]]:
-        """The message's photo (its largest size) or document, stored and scanned: their
-        attachment ids, and the flags for those that could not be taken. A file Telegram
-        will not hand over is flagged, never retried: it would hold every update after it."""
+        """The message's files (a photo's largest size, a document, a video, an audio, a voice
+        note, an animation, a round video), stored and scanned: their attachment ids, and the
+        flags for those that could not be taken. A file Telegram will not hand over is flagged,
+        never retried: it would hold every update after it."""
         found: list[tuple[str, str, str, int | None]] = []
         if message.photo:
             largest = message.photo[-1]
             name = f"photo-{message.message_id}.jpg"
             found.append((largest.file_id, name, "image/jpeg", largest.file_size))
-        if message.document is not None:
-            document = message.document
-            name = document.file_name or f"document-{message.message_id}"
-            mime = document.mime_type or "application/octet-stream"
-            found.append((document.file_id, name, mime, document.file_size))
+        taken: set[str] = set()
+        for kind, suffix, default_type in MEDIA:
+            media = getattr(message, kind)
+            # An animation comes as a document too, the same file (Bot API Message.animation).
+            if media is None or media.file_unique_id in taken:
+                continue
+            taken.add(media.file_unique_id)
+            name = getattr(media, "file_name", None) or f"{kind}-{message.message_id}{suffix}"
+            mime = getattr(media, "mime_type", None) or default_type
+            found.append((media.file_id, name, mime, media.file_size))
         ids: list[str] = []
         flags: set[str] = set()
         limit = self._file_limit()

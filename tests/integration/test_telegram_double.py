@@ -398,6 +398,45 @@ async def test_edits_replies_contacts_and_unsupported_kinds_arrive_as_telegram_s
     assert updates[7].message.location.latitude == 55.75
 
 
+async def test_media_with_captions_arrive_as_the_bot_apis_objects_and_download(
+    telegram: BotDouble,
+) -> None:
+    """Video, Audio, Voice, Animation (with its Document) and VideoNote as PTB reads them."""
+    anna = await telegram.citizen()
+    clips = {kind: f"{kind}-bytes".encode() * 100 for kind in ("video", "audio", "voice")}
+    clips |= {"animation": b"gif-mp4" * 50, "video_note": b"round" * 70}
+    await telegram.send_media(anna, "video", clips["video"], "Ошибка на видео", "экран.mp4")
+    await telegram.send_media(anna, "audio", clips["audio"], "Запись звонка", "звонок.mp3")
+    await telegram.send_voice(anna, clips["voice"], caption="Голосом")
+    await telegram.send_media(anna, "animation", clips["animation"], "Вот так")
+    await telegram.send_media(anna, "video_note", clips["video_note"])
+    async with ptb(telegram) as bot:
+        video, audio, voice, animation, note = [u.message for u in await bot.get_updates(timeout=0)]
+        assert video.caption == "Ошибка на видео" and video.video is not None
+        assert (video.video.file_name, video.video.mime_type) == ("экран.mp4", "video/mp4")
+        assert (video.video.width, video.video.height) == (1280, 720)
+        assert video.video.duration == timedelta(seconds=5)  # PTB 22 reads seconds as timedelta
+        assert audio.audio is not None and audio.audio.file_name == "звонок.mp3"
+        assert audio.audio.mime_type == "audio/mpeg"
+        assert voice.caption == "Голосом" and voice.voice is not None
+        assert voice.voice.mime_type == "audio/ogg"
+        assert animation.animation is not None and animation.document is not None
+        assert animation.document.file_id == animation.animation.file_id
+        assert note.video_note is not None and note.video_note.length == 240
+        files = {
+            "video": video.video,
+            "audio": audio.audio,
+            "voice": voice.voice,
+            "animation": animation.animation,
+            "video_note": note.video_note,
+        }
+        for kind, media in files.items():
+            assert media.file_size == len(clips[kind])
+            file = await bot.get_file(media.file_id)
+            content = await trio_asyncio.aio_as_trio(file.download_as_bytearray)()
+            assert bytes(content) == clips[kind]
+
+
 async def test_allowed_updates_leaves_out_the_other_kinds(telegram: BotDouble) -> None:
     anna = await telegram.citizen()
     await telegram.write(anna, "Привет")

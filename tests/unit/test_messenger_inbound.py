@@ -105,7 +105,6 @@ def test_someone_elses_contact_is_only_declared() -> None:
     [
         {"sticker": {"file_id": "s", "file_unique_id": "us", "width": 512, "height": 512,
                      "is_animated": False, "is_video": False, "type": "regular"}},
-        {"voice": {"file_id": "v", "file_unique_id": "uv", "duration": 3}},
         {"location": {"latitude": 55.75, "longitude": 37.61}},
     ],
 )  # fmt: skip

@@ -41,11 +41,42 @@ MAX_UPDATES = 100
 # makes, all.
 DEFAULT_ALLOWED = frozenset({"message", "edited_message", "callback_query", "my_chat_member"})
 # Where each kind of file is kept, as the real file_path shows it, and its file name suffix.
-FOLDERS = {"photo": "photos", "document": "documents", "voice": "voice", "sticker": "stickers"}
-SUFFIXES = {"photo": ".jpg", "voice": ".oga", "sticker": ".webp"}
-# The fields of a Voice and a Sticker besides the file's own (the double does not decode them).
+FOLDERS = {
+    "photo": "photos",
+    "document": "documents",
+    "voice": "voice",
+    "sticker": "stickers",
+    "video": "videos",
+    "audio": "music",
+    "animation": "animations",
+    "video_note": "video_notes",
+}
+SUFFIXES = {
+    "photo": ".jpg",
+    "voice": ".oga",
+    "sticker": ".webp",
+    "video": ".mp4",
+    "audio": ".mp3",
+    "animation": ".mp4",
+    "video_note": ".mp4",
+}
+# The fields of each kind of media besides the file's own, as a phone's app sends them (the
+# double does not decode the file): https://core.telegram.org/bots/api#voice, #video, #audio,
+# #animation, #videonote, #sticker.
 MEDIA_FIELDS: dict[str, Json] = {
     "voice": {"duration": 1, "mime_type": "audio/ogg"},
+    "video": {"width": 1280, "height": 720, "duration": 5, "mime_type": "video/mp4"},
+    "audio": {"duration": 30, "mime_type": "audio/mpeg"},
+    # A GIF the app converted: Telegram keeps animations as silent MP4.
+    "animation": {
+        "width": 480,
+        "height": 270,
+        "duration": 2,
+        "file_name": "animation.gif.mp4",
+        "mime_type": "video/mp4",
+    },
+    # A round video: square, `length` its side; no name, no type.
+    "video_note": {"length": 240, "duration": 3},
     "sticker": {
         "type": "regular",
         "width": 512,
@@ -55,10 +86,12 @@ MEDIA_FIELDS: dict[str, Json] = {
         "emoji": "👍",
     },
 }
+# The kinds whose name and type the sender's app gives (a voice note's type only).
+NAMED_MEDIA = frozenset({"video", "audio", "animation"})
 # What a citizen's message may carry (https://core.telegram.org/bots/api#message).
 CONTENT = frozenset(
     {"text", "entities", "caption", "caption_entities", "photo", "document", "voice", "sticker"}
-    | {"location", "contact"}
+    | {"video", "audio", "animation", "video_note", "location", "contact"}
 )
 
 
@@ -600,7 +633,12 @@ class World:
         if kind not in MEDIA_FIELDS:
             raise ControlError(f"no such kind of file: {kind}")
         stored = self.store(kind, data, SUFFIXES[kind])
-        stored.shown = {**stored.reference(), **MEDIA_FIELDS[kind]}
+        given: Json = (
+            {"mime_type": mime_type} if mime_type and "mime_type" in MEDIA_FIELDS[kind] else {}
+        )
+        if file_name and kind in NAMED_MEDIA:
+            given["file_name"] = file_name
+        stored.shown = {**stored.reference(), **MEDIA_FIELDS[kind], **given}
         return stored.shown
 
     def new_user(self, first_name: str, **details: Any) -> Json:
@@ -640,6 +678,12 @@ class World:
             )
         if reply_to is not None and reply_to not in chat.messages:
             raise ControlError(f"no message {reply_to} in the chat to reply to")
+        animation = content.get("animation")
+        if isinstance(animation, dict) and "document" not in content:
+            # "For backward compatibility, when this field is set, the document field will also
+            # be set" (https://core.telegram.org/bots/api#message): the same file as a Document.
+            fields = ("file_id", "file_unique_id", "file_name", "mime_type", "file_size")
+            content = {**content, "document": {k: animation[k] for k in fields if k in animation}}
         message = self._message(chat, chat.user, content)
         if reply_to is not None:
             message["reply_to_message"] = _quoted(chat.messages[reply_to])
