@@ -90,6 +90,16 @@ TYPES: Mapping[str, FileType] = {
     "tiff": _type("image/tiff", ".tif .tiff", "image/tif image/x-tiff"),
     "heic": _type("image/heic", ".heic .heif", "image/heif image/heic-sequence"),
     "text": _type("text/plain", ".txt .text .log .csv", "text/csv"),
+    # Voice notes, call recordings and screen recordings (Telegram's voice is OGG Opus, its
+    # videos MP4; browsers record WebM).
+    "ogg": _type("audio/ogg", ".ogg .oga .opus", "application/ogg audio/opus video/ogg"),
+    "mp3": _type("audio/mpeg", ".mp3", "audio/mp3 audio/x-mpeg"),
+    "mp4": _type(
+        "video/mp4",
+        ".mp4 .m4v .m4a .mov .3gp",
+        "audio/mp4 audio/x-m4a audio/aac video/quicktime video/3gpp",
+    ),
+    "webm": _type("video/webm", ".webm .mkv", "audio/webm video/x-matroska"),
     "docx": _type(_OOXML + "wordprocessingml.document", ".docx .dotx"),
     "xlsx": _type(_OOXML + "spreadsheetml.sheet", ".xlsx .xltx"),
     "pptx": _type(_OOXML + "presentationml.presentation", ".pptx .ppsx .potx"),
@@ -177,11 +187,23 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"Rar!\x1a\x07", "rar"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"\x1f\x8b", "gzip"),
+    (b"OggS", "ogg"),
+    (b"ID3", "mp3"),  # an ID3v2 tag, then the frames
+    (b"\xff\xfb", "mp3"),  # frame sync: MPEG-1 Layer III, with and without CRC
+    (b"\xff\xfa", "mp3"),
+    (b"\xff\xf3", "mp3"),  # MPEG-2 Layer III
+    (b"\xff\xf2", "mp3"),
+    (b"\x1aE\xdf\xa3", "webm"),  # EBML: WebM and Matroska
     (b"#!", "script"),
     (b"L\x00\x00\x00\x01\x14\x02\x00", "script"),  # MS-SHLLINK: a Windows shortcut
 )
 # HEIF (ISO/IEC 23008-12): an ISO-BMFF `ftyp` box whose major brand names a HEIF image.
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"mif1", b"msf1"})
+# The same box naming MP4 (ISO/IEC 14496-14), its audio-only M4A, 3GPP or QuickTime.
+_MP4_BRANDS = frozenset(
+    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"dash"}
+    | {b"M4A ", b"M4V ", b"M4B ", b"MSNV", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"qt  "}
+)
 # WHATWG MIME Sniffing §7.1: a resource starting with one of these tags, followed by a space
 # or ">", is HTML; browsers render it, scripts included. SVG runs scripts the same way.
 _MARKUP = re.compile(
@@ -249,7 +271,8 @@ class TypePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # DOMAIN.md: citizens send PDF, JPG/JPEG and PNG scans and screenshots; TIFF and HEIC are
-    # what scanners and iPhones write; ZIP is a container whose members are checked.
+    # what scanners and iPhones write; ZIP is a container whose members are checked. A
+    # messenger's voice notes and videos are OGG and MP4; recordings MP3 and WebM.
     allowed: list[str] = [
         "pdf",
         "jpeg",
@@ -261,6 +284,10 @@ class TypePolicy(BaseModel):
         "odt",
         "xlsx",
         "zip",
+        "ogg",
+        "mp3",
+        "mp4",
+        "webm",
     ]
     # ClamAV's MaxRecursion is 17 (clamd.conf(5)) because a malware scanner must unpack all it
     # meets; citizens zip scans once, perhaps forwarded inside one more zip. 42.zip nests five
@@ -547,7 +574,10 @@ def _by_magic(head: bytes) -> str | None:
 
 
 def _by_ftyp(head: bytes) -> str | None:
-    return "heic" if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS else None
+    if head[4:8] != b"ftyp":
+        return None
+    brand = head[8:12]
+    return "heic" if brand in _HEIF_BRANDS else "mp4" if brand in _MP4_BRANDS else None
 
 
 def _by_markup(head: bytes) -> str | None:

@@ -330,6 +330,17 @@ async def test_video_audio_voice_and_animation_are_filed_with_their_files(
         ]
         assert all("oversize" not in e["flags"] for e in found[:6])
         assert "oversize" in found[6]["flags"]
+        # Scanned, and taken as what they are: the operator can play them.
+        taken = [a for e in found[:6] for a in e["attachments"]]
+        assert [(a["content_type"], a["scan"]["status"]) for a in taken] == [
+            ("video/mp4", "clean"),
+            ("audio/mpeg", "clean"),
+            ("audio/ogg", "clean"),
+            ("video/mp4", "clean"),
+            ("audio/ogg", "clean"),
+            ("video/mp4", "clean"),
+        ]
+        assert not [e["flags"] for e in found if "rejected_attachment" in e["flags"]]
         # None of them was answered as a kind the bot does not take.
         sent = await telegram.sent(anna)
         assert not [s for s in sent if "Такие сообщения мы не принимаем" in s.get("text", "")]

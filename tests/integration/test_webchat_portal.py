@@ -262,7 +262,10 @@ async def test_chat_config_offers_topics_limits_and_the_timeout(daemon: DaemonPr
         "file": 5 * 1024 * 1024,
         "message": 20 * 1024 * 1024,
         "count": 5,
-        "types": ["pdf", "jpeg", "png", "tiff", "heic", "text", "docx", "odt", "xlsx", "zip"],
+        "types": [
+            *("pdf", "jpeg", "png", "tiff", "heic", "text", "docx", "odt", "xlsx", "zip"),
+            *("ogg", "mp3", "mp4", "webm"),
+        ],
     }
     assert english["inactivity_timeout"] == 15 * 60
     async with open_chat(daemon) as client:

@@ -83,6 +83,13 @@ def check(
             "application/vnd.oasis.opendocument.text",
         ),
         (zipped({"a.pdf": PDF, "b.png": PNG}), "scans.zip", "zip", "application/zip"),
+        (b"OggS\x00\x02" + bytes(64), "voice-3.ogg", "ogg", "audio/ogg"),
+        (b"ID3\x04\x00" + bytes(64), "звонок.mp3", "mp3", "audio/mpeg"),
+        (b"\xff\xfb\x90\x64" + bytes(64), "call.mp3", "mp3", "audio/mpeg"),
+        (b"\x00\x00\x00\x18ftypmp42" + bytes(64), "экран.mp4", "mp4", "video/mp4"),
+        (b"\x00\x00\x00\x1cftypM4A " + bytes(64), "memo.m4a", "mp4", "video/mp4"),
+        (b"\x00\x00\x00\x14ftypqt  " + bytes(64), "IMG_0002.MOV", "mp4", "video/mp4"),
+        (b"\x1aE\xdf\xa3" + bytes(64), "screen.webm", "webm", "video/webm"),
     ],
 )
 def test_allowed_types_are_detected_and_pass(

@@ -64,7 +64,9 @@
   // the server detects the type by content.
   var EXTENSIONS = {
     pdf: ["pdf"], jpeg: ["jpg", "jpeg", "jfif"], png: ["png"], tiff: ["tif", "tiff"],
-    heic: ["heic", "heif"], text: ["txt"], docx: ["docx"], odt: ["odt"], xlsx: ["xlsx"], zip: ["zip"]
+    heic: ["heic", "heif"], text: ["txt"], docx: ["docx"], odt: ["odt"], xlsx: ["xlsx"], zip: ["zip"],
+    ogg: ["ogg", "oga", "opus"], mp3: ["mp3"], mp4: ["mp4", "m4v", "m4a", "mov", "3gp"],
+    webm: ["webm", "mkv"]
   };
 
   var TEXTS = {
