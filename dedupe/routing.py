@@ -10,7 +10,7 @@ from .identity import linked_to_ticket
 from .ports import DedupeState, TicketState
 from .similarity import near_identical
 
-Reason = Literal["new", "conversation", "reference", "repeat"]
+Reason = Literal["new", "revision", "conversation", "reference", "repeat"]
 
 
 class Policy(msgspec.Struct, frozen=True):
@@ -41,12 +41,17 @@ def route(
     ticket_refs: list[str],
     repeat_since: str,
     trusted: bool,
+    revises: str | None = None,
 ) -> Destination:
     """Pick the ticket for a message; follow-ups join, near-identical repeats are marked.
 
     An untrusted sender (an address typed into a form, which anyone can type) never joins an
     existing ticket by reference or by repeating its text: it could be anybody's address.
     """
+    if revises is not None and state.ticket(revises) is not None:
+        # An edit (`revises`: the ticket of the message it edits) is that message still: it
+        # stays in its ticket, open or closed, never reopens it, and opens nothing new.
+        return Destination("revision", revises)
     related: list[str] = []
     duplicate = (
         _near_identical(state, policy, contact_id, fingerprint, repeat_since) if trusted else None

@@ -165,6 +165,8 @@ class Origin(NamedTuple):
     reread: bool = False
     # It edits a message that was a command (no ticket): it opens nothing either.
     revises_command: bool = False
+    # The ticket of the message it edits: the edit goes there, whatever its status.
+    revised_ticket: str | None = None
 
 
 def file_inbound(
@@ -286,6 +288,7 @@ class InboundFiling:
             ticket_refs=list(self.norm.identifiers.ticket_refs),
             repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
             trusted=self.raw.sender.verified,
+            revises=self.origin.revised_ticket if self.origin.revision else None,
         )
         if self.claimed is not None and self.claimed not in destination.related:
             related = (*destination.related, self.claimed)
@@ -298,7 +301,10 @@ class InboundFiling:
                 self._answer("confirmation", ticket, self._not_accepted())
             return self._store(_ticket_ref(ticket, is_new=True), duplicate_of=None)
         ticket = self._join(destination)
-        self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
+        if destination.reason != "revision":
+            # An edit of an older message leaves the conversation on the ticket it is about
+            # now: the citizen's next message goes there, not to the edited one's.
+            self.tx.file_conversation(self.conversation, ticket.number, self.raw.received_at)
         if destination.duplicate_of is not None:
             self.flags.append("duplicate")
         not_accepted = self._not_accepted()

@@ -36,7 +36,7 @@ from channels.contract import (
     Unparseable,
 )
 from normaliser.commands import COMMANDS, CommandTable
-from normaliser.envelope import Identifiers, RawRef, envelope_decoder
+from normaliser.envelope import Envelope, Identifiers, RawRef, envelope_decoder
 from normaliser.masking import mask_personal_data
 from normaliser.normalise import Normalised, normalise
 from router.clock import rfc3339, utc_now
@@ -529,7 +529,12 @@ def _file_journalled(
     if row is None or row.state != "received":  # a redelivery filed it meanwhile
         return None
     if origin.revision and row.revision_of is not None:
-        origin = origin._replace(revises_command=_was_command(tx, row.revision_of))
+        revised = _revised(tx, row.revision_of)
+        origin = origin._replace(
+            revises_command=revised is not None and revised.ticket is None,
+            revised_ticket=None if revised is None or revised.ticket is None
+            else revised.ticket.number,
+        )  # fmt: skip
     if row.envelope_id is not None:
         # Read again after it was filed unparseable: its flagged envelope went to the backend,
         # so what it says now is a revision of that, filed from a row of its own.
@@ -537,13 +542,14 @@ def _file_journalled(
     return file_inbound(tx, filer, origin, raw, norm, now)
 
 
-def _was_command(tx: JournalStore, journal_id: int) -> bool:
-    """Whether a journal row was filed as a command: an envelope without a ticket."""
+def _revised(tx: JournalStore, journal_id: int) -> Envelope | None:
+    """The envelope a journal row was filed as: the message a revision edits (without a
+    ticket if it was a command)."""
     first = tx.journal_row(journal_id)
     body = (
         None if first is None or first.envelope_id is None else tx.envelope_body(first.envelope_id)
     )
-    return body is not None and envelope_decoder.decode(body).ticket is None
+    return None if body is None else envelope_decoder.decode(body)
 
 
 def _dead_letter(journal_id: int, error: str, tx: JournalStore) -> None:

@@ -215,6 +215,35 @@ async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
         daemon.stop()
 
 
+async def test_an_edit_after_the_ticket_was_resolved_is_filed_in_that_ticket(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """Not a new ticket the citizen is never told of: the edit stays where its message is."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        first = await telegram.write(anna, "Нужна справка о доходах")
+        [envelope] = await filed(daemon, 1)
+        number = envelope["ticket"]["number"]
+        await telegram.wait_for_sent(2, anna)
+        async with daemon.backend() as backend:
+            resolved = await backend.post(
+                f"/api/v1/tickets/{number}/status", json={"status": "resolved"}
+            )
+            assert resolved.status_code == 202
+        await telegram.wait_for_sent(3, anna)  # the status notice
+        await telegram.edit(anna, first["message"]["message_id"], "Нужна справка 2-НДФЛ")
+        [_, revision] = await filed(daemon, 2)
+        assert "revision" in revision["flags"]
+        assert revision["ticket"]["number"] == number and not revision["ticket"]["is_new"]
+        async with daemon.backend() as backend:
+            ticket = (await backend.get(f"/api/v1/tickets/{number}")).json()
+        assert ticket["status"] == "resolved"
+    finally:
+        daemon.stop()
+
+
 async def test_killed_during_a_long_poll_the_update_comes_again_and_joins_its_ticket(
     tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
 ) -> None:

@@ -234,6 +234,62 @@ async def test_a_revision_is_filed_flagged_without_a_second_answer(
     assert await db.read(lambda tx: tx.dead_letters()) == []
 
 
+@pytest.mark.parametrize("status", ["resolved", "rejected"])
+async def test_an_edit_after_its_ticket_closed_stays_in_that_ticket(
+    db: Database, tmp_path: Path, status: str
+) -> None:
+    """An edit is its message still: filed in the closed ticket, which it does not reopen,
+    unanswered; no new ticket the citizen would never hear of. The conversation stays on the
+    ticket it is about now."""
+    intake = intake_for(db, tmp_path, LineParser(), rule="revision")
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка о доходах".encode()))
+    await intake.file_pending()
+    [first] = await envelopes(db)
+    assert first.ticket is not None
+    number = first.ticket.number
+    await db.write(
+        lambda tx: tx.set_ticket_status(number, status, "2026-12-02T10:00:00Z", reason="x")
+    )
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка о доходах за 2025".encode()))
+    await intake.file_pending()
+    _, revised = await envelopes(db)
+    assert revised.ticket is not None and revised.ticket.number == number
+    assert not revised.ticket.is_new and revised.flags == ["revision"]
+    tickets = await db.read(
+        lambda tx: tx.conn.execute("SELECT number, status FROM tickets").fetchall()
+    )
+    assert tickets == [(number, status)]
+    assert await notifications(db) == 1  # the first message's confirmation alone
+
+
+async def test_an_edit_of_an_older_message_leaves_the_conversation_on_its_ticket(
+    db: Database, tmp_path: Path
+) -> None:
+    """The edit goes to its own closed ticket; the next message joins the open one after it."""
+    intake = intake_for(db, tmp_path, LineParser(), rule="revision")
+    await intake.receive(delivery("m1", "+79161234567\nНужна справка о доходах".encode()))
+    await intake.file_pending()
+    [first] = await envelopes(db)
+    assert first.ticket is not None
+    closed = first.ticket.number
+    await db.write(lambda tx: tx.set_ticket_status(closed, "resolved", "2026-12-02T10:00:00Z"))
+    later = "2026-12-02T11:00:00.000Z"
+    await intake.receive(delivery("m2", "+79161234567\nЗагранпаспорт".encode(), received_at=later))
+    await intake.file_pending()
+    edited = "2026-12-02T12:00:00.000Z"
+    await intake.receive(
+        delivery("m1", "+79161234567\nСправка 2-НДФЛ".encode(), received_at=edited)
+    )
+    await intake.receive(
+        delivery("m3", "+79161234567\nКогда будет готово?".encode(), received_at=edited)
+    )
+    await intake.file_pending()
+    _, opened, revised, follow_up = await envelopes(db)
+    assert opened.ticket is not None and opened.ticket.is_new
+    assert revised.ticket is not None and revised.ticket.number == closed
+    assert follow_up.ticket is not None and follow_up.ticket.number == opened.ticket.number
+
+
 async def test_an_edit_of_a_command_opens_no_request(db: Database, tmp_path: Path) -> None:
     """«статус» answered when it came; edited (a messenger lets one), it files no ticket."""
     intake = intake_for(db, tmp_path, LineParser(), rule="revision")
