@@ -69,6 +69,9 @@ class RawInbound(msgspec.Struct, frozen=True):
     subject: str | None = None
     html: str | None = None
     topic: str | None = None
+    # The citizen asked to start a new request (a topic picked after /start): the message opens
+    # a ticket of its own, `topic`'s category, rather than join the one its conversation is on.
+    new_request: bool = False
     conversation_hint: str | None = None
     # The message this one answers and the thread before it (an email's In-Reply-To and
     # References, a Telegram reply): it joins their conversation only from the same contact,

@@ -42,6 +42,7 @@ def route(
     repeat_since: str,
     trusted: bool,
     revises: str | None = None,
+    new_request: bool = False,
 ) -> Destination:
     """Pick the ticket for a message; follow-ups join, near-identical repeats are marked.
 
@@ -52,6 +53,11 @@ def route(
         # An edit (`revises`: the ticket of the message it edits) is that message still: it
         # stays in its ticket, open or closed, never reopens it, and opens nothing new.
         return Destination("revision", revises)
+    if new_request:
+        # The citizen said this is a new question (picked a topic): a ticket of its own, with
+        # the tickets it names linked as related, not the conversation's nor a repeat's.
+        named = (ref for ref in dict.fromkeys(ticket_refs) if state.ticket(ref) is not None)
+        return Destination("new", related=tuple(named))
     related: list[str] = []
     duplicate = (
         _near_identical(state, policy, contact_id, fingerprint, repeat_since) if trusted else None

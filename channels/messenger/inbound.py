@@ -142,6 +142,9 @@ def _inbound(
         text=text,
         received_at=received.received_at,
         topic=received.metadata.get(TOPIC),
+        # A topic picked with the button is the start of a new question, whatever the chat's
+        # current ticket.
+        new_request=TOPIC in received.metadata,
         in_reply_to=in_reply_to,
         referable=referable,
         language_hint=user.language_code,

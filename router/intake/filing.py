@@ -289,6 +289,7 @@ class InboundFiling:
             repeat_since=rfc3339(parse_rfc3339(self.raw.received_at) - self.filer.repeat_window),
             trusted=self.raw.sender.verified,
             revises=self.origin.revised_ticket if self.origin.revision else None,
+            new_request=self.raw.new_request,
         )
         if self.claimed is not None and self.claimed not in destination.related:
             related = (*destination.related, self.claimed)

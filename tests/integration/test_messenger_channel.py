@@ -189,6 +189,50 @@ async def test_a_deep_links_start_is_answered_as_start_and_opens_no_ticket(
         daemon.stop()
 
 
+async def choose_topic(telegram: BotDouble, anna: Citizen, code: str, sent_before: int) -> None:
+    """/start and the topic `code` pressed, once the bot offered its topics (and answered the
+    /start with the help text) after `sent_before` messages to the chat."""
+    await telegram.write(anna, "/start")
+    sent = (await telegram.wait_for_sent(sent_before + 2, anna))[sent_before:]
+    [topics] = [s for s in sent if "inline_keyboard" in s.get("reply_markup", {})]
+    query = await telegram.press(anna, topics["message_id"], f"topic:{code}")
+
+    async def answered() -> bool | None:
+        return any(q["id"] == query and q["answered"] for q in await telegram.callback_queries())
+
+    await eventually(answered, "the topic pressed and answered")
+
+
+async def test_a_topic_chosen_with_a_ticket_open_starts_a_new_ticket(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """Code 03 open; /start, topic 12, a message: a new urgent ticket of 12, the 03 one
+    untouched; what the chat writes next goes on in the new one."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Код 03 Когда будет готов загранпаспорт?")
+        [passport] = await filed(daemon, 1)
+        assert passport["ticket"]["category"]["code"] == "03"
+        await telegram.wait_for_sent(2, anna)  # the confirmation and the phone button
+        await choose_topic(telegram, anna, "12", 2)
+        await telegram.write(anna, "Мне звонили и просили код из СМС")
+        await telegram.write(anna, "Звонили с номера +7 900 000-00-00")
+        _, fraud, after = await filed(daemon, 3)
+        assert fraud["ticket"]["is_new"]
+        assert fraud["ticket"]["number"] != passport["ticket"]["number"]
+        assert fraud["ticket"]["category"]["code"] == "12"
+        assert fraud["ticket"]["priority"] == "urgent"
+        assert after["ticket"]["number"] == fraud["ticket"]["number"]
+        async with daemon.backend() as backend:
+            old = (await backend.get(f"/api/v1/tickets/{passport['ticket']['number']}")).json()
+        assert old["status"] == "accepted" and old["category"]["code"] == "03"
+        assert [e["envelope_id"] for e in old["thread"]] == [passport["id"]]
+    finally:
+        daemon.stop()
+
+
 async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
     tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
 ) -> None:

@@ -63,6 +63,7 @@ class Citizen:
         text: str,
         *,
         topic: str | None = None,
+        new_request: bool = False,
         channel: str = "webchat",
         conversation: str | None = None,
         replying_to: str | None = None,
@@ -83,6 +84,7 @@ class Citizen:
             subject=subject,
             received_at=(NOW + timedelta(minutes=self.sent)).isoformat().replace("+00:00", "Z"),
             topic=topic,
+            new_request=new_request,
             # An unverified writer stands for the feedback form: a conversation per submission.
             conversation_hint=conversation
             or (f"chat:{self.session}" if self.verified else f"form:{self.sent}"),
@@ -194,6 +196,23 @@ def test_topic_sets_category_and_sla(tx: Tx) -> None:
     received = NOW + timedelta(minutes=1)
     due = datetime.fromisoformat(ticket["first_response_due"].replace("Z", "+00:00"))
     assert due - received == timedelta(minutes=30)
+
+
+def test_a_new_request_opens_a_ticket_of_its_topic_beside_the_open_one(tx: Tx) -> None:
+    """A topic picked after /start is a new question: its own ticket of that category and SLA,
+    the open one untouched; the conversation goes on in the new one."""
+    citizen = Citizen(tx, "s1")
+    passport = citizen.write("Код 03 Загранпаспорт: сроки").acceptance.ticket_number or ""
+    fraud = citizen.write("Мне звонили мошенники", topic="12", new_request=True)
+    number = fraud.acceptance.ticket_number or ""
+    assert fraud.acceptance.ticket_is_new and number != passport
+    assert fraud.acceptance.category_code == "12"
+    ticket = tx.ticket_record(number) or pytest.fail()
+    assert ticket.priority == "urgent" and ticket.related == []
+    assert citizen.write("Они назвали мой СНИЛС").acceptance.ticket_number == number
+    assert (tx.ticket(passport) or pytest.fail()).status == "accepted"
+    assert notices(tx, passport) == ["confirmation"]
+    assert len(tx.ticket_envelopes(passport)) == 1
 
 
 def test_reference_from_a_linked_contact_joins_that_ticket(tx: Tx) -> None:

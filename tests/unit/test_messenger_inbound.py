@@ -136,7 +136,10 @@ def test_a_deep_links_start_reads_as_start(text: str, read: str) -> None:
 
 
 def test_the_topic_chosen_before_goes_with_the_message() -> None:
-    assert parse(update(text="Вопрос"), topic="04").topic == "04"
+    """A topic picked after /start starts a new request; a message without one does not."""
+    chosen = parse(update(text="Вопрос"), topic="04")
+    assert chosen.topic == "04" and chosen.new_request
+    assert not parse(update(text="Вопрос")).new_request
 
 
 def test_a_button_press_is_the_citizens_message_with_the_buttons_data() -> None:
