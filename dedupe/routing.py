@@ -10,7 +10,7 @@ from .identity import linked_to_ticket
 from .ports import DedupeState, TicketState
 from .similarity import near_identical
 
-Reason = Literal["new", "revision", "conversation", "reference", "repeat"]
+Reason = Literal["new", "revision", "reply", "conversation", "reference", "repeat"]
 
 
 class Policy(msgspec.Struct, frozen=True):
@@ -43,6 +43,7 @@ def route(
     trusted: bool,
     revises: str | None = None,
     new_request: bool = False,
+    replied: str | None = None,
 ) -> Destination:
     """Pick the ticket for a message; follow-ups join, near-identical repeats are marked.
 
@@ -84,6 +85,18 @@ def route(
             continue
         if (filing := join(ticket, "reference")) is not None:
             return filing
+    # A reply joins the ticket of the message it answers (`replied`) while that is open: a
+    # conversation may span several tickets (a chat's, one per chat), and the one it is on now
+    # may be another. A closed one is no destination of its own: the conversation decides, as
+    # for any message (email's In-Reply-To to a closed ticket's thread: a new related ticket).
+    answered = None if replied is None else state.ticket(replied)
+    if (
+        answered is not None
+        and answered.status not in policy.closed_statuses
+        and linked_to_ticket(state, contact_id, answered.number)
+        and (filing := join(answered, "reply")) is not None
+    ):
+        return filing
     conversation = state.conversation_ticket(conversation_id)
     # The conversation's ticket, while the sender is still linked to it (an undone merge
     # takes away the links the merge made).

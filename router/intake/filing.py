@@ -91,7 +91,13 @@ class FilingStore(DedupeState, LateNoticeStore, TicketHistory, Protocol):
         listed_before: str | None = None,
     ) -> bool: ...
     def keep_message_thread(
-        self, channel: str, message_id: str, conversation: str, contact: str, verified: bool
+        self,
+        channel: str,
+        message_id: str,
+        conversation: str,
+        contact: str,
+        verified: bool,
+        ticket: str | None,
     ) -> None: ...
     def message_thread(self, channel: str, message_id: str, kind: str) -> MessageThread | None: ...
     def insert_envelope(
@@ -219,6 +225,8 @@ class InboundFiling:
         )
         self.answer = reply_route(raw.channel, raw.account, raw.sender)
         self.answered_there = False
+        # The ticket of the message this one replies to (our notice, or the citizen's own).
+        self.replied_ticket: str | None = None
         self.conversation = self._replied_conversation() or conversation_of(raw)
         self.fingerprint = fingerprint(norm.text)
         self.attachments = tx.attachments(list(raw.attachment_ids))
@@ -244,6 +252,7 @@ class InboundFiling:
             claimed = tx.conversation_ticket(self.conversation)
             self.claimed = None if claimed is None else claimed.number
             self.conversation = f"unverified:{raw.channel}:{raw.account}:{raw.idempotency_key}"
+            self.replied_ticket = None
         self.queued = 0
 
     def _replied_conversation(self) -> str | None:
@@ -258,12 +267,14 @@ class InboundFiling:
                 continue
             same = canonical_contact(tx, thread.contact_id) == self.contact
             if same and (raw.sender.verified or not thread.verified):
+                self.replied_ticket = thread.ticket_number
                 return thread.conversation_id
             if raw.sender.verified and thread.sent_to == raw.sender.address:
                 # The citizen answers where they asked us to write (a chat's contact frame):
                 # our notice went to this very address, and the channel vouches for its
                 # sender. The reply joins that ticket; the address becomes no one's identity.
                 self.answered_there = True
+                self.replied_ticket = thread.ticket_number
                 return thread.conversation_id
         return None
 
@@ -277,8 +288,11 @@ class InboundFiling:
         if command is not None:
             return self._command(command)
         self._lift_stop()
-        if self.answered_there and (joined := self.tx.conversation_ticket(self.conversation)):
-            self.tx.link_ticket_contact(joined.number, self.contact)
+        if self.answered_there:
+            current = self.tx.conversation_ticket(self.conversation)
+            numbers = (self.replied_ticket, None if current is None else current.number)
+            for number in dict.fromkeys(n for n in numbers if n is not None):
+                self.tx.link_ticket_contact(number, self.contact)
         destination = route(
             self.tx,
             self.filer.policy,
@@ -290,6 +304,7 @@ class InboundFiling:
             trusted=self.raw.sender.verified,
             revises=self.origin.revised_ticket if self.origin.revision else None,
             new_request=self.raw.new_request,
+            replied=self.replied_ticket,
         )
         if self.claimed is not None and self.claimed not in destination.related:
             related = (*destination.related, self.claimed)
@@ -581,7 +596,7 @@ class InboundFiling:
         if raw.referable:
             tx.keep_message_thread(
                 raw.channel, raw.channel_message_id, self.conversation, self.own,
-                raw.sender.verified,
+                raw.sender.verified, ticket.number if ticket else None,
             )  # fmt: skip
         tx.journal_filed(self.journal_id, envelope.id, unparseable=self.origin.unparseable)
         acceptance = acceptance_of(envelope, redelivery=False)

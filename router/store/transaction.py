@@ -119,12 +119,13 @@ _DEAD_LETTER_TABLES = {
 
 class MessageThread(NamedTuple):
     """The conversation a known message belongs to, whose it is, and whether verified; for a
-    notice of ours, the address it went to."""
+    notice of ours, the address it went to; the ticket it was filed to or is about, if known."""
 
     conversation_id: str
     contact_id: str
     verified: bool
     sent_to: str | None = None
+    ticket_number: str | None = None
 
 
 class Handoff(NamedTuple):
@@ -711,13 +712,21 @@ class Tx:
         return [bytes(r[0]) for r in rows]
 
     def keep_message_thread(
-        self, channel: str, message_id: str, conversation: str, contact: str, verified: bool
+        self,
+        channel: str,
+        message_id: str,
+        conversation: str,
+        contact: str,
+        verified: bool,
+        ticket: str | None,
     ) -> None:
-        """Keep a citizen's message that replies may name, against its conversation."""
+        """Keep a citizen's message that replies may name, against its conversation and the
+        ticket it was filed to (None for a command); its edits keep what it first was."""
         self.conn.execute(
             "INSERT INTO message_threads (channel, message_id, conversation_id, contact_id, "
-            "verified) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, message_id) DO NOTHING",
-            (channel, message_id, conversation, contact, int(verified)),
+            "verified, ticket_number) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (channel, message_id) DO NOTHING",
+            (channel, message_id, conversation, contact, int(verified), ticket),
         )
 
     def message_thread(self, channel: str, message_id: str, kind: str) -> MessageThread | None:
@@ -725,14 +734,15 @@ class Tx:
         peer's reference), with its contact and whether that contact's address there is
         verified; None for a message we do not know."""
         row = self._one(
-            "SELECT conversation_id, contact_id, verified, NULL FROM message_threads "
-            "WHERE channel = ? AND message_id = ?",
+            "SELECT conversation_id, contact_id, verified, NULL, ticket_number "
+            "FROM message_threads WHERE channel = ? AND message_id = ?",
             channel,
             message_id,
         )
         if row is None:
             row = self._one(
-                "SELECT t.conversation_id, t.contact_id, coalesce(i.verified, 0), n.address "
+                "SELECT t.conversation_id, t.contact_id, coalesce(i.verified, 0), n.address, "
+                "n.ticket_number "
                 "FROM peer_references r JOIN notifications n ON n.id = r.notification_id "
                 "JOIN tickets t ON t.number = n.ticket_number "
                 "LEFT JOIN identities i ON i.kind = ? AND i.address = n.address "
@@ -741,7 +751,7 @@ class Tx:
                 channel,
                 message_id,
             )
-        return None if row is None else MessageThread(row[0], row[1], bool(row[2]), row[3])
+        return None if row is None else MessageThread(row[0], row[1], bool(row[2]), *row[3:])
 
     def ticket_notifications(self, number: str) -> list[tuple[str, str, str, str]]:
         """A ticket's notifications, oldest first: (id, kind, channel, state)."""

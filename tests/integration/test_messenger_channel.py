@@ -233,6 +233,32 @@ async def test_a_topic_chosen_with_a_ticket_open_starts_a_new_ticket(
         daemon.stop()
 
 
+async def test_a_reply_to_a_tickets_notice_joins_that_ticket_not_the_chats_current_one(
+    tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
+) -> None:
+    """Two open tickets in one chat, the second its current one: a Telegram reply to the first
+    ticket's confirmation is filed in the first."""
+    daemon = bot_daemon(tmp_path / "daemon", telegram, clamd)
+    daemon.start()
+    try:
+        anna = await telegram.citizen("Анна")
+        await telegram.write(anna, "Код 03 Когда будет готов загранпаспорт?")
+        [passport] = await filed(daemon, 1)
+        [confirmation, _] = await telegram.wait_for_sent(2, anna)
+        assert passport["ticket"]["number"] in confirmation["text"]
+        await choose_topic(telegram, anna, "12", 2)
+        await telegram.write(anna, "Мне звонили и просили код из СМС")
+        [_, fraud] = await filed(daemon, 2)
+        assert fraud["ticket"]["number"] != passport["ticket"]["number"]
+        await telegram.wait_for_sent(5, anna)  # the second ticket's confirmation
+        await telegram.write(anna, "Вот скан паспорта", reply_to=confirmation["message_id"])
+        [*_, reply] = await filed(daemon, 3)
+        assert reply["thread"]["in_reply_to"] == f"{anna.id}:{confirmation['message_id']}"
+        assert reply["ticket"]["number"] == passport["ticket"]["number"]
+    finally:
+        daemon.stop()
+
+
 async def test_an_edit_is_a_revision_of_its_message_not_a_new_ticket(
     tmp_path: Path, telegram: BotDouble, clamd: ClamdServer
 ) -> None:

@@ -580,3 +580,54 @@ def test_a_reply_to_our_message_joins_its_ticket(tx: Tx) -> None:
         replying_to="<ours-1@omnirouter>",
     )  # fmt: skip
     assert reply.acceptance.ticket_number == number
+
+
+def two_tickets_in_one_chat(tx: Tx) -> tuple[Citizen, str, str, str]:
+    """A chat (one conversation) with two open tickets, the second its current one: the
+    citizen, the first ticket, the second, and the peer's reference of the first's confirmation."""
+    anna = Citizen(tx, "anna", kind="telegram")
+    first = anna.write("Код 03 Загранпаспорт: сроки", channel="messenger", conversation="tg")
+    second = anna.write(
+        "Мне звонили мошенники", topic="12", new_request=True, channel="messenger",
+        conversation="tg",
+    )  # fmt: skip
+    a, b = first.acceptance.ticket_number or "", second.acceptance.ticket_number or ""
+    [(notification_id,)] = tx.conn.execute(
+        "SELECT id FROM notifications WHERE ticket_number = ?", (a,)
+    ).fetchall()
+    tx.add_references(notification_id, "messenger", ["anna:501"], held_since="")
+    return anna, a, b, "anna:501"
+
+
+def test_a_reply_to_a_notice_joins_its_ticket_not_the_chats_current_one(tx: Tx) -> None:
+    """A chat spans the citizen's tickets: a reply to the first ticket's confirmation goes to
+    the first, though the chat is on the second now; the chat then goes on in the first."""
+    anna, a, b, notice = two_tickets_in_one_chat(tx)
+    reply = anna.write("Вот скан", channel="messenger", conversation="tg", replying_to=notice)
+    assert reply.acceptance.ticket_number == a
+    after = anna.write("И ещё вопрос", channel="messenger", conversation="tg")
+    assert after.acceptance.ticket_number == a
+    assert len(tx.ticket_envelopes(b)) == 1
+
+
+def test_a_reply_to_the_citizens_own_message_joins_its_ticket(tx: Tx) -> None:
+    anna, a, b, _ = two_tickets_in_one_chat(tx)
+    own = anna.envelope(anna.write("Уточнение", channel="messenger", conversation="tg"))
+    assert own["ticket"]["number"] == b  # type: ignore[index]
+    first = tx.ticket_envelopes(a)[0]
+    replied_to = envelope_decoder.decode(first).channel_message_id
+    reply = anna.write("Вот скан", channel="messenger", conversation="tg", replying_to=replied_to)
+    assert reply.acceptance.ticket_number == a
+
+
+@pytest.mark.parametrize("status", sorted(CLOSED_STATUSES))
+def test_a_reply_to_a_closed_tickets_notice_is_routed_by_its_conversation(
+    tx: Tx, status: str
+) -> None:
+    """As email's In-Reply-To to a closed ticket: the conversation decides (here the chat's
+    open ticket), and the closed one is neither joined nor reopened."""
+    anna, a, b, notice = two_tickets_in_one_chat(tx)
+    tx.set_ticket_status(a, status, "2026-11-23T10:00:00Z", reason="x")
+    reply = anna.write("Спасибо", channel="messenger", conversation="tg", replying_to=notice)
+    assert reply.acceptance.ticket_number == b
+    assert (tx.ticket(a) or pytest.fail()).status == status
