@@ -245,9 +245,11 @@ Fit = Callable[[str], list[str]]
 class DeliveryFailed(Exception):
     """A delivery attempt failed: for now (retried with backoff), for good (`permanent`: a
     bounce, a blocked bot), or because the peer asked us to wait `retry_after` seconds (a
-    throttle, which is not counted as a failed attempt). `suppress`, with `permanent`, puts
-    the address on the suppression list under that reason (`bot_blocked`), in the commit
-    that fails the notice, until the citizen writes again or an operator lifts it."""
+    throttle, which is not counted as a failed attempt); `account_wide`, with `retry_after`,
+    when the peer asked the whole account to wait (a Telegram 429), so that none of its
+    notices is claimed before. `suppress`, with `permanent`, puts the address on the
+    suppression list under that reason (`bot_blocked`), in the commit that fails the notice,
+    until the citizen writes again or an operator lifts it."""
 
     def __init__(
         self,
@@ -255,12 +257,14 @@ class DeliveryFailed(Exception):
         *,
         permanent: bool = False,
         retry_after: float | None = None,
+        account_wide: bool = False,
         suppress: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.account_wide = account_wide
         self.suppress = suppress
 
 

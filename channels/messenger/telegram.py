@@ -413,16 +413,16 @@ class TelegramAccount:
         """/start: the topics of categories.toml as buttons; the one pressed sets the category
         of the next message."""
         topics = await self.ports.tickets.topics(_language(language))
-        if not topics or self._pacing.paused_for("messenger", self.account) > 0:
-            # Under a 429's pause the keyboard would hold every update behind it until the
-            # pause ends; the citizen may write without a topic all the same.
+        if not topics:
             return
         keyboard = InlineKeyboardMarkup(
             [[InlineKeyboardButton(t.name, callback_data=f"{TOPIC_DATA}{t.code}")] for t in topics]
         )
         try:
             await self._send(bot, chat, prompts.text("choose_topic", language), keyboard)
-        except TelegramError as failed:  # the citizen may write without a topic all the same
+        except (TelegramError, DeliveryFailed) as failed:
+            # The citizen may write without a topic all the same; under a 429's pause the
+            # keyboard would hold every update behind it until the pause ends.
             log.info("topics not offered by %s: %s", self.account, failed)
 
     async def _send(
@@ -438,16 +438,22 @@ class TelegramAccount:
             else ReplyParameters(reply, allow_sending_without_reply=True),
         )
 
+    async def _chat_turn(self, chat: int) -> None:
+        """Wait for the message's turn within per_chat_rate and global_rate, and take it;
+        DeliveryFailed with the rest of a 429's pause if one is on, or began meanwhile."""
+        self._not_paused()
+        await trio.sleep(self._pacing.take(self._paced, "messenger", self.account, str(chat)))
+        self._not_paused()
+
     def _not_paused(self) -> None:
-        """DeliveryFailed with the rest of a 429's pause: the notice goes back to the queue
-        until then (not a failed attempt), where waiting it out could outlast the attempt."""
+        """Not a message into a 429's pause: the notice goes back to the queue until it is
+        over (not a failed attempt), where waiting it out could outlast the attempt, and a
+        send during it can make Telegram's wait longer."""
         paused = self._pacing.paused_for("messenger", self.account)
         if paused > 0:
-            raise DeliveryFailed("429: Telegram asked the bot to wait", retry_after=paused)
-
-    async def _chat_turn(self, chat: int) -> None:
-        """Wait for the message's turn within per_chat_rate and global_rate, and take it."""
-        await trio.sleep(self._pacing.take(self._paced, "messenger", self.account, str(chat)))
+            raise DeliveryFailed(
+                "429: Telegram asked the bot to wait", retry_after=paused, account_wide=True
+            )
 
     async def _deliver(self, notice: Outbound) -> Sent:
         """The notice's parts, then its files, then (after a first confirmation) the button
@@ -462,7 +468,6 @@ class TelegramAccount:
         steps = self._steps(bot, notice, chat)
         try:
             for step in steps[len(done) :]:
-                self._not_paused()
                 reference = await step()
                 done.append(reference)
                 await self.ports.state.put({progress_key: msgspec.json.encode(done)})
@@ -547,7 +552,9 @@ def _failure(error: TelegramError) -> DeliveryFailed:
     """A Bot API error as the outbox's outcome (core.telegram.org/bots/api#making-requests)."""
     match error:
         case RetryAfter():
-            return DeliveryFailed("429 Too Many Requests", retry_after=_seconds(error.retry_after))
+            return DeliveryFailed(
+                "429 Too Many Requests", retry_after=_seconds(error.retry_after), account_wide=True
+            )
         case Forbidden():
             # The message is "Forbidden: <description>", capitalised by PTB.
             description = error.message.lower().removeprefix("forbidden: ")

@@ -344,13 +344,20 @@ class Outbox:
                 ),
             )
         elif failure.retry_after is not None and now - record.first_queued_at < retry.max_age:
-            # The peer asked the account to wait (a Telegram 429, an SMSC's throttle): none of
-            # its notices is claimed before, where each would wait out the pause inside its
-            # attempt and fail it at the attempt's timeout.
-            self._pacing.pause(record.channel, record.account, failure.retry_after)
-            state = await self._move(
-                record, Event.THROTTLED, reason=failure.reason, next_at=now + failure.retry_after
-            )
+            retry_after = failure.retry_after
+
+            def throttled(tx: OutboxStore, at: str) -> State:
+                if failure.account_wide:
+                    # The whole account must wait (a Telegram 429): none of its notices is
+                    # claimed before, where each would wait the pause out inside its attempt
+                    # and fail at the attempt's timeout. Set here, in the writer thread, where
+                    # the claim reads the pacing.
+                    self._pacing.pause(record.channel, record.account, retry_after)
+                return tx.move_notification(
+                    record.id, Event.THROTTLED, at, reason=failure.reason, next_at=now + retry_after
+                )
+
+            state = await self._apply(record, throttled)
         else:
             next_at = retry.next_attempt(record.attempts, record.first_queued_at, now)
             if next_at is None:
