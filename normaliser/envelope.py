@@ -118,8 +118,8 @@ class Envelope(msgspec.Struct, frozen=True):
             description="Set by the code: truncated, contains_credential, empty_text, "
             "status_query, duplicate, unknown_code, infected_attachment, rejected_attachment, "
             "unscanned_attachment, type_mismatch, uninspected_archive, encrypted_archive, "
-            "unscannable, unscanned, unparseable, revision, unverified_sender, reopened, "
-            "incomplete, auto_submitted, oversize, stop_requested, start_requested, "
+            "unscannable, unscanned, unparseable, revision, unverified_sender, malformed_sender, "
+            "reopened, incomplete, auto_submitted, oversize, stop_requested, start_requested, "
             "help_requested (docs/api.md says when). New values may be added."
         ),
     ] = []

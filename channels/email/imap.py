@@ -27,7 +27,7 @@ import trio
 import trio_asyncio
 from aioimaplib import aioimaplib
 
-from channels.contract import Ports
+from channels.contract import Ports, Received
 
 from . import inbound
 from .config import ImapSettings
@@ -141,8 +141,7 @@ class FolderReader:
         if raw is None:  # expunged meanwhile by someone else: nothing to file
             await self.ports.state.put({self.key: _encoder.encode(state)})
             return
-        received = inbound.received(raw, self.account, self._metadata(uid))
-        await self.ports.intake.receive(received, {self.key: _encoder.encode(state)})
+        await self._receive(inbound.received(raw, self.account, self._metadata(uid)), state)
 
     async def _commit_oversize(self, uid: int, size: int, state: FolderState) -> None:
         """Over the limit: its header committed (flagged oversize by the parser), the message
@@ -153,9 +152,14 @@ class FolderReader:
         response = await self._command("uid", "fetch", str(uid), "(BODY.PEEK[HEADER])")
         header = _literal(response.lines) or b""
         metadata = self._metadata(uid) | {"oversize": str(size)}
-        received = inbound.received(header, self.account, metadata)
-        await self.ports.intake.receive(received, {self.key: _encoder.encode(state)})
+        await self._receive(inbound.received(header, self.account, metadata), state)
         self.ports.bad_input("email", "oversize")
+
+    async def _receive(self, received: Received, state: FolderState) -> None:
+        """Committed with the folder's state; a From no one can read counted once."""
+        receipt = await self.ports.intake.receive(received, {self.key: _encoder.encode(state)})
+        if received.sender is None and not receipt.redelivery:
+            self.ports.bad_input("email", "malformed_sender")
 
     async def _finish_moves(self, state: FolderState) -> None:
         """Move what was committed before a crash kept it from being moved."""

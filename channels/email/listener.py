@@ -190,10 +190,12 @@ class _Handler:
             metadata["verp_notice"] = recipient.notice
         received = inbound.received(raw, recipient.account, metadata)
         try:
-            await trio_asyncio.trio_as_aio(self.listener.ports.intake.receive)(received)
+            receipt = await trio_asyncio.trio_as_aio(self.listener.ports.intake.receive)(received)
         except Exception as error:
             log.error("mail for %s not committed (%s)", recipient.account, type(error).__name__)
             return "451 4.3.0 Temporary failure: the message could not be stored; try again later"
+        if received.sender is None and not receipt.redelivery:
+            self.listener.ports.bad_input("email", "malformed_sender")
         return f"250 2.0.0 OK: committed to {recipient.account}"
 
 

@@ -58,6 +58,8 @@ def parse(received: Received, settings: Callable[[], EmailFile]) -> RawInbound |
     verification = verified_sender(headers, authserv_id=authserv_id) if authserv_id else None
     # Too big to fetch: only its header was committed (imap.py), the message kept on the server.
     flags = ["oversize"] if "oversize" in received.metadata else []
+    if mail.from_address is None:  # the envelope's sender stands in, as said above
+        flags.append("malformed_sender")
     if auto_reply_forbidden(
         headers, our_addresses=ours, envelope_sender=envelope_sender
     ) or is_out_of_office(headers):

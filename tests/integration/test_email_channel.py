@@ -6,6 +6,7 @@ bounce fails the notice it names; a mailbox's mail is moved away only once commi
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 import textwrap
 from email.message import EmailMessage
@@ -20,7 +21,15 @@ from channels.email.imap import mailbox
 from tests.dovecot import USERS, Dovecot, dovecot, dovecot_server
 from tests.smtp_peer import PASSWORD, USER, SmtpPeer, smtp_peer, smtp_peer_server
 
-from .daemon import DaemonProcess, eventually, feed_all, free_port, notification_in, write_secret
+from .daemon import (
+    DaemonProcess,
+    eventually,
+    feed_all,
+    free_port,
+    metric,
+    notification_in,
+    write_secret,
+)
 
 __all__ = ["dovecot", "dovecot_server", "smtp_peer", "smtp_peer_server"]  # the fixtures
 
@@ -192,6 +201,32 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
         assert [(e["address"], e["reason"]) for e in listed] == [(CITIZEN, "bounced")]
         filed = [e["channel_message_id"] for e in await email_envelopes(daemon)]
         assert filed == ["<m1@mail.example>", "<m2@mail.example>", "<m3@mail.example>"]
+    finally:
+        daemon.stop()
+
+
+async def test_mail_whose_from_no_one_can_read_is_taken_and_filed_flagged(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    """The stdlib raises AttributeError on this From; it was answered 500, so the MTA bounced
+    the citizen's mail and nothing was kept."""
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        raw = citizens_mail("Вопрос", "Здравствуйте!", message_id="<m9@mail.example>")
+        raw = re.sub(rb"(?m)^From: .*\r\n", b"From: a@[b\r\n", raw)
+        refused = await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], raw)
+        assert refused == {}
+        [envelope] = await eventually(lambda: email_envelopes(daemon), "the mail filed")
+        # From the envelope's sender, which no one vouches for.
+        assert envelope["sender"]["address"] == CITIZEN and not envelope["sender"]["verified"]
+        assert envelope["flags"] == ["malformed_sender"]
+        assert envelope["text"].startswith("Здравствуйте!")
+        async with daemon.backend() as backend:
+            kept = await backend.get(f"/api/v1/raw/{envelope['raw']['id']}")
+        assert kept.content == raw
+        counted = metric(daemon, "omnirouter_bad_input_total", reason="malformed_sender")
+        assert counted == 1
     finally:
         daemon.stop()
 

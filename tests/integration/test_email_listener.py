@@ -16,9 +16,10 @@ from typing import Any
 import trio
 import trio_asyncio
 
-from channels.contract import AccountSpec, AttachmentLimits, Ports, Receipt, Received
+from channels.contract import AccountSpec, AttachmentLimits, Ports, RawInbound, Receipt, Received
 from channels.email.config import LISTENER, EmailFile, IntakeSettings
 from channels.email.listener import MailListener
+from channels.email.parse import parse
 
 from .daemon import free_port
 
@@ -115,6 +116,25 @@ async def test_the_null_sender_of_a_bounce_is_kept_as_such() -> None:
         await trio.to_thread.run_sync(deliver, port, ["support@gov.example"], message(), "")
     [committed] = store.committed
     assert committed.metadata["mail_from"] == "" and committed.metadata["transport"] == "lmtp"
+
+
+async def test_a_from_no_one_can_read_is_committed_and_answered_250() -> None:
+    """The stdlib's header classes raise AttributeError on this From: it must not reach
+    aiosmtpd, which would answer 500 and have the MTA bounce the citizen's mail."""
+    raw = message().replace(b"From: ivan@mail.example", b"From: a@[b")
+    store = Store()
+    async with listening(store) as port:
+        answers = await trio.to_thread.run_sync(deliver, port, ["support@gov.example"], raw)
+    assert [code for code, _ in answers] == [250]
+    [committed] = store.committed
+    assert committed.payload.startswith(raw) and committed.sender is None
+    assert committed.idempotency_key == "<q1@mail.example>"
+    assert store.refused == ["malformed_sender"]
+    # Read after the commit: from the envelope's sender, flagged.
+    file = EmailFile.model_validate({"enabled": True, "accounts": ACCOUNTS})
+    filed = parse(committed, lambda: file)
+    assert isinstance(filed, RawInbound) and filed.flags == ["malformed_sender"]
+    assert filed.sender.address == "ivan@mail.example"
 
 
 async def test_a_store_that_cannot_commit_is_a_temporary_failure() -> None:

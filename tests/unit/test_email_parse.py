@@ -103,6 +103,16 @@ def test_a_mail_without_a_readable_sender_is_unparseable() -> None:
         read((CORPUS / "broken-headers-nul.eml").read_bytes())
 
 
+def test_a_mail_whose_from_no_one_can_read_is_filed_from_its_envelope_sender_flagged() -> None:
+    raw = b"From: a@[b\r\nSubject: x\r\nMessage-ID: <z1@x.example>\r\n\r\nHello\r\n"
+    result = read(raw, mail_from="ivan@mail.example")
+    assert isinstance(result, RawInbound) and result.text == "Hello"
+    assert result.sender.address == "ivan@mail.example" and not result.sender.verified
+    assert result.flags == ["malformed_sender"]
+    readable = read(raw.replace(b"a@[b", b"ivan@mail.example"), mail_from="ivan@mail.example")
+    assert isinstance(readable, RawInbound) and readable.flags == []
+
+
 def test_an_oversize_header_only_mail_is_flagged() -> None:
     header = b"From: ivan@mail.example\r\nSubject: Scan\r\nMessage-ID: <o@mail.example>\r\n\r\n"
     result = read(header, oversize="12000000")
