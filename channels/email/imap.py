@@ -2,10 +2,11 @@
 
 Each folder has a connection of its own. A message is committed through the intake together
 with the folder's UIDVALIDITY and last UID (the account's state), and only then moved to
-`processed_folder` or flagged \\Seen: never deleted by us. After a crash between the commit and
-the move, the next start moves what the state says is committed. RFC822.SIZE is checked before
-a message is fetched: one over the limit stays on the server, flagged, and only its header is
-committed, flagged `oversize`. IDLE waits for new mail where the server has it (renewed every
+`processed_folder` (MOVE, else COPY and \\Deleted, expunged by UID with UIDPLUS) or flagged
+\\Seen: never deleted by us. After a crash between the commit and the move, the next start
+moves what the state says is committed. RFC822.SIZE is checked before a message is fetched:
+one over the limit stays on the server, flagged, and only its header is committed, flagged
+`oversize`. IDLE waits for new mail where the server has it (renewed every
 `idle_renew`), polling every `poll_interval` where not; after mail was taken the folder is
 looked at again at once, as what came meanwhile may have been announced already. A lost
 connection ends the account, and the supervisor connects again after its jittered backoff: the
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 OVERSIZE_FLAGS = "(\\Flagged $TooBig)"
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCHED = re.compile(rb"UID (\d+)|RFC822\.SIZE (\d+)")
+_CAPABILITY_CODE = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.IGNORECASE)
 # How long one IMAP command may take before the connection counts as lost.
 COMMAND_TIMEOUT = 60.0
 
@@ -165,18 +167,36 @@ class FolderReader:
         """Move what was committed before a crash kept it from being moved."""
         if state.last_uid == 0 or self.settings.processed_folder is None:
             return
-        response = await self._command("uid_search", f"UID 1:{state.last_uid} UNKEYWORD $TooBig")
+        criteria = f"UID 1:{state.last_uid} UNKEYWORD $TooBig"
+        if not self._has("MOVE"):
+            # Copied and flagged \Deleted, it waits to be expunged where there is no UIDPLUS:
+            # copied once is enough.
+            criteria += " UNDELETED"
+        response = await self._command("uid_search", criteria)
         uids = [w.decode() for line in response.lines[:1] for w in line.split() if w.isdigit()]
         if uids:
             await self._processed(",".join(uids))
 
     async def _processed(self, uids: str) -> None:
-        """Committed: moved to processed_folder (RFC 6851 MOVE), or flagged \\Seen."""
+        """Committed: moved to processed_folder, or flagged \\Seen."""
         target = self.settings.processed_folder
         if target is None:
             await self._command("uid", "store", uids, "+FLAGS", "(\\Seen)")
+        elif self._has("MOVE"):
+            await self._command("uid", "move", uids, mailbox(target))  # RFC 6851
         else:
-            await self._command("uid", "move", uids, mailbox(target))
+            # What MOVE does (RFC 6851 3.3), by the commands every server has. Only UID EXPUNGE
+            # (RFC 4315 2.1, UIDPLUS) removes just these: a plain EXPUNGE would also remove what
+            # other clients flagged \Deleted. Without it they stay flagged, for the mailbox's
+            # owner or the server to expunge.
+            await self._command("uid", "copy", uids, mailbox(target))
+            await self._command("uid", "store", uids, "+FLAGS", "(\\Deleted)")
+            if self._has("UIDPLUS"):
+                await self._command("uid", "expunge", uids)
+
+    def _has(self, capability: str) -> bool:
+        """Whether the server offers `capability` once logged in."""
+        return self.client is not None and self.client.has_capability(capability)
 
     async def _wait_for_mail(self) -> None:
         """Until the server says something changed (IDLE), or for poll_interval."""
@@ -212,6 +232,7 @@ class FolderReader:
         response = await client.login(settings.username, self.password)
         if response.result != "OK":
             raise ImapError(f"login refused: {_said(response.lines)}")
+        await _logged_in_capabilities(client, response)
 
     async def _idle(self) -> None:
         """IDLE (RFC 2177) until a message comes, the connection is lost, or idle_renew."""
@@ -286,6 +307,19 @@ async def _starttls(client: aioimaplib.IMAP4, context: ssl.SSLContext, host: str
         protocol.transport, protocol, context, server_hostname=host
     )
     await protocol.capability()
+
+
+async def _logged_in_capabilities(client: aioimaplib.IMAP4, login: aioimaplib.Response) -> None:
+    """The capabilities as they stand after LOGIN: servers list more once a user is logged in
+    (MOVE, UIDPLUS), in the LOGIN answer's CAPABILITY code (RFC 3501 7.1) or only when asked
+    again; aioimaplib asks before the login alone."""
+    lines = [line for line in login.lines if isinstance(line, bytes | bytearray)]
+    said = next(filter(None, map(_CAPABILITY_CODE.search, lines)), None)
+    if said is None:
+        await asyncio.wait_for(client.protocol.capability(), COMMAND_TIMEOUT)
+    else:
+        # The whole list, which replaces the one before (aioimaplib adds it to that one).
+        client.protocol.capabilities = set(said[1].decode(errors="replace").split())
 
 
 def mailbox(name: str) -> str:

@@ -5,13 +5,14 @@ IDLE is renewed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import trio
 import trio_asyncio
+from aioimaplib import aioimaplib
 
 from channels.contract import Ports, Receipt, Received
 from channels.email.config import ImapSettings
@@ -65,8 +66,15 @@ class Store:
         self.refused.append(reason)
 
 
-async def read_until(store: Store, dovecot: Dovecot, count: int, **settings: object) -> None:
-    """Run a reader of the support INBOX until `store` has `count` commits."""
+async def read_until(
+    store: Store,
+    dovecot: Dovecot,
+    count: int,
+    settled: Callable[[], bool] = lambda: True,
+    **settings: object,
+) -> None:
+    """Run a reader of the support INBOX until `store` has `count` commits and the server's
+    folders are `settled` (the mail moved after its commit)."""
     imap = ImapSettings.model_validate(
         {
             "host": dovecot.host,
@@ -88,6 +96,13 @@ async def read_until(store: Store, dovecot: Dovecot, count: int, **settings: obj
             while len(store.committed) < count:
                 await store.changed.wait()
                 store.changed = trio.Event()
+            # The server's folders are polled: nothing of the reader's says the move is done.
+            for _ in range(int(DEADLINE / 0.05)):
+                if await trio.to_thread.run_sync(settled):
+                    break
+                await trio.sleep(0.05)
+            else:
+                raise AssertionError("the mail was committed but never moved")
         nursery.cancel_scope.cancel()
 
 
@@ -131,3 +146,99 @@ async def test_a_from_no_one_can_read_does_not_block_the_folder(dovecot: Dovecot
     assert store.refused == ["malformed_sender"]
     assert dovecot.uids("support") == []
     assert len(dovecot.uids("support", "Processed")) == 2
+
+
+def processed(dovecot: Dovecot) -> list[bytes]:
+    """The messages in the support mailbox's Processed folder, in UID order."""
+    uids = dovecot.uids("support", "Processed")
+    return [dovecot.message("support", "Processed", uid) for uid in uids]
+
+
+def without(monkeypatch: pytest.MonkeyPatch, *capabilities: str) -> None:
+    """Readers that see a server without `capabilities` (Dovecot offers them all)."""
+    connect = FolderReader._connect
+
+    async def connected(reader: FolderReader) -> None:
+        await connect(reader)
+        assert reader.client is not None
+        reader.client.protocol.capabilities -= set(capabilities)
+
+    monkeypatch.setattr(FolderReader, "_connect", connected)
+
+
+async def test_without_move_mail_is_copied_then_expunged_by_uid(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aioimaplib refuses MOVE itself where the server does not offer it (RFC 6851): the
+    # reader died after the first message's commit, at each start.
+    without(monkeypatch, "MOVE")
+    dovecot.create_folder("support", "Processed")
+    for n in (1, 2):
+        dovecot.append("support", "INBOX", citizens_mail(f"№{n}", "Вопрос", message_id=f"<{n}@m>"))
+    store = Store()
+
+    await read_until(
+        store, dovecot, 2, lambda: not dovecot.uids("support"), processed_folder="Processed"
+    )
+
+    assert [r.idempotency_key for r in store.committed] == ["<1@m>", "<2@m>"]
+    moved = processed(dovecot)
+    assert [b"<1@m>" in raw for raw in moved] == [True, False] and b"<2@m>" in moved[1]
+
+
+async def test_without_move_or_uidplus_mail_is_copied_once_and_left_flagged_deleted(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plain EXPUNGE would also remove what other clients flagged \Deleted: never sent.
+    without(monkeypatch, "MOVE", "UIDPLUS")
+    dovecot.create_folder("support", "Processed")
+
+    def all_deleted(count: int) -> Callable[[], bool]:
+        def settled() -> bool:
+            inbox = dovecot.uids("support")
+            flags = [dovecot.flags("support", "INBOX", uid) for uid in inbox]
+            return len(inbox) == count and all("\\Deleted" in f for f in flags)
+
+        return settled
+
+    dovecot.append("support", "INBOX", citizens_mail("№1", "Вопрос", message_id="<1@m>"))
+    dovecot.append("support", "INBOX", citizens_mail("№2", "Вопрос", message_id="<2@m>"))
+    store = Store()
+    await read_until(store, dovecot, 2, all_deleted(2), processed_folder="Processed")
+    # Started again with a third message: what was copied before is not copied again.
+    dovecot.append("support", "INBOX", citizens_mail("№3", "Вопрос", message_id="<3@m>"))
+    await read_until(store, dovecot, 3, all_deleted(3), processed_folder="Processed")
+
+    assert [r.idempotency_key for r in store.committed] == ["<1@m>", "<2@m>", "<3@m>"]
+    moved = processed(dovecot)
+    assert [next(m for m in (b"<1@m>", b"<2@m>", b"<3@m>") if m in raw) for raw in moved] == [
+        b"<1@m>", b"<2@m>", b"<3@m>"
+    ]  # fmt: skip
+
+
+async def test_capabilities_are_asked_again_after_a_login_that_does_not_list_them(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dovecot lists MOVE and UIDPLUS only once logged in, here not in LOGIN's answer (as some
+    # servers do): known from before the login alone, the mail would stay in INBOX, flagged.
+    login = aioimaplib.IMAP4ClientProtocol.login
+
+    async def silent_login(
+        protocol: aioimaplib.IMAP4ClientProtocol, user: str, password: str
+    ) -> aioimaplib.Response:
+        before = set(protocol.capabilities)
+        response: aioimaplib.Response = await login(protocol, user, password)
+        protocol.capabilities = before
+        response.lines[:] = [line for line in response.lines if b"CAPABILITY" not in line]
+        return response
+
+    monkeypatch.setattr(aioimaplib.IMAP4ClientProtocol, "login", silent_login)
+    dovecot.create_folder("support", "Processed")
+    dovecot.append("support", "INBOX", citizens_mail("№1", "Вопрос", message_id="<1@m>"))
+    store = Store()
+
+    await read_until(
+        store, dovecot, 1, lambda: not dovecot.uids("support"), processed_folder="Processed"
+    )
+
+    assert len(dovecot.uids("support", "Processed")) == 1
