@@ -6,6 +6,7 @@ bounce fails the notice it names; a mailbox's mail is moved away only once commi
 from __future__ import annotations
 
 import functools
+import json
 import re
 import smtplib
 import textwrap
@@ -26,6 +27,7 @@ from .daemon import (
     eventually,
     feed_all,
     free_port,
+    log_text_lines,
     metric,
     notification_in,
     write_secret,
@@ -227,6 +229,45 @@ async def test_mail_whose_from_no_one_can_read_is_taken_and_filed_flagged(
         assert kept.content == raw
         counted = metric(daemon, "omnirouter_bad_input_total", reason="malformed_sender")
         assert counted == 1
+    finally:
+        daemon.stop()
+
+
+async def test_an_oversize_refusal_is_listed_in_the_log_with_the_sender_masked(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.edit_router(
+        '[attachments.limits.email]\nfile = "10MB"\nmessage = "10MB"',
+        '[attachments.limits.email]\nfile = "100KB"\nmessage = "100KB"',
+    )
+    daemon.start()
+    try:
+        raw = citizens_mail("Скан", "x" * 150_000, message_id="<big@mail.example>")
+
+        def refused() -> list[int]:
+            with smtplib.LMTP("127.0.0.1", port) as client:
+                client.ehlo()
+                declared = client.mail(CITIZEN, [f"SIZE={len(raw)}"])[0]
+                client.rset()
+                # No SIZE (sendmail would say it): refused after DATA.
+                client.mail(CITIZEN)
+                client.rcpt(SUPPORT)
+                return [declared, client.data(raw)[0]]
+
+        assert await trio.to_thread.run_sync(refused) == [552, 552]
+
+        async def listed() -> list[str]:
+            return [line for line in log_text_lines(daemon) if "refused as oversize" in line]
+
+        lines = await eventually(listed, "the refusals logged")
+        assert len(lines) == 2, lines
+        for line, size in zip(lines, [f"{len(raw)} bytes declared", "more sent"], strict=True):
+            assert json.loads(line)["msg"] == (
+                f"mail from <i***@***.example> refused as oversize (552 5.3.4): {size}, "
+                "the limit 102400 bytes"
+            )
+        assert not [line for line in log_text_lines(daemon) if "ivan.petrov" in line]
     finally:
         daemon.stop()
 

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+import pytest
 import trio
 import trio_asyncio
 
@@ -146,7 +147,9 @@ async def test_a_store_that_cannot_commit_is_a_temporary_failure() -> None:
     assert [(code, text.split()[0]) for code, text in answers] == [(451, b"4.3.0")] * 2
 
 
-async def test_an_oversize_message_is_refused_in_words_the_sender_reads() -> None:
+async def test_an_oversize_message_is_refused_in_words_the_sender_reads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = Store(limit=2000)
     async with listening(store) as port:
 
@@ -168,6 +171,15 @@ async def test_an_oversize_message_is_refused_in_words_the_sender_reads() -> Non
         assert b"portal's chat or feedback form" in reply
     assert store.committed == []
     assert store.refused == ["oversize", "oversize"]
+    # Listed for operators, once a refusal: whom the 552 reached (masked by the log's
+    # formatter: test_email_channel), the size and the limit.
+    logged = [r.getMessage() for r in caplog.records if r.name == "channels.email.listener"]
+    assert [line for line in logged if "oversize" in line] == [
+        "mail from <ivan@mail.example> refused as oversize (552 5.3.4): 5000 bytes declared, "
+        "the limit 2000 bytes",
+        "mail from <ivan@mail.example> refused as oversize (552 5.3.4): more sent, "
+        "the limit 2000 bytes",
+    ]
 
 
 async def test_over_smtp_the_message_is_answered_once_after_every_commit() -> None:
