@@ -55,6 +55,9 @@ _NOTICE_KINDS: dict[str, NoticeKind] = {
 }
 # What a citizen's own message on the channel lifts from the suppression list.
 LIFTED_BY_WRITING = (STOP_REQUESTED, BOT_BLOCKED)
+# Channels whose peer is told nothing of a command's answer, which goes to the sender's
+# address only (an email's: the MTA hears 250, the status goes to the From).
+ANSWERED_AT_THE_ADDRESS = frozenset({"email"})
 # Channels whose own protocol already shows the citizen the ticket a message joined (the web
 # chat's `accepted` frame), so a follow-up needs no separate "added to your request" notice.
 INLINE_ACK_CHANNELS = frozenset({"webchat"})
@@ -355,8 +358,11 @@ class InboundFiling:
                 if current is not None and (newest is None or newest.status in CLOSED_STATUSES):
                     number = current.number
         ticket = self.tx.ticket_record(number) if number else None
-        # Only a sender the channel vouches for learns a status: a form's email is typed text.
-        trusted = self.raw.sender.verified
+        # Only a sender the channel vouches for learns a status, where the answer reaches
+        # whoever sent the message (a form's email is typed text, and the form's page shows
+        # the ticket). An email's answer goes to its From address and to nobody else: a forger
+        # learns nothing, and a citizen whose provider signs nothing is answered all the same.
+        trusted = self.raw.sender.verified or self.raw.channel in ANSWERED_AT_THE_ADDRESS
         if (
             ticket is not None
             and trusted

@@ -402,17 +402,33 @@ def test_an_unverified_sender_with_a_verified_address_joins_nothing_of_theirs(tx
     assert again.acceptance.ticket_number == number.acceptance.ticket_number
 
 
-def test_a_status_query_from_a_forged_address_is_not_answered(tx: Tx) -> None:
+@pytest.mark.parametrize(
+    ("owner_verified", "channel", "answered"),
+    [
+        # No DKIM or SPF vouches for the citizen's mail (no authserv_id set, a provider that
+        # signs nothing): the status goes to the From address, which only its owner reads.
+        (False, "email", True),
+        # A forger writing as a verified citizen makes us tell the citizen, and nobody else.
+        (True, "email", True),
+        # A form's typed address is answered on the page to whoever typed it: not there.
+        (False, "form", False),
+        (True, "form", False),
+    ],
+)
+def test_a_status_query_from_an_unverified_sender_is_answered_where_only_the_owner_reads(
+    tx: Tx, owner_verified: bool, channel: str, answered: bool
+) -> None:
     address = "ivan.petrov@example.ru"
     thread = f"email:portal:{address}"
-    owner = Citizen(tx, address, kind="email")
-    number = owner.write("Где моя справка?", channel="email", conversation=thread)
-    forger = Citizen(tx, address, kind="email", verified=False)
-    asked = forger.write(
-        f"статус {number.acceptance.ticket_number}", channel="email", conversation=thread
-    )
-    assert asked.acceptance.ticket_number is None
-    assert "status_query_answer" not in notices(tx, number.acceptance.ticket_number or "")
+    owner = Citizen(tx, address, kind="email", verified=owner_verified)
+    ticket = owner.write("Где моя справка?", channel="email", conversation=thread)
+    number = ticket.acceptance.ticket_number
+    asker = Citizen(tx, address, kind="email", verified=False) if owner_verified else owner
+    conversation = thread if channel == "email" else "form:portal:new"
+    asked = asker.write(f"статус {number}", channel=channel, conversation=conversation)
+    assert (asked.acceptance.ticket_number == number) is answered
+    told = [event for event, _ in answers(tx, address)]
+    assert ("status_query_answer" in told) is answered
 
 
 # --- commands: «СТОП», «СТАРТ», «ПОМОЩЬ» --------------------------------------------------------
