@@ -84,6 +84,7 @@ def filing_rules(settings: Settings) -> FilingRules:
         repeat_window=timedelta(seconds=r.dedupe.repeat_window.seconds),
         tz=settings.tz,
         webhook=r.handoff.mode == "webhook",
+        answers=RateLimit(r.notifier.auto_limit, r.notifier.auto_window.seconds),
     )
 
 

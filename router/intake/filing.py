@@ -8,6 +8,7 @@ journal after a restart can neither lose nor double anything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from normaliser.normalise import Normalised
 from router.attachments.verdicts import PENDING, attachment_flags, envelope_attachment
 from router.clock import parse_rfc3339, rfc3339
 from router.delivery.notifier import NotificationQueue, Notifier, ReplyRoute
+from router.delivery.outbox import RateLimit
 from router.delivery.suppression import (
     BOT_BLOCKED,
     KINDS,
@@ -43,10 +45,13 @@ from router.delivery.suppression import (
     suppression_address,
 )
 from router.delivery.templates import Templates
+from router.ops import metrics
 from router.store.transaction import AttachmentRecord, MessageThread, TicketRecord
 from router.ticketing.catalogue import CLOSED_STATUSES, Catalogue, TicketNumbering
 from router.ticketing.updates import TicketHistory
 from router.ulid import new_ulid
+
+log = logging.getLogger(__name__)
 
 # The notice kind the citizen's client shows each automatic answer as.
 _NOTICE_KINDS: dict[str, NoticeKind] = {
@@ -84,6 +89,7 @@ class FilingStore(DedupeState, LateNoticeStore, TicketHistory, Protocol):
     def link_ticket_contact(self, number: str, contact_id: str) -> None: ...
     def set_ticket_due(self, number: str, first_response: str, resolution: str) -> None: ...
     def suppress_anew(self, channel: str, address: str, reason: str, since: str) -> bool: ...
+    def automatic_queued_since(self, contact_id: str, since: float) -> int: ...
     def suppressed(self, channel: str, address: str, now: str) -> str | None: ...
     def unsuppress(
         self,
@@ -132,6 +138,10 @@ class FilingRules:
     repeat_window: timedelta
     tz: ZoneInfo
     webhook: bool
+    # `[notifier] auto_limit` per `auto_window`: past it, an inbound message gets no automatic
+    # answer (RFC 3834 2: a responder limits its answers to one address), which ends a loop
+    # with a responder that marks nothing, where deferring the answers only paced the loop.
+    answers: RateLimit
 
 
 class Filed(msgspec.Struct, frozen=True):
@@ -518,7 +528,7 @@ class InboundFiling:
 
     def _answer(self, event: str, ticket: TicketRecord, fields: dict[str, str]) -> None:
         """Queue the automatic answer to this inbound message (once per journal entry)."""
-        if not self.answers:
+        if not self.answers or self._withheld(ticket.contact_id):
             return
         kind: NoticeKind = _NOTICE_KINDS.get(event, "system")
         self.filer.notifier.queue(
@@ -534,10 +544,33 @@ class InboundFiling:
         )
         self.queued += 1
 
+    def _withheld(self, contact_id: str) -> bool:
+        """Whether the contact had its `answers` limit of automatic messages within the window:
+        then this message gets no answer, and is flagged auto_submitted (CONTRACTS.md: loop
+        protection withheld its replies)."""
+        limit = self.filer.answers
+        since = self.now.timestamp() - limit.window
+        if self.tx.automatic_queued_since(contact_id, since) < limit.limit:
+            return False
+        if "auto_submitted" not in self.flags:
+            self.flags.append("auto_submitted")
+            metrics.answers_withheld.labels(self.raw.channel).inc()
+            log.warning(
+                "no automatic answer to journal entry %d: its contact had %d automatic messages "
+                "within %gs (a loop with a responder?)",
+                self.journal_id,
+                limit.limit,
+                limit.window,
+            )
+        return True
+
     def _answer_without_ticket(
         self, event: str, *, confirms_stop: bool = False, **fields: str
     ) -> None:
-        """Queue an automatic answer about no ticket of the sender's (once per journal entry)."""
+        """Queue an automatic answer about no ticket of the sender's (once per journal entry);
+        the one confirmation of a «СТОП» whatever the limit."""
+        if not confirms_stop and self._withheld(self.contact):
+            return
         text, rendering = self.filer.notifier.render(
             event, self.answer.channel, self.language, None, fields
         )

@@ -40,6 +40,13 @@ api_errors = Counter(
     ["status", "reason"],
     registry=registry,
 )
+answers_withheld = Counter(
+    "omnirouter_answers_withheld",
+    "Inbound messages given no automatic answer: their contact had [notifier] auto_limit "
+    "automatic messages within auto_window",
+    ["channel"],
+    registry=registry,
+)
 bad_input = Counter(
     "omnirouter_bad_input",
     "Malformed input answered with an error and counted",

@@ -981,6 +981,16 @@ class Tx:
             (notification_id, at, str(state), str(event), reason),
         )
 
+    def automatic_queued_since(self, contact_id: str, since: float) -> int:
+        """How many automatic notifications to a contact were queued since a moment."""
+        row = self._one(
+            "SELECT COUNT(*) FROM notifications WHERE contact_id = ? AND automatic = 1 "
+            "AND first_queued_at >= ?",
+            contact_id,
+            since,
+        )
+        return 0 if row is None else int(row[0])
+
     def automatic_sent_since(self, contact_id: str, since: float, now: float) -> list[float]:
         """When automatic notifications to a contact went out since a moment, oldest first.
 

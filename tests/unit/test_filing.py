@@ -16,6 +16,7 @@ from normaliser.damm import is_valid
 from normaliser.envelope import envelope_decoder
 from normaliser.normalise import normalise
 from router.delivery.notifier import Notifier
+from router.delivery.outbox import RateLimit
 from router.delivery.templates import Templates
 from router.intake.filing import COMMAND_HANDLERS, Filed, FilingRules, Origin, file_inbound
 from router.store.transaction import JournalEntry, Tx
@@ -25,6 +26,8 @@ from .conftest import CONFIG
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# [notifier] auto_limit: automatic messages to one contact per hour.
+AUTO_LIMIT = 10
 
 
 def filer(*, reopen: bool = False) -> FilingRules:
@@ -38,6 +41,7 @@ def filer(*, reopen: bool = False) -> FilingRules:
         repeat_window=timedelta(hours=24),
         tz=MOSCOW,
         webhook=False,
+        answers=RateLimit(AUTO_LIMIT, 3600.0),
     )
 
 
@@ -429,6 +433,28 @@ def test_a_status_query_from_an_unverified_sender_is_answered_where_only_the_own
     assert (asked.acceptance.ticket_number == number) is answered
     told = [event for event, _ in answers(tx, address)]
     assert ("status_query_answer" in told) is answered
+
+
+def test_past_the_automatic_limit_a_message_gets_no_answer_and_a_loop_ends(tx: Tx) -> None:
+    """A responder that marks nothing (no Auto-Submitted) answers each «added to your
+    request»: past auto_limit automatic messages within the hour its messages get no answer,
+    flagged auto_submitted, so the loop ends instead of going on at the limit's pace; the
+    one confirmation of a «СТОП» still goes."""
+    address = "ivan.petrov@example.ru"
+    responder = Citizen(tx, address, kind="email")
+    thread = f"email:portal:{address}"
+    first = responder.write("Где моя справка?", channel="email", conversation=thread)
+    loop = [
+        responder.write(f"Я в отпуске до понедельника ({n})", channel="email", conversation=thread)
+        for n in range(AUTO_LIMIT + 2)
+    ]
+    told = [event for event, _ in answers(tx, address)]
+    assert told == ["confirmation"] + ["added_to_request"] * (AUTO_LIMIT - 1)
+    flagged = ["auto_submitted" in responder.envelope(f)["flags"] for f in loop]  # type: ignore[operator]
+    assert flagged == [False] * (AUTO_LIMIT - 1) + [True] * 3
+    assert first.acceptance.ticket_number == loop[-1].acceptance.ticket_number  # all filed
+    responder.write("СТОП", channel="email", conversation=thread)
+    assert [event for event, _ in answers(tx, address)][-1] == "stop_confirmation"
 
 
 # --- commands: «СТОП», «СТАРТ», «ПОМОЩЬ» --------------------------------------------------------
