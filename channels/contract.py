@@ -145,9 +145,11 @@ class DeliveryReport(msgspec.Struct, frozen=True):
     bounce), not a citizen's request: it opens no ticket and is never answered, but moves the
     notice it names, found by the references the peer took it under (section 4, ReportPort).
 
-    `delivered` is None for a report of no outcome yet (a delayed DSN). `unreachable`, for a
-    permanent failure, is the address that goes on the suppression list for `suppress_for`
-    seconds."""
+    `delivered` is None for a report of no outcome yet (a delayed DSN). `suppress_for` is set
+    for a permanent failure: `unreachable` goes on the suppression list for that many seconds
+    if it is the address of a notice the report names; with `unreachable` None (a report that
+    names no recipient, sent back to the notice's own address), the address of every notice
+    it names does."""
 
     references: list[str]
     delivered: bool | None

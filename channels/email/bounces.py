@@ -53,6 +53,8 @@ class Bounce(NamedTuple):
     whose words say so); `delayed`: the report only warns that delivery is still being tried,
     which is no failure. `message_id` is the Message-ID of the message it returned, and
     `notice_id` the notice whose VERP sender it came back to. `form` names the MTA's format.
+    `words`: where no status judged it, the paragraph of the report whose words said it
+    failed for good, the only reason a report without readable recipients gives.
     """
 
     form: str
@@ -61,6 +63,7 @@ class Bounce(NamedTuple):
     delayed: bool
     message_id: str | None = None
     notice_id: str | None = None
+    words: str | None = None
 
 
 # -- VERP ---------------------------------------------------------------------------------------
@@ -139,6 +142,8 @@ _PERMANENT_WORDS = re.compile(
     r"|does\s+not\s+exist|couldn't\s+be\s+found|не\s+существует|не\s+удалось\s+найти",
     re.IGNORECASE,
 )
+# A reason is read by operators in a notice's history: a paragraph, not the whole report.
+_WORDS_MAX = 300
 _ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
 # A paragraph of a plain-text report about one recipient starts with its address:
 # "  o.smirnova@example.org" (Exim), "<p.volkov@example.net>:" (qmail), "<x@y>: host ... said:"
@@ -276,10 +281,21 @@ def _plain_text(message: EmailMessage, notice: str, accounts: tuple[str, ...]) -
     # report (never answered, never a ticket), matched by the Message-ID or VERP it returns.
     uncoded = not recipients or any(r.action == "failed" and r.status is None for r in recipients)
     bounce = _bounce(form, recipients)
+    judged = uncoded and permanent_words
     return bounce._replace(
-        permanent=bounce.permanent or (uncoded and permanent_words),
+        permanent=bounce.permanent or judged,
         delayed=bounce.delayed or (not recipients and delayed_words and not permanent_words),
+        words=_permanent_paragraph(notice) if judged else None,
     )
+
+
+def _permanent_paragraph(text: str) -> str | None:
+    """The first paragraph of `text` whose words say the failure is for good, on one line."""
+    for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
+        if _PERMANENT_WORDS.search(paragraph):
+            line = " ".join(paragraph.split())
+            return line if len(line) <= _WORDS_MAX else line[: _WORDS_MAX - 1] + "…"
+    return None
 
 
 def _action(status: str | None, delayed_words: bool, permanent_words: bool) -> Action:

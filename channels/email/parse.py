@@ -109,15 +109,16 @@ def _report(bounce: Bounce, ours: list[str], suppress_for: float) -> DeliveryRep
     """A delivery report as the router applies it: the notice it names failed for good, or
     delivered (every recipient `delivered`), or left alone (delayed, relayed, expanded: no
     outcome yet); a permanent failure's recipient suppressed."""
-    references: list[str] = []
+    verp: list[str] = []
     if bounce.notice_id is not None:
         # Our notices' Message-IDs are made from their ids (loops.notice_message_id), and each
         # notice's references hold it: the VERP address names the notice exactly. Its domain
         # is the account's whose VERP address it came back to, unknown here: one per domain.
         domains = dict.fromkeys(address.rpartition("@")[2].lower() for address in ours)
-        references += [notice_message_id(bounce.notice_id, f"x@{d}") for d in domains]
-    if bounce.message_id is not None:
-        references.append(bounce.message_id)
+        verp = [notice_message_id(bounce.notice_id, f"x@{d}") for d in domains]
+    returned = [bounce.message_id] if bounce.message_id is not None else []
+    if not bounce.recipients:
+        return _unnamed_recipient(bounce, verp, returned, suppress_for)
     actions = [recipient.action for recipient in bounce.recipients]
     failed = [recipient for recipient in bounce.recipients if recipient.action == "failed"]
     delivered: bool | None = None
@@ -128,11 +129,35 @@ def _report(bounce: Bounce, ours: list[str], suppress_for: float) -> DeliveryRep
     reason = "; ".join(
         " ".join(filter(None, [recipient.status, recipient.diagnostic])) for recipient in failed
     )
-    unreachable = next((r.address for r in failed if r.permanent), None)
+    # A 5.x.x status first; else one without a code, which the report's words judged (Exim's
+    # "This is a permanent error" over "Unrouteable address").
+    unreachable = next((r.address for r in failed if r.permanent), None) or next(
+        (r.address for r in failed if r.status is None), None
+    )
     return DeliveryReport(
-        references=list(dict.fromkeys(references)),
+        references=list(dict.fromkeys(verp + returned)),
         delivered=delivered,
         reason=(f"bounced: {reason}" if reason else "bounced") if failed else None,
         unreachable=unreachable if bounce.permanent else None,
         suppress_for=suppress_for if bounce.permanent else None,
+    )
+
+
+def _unnamed_recipient(
+    bounce: Bounce, verp: list[str], returned: list[str], suppress_for: float
+) -> DeliveryReport:
+    """A report whose recipients cannot be read ("Message delivery to 'x' failed: ..."), as its
+    words judge it."""
+    if not bounce.permanent:  # a delay, or words that tell nothing: no outcome yet
+        return DeliveryReport(references=list(dict.fromkeys(verp + returned)), delivered=None)
+    return DeliveryReport(
+        # VERP is the source of truth: a quoted Message-ID counts only without one, as it may
+        # be any notice's (a report on a forward of it) where the VERP sender is this one's.
+        references=list(dict.fromkeys(verp or returned)),
+        delivered=False,
+        reason=f"bounced: {bounce.words}" if bounce.words else "bounced",
+        # A notice goes to one address, so a report back to its own VERP sender is on that
+        # address: `unreachable` None says so (DeliveryReport). A quoted Message-ID alone names
+        # no address to check the report against: it suppresses no one.
+        suppress_for=suppress_for if verp else None,
     )

@@ -115,16 +115,32 @@ class Reports:
         if report.delivered is not None:
             for reference in report.references:
                 apply_report(tx, channel, reference, report.delivered, report.reason, at, fallback)
-        if report.unreachable is not None and report.suppress_for is not None:
-            address = suppression_address(channel, report.unreachable)
-            named = (tx.referenced_notification(channel, ref) for ref in report.references)
-            # Anyone can write a bounce: it suppresses only the address of a notice it names.
-            if any(n and suppression_address(channel, n.address) == address for n in named):
-                until = rfc3339(parse_rfc3339(at) + timedelta(seconds=report.suppress_for))
+        elif report.references:
+            # A delay (or relayed, expanded): the notice stays as it is, but someone may ask
+            # why it is not delivered yet.
+            log.info(
+                "a %s report on %s tells no outcome yet; the notice is left as it is",
+                channel,
+                ", ".join(report.references),
+            )
+        if report.suppress_for is not None and report.delivered is False:
+            until = rfc3339(parse_rfc3339(at) + timedelta(seconds=report.suppress_for))
+            for address in _unreachable(tx, channel, report):
                 tx.suppress(channel, address, BOUNCED, at, until)
         if not report.references:
             metrics.reports_unmatched.labels(channel).inc()
             log.warning("a %s report names no notice at all; kept in the journal", channel)
+
+
+def _unreachable(tx: ReportStore, channel: Channel, report: DeliveryReport) -> list[str]:
+    """The addresses a permanent failure puts on the suppression list."""
+    # Anyone can write a bounce: it suppresses only the address of a notice it names.
+    named = (tx.referenced_notification(channel, ref) for ref in report.references)
+    addresses = {suppression_address(channel, n.address) for n in named if n is not None}
+    if report.unreachable is None:  # it names no recipient: its notice's own (DeliveryReport)
+        return sorted(addresses)
+    address = suppression_address(channel, report.unreachable)
+    return [address] if address in addresses else []
 
 
 def apply_report(

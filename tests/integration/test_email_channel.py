@@ -313,6 +313,82 @@ def bounce_of(verp: str, recipient: str, message_id: str) -> bytes:
     )
 
 
+async def test_plain_text_bounces_without_a_code_fail_the_notice_and_suppress_its_address(
+    tmp_path: Path, smtp_peer: SmtpPeer
+) -> None:
+    """Two forms a DSN reader takes no status from: a report whose recipient cannot be read
+    (back to the notice's VERP address), and Exim's permanent error with no SMTP code."""
+    anna = "anna.sidorova@mail.example"
+    daemon, port = email_daemon(tmp_path / "daemon", smtp_peer)
+    daemon.start()
+    try:
+        notices: dict[str, tuple[str, str]] = {}  # address: (notice id, its VERP sender)
+        for n, citizen in enumerate((CITIZEN, anna)):
+            raw = citizens_mail("Вопрос", "Когда будет ответ?", message_id=f"<b{n}@mail.example>")
+            raw = raw.replace(CITIZEN.encode(), citizen.encode())
+            await trio.to_thread.run_sync(lmtp, port, citizen, [SUPPORT], raw)
+
+            async def confirmed(to: str = citizen) -> list[Any] | None:
+                return [m for m in await smtp_peer.queued() if m.rcpt_tos == [to]] or None
+
+            [sent] = await eventually(confirmed, "the confirmation sent")
+            filed = await email_envelopes(daemon)
+            [envelope] = [e for e in filed if e["sender"]["address"] == citizen]
+            async with daemon.backend() as backend:
+                number = envelope["ticket"]["number"]
+                [notice] = (await backend.get(f"/api/v1/tickets/{number}")).json()["notifications"]
+            notices[citizen] = (notice["id"], sent.mail_from)
+
+        def plain(verp: str, subject: str, text: str, more: str = "") -> bytes:
+            return (
+                f"From: Mail Delivery System <MAILER-DAEMON@relay.mail.example>\r\nTo: {verp}\r\n"
+                f"{more}Subject: {subject}\r\nContent-Type: text/plain\r\n\r\n{text}"
+            ).encode()
+
+        ivans, ivans_verp = notices[CITIZEN]
+        # The relay's warning first: it goes on trying, which fails nothing.
+        warning = plain(ivans_verp, "Undelivered mail: still trying",
+                        f"Message delivery to '{CITIZEN}' delayed: mailbox busy.\r\n"
+                        "Delivery will be retried for 2 more days.\r\n")  # fmt: skip
+        await trio.to_thread.run_sync(lmtp, port, "", [ivans_verp], warning)
+
+        async def told() -> list[str] | None:
+            return [line for line in log_text_lines(daemon) if "no outcome yet" in line] or None
+
+        await eventually(told, "the warning filed")
+        assert await notification_in(daemon, ivans, "sent") is not None
+        failure = plain(ivans_verp, "Undeliverable: Вопрос",
+                        f"Message delivery to '{CITIZEN}' failed:\r\n"
+                        "No such mailbox: User unknown\r\n")  # fmt: skip
+        await trio.to_thread.run_sync(lmtp, port, "", [ivans_verp], failure)
+        failed = await eventually(
+            lambda: notification_in(daemon, ivans, "dead"), "the plain bounce applied"
+        )
+        assert failed["last_error"].endswith("failed: No such mailbox: User unknown")
+        assert [h["state"] for h in failed["history"]][-2:] == ["failed", "dead"]
+
+        annas, annas_verp = notices[anna]
+        exim = plain(annas_verp, "Mail delivery failed: returning message to sender",
+                     "This message was created automatically by mail delivery software.\r\n\r\n"
+                     "A message that you sent could not be delivered to one or more of its\r\n"
+                     "recipients. This is a permanent error. The following address(es) failed:"
+                     f"\r\n\r\n  {anna}\r\n    Unrouteable address\r\n",
+                     more=f"X-Failed-Recipients: {anna}\r\n")  # fmt: skip
+        await trio.to_thread.run_sync(lmtp, port, "", [annas_verp], exim)
+        failed = await eventually(
+            lambda: notification_in(daemon, annas, "dead"), "Exim's bounce applied"
+        )
+        assert failed["last_error"] == "bounced: Unrouteable address"
+        async with daemon.admin() as admin:
+            listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
+        assert sorted((e["address"], e["reason"]) for e in listed) == [
+            (anna, "bounced"), (CITIZEN, "bounced")
+        ]  # fmt: skip
+        assert len(await email_envelopes(daemon)) == 2  # no bounce filed as a message
+    finally:
+        daemon.stop()
+
+
 async def test_mailbox_mail_is_filed_then_moved_and_an_oversize_one_kept_flagged(
     tmp_path: Path, smtp_peer: SmtpPeer, dovecot: Dovecot
 ) -> None:

@@ -7,9 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from channels.contract import DeliveryReport, Received
 from channels.email.bounces import Bounce, notice_of_verp, read_bounce, verp_sender
+from channels.email.config import EmailFile
 from channels.email.identity import verified_sender
 from channels.email.loops import auto_reply_forbidden, is_out_of_office
+from channels.email.parse import parse as parse_received
 from tests.email_corpus import MALFORMED_HEADERS, corpus_message, corpus_names, parse, with_header
 
 OURS = ("support@gov.example",)
@@ -227,16 +230,31 @@ def test_a_read_receipt_is_no_bounce() -> None:
 
 
 def test_a_plain_text_report_without_recipients_is_still_a_report() -> None:
-    message = parse(
+    """And one that fails the notice it returns, with its words as the reason; sent to no VERP
+    address, it names no address to suppress (test_bounce_reports applies it)."""
+    raw = (
         "From: MAILER-DAEMON@relay.example.org\nTo: support@gov.example\n"
         "Subject: Mail delivery failed: returning message to sender\n"
         "In-Reply-To: <01JFB1Q2R3S4T5V6W7X8Y9Z0A1.notice@gov.example>\n"
         "Content-Type: text/plain\n\nThis is a permanent error.\nThe message was refused.\n"
     )
-    bounce = read_bounce(message, account_addresses=OURS)
+    bounce = read_bounce(parse(raw), account_addresses=OURS)
     assert bounce is not None
     assert (bounce.recipients, bounce.permanent) == ((), True)
     assert bounce.message_id == "<01JFB1Q2R3S4T5V6W7X8Y9Z0A1.notice@gov.example>"
+    assert bounce.words == "This is a permanent error. The message was refused."
+    received = Received(
+        channel="email", account="support", idempotency_key="<k@example>",
+        received_at="2026-12-03T10:00:00.000Z", content_type="message/rfc822",
+        payload=raw.encode(), metadata={},
+    )  # fmt: skip
+    accounts = {"support": {"address": OURS[0]}}
+    file = EmailFile.model_validate({"enabled": True, "accounts": accounts})
+    assert parse_received(received, lambda: file) == DeliveryReport(
+        references=["<01JFB1Q2R3S4T5V6W7X8Y9Z0A1.notice@gov.example>"],
+        delivered=False,
+        reason="bounced: This is a permanent error. The message was refused.",
+    )
 
 
 def test_exim_names_the_failed_recipients_in_a_header() -> None:
