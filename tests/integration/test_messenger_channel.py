@@ -415,7 +415,8 @@ async def test_video_audio_voice_and_animation_are_filed_with_their_files(
         await telegram.send_media(anna, "video_note", MP4)
         big = MP4 + bytes(20 * 1024 * 1024)
         await telegram.send_media(anna, "video", big, "Длинное видео", "длинное.mp4")
-        found = await filed(daemon, 7)
+        # In the order sent: the feed has each once its files are scanned, in any order.
+        found = sorted(await filed(daemon, 7), key=_message_number)
         read = [(e["text"], [(a["filename"], a["size"]) for a in e["attachments"]]) for e in found]
         voice, note = (f"{kind}-{n}" for kind, n in (("voice", 5), ("video_note", 6)))
         assert read == [
@@ -445,6 +446,11 @@ async def test_video_audio_voice_and_animation_are_filed_with_their_files(
         assert not [s for s in sent if "Такие сообщения мы не принимаем" in s.get("text", "")]
     finally:
         daemon.stop()
+
+
+def _message_number(envelope: dict[str, Any]) -> int:
+    """The Telegram message id of an envelope's message (channel_message_id CHAT:ID)."""
+    return int(envelope["channel_message_id"].rpartition(":")[2])
 
 
 async def test_eicar_sent_as_a_document_is_refused_with_a_reason_the_citizen_reads(
