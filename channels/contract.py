@@ -90,7 +90,8 @@ class RawInbound(msgspec.Struct, frozen=True):
     attachment_ids: list[str] = []
     # What the channel found that the backend should know (CONTRACTS.md `flags`): `incomplete`
     # (a long SMS whose parts never all came), `oversize`, `auto_submitted` (loop protection:
-    # the router sends no automatic answer to it).
+    # the router sends no automatic answer to it), `quoted_only` (`text` is only history the
+    # sender quoted: the normaliser reads a command from `subject` then).
     flags: list[str] = []
     # Files the parser found in the message, stored and scanned by the router before filing,
     # which puts their ids in `attachment_ids` (what an adapter stores itself goes there).

@@ -119,8 +119,8 @@ class Envelope(msgspec.Struct, frozen=True):
             "status_query, duplicate, unknown_code, infected_attachment, rejected_attachment, "
             "unscanned_attachment, type_mismatch, uninspected_archive, encrypted_archive, "
             "unscannable, unscanned, unparseable, revision, unverified_sender, malformed_sender, "
-            "reopened, incomplete, auto_submitted, oversize, stop_requested, start_requested, "
-            "help_requested (docs/api.md says when). New values may be added."
+            "reopened, incomplete, auto_submitted, oversize, quoted_only, stop_requested, "
+            "start_requested, help_requested (docs/api.md says when). New values may be added."
         ),
     ] = []
     # Absent for a channel that hands over no bytes of its own (the web chat, the form).

@@ -34,12 +34,13 @@ def normalise(
     html: str | None = None,
     subject: str | None = None,
     language_hint: str | None = None,
+    quoted_only: bool = False,
     max_chars: int = MAX_CHARS,
     ticket_length: int = TICKET_LENGTH,
     commands: CommandTable = COMMANDS,
 ) -> Normalised:
     """Return the cleaned text of a message with its language, identifiers, command (one of
-    the channel's `commands`) and flags."""
+    the channel's `commands`) and flags; `quoted_only`: the text is history the sender quoted."""
     body = clean_text(text)
     if not body and html is not None:
         body = html_to_text(html)
@@ -58,8 +59,10 @@ def normalise(
     # DOMAIN.md "Requests": an email may ask for the status by its subject, «Статус 2600000014»
     # (and so give any command). Only when the body says nothing else (empty, a greeting, a
     # signature): a body with more in it is a request to a person, and answering its subject
-    # would leave the body unfiled. "Re: Статус …" is a reply, not a command.
-    if command is None and subject and says_nothing_else(body):
+    # would leave the body unfiled. "Re: Статус …" is a reply, not a command. A body that only
+    # quotes the message answered (the channel's `quoted_only`) says nothing else either: the
+    # quote is what the conversation said before, not a new word to a person.
+    if command is None and subject and (quoted_only or says_nothing_else(body)):
         command = parse_command(_untagged(subject), ticket_length=ticket_length, table=commands)
     # A command's words say its language better than its letters: «CTOП» is mostly Latin.
     language = command.language if command is not None else None

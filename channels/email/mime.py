@@ -16,7 +16,8 @@ costs a fifth of a second of CPU: call `read` from a worker thread (ARCHITECTURE
 
 What a Mail holds:
 - `text`: the citizen's new words, quoted history and signature stripped (`quotes.strip`);
-  `full_text` is every body part's text before stripping, for operators.
+  `full_text` is every body part's text before stripping, for operators. `quoted_only`: the
+  body is a reply's quote and nothing of the sender's (`text` is then all of it).
 - `html`: the HTML body parts, sanitised (`html.sanitised`), or None.
 - `attachments`: every part that is not body text, in order. An attached message
   (message/rfc822) is one attachment (the message's bytes, named after its subject) and its
@@ -95,6 +96,7 @@ class Mail(msgspec.Struct, frozen=True):
     full_text: str = ""
     quoted: str = ""
     signature: str = ""
+    quoted_only: bool = False
     html: str | None = None
     attachments: list[Attachment] = []
     fields: list[tuple[str, str]] = []
@@ -138,6 +140,7 @@ def _read(raw: bytes, max_size: int | None) -> Mail:
         full_text=full_text,
         quoted=stripped.history,
         signature=stripped.signature,
+        quoted_only=stripped.quoted_only,
         html="\n".join(reader.htmls) if reader.htmls else None,
         attachments=reader.finished_attachments(),
         fields=fields,

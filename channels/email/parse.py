@@ -3,8 +3,9 @@ of our notices (DeliveryReport).
 
 What the message says comes from mime.read; who sent it counts as verified only as far as our
 MTA's Authentication-Results prove it (identity.py); mail no one should answer automatically
-(RFC 3834, out-of-office replies) is filed flagged `auto_submitted`; a delivery report is never
-filed as a message but fails the notice it names (bounces.py).
+(RFC 3834, out-of-office replies) is filed flagged `auto_submitted`; a reply that only quotes is
+flagged `quoted_only`; a delivery report is never filed as a message but fails the notice it
+names (bounces.py).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def parse(received: Received, settings: Callable[[], EmailFile]) -> RawInbound |
     flags = ["oversize"] if "oversize" in received.metadata else []
     if mail.from_address is None:  # the envelope's sender stands in, as said above
         flags.append("malformed_sender")
+    if mail.quoted_only:
+        # The text is the quote of what the citizen answers (our confirmation, say) and not a
+        # word of theirs: the normaliser then reads a command from the Subject.
+        flags.append("quoted_only")
     if auto_reply_forbidden(
         headers, our_addresses=ours, envelope_sender=envelope_sender
     ) or is_out_of_office(headers):

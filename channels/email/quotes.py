@@ -7,6 +7,11 @@ table walks the lines: it says where each line belongs and what comes next. A qu
 under an attribution ends where unquoted text resumes (a bottom-posted answer); history
 that is not "> "-quoted (Outlook, a forward, HTML turned into text) runs to the end.
 
+A text that is history and nothing more keeps all of it as its new text, since that is what the
+sender sent: a forward with no comment is the forwarded letter. A reply that only quotes (the
+sender typed nothing, or only a signature) is marked `quoted_only` besides: its text is the
+history of the conversation, not a word of the sender's own.
+
 mail-parser-reply, quotequail and talon were judged for this: none knows a Russian client's
 attribution line (talon is unmaintained since 2017), and mail-parser-reply takes any line
 starting "- word" for a signature, which would cut a citizen's list.
@@ -104,17 +109,26 @@ _ATTRIBUTIONS = [
         rf".{{0,60}}\d{{4}},\s*{_TIME}(?:\s*[+-]\d{{2}}:?\d{{2}})?\s+от\s.{{0,120}}:",
     )
 ]
-# Separator lines: the history under them is not "> "-quoted.
-_SEPARATORS = [
+# Separator lines: the history under them is not "> "-quoted. A forward's are apart: what
+# follows one is a letter sent on to us, not the history of a reply (`Stripped.quoted_only`).
+_FORWARDS = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"-{2,}\s*original message\s*-{2,}",  # Outlook, Thunderbird
-        r"-{2,}\s*исходное сообщение\s*-{2,}",  # Outlook (Russian)
         r"-{2,}\s*forwarded message\s*-{2,}",  # Gmail
         r"-{2,}\s*(?:пересылаемое|перенаправленное|пересланное) сообщение\s*-{2,}",
         r"begin forwarded message:",  # Apple Mail
         r"начало переадресованного сообщения:",  # Apple Mail (Russian)
     )
+]
+_SEPARATORS = [
+    *(
+        re.compile(p, re.IGNORECASE)
+        for p in (
+            r"-{2,}\s*original message\s*-{2,}",  # Outlook, Thunderbird
+            r"-{2,}\s*исходное сообщение\s*-{2,}",  # Outlook (Russian)
+        )
+    ),
+    *_FORWARDS,
 ]
 # Outlook's header block of the message it answers: «От:» or "From:" (bold in HTML as "*From:*"
 # by some converters), then a date and a recipient or subject within the next few lines.
@@ -142,11 +156,13 @@ _FOOTERS = [
 
 
 class Stripped(NamedTuple):
-    """A reply cut in three: the citizen's new text, the quoted history, the signature."""
+    """A reply cut in three: the citizen's new text, the quoted history, the signature; and
+    whether the new text is the whole of a reply that only quotes."""
 
     new: str
     history: str
     signature: str
+    quoted_only: bool = False
 
 
 def strip(text: str) -> Stripped:
@@ -160,8 +176,11 @@ def strip(text: str) -> Stripped:
     new = "\n".join(parts[Part.NEW]).strip()
     if not new:
         # Everything looked like history (a forward with no comment, a quote-only reply):
-        # the whole text is what the citizen sent.
-        return Stripped(text.strip(), "", "")
+        # the whole text is what the citizen sent. Only a reply's says nothing of its own: a
+        # forward's history begins at its separator, and the letter under it is for a person.
+        history = [line.strip() for line in parts[Part.HISTORY] if line.strip()]
+        forward = bool(history) and any(p.fullmatch(history[0]) for p in _FORWARDS)
+        return Stripped(text.strip(), "", "", quoted_only=bool(history) and not forward)
     return Stripped(
         new, "\n".join(parts[Part.HISTORY]).strip(), "\n".join(parts[Part.SIGNATURE]).strip()
     )

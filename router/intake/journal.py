@@ -487,6 +487,7 @@ class Intake:
             html=raw.html,
             subject=raw.subject,
             language_hint=raw.language_hint,
+            quoted_only="quoted_only" in raw.flags,
             max_chars=self.max_chars(),
             ticket_length=self.filer().numbering.pattern_length,
             commands=self.commands.get(raw.channel, COMMANDS),

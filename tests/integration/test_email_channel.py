@@ -163,16 +163,45 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
         query = citizens_mail(f"Статус [№{number}]", "", message_id="<m2@mail.example>")
         await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], query)
 
-        async def answered() -> EmailMessage | None:
+        async def answered(message_id: str) -> EmailMessage | None:
             for taken in await smtp_peer.queued():
                 mail = BytesParser(policy=default).parsebytes(taken.data)
-                if mail["In-Reply-To"] == "<m2@mail.example>":
+                if mail["In-Reply-To"] == message_id:
                     return mail
             return None
 
-        answer = await eventually(answered, "the status query answered")
+        answer = await eventually(
+            functools.partial(answered, "<m2@mail.example>"), "the status query answered"
+        )
         assert f"№{number}" in answer.get_body(("plain",)).get_content()
         assert answer["Auto-Submitted"] == "auto-replied"
+
+        # The same from a reply to our confirmation in which the citizen typed nothing: the body
+        # is only the client's quote of it. Answered with the status, not "added to your
+        # request" (which filing our own confirmation as the citizen's text would say).
+        ours = confirmation.get_body(("plain",)).get_content().strip().split("\n")
+        quote = "\n".join(
+            ["03.12.2026 10:00, Служба поддержки пишет:", *(f"> {line}" for line in ours)]
+        )
+        quoting = citizens_mail(f"Статус [№{number}]", quote, message_id="<m2q@mail.example>")
+        quoting = quoting.replace(
+            b"Message-ID:", f"In-Reply-To: {confirmation['Message-ID']}\r\nMessage-ID:".encode()
+        )
+        await trio.to_thread.run_sync(lmtp, port, CITIZEN, [SUPPORT], quoting)
+
+        status = await eventually(
+            functools.partial(answered, "<m2q@mail.example>"), "the quoting status query answered"
+        )
+        said = status.get_body(("plain",)).get_content()
+        assert f"Обращение №{number}" in said and "статус «Принято»" in said
+        assert "добавлено к обращению" not in said
+        [queried] = [
+            e
+            for e in await email_envelopes(daemon)
+            if e["channel_message_id"] == "<m2q@mail.example>"
+        ]
+        assert {"status_query", "quoted_only"} <= set(queried["flags"])
+        assert queried["text"].startswith("03.12.2026 10:00, Служба поддержки пишет:")
 
         # A reply without our tag that names our confirmation joins the ticket.
         reply = citizens_mail(
@@ -202,7 +231,7 @@ async def test_mail_in_over_lmtp_confirmed_by_mail_and_its_bounce_applied(
             listed = (await admin.get("/api/v1/admin/suppressions")).json()["suppressions"]
         assert [(e["address"], e["reason"]) for e in listed] == [(CITIZEN, "bounced")]
         filed = [e["channel_message_id"] for e in await email_envelopes(daemon)]
-        assert filed == ["<m1@mail.example>", "<m2@mail.example>", "<m3@mail.example>"]
+        assert filed == [f"<{m}@mail.example>" for m in ("m1", "m2", "m2q", "m3")]
     finally:
         daemon.stop()
 

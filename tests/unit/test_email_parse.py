@@ -113,6 +113,42 @@ def test_a_mail_whose_from_no_one_can_read_is_filed_from_its_envelope_sender_fla
     assert isinstance(readable, RawInbound) and readable.flags == []
 
 
+def mail_saying(text: str) -> bytes:
+    """A citizen's plain-text mail with `text` as its body."""
+    return (
+        "From: ivan@mail.example\r\n"
+        "Subject: =?utf-8?b?0KHRgtCw0YLRg9GBIFvihJYyNjAwMDAwMTI4XQ==?=\r\n"  # Статус [№2600000128]
+        "Message-ID: <q@mail.example>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n" + text.replace("\n", "\r\n")
+    ).encode()
+
+
+QUOTE = "03.12.2026 10:00, Служба поддержки пишет:\n> Ваше обращение №2600000128 принято."
+
+
+FORWARD = "---------- Forwarded message ---------\nОт: Ведомство\n\nОтказ в приёме."
+
+
+@pytest.mark.parametrize(
+    ("body", "flags", "text"),
+    [
+        # Nothing typed over the client's quote of our confirmation: the quote is the text.
+        (QUOTE, ["quoted_only"], QUOTE),
+        (f"Отправлено с iPhone\n\n{QUOTE}", ["quoted_only"], f"Отправлено с iPhone\n\n{QUOTE}"),
+        # Words of the citizen's own; a forward with no comment, whose letter is for a person.
+        (f"Прошу ускорить.\n\n{QUOTE}", [], "Прошу ускорить."),
+        (FORWARD, [], FORWARD),
+    ],
+)
+def test_a_reply_that_only_quotes_is_flagged_and_keeps_its_text(
+    body: str, flags: list[str], text: str
+) -> None:
+    result = read(mail_saying(body))
+    assert isinstance(result, RawInbound)
+    assert (result.flags, result.text) == (flags, text)
+    assert result.subject == "Статус [№2600000128]"
+
+
 def test_an_oversize_header_only_mail_is_flagged() -> None:
     header = b"From: ivan@mail.example\r\nSubject: Scan\r\nMessage-ID: <o@mail.example>\r\n\r\n"
     result = read(header, oversize="12000000")

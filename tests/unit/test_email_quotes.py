@@ -20,15 +20,14 @@ ATTRIBUTIONS = {
     "mailru": "Понедельник, 1 декабря 2026, 10:00 +03:00 от Служба поддержки "
     "<support@gosuslugi.example>:",
 }
-SEPARATORS = [
-    "-----Original Message-----",
-    "----- Исходное сообщение -----",
+FORWARDS = [
     "---------- Forwarded message ---------",
     "-------- Пересылаемое сообщение --------",
     "-------- Перенаправленное сообщение --------",
     "Begin forwarded message:",
     "Начало переадресованного сообщения:",
 ]
+SEPARATORS = ["-----Original Message-----", "----- Исходное сообщение -----", *FORWARDS]
 FOOTERS = [
     "Sent from my iPhone",
     "Sent from my Galaxy",
@@ -130,16 +129,51 @@ def test_attribution_over_unquoted_text_is_html_quoting_turned_to_text() -> None
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "quoted_only"),
     [
-        "> только цитата\n> и ничего больше",
-        "---------- Forwarded message ---------\nОт: Ведомство\n\nОтказ.",
-        "-- \nИван Петров",
-        "Sent from my iPhone",
+        ("> только цитата\n> и ничего больше", True),
+        ("---------- Forwarded message ---------\nОт: Ведомство\n\nОтказ.", False),
+        ("-- \nИван Петров", False),
+        ("Sent from my iPhone", False),
     ],
 )
-def test_never_stripped_to_nothing(text: str) -> None:
-    assert strip(text) == Stripped(text, "", "")
+def test_never_stripped_to_nothing(text: str, quoted_only: bool) -> None:
+    assert strip(text) == Stripped(text, "", "", quoted_only=quoted_only)
+
+
+QUOTE = "> Ваше обращение принято.\n> Номер 2600000128."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        QUOTE,
+        *(f"{attribution}\n{QUOTE}" for attribution in ATTRIBUTIONS.values()),
+        # HTML quoting turned into text: the attribution over the quote's unquoted lines.
+        f"{ATTRIBUTIONS['gmail-ru']}\n\nВаше обращение принято.",
+        "-----Original Message-----\nFrom: Support\n\nВаше обращение принято.",
+        "________________________________\nОт: Служба поддержки <support@gosuslugi.example>\n"
+        "Отправлено: 1 декабря 2026 г. 10:00\nТема: Обращение\n\nВаше обращение принято.",
+        # Nothing typed but what the client or the citizen's settings put there.
+        f"Sent from my iPhone\n\n{ATTRIBUTIONS['apple-ru']}\n{QUOTE}",
+        f"-- \nИван Петров\n\n{ATTRIBUTIONS['thunderbird-ru']}\n{QUOTE}",
+    ],
+)
+def test_a_reply_that_only_quotes_is_kept_whole_and_marked(text: str) -> None:
+    """The citizen typed nothing: the text is the quote, and says so (the subject may ask)."""
+    assert strip(text) == Stripped(text, "", "", quoted_only=True)
+
+
+@pytest.mark.parametrize("separator", FORWARDS)
+def test_a_forward_with_no_comment_is_the_letter_forwarded(separator: str) -> None:
+    text = f"{separator}\nОт: Ведомство\n\nВ приёме заявления отказано."
+    assert strip(text) == Stripped(text, "", "", quoted_only=False)
+    assert strip(f"-- \nИван Петров\n\n{text}").quoted_only is False
+
+
+def test_a_reply_with_words_of_its_own_is_not_marked() -> None:
+    assert strip(f"{NEW}\n\n{ATTRIBUTIONS['yandex']}\n{QUOTE}").quoted_only is False
+    assert strip(NEW).quoted_only is False
 
 
 @settings(max_examples=300)
@@ -148,8 +182,11 @@ def test_any_text_keeps_words_and_loses_none(text: str) -> None:
     stripped = strip(text)
     if text.strip():
         assert stripped.new
-    kept = [line for part in stripped for line in part.split("\n") if part]
-    assert set(kept) <= set(text.split("\n")) | {line.strip() for line in text.split("\n")}
+    kept = [line for part in stripped[:3] for line in part.split("\n") if part]
+    # A part is stripped as a whole: its first line may lose the white space before it and
+    # its last the white space after (" 0\x85\n0" keeps "0\x85").
+    cuts = {cut for line in text.split("\n") for cut in (line, line.lstrip(), line.rstrip())}
+    assert set(kept) <= cuts | {line.strip() for line in text.split("\n")}
 
 
 # --- HTML

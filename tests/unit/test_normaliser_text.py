@@ -247,6 +247,36 @@ def test_status_in_the_subject_with_a_request_in_the_body_is_no_command() -> Non
     assert result.identifiers.ticket_refs == ["2600000014"]
 
 
+# A reply to our confirmation whose subject the citizen changed, with nothing typed: the mail
+# client's quote is all the body holds, and the email channel says so.
+QUOTED_CONFIRMATION = (
+    "03.12.2026 10:00, Служба поддержки пишет:\n"
+    "> Ваше обращение принято, номер 2600000014.\n> Ответим в течение 5 рабочих дней."
+)
+
+
+def test_status_in_the_subject_over_a_body_that_only_quotes_is_a_command() -> None:
+    result = normalise(QUOTED_CONFIRMATION, subject="Статус [№2600000014]", quoted_only=True)
+    assert result.command == Command("status", "2600000014", "ru")
+    assert result.text == QUOTED_CONFIRMATION  # the text stays what was sent
+
+
+def test_a_quote_not_known_as_one_says_something_else() -> None:
+    """The normaliser does not guess quotes: only the channel, which read the MIME, knows."""
+    assert normalise(QUOTED_CONFIRMATION, subject="Статус [№2600000014]").command is None
+
+
+def test_a_quote_only_reply_with_no_command_in_the_subject_is_none() -> None:
+    assert (
+        normalise(QUOTED_CONFIRMATION, subject="Re: Статус 2600000014", quoted_only=True).command
+        is None
+    )
+    assert (
+        normalise(QUOTED_CONFIRMATION, subject="Re: [№2600000014]", quoted_only=True).command
+        is None
+    )
+
+
 def test_reply_with_status_in_the_subject_is_no_command() -> None:
     assert normalise("", subject="Re: Статус 2600000014").command is None
 
