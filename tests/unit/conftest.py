@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.store.database import connect, migrate
+from router.store.database import Database, connect, migrate
 from router.store.transaction import Tx
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -27,3 +27,14 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 def tx(conn: sqlite3.Connection) -> Tx:
     """The domain's SQL over that database."""
     return Tx(conn)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """An opened store (its writer thread and all) in a temporary directory."""
+    database = Database(tmp_path / "db.sqlite")
+    database.open()
+    try:
+        yield database
+    finally:
+        database.close()

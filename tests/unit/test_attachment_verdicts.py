@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import pytest
 
 from router.attachments.service import AttachmentService
 from router.config import AttachmentsSection
@@ -138,14 +136,6 @@ def test_a_rescan_does_not_overwrite_a_verdict_recorded_meanwhile(tx: Tx) -> Non
 
 
 # -- the service, where no scan is needed --------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "db.sqlite")
-    database.open()
-    yield database
-    database.close()
 
 
 def service(tmp_path: Path, db: Database) -> AttachmentService:

@@ -5,16 +5,10 @@ the fallback) and suppresses that notice's address, a delay moves nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from channels.contract import DeliveryReport, Received, Sender
+from channels.contract import DeliveryReport, Sender
 from channels.email.bounces import verp_sender
-from channels.email.config import EmailFile
 from channels.email.loops import notice_message_id
-from channels.email.parse import parse
 from router.clock import rfc3339, utc_now
 from router.delivery.fallback import Fallback
 from router.delivery.reports import Reports
@@ -22,17 +16,12 @@ from router.delivery.states import Event
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
 
+from .test_email_parse import read as parsed
+
 SUPPORT = "support@gov.example"
 IVAN = "ivan@corp.example.ru"
 ANNA = "anna@corp.example.ru"
 PHONES = {IVAN: "+79161234567", ANNA: "+79161234568"}
-FILE = EmailFile.model_validate(
-    {
-        "enabled": True,
-        "loops": {"bounce_suppression": "7d"},
-        "accounts": {"support": {"address": SUPPORT}},
-    }
-)
 
 
 def bounce(to: str, headers: str, text: str) -> bytes:
@@ -77,29 +66,9 @@ def exim_uncoded(to: str, recipient: str) -> bytes:
 
 def read(raw: bytes, rcpt_to: str) -> DeliveryReport:
     """The mail as the LMTP intake journals it (null sender, the VERP recipient), parsed."""
-    received = Received(
-        channel="email",
-        account="support",
-        idempotency_key="<k@example>",
-        received_at="2026-12-03T10:00:00.000Z",
-        content_type="message/rfc822",
-        payload=raw,
-        metadata={"mail_from": "", "rcpt_to": rcpt_to},
-    )
-    report = parse(received, lambda: FILE)
+    report = parsed(raw, mail_from="", rcpt_to=rcpt_to)
     assert isinstance(report, DeliveryReport)
     return report
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """An opened store in a temporary directory."""
-    database = Database(tmp_path / "db.sqlite")
-    database.open()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 async def sent_notice(db: Database, address: str) -> str:

@@ -5,7 +5,7 @@ committed with the inbound it belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,6 @@ def delivery(
         metadata={"source_addr": sender},
         sender=Sender("phone", sender),
     )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "db.sqlite")
-    database.open()
-    yield database
-    database.close()
 
 
 def intake_for(
