@@ -23,6 +23,7 @@ from channels.contract import (
     AccountSpec,
     ChannelPlugin,
     Deliver,
+    DeliveryFailed,
     Fit,
     Lane,
     Outbound,
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 # The database file in the state directory.
 DATABASE = "omnirouter.db"
+# Seconds a notice waits for its channel's accounts a reload is restarting.
+RESTARTING_RETRY = 2.0
 
 
 def filing_rules(settings: Settings) -> FilingRules:
@@ -152,6 +155,8 @@ class Daemon:
         )
         self.tickets = Tickets(self.db, lambda: self.settings.catalogue)
         self.supervisor = Supervisor(self._restart_backoff)
+        # Channels whose accounts a reload is stopping and starting again, until it is done.
+        self._restarting: frozenset[str] = frozenset()
         # How texts fit each channel, from its file (set with the accounts, on every reload).
         self._fits: dict[str, Fit] = {}
         self.api = Api(self, self.db)
@@ -177,10 +182,13 @@ class Daemon:
         delivers: dict[str, dict[str, Deliver]] = {}
         for account, deliver in self._sending():
             delivers.setdefault(account.spec.channel, {})[account.spec.account] = deliver
-        return {
+        adapters: dict[str, Deliver] = {
             channel: functools.partial(through_account, by_account)
             for channel, by_account in delivers.items()
         }
+        # A channel a reload is restarting has no account for a moment (an SMS bind drains
+        # its window first): its notices wait for it, where "not enabled" failed them for good.
+        return dict.fromkeys(self._restarting, _restarting) | adapters
 
     def _fallback(self) -> Fallback:
         """Where an undeliverable notice goes next, rendered anew for that channel."""
@@ -408,18 +416,11 @@ class Daemon:
                 why = "removed" if key not in wanted else "ended" if ended else "changed"
                 log.info("channel %s/%s stops: %s", *key, why)
                 leaving.append(key)
-        await self.supervisor.stop_all(leaving)
-        for key, (plugin, spec) in wanted.items():
-            if key in self.supervisor.accounts:
-                continue
-            try:
-                adapter = plugin.build(
-                    spec, self._channel_settings(plugin.name), self._ports(spec.channel)
-                )
-            except Exception:
-                log.exception("channel %s/%s could not be built; it does not run", *key)
-                continue
-            self.supervisor.start(spec, adapter)
+        self._restarting = frozenset(channel for channel, _ in leaving)
+        try:
+            await self._restart_accounts(leaving, wanted)
+        finally:
+            self._restarting = frozenset()
         # The listener reads the routes of the accounts running now.
         self.app.router.routes[:] = [
             *self.api.routes(),
@@ -434,6 +435,25 @@ class Daemon:
                 largest,
                 edge.max_frame,
             )
+
+    async def _restart_accounts(
+        self,
+        leaving: list[tuple[str, str]],
+        wanted: Mapping[tuple[str, str], tuple[ChannelPlugin, AccountSpec]],
+    ) -> None:
+        """Stop the accounts leaving, then start each wanted account that is not running."""
+        await self.supervisor.stop_all(leaving)
+        for key, (plugin, spec) in wanted.items():
+            if key in self.supervisor.accounts:
+                continue
+            try:
+                adapter = plugin.build(
+                    spec, self._channel_settings(plugin.name), self._ports(spec.channel)
+                )
+            except Exception:
+                log.exception("channel %s/%s could not be built; it does not run", *key)
+                continue
+            self.supervisor.start(spec, adapter)
 
     def _ports(self, channel: str) -> Ports:
         """What an account of `channel` is handed of the router."""
@@ -575,6 +595,14 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return leaves
+
+
+async def _restarting(message: Outbound) -> Sent:
+    """The deliver function of a channel whose accounts a reload is restarting: the notice
+    comes back once they may be up again, the attempt not counted."""
+    raise DeliveryFailed(
+        "the channel's accounts are restarting (a reload)", retry_after=RESTARTING_RETRY
+    )
 
 
 async def through_account(delivers: Mapping[str, Deliver], message: Outbound) -> Sent:

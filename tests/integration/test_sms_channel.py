@@ -5,6 +5,7 @@ a submit_sm, and the SMSC's receipt makes the notification delivered."""
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,58 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
         assert short["restarts"] == 1 and "the SMSC unbound the session" in short["last_error"]
     finally:
         daemon.stop()
+
+
+async def test_a_notice_during_a_reload_waits_for_the_account_it_restarts(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """A reload changes the one SMS account: while its bind drains (a submit's answer held),
+    the channel has no account, and a status notice queued meanwhile waits for the new one
+    and is sent, where it failed for good as "channel sms is not enabled"."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        number = envelope["ticket"]["number"]
+        await smsc.wait_for("submit_sm")  # the confirmation, answered
+        await smsc.hold()
+        await status_change(daemon, number, "in_progress")
+        await smsc.wait_for("submit_sm", count=2)  # its answer held: the bind has one to wait for
+        account = daemon.config / "channels" / "sms.toml"
+        account.write_text(account.read_text() + "window = 5\n")
+        daemon.signal(signal.SIGHUP)
+
+        async def draining() -> bool:
+            async with daemon.admin() as admin:
+                channels = (await admin.get("/api/v1/admin/status")).json()["channels"]
+            return "short" not in channels.get("sms", {}).get("accounts", {})
+
+        await eventually(draining, "the account stopping, its bind draining")
+        queued = await status_change(daemon, number, "under_review")
+
+        async def held_back() -> dict[str, Any] | None:
+            found = await notification_in(daemon, queued, "queued")
+            events = [h.get("event") for h in (found or {}).get("history", [])]
+            return found if "throttled" in events else None
+
+        waiting = await eventually(held_back, "the notice waiting for the account")
+        assert waiting["attempts"] == 0
+        assert await smsc.release() == 1  # the drain ends, the account binds again
+        await smsc.wait_for("bind_transceiver", count=2)
+        await eventually(lambda: notification_in(daemon, queued, "sent"), "sent after the reload")
+    finally:
+        daemon.stop()
+
+
+async def status_change(daemon: DaemonProcess, number: str, status: str) -> str:
+    """The backend sets the ticket's status; the notification it queued."""
+    async with daemon.backend() as backend:
+        changed = await backend.post(f"/api/v1/tickets/{number}/status", json={"status": status})
+    assert changed.status_code == 202, changed.text
+    notice: str = changed.json()["notification_id"]
+    return notice
 
 
 async def test_the_binds_unbind_as_the_daemon_stops(tmp_path: Path, smsc: Smsc) -> None:
