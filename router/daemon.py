@@ -8,7 +8,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -155,8 +155,8 @@ class Daemon:
         )
         self.tickets = Tickets(self.db, lambda: self.settings.catalogue)
         self.supervisor = Supervisor(self._restart_backoff)
-        # Channels whose accounts a reload is stopping and starting again, until it is done.
-        self._restarting: frozenset[str] = frozenset()
+        # The accounts a reload is stopping and starting again, until it is done.
+        self._restarting: frozenset[tuple[str, str]] = frozenset()
         # How texts fit each channel, from its file (set with the accounts, on every reload).
         self._fits: dict[str, Fit] = {}
         self.api = Api(self, self.db)
@@ -178,17 +178,22 @@ class Daemon:
 
     def _adapters(self) -> dict[str, Deliver]:
         """Each channel's deliver function: a notice goes out through the account it names (the
-        short number, mailbox or bot the citizen wrote to), else the channel's first that sends."""
+        short number, mailbox or bot the citizen wrote to), else the channel's first that sends;
+        one whose account a reload is restarting waits for it."""
         delivers: dict[str, dict[str, Deliver]] = {}
         for account, deliver in self._sending():
             delivers.setdefault(account.spec.channel, {})[account.spec.account] = deliver
-        adapters: dict[str, Deliver] = {
-            channel: functools.partial(through_account, by_account)
-            for channel, by_account in delivers.items()
+        restarting: dict[str, set[str]] = {}
+        for channel, name in self._restarting:
+            restarting.setdefault(channel, set()).add(name)
+        return {
+            channel: functools.partial(
+                through_account,
+                delivers.get(channel, {}),
+                frozenset(restarting.get(channel, ())),
+            )
+            for channel in delivers.keys() | restarting.keys()
         }
-        # A channel a reload is restarting has no account for a moment (an SMS bind drains
-        # its window first): its notices wait for it, where "not enabled" failed them for good.
-        return dict.fromkeys(self._restarting, _restarting) | adapters
 
     def _fallback(self) -> Fallback:
         """Where an undeliverable notice goes next, rendered anew for that channel."""
@@ -416,7 +421,7 @@ class Daemon:
                 why = "removed" if key not in wanted else "ended" if ended else "changed"
                 log.info("channel %s/%s stops: %s", *key, why)
                 leaving.append(key)
-        self._restarting = frozenset(channel for channel, _ in leaving)
+        self._restarting = frozenset(leaving)
         try:
             await self._restart_accounts(leaving, wanted)
         finally:
@@ -597,18 +602,17 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return leaves
 
 
-async def _restarting(message: Outbound) -> Sent:
-    """The deliver function of a channel whose accounts a reload is restarting: the notice
-    comes back once they may be up again, the attempt not counted."""
-    raise DeliveryFailed(
-        "the channel's accounts are restarting (a reload)", retry_after=RESTARTING_RETRY
-    )
-
-
-async def through_account(delivers: Mapping[str, Deliver], message: Outbound) -> Sent:
+async def through_account(
+    delivers: Mapping[str, Deliver], restarting: Collection[str], message: Outbound
+) -> Sent:
     """Send `message` through its account's adapter: a reply from the short number, mailbox or
     bot the citizen wrote to (a bot cannot write first to a chat another bot has). A notice
     naming no account that sends (a copy to another address, an account since removed) goes
-    through the channel's first."""
+    through the channel's first. One whose account a reload is restarting (an SMS bind drains
+    its window first), or whose channel has none up for that moment, comes back once it may be
+    up again, the attempt not counted: through another account it would come from the wrong
+    number or bot, and "not enabled" failed it for good."""
+    if message.account in restarting or not delivers:
+        raise DeliveryFailed("its account is restarting (a reload)", retry_after=RESTARTING_RETRY)
     deliver = delivers.get(message.account) or next(iter(delivers.values()))
     return await deliver(message)

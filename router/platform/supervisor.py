@@ -8,6 +8,7 @@ together do not retry together.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -111,6 +112,15 @@ class Supervisor:
         account.adapter.stop_intake()
         account.scope.cancel()
         await account.stopped.wait()
+        # Gone from the configuration (or started anew): its series would go on saying
+        # "stopped", and an alert on channel_up would fire for an account that is no more.
+        # One that ended by itself stays listed, stopped, until a reload.
+        channel, name = account.key
+        for each in AccountState:
+            metrics.channel_state.remove(channel, name, str(each))
+        metrics.channel_up.remove(channel, name)
+        with contextlib.suppress(KeyError):  # never restarted: never counted
+            metrics.channel_restarts.remove(channel, name)
 
     async def stop_all(self, keys: Iterable[tuple[str, str]]) -> None:
         """Stop these accounts at once and wait until each has ended: one SMS bind draining its

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
@@ -710,5 +711,11 @@ async def test_a_notice_goes_through_its_account_else_the_channels_first() -> No
             id="n1", channel="email", account=named, address="a@b.example", kind="reply",
             ticket=None, text="", created_at="2026-12-04T10:00:00Z",
         )  # fmt: skip
-        await through_account(delivers, message)
+        await through_account(delivers, frozenset(), message)
+    assert used == ["priem", "support", "support"]
+    # A reload restarting priem: its notice waits, not sent from the support mailbox.
+    with pytest.raises(DeliveryFailed) as waiting:
+        priem = msgspec.structs.replace(message, account="priem")
+        await through_account(delivers, frozenset({"priem"}), priem)
+    assert waiting.value.retry_after is not None and not waiting.value.permanent
     assert used == ["priem", "support", "support"]

@@ -102,11 +102,16 @@ async def test_a_stopped_account_ends_and_says_so(autojump_clock: trio.testing.M
         account = supervisor.start(SPEC, Flaky(crashes=0))
         await trio.sleep(1)
         assert account.state is AccountState.UP
+        labels = {"channel": "webchat", "account": "flaky"}
+        assert metrics.registry.get_sample_value("omnirouter_channel_up", labels) == 1
         await supervisor.stop(account.key)
         assert account.state is AccountState.STOPPED
         assert account.key not in supervisor.accounts
-        state = metrics.channel_state.labels("webchat", "flaky", "stopped")._value.get()
-        assert state == 1
+        # Stopped by a reload that removed it: no series says it is still there, stopped.
+        assert metrics.registry.get_sample_value("omnirouter_channel_up", labels) is None
+        for state in AccountState:
+            sample = {**labels, "state": str(state)}
+            assert metrics.registry.get_sample_value("omnirouter_channel_state", sample) is None
         nursery.cancel_scope.cancel()
 
 
