@@ -41,6 +41,7 @@ class MailAccount:
         self.settings: EmailAccount = settings().accounts[spec.account]
         self.ports = ports
         self._readers: list[FolderReader] = []
+        self._intake_stopped = False
 
     @property
     def lane(self) -> Lane:
@@ -58,7 +59,9 @@ class MailAccount:
         return {"folders": len(self._readers)}
 
     def stop_intake(self) -> None:
-        """Nothing to do: a folder's reader commits only what it fetched; the cancel ends it."""
+        """The daemon is stopping: the folders' readers take no more mail (what is on the
+        server is read at the next start); the cancel ends them."""
+        self._intake_stopped = True
 
     @property
     def deliver(self) -> Deliver | None:
@@ -82,6 +85,7 @@ class MailAccount:
                 password,
                 lambda: self.ports.attachments.limits("email").message,
                 self._path(imap.ca_file),
+                lambda: self._intake_stopped,
             )
             for folder in imap.folders
         ]

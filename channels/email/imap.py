@@ -71,6 +71,7 @@ class FolderReader:
         password: str,
         limit: Callable[[], int],
         ca_file: Path | None,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.account = account
         self.settings = settings
@@ -79,6 +80,9 @@ class FolderReader:
         self.password = password
         self.limit = limit
         self.ca_file = ca_file
+        # The daemon is stopping: intake first (SIGTERM), so no more mail is taken, and what
+        # stays on the server is read at the next start.
+        self.stopped = stopped
         self.key = f"{account}/imap/{folder}"
         self.client: aioimaplib.IMAP4 | None = None
         # Why the connection is gone, once it is: every command after it fails at once.
@@ -92,6 +96,8 @@ class FolderReader:
             task_status.started()
             await self._finish_moves(state)
             while True:
+                if self.stopped():
+                    await trio.sleep_forever()  # until the account's cancel ends it
                 taken = await self._take_new(state)
                 if taken.last_uid == state.last_uid:
                     await self._wait_for_mail()
@@ -129,6 +135,8 @@ class FolderReader:
         for uid, size in sizes:
             if uid <= state.last_uid:  # "N:*" names the last message even below N
                 continue
+            if self.stopped():
+                break
             state = msgspec.structs.replace(state, last_uid=uid)
             if size > self.limit():
                 await self._commit_oversize(uid, size, state)

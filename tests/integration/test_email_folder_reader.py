@@ -29,6 +29,9 @@ pytestmark = pytest.mark.integration
 # reader's IDLE lasts far longer: mail found only at its renewal fails the test.
 DEADLINE = 30.0
 IDLE_RENEW = 3600.0
+# How long a stopped reader is watched for mail it must not take: far longer than the
+# commit and move of one more message here, which take milliseconds.
+LINGER = 1.0
 
 
 @dataclass
@@ -71,10 +74,14 @@ async def read_until(
     dovecot: Dovecot,
     count: int,
     settled: Callable[[], bool] = lambda: True,
+    stopped: Callable[[], bool] = lambda: False,
+    linger: float = 0.0,
     **settings: object,
 ) -> None:
     """Run a reader of the support INBOX until `store` has `count` commits and the server's
-    folders are `settled` (the mail moved after its commit)."""
+    folders are `settled` (the mail moved after its commit), and `linger` seconds more (for
+    what must not happen next); `stopped`: its account's intake stopped (the daemon's
+    SIGTERM)."""
     imap = ImapSettings.model_validate(
         {
             "host": dovecot.host,
@@ -88,7 +95,14 @@ async def read_until(
     )
     ports: Any = Ports(store, None, store.bad_input, store, None)  # type: ignore[arg-type]
     reader = FolderReader(
-        "support", imap, "INBOX", ports, USERS["support"], lambda: 10_000_000, dovecot.cafile
+        "support",
+        imap,
+        "INBOX",
+        ports,
+        USERS["support"],
+        lambda: 10_000_000,
+        dovecot.cafile,
+        stopped,
     )
     async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
         await nursery.start(reader.run)
@@ -103,6 +117,7 @@ async def read_until(
                 await trio.sleep(0.05)
             else:
                 raise AssertionError("the mail was committed but never moved")
+        await trio.sleep(linger)
         nursery.cancel_scope.cancel()
 
 
@@ -126,6 +141,34 @@ async def test_mail_that_comes_while_the_mail_before_it_is_committed_is_read_at_
     assert [b"<first@m>" in r.payload for r in store.committed] == [True, False]
     assert b"<second@mail.example>" in store.committed[1].payload
     assert store.refused == []
+
+
+async def test_once_intake_stops_no_more_mail_is_taken(dovecot: Dovecot) -> None:
+    """SIGTERM stops intake first: the daemon stops while the first of two mails is being
+    committed; that one is committed and moved, the second stays on the server for the next
+    start."""
+    dovecot.create_folder("support", "Processed")
+    stopping = trio.Event()
+    store = Store(during_first=stopping.set)
+    for n in (1, 2):
+        mail = citizens_mail(f"Письмо {n}", "Вопрос", message_id=f"<{n}@m>")
+        dovecot.append("support", "INBOX", mail)
+
+    def first_moved() -> bool:
+        return len(dovecot.uids("support", "Processed")) == 1
+
+    await read_until(
+        store,
+        dovecot,
+        1,
+        first_moved,
+        stopped=stopping.is_set,
+        processed_folder="Processed",
+        linger=LINGER,
+    )
+    assert b"<1@m>" in store.committed[0].payload
+    assert len(store.committed) == 1
+    assert len(dovecot.uids("support", "INBOX")) == 1  # the second, for the next start
 
 
 async def test_a_from_no_one_can_read_does_not_block_the_folder(dovecot: Dovecot) -> None:
