@@ -340,14 +340,18 @@ class Acceptance(msgspec.Struct, frozen=True):
     category_code: str | None
     category_name: str | None
     redelivery: bool
+    # The entries of accept's `history` as kept by its commit (a redelivery's: the first ones).
+    history: list[StateEntry] = []
 
 
 class IntakePort(Protocol):
     """The router side an adapter submits inbound messages to."""
 
-    async def accept(self, raw: RawInbound) -> Acceptance:
+    async def accept(self, raw: RawInbound, history: Sequence[StreamAppend] = ()) -> Acceptance:
         """Persist `raw` durably and file it in one commit, and answer with the ticket; for a
-        peer that waits for the number (the web chat's `accepted`). Idempotent on the key."""
+        peer that waits for the number (the web chat's `accepted`). Idempotent on the key.
+        `history` is appended to the channel's state streams in that commit: before anything
+        filing queues, and not at all when the commit fails."""
         ...
 
     async def receive(
@@ -357,6 +361,14 @@ class IntakePort(Protocol):
         offset, a last UID), and answer once committed; it is parsed and filed after. Idempotent
         on the key: a redelivery commits its state changes and is answered again."""
         ...
+
+
+class StreamAppend(NamedTuple):
+    """An entry for a stream of an adapter's state, appended once per `key` (StatePort.append)."""
+
+    stream: str
+    key: str
+    value: bytes
 
 
 class StateEntry(NamedTuple):
@@ -423,10 +435,12 @@ class TicketLookup(Protocol):
         ...
 
     async def contact_tickets(
-        self, identity: Sender, since: str, language: str
+        self, identity: Sender, since: str, language: str, vouched: Sequence[Sender] = ()
     ) -> list[TicketSummary]:
         """The tickets of the person who holds `identity` (across their merged contacts) active
-        at or after `since` (RFC 3339), newest first; none for an identity never seen."""
+        at or after `since` (RFC 3339), newest first; none for an identity never seen. With
+        them, those of the people a channel proved hold one of `vouched` (the phone and email
+        a portal signs for its user), read only: nobody is merged here."""
         ...
 
     async def topics(self, language: str) -> list[Topic]:

@@ -437,15 +437,24 @@ class WebchatChannel:
                 return
             token = secrets.token_urlsafe(32)
             session = await self.sessions.create(_token_hash(token), hello.lang[:8], user)
+        elif user is not None:
+            # The portal signs what it knows now: a phone changed there is this person's from
+            # now on, and the old one, perhaps someone else's by now, no longer vouched for.
+            session = await self.sessions.vouch(session, user)
         assert token is not None
         self._leave(conn)
         conn.session = session
         self._live.setdefault(session.address, set()).add(conn)
         ticket = await self.tickets.current_ticket(_conversation(session))
         since = rfc3339(datetime.now(UTC) - HISTORY)
+        # The tickets the person wrote from the phone or email the portal signs, too, before
+        # a chat message links those to the portal user (read only: filing merges).
+        summaries = await self.tickets.contact_tickets(
+            _sender(session), since, session.language, _verified_links(session)
+        )
         tickets = [
             TicketItem(t.number, t.status, TicketCategory(t.category_code, t.category_name))
-            for t in await self.tickets.contact_tickets(_sender(session), since, session.language)
+            for t in summaries
         ]
         verified = session.identity is not None
         await conn.send(Welcome(token, ticket, session.last_seq, verified, tickets))
@@ -526,18 +535,15 @@ class WebchatChannel:
             language_hint=session.language,
             # The portal vouches for its user's phone and email: an SMS or a mail from them
             # reaches the same person.
-            verified_links=[
-                Sender(kind, address, verified=True)
-                for kind, address in (("phone", session.phone), ("email", session.email))
-                if address
-            ],
+            verified_links=_verified_links(session),
             attachment_ids=list(message.attachments),
         )
-        # In the history before it is filed, so that it comes before its confirmation; once
-        # per client_id, as the widget sends a message again until it is accepted.
-        written = await self.sessions.written(session.address, message.client_id, message.text)
+        # In the history in the commit that files it, so that it comes before its confirmation
+        # and a message the store refused is never shown as sent; once per client_id, as the
+        # widget sends a message again until it is accepted.
+        entry = self.sessions.writing(session.address, message.client_id, message.text)
         try:
-            acceptance = await self.intake.accept(raw)
+            acceptance = await self.intake.accept(raw, [entry])
         except Exception:
             # Nothing was persisted (e.g. the disk is full): say so, so the widget retries the
             # same client_id later, instead of dropping the connection without an answer.
@@ -549,6 +555,9 @@ class WebchatChannel:
                 message.client_id,
             )
             return
+        # No store round trip when its commit kept it: pushed ahead of the confirmation the
+        # outbox may be delivering meanwhile.
+        written = await self.sessions.written(entry, acceptance.history)
         # The category as the citizen's topics name it, in the session's language.
         names = {t.code: t.name for t in await self.tickets.topics(session.language)}
         ticket = _accepted_ticket(acceptance, names)
@@ -718,6 +727,15 @@ def _sender(session: ChatSession) -> Sender:
     """Who writes in a session: the portal user a signed identity proved, else the session.
     Verified either way: only the holder of the session's bearer token can write as it."""
     return Sender("webchat", session.address, verified=True)
+
+
+def _verified_links(session: ChatSession) -> list[Sender]:
+    """The phone and email the portal signs for its user, as identities it vouches for."""
+    return [
+        Sender(kind, address, verified=True)
+        for kind, address in (("phone", session.phone), ("email", session.email))
+        if address
+    ]
 
 
 def _conversation(session: ChatSession) -> str:

@@ -4,18 +4,28 @@ A session is the value under `session:TOKEN_HASH`. Notices are addressed to the 
 `address`: its own id, or the portal user's id when a signed identity vouches for it (so every
 session of that user, on any tab or device, shares them). Each address's notices are the stream
 `notices:ADDRESS`, appended once per notification; each file a notice carried is a key
-`file:ADDRESS:ATTACHMENT_ID`, which lets its sessions download it. Values are JSON, which the
-migration that moved the sessions here (0009) writes too.
+`file:ADDRESS:ATTACHMENT_ID`, which lets its sessions download it. The phone and email the portal
+last signed for a user are `user:USER_ID`, so that every session of theirs vouches for those and
+no longer for the ones signed before. Values are JSON, which the migration that moved the
+sessions here (0009) writes too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 
-from channels.contract import Outbound, OutboundFile, StatePort, rfc3339
+from channels.contract import (
+    Outbound,
+    OutboundFile,
+    StateEntry,
+    StatePort,
+    StreamAppend,
+    rfc3339,
+)
 
 from .identity import PortalUser
 
@@ -61,6 +71,13 @@ class _Kept(msgspec.Struct, frozen=True):
     email: str | None = None
 
 
+class _Vouched(msgspec.Struct, frozen=True):
+    """The phone and email the portal last signed for its user."""
+
+    phone: str | None
+    email: str | None
+
+
 class _KeptNotice(msgspec.Struct, frozen=True, omit_defaults=True):
     """A notice as kept in its session's stream (its seq is the entry's)."""
 
@@ -75,6 +92,7 @@ class _KeptNotice(msgspec.Struct, frozen=True, omit_defaults=True):
 
 _session_decoder = msgspec.json.Decoder(_Kept)
 _notice_decoder = msgspec.json.Decoder(_KeptNotice)
+_vouched_decoder = msgspec.json.Decoder(_Vouched)
 
 
 class ChatSessions:
@@ -90,7 +108,14 @@ class ChatSessions:
             return None
         kept = _session_decoder.decode(value)
         last = await self.state.last(f"notices:{kept.identity or kept.id}")
-        return ChatSession(kept.id, kept.language, last, kept.identity, kept.phone, kept.email)
+        phone, email = kept.phone, kept.email
+        if kept.identity is not None:
+            # What the portal signed last, at any session's hello, over what it signed at this
+            # one's start (a session kept before user keys were has only the latter).
+            vouched = await self.state.get(f"user:{kept.identity}")
+            if vouched is not None:
+                phone, email = msgspec.structs.astuple(_vouched_decoder.decode(vouched))
+        return ChatSession(kept.id, kept.language, last, kept.identity, phone, email)
 
     async def create(
         self, token_hash: str, language: str, user: PortalUser | None = None
@@ -98,9 +123,21 @@ class ChatSessions:
         """Start a session, anonymous or for the portal user a signed identity proved."""
         identity, phone, email = user or (None, None, None)
         kept = _Kept(uuid.uuid4().hex, language, identity, phone, email)
-        await self.state.put({f"session:{token_hash}": msgspec.json.encode(kept)})
+        changes = {f"session:{token_hash}": msgspec.json.encode(kept)}
+        if identity is not None:
+            changes[f"user:{identity}"] = msgspec.json.encode(_Vouched(phone, email))
+        await self.state.put(changes)
         last = await self.state.last(f"notices:{identity}") if identity else 0
         return ChatSession(kept.id, language, last, identity, phone, email)
+
+    async def vouch(self, session: ChatSession, user: PortalUser) -> ChatSession:
+        """The session of a portal user resumed with their identity signed anew: its phone and
+        email are the ones signed now, for every session of the user from then on."""
+        if (session.phone, session.email) == (user.phone, user.email):
+            return session
+        vouched = _Vouched(user.phone, user.email)
+        await self.state.put({f"user:{user.user_id}": msgspec.json.encode(vouched)})
+        return msgspec.structs.replace(session, phone=user.phone, email=user.email)
 
     async def notices_after(self, address: str, after: int) -> list[Notice]:
         """An address's notices after a sequence number, in order."""
@@ -120,17 +157,27 @@ class ChatSessions:
             notice.attachments,
             status=notice.status,
         )
-        return await self._append(address, notice.id, kept)
+        return await self._append(
+            StreamAppend(f"notices:{address}", notice.id, msgspec.json.encode(kept))
+        )
 
-    async def written(self, address: str, client_id: str, text: str) -> Notice:
-        """Append a message the citizen wrote, once per client_id: the history of every tab
-        and device shows what was written as well as what was answered."""
+    def writing(self, address: str, client_id: str, text: str) -> StreamAppend:
+        """The history entry of a message the citizen wrote, for the intake to append in the
+        commit that accepts it: the history of every tab and device shows what was written as
+        well as what was answered, and never a message the store refused."""
         kept = _KeptNotice("citizen", None, text, rfc3339(datetime.now(UTC)), client_id=client_id)
-        return await self._append(address, f"message:{client_id}", kept)
+        return StreamAppend(f"notices:{address}", f"message:{client_id}", msgspec.json.encode(kept))
 
-    async def _append(self, address: str, key: str, kept: _KeptNotice) -> Notice:
-        entry = await self.state.append(f"notices:{address}", key, msgspec.json.encode(kept))
-        return _notice(entry.seq, _notice_decoder.decode(entry.value))
+    async def written(self, entry: StreamAppend, kept: Sequence[StateEntry]) -> Notice:
+        """The history entry of an accepted message: as its commit `kept` it, else (a message
+        journalled but not filed) appended now, once per client_id."""
+        if kept:
+            return _notice(kept[0].seq, _notice_decoder.decode(kept[0].value))
+        return await self._append(entry)
+
+    async def _append(self, entry: StreamAppend) -> Notice:
+        kept = await self.state.append(*entry)
+        return _notice(kept.seq, _notice_decoder.decode(kept.value))
 
     async def was_sent(self, address: str, attachment_id: str) -> bool:
         """Whether a notice to the address carries this file (only then may it download it)."""

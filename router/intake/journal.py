@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
@@ -33,6 +33,8 @@ from channels.contract import (
     Receipt,
     Received,
     Sender,
+    StateEntry,
+    StreamAppend,
     Unparseable,
 )
 from normaliser.commands import COMMANDS, CommandTable
@@ -113,6 +115,9 @@ class JournalStore(FilingStore, ReportStore, Protocol):
     def journal_unfiled(self) -> list[JournalRow]: ...
     def envelope_body(self, envelope_id: str) -> bytes | None: ...
     def state_put(self, channel: str, changes: Mapping[str, bytes | None], now: str) -> None: ...
+    def state_append(
+        self, channel: str, stream: str, key: str, value: bytes, now: str
+    ) -> StateEntry: ...
 
 
 class Intake:
@@ -142,8 +147,9 @@ class Intake:
         self.reports = reports
         self.attachments = attachments
 
-    async def accept(self, raw: RawInbound) -> Acceptance:
-        """Journal and file `raw` in one commit; a redelivery gets the first answer again."""
+    async def accept(self, raw: RawInbound, history: Sequence[StreamAppend] = ()) -> Acceptance:
+        """Journal and file `raw` in one commit, with the adapter's `history` entries; a
+        redelivery gets the first answer again."""
         started = time.perf_counter()
         norm, unparseable = await self._normalise(raw)
         _NORMALISE_SECONDS.observe(time.perf_counter() - started)
@@ -158,16 +164,33 @@ class Intake:
             _inbound_digest(raw),
         )
         now = utc_now()
+        stamp = rfc3339(now)
 
         def journal_and_file(tx: JournalStore) -> Filed | Redelivery:
             row = tx.journal_append(entry)
+            # First, so that they come before the notices filing queues (the chat's message
+            # before its confirmation); once per key, so a redelivery adds nothing.
+            kept = [
+                tx.state_append(raw.channel, append.stream, append.key, append.value, stamp)
+                for append in history
+            ]
+            result: Filed | Redelivery
             if row.revision_of is not None:  # the key came with other content: a conflict
                 first = tx.journal_row(row.revision_of)
                 assert first is not None
-                return _redelivery(tx, first.envelope_id, conflicting=True)
-            if row.envelope_id is not None:
-                return _redelivery(tx, row.envelope_id, conflicting=False)
-            return file_inbound(tx, filer, Origin(row.id, unparseable=unparseable), raw, norm, now)
+                result = _redelivery(tx, first.envelope_id, conflicting=True)
+            elif row.envelope_id is not None:
+                result = _redelivery(tx, row.envelope_id, conflicting=False)
+            else:
+                origin = Origin(row.id, unparseable=unparseable)
+                result = file_inbound(tx, filer, origin, raw, norm, now)
+            if not kept:
+                return result
+            # The adapter shows them at once, before the notices filing queued reach it.
+            acceptance = msgspec.structs.replace(result.acceptance, history=kept)
+            if isinstance(result, Redelivery):
+                return result._replace(acceptance=acceptance)
+            return msgspec.structs.replace(result, acceptance=acceptance)
 
         def dead_letter(error: str, tx: JournalStore) -> None:
             tx.journal_failed(tx.journal_append(entry).id, error)

@@ -38,6 +38,8 @@ pytestmark = pytest.mark.integration
 KEY = "portal-key-shared-with-omnirouter"
 KEY_FILE = "secrets/portal-identity.key"
 CITIZEN = "79161234567"
+# The number the citizen had before they changed it in the portal.
+OLD_PHONE = "79031234567"
 PORTAL = "https://portal.example"
 
 
@@ -307,6 +309,71 @@ async def test_an_sms_from_the_portal_users_phone_reaches_the_same_person(
             welcome = await hello_as(later, identity(who, "+" + CITIZEN))
         listed = [ticket["number"] for ticket in welcome["tickets"]]
         assert listed == [sms["ticket"]["number"], chat["ticket"]["number"]]  # newest first
+    finally:
+        daemon.stop()
+
+
+async def test_a_resumed_session_vouches_for_the_phone_the_portal_signs_now(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """The citizen changed their phone in the portal and the browser resumes the old session:
+    their message links the new phone, not the one signed when the session began (which may
+    be someone else's by now)."""
+    daemon = with_sms(portal_daemon(tmp_path), smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        who = user_id()
+        async with open_chat(daemon, hello=False) as before:
+            await hello_as(before, identity(who, "+" + OLD_PHONE))
+            token = before.session
+        async with open_chat(daemon, hello=False) as resumed:
+            welcome = await hello_as(resumed, identity(who, "+" + CITIZEN), session=token)
+            assert welcome["session"] == token
+            chat = await resumed.write("Сменил номер телефона в профиле")
+        for source in (OLD_PHONE, CITIZEN):
+            await smsc.deliver(
+                source=source, destination=SHORT_NUMBER, text=f"Код 05 пишу с {source[-4:]}",
+                data_coding=8,
+            )  # fmt: skip
+
+        async def both_filed() -> dict[str, dict[str, Any]] | None:
+            sms = [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+            return {e["sender"]["address"]: e for e in sms} if len(sms) == 2 else None
+
+        by_phone = await eventually(both_filed, "both SMS filed")
+        async with daemon.backend() as backend:
+            from_chat = await envelope(backend, chat["envelope_id"])
+        assert by_phone["+" + CITIZEN]["contact_id"] == from_chat["contact_id"]
+        assert by_phone["+" + OLD_PHONE]["contact_id"] != from_chat["contact_id"]
+    finally:
+        daemon.stop()
+
+
+async def test_a_signed_in_welcome_lists_the_tickets_of_the_portal_users_phone(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """The citizen wrote by SMS first, from the phone the portal signs: the chat lists that
+    ticket at its first welcome, before any chat message links the phone."""
+    daemon = with_sms(portal_daemon(tmp_path), smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        await smsc.deliver(
+            source=CITIZEN, destination=SHORT_NUMBER, text="Код 05 Сменил фамилию",
+            data_coding=8,
+        )  # fmt: skip
+
+        async def sms_filed() -> list[dict[str, Any]]:
+            return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
+
+        [sms] = await eventually(sms_filed, "the SMS filed")
+        async with open_chat(daemon, hello=False) as client:
+            welcome = await hello_as(client, identity(user_id(), "+" + CITIZEN))
+        assert [t["number"] for t in welcome["tickets"]] == [sms["ticket"]["number"]]
+        async with open_chat(daemon, hello=False) as stranger:
+            other = await hello_as(stranger, identity(user_id(), "+" + OLD_PHONE))
+        assert other["tickets"] == []
     finally:
         daemon.stop()
 
