@@ -8,6 +8,7 @@ import pytest
 from tests.chromium import CitizenPage, by_impact, serious
 from tests.integration.daemon import DaemonProcess, read_feed
 
+from .conftest import signed_identity
 from .widget import CONNECTED, NOTICES, OWN_MESSAGES, WIDGET, open_portal, write
 
 pytestmark = pytest.mark.integration
@@ -58,11 +59,14 @@ KINDS = ("confirmation", "status", "reply")
 async def test_a_second_tab_of_the_same_session_sees_the_same_notices(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:
-    """Two tabs of one browser: a reply appears in both, and the second shows the history."""
-    await open_portal(citizen, portal_daemon)
+    """Two tabs of one browser, signed in on the portal: a reply appears in both, and the second
+    shows the history. (An anonymous chat belongs to its tab: test_identity.)"""
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7101"))
+    await citizen.see(CONNECTED, within="#omni-status")
     number = await write(citizen, "Открою чат во второй вкладке")
     await citizen.new_tab()
-    await open_portal(citizen, portal_daemon)
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7101"))
+    await citizen.see(CONNECTED, within="#omni-status")
     await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
     async with portal_daemon.backend() as backend:
         reply = {"text": "Отвечаем в обе вкладки."}

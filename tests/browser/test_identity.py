@@ -4,12 +4,13 @@ on another device; a forged identity opens no chat at all."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from tests.chromium import CitizenPage, by_impact, serious
 from tests.integration.daemon import DaemonProcess, read_feed
 
 from .conftest import signed_identity
-from .widget import CONNECTED, NOTICES, OWN_MESSAGES, WIDGET, write
+from .widget import CONNECTED, DISCONNECTED, NOTICES, OWN_MESSAGES, WIDGET, open_portal, write
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +107,56 @@ async def test_identify_without_a_user_on_the_same_page_forgets_the_users_chat(
     assert await citizen.texts(NOTICES) == []
     assert await citizen.texts("#omni-tickets li") == []
     assert not any("Пишу и выхожу" in text for text in await citizen.texts(".omni-msg--own"))
+
+
+async def test_a_message_unsent_at_the_logout_is_not_sent_as_the_next_visitor(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """The user writes while the connection is down, then logs out (identify(null)): what
+    they wrote goes nowhere, not into the next, anonymous, chat."""
+    await citizen.open_portal(portal_daemon.base, identity=signed_identity("user-7006"))
+    await citizen.see(CONNECTED, within="#omni-status")
+    await citizen.set_offline(True)
+    await trio.to_thread.run_sync(portal_daemon.stop)
+    try:
+        await citizen.see(DISCONNECTED, within="#omni-status")
+        unsent = "Пишу без связи и выхожу из портала"
+        await citizen.fill("Сообщение", unsent)
+        await citizen.press("Enter")
+        await citizen.see("Отправляется…", within=OWN_MESSAGES)
+        await citizen.identify(None)
+    finally:
+        await trio.to_thread.run_sync(portal_daemon.start)
+    await citizen.set_offline(False)
+    await citizen.see(CONNECTED, within="#omni-status")
+    # The next visitor's message comes after anything the new session would have re-sent.
+    await write(citizen, "Я следующий посетитель")
+    assert not any(unsent in text for text in await citizen.texts(OWN_MESSAGES))
+    async with portal_daemon.backend() as backend:
+        envelopes, _ = await read_feed(backend)
+    assert [e for e in envelopes if e["text"] == unsent] == []
+
+
+async def test_an_anonymous_chat_survives_a_reload_but_not_the_browser_closing(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A shared computer: an anonymous chat comes back after a reload of its tab; a page opened
+    after the browser was closed (the site's localStorage kept, sessionStorage new) does not
+    resume it, so the next visitor sees none of its history or tickets."""
+    await open_portal(citizen, portal_daemon)
+    number = await write(citizen, "Пишу без входа с компьютера в МФЦ")
+    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+    await citizen.reload()
+    await citizen.see(CONNECTED, within="#omni-status")
+    await citizen.see(f"№ {number}", within="#omni-tickets")
+    await citizen.see(f"Ваше обращение №{number} зарегистрировано", within=NOTICES)
+
+    await citizen.leave()
+    await citizen.new_tab()  # what a browser opened again starts with
+    await open_portal(citizen, portal_daemon)
+    assert await citizen.texts("#omni-tickets li") == []
+    own = await write(citizen, "Я другой посетитель этого компьютера")
+    await citizen.see(f"Ваше обращение №{own} зарегистрировано", within=NOTICES)
+    (notice,) = await citizen.texts(NOTICES)
+    assert own != number and f"№{number}" not in notice
+    assert not any("в МФЦ" in text for text in await citizen.texts(OWN_MESSAGES))

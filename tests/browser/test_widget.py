@@ -183,6 +183,19 @@ async def test_the_portal_language_on_the_script_tag_is_the_chat_language(
     assert serious(by_impact(await citizen.audit(WIDGET))) == {}
 
 
+async def test_an_english_chat_words_the_servers_refusal_in_english(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """A text over max_text_chars: the server refuses it (text_too_long, its message in
+    Russian) and the English chat says why in English."""
+    await citizen.open_portal(portal_daemon.base, lang="en")
+    await citizen.see("Connected", within="#omni-status")
+    await citizen.fill("Message", "a" * 4001)
+    await citizen.press("Enter")
+    await citizen.see("Not sent: The message is too long", within=OWN_MESSAGES)
+    assert not any("Сообщение" in text for text in await citizen.texts(WIDGET))
+
+
 async def test_without_data_lang_the_chat_follows_the_portal_page(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:

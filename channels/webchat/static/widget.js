@@ -18,7 +18,8 @@
  *                                           <- offline {text}
  *   -> contact {email, phone}               <- contact_saved
  * A message stays "sending" until "accepted" (the server persisted it). Unaccepted
- * messages are re-sent after every reconnect with the SAME client_id; the server answers
+ * messages are re-sent after every reconnect (and after "unavailable", on the open socket after
+ * a backoff) with the SAME client_id; the server answers
  * a repeated client_id with the same "accepted" and creates nothing new. A page load
  * resumes after 0: the server's history is the history shown, on any tab or device.
  *
@@ -51,13 +52,18 @@
   // not hit by every open chat at the same instant.
   var BACKOFF_FIRST_MS = 1000;
   var BACKOFF_MAX_MS = 30000;
+  // A message the store could not take ("unavailable": a full disk, say) is sent again on the
+  // open socket from 2 s, doubling to 30 s, jittered alike: the cause may last minutes.
+  var UNAVAILABLE_FIRST_MS = 2000;
 
+  // The session token: a signed-in user's in localStorage, an anonymous one in sessionStorage
+  // (see storedSession).
   var KEY_SESSION = "omnirouter.chat.session";
   // The portal user a stored session belongs to: another user, or nobody, on this browser
   // must not resume it (a shared computer after the portal's logout).
   var KEY_SESSION_USER = "omnirouter.chat.session_user";
   // Unaccepted messages survive a page reload in this tab (sessionStorage: not kept after
-  // the browser is closed, the text is personal data).
+  // the browser is closed, the text is personal data), each with the user who wrote it.
   var KEY_PENDING = "omnirouter.chat.pending";
 
   // File extensions of the type names of `[attachments] allowed`: the browser's pre-check only,
@@ -126,13 +132,34 @@
       phone: "Телефон",
       saveContact: "Сохранить контакт",
       contactSaved: "Контакт сохранён: ответ придёт и туда.",
-      // Error codes the widget words itself (docs/api.md); any other shows the server's message.
+      // Error codes the widget words itself in the chat's language (the server's messages are
+      // Russian); a code not listed here shows the server's message.
       errors: {
         email_invalid: "Адрес почты выглядит неверно.",
         phone_invalid: "Номер телефона выглядит неверно.",
         contact_empty: "Укажите электронную почту или телефон.",
-        identity_invalid: "Вход через портал не подтверждён; обновите страницу портала."
+        identity_invalid: "Вход через портал не подтверждён; обновите страницу портала.",
+        unavailable: "Не сохранено, повторите позже.",
+        empty_text: "Введите текст сообщения.",
+        text_too_long: "Сообщение слишком длинное: сократите его или разделите на части.",
+        too_many_attachments: "Слишком много файлов в одном сообщении.",
+        attachments_too_large: "Файлы сообщения вместе слишком большие.",
+        unknown_attachment: "Файл не найден на сервере: прикрепите его снова.",
+        bad_json: "Чат не понял запрос; обновите страницу.",
+        bad_frame: "Чат не понял запрос; обновите страницу.",
+        binary_frame: "Чат не понял запрос; обновите страницу.",
+        hello_required: "Чат не понял запрос; обновите страницу.",
+        bad_client_id: "Чат не понял запрос; обновите страницу.",
+        // Upload answers (docs/api.md, Uploads).
+        no_session: "Нет сеанса чата: прикрепите файл снова.",
+        body_too_large: "Файл слишком большой.",
+        length_required: "Файл не удалось передать.",
+        unreadable: "Файл не удалось передать.",
+        no_file: "Файл не удалось передать.",
+        file_too_large: "Файл слишком большой.",
+        attachments_not_accepted: "Файлы в чате не принимаются."
       },
+      unavailableRetry: "Не сохранено. Отправим снова через {n} с.",
       downloadFailed: "Файл не загрузился, попробуйте ещё раз.",
       kb: " КБ",
       mb: " МБ"
@@ -197,8 +224,27 @@
         email_invalid: "This email address does not look right.",
         phone_invalid: "This phone number does not look right.",
         contact_empty: "Give an email address or a phone number.",
-        identity_invalid: "Your portal sign-in could not be confirmed; reload the portal page."
+        identity_invalid: "Your portal sign-in could not be confirmed; reload the portal page.",
+        unavailable: "Not saved; try again later.",
+        empty_text: "Type a message.",
+        text_too_long: "The message is too long: shorten it or split it into parts.",
+        too_many_attachments: "Too many files in one message.",
+        attachments_too_large: "The files of the message are too large together.",
+        unknown_attachment: "The file was not found on the server: attach it again.",
+        bad_json: "The chat did not understand a request; reload the page.",
+        bad_frame: "The chat did not understand a request; reload the page.",
+        binary_frame: "The chat did not understand a request; reload the page.",
+        hello_required: "The chat did not understand a request; reload the page.",
+        bad_client_id: "The chat did not understand a request; reload the page.",
+        no_session: "No chat session: attach the file again.",
+        body_too_large: "The file is too large.",
+        length_required: "The file could not be sent.",
+        unreadable: "The file could not be sent.",
+        no_file: "The file could not be sent.",
+        file_too_large: "The file is too large.",
+        attachments_not_accepted: "The chat accepts no files."
       },
+      unavailableRetry: "Not saved yet. Sending again in {n} s.",
       downloadFailed: "The file did not download, try again.",
       kb: " KB",
       mb: " MB"
@@ -275,6 +321,32 @@
   // The portal user an identity names ("" for none): whose session the stored token is.
   function userOf(identity) {
     return identity && identity.user_id !== undefined ? String(identity.user_id) : "";
+  }
+
+  // The stored token `user` ("" anonymous) may resume, or null. A signed-in user's is kept in
+  // localStorage with the user it belongs to (bound to their portal login); an anonymous one
+  // only in this tab's sessionStorage, which a reload keeps and closing the browser ends: the
+  // next visitor of a shared computer must not resume it (its history, its files, the contact
+  // it left).
+  function storedSession(user) {
+    var kept = storageGet("localStorage", KEY_SESSION);
+    var owner = storageGet("localStorage", KEY_SESSION_USER) || "";
+    if (kept && !owner) {
+      // An anonymous token an older widget kept there: dropped, never resumed.
+      storageSet("localStorage", KEY_SESSION, null);
+      kept = null;
+    }
+    if (!user) {
+      return storageGet("sessionStorage", KEY_SESSION);
+    }
+    return kept && owner === user ? kept : null;
+  }
+
+  // Keep the token of the session a welcome opened, where storedSession looks for it.
+  function keepSession(token, user) {
+    storageSet("localStorage", KEY_SESSION, user ? token : null);
+    storageSet("localStorage", KEY_SESSION_USER, user || null);
+    storageSet("sessionStorage", KEY_SESSION, user ? null : token);
   }
 
   // ---- ids ----
@@ -558,10 +630,7 @@
     this.reconnectTimer = null;
     this.identity = identity;
     this.user = userOf(identity);
-    this.session = storageGet("localStorage", KEY_SESSION);
-    if (this.session && (storageGet("localStorage", KEY_SESSION_USER) || "") !== this.user) {
-      this.session = null; // another portal user's session, or a verified one without a login
-    }
+    this.session = storedSession(this.user);
     this.lastSeq = 0; // a page shows the whole history: resume after 0
     this.seenSeq = {};
     this.config = null;
@@ -570,20 +639,26 @@
     this.pending = []; // [{client_id, text, topic, attachments}] in send order, not yet accepted
     this.bubbles = {}; // client_id -> <li>
     this.accepted = {}; // client_id -> true
+    this.resends = {}; // client_id -> timer of a re-send on the open socket
+    this.unavailable = {}; // client_id -> how many times the store could not take it
     this.ticket = null;
     this.contactPending = false;
 
     var self = this;
     loadPending().forEach(function (m) {
-      if (m && typeof m.client_id === "string" && typeof m.text === "string") {
+      // Only what this user wrote: another user's (or, after a logout, the signed-in one's)
+      // unsent text must not go out under this identity. One without a user is from an older
+      // widget: whose it is cannot be told.
+      if (m && typeof m.client_id === "string" && typeof m.text === "string" && m.user === self.user) {
         var restored = {
           client_id: m.client_id, text: m.text, topic: m.topic || null,
-          attachments: Array.isArray(m.attachments) ? m.attachments : []
+          attachments: Array.isArray(m.attachments) ? m.attachments : [], user: self.user
         };
         self.pending.push(restored);
         self.renderOwn(restored, []);
       }
     });
+    this.savePending(); // what is not restored is dropped
   }
 
   Chat.prototype.setStatus = function (state) {
@@ -697,10 +772,12 @@
   };
 
   Chat.prototype.identify = function (identity) {
+    var before = this.user;
     this.identity = identity || null;
     this.user = userOf(this.identity);
-    if (this.session && (storageGet("localStorage", KEY_SESSION_USER) || "") !== this.user) {
-      // The portal's user changed (a logout, another login): never the last one's chat.
+    if (this.user !== before || (this.session && storedSession(this.user) !== this.session)) {
+      // The portal's user changed (a logout, another login): never the last one's chat, nor
+      // what they wrote and was not sent yet (even before any session was opened).
       this.forgetSession();
     }
     this.refused = false;
@@ -711,12 +788,31 @@
   // Another person at this browser: the stored session and the history shown are not theirs.
   Chat.prototype.forgetSession = function () {
     this.session = null;
-    storageSet("localStorage", KEY_SESSION, null);
-    storageSet("localStorage", KEY_SESSION_USER, null);
+    keepSession(null, "");
     this.lastSeq = 0;
     this.seenSeq = {};
     this.bubbles = {};
     this.accepted = {};
+    this.pending = [];
+    this.savePending();
+    Object.keys(this.resends).forEach(function (id) {
+      clearTimeout(this.resends[id]);
+    }, this);
+    this.resends = {};
+    this.unavailable = {};
+    // Files being uploaded or waiting for a session stay out of the next one.
+    var files = this.drafts;
+    this.waiting.forEach(function (w) {
+      files = files.concat(w.files);
+    });
+    files.forEach(function (a) {
+      a.forgotten = true;
+    });
+    this.drafts = [];
+    this.waiting = [];
+    while (this.ui.drafts.firstChild) {
+      this.ui.drafts.removeChild(this.ui.drafts.firstChild);
+    }
     var shown = this.ui.list.querySelectorAll("[data-seq], .omni-msg--own");
     for (var i = 0; i < shown.length; i++) {
       shown[i].remove();
@@ -732,6 +828,19 @@
       return true;
     }
     return false;
+  };
+
+  // Send a pending message again after `delay` ms on the socket then open (a reconnect's
+  // welcome sends it anyway); not once it is accepted, or forgotten with its user's session.
+  Chat.prototype.resendLater = function (m, delay) {
+    var self = this;
+    clearTimeout(this.resends[m.client_id]);
+    this.resends[m.client_id] = setTimeout(function () {
+      delete self.resends[m.client_id];
+      if (self.pending.indexOf(m) >= 0) {
+        self.sendMessage(m);
+      }
+    }, delay);
   };
 
   Chat.prototype.sendMessage = function (m) {
@@ -773,7 +882,7 @@
         this.markFailed(w.client_id, T.noFileAccepted);
         continue;
       }
-      var m = { client_id: w.client_id, text: w.text, topic: w.topic, attachments: ids };
+      var m = { client_id: w.client_id, text: w.text, topic: w.topic, attachments: ids, user: this.user };
       this.pending.push(m);
       this.savePending();
       this.setState(m.client_id, "sending", T.sending);
@@ -801,7 +910,7 @@
   };
 
   Chat.prototype.upload = function (a) {
-    if (!this.ready) {
+    if (!this.ready || a.forgotten) {
       return; // uploaded after the next welcome: a file belongs to a session
     }
     var self = this;
@@ -831,7 +940,8 @@
         setTimeout(function () { self.upload(a); }, wait * 1000);
         return;
       } else {
-        a.settle("failed", fill(T.uploadFailed, { detail: answer.message || "HTTP " + xhr.status }));
+        var detail = T.errors[answer.error] || answer.message || "HTTP " + xhr.status;
+        a.settle("failed", fill(T.uploadFailed, { detail: detail }));
       }
       self.release();
     });
@@ -866,8 +976,7 @@
         }
       }
       this.session = frame.session;
-      storageSet("localStorage", KEY_SESSION, frame.session);
-      storageSet("localStorage", KEY_SESSION_USER, frame.verified ? this.user : null);
+      keepSession(frame.session, frame.verified ? this.user : "");
     }
     // The session now remembers who the portal vouched for: a reconnect after the identity
     // has aged past identity_max_age resumes with the token alone.
@@ -930,6 +1039,9 @@
       return m.client_id !== id;
     });
     this.savePending();
+    clearTimeout(this.resends[id]);
+    delete this.resends[id];
+    delete this.unavailable[id];
     if (this.accepted[id]) {
       return; // answer to a re-send of a message already shown as accepted
     }
@@ -1140,11 +1252,23 @@
       var m = this.pending.filter(function (p) { return p.client_id === id; })[0];
       if (m) {
         this.setState(id, "sending", fill(T.rateLimited, { n: wait }));
-        setTimeout(function () { self.sendMessage(m); }, wait * 1000);
+        this.resendLater(m, wait * 1000);
       } else if (this.contactPending) {
         this.ui.contactError.textContent = fill(T.rateLimited, { n: wait });
         setTimeout(function () { self.saveContact(); }, wait * 1000);
       }
+      return;
+    }
+    var refused = this.pending.filter(function (p) { return p.client_id === id; })[0];
+    if (code === "unavailable" && refused) {
+      // Not stored (docs/api.md: send the same client_id again later): it stays pending and
+      // goes again on this socket after a growing wait, as after the next welcome.
+      var tries = (this.unavailable[id] || 0) + 1;
+      this.unavailable[id] = tries;
+      var ceiling = Math.min(BACKOFF_MAX_MS, UNAVAILABLE_FIRST_MS * Math.pow(2, tries - 1));
+      var delay = ceiling / 2 + Math.random() * (ceiling / 2);
+      this.setState(id, "sending", fill(T.unavailableRetry, { n: Math.ceil(delay / 1000) }));
+      this.resendLater(refused, delay);
       return;
     }
     if (this.contactPending && /^(email_invalid|phone_invalid|contact_empty|unavailable)$/.test(code)) {
