@@ -166,7 +166,10 @@ class ChatSessions:
         commit that accepts it: the history of every tab and device shows what was written as
         well as what was answered, and never a message the store refused."""
         kept = _KeptNotice("citizen", None, text, rfc3339(datetime.now(UTC)), client_id=client_id)
-        return StreamAppend(f"notices:{address}", f"message:{client_id}", msgspec.json.encode(kept))
+        # Keyed by the address too: entry keys are unique in the whole channel, and another
+        # session's client_id must never name (and be answered with) this one's entry.
+        key = f"message:{address}:{client_id}"
+        return StreamAppend(f"notices:{address}", key, msgspec.json.encode(kept))
 
     async def written(self, entry: StreamAppend, kept: Sequence[StateEntry]) -> Notice:
         """The history entry of an accepted message: as its commit `kept` it, else (a message

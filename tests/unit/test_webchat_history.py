@@ -102,3 +102,21 @@ async def test_a_refused_message_is_not_in_the_history_and_its_resend_is_once(
         lambda tx: tx.conn.execute("SELECT count(*) FROM envelopes").fetchone()[0]
     )
     assert envelopes == 1
+
+    # Another session whose client picked the same client_id: its own message, its own entry,
+    # never the first session's text.
+    other = Socket()
+
+    async def other_frame(**fields: object) -> dict[str, Any]:
+        await chat._on_frame(cast(_Connection, other), json.dumps(fields))
+        return other.frames[-1]
+
+    await other_frame(type="hello", session=None, identity=None, lang="ru")
+    theirs = await other_frame(type="message", client_id="c1", text="Другой вопрос")
+    assert theirs["kind"] == "citizen" and theirs["text"] == "Другой вопрос"
+    assert other.session is not None
+    [own] = await chat.sessions.notices_after(other.session.address, 0)
+    assert own.text == "Другой вопрос"
+    assert [n.text for n in await chat.sessions.notices_after(session.address, 0)] == [
+        "Не приходит код подтверждения"
+    ]
