@@ -435,12 +435,10 @@ class TicketLookup(Protocol):
         ...
 
     async def contact_tickets(
-        self, identity: Sender, since: str, language: str, vouched: Sequence[Sender] = ()
+        self, identity: Sender, since: str, language: str
     ) -> list[TicketSummary]:
         """The tickets of the person who holds `identity` (across their merged contacts) active
-        at or after `since` (RFC 3339), newest first; none for an identity never seen. With
-        them, those of the people a channel proved hold one of `vouched` (the phone and email
-        a portal signs for its user), read only: nobody is merged here."""
+        at or after `since` (RFC 3339), newest first; none for an identity never seen."""
         ...
 
     async def topics(self, language: str) -> list[Topic]:

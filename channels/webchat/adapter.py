@@ -447,11 +447,7 @@ class WebchatChannel:
         self._live.setdefault(session.address, set()).add(conn)
         ticket = await self.tickets.current_ticket(_conversation(session))
         since = rfc3339(datetime.now(UTC) - HISTORY)
-        # The tickets the person wrote from the phone or email the portal signs, too, before
-        # a chat message links those to the portal user (read only: filing merges).
-        summaries = await self.tickets.contact_tickets(
-            _sender(session), since, session.language, _verified_links(session)
-        )
+        summaries = await self.tickets.contact_tickets(_sender(session), since, session.language)
         tickets = [
             TicketItem(t.number, t.status, TicketCategory(t.category_code, t.category_name))
             for t in summaries

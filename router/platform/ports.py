@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from channels.contract import Sender, StateEntry, TicketSummary, Topic
@@ -35,7 +35,6 @@ class TicketLookupStore(DedupeState, Protocol):
     person who holds an identity."""
 
     def contact_tickets(self, contact_ids: list[str], since: str) -> list[tuple[str, str, str]]: ...
-    def identity_verified(self, identity: Sender) -> bool: ...
     def declare_recipient(
         self, conversation_id: str, channel: str, address: str, at: str
     ) -> None: ...
@@ -93,26 +92,16 @@ class Tickets:
         return None if ticket is None else ticket.number
 
     async def contact_tickets(
-        self, identity: Sender, since: str, language: str, vouched: Sequence[Sender] = ()
+        self, identity: Sender, since: str, language: str
     ) -> list[TicketSummary]:
-        """The tickets of the person who holds `identity`, and of those a channel proved hold
-        one of `vouched`, active since `since`, newest first."""
+        """The tickets of the person who holds `identity`, active since `since`, newest first."""
 
         def tickets(tx: TicketLookupStore) -> list[tuple[str, str, str]]:
             own = tx.identity_contact(identity)
-            person = None if own is None else canonical_contact(tx, own)
-            people = [] if person is None else [person]
-            for link in vouched:
-                holder = tx.identity_contact(link)
-                # Only an identity a channel proved: anyone may claim a phone in a mail's text.
-                if holder is None or not tx.identity_verified(link):
-                    continue
-                other = canonical_contact(tx, holder)
-                if person is not None and other != person and tx.merge_undone(person, other):
-                    continue  # an operator separated them: filing would not join them either
-                people.append(other)
-            contacts = list(dict.fromkeys(c for p in people for c in tx.merged_contacts(p)))
-            return tx.contact_tickets(contacts, since) if contacts else []
+            if own is None:
+                return []
+            person = canonical_contact(tx, own)
+            return tx.contact_tickets(tx.merged_contacts(person), since)
 
         catalogue = self.catalogue()
         return [
