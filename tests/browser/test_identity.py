@@ -137,6 +137,47 @@ async def test_a_message_unsent_at_the_logout_is_not_sent_as_the_next_visitor(
     assert [e for e in envelopes if e["text"] == unsent] == []
 
 
+async def test_a_portal_that_signs_in_after_the_page_loads_finds_its_users_unsent_message(
+    citizen: CitizenPage, portal_daemon: DaemonProcess
+) -> None:
+    """The portal calls identify() once the page has loaded (no data-identity): a message the
+    user wrote while the connection was down, before they went to another page of the tab and
+    came back, is theirs again, and goes out once the chat is back."""
+    user = signed_identity("user-7008")
+    await citizen.open_portal(portal_daemon.base)
+    await citizen.identify(user)
+    await citizen.see("Вы вошли через портал", within="#omni-verified")
+    await citizen.set_offline(True)
+    await trio.to_thread.run_sync(portal_daemon.stop)
+    unsent = "Пишу без связи, потом страница перезагрузится"
+    try:
+        await citizen.see(DISCONNECTED, within="#omni-status")
+        await citizen.fill("Сообщение", unsent)
+        await citizen.press("Enter")
+        await citizen.see("Отправляется…", within=OWN_MESSAGES)
+        await citizen.leave()  # the tab goes on to another page, its sessionStorage kept
+    finally:
+        await trio.to_thread.run_sync(portal_daemon.start)
+    await citizen.set_offline(False)
+    # Back in the same tab: anonymous until the portal signs its user in again.
+    await citizen.open_portal(portal_daemon.base)
+    await citizen.see(CONNECTED, within="#omni-status")
+    await citizen.identify(user)
+
+    async def filed() -> list[dict[str, object]]:
+        async with portal_daemon.backend() as backend:
+            envelopes, _ = await read_feed(backend)
+        return [e for e in envelopes if e["text"] == unsent]
+
+    for _ in range(200):  # bounded: the resend follows the welcome
+        if found := await filed():
+            break
+        await trio.sleep(0.05)
+    else:
+        raise AssertionError("the unsent message never went out")
+    assert [e["sender"]["address"] for e in found] == ["user-7008"]
+
+
 async def test_an_anonymous_chat_survives_a_reload_but_not_the_browser_closing(
     citizen: CitizenPage, portal_daemon: DaemonProcess
 ) -> None:

@@ -305,6 +305,10 @@
     }
   }
 
+  function storePending(list) {
+    storageSet("sessionStorage", KEY_PENDING, list.length ? JSON.stringify(list) : null);
+  }
+
   function readIdentity() {
     var text = script && script.getAttribute("data-identity");
     if (!text) {
@@ -644,11 +648,15 @@
     this.ticket = null;
     this.contactPending = false;
 
+    this.restorePending();
+  }
+
+  // The unsent messages this user wrote, back from the tab's storage: only theirs, as another
+  // user's unsent text must not go out under this identity. One without a user is from an
+  // older widget: whose it is cannot be told, and it is dropped.
+  Chat.prototype.restorePending = function () {
     var self = this;
     loadPending().forEach(function (m) {
-      // Only what this user wrote: another user's (or, after a logout, the signed-in one's)
-      // unsent text must not go out under this identity. One without a user is from an older
-      // widget: whose it is cannot be told.
       if (m && typeof m.client_id === "string" && typeof m.text === "string" && m.user === self.user) {
         var restored = {
           client_id: m.client_id, text: m.text, topic: m.topic || null,
@@ -658,8 +666,8 @@
         self.renderOwn(restored, []);
       }
     });
-    this.savePending(); // what is not restored is dropped
-  }
+    this.savePending();
+  };
 
   Chat.prototype.setStatus = function (state) {
     if (this.ui.status.getAttribute("data-state") === state) {
@@ -777,8 +785,10 @@
     this.user = userOf(this.identity);
     if (this.user !== before || (this.session && storedSession(this.user) !== this.session)) {
       // The portal's user changed (a logout, another login): never the last one's chat, nor
-      // what they wrote and was not sent yet (even before any session was opened).
-      this.forgetSession();
+      // what they wrote and was not sent yet (even before any session was opened). A portal
+      // that signs its user in with identify() after the page loads finds theirs again.
+      this.forgetSession(before);
+      this.restorePending();
     }
     this.refused = false;
     this.attempt = 0;
@@ -786,7 +796,7 @@
   };
 
   // Another person at this browser: the stored session and the history shown are not theirs.
-  Chat.prototype.forgetSession = function () {
+  Chat.prototype.forgetSession = function (left) {
     this.session = null;
     keepSession(null, "");
     this.lastSeq = 0;
@@ -794,7 +804,9 @@
     this.bubbles = {};
     this.accepted = {};
     this.pending = [];
-    this.savePending();
+    storePending(loadPending().filter(function (m) {
+      return m && m.user && m.user !== left; // the unsent text of whoever left goes with them
+    }));
     Object.keys(this.resends).forEach(function (id) {
       clearTimeout(this.resends[id]);
     }, this);
@@ -849,8 +861,13 @@
     });
   };
 
+  // This user's unsent messages, beside those stored for other signed-in users of the tab
+  // (kept while the page shows someone else: an anonymous start before identify()).
   Chat.prototype.savePending = function () {
-    storageSet("sessionStorage", KEY_PENDING, this.pending.length ? JSON.stringify(this.pending) : null);
+    var user = this.user;
+    storePending(loadPending().filter(function (m) {
+      return m && m.user && m.user !== user;
+    }).concat(this.pending));
   };
 
   Chat.prototype.submit = function (text, topic) {
