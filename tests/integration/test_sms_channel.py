@@ -66,6 +66,16 @@ async def sms_envelopes(daemon: DaemonProcess) -> list[dict[str, Any]]:
     return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
 
 
+async def citizen_writes(
+    daemon: DaemonProcess, smsc: Smsc, text: str = "Prosba o spravke", **fields: Any
+) -> dict[str, Any]:
+    """The citizen's first SMS, delivered by the simulator (with these deliver `fields`) and
+    filed: its envelope."""
+    await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text=text, **fields)
+    [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+    return envelope
+
+
 async def test_an_sms_is_filed_confirmed_and_its_receipt_applied(
     tmp_path: Path, smsc: Smsc
 ) -> None:
@@ -325,8 +335,7 @@ async def test_a_bind_that_ends_leaves_the_other_binds_their_answers(
         await smsc.wait_for("bind_receiver")
         await smsc.wait_for("bind_transmitter")
         await smsc.hold()
-        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
-        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        envelope = await citizen_writes(daemon, smsc)
         [submit] = await smsc.wait_for("submit_sm")  # its answer held
         await smsc.unbind()  # the simulator's bound receiver: the transmitter stays
         await smsc.wait_for("unbind_resp")
@@ -357,8 +366,7 @@ async def test_a_notice_during_a_reload_waits_for_the_account_it_restarts(
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
-        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
-        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        envelope = await citizen_writes(daemon, smsc)
         number = envelope["ticket"]["number"]
         await smsc.wait_for("submit_sm")  # the confirmation, answered
         await smsc.hold()

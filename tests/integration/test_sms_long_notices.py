@@ -18,7 +18,7 @@ from channels.sms.receipts import normalise_message_id
 from tests.smsc import PASSWORD, SYSTEM_ID, LogEntry, Smsc, smsc, smsc_server
 
 from .daemon import eventually, notification_in, write_secret
-from .test_sms_channel import CITIZEN, SHORT_NUMBER, sms_daemon, sms_envelopes
+from .test_sms_channel import CITIZEN, SHORT_NUMBER, citizen_writes, sms_daemon
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -56,8 +56,7 @@ async def test_a_part_throttled_is_sent_again_alone_under_the_same_reference(
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
-        await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Prosba o spravke")
-        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the SMS filed")
+        envelope = await citizen_writes(daemon, smsc)
         await smsc.wait_for("submit_sm")  # the confirmation, in one part
         number = envelope["ticket"]["number"]
         await smsc.refuse("ESME_RTHROTTLED", nth=2)

@@ -29,7 +29,7 @@ from .daemon import (
     wait_notice,
     write_secret,
 )
-from .test_sms_channel import SHORT_NUMBER, with_sms
+from .test_sms_channel import SHORT_NUMBER, citizen_writes, with_sms
 
 __all__ = ["smsc", "smsc_server"]  # the fixtures, for pytest to find
 
@@ -293,15 +293,7 @@ async def test_an_sms_from_the_portal_users_phone_reaches_the_same_person(
         async with open_chat(daemon, hello=False) as client:
             await hello_as(client, identity(who, "+" + CITIZEN))
             chat = await client.write("Справка из налоговой")
-        await smsc.deliver(
-            source=CITIZEN, destination=SHORT_NUMBER, text="Код 05 Сменил фамилию",
-            data_coding=8,
-        )  # fmt: skip
-
-        async def sms_filed() -> list[dict[str, Any]]:
-            return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
-
-        [sms] = await eventually(sms_filed, "the SMS filed")
+        sms = await citizen_writes(daemon, smsc, "Код 05 Сменил фамилию", data_coding=8)
         async with daemon.backend() as backend:
             from_chat = await envelope(backend, chat["envelope_id"])
         assert sms["contact_id"] == from_chat["contact_id"]
@@ -361,15 +353,7 @@ async def test_the_portal_users_phone_joins_their_tickets_when_the_chat_files_a_
     daemon.start()
     try:
         await smsc.wait_for("bind_transceiver")
-        await smsc.deliver(
-            source=CITIZEN, destination=SHORT_NUMBER, text="Код 05 Сменил фамилию",
-            data_coding=8,
-        )  # fmt: skip
-
-        async def sms_filed() -> list[dict[str, Any]]:
-            return [e for e in await feed_all(daemon) if e["channel"] == "sms"]
-
-        [sms] = await eventually(sms_filed, "the SMS filed")
+        sms = await citizen_writes(daemon, smsc, "Код 05 Сменил фамилию", data_coding=8)
         signed = identity(user_id(), "+" + CITIZEN)
         async with open_chat(daemon, hello=False) as client:
             welcome = await hello_as(client, signed)
