@@ -238,8 +238,8 @@ class Daemon:
         return RetryPolicy(h.first_retry.seconds, h.max_retry.seconds, h.max_age.seconds)
 
     def _rate_limit(self) -> RateLimit:
-        n = self.settings.router.notifier
-        return RateLimit(n.auto_limit, n.auto_window.seconds)
+        """[notifier] auto_limit per auto_window: the one filing withholds answers by."""
+        return self.filer.answers
 
     def _webhook_target(self) -> WebhookTarget:
         webhook = self.settings.router.handoff.webhook

@@ -120,8 +120,8 @@ class _Polite(SMTP):
             self.refused("oversize")
             after_data = "Too much mail data" in status
             self._log_oversize(after_data)
-            after_data = after_data and isinstance(self, LMTP)
-            recipients = len(self.envelope.rcpt_tos) if after_data and self.envelope else 1
+            per_recipient = after_data and isinstance(self, LMTP)
+            recipients = len(self.envelope.rcpt_tos) if per_recipient and self.envelope else 1
             for _ in range(max(1, recipients)):
                 await super().push(self.oversize_reply)
             return

@@ -447,10 +447,9 @@ class WebchatChannel:
         self._live.setdefault(session.address, set()).add(conn)
         ticket = await self.tickets.current_ticket(_conversation(session))
         since = rfc3339(datetime.now(UTC) - HISTORY)
-        summaries = await self.tickets.contact_tickets(_sender(session), since, session.language)
         tickets = [
             TicketItem(t.number, t.status, TicketCategory(t.category_code, t.category_name))
-            for t in summaries
+            for t in await self.tickets.contact_tickets(_sender(session), since, session.language)
         ]
         verified = session.identity is not None
         await conn.send(Welcome(token, ticket, session.last_seq, verified, tickets))
@@ -531,7 +530,11 @@ class WebchatChannel:
             language_hint=session.language,
             # The portal vouches for its user's phone and email: an SMS or a mail from them
             # reaches the same person.
-            verified_links=_verified_links(session),
+            verified_links=[
+                Sender(kind, address, verified=True)
+                for kind, address in (("phone", session.phone), ("email", session.email))
+                if address
+            ],
             attachment_ids=list(message.attachments),
         )
         # In the history in the commit that files it, so that it comes before its confirmation
@@ -723,15 +726,6 @@ def _sender(session: ChatSession) -> Sender:
     """Who writes in a session: the portal user a signed identity proved, else the session.
     Verified either way: only the holder of the session's bearer token can write as it."""
     return Sender("webchat", session.address, verified=True)
-
-
-def _verified_links(session: ChatSession) -> list[Sender]:
-    """The phone and email the portal signs for its user, as identities it vouches for."""
-    return [
-        Sender(kind, address, verified=True)
-        for kind, address in (("phone", session.phone), ("email", session.email))
-        if address
-    ]
 
 
 def _conversation(session: ChatSession) -> str:
