@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,8 @@ def tx(conn: sqlite3.Connection) -> Tx:
     return Tx(conn)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+@contextmanager
+def opened_database(tmp_path: Path) -> Iterator[Database]:
     """An opened store (its writer thread and all) in a temporary directory."""
     database = Database(tmp_path / "db.sqlite")
     database.open()
@@ -38,3 +39,10 @@ def db(tmp_path: Path) -> Iterator[Database]:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """opened_database, for a test that needs one store."""
+    with opened_database(tmp_path) as database:
+        yield database

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,8 @@ from router.delivery.states import Event, TransitionRefused
 from router.retry import RetryPolicy
 from router.store.database import Database
 from router.store.transaction import NotificationRecord, Tx
+
+from .conftest import opened_database as database
 
 # A condition not reached in this many polls (10 s) means the outbox is stuck, not slow.
 POLLS = 1000
@@ -56,17 +58,6 @@ class Channel:
     def texts(self) -> list[str]:
         """The texts attempted, in order."""
         return [text for text, _ in self.attempts]
-
-
-@contextmanager
-def database(tmp_path: Path) -> Iterator[Database]:
-    """An opened store in a temporary directory."""
-    db = Database(tmp_path / "db.sqlite")
-    db.open()
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 @asynccontextmanager
