@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, auto
 from typing import Final, Literal
 
@@ -270,7 +269,6 @@ class Connection:
         self._at = 0
         self._eof = False
         self._out = bytearray()
-        self._events: deque[Event] = deque()
 
     # --- what the driver reads ----------------------------------------------------------------
 
@@ -337,13 +335,29 @@ class Connection:
         return self.submit_body(pdus.submit_sm_body(sm))
 
     def submit_body(self, body: bytes) -> int:
-        """submit() of a body pdus.submit_sm_body() encoded beforehand: a driver that queues its
-        submits encodes each as it comes, and only numbers it here once the window has room."""
-        if self._submits >= self._window:
-            raise WindowFull(f"{self._submits} submit_sm await their response (window)")
-        seq = self._request(_SUBMIT_SM, body)  # LocalProtocolError unless bound to transmit
-        self._submits += 1
+        """submit() of a body pdus.submit_sm_body() encoded beforehand."""
+        [seq] = self.submit_bodies((body,))
         return seq
+
+    def submit_bodies(self, bodies: Sequence[bytes]) -> list[int]:
+        """submit_body() of each of `bodies`, in order, as one burst: a driver that queues its
+        submits encodes each as it comes, and numbers those the window has room for here, the
+        state checked and the clock read once for them all. Their sequence numbers, in order."""
+        if self._submits + len(bodies) > self._window:
+            raise WindowFull(f"{self._submits} submit_sm await their response (window)")
+        self._state = self._allowed(_SUBMIT_SM)  # LocalProtocolError unless bound to transmit
+        sent_at = self._clock()
+        pending = self._pending
+        seqs = []
+        encoded = []
+        for body in bodies:
+            seq = self._sequence()
+            pending[seq] = (_SUBMIT_SM, sent_at)
+            encoded.append(pdus.encode(_SUBMIT_SM, seq, body))
+            seqs.append(seq)
+        self._out += b"".join(encoded)
+        self._submits += len(bodies)
+        return seqs
 
     def enquire_link(self) -> int:
         """§4.11: test the link; LinkAlive answers, or the driver expire()s it."""
@@ -393,9 +407,9 @@ class Connection:
 
     def next_event(self) -> Event | Literal[NeedData.NEED_DATA]:
         """The next thing that happened, or NEED_DATA until more bytes arrive."""
-        while not self._events and self._read_one():
+        while (event := self._read_one()) is None:  # a PDU answered here, nothing to tell
             pass
-        return self._events.popleft() if self._events else NEED_DATA
+        return event
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -413,12 +427,17 @@ class Connection:
 
     def _request(self, command: CommandId, body: bytes) -> int:
         self._state = self._allowed(command)
+        seq = self._sequence()
+        self._pending[seq] = (command, self._clock())
+        self._out += pdus.encode(command, seq, body)
+        return seq
+
+    def _sequence(self) -> int:
+        """The next sequence number for a request of ours."""
         seq = self._next_seq
         while seq in self._pending:  # after a wrap, skip a number still awaiting its answer
             seq = seq % MAX_SEQUENCE + 1
         self._next_seq = seq % MAX_SEQUENCE + 1
-        self._pending[seq] = (command, self._clock())
-        self._out += pdus.encode(command, seq, body)
         return seq
 
     def _answer(self, command: CommandId, seq: int, status: int) -> None:
@@ -430,11 +449,12 @@ class Connection:
         # §4.3: generic_nack echoes the sequence number of the PDU it refuses.
         self._out += pdus.encode(CommandId.GENERIC_NACK, seq, b"", status)
 
-    def _read_one(self) -> bool:
-        """Frame and handle one PDU from the buffer; False when there is none yet."""
+    def _read_one(self) -> Event | NeedData | None:
+        """Frame and handle one PDU from the buffer: its event, None if it has none for the
+        driver, NEED_DATA when there is no whole PDU yet."""
         if self._state not in _LIVE:
             self._drop_input()  # after unbind or a corrupt stream the driver closes; nothing counts
-            return False
+            return NEED_DATA
         buffer, at = self._in, self._at
         if len(buffer) - at < _HEADER_LENGTH:
             return self._end_of_stream()
@@ -445,61 +465,51 @@ class Connection:
             self._nack(seq, Status.ESME_RINVCMDLEN)
             self._drop_input()
             self._move(_Outcome.CORRUPT)
-            self._events.append(
-                StreamCorrupt(
-                    length,
-                    f"command_length {length} outside {_HEADER_LENGTH}..{self._max_pdu_length}",
-                )
+            return StreamCorrupt(
+                length, f"command_length {length} outside {_HEADER_LENGTH}..{self._max_pdu_length}"
             )
-            return True
         end = at + length
         if len(buffer) < end:
             return self._end_of_stream()
         self._at = end
         raw = buffer[at:end]
         if command_id & pdus.RESPONSE_BIT:
-            self._on_response(command_id, status, seq, raw)
-        else:
-            self._on_request(command_id, seq, raw)
-        return True
+            return self._on_response(command_id, status, seq, raw)
+        return self._on_request(command_id, seq, raw)
 
     def _drop_input(self) -> None:
         self._in = b""
         self._at = 0
 
-    def _end_of_stream(self) -> bool:
+    def _end_of_stream(self) -> ConnectionClosed | NeedData:
         if not self._eof:
-            return False
+            return NEED_DATA
         self._drop_input()
         self._move(_Outcome.EOF)
-        self._events.append(ConnectionClosed(self.pending()))
-        return True
+        return ConnectionClosed(self.pending())
 
-    def _bad(self, raw: bytes, status: int, reason: str, *, awaits: bool) -> None:
+    def _bad(self, raw: bytes, status: int, reason: str, *, awaits: bool) -> BadPdu:
         header = pdus.parse_header(raw)
-        self._events.append(
-            BadPdu(
-                seq=header.sequence,
-                command_id=header.command_id,
-                status=status,
-                status_name=status_name(status),
-                reason=reason,
-                raw=raw,
-                awaits_answer=awaits,
-            )
+        return BadPdu(
+            seq=header.sequence,
+            command_id=header.command_id,
+            status=status,
+            status_name=status_name(status),
+            reason=reason,
+            raw=raw,
+            awaits_answer=awaits,
         )
 
-    def _unknown(self, seq: int, raw: bytes) -> None:
+    def _unknown(self, seq: int, raw: bytes) -> BadPdu:
         # §4.3: an unknown command_id is answered generic_nack; the PDU's length was sound, so
         # the stream is still framed and the bind is kept.
         self._nack(seq, Status.ESME_RINVCMDID)
-        self._bad(raw, Status.ESME_RINVCMDID, "unknown command_id", awaits=False)
+        return self._bad(raw, Status.ESME_RINVCMDID, "unknown command_id", awaits=False)
 
-    def _on_request(self, command_id: int, seq: int, raw: bytes) -> None:
+    def _on_request(self, command_id: int, seq: int, raw: bytes) -> Event | None:
         command = pdus.COMMANDS.get(command_id)
         if command is None:
-            self._unknown(seq, raw)
-            return
+            return self._unknown(seq, raw)
         body = raw[_HEADER_LENGTH:]
         next_state = _THEY_SEND[self._state].get(command)
         if next_state is None:
@@ -507,13 +517,11 @@ class Connection:
             # one an SMSC never sends an ESME is an invalid command for us.
             status = Status.ESME_RINVBNDSTS if command in _SMSC_REQUESTS else Status.ESME_RINVCMDID
             self._answer(command, seq, status)
-            self._events.append(RequestRefused(seq, command, status, status.name))
-            return
+            return RequestRefused(seq, command, status, status.name)
         if command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND) and body:
             # §4.11.1 / §4.2.1: header only. The length framed it, so only this PDU is refused.
             self._nack(seq, Status.ESME_RINVCMDLEN)
-            self._bad(raw, Status.ESME_RINVCMDLEN, "a body where none belongs", awaits=False)
-            return
+            return self._bad(raw, Status.ESME_RINVCMDLEN, "a body where none belongs", awaits=False)
         try:
             event = _REQUEST_HANDLERS[command](self, seq, body)
         except DecodeError as error:
@@ -524,11 +532,9 @@ class Connection:
                 self._awaiting[seq] = command
             else:
                 self._answer(command, seq, error.status)
-            self._bad(raw, error.status, error.reason, awaits=awaits)
-            return
+            return self._bad(raw, error.status, error.reason, awaits=awaits)
         self._state = next_state
-        if event is not None:
-            self._events.append(event)
+        return event
 
     def _on_enquire_link(self, seq: int, body: bytes) -> None:
         # §4.11: answered at once, whatever the driver is busy with.
@@ -559,17 +565,15 @@ class Connection:
     def _on_alert(self, seq: int, body: bytes) -> Alert:
         return Alert(seq, pdus.decode_alert_notification(body))
 
-    def _on_response(self, command_id: int, status: int, seq: int, raw: bytes) -> None:
+    def _on_response(self, command_id: int, status: int, seq: int, raw: bytes) -> Event:
         command = pdus.COMMANDS.get(command_id)
         if command is None:  # §4.3: an unknown command_id is nacked, response bit or not
-            self._unknown(seq, raw)
-            return
+            return self._unknown(seq, raw)
         # A known response is never answered, not even a bad one: a generic_nack for a
         # generic_nack could loop between two peers forever.
         request = self._pending.get(seq)
         if request is None or command not in _ANSWERS[request[0]]:
-            self._events.append(UnexpectedResponse(seq, command, status))
-            return
+            return UnexpectedResponse(seq, command, status)
         requested = request[0]
         try:
             event = _RESPONSE_READERS[requested](
@@ -577,10 +581,9 @@ class Connection:
             )
         except DecodeError as error:
             # The request stays pending: its outcome is unread, and expire() will say so.
-            self._bad(raw, error.status, error.reason, awaits=False)
-            return
+            return self._bad(raw, error.status, error.reason, awaits=False)
         del self._pending[seq]
-        self._events.append(event)
+        return event
 
     def _on_submit_sm_resp(
         self, seq: int, requested: CommandId, command: CommandId, status: int, body: bytes

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import trio
 
@@ -234,7 +234,10 @@ class Session:
                     self._ready.remove(reply)
             else:
                 self._replies.pop(reply.seq, None)
-        return _message_id(reply.result())
+        answer = reply.answer
+        if type(answer) is Submitted:  # nearly always; the rest say why not
+            return answer.message_id
+        _not_taken(reply.result())  # raises the refusal of a submit never sent, too
 
     async def drain(self, grace: float) -> None:
         """End the session gracefully (SMPP 3.4 4.2): take no more submits, wait up to `grace`
@@ -327,6 +330,7 @@ class Session:
         stream = self._stream
         assert stream is not None
         tcp = _quick_ack_socket(stream)
+        connection, replies = self.connection, self._replies
         while True:
             try:
                 data = await stream.receive_some(READ_BYTES)
@@ -334,12 +338,16 @@ class Session:
                 raise SessionEnded(f"connection lost: {error.__cause__ or error}") from error
             except trio.ClosedResourceError as error:  # _flush closed it after a send failed
                 raise SessionEnded(self._broken or "connection closed") from error
-            self.connection.receive_data(bytes(data))
-            while (event := self.connection.next_event()) is not NEED_DATA:
+            connection.receive_data(bytes(data))
+            while (event := connection.next_event()) is not NEED_DATA:
+                if type(event) is Submitted:  # nearly every event, and nothing to send for it
+                    if (reply := replies.pop(event.seq, None)) is not None:
+                        reply.give(event)
+                    continue
                 # The Connection's own answers (enquire_link_resp, unbind_resp, generic_nack)
                 # go out before the event is handled: an unbind or a corrupt stream ends the
                 # session in _handle, and the SMSC is still owed its answer.
-                if self.connection.has_data_to_send:
+                if connection.has_data_to_send:
                     await self._flush()
                 self._handle(event)
             if self._committing and tcp is not None and self._broken is None:
@@ -356,10 +364,7 @@ class Session:
 
     def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
-        match event:  # the commonest first: an answer to a submit
-            case Submitted():  # inline: the one case of nearly every submit
-                if (reply := self._replies.pop(event.seq, None)) is not None:
-                    reply.give(event)
+        match event:  # a Submitted, nearly every event, is handed out by _read itself
             case SubmitFailed(status=status) | GenericNack(status=status):
                 if classify(status) is Policy.BACK_OFF:
                     self._paused_until = trio.current_time() + THROTTLED_PAUSE
@@ -420,7 +425,10 @@ class Session:
             self._paused_until = 0.0
         throughput = self.throughput
         free = connection.window_free
-        while ready and free > 0:
+        burst: list[_Reply] = []
+        bodies: list[bytes] = []
+        turn = None
+        while ready and len(burst) < free:
             reply = ready[0]
             if reply.abandoned:  # its caller gave up while it waited: never sent
                 ready.popleft()
@@ -428,15 +436,19 @@ class Session:
             if throughput is not None:
                 now = trio.current_time()
                 if now < self._next_submit_at:
-                    return self._next_submit_at
+                    turn = self._next_submit_at
+                    break
+                self._next_submit_at = max(now, self._next_submit_at) + 1 / throughput
             ready.popleft()
             assert reply.body is not None  # only submits are queued
-            seq = reply.seq = connection.submit_body(reply.body)
-            self._replies[seq] = reply
-            free -= 1
-            if throughput is not None:
-                self._next_submit_at = max(now, self._next_submit_at) + 1 / throughput
-        return None
+            burst.append(reply)
+            bodies.append(reply.body)
+        if burst:
+            replies = self._replies
+            for reply, seq in zip(burst, connection.submit_bodies(bodies), strict=True):
+                reply.seq = seq
+                replies[seq] = reply
+        return turn
 
     async def _commit_then_answer(self, event: Inbound | BadPdu) -> None:
         """SMPP 3.4 4.6.2: deliver_sm_resp tells the SMSC the message is ours; only after the
@@ -665,22 +677,16 @@ def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:
     return stream if isinstance(stream, trio.SocketStream) else None
 
 
-def _message_id(answer: object) -> str:
-    """The message id of a taken submit, or SubmitError with what to do about it."""
-    if isinstance(answer, Submitted):  # nearly always; a keyword class pattern costs more
-        return answer.message_id
+def _not_taken(answer: object) -> NoReturn:
+    """The SubmitError an answer other than Submitted means, with what to do about it."""
     match answer:
         case (
             SubmitFailed(status=status, status_name=name)
             | GenericNack(status=status, status_name=name)
         ):
-            return _refused(status, name)
+            raise SubmitError(f"the SMSC refused it: {name}", classify(status))
         case ResponseTimeout():
             raise SubmitError("no submit_sm_resp in time: the SMSC may or may not have it", None)
         case SessionLost(reason=reason):
             raise SubmitError(f"{reason}: the SMSC may or may not have it", None)
     raise SubmitError(f"unexpected answer {type(answer).__name__}", Policy.RETRY)
-
-
-def _refused(status: int, name: str) -> str:
-    raise SubmitError(f"the SMSC refused it: {name}", classify(status))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -307,6 +308,25 @@ def test_a_body_encoded_beforehand_is_the_submit_of_its_message() -> None:
     assert sent == pdus.encode(C.SUBMIT_SM, seq, pdus.submit_sm_body(SM))
     with pytest.raises(LocalProtocolError):
         Connection().submit_body(pdus.submit_sm_body(SM))
+
+
+def test_a_burst_of_bodies_goes_in_order_and_the_window_takes_all_or_none() -> None:
+    clock = Clock()
+    conn = bound(window=4, clock=clock)
+    conn._next_seq = MAX_SEQUENCE - 1  # a burst across the wrap is numbered on past it
+    texts = [f"n{n}".encode() for n in range(3)]
+    bodies = [pdus.submit_sm_body(replace(SM, short_message=text)) for text in texts]
+    seqs = conn.submit_bodies(bodies)
+    assert seqs == [MAX_SEQUENCE - 1, MAX_SEQUENCE, 1]
+    assert conn.data_to_send() == b"".join(
+        pdus.encode(C.SUBMIT_SM, seq, body) for seq, body in zip(seqs, bodies, strict=True)
+    )
+    assert [(p.seq, p.sent_at) for p in conn.pending()] == [(seq, 100.0) for seq in seqs]
+    with pytest.raises(WindowFull):  # two more than the one free slot: neither is numbered
+        conn.submit_bodies(bodies[:2])
+    assert conn.window_free == 1
+    assert not conn.has_data_to_send
+    assert conn.submit_bodies(bodies[:1]) == [2]
 
 
 def test_pending_lists_requests_with_their_send_time_and_expire_frees_them() -> None:
