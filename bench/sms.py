@@ -9,12 +9,14 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
   Beside it, the same bare client with each submit_sm made by one of as many tasks as the lane
   runs, each waiting for its own answer: what a task woken per submit costs by itself, so that
   the Session's ratio to it is the cost of its own work (window, states, events, timers).
-  And the bare loop with LOADED_WORK seconds of busy work before each submit_sm: what a little
-  more work a submit costs on this machine in this run. At window 10 a client slower than the
-  simulator leaves it idle between its sends, and a send that wakes an idle process costs
-  several times one that does not (on these virtual machines 20 us against 5.5 us a send,
-  measured), so the ratio falls faster than the work grows, and by how much varies from machine
-  to machine; at window 50 the simulator is the bound either way.
+  Before the rounds, the CPU a submit of the Session and of that bare client, each with an SMSC
+  in this process (answer_submits) so that no other process's wake-up counts: the Session's
+  excess is what its own work costs. And the bare loop with that much busy work before each
+  submit_sm: what that much more work a submit costs on this machine in this run. At window 10
+  a client slower than the simulator leaves it idle between its sends, and a send that wakes an
+  idle process costs several times one that does not (on these virtual machines 20 us against
+  5.5 us a send, measured), so the ratio falls faster than the work grows, and by how much
+  varies from machine to machine; at window 50 the simulator is the bound either way.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
@@ -33,16 +35,17 @@ read beside each side's: a simulator that caps both figures shows as a core busy
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, NamedTuple, Protocol
 
 import outcome
 import trio
@@ -95,16 +98,38 @@ SHORT_NUMBER = "0911"
 # Citizens' texts, numbered by the simulator from each run's own block of numbers.
 ASKING = "Не пришла справка о доходах, заявление"
 FIRST_MSISDN = 79000000000
-# The bare loop's busy work a submit in its loaded rounds: about what the Session does beyond
-# a bare client with a task per submit, in CPU a submit with an SMSC answering in the same
-# process over a socketpair (11.8 against 9.4 us, the least of seven runs of 100,000 each).
-LOADED_WORK = 2.5e-6
+# The CPU a submit is read over this many submits, at window 10, the least of CPU_RUNS runs
+# (the least: a neighbour on the shared machine only ever adds to it).
+CPU_SUBMITS = 40000
+CPU_RUNS = 3
 # Bounds on waits that end at once when both sides work; never a measured duration.
 DEADLINE = 300.0
 POLL = 0.01
 READ_BYTES = 65536
 
 Measured = dict[str, Any]
+
+
+class Binding(Protocol):
+    """Where and as whom a client binds: the simulator (Smsc), or the loopback SMSC."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def system_id(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+
+
+class LoopbackSmsc(NamedTuple):
+    """An SMSC in this process (answer_submits), on a loopback port."""
+
+    host: str
+    port: int
+    system_id: str = "loopback"
+    password: str = "loopback"
 
 
 class BareEsme:
@@ -116,7 +141,7 @@ class BareEsme:
         self._seq = 0
 
     @classmethod
-    async def bind(cls, smsc: Smsc, kind: CommandId) -> BareEsme:
+    async def bind(cls, smsc: Binding, kind: CommandId) -> BareEsme:
         """Connect and bind as `kind` (BIND_TRANSCEIVER or BIND_RECEIVER)."""
         esme = cls(await trio.open_tcp_stream(smsc.host, smsc.port))
         body = bind_body(smsc.system_id, smsc.password, "", Address(""))
@@ -313,10 +338,9 @@ async def _submit(session: Session, sm: SubmitSm, count: int, window: int) -> No
             nursery.start_soon(sender)
 
 
-async def session_submits(smsc: Smsc, simulator: int, window: int) -> Measured:
-    """Submits answered per second through our Session."""
-    await smsc.reset()
-    await smsc.quiet()
+@contextlib.asynccontextmanager
+async def bound_session(smsc: Binding, window: int) -> AsyncIterator[Session]:
+    """Our Session bound to `smsc` as a transceiver, unpaced, and warmed by WARMUP_SUBMITS."""
     endpoint = Endpoint(
         smsc.host, smsc.port, False, BindKind.TRANSCEIVER, smsc.system_id, smsc.password, ""
     )
@@ -329,14 +353,76 @@ async def session_submits(smsc: Smsc, simulator: int, window: int) -> Measured:
         response_timeout=DEADLINE,
         bind_timeout=DEADLINE,
     )
-    sm = confirmation()
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
-        await _submit(session, sm, WARMUP_SUBMITS, window)
-        pids = {"client": os.getpid(), "smsc": simulator}
-        measured = await measure(SUBMITS, pids, partial(_submit, session, sm, SUBMITS, window))
+        await _submit(session, confirmation(), WARMUP_SUBMITS, window)
+        yield session
         nursery.cancel_scope.cancel()
-    return measured
+
+
+async def session_submits(smsc: Smsc, simulator: int, window: int) -> Measured:
+    """Submits answered per second through our Session."""
+    await smsc.reset()
+    await smsc.quiet()
+    async with bound_session(smsc, window) as session:
+        pids = {"client": os.getpid(), "smsc": simulator}
+        submits = partial(_submit, session, confirmation(), SUBMITS, window)
+        return await measure(SUBMITS, pids, submits)
+
+
+async def answer_submits(stream: trio.SocketStream) -> None:
+    """The loopback SMSC's side of a connection: the bind and each submit_sm answered ESME_ROK,
+    each read's answers in one write."""
+    buffer = bytearray()
+    async with stream:
+        while data := await stream.receive_some(READ_BYTES):
+            buffer += data
+            answers = []
+            while len(buffer) >= HEADER_LENGTH and len(buffer) >= parse_header(buffer).length:
+                header = parse_header(buffer)
+                del buffer[: header.length]
+                response = _LOOPBACK_ANSWERS.get(header.command_id)
+                if response is None:
+                    raise RuntimeError(f"the loopback SMSC answers no {header}")
+                answers.append(encode(response, header.sequence, b"loopback\0"))
+            await stream.send_all(b"".join(answers))
+
+
+# The requests the loopback SMSC answers, by command_id; the answer's body is its system_id or
+# the message id, one string for both.
+_LOOPBACK_ANSWERS: Final[Mapping[int, CommandId]] = {
+    CommandId.BIND_TRANSCEIVER: CommandId.BIND_TRANSCEIVER_RESP,
+    CommandId.SUBMIT_SM: CommandId.SUBMIT_SM_RESP,
+}
+
+
+async def cpu_a_submit(*, session: bool) -> float:
+    """Microseconds of this process's CPU a submit at window 10, through our Session or the bare
+    client with a task per submit, the SMSC answering in this process (answer_submits): both
+    ends' work, with no other process to wake, so the Session's excess over the bare client is
+    its own work alone. The least of CPU_RUNS runs of CPU_SUBMITS."""
+    window = WINDOWS[0]
+    sm = confirmation()
+    runs = []
+    async with trio.open_nursery() as nursery:
+        serve = partial(trio.serve_tcp, answer_submits, 0, host="127.0.0.1")
+        listeners = await nursery.start(serve)
+        loopback = LoopbackSmsc("127.0.0.1", listeners[0].socket.getsockname()[1])
+        for _ in range(CPU_RUNS):
+            if session:
+                async with bound_session(loopback, window) as client:
+                    started = time.process_time()
+                    await _submit(client, sm, CPU_SUBMITS, window)
+                    runs.append(time.process_time() - started)
+            else:
+                esme = await BareEsme.bind(loopback, CommandId.BIND_TRANSCEIVER)
+                async with esme.stream:
+                    await esme.submit_from_tasks(sm, WARMUP_SUBMITS, window)
+                    started = time.process_time()
+                    await esme.submit_from_tasks(sm, CPU_SUBMITS, window)
+                    runs.append(time.process_time() - started)
+        nursery.cancel_scope.cancel()
+    return round(min(runs) / CPU_SUBMITS * 1e6, 2)
 
 
 async def bare_submits(
@@ -481,11 +567,11 @@ def judged(ours_name: str, ours: list[Measured], bare: list[Measured]) -> dict[s
 
 
 def beside_references(
-    outbound: dict[str, Any], tasks: list[Measured], loaded: list[Measured]
+    outbound: dict[str, Any], tasks: list[Measured], loaded: list[Measured], work_us: float
 ) -> dict[str, Any]:
     """The judged outbound figures with the bare client's submits made from waiting tasks, and
     the Session's ratio to it: its own work's cost beside what a task per submit costs; and
-    the bare loop's with LOADED_WORK a submit, and its ratio to the bare loop."""
+    the bare loop's with `work_us` more work a submit, and its ratio to the bare loop."""
     rate, bare = median(tasks)["per_s"], outbound["bare"]["per_s"]
     return {
         **outbound,
@@ -493,7 +579,7 @@ def beside_references(
         "bare_tasks_ratio": round(rate / bare, 3),
         "ratio_to_bare_tasks": round(outbound["session"]["per_s"] / rate, 3),
         "bare_loaded": median(loaded),
-        "loaded_work_us": round(LOADED_WORK * 1e6, 1),
+        "loaded_work_us": work_us,
         "bare_loaded_ratio": round(median(loaded)["per_s"] / bare, 3),
         "rounds_per_s": {
             **outbound["rounds_per_s"],
@@ -512,10 +598,17 @@ def beside_raw(inbound: dict[str, Any], raw: dict[str, float]) -> dict[str, Any]
 async def _measure_all(
     smsc: Smsc, simulator: int, root: Path, wait_idle: Callable[[DaemonProcess], float]
 ) -> dict[str, Any]:
+    cpu = {
+        "session": await cpu_a_submit(session=True),
+        "bare_tasks": await cpu_a_submit(session=False),
+    }
+    # The loaded rounds' busy work a submit: what the Session does beyond the bare client with
+    # a task per submit, by their CPU in this run.
+    work_us = round(max(0.0, cpu["session"] - cpu["bare_tasks"]), 2)
     sides: dict[str, Callable[[Smsc, int, int], Awaitable[Measured]]] = {
         "bare": bare_submits,
         "bare_tasks": partial(bare_submits, from_tasks=True),
-        "bare_loaded": partial(bare_submits, work=LOADED_WORK),
+        "bare_loaded": partial(bare_submits, work=work_us / 1e6),
         "session": session_submits,
     }
     submits: dict[str, dict[int, list[Measured]]] = {name: {} for name in sides}
@@ -544,9 +637,11 @@ async def _measure_all(
                 judged("session", submits["session"][w], submits["bare"][w]),
                 submits["bare_tasks"][w],
                 submits["bare_loaded"][w],
+                work_us,
             )
             for w in WINDOWS
         },
+        "cpu_us_a_submit": cpu,
         "inbound": {
             f"window_{w}": beside_raw(judged("daemon", daemon[w], bare[w]), raw[w]) for w in WINDOWS
         },
@@ -581,7 +676,11 @@ def _spread(rates: list[float]) -> str:
 
 def rows(figures: dict[str, Any]) -> list[Line]:
     """The table's rows: scenario, metric, value, target, passed."""
-    out: list[Line] = []
+    cpu = figures["cpu_us_a_submit"]
+    out: list[Line] = [
+        ("SMS submits, window 10", "CPU us a submit, SMSC in process: Session | bare, tasks",
+         f"{cpu['session']:g} | {cpu['bare_tasks']:g}", "", None),
+    ]  # fmt: skip
     for window in WINDOWS:
         o = figures["outbound"][f"window_{window}"]
         ours, bare, spread = o["session"], o["bare"], o["rounds_per_s"]

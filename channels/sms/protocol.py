@@ -340,11 +340,15 @@ class Connection:
         return seq
 
     def submit_bodies(self, bodies: Sequence[bytes]) -> list[int]:
-        """submit_body() of each of `bodies`, in order, as one burst: a driver that queues its
-        submits encodes each as it comes, and numbers those the window has room for here, the
-        state checked and the clock read once for them all. Their sequence numbers, in order."""
+        """submit_body() of each of `bodies`, in order, as one burst, or of none (WindowFull,
+        LocalProtocolError): a driver that queues its submits encodes each as it comes, and
+        numbers here as many as the window has room for, the state checked and the clock read
+        once for them all. Their sequence numbers, in order."""
         if self._submits + len(bodies) > self._window:
-            raise WindowFull(f"{self._submits} submit_sm await their response (window)")
+            raise WindowFull(
+                f"{len(bodies)} submit_sm more than the window has room for "
+                f"({self._submits} of {self._window} await their response)"
+            )
         self._state = self._allowed(_SUBMIT_SM)  # LocalProtocolError unless bound to transmit
         sent_at = self._clock()
         pending = self._pending
@@ -451,7 +455,7 @@ class Connection:
 
     def _read_one(self) -> Event | NeedData | None:
         """Frame and handle one PDU from the buffer: its event, None if it has none for the
-        driver, NEED_DATA when there is no whole PDU yet."""
+        driver, NEED_DATA when there is no whole PDU yet or the session is over."""
         if self._state not in _LIVE:
             self._drop_input()  # after unbind or a corrupt stream the driver closes; nothing counts
             return NEED_DATA

@@ -340,7 +340,9 @@ class Session:
                 raise SessionEnded(self._broken or "connection closed") from error
             connection.receive_data(bytes(data))
             while (event := connection.next_event()) is not NEED_DATA:
-                if type(event) is Submitted:  # nearly every event, and nothing to send for it
+                # Nearly every event. It adds nothing to send; what an earlier PDU of this read
+                # added (an enquire_link_resp) goes with the next event's or the read's flush.
+                if type(event) is Submitted:
                     if (reply := replies.pop(event.seq, None)) is not None:
                         reply.give(event)
                     continue
@@ -366,7 +368,8 @@ class Session:
         """What the SMSC said, each to its place."""
         match event:  # a Submitted, nearly every event, is handed out by _read itself
             case SubmitFailed(status=status) | GenericNack(status=status):
-                if classify(status) is Policy.BACK_OFF:
+                # A generic_nack's status 0 (§4.3 wants the error) is no reason to back off.
+                if status != pdus.Status.ESME_ROK and classify(status) is Policy.BACK_OFF:
                     self._paused_until = trio.current_time() + THROTTLED_PAUSE
                 self._give(event)
             case Inbound() | BadPdu(awaits_answer=True):
@@ -392,7 +395,7 @@ class Session:
             case _:
                 log.info("SMPP %s", type(event).__name__)
 
-    def _give(self, event: Submitted | SubmitFailed | GenericNack) -> None:
+    def _give(self, event: SubmitFailed | GenericNack) -> None:
         """An answer to a submit (or a generic_nack, which may answer an enquire_link): to
         whoever waits for it, taken out of those that wait."""
         if (reply := self._replies.pop(event.seq, None)) is not None:
@@ -542,8 +545,8 @@ class Session:
         send), and they are cancelled only when the session ends and the stream with it. A send
         that waits response_timeout ends the session (_watch_sends)."""
         if not self.connection.has_data_to_send:
-            # Nothing to send, nothing to order: the reader asks after every PDU, and after a
-            # submit_sm_resp it has nothing; the lock costs more than the submit.
+            # Nothing to send, nothing to order: the reader asks after every read, and after
+            # one of submit_sm_resp alone it has nothing; the lock costs more than the submit.
             return
         stream = self._stream
         assert stream is not None
@@ -680,6 +683,8 @@ def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:
 def _not_taken(answer: object) -> NoReturn:
     """The SubmitError an answer other than Submitted means, with what to do about it."""
     match answer:
+        case GenericNack(status=pdus.Status.ESME_ROK):  # §4.3 wants the error; a faulty SMSC
+            raise SubmitError("the SMSC answered generic_nack without an error code", Policy.RETRY)
         case (
             SubmitFailed(status=status, status_name=name)
             | GenericNack(status=status, status_name=name)

@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 import trio
 
-from bench.sms import LOADED_WORK, BareEsme, confirmation
+from bench.sms import BareEsme, confirmation, cpu_a_submit
 from channels.sms.pdus import CommandId, Status, encode, parse_header
 from tests.smsc import Smsc, smsc, smsc_server
 
@@ -22,7 +22,7 @@ DEADLINE = 10.0
 
 @pytest.mark.parametrize(
     ("from_tasks", "work"),
-    [(False, 0.0), (True, 0.0), (False, LOADED_WORK)],
+    [(False, 0.0), (True, 0.0), (False, 2e-6)],
     ids=["loop", "a-task-per-submit", "loop-with-work"],
 )
 async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answered(
@@ -37,6 +37,18 @@ async def test_a_quiet_simulator_counts_every_submit_the_bare_client_had_answere
     counts = await smsc.counts()
     assert counts["bind_transceiver"] == 1
     assert counts["submit_sm"] == 30  # none lost, none extra: each one answered was sent once
+
+
+async def test_the_cpu_a_submit_is_read_for_both_clients_against_the_loopback_smsc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both clients bind to the SMSC in the bench's own process and have every submit answered
+    (a client left waiting would hang it): each figure is a positive CPU time a submit."""
+    monkeypatch.setattr("bench.sms.CPU_SUBMITS", 200)
+    monkeypatch.setattr("bench.sms.WARMUP_SUBMITS", 50)
+    with trio.fail_after(DEADLINE):
+        figures = [await cpu_a_submit(session=session) for session in (True, False)]
+    assert all(0 < us < 10_000 for us in figures)
 
 
 async def test_an_answer_the_bare_client_did_not_expect_fails_its_callers_instead_of_hanging() -> (

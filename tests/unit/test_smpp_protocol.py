@@ -312,21 +312,26 @@ def test_a_body_encoded_beforehand_is_the_submit_of_its_message() -> None:
 
 def test_a_burst_of_bodies_goes_in_order_and_the_window_takes_all_or_none() -> None:
     clock = Clock()
-    conn = bound(window=4, clock=clock)
-    conn._next_seq = MAX_SEQUENCE - 1  # a burst across the wrap is numbered on past it
+    conn = bound(window=5, clock=clock)
+    conn._next_seq = 1  # the bind's number, answered
+    held = conn.submit(SM)  # number 1, still awaited when the numbers wrap
+    conn.data_to_send()
+    conn._next_seq = MAX_SEQUENCE - 1  # a burst across the wrap is numbered on past 1
     texts = [f"n{n}".encode() for n in range(3)]
     bodies = [pdus.submit_sm_body(replace(SM, short_message=text)) for text in texts]
     seqs = conn.submit_bodies(bodies)
-    assert seqs == [MAX_SEQUENCE - 1, MAX_SEQUENCE, 1]
+    assert seqs == [MAX_SEQUENCE - 1, MAX_SEQUENCE, 2]
     assert conn.data_to_send() == b"".join(
         pdus.encode(C.SUBMIT_SM, seq, body) for seq, body in zip(seqs, bodies, strict=True)
     )
-    assert [(p.seq, p.sent_at) for p in conn.pending()] == [(seq, 100.0) for seq in seqs]
+    assert [(p.seq, p.sent_at) for p in conn.pending()] == [(held, 100.0)] + [
+        (seq, 100.0) for seq in seqs
+    ]
     with pytest.raises(WindowFull):  # two more than the one free slot: neither is numbered
         conn.submit_bodies(bodies[:2])
     assert conn.window_free == 1
     assert not conn.has_data_to_send
-    assert conn.submit_bodies(bodies[:1]) == [2]
+    assert conn.submit_bodies(bodies[:1]) == [3]
 
 
 def test_pending_lists_requests_with_their_send_time_and_expire_frees_them() -> None:

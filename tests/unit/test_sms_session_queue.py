@@ -16,6 +16,7 @@ import trio.testing
 from channels.sms.events import BindKind
 from channels.sms.pdus import (
     HEADER_LENGTH,
+    RESPONSE_BIT,
     Address,
     CommandId,
     PduError,
@@ -49,6 +50,7 @@ class MemorySmsc:
         self.lag = 0.0  # seconds before each read, as an SMSC slow to read
         self.client_ended: str | None = None  # why the client's session ended, once it has
         self.submitted: list[tuple[float, bytes]] = []  # arrival time, body
+        self.answers: list[tuple[int, int]] = []  # the client's responses: command_id, sequence
         self.unbound_at: float | None = None
 
     async def serve(self) -> None:
@@ -84,6 +86,8 @@ class MemorySmsc:
         elif command_id == CommandId.UNBIND:
             self.unbound_at = trio.current_time()
             await self.stream.send_all(encode(CommandId.UNBIND_RESP, sequence))
+        elif command_id & RESPONSE_BIT:
+            self.answers.append((command_id, sequence))
 
     def push(self, pdu: bytes) -> None:
         """`pdu` put straight into the client's end, with no checkpoint: the client reads it in
@@ -536,3 +540,50 @@ async def test_a_throttled_answer_pauses_the_binds_submits(
     assert isinstance(outcomes["next"], str)
     [_, (next_at, _)] = smsc.submitted
     assert next_at - throttled_at >= THROTTLED_PAUSE
+
+
+async def test_a_generic_nack_without_an_error_code_is_a_retry_and_the_bind_goes_on(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§4.3 has a generic_nack carry the error; one with command_status 0 fails its submit as a
+    fault at the SMSC (a failed attempt, retried), and the session reads on."""
+    client = session(window=1, throughput=None)
+    outcomes: dict[str, str | Policy | None] = {}
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        with trio.fail_after(10):
+            async with trio.open_nursery() as senders:
+                senders.start_soon(submit_noting, client, outcomes, "nacked")
+                await trio.testing.wait_all_tasks_blocked()
+                smsc.hold = False
+                [sequence] = smsc.held
+                await smsc.stream.send_all(encode(CommandId.GENERIC_NACK, sequence))  # status 0
+            await submit_noting(client, outcomes, "next")
+        nursery.cancel_scope.cancel()
+    assert outcomes == {"nacked": Policy.RETRY, "next": "m3"}
+    assert smsc.client_ended is None
+
+
+async def test_an_enquire_link_read_with_submit_answers_is_answered(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enquire_link in the same read as the submit_sm_resp the reader hands out without
+    asking for anything to send is still answered."""
+    client = session(window=2, throughput=None)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        smsc.hold = True
+        async with trio.open_nursery() as senders:
+            for text in ("one", "two"):
+                senders.start_soon(client.submit, text_sm(text))
+            await trio.testing.wait_all_tasks_blocked()
+            first, second = smsc.held
+            smsc.push(
+                encode(CommandId.SUBMIT_SM_RESP, first, b"m1\0")
+                + encode(CommandId.ENQUIRE_LINK, 77)
+                + encode(CommandId.SUBMIT_SM_RESP, second, b"m2\0")
+            )
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert smsc.answers == [(CommandId.ENQUIRE_LINK_RESP, 77)]
