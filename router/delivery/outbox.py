@@ -181,7 +181,7 @@ class Outbox:
         accounts: Mapping[tuple[str, str], Lane],
     ) -> Lane:
         """The lane of the account that sends the notice, else its channel's."""
-        lane = accounts.get((record.channel, record.account))
+        lane = accounts.get((record.channel, _sender(record, accounts)))
         return lane if lane is not None else lanes.get(record.channel, self.default_lane)
 
     async def give_back(self, items: Sequence[NotificationRecord]) -> None:
@@ -218,7 +218,8 @@ class Outbox:
             if room.get(record.channel, 1) <= 0:
                 continue  # its lane filled up within this batch; it waits, still queued
             lane = self._lane_of(record, lanes, accounts)
-            wait = self._pacing.wait(lane, record.channel, record.account, record.address)
+            sender = _sender(record, accounts)
+            wait = self._pacing.wait(lane, record.channel, sender, record.address)
             if wait > 0:
                 # Due at its turn: it leaves the head of the queue, where it would hide the
                 # notices of other addresses behind it.
@@ -252,7 +253,7 @@ class Outbox:
                     continue
                 in_batch[record.contact_id] = in_batch.get(record.contact_id, 0) + 1
             ready.append(record.id)
-            self._pacing.reserve(lane, record.channel, record.account, record.address)
+            self._pacing.reserve(lane, record.channel, sender, record.address)
             channel_lane = lanes.get(record.channel, self.default_lane)
             room[record.channel] = room.get(record.channel, channel_lane.concurrency) - 1
         return Claim(tx.claim_notifications(ready, at), len(due), now)
@@ -352,7 +353,8 @@ class Outbox:
                     # claimed before, where each would wait the pause out inside its attempt
                     # and fail at the attempt's timeout. Set here, in the writer thread, where
                     # the claim reads the pacing.
-                    self._pacing.pause(record.channel, record.account, retry_after)
+                    sender = _sender(record, self.account_lanes())
+                    self._pacing.pause(record.channel, sender, retry_after)
                 return tx.move_notification(
                     record.id, Event.THROTTLED, at, reason=failure.reason, next_at=now + retry_after
                 )
@@ -407,6 +409,16 @@ class Outbox:
         except TransitionRefused as refused:
             refused_move(record.id, refused)
             return refused.state
+
+
+def _sender(record: NotificationRecord, accounts: Mapping[tuple[str, str], Lane]) -> str:
+    """The account that sends the notice, as router.daemon.through_account picks it: the one it
+    names if that one sends, else its channel's first that does (a copy naming "default"). Its
+    pace and a pause of the whole account (a Telegram flood wait) are that account's."""
+    if (record.channel, record.account) in accounts:
+        return record.account
+    firsts = (account for channel, account in accounts if channel == record.channel)
+    return next(firsts, record.account)
 
 
 def _suppressing(

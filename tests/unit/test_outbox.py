@@ -120,6 +120,19 @@ async def queue(
     return notification_id
 
 
+async def queue_from(db: Database, channel: str, account: str, address: str) -> str:
+    """Queue one operator's notice on `channel` naming `account`; return its id."""
+    now = time.time()
+    notification_id, _ = await db.write(
+        lambda tx: tx.queue_notification(
+            f"test:{account}:{address}", "2026-11-23T10:00:00Z", now, ticket=None,
+            contact_id=None, channel=channel, account=account, address=address,
+            kind="status", automatic=False, text=f"{account} {address}",
+        )
+    )  # fmt: skip
+    return notification_id
+
+
 async def record(db: Database, notification_id: str) -> NotificationRecord:
     """The notification's row as it is now."""
     found = await db.read(lambda tx: tx.notification(notification_id))
@@ -553,23 +566,14 @@ async def test_each_account_is_paced_by_its_own_lane(tmp_path: Path) -> None:
     """Two short numbers of one channel: the one whose SMSC takes a submit a second is paced
     so, and the other's notices do not wait behind that pace."""
     with database(tmp_path) as db:
-
-        async def notice(account: str, address: str) -> str:
-            now = time.time()
-            notification_id, _ = await db.write(
-                lambda tx: tx.queue_notification(
-                    f"test:{account}:{address}", "2026-11-23T10:00:00Z", now, ticket=None,
-                    contact_id=None, channel="sms", account=account, address=address,
-                    kind="status", automatic=False, text=f"{account} {address}",
-                )
-            )  # fmt: skip
-            return notification_id
-
-        slow = [await notice("slow", address) for address in ("a1", "a2")]
-        fast = [await notice("fast", address) for address in ("b1", "b2")]
+        slow = [await queue_from(db, "sms", "slow", address) for address in ("a1", "a2")]
+        fast = [await queue_from(db, "sms", "fast", address) for address in ("b1", "b2")]
         sms = Channel()
         lanes = {"sms": Lane(concurrency=4)}
-        accounts = {("sms", "slow"): Lane(concurrency=2, account_rate=1 / 60)}
+        accounts = {
+            ("sms", "slow"): Lane(concurrency=2, account_rate=1 / 60),
+            ("sms", "fast"): Lane(concurrency=2),
+        }
         async with running(
             db, Channel(), channels={"sms": sms}, lanes=lanes, account_lanes=accounts
         ):
@@ -577,6 +581,30 @@ async def test_each_account_is_paced_by_its_own_lane(tmp_path: Path) -> None:
                 await until_state(db, notification_id, "sent")
             states = [(await record(db, n)).state for n in slow]
     assert sorted(states) == ["queued", "sent"]  # the second waits a minute for its turn
+
+
+async def test_a_flood_wait_holds_the_account_that_sent_whatever_account_the_notice_named(
+    tmp_path: Path,
+) -> None:
+    """A notice naming no bot that sends ("default") goes out through the channel's first bot:
+    the flood wait that bot is told holds that bot's own notices too, and no other bot's."""
+    with database(tmp_path) as db:
+        bots = Channel(outcomes=[DeliveryFailed("429", retry_after=60, account_wide=True)])
+        lanes = {"messenger": Lane(concurrency=4)}
+        accounts = {("messenger", bot): Lane(concurrency=2) for bot in ("first", "second")}
+        copy = await queue_from(db, "messenger", "default", "chat-1")
+        async with running(
+            db, Channel(), channels={"messenger": bots}, lanes=lanes, account_lanes=accounts
+        ) as outbox:
+            await until_retry(db, copy)
+            held = await queue_from(db, "messenger", "first", "chat-2")
+            other = await queue_from(db, "messenger", "second", "chat-3")
+            outbox.wake()
+            await until_state(db, other, "sent")
+            await until_record(db, held, lambda r: r.next_attempt_at > time.time() + 30)
+        history = await db.read(lambda tx: tx.notification_history(held))
+    assert [h["event"] for h in history] == ["created", "paced"]  # never claimed meanwhile
+    assert bots.texts() == ["default chat-1", "second chat-3"]
 
 
 async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Path) -> None:
