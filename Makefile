@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) peers
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.mime
 

@@ -7,8 +7,9 @@ import msgspec
 import pytest
 
 from channels.contract import Received, Sender, Unparseable
-from channels.sms import inbound
+from channels.sms import inbound, pdus
 from channels.sms.encoding import GAP, UDHI, split
+from channels.sms.pdus import Address, SubmitSm
 
 CITIZEN = "79161234567"
 
@@ -56,6 +57,24 @@ def test_one_pdu_is_the_message_from_a_verified_number() -> None:
     assert message.text == "Нужна справка" and message.flags == []
     assert (message.sender.kind, message.sender.address) == ("phone", "+" + CITIZEN)
     assert message.sender.verified
+
+
+def test_a_text_carried_in_message_payload_is_the_message() -> None:
+    """SMPP 3.4 5.3.2.32: an SMSC may deliver the whole text in message_payload, with an empty
+    short_message (over 140 octets here: one PDU, no parts)."""
+    text = "Прошу разъяснить порядок получения справки о доходах за 2025 год. " * 2
+    # A deliver_sm's body is laid out as a submit_sm's (SMPP 3.4 4.4.1 and 4.6.1).
+    body = pdus.submit_sm_body(
+        SubmitSm(
+            Address(CITIZEN, 1, 1),
+            Address("0911"),
+            data_coding=8,
+            message_payload=text.encode("utf-16-be"),
+        )
+    )
+    pdu = inbound.pdu_of(pdus.decode_deliver_sm(body))
+    message = inbound.parse(received(inbound.kept([pdu], "gsm7")))
+    assert message.text == text and message.flags == []
 
 
 def test_a_national_number_is_read_in_the_home_region() -> None:

@@ -587,3 +587,41 @@ async def test_an_enquire_link_read_with_submit_answers_is_answered(
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert smsc.answers == [(CommandId.ENQUIRE_LINK_RESP, 77)]
+
+
+async def test_an_enquire_link_left_unanswered_ends_the_session(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link that stops answering (this SMSC never answers enquire_link) is found dead within
+    enquire_link and response_timeout, and the session ends for the supervisor to bind again."""
+    client = session(window=1, throughput=None, enquire_link=30.0)
+    async with trio.open_nursery() as nursery:
+        smsc = await connected(nursery, client, monkeypatch)
+        await trio.sleep(30.0 + 3600.0 + 2.0)
+        assert smsc.client_ended == "no answer to enquire_link in 3600s"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_bind_never_answered_ends_the_session_at_the_bind_timeout(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = session(window=1, throughput=None)
+    ours, theirs = trio.testing.memory_stream_pair()
+
+    async def connect() -> trio.abc.Stream:
+        return ours
+
+    monkeypatch.setattr(client, "_connect", connect)
+    smsc = MemorySmsc(theirs, ours)
+    smsc.deaf = True  # reads the bind and never answers
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(smsc.serve)
+        began = trio.current_time()
+        # Of the mock clock: without its own bound, the bind would wait for ever.
+        with (
+            trio.fail_after(120),
+            pytest.raises(SessionEnded, match="no answer to the bind in 60s"),
+        ):
+            await client.run()
+        assert trio.current_time() - began == pytest.approx(60.0)
+        nursery.cancel_scope.cancel()
