@@ -83,8 +83,8 @@ async def test_a_part_throttled_is_sent_again_alone_under_the_same_reference(
         daemon.stop()
 
 
-def account_file(smsc: Smsc) -> SmsFile:
-    """One account bound to the simulator."""
+def account_file(smsc: Smsc, **settings: Any) -> SmsFile:
+    """One account bound to the simulator, with these settings of sms.toml besides."""
     return SmsFile.model_validate(
         {
             "enabled": True,
@@ -95,6 +95,7 @@ def account_file(smsc: Smsc) -> SmsFile:
                     "system_id": SYSTEM_ID,
                     "password_file": "sms.password",
                     "source_addr": SHORT_NUMBER,
+                    **settings,
                 }
             },
         }
@@ -102,10 +103,10 @@ def account_file(smsc: Smsc) -> SmsFile:
 
 
 @asynccontextmanager
-async def running(smsc: Smsc, config_dir: Path) -> AsyncIterator[SmsAdapter]:
+async def running(smsc: Smsc, config_dir: Path, **settings: Any) -> AsyncIterator[SmsAdapter]:
     """An SMS account bound to the simulator, for its deliveries alone."""
     write_secret(config_dir / "sms.password", PASSWORD + "\n")
-    file = account_file(smsc)
+    file = account_file(smsc, **settings)
     ports: Any = Ports(None, None, lambda *_: None, None, None, config_dir=config_dir)  # type: ignore[arg-type]
     adapter = SmsAdapter(AccountSpec("sms", "short", file.accounts["short"]), lambda: file, ports)
     async with trio.open_nursery() as nursery:
@@ -151,3 +152,28 @@ async def test_a_part_refused_for_good_forgets_the_parts_taken(tmp_path: Path, s
     assert len({reference for reference, _, _ in parts[5:]}) == 1
     assert replayed == sent(submits[2:5])
     assert resumed == sent(taken(submits[5:]))
+
+
+@pytest.mark.parametrize(
+    ("settings", "reference_ie"),
+    [({"reference_bits": 16}, b"\x08\x04"), ({"concatenation": "sar"}, None)],
+    ids=["udh-16-bit-reference", "sar-tlvs"],
+)
+async def test_an_accounts_concatenation_settings_shape_its_long_notices(
+    tmp_path: Path, smsc: Smsc, settings: dict[str, Any], reference_ie: bytes | None
+) -> None:
+    """sms.toml's reference_bits = 16: each part's UDH carries 23.040's 16-bit reference IE;
+    concatenation = "sar": the parts carry sar_* TLVs and no UDH. Either way, one reference."""
+    async with running(smsc, tmp_path, **settings) as adapter:
+        await adapter.deliver(notice("long"))
+    submits = [s for s in await smsc.log() if s["type"] == "submit_sm"]
+    if reference_ie is None:
+        assert all(not s["udh"] and s["esm_class"] & 0x40 == 0 for s in submits)
+        places = [tuple(s["sar"]) for s in submits]
+    else:
+        headers = [bytes.fromhex(element) for s in submits for element in s["udh"]]
+        assert all(header[:2] == reference_ie for header in headers)
+        assert all(s["sar"] is None for s in submits)
+        places = [(int.from_bytes(h[2:4], "big"), h[4], h[5]) for h in headers]
+    assert len({reference for reference, _, _ in places}) == 1
+    assert [(total, seq) for _, total, seq in places] == [(3, 1), (3, 2), (3, 3)]

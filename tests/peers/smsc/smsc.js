@@ -139,6 +139,10 @@ function onSession(session) {
       text: decodedText(pdu.short_message),
       udh: udhHex(pdu.short_message),
       message_payload: decodedText(pdu.message_payload),
+      // SMPP 3.4 5.3.2.22-24: a long message's part by TLVs, as [reference, total, seq].
+      sar: pdu.sar_msg_ref_num === undefined
+        ? null
+        : [pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum],
     });
     if (silent) return;
     const response = status === smpp.ESME_ROK
