@@ -5,11 +5,13 @@ names two notices), and its notices go to a bind the SMSC has not asked to wait.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from channels.contract import AccountSpec, Ports
 from channels.sms.adapter import SmsAdapter
 from channels.sms.config import SmsFile
+from channels.sms.events import BindKind
 from tests.unit.test_smpp_receipts import receipt_sm
 
 ACCOUNT = {"host": "127.0.0.1", "system_id": "omni", "password_file": "x", "source_addr": "0911"}
@@ -58,3 +60,35 @@ def test_a_notice_goes_to_a_bind_the_smsc_has_not_asked_to_wait() -> None:
     assert {adapter._transmitter().name for _ in range(4)} == {"free"}
     binds[2].paused = True  # all the bound ones wait: any of them, rather than none
     assert {adapter._transmitter().name for _ in range(4)} == {"throttled", "free"}
+
+
+def test_each_bind_takes_the_accounts_settings_and_the_contracts_defaults(tmp_path: Path) -> None:
+    """What sms.toml sets reaches every bind; what it leaves out is CONTRACTS.md's default."""
+    operator = {
+        **ACCOUNT, "port": 3550, "tls": True, "tls_ca_file": "operator-ca.pem",
+        "system_type": "VMA", "address_range": "^0911", "window": 50, "throughput": 100.0,
+        "enquire_link": "45s", "response_timeout": "20s", "bind_timeout": "15s",
+    }  # fmt: skip
+    file = SmsFile.model_validate(
+        {"enabled": True, "accounts": {"plain": ACCOUNT, "operator": operator}}
+    )
+    ports: Any = Ports(None, None, lambda *_: None, None, None, config_dir=tmp_path)  # type: ignore[arg-type]
+
+    def session(name: str) -> Any:
+        adapter = SmsAdapter(AccountSpec("sms", name, file.accounts[name]), lambda: file, ports)
+        return adapter._session(BindKind.TRANSCEIVER)
+
+    plain, set_ = session("plain"), session("operator")
+    assert (plain.endpoint.port, plain.endpoint.tls, plain.endpoint.ca_file) == (2775, False, None)
+    assert (plain.endpoint.system_type, plain.endpoint.address_range) == ("", "")
+    assert (plain.connection.window_free, plain.throughput, plain.enquire_link) == (10, None, 30)
+    assert (plain.response_timeout, plain.bind_timeout) == (10, 10)
+    endpoint = set_.endpoint
+    assert (endpoint.port, endpoint.tls, endpoint.ca_file) == (
+        3550,
+        True,
+        tmp_path / "operator-ca.pem",
+    )
+    assert (endpoint.system_type, endpoint.address_range) == ("VMA", "^0911")
+    assert (set_.connection.window_free, set_.throughput, set_.enquire_link) == (50, 100.0, 45)
+    assert (set_.response_timeout, set_.bind_timeout) == (20, 15)
