@@ -608,11 +608,12 @@ async def through_account(
     """Send `message` through its account's adapter: a reply from the short number, mailbox or
     bot the citizen wrote to (a bot cannot write first to a chat another bot has). A notice
     naming no account that sends (a copy to another address, an account since removed) goes
-    through the channel's first. One whose account a reload is restarting (an SMS bind drains
-    its window first), or whose channel has none up for that moment, comes back once it may be
+    through the channel's first. One whose account a reload is restarting (the first, for one
+    naming none; an SMS bind drains its window first), or whose channel has none up for that
+    moment, comes back once it may be
     up again, the attempt not counted: through another account it would come from the wrong
     number or bot, and "not enabled" failed it for good."""
-    if message.account in restarting or not delivers:
+    sender = message.account if message.account in delivers else next(iter(delivers), None)
+    if sender is None or sender in restarting or message.account in restarting:
         raise DeliveryFailed("its account is restarting (a reload)", retry_after=RESTARTING_RETRY)
-    deliver = delivers.get(message.account) or next(iter(delivers.values()))
-    return await deliver(message)
+    return await delivers[sender](message)

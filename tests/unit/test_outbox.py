@@ -737,4 +737,8 @@ async def test_a_notice_goes_through_its_account_else_the_channels_first() -> No
         priem = msgspec.structs.replace(message, account="priem")
         await through_account(delivers, frozenset({"priem"}), priem)
     assert waiting.value.retry_after is not None and not waiting.value.permanent
+    # A reload restarting support, the first: a copy naming no account waits for it too.
+    with pytest.raises(DeliveryFailed):
+        copy = msgspec.structs.replace(message, account="default")
+        await through_account(delivers, frozenset({"support"}), copy)
     assert used == ["priem", "support", "support"]
