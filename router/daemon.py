@@ -40,7 +40,7 @@ from router.clock import utc_now
 from router.config import ConfigError, Settings, load_settings
 from router.delivery.fallback import Fallback
 from router.delivery.notifier import Notifier
-from router.delivery.outbox import Outbox, RateLimit
+from router.delivery.outbox import Outbox, RateLimit, sending_account
 from router.delivery.reports import Reports
 from router.handoff import Feed, WebhookHandoff, WebhookTarget
 from router.http.api import Api, build_app, constant_time_member
@@ -126,6 +126,7 @@ class Daemon:
             self._lanes,
             lambda: self._fits,
             account_lanes=self._account_lanes,
+            restarting=lambda: self._restarting,
         )
         self.webhook = WebhookHandoff(self.db, self._webhook_target, self._handoff_retry)
         self.blobs = FileBlobStore(settings.state_dir / "blobs")
@@ -613,7 +614,7 @@ async def through_account(
     moment, comes back once it may be
     up again, the attempt not counted: through another account it would come from the wrong
     number or bot, and "not enabled" failed it for good."""
-    sender = message.account if message.account in delivers else next(iter(delivers), None)
-    if sender is None or sender in restarting or message.account in restarting:
+    sender = sending_account(message.account, delivers.keys(), restarting)
+    if sender is None or sender in restarting:
         raise DeliveryFailed("its account is restarting (a reload)", retry_after=RESTARTING_RETRY)
     return await delivers[sender](message)

@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -109,6 +109,7 @@ class Outbox:
         fits: Callable[[], Mapping[str, Fit]] = dict,
         *,
         account_lanes: Callable[[], Mapping[tuple[str, str], Lane]] = dict,
+        restarting: Callable[[], Collection[tuple[str, str]]] = frozenset,
         concurrency: int = 16,
         delivery_timeout: float = DELIVERY_TIMEOUT,
     ) -> None:
@@ -121,6 +122,8 @@ class Outbox:
         # and account) paces its notices and bounds their attempts, as its adapter sends them.
         self.lanes = lanes
         self.account_lanes = account_lanes
+        # The accounts (channel, name) a reload is restarting: their notices wait for them.
+        self.restarting = restarting
         self.fits = fits
         # A channel that declares no lane (a test's, say) gets this one.
         self.default_lane = Lane(concurrency, delivery_timeout)
@@ -162,8 +165,12 @@ class Outbox:
 
     async def claim(self, room: Mapping[str, int]) -> Claim[NotificationRecord]:
         """Due notices whose lane has room, their pace come, their address not suppressed."""
+        # Read here, in the trio thread: a reload changes them there.
         lanes, accounts = dict(self.lanes()), dict(self.account_lanes())
-        claim = functools.partial(self._claim, lanes=lanes, accounts=accounts, room=dict(room))
+        routes = _Routes(accounts, frozenset(self.restarting()))
+        claim = functools.partial(
+            self._claim, lanes=lanes, accounts=accounts, routes=routes, room=dict(room)
+        )
         return await self.db.write(claim)
 
     async def next_due(self, full: Sequence[str], after: float) -> float | None:
@@ -172,16 +179,19 @@ class Outbox:
 
     async def attempt(self, item: NotificationRecord) -> None:
         """One delivery attempt, its outcome settled through the state machine."""
-        await self._deliver(item, self._lane_of(item, self.lanes(), self.account_lanes()))
+        accounts = self.account_lanes()
+        sender = _Routes(accounts, frozenset(self.restarting())).sender(item)
+        await self._deliver(item, sender, self._lane_of(item, sender, self.lanes(), accounts))
 
     def _lane_of(
         self,
         record: NotificationRecord,
+        sender: str,
         lanes: Mapping[str, Lane],
         accounts: Mapping[tuple[str, str], Lane],
     ) -> Lane:
         """The lane of the account that sends the notice, else its channel's."""
-        lane = accounts.get((record.channel, _sender(record, accounts)))
+        lane = accounts.get((record.channel, sender))
         return lane if lane is not None else lanes.get(record.channel, self.default_lane)
 
     async def give_back(self, items: Sequence[NotificationRecord]) -> None:
@@ -201,6 +211,7 @@ class Outbox:
         *,
         lanes: dict[str, Lane],
         accounts: dict[tuple[str, str], Lane],
+        routes: _Routes,
         room: dict[str, int],
     ) -> Claim[NotificationRecord]:
         """Claim due notifications, deferring automatic ones over the per-contact limit and
@@ -217,8 +228,8 @@ class Outbox:
         for record in due:
             if room.get(record.channel, 1) <= 0:
                 continue  # its lane filled up within this batch; it waits, still queued
-            lane = self._lane_of(record, lanes, accounts)
-            sender = _sender(record, accounts)
+            sender = routes.sender(record)
+            lane = self._lane_of(record, sender, lanes, accounts)
             wait = self._pacing.wait(lane, record.channel, sender, record.address)
             if wait > 0:
                 # Due at its turn: it leaves the head of the queue, where it would hide the
@@ -258,24 +269,27 @@ class Outbox:
             room[record.channel] = room.get(record.channel, channel_lane.concurrency) - 1
         return Claim(tx.claim_notifications(ready, at), len(due), now)
 
-    async def _deliver(self, record: NotificationRecord, lane: Lane) -> None:
-        adapter = self.adapters().get(record.channel)
+    async def _deliver(self, record: NotificationRecord, sender: str, lane: Lane) -> None:
         started = time.perf_counter()
         try:
+            message = await self._outbound(record, lane)
+            # Looked up once the notice is ready, with no wait left before the send: a reload
+            # meanwhile would have left it a channel's deliver of before the reload.
+            adapter = self.adapters().get(record.channel)
             if adapter is None:
                 raise DeliveryFailed(f"channel {record.channel} is not enabled", permanent=True)
-            message = await self._outbound(record, lane)
             with trio.fail_after(lane.attempt_timeout):
                 sent = await adapter(message)
         except DeliveryFailed as exc:
-            await self._failed(record, exc)
+            await self._failed(record, sender, exc)
         except trio.TooSlowError:
-            await self._failed(record, DeliveryFailed(f"no answer in {lane.attempt_timeout:g}s"))
+            timeout = DeliveryFailed(f"no answer in {lane.attempt_timeout:g}s")
+            await self._failed(record, sender, timeout)
         except Exception as exc:
             # An adapter's bug or a full disk is one failed attempt, retried with backoff; it
             # must not take the whole outbox, and with it the daemon, down.
             log.exception("notification %s via %s: unexpected error", record.id, record.channel)
-            await self._failed(record, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
+            await self._failed(record, sender, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
         else:
             fallback = self.fallback()
             state = await self._apply(record, lambda tx, at: took(tx, record, sent, at, fallback))
@@ -328,7 +342,11 @@ class Outbox:
         records = await self.db.read(lambda tx: tx.attachments(ids))
         return [OutboundFile(r.id, r.filename, r.content_type, r.size) for r in records]
 
-    async def _failed(self, record: NotificationRecord, failure: DeliveryFailed) -> None:
+    async def _failed(
+        self, record: NotificationRecord, sender: str, failure: DeliveryFailed
+    ) -> None:
+        """A failed attempt: for good, throttled (with `sender`, the account that sent it,
+        paused if the failure is the whole account's) or retried."""
         now = time.time()
         retry = self.retry()
         if failure.permanent:
@@ -353,7 +371,6 @@ class Outbox:
                     # claimed before, where each would wait the pause out inside its attempt
                     # and fail at the attempt's timeout. Set here, in the writer thread, where
                     # the claim reads the pacing.
-                    sender = _sender(record, self.account_lanes())
                     self._pacing.pause(record.channel, sender, retry_after)
                 return tx.move_notification(
                     record.id, Event.THROTTLED, at, reason=failure.reason, next_at=now + retry_after
@@ -411,14 +428,36 @@ class Outbox:
             return refused.state
 
 
-def _sender(record: NotificationRecord, accounts: Mapping[tuple[str, str], Lane]) -> str:
-    """The account that sends the notice, as router.daemon.through_account picks it: the one it
-    names if that one sends, else its channel's first that does (a copy naming "default"). Its
-    pace and a pause of the whole account (a Telegram flood wait) are that account's."""
-    if (record.channel, record.account) in accounts:
-        return record.account
-    firsts = (account for channel, account in accounts if channel == record.channel)
-    return next(firsts, record.account)
+def sending_account(
+    named: str, sending: Collection[str], restarting: Collection[str]
+) -> str | None:
+    """The account a notice naming `named` goes through: that one if it sends, or if a reload
+    is restarting it (the notice waits for it: from another, it would come from the wrong
+    number or bot); else the channel's first that sends, `sending` in order (a copy naming
+    "default", an account since removed); None when the channel has none."""
+    if named in sending or named in restarting:
+        return named
+    return next(iter(sending), None)
+
+
+class _Routes:
+    """The accounts that send and those a reload is restarting, as of one moment: which account
+    a notice goes through, for its pace and its account's pause (a Telegram flood wait)."""
+
+    def __init__(
+        self, accounts: Collection[tuple[str, str]], restarting: Collection[tuple[str, str]]
+    ) -> None:
+        self._sending: dict[str, list[str]] = {}
+        for channel, account in accounts:
+            self._sending.setdefault(channel, []).append(account)
+        self._restarting = restarting
+
+    def sender(self, record: NotificationRecord) -> str:
+        """The account that sends `record` (router.daemon.through_account sends it there)."""
+        channel = record.channel
+        restarting = [account for c, account in self._restarting if c == channel]
+        sending = sending_account(record.account, self._sending.get(channel, []), restarting)
+        return sending or record.account
 
 
 def _suppressing(

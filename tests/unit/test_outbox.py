@@ -71,6 +71,7 @@ async def running(
     channels: dict[str, Channel] | None = None,
     lanes: dict[str, Lane] | None = None,
     account_lanes: dict[tuple[str, str], Lane] | None = None,
+    restarting: frozenset[tuple[str, str]] = frozenset(),
 ) -> AsyncIterator[Outbox]:
     """An outbox delivering to `channel` as the web chat (and to `channels` by name), for the
     length of the block; notices fall back to SMS, then email."""
@@ -82,6 +83,7 @@ async def running(
         lambda: Fallback(("sms", "email")),
         lambda: lanes or {},
         account_lanes=lambda: account_lanes or {},
+        restarting=lambda: restarting,
         delivery_timeout=delivery_timeout,
     )
     async with trio.open_nursery() as nursery:
@@ -587,24 +589,33 @@ async def test_a_flood_wait_holds_the_account_that_sent_whatever_account_the_not
     tmp_path: Path,
 ) -> None:
     """A notice naming no bot that sends ("default") goes out through the channel's first bot:
-    the flood wait that bot is told holds that bot's own notices too, and no other bot's."""
+    the flood wait that bot is told holds that bot's own notices too, and no other bot's, nor
+    those of a bot a reload is restarting (they wait for that bot, not for the first)."""
     with database(tmp_path) as db:
         bots = Channel(outcomes=[DeliveryFailed("429", retry_after=60, account_wide=True)])
         lanes = {"messenger": Lane(concurrency=4)}
         accounts = {("messenger", bot): Lane(concurrency=2) for bot in ("first", "second")}
         copy = await queue_from(db, "messenger", "default", "chat-1")
         async with running(
-            db, Channel(), channels={"messenger": bots}, lanes=lanes, account_lanes=accounts
+            db,
+            Channel(),
+            channels={"messenger": bots},
+            lanes=lanes,
+            account_lanes=accounts,
+            restarting=frozenset({("messenger", "third")}),
         ) as outbox:
             await until_retry(db, copy)
             held = await queue_from(db, "messenger", "first", "chat-2")
-            other = await queue_from(db, "messenger", "second", "chat-3")
+            others = [
+                await queue_from(db, "messenger", bot, "chat-3") for bot in ("second", "third")
+            ]
             outbox.wake()
-            await until_state(db, other, "sent")
+            for other in others:
+                await until_state(db, other, "sent")
             await until_record(db, held, lambda r: r.next_attempt_at > time.time() + 30)
         history = await db.read(lambda tx: tx.notification_history(held))
     assert [h["event"] for h in history] == ["created", "paced"]  # never claimed meanwhile
-    assert bots.texts() == ["default chat-1", "second chat-3"]
+    assert sorted(bots.texts()) == ["default chat-1", "second chat-3", "third chat-3"]
 
 
 async def test_a_drain_gives_back_what_a_claim_took_after_it_began(tmp_path: Path) -> None:
