@@ -367,9 +367,8 @@ class Session:
     def _handle(self, event: Event) -> None:
         """What the SMSC said, each to its place."""
         match event:  # a Submitted, nearly every event, is handed out by _read itself
-            case SubmitFailed(status=status) | GenericNack(status=status):
-                # A generic_nack's status 0 (§4.3 wants the error) is no reason to back off.
-                if status != pdus.Status.ESME_ROK and classify(status) is Policy.BACK_OFF:
+            case SubmitFailed() | GenericNack():
+                if _policy(event) is Policy.BACK_OFF:
                     self._paused_until = trio.current_time() + THROTTLED_PAUSE
                 self._give(event)
             case Inbound() | BadPdu(awaits_answer=True):
@@ -447,8 +446,11 @@ class Session:
             burst.append(reply)
             bodies.append(reply.body)
         if burst:
+            # Taken whole: bound to send submits and no more than the window's room, as checked
+            # above. Out of the ready queue already, a burst refused would wake no caller.
+            seqs = connection.submit_bodies(bodies)
             replies = self._replies
-            for reply, seq in zip(burst, connection.submit_bodies(bodies), strict=True):
+            for reply, seq in zip(burst, seqs, strict=True):
                 reply.seq = seq
                 replies[seq] = reply
         return turn
@@ -665,6 +667,14 @@ class _Reply:
         return trio.lowlevel.Abort.SUCCEEDED
 
 
+def _policy(refusal: SubmitFailed | GenericNack) -> Policy:
+    """What to do about a refused submit; a generic_nack without an error code (§4.3 wants
+    one: a faulty SMSC) is retried as any fault at the SMSC is."""
+    if refusal.status == pdus.Status.ESME_ROK:
+        return Policy.RETRY
+    return classify(refusal.status)
+
+
 def _quick_ack(tcp: trio.SocketStream) -> None:
     """Acknowledge what was read at once (_TCP_QUICKACK), where the kernel can."""
     if _TCP_QUICKACK is not None:
@@ -683,13 +693,10 @@ def _quick_ack_socket(stream: trio.abc.Stream) -> trio.SocketStream | None:
 def _not_taken(answer: object) -> NoReturn:
     """The SubmitError an answer other than Submitted means, with what to do about it."""
     match answer:
-        case GenericNack(status=pdus.Status.ESME_ROK):  # §4.3 wants the error; a faulty SMSC
+        case GenericNack(status=pdus.Status.ESME_ROK):
             raise SubmitError("the SMSC answered generic_nack without an error code", Policy.RETRY)
-        case (
-            SubmitFailed(status=status, status_name=name)
-            | GenericNack(status=status, status_name=name)
-        ):
-            raise SubmitError(f"the SMSC refused it: {name}", classify(status))
+        case SubmitFailed(status_name=name) | GenericNack(status_name=name):
+            raise SubmitError(f"the SMSC refused it: {name}", _policy(answer))
         case ResponseTimeout():
             raise SubmitError("no submit_sm_resp in time: the SMSC may or may not have it", None)
         case SessionLost(reason=reason):

@@ -63,7 +63,8 @@ def test_a_notice_goes_to_a_bind_the_smsc_has_not_asked_to_wait() -> None:
 
 
 def test_each_bind_takes_the_accounts_settings_and_the_contracts_defaults(tmp_path: Path) -> None:
-    """What sms.toml sets reaches every bind; what it leaves out is CONTRACTS.md's default."""
+    """What sms.toml sets reaches every bind; what it leaves out is the default CONTRACTS.md
+    names (window 10, enquire_link 30 s) or the config model's (port 2775, timeouts 10 s)."""
     operator = {
         **ACCOUNT, "port": 3550, "tls": True, "tls_ca_file": "operator-ca.pem",
         "system_type": "VMA", "address_range": "^0911", "window": 50, "throughput": 100.0,
@@ -78,17 +79,21 @@ def test_each_bind_takes_the_accounts_settings_and_the_contracts_defaults(tmp_pa
         adapter = SmsAdapter(AccountSpec("sms", name, file.accounts[name]), lambda: file, ports)
         return adapter._session(BindKind.TRANSCEIVER)
 
-    plain, set_ = session("plain"), session("operator")
+    plain, configured = session("plain"), session("operator")
     assert (plain.endpoint.port, plain.endpoint.tls, plain.endpoint.ca_file) == (2775, False, None)
     assert (plain.endpoint.system_type, plain.endpoint.address_range) == ("", "")
     assert (plain.connection.window_free, plain.throughput, plain.enquire_link) == (10, None, 30)
     assert (plain.response_timeout, plain.bind_timeout) == (10, 10)
-    endpoint = set_.endpoint
+    endpoint = configured.endpoint
     assert (endpoint.port, endpoint.tls, endpoint.ca_file) == (
         3550,
         True,
         tmp_path / "operator-ca.pem",
     )
     assert (endpoint.system_type, endpoint.address_range) == ("VMA", "^0911")
-    assert (set_.connection.window_free, set_.throughput, set_.enquire_link) == (50, 100.0, 45)
-    assert (set_.response_timeout, set_.bind_timeout) == (20, 15)
+    assert (configured.connection.window_free, configured.throughput, configured.enquire_link) == (
+        50,
+        100.0,
+        45,
+    )
+    assert (configured.response_timeout, configured.bind_timeout) == (20, 15)

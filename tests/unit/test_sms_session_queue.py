@@ -563,6 +563,8 @@ async def test_a_generic_nack_without_an_error_code_is_a_retry_and_the_bind_goes
         nursery.cancel_scope.cancel()
     assert outcomes == {"nacked": Policy.RETRY, "next": "m3"}
     assert smsc.client_ended is None
+    [(nacked_at, _), (next_at, _)] = smsc.submitted
+    assert next_at == nacked_at  # not a throttle: no pause before the next
 
 
 async def test_an_enquire_link_read_with_submit_answers_is_answered(
@@ -597,7 +599,9 @@ async def test_an_enquire_link_left_unanswered_ends_the_session(
     client = session(window=1, throughput=None, enquire_link=30.0)
     async with trio.open_nursery() as nursery:
         smsc = await connected(nursery, client, monkeypatch)
-        await trio.sleep(30.0 + 3600.0 + 2.0)
+        await trio.sleep(30.0 + 3600.0 - 2.0)
+        assert smsc.client_ended is None  # not before its response_timeout
+        await trio.sleep(4.0)
         assert smsc.client_ended == "no answer to enquire_link in 3600s"
         nursery.cancel_scope.cancel()
 
@@ -605,6 +609,8 @@ async def test_an_enquire_link_left_unanswered_ends_the_session(
 async def test_a_bind_never_answered_ends_the_session_at_the_bind_timeout(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """An SMSC that takes the connection and never answers the bind: the session ends at
+    bind_timeout (60 s here), for the supervisor to try again after its backoff."""
     client = session(window=1, throughput=None)
     ours, theirs = trio.testing.memory_stream_pair()
 
@@ -617,7 +623,7 @@ async def test_a_bind_never_answered_ends_the_session_at_the_bind_timeout(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(smsc.serve)
         began = trio.current_time()
-        # Of the mock clock: without its own bound, the bind would wait for ever.
+        # A bound of the mock clock's: without the session's own, the test would hang.
         with (
             trio.fail_after(120),
             pytest.raises(SessionEnded, match="no answer to the bind in 60s"),

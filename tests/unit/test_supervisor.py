@@ -123,8 +123,8 @@ def test_backoff_is_capped_and_never_zero() -> None:
         assert ceiling / 2 <= delay <= ceiling
 
 
-def test_backoff_is_jittered_so_accounts_that_fell_together_come_back_apart() -> None:
-    """Binds cut off by one SMSC restart do not all bind again in the same instant."""
+def test_backoff_is_jittered_over_the_whole_upper_half_of_its_delay() -> None:
+    """So that binds cut off by one SMSC restart do not all bind again in the same instant."""
     delays = [Backoff(first=1.0, most=300.0).delay(4) for _ in range(200)]
     assert len(set(delays)) > 100
     assert min(delays) < 5 and max(delays) > 7  # spread over the whole of 4..8 seconds
