@@ -1,10 +1,14 @@
 """Citizens' SMS over the daemon and the SMSC simulator: long messages reassembled from parts in
 any order and across reconnects, or filed incomplete after the timeout; a daemon killed before
-its commit loses nothing and files nothing twice; the same text sent again is a new message."""
+its commit, the deliver_sm unread or read, loses nothing and files nothing twice; the same text
+sent again is a new message."""
 
 from __future__ import annotations
 
 import signal
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +142,60 @@ async def test_a_daemon_killed_before_its_commit_files_the_redelivery_once(
         await smsc.ping()
         assert len(await sms_envelopes(daemon)) == 1
         assert [e for e in await smsc.log() if e["type"] == "redelivered"] != []
+    finally:
+        daemon.stop()
+
+
+@contextmanager
+def write_lock(database: Path) -> Iterator[None]:
+    """Another writer holding the database's write lock: the daemon's commits wait for it (in
+    SQLite's busy handler) until the block ends."""
+    with closing(sqlite3.connect(database, isolation_level=None)) as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+
+
+def unread_from(port: int) -> list[int]:
+    """The bytes each established connection to loopback `port` has received and its process
+    not read yet (Linux's /proc/net/tcp rx_queue)."""
+    unread = []
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        remote, state, queues = fields[2], fields[3], fields[4]
+        if state == "01" and int(remote.split(":")[1], 16) == port:  # 01: ESTABLISHED
+            unread.append(int(queues.split(":")[1], 16))
+    return unread
+
+
+async def test_a_daemon_killed_with_a_deliver_sm_read_and_not_committed_files_it_once(
+    tmp_path: Path, smsc: Smsc
+) -> None:
+    """The deliver_sm read off the socket and its commit waiting for the database (another
+    writer holds its lock) when the daemon is killed: unanswered, the SMSC delivers it again on
+    the next bind, and it is filed once."""
+    daemon = sms_daemon(tmp_path / "daemon", smsc)
+    daemon.start()
+    try:
+        await smsc.wait_for("bind_transceiver")
+        with write_lock(daemon.state / "omnirouter.db"):
+            await smsc.deliver(source=CITIZEN, destination=SHORT_NUMBER, text="Где мой паспорт?")
+
+            async def read() -> bool | None:
+                # The one bind's connection, its deliver_sm taken off the socket.
+                return unread_from(smsc.port) == [0] or None
+
+            await eventually(read, "the daemon reading the deliver_sm")
+            daemon.kill()
+        assert [e for e in await smsc.log() if e["type"] == "deliver_sm_resp"] == []
+        daemon.start()
+        await smsc.wait_for("redelivered")
+        [envelope] = await eventually(lambda: sms_envelopes(daemon), "the redelivery filed")
+        assert envelope["text"] == "Где мой паспорт?"
+        await smsc.wait_for("deliver_sm_resp")
+        assert len(await sms_envelopes(daemon)) == 1
     finally:
         daemon.stop()
 
