@@ -10,6 +10,13 @@ the accept loop (connection limits, one failure contained per connection, logged
 counted), the stream it writes to (a send that the peer does not read within `send_timeout`
 breaks that connection only), closing once a response says the connection must close, and a
 drain that ends every connection within `drain_seconds` of SIGTERM.
+
+Two more of Hypercorn's WebSocket habits are turned off here. It accepts permessage-deflate
+whenever a client offers it, and wsproto inflates a compressed frame with no bound on the
+output: one read of 64 KiB became 190 MB before the message-size check ran. And once a message
+is over the size limit it answers with a close (1009) but keeps the connection and keeps adding
+what comes after to the same buffer, so a client that goes on sending grows the daemon's memory
+without end.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.events import Event, RawData
+from hypercorn.protocol import ws_stream
 from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
@@ -125,8 +133,24 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         self.inner.socket.close()
 
 
+class _UncompressedHandshake(ws_stream.Handshake):
+    """A WebSocket handshake that takes no extension a client offers: Hypercorn has no setting
+    for it, and permessage-deflate inflates without a bound (the module's docstring)."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], http_version: str) -> None:
+        offered = b"sec-websocket-extensions"
+        kept = [(name, value) for name, value in headers if name.lower() != offered]
+        super().__init__(kept, http_version)
+
+
+# Hypercorn's WSStream makes its handshake by this module-level name; the widget's frames are a
+# few KB of JSON and gain nothing from compression.
+ws_stream.Handshake = _UncompressedHandshake  # type: ignore[misc]
+
+
 class _Connection(TCPServer):
-    """Hypercorn's connection, HTTP/1.1 only, closed as soon as an answer says it must close."""
+    """Hypercorn's connection, HTTP/1.1 only, closed as soon as an answer says it must close,
+    or as soon as its close of a WebSocket message over the size limit is written."""
 
     async def protocol_send(self, event: Event) -> None:
         if isinstance(getattr(self.protocol, "protocol", None), H2Protocol):
@@ -143,6 +167,17 @@ class _Connection(TCPServer):
             # keeps reading; the answer has been written, so the connection ends here (RFC 9112
             # 9.6: after sending close the server must not process further requests).
             self.stream.abort()
+        elif isinstance(event, RawData) and _message_too_big(self.protocol):
+            # Its close (1009) is written; Hypercorn would keep the connection and keep adding
+            # what comes after the oversized message to its buffer (the module's docstring).
+            metrics.http_connections_cut.labels("message_too_big").inc()
+            self.stream.abort()
+
+
+def _message_too_big(protocol: Any) -> bool:
+    """True when the connection's WebSocket has taken in more of a message than its limit."""
+    buffer = getattr(getattr(getattr(protocol, "protocol", None), "stream", None), "buffer", None)
+    return isinstance(buffer, ws_stream.WebsocketBuffer) and buffer.length > buffer.max_length
 
 
 def _must_close(protocol: Any) -> bool:

@@ -174,7 +174,8 @@ http_connections_refused = Counter(
 )
 http_connections_cut = Counter(
     "omnirouter_http_connections_cut",
-    "Connections the server closed: a peer that stopped reading (send_timeout)",
+    "Connections the server closed: a peer that stopped reading (send_timeout), or one that "
+    "sent a WebSocket message over max_frame_bytes (message_too_big)",
     ["reason"],
     registry=registry,
 )

@@ -167,6 +167,59 @@ async def test_a_socket_that_never_says_hello_is_closed(edge: DaemonProcess) -> 
     assert int.from_bytes(reader.buffer[2:4], "big") == 1008
 
 
+async def ws_open(
+    daemon: DaemonProcess, extra_headers: str = ""
+) -> tuple[trio.SocketStream, bytes]:
+    """A raw chat WebSocket handshake (with `extra_headers`): the stream and the answer's head."""
+    stream = await trio.open_tcp_stream("127.0.0.1", daemon.port)
+    head = WS_HEAD.format(path="/chat/ws", version=13)[:-2] + extra_headers + "\r\n"
+    await stream.send_all(head.encode())
+    answer = b""
+    with trio.fail_after(ANSWER_DEADLINE):
+        while b"\r\n\r\n" not in answer:
+            answer += await stream.receive_some(4096)
+    return stream, answer.partition(b"\r\n\r\n")[0]
+
+
+async def test_a_compression_offer_is_not_taken(edge: DaemonProcess) -> None:
+    """permessage-deflate would let a frame of 64 KiB inflate into hundreds of MB before any
+    size check: the handshake succeeds without it."""
+    offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    stream, head = await ws_open(edge, offer)
+    async with stream:
+        assert status_of(head) == 101, head
+        assert b"sec-websocket-extensions" not in head.lower()
+
+
+async def test_a_chat_message_over_the_limit_ends_its_connection(edge: DaemonProcess) -> None:
+    """A text frame announcing 1 MiB (max_frame_bytes is 64 KiB), streamed on: the daemon ends
+    the connection instead of buffering the rest, and counts it."""
+    assert edge.process is not None
+    pid = edge.process.pid
+    cut = "omnirouter_http_connections_cut_total"
+    before = metric(edge, cut, reason="message_too_big")
+    stream, head = await ws_open(edge)
+    assert status_of(head) == 101, head
+    mask = os.urandom(4)
+    size = 1 << 20
+    chunk = bytes(byte ^ mask[i % 4] for i, byte in enumerate(b"a" * 65536))
+    ended = False
+    async with stream:
+        with trio.fail_after(ANSWER_DEADLINE):
+            try:
+                await stream.send_all(bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big") + mask)
+                for _ in range(size // len(chunk)):
+                    await stream.send_all(chunk)
+                while await stream.receive_some(65536):
+                    pass  # the close (1009), if it comes before the connection ends
+                ended = True
+            except trio.BrokenResourceError:  # reset, the rest of the frame unread
+                ended = True
+    assert ended
+    assert metric(edge, cut, reason="message_too_big") == before + 1
+    still_the_same(edge, pid)
+
+
 # -- clients that stop reading -------------------------------------------------------------------
 
 
