@@ -34,13 +34,16 @@ BODY_LIMIT = "omnirouter.body_limit"
 
 
 def address_key(address: str) -> str:
-    """The key a client's limits are kept under: its IPv4 address, or the /64 of its IPv6
-    address (a subscriber is given a whole /64 or more, RFC 6177, and picks any of it)."""
+    """The key a client's limits are kept under: its IPv4 address (also when written as an
+    IPv4-mapped IPv6 one, as a dual-stack proxy may), or the /64 of its IPv6 address (a
+    subscriber is given a whole /64 or more, RFC 6177, and picks any of it)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
-    if ip.version == 6:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
 

@@ -78,11 +78,14 @@ def parse_networks(
 
 
 def in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
-    """Whether `address` (an IP in text) belongs to one of `networks`."""
+    """Whether `address` (an IP in text; an IPv4-mapped one as its IPv4) belongs to one of
+    `networks`."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     return any(ip in network for network in networks)
 
 
@@ -357,12 +360,21 @@ class ClientAddress:
                     if key == name
                     for hop in value.decode("latin-1").split(",")
                 ]
-                for hop in reversed(hops):
+                for hop in map(_without_port, reversed(hops)):
                     if not in_networks(hop, trusted):
                         if _is_ip(hop):
                             scope["client"] = (hop, port)
                         break
         await self.app(scope, receive, send)
+
+
+def _without_port(hop: str) -> str:
+    """A forwarded address without the port some proxies add ("203.0.113.7:51234",
+    "[2001:db8::7]:51234"); anything else as it is."""
+    if hop.startswith("["):
+        return hop[1:].partition("]")[0]
+    host, colon, port = hop.rpartition(":")
+    return host if colon and "." in host and port.isdigit() else hop
 
 
 def _is_ip(text: str) -> bool:

@@ -8,8 +8,8 @@ import trio
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from channels.http import BODY_LIMIT, BodyGuard
-from router.http.edge import ClientAddress, parse_networks
+from channels.http import BODY_LIMIT, BodyGuard, address_key
+from router.http.edge import ClientAddress, in_networks, parse_networks
 
 
 def http_scope(headers: list[tuple[bytes, bytes]], client: str = "192.0.2.10") -> Scope:
@@ -108,3 +108,19 @@ async def test_only_a_trusted_proxy_names_the_client() -> None:
     assert await seen_client(http_scope(forwarded, "10.0.0.1"), []) == "10.0.0.1"
     garbage = [(b"x-real", b"not-an-address")]
     assert await seen_client(http_scope(garbage, "10.0.0.1"), ["10.0.0.0/8"]) == "10.0.0.1"
+
+
+async def test_a_forwarded_address_with_a_port_or_ipv4_mapped_is_the_clients_own() -> None:
+    """Some proxies add the client's port, or write IPv4 clients IPv4-mapped: each is still
+    that client (not the proxy), and IPv4-mapped ones share no limits with other clients."""
+    for written, client in [
+        ("203.0.113.7:51234", "203.0.113.7"),
+        ("[2001:db8::7]:51234", "2001:db8::7"),
+        ("::ffff:203.0.113.7", "::ffff:203.0.113.7"),
+    ]:
+        forwarded = [(b"x-real", written.encode())]
+        assert await seen_client(http_scope(forwarded, "10.0.0.1"), ["10.0.0.0/8"]) == client
+    assert address_key("::ffff:203.0.113.7") == "203.0.113.7" != address_key("::ffff:203.0.113.8")
+    assert address_key("2001:db8::7") == "2001:db8::/64"
+    # A proxy that connects IPv4-mapped is still the trusted proxy.
+    assert in_networks("::ffff:10.0.0.1", parse_networks(["10.0.0.0/8"]))
