@@ -400,8 +400,8 @@ class StatePort(Protocol):
         """Append to a stream once per `key`: appending a key again returns the first entry."""
         ...
 
-    async def entries(self, stream: str, after: int) -> list[StateEntry]:
-        """A stream's entries after `after`, in order."""
+    async def entries(self, stream: str, after: int, limit: int | None = None) -> list[StateEntry]:
+        """A stream's entries after `after`, in order; the first `limit` of them if given."""
         ...
 
     async def last(self, stream: str) -> int:

@@ -133,6 +133,8 @@ def _token_hash(token: str) -> str:
 # far behind has stopped reading: it is closed, and every notice is still in the session's
 # history for its `resume`.
 SEND_QUEUE = 64
+# Notices a resume reads from the history at a time (_resume).
+RESUME_PAGE = 100
 # RFC 6455 7.4.1: 1001 going away (the server stops), 1008 policy violation (not reading).
 GOING_AWAY, NOT_READING = 1001, 1008
 # A socket must say hello within this long: the widget sends it on open, so ten seconds allow
@@ -399,10 +401,20 @@ class WebchatChannel:
         elif isinstance(frame, Message):
             await self._message(conn, conn.session, frame)
         elif isinstance(frame, Resume):
-            for notice in await self.sessions.notices_after(conn.session.address, frame.after_seq):
-                await conn.send(_notice_frame(notice))
+            await self._resume(conn, conn.session, frame.after_seq)
         elif isinstance(frame, Contact):
             await self._contact(conn, conn.session, frame)
+
+    async def _resume(self, conn: _Connection, session: ChatSession, after: int) -> None:
+        """Replay the session's notices after `after`, a page at a time: a long history is
+        neither held whole in memory nor read in one go under the store's read lock, and a
+        client that reads slowly holds one page back, not all of it."""
+        while notices := await self.sessions.notices_after(session.address, after, RESUME_PAGE):
+            for notice in notices:
+                await conn.send(_notice_frame(notice))
+            if len(notices) < RESUME_PAGE:
+                return
+            after = notices[-1].seq
 
     async def _hello(self, conn: _Connection, hello: Hello) -> None:
         user = None

@@ -139,9 +139,11 @@ class ChatSessions:
         await self.state.put({f"user:{user.user_id}": msgspec.json.encode(vouched)})
         return msgspec.structs.replace(session, phone=user.phone, email=user.email)
 
-    async def notices_after(self, address: str, after: int) -> list[Notice]:
-        """An address's notices after a sequence number, in order."""
-        entries = await self.state.entries(f"notices:{address}", after)
+    async def notices_after(
+        self, address: str, after: int, limit: int | None = None
+    ) -> list[Notice]:
+        """An address's notices after a sequence number, in order; the first `limit` if given."""
+        entries = await self.state.entries(f"notices:{address}", after, limit)
         return [_notice(entry.seq, _notice_decoder.decode(entry.value)) for entry in entries]
 
     async def append(self, address: str, notice: Outbound) -> Notice:

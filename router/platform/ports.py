@@ -26,7 +26,9 @@ class AdapterStateStore(Protocol):
     def state_append(
         self, channel: str, stream: str, key: str, value: bytes, now: str
     ) -> StateEntry: ...
-    def state_entries(self, channel: str, stream: str, after: int) -> list[StateEntry]: ...
+    def state_entries(
+        self, channel: str, stream: str, after: int, limit: int | None = None
+    ) -> list[StateEntry]: ...
     def state_last(self, channel: str, stream: str) -> int: ...
 
 
@@ -70,9 +72,9 @@ class ChannelState:
             lambda tx: tx.state_append(self.channel, stream, key, value, now), urgent=True
         )
 
-    async def entries(self, stream: str, after: int) -> list[StateEntry]:
-        """A stream's entries after `after`, in order."""
-        return await self.db.read(lambda tx: tx.state_entries(self.channel, stream, after))
+    async def entries(self, stream: str, after: int, limit: int | None = None) -> list[StateEntry]:
+        """A stream's entries after `after`, in order; the first `limit` of them if given."""
+        return await self.db.read(lambda tx: tx.state_entries(self.channel, stream, after, limit))
 
     async def last(self, stream: str) -> int:
         """The seq of a stream's last entry, 0 for none."""

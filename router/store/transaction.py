@@ -1420,12 +1420,14 @@ class Tx:
         )
         return StateEntry(seq, value)
 
-    def state_entries(self, channel: str, stream: str, after: int) -> list[StateEntry]:
-        """A stream's entries after `after`."""
+    def state_entries(
+        self, channel: str, stream: str, after: int, limit: int | None = None
+    ) -> list[StateEntry]:
+        """A stream's entries after `after`; the first `limit` of them if given."""
         rows = self.conn.execute(
             "SELECT seq, value FROM adapter_streams WHERE channel = ? AND stream = ? AND seq > ? "
-            "ORDER BY seq",
-            (channel, stream, after),
+            "ORDER BY seq LIMIT ?",
+            (channel, stream, after, -1 if limit is None else limit),  # SQLite: -1, no limit
         ).fetchall()
         return [StateEntry(seq, bytes(value)) for seq, value in rows]
 

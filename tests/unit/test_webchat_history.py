@@ -4,11 +4,12 @@ and the same client_id sent again is filed and listed once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import msgspec
+import pytest
 
 from channels.contract import (
     Acceptance,
@@ -59,28 +60,39 @@ class Socket:
         return True
 
 
-async def test_a_refused_message_is_not_in_the_history_and_its_resend_is_once(
-    db: Database, tmp_path: Path
-) -> None:
+def chat_over(
+    db: Database, tmp_path: Path, intake: Callable[[Intake], Any] = lambda intake: intake
+) -> WebchatChannel:
+    """The chat over the real intake (as `intake` wraps it) and store."""
     rules = filer()
-    intake = DiskFullOnce(
-        Intake(db, FileBlobStore(tmp_path / "blobs"), lambda: rules, lambda: 20000, lambda _: None)
-    )
+    blobs = FileBlobStore(tmp_path / "blobs")
     settings = WebchatSettings()
     ports = Ports(
-        intake=intake,  # type: ignore[arg-type]
+        intake=intake(Intake(db, blobs, lambda: rules, lambda: 20000, lambda _: None)),
         attachments=cast(AttachmentPort, None),  # a message without files asks nothing of it
         bad_input=lambda channel, reason: None,
         state=ChannelState(db, "webchat"),
         tickets=Tickets(db, lambda: rules.catalogue),
     )
-    chat = WebchatChannel(AccountSpec("webchat", "portal", settings), lambda: settings, ports)
-    socket = Socket()
-    conn = cast(_Connection, socket)
+    return WebchatChannel(AccountSpec("webchat", "portal", settings), lambda: settings, ports)
+
+
+def framing(chat: WebchatChannel, socket: Socket) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Send a client frame on `socket`; the last frame it got back."""
 
     async def frame(**fields: object) -> dict[str, Any]:
-        await chat._on_frame(conn, json.dumps(fields))
+        await chat._on_frame(cast(_Connection, socket), json.dumps(fields))
         return socket.frames[-1]
+
+    return frame
+
+
+async def test_a_refused_message_is_not_in_the_history_and_its_resend_is_once(
+    db: Database, tmp_path: Path
+) -> None:
+    chat = chat_over(db, tmp_path, DiskFullOnce)
+    socket = Socket()
+    frame = framing(chat, socket)
 
     assert (await frame(type="hello", session=None, identity=None, lang="ru"))["type"] == "welcome"
     write = {"type": "message", "client_id": "c1", "text": "Не приходит код подтверждения"}
@@ -106,10 +118,7 @@ async def test_a_refused_message_is_not_in_the_history_and_its_resend_is_once(
     # Another session whose client picked the same client_id: its own message, its own entry,
     # never the first session's text.
     other = Socket()
-
-    async def other_frame(**fields: object) -> dict[str, Any]:
-        await chat._on_frame(cast(_Connection, other), json.dumps(fields))
-        return other.frames[-1]
+    other_frame = framing(chat, other)
 
     await other_frame(type="hello", session=None, identity=None, lang="ru")
     theirs = await other_frame(type="message", client_id="c1", text="Другой вопрос")
@@ -120,3 +129,33 @@ async def test_a_refused_message_is_not_in_the_history_and_its_resend_is_once(
     assert [n.text for n in await chat.sessions.notices_after(session.address, 0)] == [
         "Не приходит код подтверждения"
     ]
+
+
+async def test_a_resume_replays_a_long_history_a_page_at_a_time(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every notice after the one asked for, in order, none read more than a page at once."""
+    monkeypatch.setattr("channels.webchat.adapter.RESUME_PAGE", 2)
+    chat = chat_over(db, tmp_path)
+    socket = Socket()
+    frame = framing(chat, socket)
+    await frame(type="hello", session=None, identity=None, lang="ru")
+    for n in range(5):
+        await frame(type="message", client_id=f"c{n}", text=f"Вопрос {n}")
+    read: list[int | None] = []
+    entries = chat.sessions.state.entries
+
+    async def counted(stream: str, after: int, limit: int | None = None) -> Any:
+        read.append(limit)
+        return await entries(stream, after, limit)
+
+    monkeypatch.setattr(chat.sessions.state, "entries", counted)
+    socket.frames.clear()
+    await frame(type="resume", after_seq=0)
+    notices = [f for f in socket.frames if f["type"] == "notice"]
+    assert [f["text"] for f in notices if f["kind"] == "citizen"] == [
+        f"Вопрос {n}" for n in range(5)
+    ]
+    seqs = [f["seq"] for f in notices]
+    assert seqs == sorted(set(seqs)) and seqs[0] == 1  # each once, in order, from the first
+    assert read and all(limit == 2 for limit in read)
