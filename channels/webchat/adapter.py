@@ -237,7 +237,7 @@ class WebchatChannel:
         self.sessions = ChatSessions(ports.state)
         self.bad_input = ports.bad_input
         self.limits = ClientLimits(
-            ("session", "message", "address_message", "upload"),
+            ("session", "message", "address_message", "upload", "address_upload"),
             lambda: settings().rate_limits,
             lambda reason: ports.bad_input(self.channel, reason),
         )
@@ -603,7 +603,11 @@ class WebchatChannel:
         if self._stopping or session is None:
             self.bad_input(self.channel, "upload_without_session")
             return problem(401, "no_session", "send the chat session token in X-Chat-Session")
-        if wait := self.limits.over("upload", session.id):
+        # Per session, and per address: sessions are cheap, and every upload is kept on disk.
+        address = address_key(request.client.host if request.client else "")
+        if wait := self.limits.over("upload", session.id) or self.limits.over(
+            "address_upload", address
+        ):
             return too_many(wait)
         # The dialogue does not go offline while files go up.
         self._active(session, Activity.UPLOAD)

@@ -34,6 +34,11 @@ class RateLimitSettings(BaseModel):
     # File uploads per session (each also held to [attachments.limits.webchat]).
     upload_rate: float = Field(0.5, gt=0)
     upload_burst: int = Field(10, ge=1)
+    # File uploads per client address, all its sessions together: a citizen attaching a stack
+    # of scans fits in the burst; a script that opens session after session to store files is
+    # held to one a minute (each a few MB the store keeps).
+    address_upload_rate: float = Field(1 / 60, gt=0)
+    address_upload_burst: int = Field(30, ge=1)
     # Feedback forms per client address.
     form_rate: float = Field(0.1, gt=0)
     form_burst: int = Field(5, ge=1)

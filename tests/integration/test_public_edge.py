@@ -449,6 +449,31 @@ async def test_uploads_per_session_are_limited(limited: DaemonProcess) -> None:
     assert 429 in statuses and statuses[0] != 429
 
 
+async def test_uploads_per_address_are_limited_across_its_sessions(tmp_path: Path) -> None:
+    """Sessions are cheap: a script opening one after another to store files meets the
+    address's budget (address_upload_burst, 30) before any session's own (10)."""
+    refused_at = None
+    with running_daemon(tmp_path, shipped_rate_limits=True) as daemon:
+        async with httpx.AsyncClient(base_url=daemon.base) as client:
+            for _ in range(5):
+                async with open_chat(daemon) as chat:
+                    for upload in range(9):  # under the session's own burst
+                        response = await client.post(
+                            "/chat/upload",
+                            headers={"X-Chat-Session": chat.session or ""},
+                            files={"file": ("note.txt", b"hello", "text/plain")},
+                        )
+                        if response.status_code == 429:
+                            refused_at = upload
+                            break
+                        assert response.status_code == 201, response.text
+                if refused_at is not None:
+                    break
+    assert refused_at is not None  # 45 tried, 30 allowed
+    assert response.json()["error"] == "rate_limited"
+    assert int(response.headers["retry-after"]) >= 1
+
+
 async def test_sessions_per_address_are_limited(limited: DaemonProcess) -> None:
     """A script opening sessions in a loop is told to wait; a new session opens once it has.
 
