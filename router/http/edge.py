@@ -25,6 +25,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -54,6 +55,11 @@ SEND_SLICE = 16 * 1024
 # A contained connection error of the same kind is logged at most this often (the metric
 # counts each): a flood of hostile connections must not flood the journal too.
 ERROR_LOG_INTERVAL = 10.0
+# TCP keepalive on every accepted connection: probes after a minute of silence, then every 10 s,
+# six unanswered end it. A citizen's phone that drops off the network leaves a chat socket
+# half-open, and an idle chat socket sends nothing to find out: without probes its slot (and
+# its share of the per-address cap) is held for good.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 10, 6
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -177,6 +183,19 @@ class _Connection(TCPServer):
             self.stream.abort()
 
 
+def _keep_alive(sock: trio.socket.SocketType) -> None:
+    """TCP keepalive probes on `sock` (KEEPALIVE_IDLE), where the kernel has them."""
+    with contextlib.suppress(OSError):  # only a safeguard: a socket without them still serves
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (
+            ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+            ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+            ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
 def _message_too_big(protocol: Any) -> bool:
     """True when the connection's WebSocket has taken in more of a message than its limit."""
     buffer = getattr(getattr(getattr(protocol, "protocol", None), "stream", None), "buffer", None)
@@ -255,6 +274,7 @@ class Edge:
         if refusal is not None:
             await self._refuse(raw, refusal)
             return
+        _keep_alive(raw.socket)
         stream = GuardedStream(raw, self.limits.send_timeout)
         self.per_ip[ip] += 1
         self.streams.add(stream)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trio
 
-from .daemon import DaemonProcess, metric, open_chat, running_daemon, wait_notice
+from .daemon import DaemonProcess, eventually, metric, open_chat, running_daemon, wait_notice
 from .hostile import (
     ANSWER_DEADLINE,
     STUCK_READERS,
@@ -218,6 +218,31 @@ async def test_a_chat_message_over_the_limit_ends_its_connection(edge: DaemonPro
     assert ended
     assert metric(edge, cut, reason="message_too_big") == before + 1
     still_the_same(edge, pid)
+
+
+def keepalive_timers(port: int) -> list[tuple[int, float]]:
+    """The kernel's timer of each established connection the daemon accepted on `port`
+    (/proc/net/tcp: 2 is a keepalive or delayed-ACK timer), with the seconds until it fires."""
+    timers = []
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        local, state, timer = fields[1], fields[3], fields[5]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            kind, when = timer.split(":")
+            timers.append((int(kind, 16), int(when, 16) / os.sysconf("SC_CLK_TCK")))
+    return timers
+
+
+async def test_an_idle_chat_connection_is_probed_by_tcp_keepalive(edge: DaemonProcess) -> None:
+    """A phone that drops off the network leaves its chat socket half-open: the kernel probes
+    an idle connection, so the daemon finds out and frees it."""
+
+    async def probed() -> bool | None:
+        # Not a delayed ACK's fraction of a second: the keepalive's minute is pending.
+        return any(kind == 2 and when > 5 for kind, when in keepalive_timers(edge.port)) or None
+
+    async with open_chat(edge):
+        await eventually(probed, "a keepalive timer on the chat connection")
 
 
 # -- clients that stop reading -------------------------------------------------------------------
