@@ -8,6 +8,7 @@ import logging
 import math
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -243,6 +244,7 @@ class WebchatChannel:
         )
         self._live: dict[str, set[_Connection]] = {}
         self._open: set[_Connection] = set()
+        self._per_address: Counter[str] = Counter()  # open sockets by client address
         self._stopping = False
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -329,9 +331,14 @@ class WebchatChannel:
             self.bad_input(self.channel, "origin_refused" if allowed else "stopping")
             await ws.close(code=1008)  # before accept: the handshake is answered with 403
             return
-        await ws.accept()
         conn = _Connection(ws)
+        if self._per_address[conn.address] >= settings.max_sockets_per_address:
+            self.bad_input(self.channel, "too_many_sockets")
+            await ws.close(code=1008)  # 403, as above; the widget tries again after a backoff
+            return
+        await ws.accept()
         self._open.add(conn)
+        self._per_address[conn.address] += 1
 
         async def read() -> None:
             while True:
@@ -364,6 +371,9 @@ class WebchatChannel:
             pass
         finally:
             self._open.discard(conn)
+            self._per_address[conn.address] -= 1
+            if not self._per_address[conn.address]:
+                del self._per_address[conn.address]
             self._leave(conn)
 
     def _active(self, session: ChatSession, activity: Activity) -> None:

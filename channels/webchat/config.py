@@ -53,5 +53,9 @@ class WebchatSettings(BaseModel):
     identity_max_age: Duration = 300.0
     # DOMAIN.md: after 15 minutes without activity the dialogue goes offline.
     inactivity_timeout: Duration = 900.0
+    # Chat sockets open at once per client address (as a trusted proxy names it: behind one,
+    # the listener's per-connection cap sees only the proxy). An office behind one address
+    # with a tab or two each stays well under it.
+    max_sockets_per_address: int = Field(100, ge=1)
     form: FeedbackFormSettings = FeedbackFormSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()

@@ -220,6 +220,32 @@ async def test_a_chat_message_over_the_limit_ends_its_connection(edge: DaemonPro
     still_the_same(edge, pid)
 
 
+async def test_chat_sockets_per_client_address_are_capped_behind_a_proxy(tmp_path: Path) -> None:
+    """Behind a trusted proxy the listener sees one address for everyone: the chat counts the
+    sockets of each address the proxy names, and one client's many leave others served."""
+    daemon = DaemonProcess(tmp_path)
+    daemon.edit_router("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]')
+    webchat = daemon.config / "channels" / "webchat.toml"
+    webchat.write_text(
+        webchat.read_text().replace(
+            "max_sockets_per_address = 100000", "max_sockets_per_address = 3"
+        )
+    )
+    daemon.start()
+    held: list[trio.SocketStream] = []
+    try:
+        statuses = []
+        for client in ["203.0.113.7"] * 4 + ["203.0.113.8"]:
+            stream, head = await ws_open(daemon, f"X-Forwarded-For: {client}\r\n")
+            held.append(stream)
+            statuses.append(status_of(head))
+        assert statuses == [101, 101, 101, 403, 101]
+    finally:
+        for stream in held:
+            await stream.aclose()
+        daemon.stop()
+
+
 def keepalive_timers(port: int) -> list[tuple[int, float]]:
     """The kernel's timer of each established connection the daemon accepted on `port`
     (/proc/net/tcp: 2 is a keepalive or delayed-ACK timer), with the seconds until it fires."""
