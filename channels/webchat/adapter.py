@@ -336,8 +336,8 @@ class WebchatChannel:
             self.bad_input(self.channel, "too_many_sockets")
             await ws.close(code=1008)  # 403, as above; the widget tries again after a backoff
             return
-        await ws.accept()
-        self._open.add(conn)
+        # Counted before the accept, which waits: handshakes arriving together all see the
+        # ones before them.
         self._per_address[conn.address] += 1
 
         async def read() -> None:
@@ -366,6 +366,8 @@ class WebchatChannel:
                     self._active(conn.session, Activity.FRAME)
 
         try:
+            await ws.accept()
+            self._open.add(conn)
             await conn.serve(read)
         except WebSocketDisconnect:
             pass

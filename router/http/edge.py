@@ -58,8 +58,11 @@ ERROR_LOG_INTERVAL = 10.0
 # TCP keepalive on every accepted connection: probes after a minute of silence, then every 10 s,
 # six unanswered end it. A citizen's phone that drops off the network leaves a chat socket
 # half-open, and an idle chat socket sends nothing to find out: without probes its slot (and
-# its share of the per-address cap) is held for good.
+# its share of the per-address cap) is held for good. Data sent and never acknowledged (a
+# notice pushed to the phone that left) ends it after TCP_USER_TIMEOUT_MS, where the kernel's
+# retransmissions alone would take some fifteen minutes.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 10, 6
+TCP_USER_TIMEOUT_MS = 120_000
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -90,9 +93,10 @@ def in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    forms: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+        forms.append(ip.ipv4_mapped)
+    return any(form in network for form in forms for network in networks)
 
 
 class GuardedStream(trio.abc.HalfCloseableStream):
@@ -184,16 +188,21 @@ class _Connection(TCPServer):
 
 
 def _keep_alive(sock: trio.socket.SocketType) -> None:
-    """TCP keepalive probes on `sock` (KEEPALIVE_IDLE), where the kernel has them."""
-    with contextlib.suppress(OSError):  # only a safeguard: a socket without them still serves
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for option, value in (
+    """TCP keepalive probes and a bound on unacknowledged data on `sock` (KEEPALIVE_IDLE),
+    each where the kernel has it: only safeguards, a socket without them still serves."""
+    options = [(socket.SOL_SOCKET, "SO_KEEPALIVE", 1)] + [
+        (socket.IPPROTO_TCP, name, value)
+        for name, value in (
             ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
             ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
             ("TCP_KEEPCNT", KEEPALIVE_PROBES),
-        ):
-            if hasattr(socket, option):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+            ("TCP_USER_TIMEOUT", TCP_USER_TIMEOUT_MS),
+        )
+    ]
+    for level, name, value in options:
+        if hasattr(socket, name):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(level, getattr(socket, name), value)
 
 
 def _message_too_big(protocol: Any) -> bool:
@@ -394,7 +403,7 @@ def _without_port(hop: str) -> str:
     if hop.startswith("["):
         return hop[1:].partition("]")[0]
     host, colon, port = hop.rpartition(":")
-    return host if colon and "." in host and port.isdigit() else hop
+    return host if colon and "." in host and port.isascii() and port.isdigit() else hop
 
 
 def _is_ip(text: str) -> bool:

@@ -36,6 +36,8 @@ address_message_rate = 10000
 address_message_burst = 10000
 upload_rate = 10000
 upload_burst = 10000
+address_upload_rate = 10000
+address_upload_burst = 10000
 form_rate = 10000
 form_burst = 10000
 """

@@ -122,5 +122,6 @@ async def test_a_forwarded_address_with_a_port_or_ipv4_mapped_is_the_clients_own
         assert await seen_client(http_scope(forwarded, "10.0.0.1"), ["10.0.0.0/8"]) == client
     assert address_key("::ffff:203.0.113.7") == "203.0.113.7" != address_key("::ffff:203.0.113.8")
     assert address_key("2001:db8::7") == "2001:db8::/64"
-    # A proxy that connects IPv4-mapped is still the trusted proxy.
+    # A proxy that connects IPv4-mapped is still the trusted proxy, listed either way.
     assert in_networks("::ffff:10.0.0.1", parse_networks(["10.0.0.0/8"]))
+    assert in_networks("::ffff:10.0.0.1", parse_networks(["::ffff:10.0.0.1"]))
