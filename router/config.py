@@ -216,6 +216,9 @@ class AttachmentsSection(TypePolicy):
     clamd_stream_max: Size = 25 * 1024**2
     # While clamd is down an envelope waits this long, then goes to the backend marked unscanned.
     max_scan_wait: Elapsed = Span.parse("1h")
+    # No new file is stored while the state directory's file system has less free: the
+    # database, its WAL and the journal need the room more (a full disk stops every channel).
+    min_free_space: Size = 1024**3
     limits: dict[str, ChannelLimits] = DEFAULT_LIMITS
 
     @field_validator("limits")

@@ -76,7 +76,7 @@ from .offline import (
     contact_addresses,
     offline_text,
 )
-from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, too_many
+from .refusals import RATE_LIMITED, REFUSALS, has_visible_text, refused_file, too_many
 from .sessions import ChatSession, ChatSessions, Notice
 
 log = logging.getLogger(__name__)
@@ -633,7 +633,7 @@ class WebchatChannel:
             return exc.response
         except AttachmentRefused as exc:
             self.bad_input(self.channel, exc.code)
-            return problem(413, exc.code, REFUSALS.get(exc.code, exc.reason))
+            return refused_file(exc.code, exc.reason)
         return answer(
             Upload(receipt.id, receipt.size, UploadScan(receipt.status, receipt.detail)), 201
         )

@@ -42,7 +42,7 @@ from channels.phones import HOME_REGION, canonical_phone
 
 from .config import WebchatSettings
 from .limits import ClientLimits
-from .refusals import REFUSALS, has_visible_text, too_many
+from .refusals import REFUSALS, has_visible_text, refused_file, too_many
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class FeedbackForm:
             await self.ports.attachments.check_message(attachment_ids, channel="form", owner=None)
         except AttachmentRefused as exc:
             self.ports.bad_input("form", exc.code)
-            return problem(413, exc.code, REFUSALS.get(exc.code, exc.reason))
+            return refused_file(exc.code, exc.reason)
         finally:
             for file in files:
                 await file.close()

@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 from starlette.responses import Response
 
-from channels.http import answer
+from channels.http import answer, problem
 
 # What the citizen reads when files are refused over a limit (codes from AttachmentRefused).
 REFUSALS = {
@@ -16,7 +16,10 @@ REFUSALS = {
     "attachments_too_large": "Файлы одного сообщения слишком велики в сумме.",
     "unknown_attachment": "Файл не найден: загрузите его ещё раз.",
     "attachments_not_accepted": "Файлы здесь не принимаются.",
+    "storage_low": "Файлы сейчас не принимаются: повторите позже.",
 }
+# A refusal that is the file store's state, not the file's: the same file goes later.
+STORAGE_RETRY_AFTER = 300
 RATE_LIMITED = "Слишком часто. Подождите немного и отправьте снова."
 
 
@@ -35,6 +38,15 @@ def too_many(wait: int) -> Response:
         429,
         {"Retry-After": str(wait), "Connection": "close"},
     )
+
+
+def refused_file(code: str, reason: str) -> Response:
+    """A file the attachment store refused: 413 over a limit, 503 with Retry-After while the
+    store is short of room (storage_low)."""
+    text = REFUSALS.get(code, reason)
+    if code == "storage_low":
+        return problem(503, code, text, {"Retry-After": str(STORAGE_RETRY_AFTER)})
+    return problem(413, code, text)
 
 
 def has_visible_text(text: str) -> bool:

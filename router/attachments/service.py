@@ -162,10 +162,22 @@ class AttachmentService(Generic[S]):
         owner: str | None = None,
     ) -> AttachmentReceipt:
         """Store, type-check and scan a file; raise AttachmentRefused over the file limit."""
-        limits = self.settings().limits[channel]
+        settings = self.settings()
+        limits = settings.limits[channel]
         if limits.count == 0:
             metrics.attachments_refused.labels(channel, "not_accepted").inc()
             raise AttachmentRefused("attachments_not_accepted", f"{channel} carries no files")
+        free = await trio.to_thread.run_sync(self.blobs.free_space)
+        if free < settings.min_free_space:
+            metrics.attachments_refused.labels(channel, "storage_low").inc()
+            log.error(
+                "a %s file was refused: %d bytes free where files are stored, under "
+                "[attachments] min_free_space (%d)",
+                channel,
+                free,
+                settings.min_free_space,
+            )
+            raise AttachmentRefused("storage_low", "the file store is nearly full; try later")
         stored, scanned = await self._store_and_scan(chunks, limits.file)
         if stored is None:
             metrics.attachments_refused.labels(channel, "file_too_large").inc()

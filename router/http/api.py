@@ -295,7 +295,7 @@ class Api:
             metrics.api_errors.labels(str(exc.response.status_code), exc.code).inc()
             return exc.response
         except AttachmentRefused as exc:
-            status = 413 if exc.code == "file_too_large" else 422
+            status = {"file_too_large": 413, "storage_low": 503}.get(exc.code, 422)
             return _error(status, exc.code, exc.reason)
         scan = UploadScan(receipt.status, receipt.detail)
         return answer(ReplyFile(receipt.id, receipt.size, scan), 201)

@@ -126,7 +126,8 @@ channel_restarts = Counter(
 )
 attachments_refused = Counter(
     "omnirouter_attachments_refused",
-    "Attachments refused over a limit (nothing kept; the peer was told)",
+    "Attachments refused over a limit or with the disk short of room (nothing kept; the peer "
+    "was told)",
     ["channel", "reason"],
     registry=registry,
 )

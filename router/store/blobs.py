@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -50,6 +51,11 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._incoming = root / "incoming"
+
+    def free_space(self) -> int:
+        """Bytes free to an unprivileged writer on the file system the blobs are kept on."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.root).free
 
     def path(self, sha256: str) -> Path:
         """Where a blob of this digest lives."""

@@ -507,6 +507,26 @@ async def test_uploads_per_session_are_limited(limited: DaemonProcess) -> None:
     assert 429 in statuses and statuses[0] != 429
 
 
+async def test_an_upload_is_refused_for_now_while_the_disk_is_short_of_room(
+    tmp_path: Path,
+) -> None:
+    """Under [attachments] min_free_space the chat's upload is answered 503 with Retry-After
+    (the citizen sends it later), not stored, and counted."""
+    edits = {'min_free_space = "1GB"': 'min_free_space = "999999999GB"'}
+    with running_daemon(tmp_path, router_edits=edits) as daemon:
+        async with open_chat(daemon) as chat, httpx.AsyncClient(base_url=daemon.base) as client:
+            response = await client.post(
+                "/chat/upload",
+                headers={"X-Chat-Session": chat.session or ""},
+                files={"file": ("note.txt", b"hello", "text/plain")},
+            )
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "storage_low"
+        assert int(response.headers["retry-after"]) > 0
+        refused = "omnirouter_attachments_refused_total"
+        assert metric(daemon, refused, reason="storage_low") == 1
+
+
 async def test_uploads_per_address_are_limited_across_its_sessions(tmp_path: Path) -> None:
     """Sessions are cheap: a script opening one after another to store files meets the
     address's budget (address_upload_burst, 30) before any session's own (10)."""

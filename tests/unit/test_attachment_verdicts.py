@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
+from channels.contract import AttachmentRefused
 from router.attachments.service import AttachmentService
 from router.config import AttachmentsSection
 from router.store.blobs import FileBlobStore, from_bytes
@@ -138,9 +140,9 @@ def test_a_rescan_does_not_overwrite_a_verdict_recorded_meanwhile(tx: Tx) -> Non
 # -- the service, where no scan is needed --------------------------------------------------------
 
 
-def service(tmp_path: Path, db: Database) -> AttachmentService:
+def service(tmp_path: Path, db: Database, **settings_: Any) -> AttachmentService:
     """The service with clamd down (no socket) and nothing to release."""
-    settings = AttachmentsSection(clamd=f"unix:{tmp_path}/no-clamd.sock")
+    settings = AttachmentsSection(clamd=f"unix:{tmp_path}/no-clamd.sock", **settings_)
     return AttachmentService(
         db,
         FileBlobStore(tmp_path / "blobs"),
@@ -217,3 +219,20 @@ async def test_start_marks_rows_recorded_before_and_drops_the_main_copy(
     assert not attachments.blobs.path(SHA).exists()
     assert attachments.quarantine.path(SHA).exists()
     assert attachments.blobs.path(hashlib.sha256(clean).hexdigest()).exists()
+
+
+async def test_no_file_is_stored_while_the_disk_is_short_of_room(
+    tmp_path: Path, db: Database
+) -> None:
+    """Under min_free_space the store refuses a file (the database needs the room more) and
+    keeps nothing of it."""
+    attachments = service(tmp_path, db, min_free_space=2**62)  # more than any disk here
+    with pytest.raises(AttachmentRefused) as refused:
+        await attachments.receive(
+            from_bytes(b"%PDF-1.4 scan"), channel="webchat", filename="a.pdf",
+            declared_type="application/pdf",
+        )  # fmt: skip
+    assert refused.value.code == "storage_low"
+    assert not any(path.is_file() for path in attachments.blobs.root.rglob("*"))
+    count = await db.read(lambda tx: tx.conn.execute("SELECT count(*) FROM attachments").fetchone())
+    assert count == (0,)
