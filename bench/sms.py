@@ -14,11 +14,11 @@ in the same run through the same SMSC simulator process (tests/peers/smsc).
   wake and none of its CPU counted, so the Session's excess is its own work (its reads and
   sends included, which it may group otherwise than the bare client). And the bare loop with
   that much busy work before each submit_sm: what that much more work a submit costs on this
-  machine in this run. At window 10
-  a client slower than the simulator leaves it idle between its sends, and a send that wakes an
-  idle process costs several times one that does not (on these virtual machines 20 us against
-  5.5 us a send, measured), so the ratio falls faster than the work grows, and by how much
-  varies from machine to machine; at window 50 the simulator is the bound either way.
+  machine in this run. At window 10 a client slower than the simulator leaves it idle between
+  its sends, and a send that wakes an idle process costs several times one that does not (on
+  these virtual machines 20 us against 5.5 us a send, measured), so the ratio falls faster than
+  the work grows, and by how much varies from machine to machine; at window 50 the simulator is
+  the bound either way.
 - Inbound: deliver_sm committed per second by a daemon with the SMS channel (it answers
   deliver_sm_resp only after the intake's commit), the simulator keeping `window` deliver_sm
   unanswered. Baseline: the bare client bound as a receiver, answering each deliver_sm at once.
@@ -193,14 +193,7 @@ class BareEsme:
             if not data:
                 raise RuntimeError("the simulator closed the bare client's connection")
             self._in += data
-            headers = []
-            while len(self._in) >= HEADER_LENGTH:
-                header = parse_header(self._in)
-                if len(self._in) < header.length:
-                    break
-                del self._in[: header.length]
-                headers.append(header)
-            if headers:
+            if headers := whole_pdus(self._in):
                 return headers
 
     async def submit(self, sm: SubmitSm, count: int, window: int, work: float = 0.0) -> None:
@@ -287,6 +280,19 @@ class BareEsme:
             )
             await self.stream.send_all(b"".join(answers))
             answered += len(headers)
+
+
+def whole_pdus(buffer: bytearray) -> list[Header]:
+    """The headers of the whole PDUs at the front of `buffer`, taken out of it (bodies not
+    read); a PDU still arriving stays."""
+    headers = []
+    while len(buffer) >= HEADER_LENGTH:
+        header = parse_header(buffer)
+        if len(buffer) < header.length:
+            break
+        del buffer[: header.length]
+        headers.append(header)
+    return headers
 
 
 def _worked(sm: SubmitSm, seconds: float) -> bytes:
@@ -416,11 +422,7 @@ def answer_submits(connection: socket.socket) -> None:
     while data := connection.recv(READ_BYTES):
         buffer += data
         answers = []
-        while len(buffer) >= HEADER_LENGTH:
-            header = parse_header(buffer)
-            if len(buffer) < header.length:
-                break
-            del buffer[: header.length]
+        for header in whole_pdus(buffer):
             response = _LOOPBACK_ANSWERS.get(header.command_id)
             if response is None:
                 nack = encode(CommandId.GENERIC_NACK, header.sequence, b"", Status.ESME_RINVCMDID)

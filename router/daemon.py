@@ -611,9 +611,8 @@ async def through_account(
     naming no account that sends (a copy to another address, an account since removed) goes
     through the channel's first. One whose account a reload is restarting (the first, for one
     naming none; an SMS bind drains its window first), or whose channel has none up for that
-    moment, comes back once it may be
-    up again, the attempt not counted: through another account it would come from the wrong
-    number or bot, and "not enabled" failed it for good."""
+    moment, comes back once it may be up again, the attempt not counted: through another
+    account it would come from the wrong number or bot, and "not enabled" failed it for good."""
     sender = sending_account(message.account, delivers.keys(), restarting)
     if sender is None or sender in restarting:
         raise DeliveryFailed("its account is restarting (a reload)", retry_after=RESTARTING_RETRY)

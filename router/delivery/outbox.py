@@ -447,17 +447,24 @@ class _Routes:
     def __init__(
         self, accounts: Collection[tuple[str, str]], restarting: Collection[tuple[str, str]]
     ) -> None:
-        self._sending: dict[str, list[str]] = {}
-        for channel, account in accounts:
-            self._sending.setdefault(channel, []).append(account)
-        self._restarting = restarting
+        self._sending = _by_channel(accounts)
+        self._restarting = _by_channel(restarting)
 
     def sender(self, record: NotificationRecord) -> str:
         """The account that sends `record` (router.daemon.through_account sends it there)."""
         channel = record.channel
-        restarting = [account for c, account in self._restarting if c == channel]
-        sending = sending_account(record.account, self._sending.get(channel, []), restarting)
+        sending = sending_account(
+            record.account, self._sending.get(channel, []), self._restarting.get(channel, [])
+        )
         return sending or record.account
+
+
+def _by_channel(accounts: Collection[tuple[str, str]]) -> dict[str, list[str]]:
+    """(channel, account) pairs as each channel's accounts, in their order."""
+    grouped: dict[str, list[str]] = {}
+    for channel, account in accounts:
+        grouped.setdefault(channel, []).append(account)
+    return grouped
 
 
 def _suppressing(
